@@ -1,0 +1,38 @@
+# make run  : create/refresh .venv, install dlstudio, open the studio on the default example
+# make test : create/refresh .venv, install dlstudio with dev extras, run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+CONSTRAINTS := packaging/constraints.txt
+
+.PHONY: run test venv dev clean bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml $(CONSTRAINTS)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e .
+	touch $(STAMP)
+
+$(DEVSTAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	touch $(DEVSTAMP)
+
+venv: $(STAMP)
+dev: $(DEVSTAMP)
+
+run: $(STAMP)
+	$(PY) -m dlstudio examples/lenet5.dlstudio
+
+test: $(DEVSTAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/compile_overhead.py
+	$(PY) benchmarks/editor_scale.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,17 @@
+"""Entry point: `dlstudio` / `python -m dlstudio`. No argument or a project path opens the studio; a verb runs the CLI."""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    from .cli import VERBS, run_cli
+    if args and (args[0] in VERBS or args[0] in ("-h", "--help", "--version")):
+        return run_cli(args)
+    from .app import run_studio
+    return run_studio(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

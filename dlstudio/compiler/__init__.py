@@ -1,0 +1,2 @@
+"""Graph -> torch.fx.GraphModule (imports torch)."""
+from .build import compile_graph  # noqa: F401

@@ -1,0 +1,1 @@
+"""Graph core: the model the studio edits. Imports neither Qt nor torch (stdlib + networkx only)."""

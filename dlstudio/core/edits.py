@@ -1,0 +1,319 @@
+"""Reversible edits. Each changes the graph only through its primitives, and `revert` undoes `apply` exactly.
+
+The studio wraps each edit in a thin QUndoCommand; scripts and tests call apply/revert directly.
+Edits never push other edits.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import GraphError
+from .graph import MISSING, Edge, Group, ModelGraph, Node
+
+
+class Edit:
+    """Base class: a named, reversible change."""
+
+    name: str = "Edit"
+
+    def apply(self, graph: ModelGraph) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def revert(self, graph: ModelGraph) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def merge_with(self, other: "Edit") -> bool:
+        """Absorb `other` (applied right after self) into self; True if merged. Default: never."""
+        return False
+
+    @property
+    def text(self) -> str:
+        return self.name
+
+
+@dataclass
+class AddNode(Edit):
+    node: Node
+    index: int | None = None
+
+    @property
+    def text(self) -> str:
+        return f"Add {self.node.type} '{self.node.label}'"
+
+    def apply(self, graph: ModelGraph) -> None:
+        graph._insert_node(self.node.copy(), self.index)
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._delete_node(self.node.id)
+
+
+@dataclass
+class Connect(Edit):
+    edge: Edge
+
+    @property
+    def text(self) -> str:
+        return f"Connect {self.edge.src}.{self.edge.src_port} -> {self.edge.dst}.{self.edge.dst_port}"
+
+    def apply(self, graph: ModelGraph) -> None:
+        graph._insert_edge(self.edge)
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._delete_edge(self.edge)
+
+
+@dataclass
+class Disconnect(Edit):
+    edge: Edge
+
+    @property
+    def text(self) -> str:
+        return f"Disconnect {self.edge.src}.{self.edge.src_port} -> {self.edge.dst}.{self.edge.dst_port}"
+
+    def apply(self, graph: ModelGraph) -> None:
+        graph._delete_edge(self.edge)
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._insert_edge(self.edge)
+
+
+@dataclass
+class RemoveNode(Edit):
+    """Removes a node with its wires; leaves its group (the group shrinks) and restores all on revert."""
+
+    node_id: str
+    _node: Node | None = field(default=None, repr=False)
+    _edges: list[Edge] = field(default_factory=list, repr=False)
+    _index: int = 0
+    _group: Group | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"Delete '{self._node.label}'" if self._node else f"Delete {self.node_id}"
+
+    def apply(self, graph: ModelGraph) -> None:
+        node = graph.node(self.node_id)
+        self._node = node.copy()
+        self._index = graph._node_index(self.node_id)
+        self._edges = graph.in_edges(self.node_id) + graph.out_edges(self.node_id)
+        for e in self._edges:
+            graph._delete_edge(e)
+        self._group = None
+        if node.group is not None:
+            self._group = graph.group(node.group).copy()
+            graph._delete_group(node.group)
+            rest = tuple(n for n in self._group.node_ids if n != self.node_id)
+            if rest:
+                graph._insert_group(Group(self._group.id, self._group.label, rest, self._group.collapsed,
+                                          self._group.position))
+        graph._delete_node(self.node_id)
+
+    def revert(self, graph: ModelGraph) -> None:
+        assert self._node is not None
+        node = self._node.copy()
+        node.group = None
+        graph._insert_node(node, self._index)
+        if self._group is not None:
+            if self._group.id in graph.groups:
+                graph._delete_group(self._group.id)
+            graph._insert_group(self._group.copy())
+        for e in self._edges:
+            graph._insert_edge(e)
+
+
+@dataclass
+class SetParam(Edit):
+    """Sets one parameter. Consecutive SetParams of the same node and parameter merge into one undo step."""
+
+    node_id: str
+    param: str
+    value: Any
+    _old: Any = field(default=MISSING, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"Set {self.param} = {self.value!r}"
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._old = copy.deepcopy(graph._set_param(self.node_id, self.param, copy.deepcopy(self.value)))
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._set_param(self.node_id, self.param, copy.deepcopy(self._old))
+
+    def merge_with(self, other: Edit) -> bool:
+        if isinstance(other, SetParam) and other.node_id == self.node_id and other.param == self.param:
+            self.value = other.value
+            return True
+        return False
+
+
+@dataclass
+class Move(Edit):
+    """Moves one or several nodes; merges with a following Move of the same nodes (one drag = one step)."""
+
+    positions: dict[str, tuple[float, float]]
+    _old: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"Move {len(self.positions)} node(s)"
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._old = {nid: graph.node(nid).position for nid in self.positions}
+        for nid, pos in self.positions.items():
+            graph._set_position(nid, pos)
+
+    def revert(self, graph: ModelGraph) -> None:
+        for nid, pos in self._old.items():
+            graph._set_position(nid, pos)
+
+    def merge_with(self, other: Edit) -> bool:
+        if isinstance(other, Move) and set(other.positions) == set(self.positions):
+            self.positions = dict(other.positions)
+            return True
+        return False
+
+
+@dataclass
+class Rename(Edit):
+    node_id: str
+    label: str
+    _old: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"Rename to '{self.label}'"
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._old = graph.node(self.node_id).label
+        graph._set_label(self.node_id, self.label)
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._set_label(self.node_id, self._old)
+
+
+@dataclass
+class SetFrozen(Edit):
+    node_id: str
+    frozen: bool
+    _old: bool = False
+
+    @property
+    def text(self) -> str:
+        return "Freeze" if self.frozen else "Unfreeze"
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._old = graph.node(self.node_id).frozen
+        graph._set_node_attr(self.node_id, "frozen", self.frozen)
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._set_node_attr(self.node_id, "frozen", self._old)
+
+
+@dataclass
+class GroupNodes(Edit):
+    """Collapses nodes into a named block (a group). Wires are untouched; the block's ports are the wires
+    that cross its boundary."""
+
+    group_id: str
+    label: str
+    node_ids: tuple[str, ...]
+    collapsed: bool = True
+    position: tuple[float, float] | None = None
+
+    @property
+    def text(self) -> str:
+        return f"Group {len(self.node_ids)} nodes as '{self.label}'"
+
+    def apply(self, graph: ModelGraph) -> None:
+        if not self.node_ids:
+            raise GraphError("Select at least one node to group")
+        pos = self.position
+        if pos is None:
+            xs = [graph.node(n).position[0] for n in self.node_ids]
+            ys = [graph.node(n).position[1] for n in self.node_ids]
+            pos = (sum(xs) / len(xs), sum(ys) / len(ys))
+        graph._insert_group(Group(self.group_id, self.label, tuple(self.node_ids), self.collapsed, pos))
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._delete_group(self.group_id)
+
+
+@dataclass
+class Ungroup(Edit):
+    group_id: str
+    _group: Group | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"Ungroup '{self._group.label}'" if self._group else "Ungroup"
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._group = graph._delete_group(self.group_id).copy()
+
+    def revert(self, graph: ModelGraph) -> None:
+        assert self._group is not None
+        graph._insert_group(self._group.copy())
+
+
+@dataclass
+class SetGroup(Edit):
+    """Renames, collapses/expands or moves a group."""
+
+    group_id: str
+    attr: str
+    value: Any
+    _old: Any = None
+
+    @property
+    def text(self) -> str:
+        return {"label": "Rename block", "collapsed": "Collapse block" if self.value else "Expand block",
+                "position": "Move block"}.get(self.attr, "Edit block")
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._old = getattr(graph.group(self.group_id), self.attr)
+        graph._set_group_attr(self.group_id, self.attr, self.value)
+
+    def revert(self, graph: ModelGraph) -> None:
+        graph._set_group_attr(self.group_id, self.attr, self._old)
+
+
+@dataclass
+class Composite(Edit):
+    """Several edits as one step (paste, delete selection, insert on wire). Reverts in reverse order; if a
+    step fails while applying, the steps already applied are rolled back before the error propagates."""
+
+    label: str
+    edits: list[Edit]
+
+    @property
+    def text(self) -> str:
+        return self.label
+
+    def apply(self, graph: ModelGraph) -> None:
+        done: list[Edit] = []
+        try:
+            for e in self.edits:
+                e.apply(graph)
+                done.append(e)
+        except Exception:
+            for e in reversed(done):
+                e.revert(graph)
+            raise
+
+    def revert(self, graph: ModelGraph) -> None:
+        for e in reversed(self.edits):
+            e.revert(graph)
+
+
+def apply_edit(graph: ModelGraph, edit: Edit) -> Edit:
+    """Apply and return the edit (convenience for scripts)."""
+    edit.apply(graph)
+    return edit
+
+
+def remove_nodes(graph: ModelGraph, node_ids: list[str]) -> Composite:
+    """A composite that deletes several nodes (their wires go with them)."""
+    return Composite(f"Delete {len(node_ids)} node(s)", [RemoveNode(n) for n in node_ids])

@@ -1,0 +1,66 @@
+"""Typed exceptions. Every message names what to fix (node, port, parameter, file)."""
+from __future__ import annotations
+
+
+class DlstudioError(Exception):
+    """Base of every error dlstudio raises on purpose."""
+
+
+class DlstudioWarning(UserWarning):
+    """Warnings dlstudio emits; the test suite turns them into errors."""
+
+
+class GraphError(DlstudioError):
+    """An edit that cannot be applied: unknown node, port or edge, duplicate id."""
+
+
+class UnknownLayerError(DlstudioError):
+    """A node type that no LayerSpec registers."""
+
+    def __init__(self, type_name: str, suggestion: str | None = None) -> None:
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"Unknown layer type {type_name!r}.{hint}")
+        self.type_name = type_name
+
+
+class ParamError(DlstudioError):
+    """A parameter value outside its kind, range or choices."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.reason = message
+
+
+class ShapeError(DlstudioError):
+    """Raised by a shape rule when the incoming tensors do not fit the layer.
+
+    `port` names the input port at fault, `param` the parameter to change, if any.
+    """
+
+    def __init__(self, message: str, *, port: str | None = None, param: str | None = None,
+                 expected: object = None, got: object = None) -> None:
+        super().__init__(message)
+        self.port = port
+        self.param = param
+        self.expected = expected
+        self.got = got
+
+
+class ProjectFileError(DlstudioError):
+    """A project file that cannot be used: names the file, the JSON path and the reason."""
+
+    def __init__(self, path: str, json_path: str, reason: str) -> None:
+        where = f" at {json_path}" if json_path else ""
+        super().__init__(f"{path}{where}: {reason}")
+        self.path = path
+        self.json_path = json_path
+        self.reason = reason
+
+
+class CompileError(DlstudioError):
+    """The graph cannot be compiled into a torch module (names the node)."""
+
+    def __init__(self, message: str, node_id: str | None = None) -> None:
+        super().__init__(message)
+        self.node_id = node_id

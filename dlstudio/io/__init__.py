@@ -1,0 +1,1 @@
+"""Project files: versioned JSON + safetensors sidecar. Never pickle, never execute file content."""

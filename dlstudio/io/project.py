@@ -1,0 +1,89 @@
+"""The Project: a graph plus data and training settings, saved as versioned JSON with a weights sidecar."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..api import Graph
+from ..core.errors import ProjectFileError
+
+FORMAT_NAME = "dlstudio-project"
+FORMAT_VERSION = 2
+SUFFIX = ".dlstudio"
+
+
+@dataclass
+class Project:
+    graph: Graph = field(default_factory=Graph)
+    data: dict[str, Any] = field(default_factory=dict)       # data settings (dataset, split, scaling, binding)
+    training: dict[str, Any] = field(default_factory=dict)   # training settings (loss, optimizer, schedule, ...)
+    meta: dict[str, Any] = field(default_factory=dict)       # name, description, explanation
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or (self.path.stem if self.path else "untitled"))
+
+    @property
+    def weights_path(self) -> Path | None:
+        return self.path.with_suffix(".safetensors") if self.path else None
+
+    def to_dict(self) -> dict[str, Any]:
+        g = self.graph.to_dict()
+        return {
+            "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "meta": copy.deepcopy(self.meta), "nodes": g["nodes"], "edges": g["edges"], "groups": g["groups"],
+            "data": copy.deepcopy(self.data), "training": copy.deepcopy(self.training),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Atomic save: write a temporary file beside the target, then rename it over the target."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ProjectFileError("<unsaved>", "", "no file name given")
+        text = self.to_json()
+        atomic_write_text(target, text)
+        self.path = target
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "Project":
+        from .schema import project_from_text
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ProjectFileError(str(p), "", f"cannot read the file ({exc.strerror or exc})") from None
+        project = project_from_text(raw, str(p))
+        project.path = p
+        return project
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

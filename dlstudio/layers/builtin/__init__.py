@@ -1,0 +1,1 @@
+"""Builtin layer specs, one module per category. Each module registers its specs on import."""
