@@ -25,7 +25,7 @@ venv: $(STAMP)
 dev: $(DEVSTAMP)
 
 run: $(STAMP)
-	$(PY) -m dlstudio examples/lenet5.dlstudio
+	$(PY) -m dlstudio
 
 test: $(DEVSTAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
