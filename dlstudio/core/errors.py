@@ -64,3 +64,36 @@ class CompileError(DlstudioError):
     def __init__(self, message: str, node_id: str | None = None) -> None:
         super().__init__(message)
         self.node_id = node_id
+
+
+class DataError(DlstudioError):
+    """Data that cannot be used for training: names the file, line, column or dataset option to fix."""
+
+
+class TrainingConfigError(DlstudioError):
+    """An invalid training or data setting: names the field (e.g. `training.loss`) and the allowed values."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class BindingError(DlstudioError):
+    """The data does not fit the graph: names the Input/Output node and what to change."""
+
+    def __init__(self, message: str, node_id: str | None = None) -> None:
+        super().__init__(message)
+        self.node_id = node_id
+
+
+class ExportError(DlstudioError):
+    """An export that failed or did not pass its numerical check (names the output, file or node)."""
+
+
+class ModelImportError(DlstudioError):
+    """A model file (ONNX, Python module) that cannot become a dlstudio graph; lists every unsupported part."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
