@@ -11,9 +11,8 @@ from typing import Any
 
 from ..api import Graph
 from ..core.errors import ProjectFileError
+from .schema import FORMAT_NAME, FORMAT_VERSION, project_from_text, read_document
 
-FORMAT_NAME = "dlstudio-project"
-FORMAT_VERSION = 2
 SUFFIX = ".dlstudio"
 
 
@@ -42,21 +41,38 @@ class Project:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        """The file text: sorted keys, 2-space indent, so files diff cleanly. Raises ProjectFileError when a
+        value cannot be written as JSON (NaN, infinity, a Python object)."""
+        try:
+            return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        except (TypeError, ValueError) as exc:
+            where = str(self.path) if self.path else "<unsaved>"
+            raise ProjectFileError(where, "", f"cannot be written as JSON: {exc}; use plain numbers, text, "
+                                              "lists and objects in params, data and training") from None
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Atomic save: write a temporary file beside the target, then rename it over the target."""
+        """Atomic save: write a temporary file beside the target, then rename it over the target.
+
+        The text is read back through the loader first, so we never write a file we could not open again."""
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ProjectFileError("<unsaved>", "", "no file name given")
         text = self.to_json()
-        atomic_write_text(target, text)
+        try:
+            read_document(text.encode("utf-8"), str(target))
+        except ProjectFileError as exc:
+            raise ProjectFileError(str(target), exc.json_path, f"not saved: {exc.reason}") from None
+        try:
+            atomic_write_text(target, text)
+        except OSError as exc:
+            raise ProjectFileError(str(target), "", f"cannot write the file ({exc.strerror or exc}); "
+                                                    "the previous version is unchanged") from None
         self.path = target
         return target
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Project":
-        from .schema import project_from_text
+        """Read, migrate and validate a project file. Raises ProjectFileError (file, JSON path, reason)."""
         p = Path(path)
         try:
             raw = p.read_bytes()
