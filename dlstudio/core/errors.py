@@ -97,3 +97,12 @@ class ModelImportError(DlstudioError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class WeightsError(DlstudioError):
+    """Weights that do not fit a graph, or a weights file that cannot be read: names the file, the node
+    (label and id), the tensor and both shapes."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
