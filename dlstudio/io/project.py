@@ -32,6 +32,23 @@ class Project:
     def weights_path(self) -> Path | None:
         return self.path.with_suffix(".safetensors") if self.path else None
 
+    def save_weights(self, model: Any) -> Path:
+        """Write a compiled model's weights to the sidecar beside the project file (save the project first)."""
+        from ..compiler.weights import save_weights
+        if self.weights_path is None:
+            raise ProjectFileError("<unsaved>", "", "save the project before its weights: the weights file "
+                                                    "lives beside it")
+        return save_weights(model, self.graph, self.weights_path)
+
+    def compile(self, *, seed: int | None = 0, weights: Any = "sidecar") -> Any:
+        """Compile the graph. weights="sidecar" loads the project's .safetensors when it exists; None skips
+        weights; anything else is passed to load_weights (a path or a dict)."""
+        from ..api import compile as compile_graph
+        if isinstance(weights, str) and weights == "sidecar":
+            sidecar = self.weights_path
+            weights = sidecar if sidecar is not None and sidecar.is_file() else None
+        return compile_graph(self.graph, seed=seed, weights=weights)
+
     def to_dict(self) -> dict[str, Any]:
         g = self.graph.to_dict()
         return {
