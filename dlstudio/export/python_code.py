@@ -1,0 +1,435 @@
+"""Standalone PyTorch code from a graph: a readable nn.Module file that needs no dlstudio import.
+
+The generator reads the compiled torch.fx.GraphModule, so the generated module makes exactly the calls the
+compiled one makes and has the same attribute paths (its state_dict layout matches; weights load unchanged).
+Each layer's constructor comes from the node's LayerSpec kwargs when the attribute belongs to one node, else from
+the module's own attributes; either way it is rebuilt and compared (repr and tensor shapes) before it is written.
+Groups (nested GraphModules) become their own classes. Custom modules from dlstudio.nn are inlined by source.
+Identifiers come from dlstudio.compiler.names, so user labels can never inject code.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import keyword
+import math
+import operator
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from ..analysis.shapes import infer_all, spec_of
+from ..compiler.names import Namespace
+from ..core.errors import ExportError
+from ..core.graph import ModelGraph
+from .common import as_list, build_model, io_nodes, sample_inputs
+from .report import Report, compare_outputs
+
+_HEADER_IMPORTS = ["import torch", "from torch import nn", "import torch.nn.functional as F"]
+_INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
+          operator.floordiv: "//", operator.matmul: "@", operator.pow: "**", operator.mod: "%"}
+_RESERVED_VALUES = {"self", "torch", "nn", "F", "math", "operator", "super"}
+
+
+def _class_name(raw: str, fallback: str) -> str:
+    parts = re.split(r"[^0-9a-zA-Z]+", raw)
+    name = "".join(p[:1].upper() + p[1:] for p in parts if p)
+    if not name or not name.isidentifier() or keyword.iskeyword(name) or name[0].isdigit():
+        name = fallback
+    return name
+
+
+def _literal(value: Any) -> str:
+    """Python source for a constant argument; raises ExportError for values that have no literal."""
+    if value is None or isinstance(value, (bool, int, str)) or value is Ellipsis:
+        return "..." if value is Ellipsis else repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'float("nan")'
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else 'float("-inf")'
+        return repr(value)
+    if isinstance(value, torch.Size):
+        return _literal(tuple(value))
+    if isinstance(value, tuple):
+        inner = ", ".join(_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, slice):
+        return f"slice({_literal(value.start)}, {_literal(value.stop)}, {_literal(value.step)})"
+    if isinstance(value, torch.dtype):
+        return str(value)  # "torch.float32"
+    if isinstance(value, torch.device):
+        return f"torch.device({str(value)!r})"
+    if isinstance(value, torch.memory_format):
+        return str(value)
+    raise ExportError(f"Cannot write the value {value!r} ({type(value).__name__}) as Python source")
+
+
+@dataclass
+class _Gen:
+    graph: ModelGraph
+    path_kwargs: dict[str, tuple[type, dict[str, Any]]]   # attribute path -> (class, spec kwargs)
+    classes: list[str] = field(default_factory=list)       # class sources, dependencies first
+    class_names: set[str] = field(default_factory=set)
+    inlined: dict[str, str] = field(default_factory=dict)  # dotted module -> source (dlstudio.nn helpers)
+    extra_imports: set[str] = field(default_factory=set)
+
+    # ------------------------------------------------------------ names
+    def unique_class(self, raw: str, fallback: str = "Block") -> str:
+        base = _class_name(raw, fallback)
+        name, i = base, 2
+        while name in self.class_names:
+            name = f"{base}{i}"
+            i += 1
+        self.class_names.add(name)
+        return name
+
+    # -------------------------------------------------------- inlining
+    def inline_module(self, dotted: str) -> None:
+        """Copy a dlstudio module's source (its imports hoisted) so the generated file needs no dlstudio."""
+        if dotted in self.inlined:
+            return
+        self.inlined[dotted] = ""  # placeholder first: stops cycles
+        mod = importlib.import_module(dotted)
+        src = inspect.getsource(mod)
+        body: list[str] = []
+        tree = ast.parse(src)
+        lines = src.splitlines()
+        skip: set[int] = set()
+        for stmt in tree.body:
+            span = range(stmt.lineno - 1, stmt.end_lineno or stmt.lineno)
+            if isinstance(stmt, ast.Expr) and isinstance(getattr(stmt, "value", None), ast.Constant) \
+                    and stmt is tree.body[0]:
+                skip.update(span)  # module docstring
+            elif isinstance(stmt, ast.ImportFrom):
+                skip.update(span)
+                if stmt.module == "__future__":
+                    continue
+                if stmt.level or (stmt.module or "").startswith("dlstudio"):
+                    base = importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), mod.__package__) \
+                        if stmt.level else stmt.module or ""
+                    for alias in stmt.names:
+                        target = f"{base}.{alias.name}"
+                        try:
+                            importlib.import_module(target)
+                            self.inline_module(target)
+                        except ModuleNotFoundError:
+                            self.inline_module(base)
+                else:
+                    self.extra_imports.add(ast.get_source_segment(src, stmt) or "")
+            elif isinstance(stmt, ast.Import):
+                skip.update(span)
+                for alias in stmt.names:
+                    if alias.name.startswith("dlstudio"):
+                        raise ExportError(f"{dotted} imports {alias.name}; custom modules must import dlstudio "
+                                          f"helpers with 'from ... import' so they can be inlined")
+                self.extra_imports.add(ast.get_source_segment(src, stmt) or "")
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.ClassDef, ast.FunctionDef)):
+                self.class_names.add(stmt.name)
+        body = [ln for i, ln in enumerate(lines) if i not in skip]
+        text = "\n".join(body).strip("\n")
+        self.inlined[dotted] = f"# --- inlined from {dotted} (dlstudio custom layer) ---\n{text}\n"
+
+    # ------------------------------------------------------ constructors
+    def ctor(self, path: str, module: nn.Module) -> str:
+        cls = type(module)
+        if cls.__module__.startswith("dlstudio"):
+            self.inline_module(cls.__module__)
+            ref = cls.__name__
+        elif getattr(nn, cls.__name__, None) is cls:
+            ref = f"nn.{cls.__name__}"
+        elif cls.__module__.startswith("torch"):
+            ref = f"{cls.__module__}.{cls.__qualname__}"
+        else:
+            raise ExportError(f"Layer {path!r} is a {cls.__module__}.{cls.__qualname__}, which is neither torch "
+                              f"nor dlstudio.nn; it cannot be written as standalone code")
+        known = self.path_kwargs.get(path)
+        kwargs = dict(known[1]) if known and known[0] is cls else _kwargs_from_attributes(module)
+        try:
+            rebuilt = cls(**kwargs)
+        except Exception as exc:
+            raise ExportError(f"Layer {path!r}: cannot rebuild {cls.__name__} from {kwargs}: {exc}") from exc
+        same_tensors = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()} == \
+            {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        if repr(rebuilt) != repr(module) or not same_tensors:
+            raise ExportError(f"Layer {path!r}: the generated constructor {cls.__name__}({kwargs}) does not "
+                              f"reproduce the compiled layer ({module!r})")
+        sig = inspect.signature(cls.__init__)
+        shown = []
+        for k, v in kwargs.items():
+            p = sig.parameters.get(k)
+            if p is not None and p.default is not inspect.Parameter.empty and _equal(p.default, v):
+                continue  # defaults hidden: the code reads like hand-written PyTorch
+            shown.append(f"{k}={_literal(v)}")
+        return f"{ref}({', '.join(shown)})"
+
+    # ----------------------------------------------------------- classes
+    def module_class(self, gm: fx.GraphModule, prefix: str, name_hint: str, fallback: str) -> str:
+        init: list[str] = []
+        for child_name, child in gm.named_children():
+            path = f"{prefix}{child_name}"
+            if isinstance(child, fx.GraphModule):
+                sub = self.module_class(child, f"{path}.", type(child).__name__, "Block")
+                init.append(f"self.{child_name} = {sub}()")
+            else:
+                init.append(f"self.{child_name} = {self.ctor(path, child)}")
+        for pname, p in gm.named_parameters(recurse=False):
+            init.append(f"self.{pname} = nn.Parameter(torch.empty({_literal(tuple(p.shape))}, dtype={p.dtype}))")
+        for bname, b in gm.named_buffers(recurse=False):
+            init.append(f"self.register_buffer({bname!r}, torch.empty({_literal(tuple(b.shape))}, "
+                        f"dtype={b.dtype}))")
+        forward, params = self.forward_lines(gm)
+        cls_name = self.unique_class(name_hint, fallback)
+        lines = [f"class {cls_name}(nn.Module):", "    def __init__(self) -> None:", "        super().__init__()"]
+        lines += [f"        {ln}" for ln in init]
+        lines += ["", f"    def forward(self, {', '.join(params)}):"]
+        lines += [f"        {ln}" for ln in forward]
+        self.classes.append("\n".join(lines) + "\n")
+        return cls_name
+
+    def forward_lines(self, gm: fx.GraphModule) -> tuple[list[str], list[str]]:
+        ns = Namespace(reserved=_RESERVED_VALUES)
+        var: dict[fx.Node, str] = {}
+        params: list[str] = []
+        body: list[str] = []
+
+        def arg(a: Any) -> str:
+            if isinstance(a, fx.Node):
+                return var[a]
+            if isinstance(a, tuple):
+                inner = ", ".join(arg(v) for v in a)
+                return f"({inner},)" if len(a) == 1 else f"({inner})"
+            if isinstance(a, list):
+                return "[" + ", ".join(arg(v) for v in a) + "]"
+            if isinstance(a, dict):
+                return "{" + ", ".join(f"{_literal(k)}: {arg(v)}" for k, v in a.items()) + "}"
+            return _literal(a)
+
+        def index(a: Any) -> str:
+            if isinstance(a, slice):
+                parts = ["" if v is None else arg(v) for v in (a.start, a.stop, a.step)]
+                return ":".join(parts[:2]) + (f":{parts[2]}" if a.step is not None else "")
+            if isinstance(a, tuple):
+                return ", ".join(index(v) for v in a) + ("," if len(a) == 1 else "")
+            return arg(a)
+
+        def call_args(n: fx.Node) -> str:
+            items = [arg(a) for a in n.args] + [f"{k}={arg(v)}" for k, v in n.kwargs.items()]
+            return ", ".join(items)
+
+        for n in gm.graph.nodes:
+            if n.op == "output":
+                body.append(f"return {arg(n.args[0])}")
+                continue
+            name = ns.create(n.name, "value")
+            if n.op == "placeholder":
+                params.append(name)
+                var[n] = name
+                continue
+            if n.op == "call_module":
+                expr = f"self.{n.target}({call_args(n)})"
+            elif n.op == "get_attr":
+                expr = f"self.{n.target}"
+            elif n.op == "call_method":
+                rest = [arg(a) for a in n.args[1:]] + [f"{k}={arg(v)}" for k, v in n.kwargs.items()]
+                expr = f"{arg(n.args[0])}.{n.target}({', '.join(rest)})"
+            elif n.op == "call_function":
+                expr = self.function_call(n, arg, index, call_args)
+            else:  # pragma: no cover - fx has no other ops
+                raise ExportError(f"Unexpected fx op {n.op}")
+            var[n] = name
+            body.append(f"{name} = {expr}")
+        return body, params
+
+    def function_call(self, n: fx.Node, arg: Any, index: Any, call_args: Any) -> str:
+        fn = n.target
+        if fn in _INFIX and len(n.args) == 2 and not n.kwargs:
+            return f"{arg(n.args[0])} {_INFIX[fn]} {arg(n.args[1])}"
+        if fn is operator.getitem:
+            return f"{arg(n.args[0])}[{index(n.args[1])}]"
+        if fn is operator.neg:
+            return f"-{arg(n.args[0])}"
+        if fn is getattr:
+            return f"{arg(n.args[0])}.{n.args[1]}"
+        module = getattr(fn, "__module__", None) or ""
+        qual = fx.node._get_qualified_name(fn)  # type: ignore[attr-defined]
+        if module.startswith("dlstudio") or qual.startswith("dlstudio"):
+            self.inline_module(module or qual.rpartition(".")[0])
+            return f"{fn.__name__}({call_args(n)})"
+        if qual.startswith("torch.nn.functional."):
+            qual = "F." + qual[len("torch.nn.functional."):]
+        elif not qual.startswith("torch."):
+            root = qual.split(".")[0]
+            if root == "builtins":
+                qual = qual.split(".", 1)[1]
+            else:
+                self.extra_imports.add(f"import {root}")
+        return f"{qual}({call_args(n)})"
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
+
+
+def _kwargs_from_attributes(module: nn.Module) -> dict[str, Any]:
+    """Constructor kwargs read back from a torch module's attributes (bias: whether a bias tensor exists)."""
+    sig = inspect.signature(type(module).__init__)
+    out: dict[str, Any] = {}
+    for name, p in sig.parameters.items():
+        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in ("device", "dtype"):
+            continue
+        if not hasattr(module, name):
+            continue
+        v = getattr(module, name)
+        if isinstance(v, torch.Tensor) or (v is None and name == "bias"):
+            if name == "bias":
+                out[name] = v is not None
+            continue
+        if isinstance(v, nn.Module) or callable(v):
+            continue
+        out[name] = v
+    return out
+
+
+def _spec_kwargs(graph: ModelGraph, model: fx.GraphModule) -> dict[str, tuple[type, dict[str, Any]]]:
+    """attribute path -> (torch class, kwargs) for nodes whose spec builds one module the default way."""
+    from ..compiler.build import resolve_dotted
+
+    shapes = infer_all(graph)
+    out: dict[str, tuple[type, dict[str, Any]]] = {}
+    for nid, path in getattr(model, "node_paths", {}).items():
+        spec = spec_of(graph.node(nid))
+        if spec.module is None or nid not in shapes.params:
+            continue
+        try:
+            out[path] = (resolve_dotted(spec.module), spec.torch_kwargs(shapes.params[nid], shapes.inputs[nid]))
+        except Exception:  # fall back to attribute introspection for this layer
+            continue
+    return out
+
+
+def generate_python(graph: ModelGraph, *, class_name: str = "Model", weights_file: str | None = None,
+                    title: str = "") -> str:
+    """The source text of a standalone module defining `class_name` and `load_model(weights_path)`."""
+    model = build_model(graph, None, 0)
+    gen = _Gen(graph, _spec_kwargs(graph, model))
+    gen.class_names.update({"load_model", "main"})
+    root_name = gen.module_class(model, "", class_name, "Model")
+    ins, _ = io_nodes(graph)
+    example = ", ".join(f"torch.randn(2, *{_literal(tuple(int(d) for d in n.params.get('shape', ())))})"
+                        if n.params.get("dtype") != "int64" else
+                        f"torch.zeros(2, *{_literal(tuple(int(d) for d in n.params.get('shape', ())))}, "
+                        f"dtype=torch.long)" for n in ins)
+    extra = sorted({i for i in gen.extra_imports if i and "__future__" not in i} - set(_HEADER_IMPORTS))
+    title_line = f"# Source: {title!r}\n" if title else ""
+    # the weights file is looked up beside the generated module, wherever it is moved together with it
+    default_w = f"os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})" if weights_file \
+        else "None"
+    parts = [
+        '"""Generated by dlstudio: a standalone PyTorch model (needs torch; safetensors to load weights)."""\n'
+        + title_line + "\n".join(["import os", "import sys", *extra, *_HEADER_IMPORTS]),
+        *[src for src in gen.inlined.values() if src],
+        *gen.classes,
+        f"DEFAULT_WEIGHTS = {default_w}\n",
+        f"def load_model(weights_path: str | None = DEFAULT_WEIGHTS) -> {root_name}:\n"
+        f"    \"\"\"Build the model; load a state_dict-layout .safetensors file when one is given.\"\"\"\n"
+        f"    model = {root_name}()\n"
+        f"    if weights_path:\n"
+        f"        from safetensors.torch import load_file\n"
+        f"        model.load_state_dict(load_file(weights_path))\n"
+        f"    return model.eval()\n",
+        "if __name__ == \"__main__\":\n"
+        "    model = load_model(sys.argv[1] if len(sys.argv) > 1 else None)\n"
+        "    with torch.no_grad():\n"
+        f"        out = model({example})\n"
+        "    print([tuple(t.shape) for t in (out if isinstance(out, tuple) else (out,))])\n",
+    ]
+    text = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
+    ast.parse(text)  # a generator bug must never write a broken file
+    return text
+
+
+def _load_generated(path: Path) -> Any:
+    """Import the file we just generated (our own output, never user content) to check it numerically."""
+    name = f"_dlstudio_generated_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ExportError(f"Cannot load the generated file {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.modules.pop(name, None)
+    return mod
+
+
+def export_python(graph: ModelGraph, path: str | os.PathLike[str], *, weights: Any = None,
+                  weights_out: str | os.PathLike[str] | None = None, class_name: str = "Model",
+                  tolerance: float = 1e-6, seed: int = 0, title: str = "") -> Report:
+    """Write the module to `path` (and the weights, state_dict layout, to `weights_out`), then check that the
+    generated module with the same weights matches the compiled model (max abs diff <= tolerance)."""
+    from .weights import save_weights_file, state_dict_tensors
+
+    start = time.perf_counter()
+    target = Path(path)
+    report = Report(kind="python", path=target)
+    model = build_model(graph, weights, seed)
+    wfile = Path(weights_out) if weights_out else None
+    text = generate_python(graph, class_name=class_name, weights_file=wfile.name if wfile else None, title=title)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}_", suffix=".py", dir=str(target.parent))
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    try:
+        mod = _load_generated(Path(tmp))
+        generated = getattr(mod, _root_class(text))()
+        generated.load_state_dict(state_dict_tensors(model), strict=True)
+        generated.eval()
+        report.checks.append("generated state_dict keys and shapes match the compiled model")
+        args = sample_inputs(graph, batch=3, seed=seed + 1)
+        with torch.no_grad():
+            expected = as_list(model(*args))
+            got = as_list(generated(*args))
+        names = [n.label for n in io_nodes(graph)[1]]
+        report.max_abs_diff = compare_outputs(names, expected, got)
+        report.checks.append("generated module vs compiled model on a random batch of 3")
+        bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
+        if bad:
+            raise ExportError("The generated module differs from the compiled model: "
+                              + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items()))
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    if wfile is not None:
+        save_weights_file(model, graph, wfile, layout="state_dict")
+        report.details["weights"] = str(wfile)
+    report.size_bytes = target.stat().st_size
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _root_class(text: str) -> str:
+    m = re.search(r"def load_model\(.*?\) -> (\w+):", text)
+    if not m:
+        raise ExportError("generated code has no load_model")  # pragma: no cover
+    return m.group(1)
