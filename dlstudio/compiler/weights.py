@@ -87,6 +87,18 @@ def _describe(graph: ModelGraph, nid: str, file_nodes: Mapping[str, Any] | None 
     return nid
 
 
+def _unexpected_reason(graph: ModelGraph, nid: str, name: str, file_nodes: Mapping[str, Any]) -> str:
+    info = file_nodes.get(nid)
+    was = f"{info.get('label')}, a {info.get('type')}" if isinstance(info, dict) else None
+    if nid not in graph.nodes:
+        return f"{name} is in the file but {nid} is not a node of this graph" + (f" (it was {was})" if was else "")
+    node = graph.nodes[nid]
+    if isinstance(info, dict) and info.get("type") != node.type:
+        return (f"{name} is in the file for {was}, but {nid} is now a {node.type} without such a tensor; "
+                "these weights were saved from another graph")
+    return f"{name} is in the file but this {node.type} has no such tensor (its parameters changed)"
+
+
 def save_weights(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[str]) -> Path:
     """Write the model's weights to `path` (.safetensors), keyed by node id, atomically."""
     from safetensors.torch import save
@@ -191,9 +203,7 @@ def load_weights(model: nn.Module, graph: ModelGraph, source: Any, *, strict: bo
         nid, _, name = key.partition(".")
         if key not in needed:
             report.unexpected.append(key)
-            why = "is not a node of this graph" if nid not in graph.nodes else \
-                "has no such tensor in this graph (its type or parameters changed)"
-            note(nid, f"{name or key} is in the file but {_describe(graph, nid, file_nodes)} {why}")
+            note(nid, _unexpected_reason(graph, nid, name or key, file_nodes))
             continue
         want = needed[key]
         if tuple(t.shape) != want:
