@@ -1,0 +1,123 @@
+"""ONNX export: checker, named I/O, dynamic batch, onnxruntime parity, fallback and failure reporting."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+import dlstudio as dls
+from dlstudio.core.errors import ExportError
+from dlstudio.export import onnx as onnx_export
+from dlstudio.export.onnx import export_onnx
+from dlstudio.export.weights import apply_weights, node_tensors, save_weights_file
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def two_headed() -> dls.Graph:
+    g = dls.Graph()
+    a = g.input("image features", (6,))
+    b = g.input("meta", (6,))
+    s = g.add("Add", a, b)
+    h = g.add("ReLU", g.add("Linear", s, out_features=12))
+    g.output("class logits", g.add("Linear", h, out_features=4))
+    g.output("embedding", h)
+    return g
+
+
+def test_named_io_dynamic_batch_and_parity(tmp_path: Path) -> None:
+    g = two_headed()
+    report = export_onnx(g, tmp_path / "m.onnx", opset=17)
+    assert report.details["exporter"] == "torchscript" and not report.warnings
+    assert set(report.max_abs_diff) == {"class logits", "embedding"}
+    assert report.worst_diff <= 1e-5
+    proto = onnx.load(tmp_path / "m.onnx")
+    onnx.checker.check_model(proto)
+    assert [i.name for i in proto.graph.input] == ["image features", "meta"]
+    assert [o.name for o in proto.graph.output] == ["class logits", "embedding"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # symbolic batch
+    # batch sizes other than the export's (2) work and match the compiled model
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    model = dls.compile(g).eval()
+    x = torch.randn(7, 6)
+    y = torch.randn(7, 6)
+    got = sess.run(None, {"image features": x.numpy(), "meta": y.numpy()})
+    with torch.no_grad():
+        want = model(x, y)
+    assert got[0].shape == (7, 4)
+    np.testing.assert_allclose(got[0], want[0].numpy(), atol=1e-5)
+    assert report.size_bytes == (tmp_path / "m.onnx").stat().st_size
+
+
+def test_weights_are_used(tmp_path: Path) -> None:
+    g = two_headed()
+    model = dls.compile(g, seed=11)
+    wpath = save_weights_file(model, g, tmp_path / "w.safetensors", layout="node")
+    export_onnx(g, tmp_path / "m.onnx", weights=wpath)
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.randn(3, 6)
+    with torch.no_grad():
+        want = model.eval()(x, x)[0].numpy()
+    np.testing.assert_allclose(sess.run(None, {"image features": x.numpy(), "meta": x.numpy()})[0], want,
+                               atol=1e-5)
+
+
+def test_weight_layouts_and_mismatch_errors(tmp_path: Path) -> None:
+    g = two_headed()
+    src = dls.compile(g, seed=5)
+    dst = dls.compile(g, seed=6)
+    apply_weights(dst, g, node_tensors(src, g))
+    for k, v in src.state_dict().items():
+        assert torch.equal(v, dst.state_dict()[k])
+    other = dls.Graph()
+    other.output("y", other.add("Linear", other.input("x", (3,)), out_features=2))
+    with pytest.raises(ExportError, match="shape"):
+        apply_weights(dls.compile(other), other, {"linear.weight": torch.zeros(5, 5),
+                                                  "linear.bias": torch.zeros(2)})
+
+
+def test_fallback_to_dynamo_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = onnx_export._export_once
+    calls = []
+
+    def flaky(model, args, path, ins, outs, opset, dynamo):
+        calls.append(dynamo)
+        if not dynamo:
+            raise RuntimeError("simulated TorchScript exporter failure")
+        return real(model, args, path, ins, outs, opset, dynamo)
+
+    monkeypatch.setattr(onnx_export, "_export_once", flaky)
+    g = dls.Graph()
+    g.output("y", g.add("ReLU", g.add("Linear", g.input("x", (4,)), out_features=3)))
+    report = export_onnx(g, tmp_path / "m.onnx", opset=18)
+    assert calls == [False, True]
+    assert report.details["exporter"] == "dynamo"
+    assert any("fell back to dynamo" in w for w in report.warnings)
+    assert report.worst_diff <= 1e-5
+
+
+def test_parity_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = dls.Graph()
+    g.output("y", g.add("Linear", g.input("x", (4,)), out_features=3))
+    monkeypatch.setattr(onnx_export, "compare_outputs", lambda names, a, b: {n: 1.0 for n in names})
+    with pytest.raises(ExportError, match="differs"):
+        export_onnx(g, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not EXAMPLES.is_dir() or not list(EXAMPLES.glob("*.dlstudio")),
+                    reason="no example projects in examples/ yet")
+def test_every_example_exports_to_onnx(tmp_path: Path) -> None:
+    from dlstudio.io.project import Project
+    failures = []
+    for path in sorted(EXAMPLES.glob("*.dlstudio")):
+        try:
+            report = export_onnx(Project.load(path).graph, tmp_path / f"{path.stem}.onnx")
+            print(f"{path.stem}: onnx {report.size_bytes} bytes {report.seconds:.2f}s parity {report.worst_diff:.3g}")
+        except Exception as exc:  # collect all, then fail once with the list
+            failures.append(f"{path.name}: {exc}")
+    assert not failures, "\n".join(failures)
