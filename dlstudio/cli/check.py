@@ -1,0 +1,68 @@
+"""`dlstudio check PROJECT [--json]`: diagnostics and a summary table for a project file.
+
+Exit codes: 0 no errors (warnings allowed), 1 the graph has errors, 2 the file cannot be used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "check a project: shapes, diagnostics, lint warnings, parameters and MACs per layer"
+DESCRIPTION = (HELP + ". Exit code 0: no errors (warnings allowed); 1: the graph has errors; "
+               "2: the file cannot be used.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", help="a .dlstudio project file")
+    parser.add_argument("--json", action="store_true", help="print a JSON report instead of the table")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="also estimate training memory for this batch size (default: the project's, or 32)")
+    parser.add_argument("--optimizer", default=None,
+                        help="optimizer for the memory estimate (default: the project's, or adam)")
+
+
+def _setting(section: dict, *names: str) -> object:
+    for n in names:
+        v = section.get(n)
+        if isinstance(v, dict):
+            v = v.get("name") or v.get("type")
+        if v is not None:
+            return v
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis.report import check_graph
+    from ..core.errors import DlstudioError, ProjectFileError
+    from ..io.project import Project
+
+    try:
+        project = Project.load(args.project)
+    except ProjectFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = check_graph(project.graph, training=project.training, data=project.data)
+    training = project.training if isinstance(project.training, dict) else {}
+    batch = args.batch_size or _setting(training, "batch_size")
+    optimizer = args.optimizer or _setting(training, "optimizer")
+    try:
+        memory = report.memory_estimate(batch if isinstance(batch, int) and batch > 0 else 32,
+                                        optimizer if isinstance(optimizer, str) else "adam")
+    except DlstudioError:
+        memory = report.memory_estimate(batch if isinstance(batch, int) and batch > 0 else 32, "adam")
+    if args.json:
+        out = report.to_dict()
+        out["project"] = str(project.path)
+        out["memory_estimate"] = memory.to_dict()
+        print(json.dumps(out, indent=2, sort_keys=True))
+    else:
+        from ..analysis.diagnostics import human_bytes
+        print(f"{project.path}: {project.name}")
+        print(report.format_table())
+        print(f"training memory at batch size {memory.batch_size} with {memory.optimizer}: "
+              f"~{human_bytes(memory.total_bytes)} (parameters {human_bytes(memory.params_bytes)}, gradients "
+              f"{human_bytes(memory.grads_bytes)}, optimizer state {human_bytes(memory.optimizer_bytes)}, "
+              f"activations {human_bytes(memory.activation_bytes)})")
+        print("OK" if report.ok else f"FAILED: {len(report.errors)} error(s)")
+    return 0 if report.ok else 1
