@@ -20,7 +20,8 @@ Format version 1 (dlstudio 0.0.x) looked like this:
      "dataset": {...}, "training": {...}}
 
 Layer types used Keras-style names with a few Keras parameter names; a link endpoint without ":port" meant
-the node's first port; several links into a many-port were ordered by their position in "links".
+the node's first port (looked up in today's spec of the renamed type); several links into a many-port were
+ordered by their position in "links".
 """
 from __future__ import annotations
 
@@ -51,11 +52,6 @@ V1_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "Flatten": ("Flatten", {}),
 }
 
-# v1 default port names per current type, used when a link endpoint names no port ("n3" instead of "n3:x").
-V1_DEFAULT_IN_PORT = {"Add": "inputs", "Concat": "inputs"}
-V1_DEFAULT_OUT_PORT = "out"
-V1_DEFAULT_IN_PORT_FALLBACK = "x"
-
 _V1_KEYS = {"format", "format_version", "name", "description", "explanation", "layers", "links", "blocks",
             "dataset", "training"}
 _V1_LAYER_KEYS = {"id", "type", "name", "config", "x", "y", "trainable", "version"}
@@ -85,6 +81,18 @@ def _split_endpoint(value: Any, path: str, jp: str, default_port: Callable[[str]
     if not node or (sep and not port):
         raise _fail(path, jp, f'expected "node:port" such as "n1:out", got {value!r}')
     return node, (port if sep else default_port(node))
+
+
+def _first_port(type_name: str, side: str) -> str:
+    """The first input/output port of a current type; "x"/"y" (the usual names) for unknown types."""
+    from ..layers.registry import REGISTRY
+
+    if type_name in REGISTRY:
+        spec = REGISTRY.get(type_name)
+        ports = spec.inputs if side == "in" else spec.outputs
+        if ports:
+            return ports[0].name
+    return "x" if side == "in" else "y"
 
 
 def migrate_v1_to_v2(data: dict[str, Any], path: str) -> dict[str, Any]:
@@ -119,7 +127,10 @@ def migrate_v1_to_v2(data: dict[str, Any], path: str) -> dict[str, Any]:
                       "frozen": not trainable, "group": None, "type_version": version})
 
     def in_port(node_id: str) -> str:
-        return V1_DEFAULT_IN_PORT.get(types.get(node_id, ""), V1_DEFAULT_IN_PORT_FALLBACK)
+        return _first_port(types.get(node_id, ""), "in")
+
+    def out_port(node_id: str) -> str:
+        return _first_port(types.get(node_id, ""), "out")
 
     links = _want(data.get("links", []), list, path, "links", "a list of links")
     edges: list[dict[str, Any]] = []
@@ -132,7 +143,7 @@ def migrate_v1_to_v2(data: dict[str, Any], path: str) -> dict[str, Any]:
                 raise _fail(path, f"{jp}.{key}", f"unknown field {key!r} in a version 1 link")
         if "from" not in link or "to" not in link:
             raise _fail(path, jp, "a link needs 'from' and 'to'")
-        src, src_port = _split_endpoint(link["from"], path, f"{jp}.from", lambda n: V1_DEFAULT_OUT_PORT)
+        src, src_port = _split_endpoint(link["from"], path, f"{jp}.from", out_port)
         dst, dst_port = _split_endpoint(link["to"], path, f"{jp}.to", in_port)
         slot = slots.get((dst, dst_port), 0)
         slots[(dst, dst_port)] = slot + 1
