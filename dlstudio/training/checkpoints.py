@@ -1,0 +1,168 @@
+"""Checkpoints without pickle: tensors in safetensors files, everything else in JSON.
+
+A checkpoint is a folder: model.safetensors (state_dict), optimizer.safetensors + the JSON skeleton of the
+optimizer state with each tensor replaced by a reference, RNG states as uint8 tensors, and state.json (epoch,
+scheduler, early-stopping counters, history). Non-finite floats are written as {"__float__": "inf"} so the
+JSON stays strict.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..core.errors import DataError
+from ..io.project import atomic_write_text
+
+_REF = "__tensor__"
+_FLOAT = "__float__"
+_TUPLE = "__tuple__"
+
+
+def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "t") -> Any:
+    """Replace each tensor in a nested state by a reference; collect the tensors."""
+    if isinstance(obj, torch.Tensor):
+        key = f"{prefix}{len(tensors)}"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {_REF: key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[flatten_state(k, tensors, prefix), flatten_state(v, tensors, prefix)]
+                             for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {_TUPLE: [flatten_state(v, tensors, prefix) for v in obj]}
+    if isinstance(obj, list):
+        return [flatten_state(v, tensors, prefix) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {_FLOAT: repr(obj)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint")
+
+
+def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if _REF in obj:
+            return tensors[obj[_REF]]
+        if _FLOAT in obj:
+            return float(obj[_FLOAT])
+        if _TUPLE in obj:
+            return tuple(unflatten_state(v, tensors) for v in obj[_TUPLE])
+        if "__dict__" in obj:
+            return {unflatten_state(k, tensors): unflatten_state(v, tensors) for k, v in obj["__dict__"]}
+        return {k: unflatten_state(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [unflatten_state(v, tensors) for v in obj]
+    return obj
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"torch_cuda{i}"] = s
+    np_state = np.random.get_state()
+    tensors["numpy_keys"] = torch.from_numpy(np.asarray(np_state[1], dtype=np.int64))
+    py = random.getstate()
+    meta = {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            "python": [py[0], list(py[1]), py[2]]}
+    return tensors, meta
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["torch_cpu"])
+    if torch.cuda.is_available():
+        states = [tensors[k] for k in sorted(tensors) if k.startswith("torch_cuda")]
+        if len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states)
+    n = meta["numpy"]
+    np.random.set_state((n[0], tensors["numpy_keys"].numpy().astype(np.uint32), n[1], n[2], n[3]))
+    p = meta["python"]
+    random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def save_weights(model_or_state: torch.nn.Module | dict[str, torch.Tensor], path: Path) -> Path:
+    state = model_state(model_or_state) if isinstance(model_or_state, torch.nn.Module) else model_or_state
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(state, str(tmp), metadata={"format": "dlstudio-weights"})
+    tmp.replace(path)
+    return path
+
+
+def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such weights file")
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types
+        raise DataError(f"{path}: not a safetensors weights file ({exc})") from None
+
+
+def save_checkpoint(folder: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler_state: dict[str, Any], epoch: int, extra: dict[str, Any],
+                    best_state: dict[str, torch.Tensor] | None = None) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_weights(model, folder / "model.safetensors")
+    opt_tensors: dict[str, torch.Tensor] = {}
+    opt_skeleton = flatten_state(optimizer.state_dict(), opt_tensors)
+    save_file(opt_tensors, str(folder / "optimizer.safetensors"))
+    rng_tensors, rng_meta = rng_state()
+    save_file(rng_tensors, str(folder / "rng.safetensors"))
+    if best_state is not None:
+        save_weights(best_state, folder / "best.safetensors")
+    sched_tensors: dict[str, torch.Tensor] = {}
+    state = {"format": "dlstudio-checkpoint", "format_version": 1, "epoch": epoch,
+             "optimizer": opt_skeleton, "scheduler": flatten_state(scheduler_state, sched_tensors, "s"),
+             "rng": rng_meta, "extra": flatten_state(extra, sched_tensors, "s")}
+    if sched_tensors:
+        save_file(sched_tensors, str(folder / "state.safetensors"))
+    # state.json last: a folder with state.json is complete
+    atomic_write_text(folder / "state.json", _dump(state))
+    return folder
+
+
+def load_checkpoint(folder: Path) -> dict[str, Any]:
+    """Read a checkpoint folder into plain objects (model state, optimizer state, ...). Never unpickles."""
+    folder = Path(folder)
+    if folder.is_file():
+        folder = folder.parent
+    state_file = folder / "state.json"
+    if not state_file.is_file():
+        raise DataError(f"{folder}: not a checkpoint folder (no state.json); pick a folder under "
+                        "<run>/checkpoints/")
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{state_file} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if state.get("format") != "dlstudio-checkpoint":
+        raise DataError(f"{state_file}: not a dlstudio checkpoint")
+    opt_tensors = load_file(str(folder / "optimizer.safetensors"))
+    side = load_file(str(folder / "state.safetensors")) if (folder / "state.safetensors").is_file() else {}
+    best = folder / "best.safetensors"
+    return {
+        "epoch": int(state["epoch"]),
+        "model": load_weights_file(folder / "model.safetensors"),
+        "optimizer": unflatten_state(state["optimizer"], opt_tensors),
+        "scheduler": unflatten_state(state["scheduler"], side),
+        "rng_tensors": load_file(str(folder / "rng.safetensors")),
+        "rng_meta": state["rng"],
+        "extra": unflatten_state(state["extra"], side),
+        "best": load_weights_file(best) if best.is_file() else None,
+        "folder": folder,
+    }

@@ -1,0 +1,128 @@
+"""Losses by torch class name, each with what its head must output and how targets are shaped for it.
+
+`head` says what the model's last layer is expected to give: logits (no activation), probs (after Sigmoid or
+Softmax), log_probs (after LogSoftmax), margin (raw score for hinge losses) or value (regression).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.errors import TrainingConfigError
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    name: str
+    kind: str                 # "classification" (integer class targets), "binary", "regression"
+    head: str                 # logits, probs, log_probs, margin, value
+    doc: str
+
+
+LOSSES: dict[str, LossInfo] = {i.name: i for i in (
+    LossInfo("MSELoss", "regression", "value", "Mean squared error: regression, reconstruction."),
+    LossInfo("L1Loss", "regression", "value", "Mean absolute error (MAE): regression robust to outliers."),
+    LossInfo("HuberLoss", "regression", "value", "Squared near zero, absolute far away (param delta)."),
+    LossInfo("SmoothL1Loss", "regression", "value", "Huber scaled by 1/beta (param beta)."),
+    LossInfo("BCELoss", "binary", "probs", "Binary cross-entropy on probabilities: end the model with Sigmoid."),
+    LossInfo("BCEWithLogitsLoss", "binary", "logits",
+             "Binary cross-entropy on logits (Sigmoid built in, numerically safer): no Sigmoid at the end."),
+    LossInfo("HingeLoss", "binary", "margin", "Binary hinge max(0, 1 - y*f(x)) with y in {-1, +1} (SVM style)."),
+    LossInfo("CrossEntropyLoss", "classification", "logits",
+             "Sparse categorical cross-entropy on integer labels (Softmax built in; param label_smoothing)."),
+    LossInfo("CategoricalCrossEntropyLoss", "classification", "logits",
+             "Categorical cross-entropy against one-hot/probability targets (Softmax built in)."),
+    LossInfo("NLLLoss", "classification", "log_probs", "Negative log-likelihood: end the model with LogSoftmax."),
+    LossInfo("MultiMarginLoss", "classification", "margin", "Categorical (multi-class) hinge loss on raw scores."),
+    LossInfo("KLDivLoss", "classification", "log_probs",
+             "KL divergence from one-hot targets to the model's log-probabilities: end with LogSoftmax."),
+)}
+
+
+class LossFn(nn.Module):
+    """Wraps a torch loss so that the loop can always call `loss(output, target)` with the dataset's targets:
+    integer class labels (N,) for classification, float (N, ...) otherwise."""
+
+    def __init__(self, name: str, params: dict[str, Any] | None = None, n_classes: int | None = None,
+                 class_weights: torch.Tensor | None = None) -> None:
+        super().__init__()
+        if name not in LOSSES:
+            raise TrainingConfigError("training.loss", f"unknown loss {name!r}; pick one of {', '.join(sorted(LOSSES))}")
+        self.info = LOSSES[name]
+        self.n_classes = n_classes
+        params = dict(params or {})
+        try:
+            if name == "CrossEntropyLoss":
+                self.fn = nn.CrossEntropyLoss(weight=class_weights, **params)
+            elif name == "CategoricalCrossEntropyLoss":
+                self.fn = nn.CrossEntropyLoss(weight=class_weights, **params)
+            elif name == "NLLLoss":
+                self.fn = nn.NLLLoss(weight=class_weights, **params)
+            elif name == "MultiMarginLoss":
+                self.fn = nn.MultiMarginLoss(weight=class_weights, **params)
+            elif name == "KLDivLoss":
+                self.fn = nn.KLDivLoss(reduction="batchmean", **params)
+            elif name == "BCEWithLogitsLoss":
+                self.fn = nn.BCEWithLogitsLoss(pos_weight=class_weights, **params)
+            elif name == "HingeLoss":
+                self.margin = float(params.pop("margin", 1.0))
+                if params:
+                    raise TypeError(f"unexpected parameter {next(iter(params))!r}")
+                self.fn = None
+            else:
+                self.fn = getattr(nn, name)(**params)
+        except TypeError as exc:
+            raise TrainingConfigError("training.loss_params", f"{name} does not take these parameters: {exc}") from None
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        name = self.info.name
+        if self.info.kind == "classification":
+            target = target.long().reshape(-1)
+            output = output.reshape(output.shape[0], -1)
+            if name in ("CategoricalCrossEntropyLoss", "KLDivLoss"):
+                target = F.one_hot(target, output.shape[1]).to(output.dtype)
+            return self.fn(output, target)
+        target = target.to(output.dtype).reshape(output.shape)
+        if name == "HingeLoss":
+            return torch.clamp(self.margin - (2 * target - 1) * output, min=0).mean()
+        return self.fn(output, target)
+
+
+def scores_of(loss_name: str, output: torch.Tensor) -> torch.Tensor:
+    """Turn raw model outputs into class scores in [0, 1] for metrics (AUC) and predictions."""
+    head = LOSSES[loss_name].head
+    kind = LOSSES[loss_name].kind
+    if kind == "binary":
+        out = output.reshape(output.shape[0], -1)
+        if head == "probs":
+            return out
+        return torch.sigmoid(out)   # logits and hinge margins: sigmoid keeps the order and the 0 threshold
+    if kind == "classification":
+        out = output.reshape(output.shape[0], -1)
+        if head == "log_probs":
+            return out.exp()
+        return torch.softmax(out, dim=1)
+    return output
+
+
+def task_kind(task: str) -> str:
+    return {"regression": "regression", "reconstruction": "regression", "binary": "binary",
+            "multilabel": "binary", "multiclass": "classification"}[task]
+
+
+def check_loss_for_task(loss_name: str, task: str) -> None:
+    """A loss that cannot work with the task's targets is a config error (softmax/sigmoid mismatches with the
+    head are lint warnings in dlstudio.analysis.lints)."""
+    if loss_name not in LOSSES:
+        raise TrainingConfigError("training.loss", f"unknown loss {loss_name!r}; pick one of {', '.join(sorted(LOSSES))}")
+    kind = LOSSES[loss_name].kind
+    want = task_kind(task)
+    if kind != want and not (kind == "regression" and want == "binary" and task == "multilabel"):
+        if kind == "regression" and want != "regression":
+            return  # MSE on class probabilities is legal (if unusual); metrics still work
+        raise TrainingConfigError("training.loss", f"{loss_name} does not fit a {task} task; use "
+                                  f"{ {'regression': 'MSELoss', 'binary': 'BCEWithLogitsLoss', 'classification': 'CrossEntropyLoss'}[want]}")

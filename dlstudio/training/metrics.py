@@ -1,0 +1,77 @@
+"""Evaluation metrics through sklearn.metrics: accuracy, precision/recall/F1 (macro and per class), AUC-ROC
+(binary and one-vs-rest), confusion matrix, ROC curve; MSE, MAE, R2 for regression."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
+
+
+def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bool, full: bool = False,
+                           class_names: list[str] | None = None) -> dict[str, Any]:
+    """`scores`: (N, C) class probabilities, or (N,)/(N, 1) positive-class probabilities when binary (or
+    (N, L) for multi-label, scored per label and averaged)."""
+    y_true = np.asarray(y_true)
+    scores = np.asarray(scores, dtype=np.float64)
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if binary:
+            s = scores.reshape(len(scores), -1)
+            y = y_true.reshape(len(y_true), -1).astype(int)
+            pred = (s >= 0.5).astype(int)
+            if s.shape[1] > 1:   # multi-label: per-label means
+                out["accuracy"] = float(np.mean(pred == y))
+                out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
+                return out
+            y, pred, s = y[:, 0], pred[:, 0], s[:, 0]
+            labels = [0, 1]
+            out["accuracy"] = float(skm.accuracy_score(y, pred))
+            if len(np.unique(y)) == 2:
+                out["auc_roc"] = float(skm.roc_auc_score(y, s))
+        else:
+            labels = list(range(scores.shape[1]))
+            y = y_true.reshape(-1).astype(int)
+            pred = scores.argmax(axis=1)
+            out["accuracy"] = float(skm.accuracy_score(y, pred))
+            present = np.unique(y)
+            if len(present) == scores.shape[1] and len(present) > 1 and full:
+                p = scores / np.clip(scores.sum(axis=1, keepdims=True), 1e-12, None)
+                out["auc_roc"] = float(skm.roc_auc_score(y, p, multi_class="ovr", labels=labels))
+        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, labels=labels, average="macro", zero_division=0)
+        out.update(precision_macro=float(p), recall_macro=float(r), f1_macro=float(f))
+        if full:
+            pc, rc, fc, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+            names = class_names or [str(i) for i in labels]
+            out["per_class"] = {names[i] if i < len(names) else str(i):
+                                {"precision": float(pc[i]), "recall": float(rc[i]), "f1": float(fc[i]),
+                                 "support": int(support[i])} for i in range(len(labels))}
+            out["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=labels).tolist()
+            if binary and len(np.unique(y)) == 2:
+                fpr, tpr, thr = skm.roc_curve(y, s)
+                out["roc_curve"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+    return out
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    y = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    p = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    return {"mse": float(skm.mean_squared_error(y, p)), "mae": float(skm.mean_absolute_error(y, p)),
+            "r2": float(skm.r2_score(y, p)) if len(y) > 1 else float("nan")}
+
+
+def overfitting_warning(history: list[dict[str, float]], window: int = 3) -> str | None:
+    """Warn when validation loss has risen for `window` epochs while training loss fell."""
+    if len(history) <= window or "val_loss" not in history[-1]:
+        return None
+    recent = history[-window - 1:]
+    val = [h["val_loss"] for h in recent]
+    train = [h["loss"] for h in recent]
+    if all(b > a for a, b in zip(val, val[1:])) and train[-1] < train[0]:
+        return (f"validation loss rose for {window} epochs while training loss fell: the model is starting to "
+                "overfit (try early stopping, dropout, weight decay or more data)")
+    return None
