@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 from torch import fx, nn
+from torch.nn import functional as F
 
 from ..analysis.shapes import infer_all, spec_of
 from ..compiler.names import Namespace
@@ -158,6 +159,9 @@ class _Gen:
         else:
             raise ExportError(f"Layer {path!r} is a {cls.__module__}.{cls.__qualname__}, which is neither torch "
                               f"nor dlstudio.nn; it cannot be written as standalone code")
+        special = self.composite_ctor(path, module)
+        if special is not None:
+            return special
         known = self.path_kwargs.get(path)
         kwargs = dict(known[1]) if known and known[0] is cls else _kwargs_from_attributes(module)
         try:
@@ -169,14 +173,46 @@ class _Gen:
         if repr(rebuilt) != repr(module) or not same_tensors:
             raise ExportError(f"Layer {path!r}: the generated constructor {cls.__name__}({kwargs}) does not "
                               f"reproduce the compiled layer ({module!r})")
-        sig = inspect.signature(cls.__init__)
+        sig = _init_parameters(cls)
         shown = []
         for k, v in kwargs.items():
-            p = sig.parameters.get(k)
+            p = sig.get(k)
             if p is not None and p.default is not inspect.Parameter.empty and _equal(p.default, v):
                 continue  # defaults hidden: the code reads like hand-written PyTorch
             shown.append(f"{k}={_literal(v)}")
         return f"{ref}({', '.join(shown)})"
+
+    def composite_ctor(self, path: str, module: nn.Module) -> str | None:
+        """Torch modules whose constructor takes a layer (or whose settings live in sub-layers)."""
+        if isinstance(module, (nn.TransformerEncoder, nn.TransformerDecoder)):
+            layers = list(module.layers)
+            first = self.ctor(f"{path}.layers.0", layers[0])
+            norm = self.ctor(f"{path}.norm", module.norm) if module.norm is not None else "None"
+            if isinstance(module, nn.TransformerEncoder):
+                nested = bool(getattr(module, "enable_nested_tensor", True))
+                return (f"nn.TransformerEncoder({first}, num_layers={len(layers)}, norm={norm}, "
+                        f"enable_nested_tensor={nested})")
+            return f"nn.TransformerDecoder({first}, num_layers={len(layers)}, norm={norm})"
+        if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+            act = {1: "relu", 2: "gelu"}.get(getattr(module, "activation_relu_or_gelu", 0))
+            if act is None:
+                act = {F.relu: "relu", F.gelu: "gelu"}.get(module.activation)  # type: ignore[arg-type]
+            if act is None:
+                raise ExportError(f"Layer {path!r}: only relu/gelu transformer activations can be written")
+            kw: dict[str, Any] = {
+                "d_model": module.self_attn.embed_dim, "nhead": module.self_attn.num_heads,
+                "dim_feedforward": module.linear1.out_features, "dropout": module.dropout.p, "activation": act,
+                "layer_norm_eps": module.norm1.eps, "batch_first": module.self_attn.batch_first,
+                "norm_first": module.norm_first, "bias": module.linear1.bias is not None,
+            }
+            rebuilt = type(module)(**kw)
+            if repr(rebuilt) != repr(module):
+                raise ExportError(f"Layer {path!r}: cannot reproduce {type(module).__name__} ({module!r})")
+            defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
+                        "batch_first": False, "norm_first": False, "bias": True}
+            shown = ", ".join(f"{k}={_literal(v)}" for k, v in kw.items() if not _equal(defaults.get(k, object()), v))
+            return f"nn.{type(module).__name__}({shown})"
+        return None
 
     # ----------------------------------------------------------- classes
     def module_class(self, gm: fx.GraphModule, prefix: str, name_hint: str, fallback: str) -> str:
@@ -232,7 +268,16 @@ class _Gen:
             items = [arg(a) for a in n.args] + [f"{k}={arg(v)}" for k, v in n.kwargs.items()]
             return ", ".join(items)
 
+        live: set[fx.Node] = set()
+        stack = [n for n in gm.graph.nodes if n.op == "output"]
+        while stack:  # only what the outputs depend on (unused hidden states are not written)
+            n = stack.pop()
+            if n not in live:
+                live.add(n)
+                stack.extend(n.all_input_nodes)
         for n in gm.graph.nodes:
+            if n not in live and n.op != "placeholder":
+                continue
             if n.op == "output":
                 body.append(f"return {arg(n.args[0])}")
                 continue
@@ -289,13 +334,28 @@ def _equal(a: Any, b: Any) -> bool:
         return False
 
 
+def _init_parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """Named constructor parameters; classes whose __init__ is (*args, **kwargs) (LSTM, GRU, RNN) take them
+    from the first base that names them."""
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = {k: p for k, p in inspect.signature(klass.__init__).parameters.items()
+                  if k not in ("self", "mode", "device", "dtype") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        if params:
+            if issubclass(cls, (nn.RNN, nn.GRU)):
+                params.pop("proj_size", None)  # LSTM only
+            if issubclass(cls, nn.RNN):
+                params["nonlinearity"] = inspect.Parameter("nonlinearity", inspect.Parameter.KEYWORD_ONLY,
+                                                           default="tanh")
+            return params
+    return {}
+
+
 def _kwargs_from_attributes(module: nn.Module) -> dict[str, Any]:
     """Constructor kwargs read back from a torch module's attributes (bias: whether a bias tensor exists)."""
-    sig = inspect.signature(type(module).__init__)
     out: dict[str, Any] = {}
-    for name, p in sig.parameters.items():
-        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in ("device", "dtype"):
-            continue
+    for name, p in _init_parameters(type(module)).items():
         if not hasattr(module, name):
             continue
         v = getattr(module, name)
@@ -317,7 +377,7 @@ def _spec_kwargs(graph: ModelGraph, model: fx.GraphModule) -> dict[str, tuple[ty
     out: dict[str, tuple[type, dict[str, Any]]] = {}
     for nid, path in getattr(model, "node_paths", {}).items():
         spec = spec_of(graph.node(nid))
-        if spec.module is None or nid not in shapes.params:
+        if spec.module is None or spec.emit is not None or nid not in shapes.params:
             continue
         try:
             out[path] = (resolve_dotted(spec.module), spec.torch_kwargs(shapes.params[nid], shapes.inputs[nid]))
