@@ -1,0 +1,329 @@
+"""Canvas items: nodes with ports, curved wires with shape labels, and blocks (groups).
+
+Items only draw what the scene tells them; they never edit the graph. Node painting is cached
+(DeviceCoordinateCache), so panning a 1,000-node canvas repaints pixmaps, not text.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
+
+from ..theme import LIGHT, Theme, category_colour
+
+if TYPE_CHECKING:
+    from ...core.graph import Edge
+
+NODE_W = 184.0
+HEADER_H = 24.0
+LINE_H = 16.0
+PORT_R = 6.0
+PORT_GAP = 20.0
+
+
+def _font(size: float, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPointSizeF(size)
+    f.setBold(bold)
+    return f
+
+
+FONT_TITLE = _font(9.5, True)
+FONT_BODY = _font(8.5)
+FONT_SMALL = _font(7.5)
+
+
+class PortItem(QGraphicsItem):
+    """A connection point. Gestures find it under the mouse; it does not act on its own."""
+
+    def __init__(self, parent: "NodeItem | BlockItem", name: str, is_output: bool, dtype: str, many: bool) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.is_output = is_output
+        self.dtype = dtype
+        self.many = many
+        self.highlight: str | None = None   # "ok" / "bad" while a wire is dragged over it
+        self.setAcceptHoverEvents(True)
+        self.setZValue(2)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    @property
+    def node_id(self) -> str:
+        return self.parentItem().key  # type: ignore[union-attr]
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        r = PORT_R + 3
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self) -> QPainterPath:
+        p = QPainterPath()
+        p.addEllipse(self.boundingRect())
+        return p
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        theme: Theme = getattr(self.scene(), "theme", LIGHT)
+        fill = QColor(theme.node)
+        edge = QColor(theme.wire)
+        if self.highlight == "ok":
+            fill = QColor("#3fb27f")
+        elif self.highlight == "bad":
+            fill = QColor(theme.error)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(edge, 1.6))
+        painter.setBrush(fill)
+        if self.many:
+            painter.drawRoundedRect(QRectF(-PORT_R * 0.8, -PORT_R * 1.3, PORT_R * 1.6, PORT_R * 2.6), 3, 3)
+        else:
+            painter.drawEllipse(QPointF(0, 0), PORT_R * 0.85, PORT_R * 0.85)
+
+
+class NodeItem(QGraphicsObject):
+    """One layer: category band, label, key parameters, output shape, parameter count, ports."""
+
+    def __init__(self, node_id: str, category: str, inputs: list[Any], outputs: list[Any]) -> None:
+        super().__init__()
+        self.key = node_id
+        self.category = category
+        self.label = node_id
+        self.type_name = ""
+        self.lines: list[str] = []
+        self.severity: str | None = None
+        self.frozen = False
+        self.in_ports: dict[str, PortItem] = {}
+        self.out_ports: dict[str, PortItem] = {}
+        self._height = 0.0
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+        self.set_ports(inputs, outputs)
+
+    def set_ports(self, inputs: list[Any], outputs: list[Any]) -> None:
+        for p in list(self.in_ports.values()) + list(self.out_ports.values()):
+            p.setParentItem(None)
+            if p.scene() is not None:
+                p.scene().removeItem(p)
+        self.in_ports = {p.name: PortItem(self, p.name, False, p.dtype, p.many) for p in inputs}
+        self.out_ports = {p.name: PortItem(self, p.name, True, p.dtype, False) for p in outputs}
+        n = max(len(inputs), len(outputs), 1)
+        self.prepareGeometryChange()
+        self._height = max(HEADER_H + 3 * LINE_H + 10, HEADER_H + 14 + n * PORT_GAP)
+        for i, p in enumerate(self.in_ports.values()):
+            p.setPos(0, HEADER_H + 16 + i * PORT_GAP)
+        for i, p in enumerate(self.out_ports.values()):
+            p.setPos(NODE_W, HEADER_H + 16 + i * PORT_GAP)
+
+    def set_info(self, label: str, type_name: str, lines: list[str], severity: str | None, tooltip: str,
+                 frozen: bool = False) -> None:
+        if (label, type_name, lines, severity, frozen) != (self.label, self.type_name, self.lines, self.severity,
+                                                           self.frozen):
+            self.label, self.type_name, self.lines, self.severity, self.frozen = \
+                label, type_name, lines, severity, frozen
+            self.update()
+        self.setToolTip(tooltip)
+
+    def port_anchor(self, port: str, is_output: bool) -> QPointF:
+        ports = self.out_ports if is_output else self.in_ports
+        item = ports.get(port)
+        if item is None:
+            return self.mapToScene(QPointF(NODE_W if is_output else 0.0, HEADER_H / 2))
+        return item.scenePos()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return QRectF(-4, -4, NODE_W + 8, self._height + 8)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        theme: Theme = getattr(self.scene(), "theme", LIGHT)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(0, 0, NODE_W, self._height)
+        colour = category_colour(self.category)
+        if self.isSelected():
+            outline = QPen(QColor(theme.selection), 2.6)
+        elif self.severity == "error":
+            outline = QPen(QColor(theme.error), 2.4)
+        elif self.severity == "warning":
+            outline = QPen(QColor(theme.warning), 2.2)
+        else:
+            outline = QPen(QColor(theme.wire).darker(110), 1.0)
+        path = QPainterPath()
+        path.addRoundedRect(rect, 7, 7)
+        painter.fillPath(path, QColor(theme.node))
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, NODE_W, HEADER_H + 6), 7, 7)
+        painter.save()
+        painter.setClipRect(QRectF(0, 0, NODE_W, HEADER_H))
+        painter.fillPath(header, colour)
+        painter.restore()
+        painter.setPen(outline)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(path)
+        # header text: label, frozen mark
+        painter.setPen(QColor("#ffffff"))
+        painter.setFont(FONT_TITLE)
+        fm = QFontMetricsF(FONT_TITLE)
+        title = ("\u2744 " if self.frozen else "") + self.label
+        painter.drawText(QRectF(8, 0, NODE_W - 34, HEADER_H), Qt.AlignmentFlag.AlignVCenter,
+                         fm.elidedText(title, Qt.TextElideMode.ElideRight, NODE_W - 34))
+        # body lines
+        painter.setFont(FONT_BODY)
+        fb = QFontMetricsF(FONT_BODY)
+        y = HEADER_H + 4
+        for i, line in enumerate(self.lines[:4]):
+            painter.setPen(QColor(theme.node_text if i == 0 else theme.node_subtext))
+            painter.drawText(QRectF(12, y, NODE_W - 24, LINE_H), Qt.AlignmentFlag.AlignVCenter,
+                             fb.elidedText(line, Qt.TextElideMode.ElideRight, NODE_W - 24))
+            y += LINE_H
+        # port names when a node has several ports on one side
+        painter.setFont(FONT_SMALL)
+        painter.setPen(QColor(theme.node_subtext))
+        for side, ports in ((0, self.in_ports), (1, self.out_ports)):
+            if len(ports) > 1:
+                for p in ports.values():
+                    r = QRectF(10, p.y() - 7, NODE_W - 20, 14)
+                    painter.drawText(r, (Qt.AlignmentFlag.AlignRight if side else Qt.AlignmentFlag.AlignLeft)
+                                     | Qt.AlignmentFlag.AlignBottom, p.name)
+        if self.severity:
+            badge = QColor(theme.error if self.severity == "error" else theme.warning)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(badge)
+            painter.drawEllipse(QPointF(NODE_W - 13, HEADER_H / 2), 8, 8)
+            painter.setPen(QColor("#ffffff"))
+            painter.setFont(FONT_TITLE)
+            painter.drawText(QRectF(NODE_W - 21, HEADER_H / 2 - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
+        scene = self.scene()
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None:
+            return scene.snap(value)  # type: ignore[attr-defined]
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and scene is not None:
+            scene.item_moved(self)  # type: ignore[attr-defined]
+        return super().itemChange(change, value)
+
+
+class BlockItem(NodeItem):
+    """A group. Collapsed: a node-like box with the block's boundary ports and totals. Expanded: a frame
+    behind its members with the block's name."""
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__(group_id, "Blocks", [], [])
+        self.collapsed = True
+        self.frame = QRectF()
+        self.anchor_ports: dict[tuple[str, str, bool], str] = {}   # (node, port, is_output) -> block port name
+
+    def set_boundary(self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
+        """Ports for the wires that cross the block's boundary: (member node id, member port)."""
+        class P:
+            def __init__(self, name: str) -> None:
+                self.name, self.dtype, self.many = name, "any", False
+        ins = [P(f"in{i + 1}") for i in range(len(inputs))]
+        outs = [P(f"out{i + 1}") for i in range(len(outputs))]
+        self.anchor_ports = {}
+        for (n, p), port in zip(inputs, ins):
+            self.anchor_ports[(n, p, False)] = port.name
+        for (n, p), port in zip(outputs, outs):
+            self.anchor_ports[(n, p, True)] = port.name
+        self.set_ports(ins, outs)  # type: ignore[arg-type]
+
+    def set_collapsed(self, collapsed: bool, frame: QRectF | None = None) -> None:
+        self.prepareGeometryChange()
+        self.collapsed = collapsed
+        if frame is not None:
+            self.frame = frame
+        for p in list(self.in_ports.values()) + list(self.out_ports.values()):
+            p.setVisible(collapsed)
+        self.setZValue(1 if collapsed else -1)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, collapsed)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        if self.collapsed:
+            return super().boundingRect()
+        return self.frame.adjusted(-4, -4, 4, 4)
+
+    def shape(self) -> QPainterPath:
+        p = QPainterPath()
+        if self.collapsed:
+            p.addRect(super().boundingRect())
+        else:  # only the title strip is clickable, so members stay reachable
+            p.addRect(QRectF(self.frame.left(), self.frame.top(), self.frame.width(), HEADER_H))
+        return p
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if self.collapsed:
+            super().paint(painter, option, widget)
+            return
+        theme: Theme = getattr(self.scene(), "theme", LIGHT)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(QColor(theme.selection) if self.isSelected() else category_colour("Blocks"), 1.6,
+                   Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(QColor(theme.block))
+        painter.drawRoundedRect(self.frame, 10, 10)
+        painter.setPen(QColor(theme.node_text))
+        painter.setFont(FONT_TITLE)
+        painter.drawText(QRectF(self.frame.left() + 10, self.frame.top(), self.frame.width() - 20, HEADER_H),
+                         Qt.AlignmentFlag.AlignVCenter, f"\u25be {self.label}   " + (self.lines[1] if len(self.lines) > 1
+                                                                                      else ""))
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
+        return QGraphicsObject.itemChange(self, change, value) if not self.collapsed else \
+            super().itemChange(change, value)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A wire: a cubic curve from an output port to an input port, its tensor shape written at the middle."""
+
+    def __init__(self, edge: "Edge") -> None:
+        super().__init__()
+        self.edge = edge
+        self.text = ""
+        self.bad = False
+        self._mid = QPointF()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        self.setAcceptHoverEvents(True)
+
+    def set_ends(self, a: QPointF, b: QPointF) -> None:
+        dx = max(40.0, abs(b.x() - a.x()) * 0.5)
+        path = QPainterPath(a)
+        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+        self._mid = path.pointAtPercent(0.5)
+        self.setPath(path)
+
+    def set_text(self, text: str, bad: bool) -> None:
+        if (text, bad) != (self.text, self.bad):
+            self.prepareGeometryChange()
+            self.text, self.bad = text, bad
+            self.update()
+
+    def _label_rect(self) -> QRectF:
+        if not self.text:
+            return QRectF()
+        w = QFontMetricsF(FONT_SMALL).horizontalAdvance(self.text) + 10
+        return QRectF(self._mid.x() - w / 2, self._mid.y() - 8, w, 16)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return super().boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect())
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        return stroker.createStroke(self.path())
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        theme: Theme = getattr(self.scene(), "theme", LIGHT)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = QColor(theme.selection if self.isSelected() else theme.error if self.bad else theme.wire)
+        painter.setPen(QPen(colour, 2.4 if self.isSelected() else 1.8))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())
+        if self.text:
+            r = self._label_rect()
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(QColor(theme.canvas)))
+            painter.drawRoundedRect(r, 4, 4)
+            painter.setPen(QColor(theme.wire_label))
+            painter.setFont(FONT_SMALL)
+            painter.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)

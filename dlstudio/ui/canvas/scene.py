@@ -1,0 +1,471 @@
+"""The canvas scene. It creates, updates and removes items from the graph's change signals only, and turns
+mouse gestures into intent for the controller (it never edits the graph itself)."""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent, QToolTip
+
+from ...core.errors import UnknownLayerError
+from ...core.graph import Edge, Group, ModelGraph, Node
+from ...layers.registry import REGISTRY
+from ..controller import Controller
+from ..theme import LIGHT, Theme
+from .interactions import WireGesture
+from .items import HEADER_H, NODE_W, BlockItem, EdgeItem, NodeItem, PortItem
+
+GRID = 20.0
+
+
+def human(n: float) -> str:
+    """1234567 -> '1.23M' (parameter and MAC counts)."""
+    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return f"{int(n)}"
+
+
+def key_param_text(node: Node) -> str:
+    try:
+        spec = REGISTRY.get(node.type)
+    except UnknownLayerError:
+        return node.type
+    names = list(spec.key_params) or [p.name for p in spec.params if not p.advanced][:2]
+    parts = []
+    for n in names:
+        if spec.has_param(n):
+            v = node.params.get(n, spec.param(n).default)
+            v = "(" + ", ".join(map(str, v)) + ")" if isinstance(v, (list, tuple)) else v
+            parts.append(f"{n}={v}")
+    return spec.type + ("  " + " ".join(parts) if parts else "")
+
+
+class GraphScene(QGraphicsScene):
+    refused_wire = Signal(str)
+
+    def __init__(self, graph: ModelGraph, controller: Controller, engine: Any, theme: Theme = LIGHT) -> None:
+        super().__init__()
+        self.graph = graph
+        self.controller = controller
+        self.engine = engine
+        self.theme = theme
+        self.grid_snap = True
+        self.show_grid = True
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self.blocks: dict[str, BlockItem] = {}
+        self._dirty: set[str] = set()
+        self._syncing = False
+        self.gesture: WireGesture | None = None
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self.setBackgroundBrush(QColor(theme.canvas))
+        g = graph
+        g.node_added.connect(self._on_node_added)
+        g.node_removed.connect(self._on_node_removed)
+        g.edge_added.connect(self._on_edge_added)
+        g.edge_removed.connect(self._on_edge_removed)
+        g.param_changed.connect(self._on_param_changed)
+        g.node_moved.connect(self._on_node_moved)
+        g.node_renamed.connect(self._on_renamed)
+        g.node_changed.connect(self._on_node_changed)
+        g.group_added.connect(self._on_group_added)
+        g.group_removed.connect(self._on_group_removed)
+        g.group_changed.connect(self._on_group_changed)
+        for node in g.nodes.values():
+            self._on_node_added(node)
+        for e in g.edges():
+            self._on_edge_added(e)
+        for grp in g.groups.values():
+            self._on_group_added(grp)
+        self.apply_analysis(set(g.nodes))
+
+    def detach(self) -> None:
+        """Stop observing the graph (the window replaces the scene when a file is opened)."""
+        g = self.graph
+        for sig, slot in ((g.node_added, self._on_node_added), (g.node_removed, self._on_node_removed),
+                          (g.edge_added, self._on_edge_added), (g.edge_removed, self._on_edge_removed),
+                          (g.param_changed, self._on_param_changed), (g.node_moved, self._on_node_moved),
+                          (g.node_changed, self._on_node_changed), (g.group_added, self._on_group_added),
+                          (g.group_removed, self._on_group_removed), (g.group_changed, self._on_group_changed),
+                          (g.node_renamed, self._on_renamed)):
+            sig.disconnect(slot)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackgroundBrush(QColor(theme.canvas))
+        for item in list(self.nodes.values()) + list(self.blocks.values()):
+            item.update()
+        self.update()
+
+    # ------------------------------------------------------------- signals
+    def _on_node_added(self, node: Node) -> None:
+        try:
+            spec = REGISTRY.get(node.type)
+            ins, outs, cat = list(spec.inputs), list(spec.output_ports(node.params)), spec.category
+        except UnknownLayerError:
+            ins, outs, cat = [], [], "Blocks"
+        item = NodeItem(node.id, cat, ins, outs)
+        self._syncing = True
+        item.setPos(QPointF(*node.position))
+        self._syncing = False
+        self.addItem(item)
+        self.nodes[node.id] = item
+        self._dirty.add(node.id)
+        self._refresh_item(node.id)
+
+    def _on_renamed(self, node_id: str, label: str) -> None:
+        self._dirty.add(node_id)
+
+    def _on_node_removed(self, node: Node) -> None:
+        item = self.nodes.pop(node.id, None)
+        if item is not None:
+            self.removeItem(item)
+        self._dirty.discard(node.id)
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        item = EdgeItem(edge)
+        self.addItem(item)
+        self.edges[edge] = item
+        self._place_edge(item)
+        self._update_edge_label(item)
+        self._touch_groups(edge)
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        item = self.edges.pop(edge, None)
+        if item is not None:
+            self.removeItem(item)
+        self._touch_groups(edge)
+
+    def _on_param_changed(self, node_id: str, name: str, value: Any) -> None:
+        self._dirty.add(node_id)
+        node = self.graph.node(node_id)
+        try:
+            spec = REGISTRY.get(node.type)
+        except UnknownLayerError:
+            return
+        if spec.dynamic_outputs is not None:  # e.g. a Split whose number of outputs is a parameter
+            self.nodes[node_id].set_ports(list(spec.inputs), list(spec.output_ports(node.params)))
+            self._place_edges_of(node_id)
+
+    def _on_node_moved(self, node_id: str, position: tuple[float, float]) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None and (item.pos().x(), item.pos().y()) != position:
+            self._syncing = True
+            item.setPos(QPointF(*position))
+            self._syncing = False
+            self._place_edges_of(node_id)
+        grp = self.graph.node(node_id).group
+        if grp in self.blocks and not self.graph.group(grp).collapsed:
+            self._update_block(grp)
+
+    def _on_node_changed(self, node_id: str) -> None:
+        self._dirty.add(node_id)
+        grp = self.graph.node(node_id).group
+        self._sync_visibility(node_id)
+        if grp in self.blocks:
+            self._update_block(grp)
+
+    def _on_group_added(self, group: Group) -> None:
+        item = BlockItem(group.id)
+        self.addItem(item)
+        self.blocks[group.id] = item
+        self._syncing = True
+        item.setPos(QPointF(*group.position))
+        self._syncing = False
+        self._update_block(group.id)
+
+    def _on_group_removed(self, group: Group) -> None:
+        item = self.blocks.pop(group.id, None)
+        if item is not None:
+            self.removeItem(item)
+        for nid in group.node_ids:
+            if nid in self.nodes:
+                self._sync_visibility(nid)
+                self._place_edges_of(nid)
+
+    def _on_group_changed(self, group_id: str) -> None:
+        item = self.blocks.get(group_id)
+        if item is None:
+            return
+        pos = self.graph.group(group_id).position
+        if (item.pos().x(), item.pos().y()) != pos:
+            self._syncing = True
+            item.setPos(QPointF(*pos))
+            self._syncing = False
+        self._update_block(group_id)
+
+    # ------------------------------------------------------------- blocks
+    def _touch_groups(self, edge: Edge) -> None:
+        for end in (edge.src, edge.dst):
+            if end in self.graph and self.graph.node(end).group in self.blocks:
+                self._update_block(self.graph.node(end).group)  # type: ignore[arg-type]
+
+    def _update_block(self, group_id: str) -> None:
+        grp = self.graph.group(group_id)
+        item = self.blocks[group_id]
+        members = set(grp.node_ids)
+        ins: list[tuple[str, str]] = []
+        outs: list[tuple[str, str]] = []
+        for nid in grp.node_ids:
+            for e in self.graph.in_edges(nid):
+                if e.src not in members and (e.dst, e.dst_port) not in ins:
+                    ins.append((e.dst, e.dst_port))
+            for e in self.graph.out_edges(nid):
+                if e.dst not in members and (e.src, e.src_port) not in outs:
+                    outs.append((e.src, e.src_port))
+        item.set_boundary(ins, outs)
+        params = sum(int(getattr(self.engine.stats(n), "params", 0) or 0) for n in members)
+        frame = QRectF()
+        for nid in grp.node_ids:
+            if nid in self.nodes:
+                frame = frame.united(self.nodes[nid].sceneBoundingRect())
+        frame = frame.adjusted(-16, -HEADER_H - 12, 16, 16).translated(-item.pos())
+        item.set_collapsed(grp.collapsed, frame)
+        last = [self.engine.outputs(n) for n, _ in outs[:1]]
+        shape = f"\u2192 {last[0][0]}" if last and last[0] else ""
+        item.set_info(grp.label, "Block", [f"Block  {len(members)} layers", f"{human(params)} params", shape],
+                      None, f"Block '{grp.label}': {len(members)} layers, {params:,} parameters. "
+                      "Double-click to " + ("expand." if grp.collapsed else "collapse."))
+        for nid in grp.node_ids:
+            self._sync_visibility(nid)
+            self._place_edges_of(nid)
+
+    def _sync_visibility(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is None:
+            return
+        grp = self.graph.node(node_id).group
+        hidden = grp is not None and grp in self.graph.groups and self.graph.group(grp).collapsed
+        item.setVisible(not hidden)
+        if hidden:
+            item.setSelected(False)
+
+    # -------------------------------------------------------------- edges
+    def anchor(self, node_id: str, port: str, is_output: bool) -> QPointF:
+        grp = self.graph.node(node_id).group
+        if grp is not None and grp in self.blocks and self.graph.group(grp).collapsed:
+            block = self.blocks[grp]
+            name = block.anchor_ports.get((node_id, port, is_output))
+            if name is not None:
+                return block.port_anchor(name, is_output)
+            return block.mapToScene(QPointF(NODE_W if is_output else 0.0, HEADER_H))
+        return self.nodes[node_id].port_anchor(port, is_output)
+
+    def _place_edge(self, item: EdgeItem) -> None:
+        e = item.edge
+        gs, gd = self.graph.node(e.src).group, self.graph.node(e.dst).group
+        inside = gs is not None and gs == gd and gs in self.graph.groups and self.graph.group(gs).collapsed
+        item.setVisible(not inside)
+        if not inside:
+            item.set_ends(self.anchor(e.src, e.src_port, True), self.anchor(e.dst, e.dst_port, False))
+
+    def _place_edges_of(self, node_id: str) -> None:
+        if node_id not in self.graph:
+            return
+        for e in self.graph.in_edges(node_id) + self.graph.out_edges(node_id):
+            item = self.edges.get(e)
+            if item is not None:
+                self._place_edge(item)
+
+    def _update_edge_label(self, item: EdgeItem) -> None:
+        t = self.engine.edge_shape(item.edge)
+        item.set_text(str(t) if t is not None else "?", t is None)
+
+    # ---------------------------------------------------------- analysis
+    def apply_analysis(self, changed: set[str]) -> None:
+        """Update only the items touched by the last edit: `changed` from the engine plus nodes whose own
+        text changed (parameters, name)."""
+        ids = (set(changed) | self._dirty) & set(self.graph.nodes) if len(changed) < 64 else \
+            (set(changed) | self._dirty) & self.graph.nodes.keys()
+        self._dirty.clear()
+        groups: set[str] = set()
+        for nid in ids:
+            self._refresh_item(nid)
+            for e in self.graph.out_edges(nid):
+                if e in self.edges:
+                    self._update_edge_label(self.edges[e])
+            grp = self.graph.node(nid).group
+            if grp in self.blocks:
+                groups.add(grp)  # type: ignore[arg-type]
+        for gid in groups:
+            self._update_block(gid)
+
+    def _refresh_item(self, node_id: str) -> None:
+        node = self.graph.node(node_id)
+        item = self.nodes[node_id]
+        outs = self.engine.outputs(node_id)
+        diags = self.engine.diagnostics_for(node_id)
+        severity = "error" if any(d.severity == "error" for d in diags) else "warning" if diags else None
+        stats = self.engine.stats(node_id)
+        params = int(getattr(stats, "params", 0) or 0)
+        macs = int(getattr(stats, "macs", 0) or 0)
+        if outs is None:
+            shape = "\u2192 ?"
+        elif outs:
+            shape = "\u2192 " + "  ".join(str(t) for t in outs)
+        else:
+            shape = ""
+        line3 = f"{human(params)} params" + (f" \u00b7 {human(macs)} MACs" if macs else "") if params or macs else ""
+        try:
+            explanation = REGISTRY.get(node.type).summary()
+        except UnknownLayerError:
+            explanation = ""
+        tip = f"<b>{node.label}</b> ({node.type})<br>{explanation}"
+        if diags:
+            tip += "<br>" + "<br>".join(
+                f"<span style='color:{self.theme.error if d.severity == 'error' else self.theme.warning}'>"
+                f"{d.severity}: {d.message}</span>" for d in diags)
+        item.set_info(node.label, node.type, [key_param_text(node), shape, line3], severity, tip, node.frozen)
+
+    # ----------------------------------------------------------- queries
+    def selected_node_ids(self, expand_blocks: bool = True) -> list[str]:
+        ids: list[str] = []
+        for item in self.selectedItems():
+            if isinstance(item, BlockItem):
+                if expand_blocks:
+                    ids.extend(self.graph.group(item.key).node_ids)
+            elif isinstance(item, NodeItem):
+                ids.append(item.key)
+        seen: set[str] = set()
+        return [i for i in ids if not (i in seen or seen.add(i))]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def selected_group_ids(self) -> list[str]:
+        return [i.key for i in self.selectedItems() if isinstance(i, BlockItem)]
+
+    def select_nodes(self, node_ids: list[str]) -> None:
+        self.clearSelection()
+        for nid in node_ids:
+            item = self.nodes.get(nid)
+            if item is None:
+                continue
+            grp = self.graph.node(nid).group
+            if not item.isVisible() and grp in self.blocks:
+                self.blocks[grp].setSelected(True)  # type: ignore[index]
+            else:
+                item.setSelected(True)
+
+    # ---------------------------------------------------------- movement
+    def snap(self, value: QPointF) -> QPointF:
+        if not self.grid_snap or self._syncing:
+            return value
+        return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
+
+    def item_moved(self, item: NodeItem) -> None:
+        if isinstance(item, BlockItem):
+            for nid in self.graph.group(item.key).node_ids:
+                self._place_edges_of(nid)
+        else:
+            self._place_edges_of(item.key)
+
+    def commit_moves(self) -> None:
+        """After a drag: positions that differ from the model become one Move (and block moves)."""
+        moved: dict[str, tuple[float, float]] = {}
+        for nid, item in self.nodes.items():
+            if item.isVisible() and item.isSelected():
+                p = (item.pos().x(), item.pos().y())
+                if p != self.graph.node(nid).position:
+                    moved[nid] = p
+        for gid, block in self.blocks.items():
+            p = (block.pos().x(), block.pos().y())
+            if block.collapsed and p != self.graph.group(gid).position:
+                from ...core.edits import SetGroup
+                self.controller.push(SetGroup(gid, "position", p), mergeable=False)
+        if not moved:
+            return
+        if len(moved) == 1:
+            nid = next(iter(moved))
+            target = self._edge_under(nid)
+            if target is not None:
+                self.controller.move(moved)
+                self.controller.insert_on_wire(target, node_id=nid)
+                return
+        self.controller.move(moved)
+
+    def _edge_under(self, node_id: str) -> Edge | None:
+        """A wire under a freshly dropped, unwired node (insert-on-wire)."""
+        if self.graph.in_edges(node_id) or self.graph.out_edges(node_id):
+            return None
+        item = self.nodes[node_id]
+        centre = item.sceneBoundingRect().center()
+        for other in self.items(centre):
+            if isinstance(other, EdgeItem) and other.isVisible():
+                return other.edge
+        return None
+
+    def edge_at(self, pos: QPointF) -> Edge | None:
+        for other in self.items(QRectF(pos.x() - 6, pos.y() - 6, 12, 12)):
+            if isinstance(other, EdgeItem) and other.isVisible():
+                return other.edge
+        return None
+
+    # ------------------------------------------------------------ mouse
+    def port_at(self, pos: QPointF) -> PortItem | None:
+        for item in self.items(QRectF(pos.x() - 5, pos.y() - 5, 10, 10)):
+            if isinstance(item, PortItem) and item.isVisible() and not isinstance(item.parentItem(), BlockItem):
+                return item
+        return None
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            port = self.port_at(event.scenePos())
+            if port is not None:
+                self.gesture = WireGesture(self, port)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self.gesture is not None:
+            reason = self.gesture.move(event.scenePos())
+            if reason and event.widget() is not None:
+                QToolTip.showText(event.screenPos(), reason, event.widget())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self.gesture is not None:
+            gesture, self.gesture = self.gesture, None
+            reason = gesture.finish(event.scenePos())
+            if reason:
+                self.refused_wire.emit(reason)
+                if event.widget() is not None:
+                    QToolTip.showText(event.screenPos(), reason, event.widget())
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.commit_moves()
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        item = self.itemAt(event.scenePos(), QTransform())
+        while item is not None and not isinstance(item, (BlockItem, NodeItem)):
+            item = item.parentItem()
+        if isinstance(item, BlockItem):
+            self.controller.set_collapsed(item.key, not item.collapsed)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        super().drawBackground(painter, rect)
+        if not self.show_grid:
+            return
+        scale = painter.transform().m11()
+        if scale < 0.35:  # too dense to be useful when zoomed out
+            return
+        left = int(rect.left() // GRID) * GRID
+        top = int(rect.top() // GRID) * GRID
+        minor, major = QPen(QColor(self.theme.grid), 0), QPen(QColor(self.theme.grid_major), 0)
+        x = left
+        while x < rect.right():
+            painter.setPen(major if round(x / GRID) % 5 == 0 else minor)
+            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+            x += GRID
+        y = top
+        while y < rect.bottom():
+            painter.setPen(major if round(y / GRID) % 5 == 0 else minor)
+            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+            y += GRID

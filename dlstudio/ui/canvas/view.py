@@ -1,0 +1,246 @@
+"""The canvas view: zoom (wheel, Ctrl +/-), pan (middle drag, space+drag), fit (F), a minimap, drops from
+the palette (on a wire: insert), and in-place rename (F2)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QPainter,
+                           QPen, QWheelEvent)
+from PySide6.QtWidgets import QGraphicsView, QLineEdit, QWidget
+
+from .items import NODE_W, BlockItem, NodeItem
+from .scene import GraphScene
+
+MIME_LAYER = "application/x-dlstudio-layer"
+MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+
+
+class Minimap(QGraphicsView):
+    """An overview of the whole scene; click or drag to move the main view there."""
+
+    def __init__(self, main: "GraphView") -> None:
+        super().__init__(main)
+        self.main = main
+        self.setInteractive(False)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFixedSize(200, 130)
+        self.setStyleSheet("border: 1px solid palette(mid); border-radius: 4px;")
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
+        self._timer = QTimer(self, singleShot=True, interval=200, timeout=self.refit)
+
+    def schedule(self) -> None:
+        self._timer.start()
+
+    def refit(self) -> None:
+        if self.scene() is None:
+            return
+        rect = self.scene().itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        if rect.isEmpty():
+            rect = QRectF(0, 0, 400, 300)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
+        painter.setPen(QPen(QColor("#2f7cf6"), 0))
+        painter.setBrush(QColor(47, 124, 246, 40))
+        painter.drawRect(visible)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.main.centerOn(self.mapToScene(event.position().toPoint()))
+        self.viewport().update()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.mousePressEvent(event)
+
+
+class GraphView(QGraphicsView):
+    """Palette drops arrive as `layer_dropped(type, scene_pos)`; the window routes them to the controller."""
+
+    layer_dropped = Signal(str, QPointF)
+    files_dropped = Signal(list)
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._pan_from: QPoint | None = None
+        self._space = False
+        self._editor: QLineEdit | None = None
+        self.minimap = Minimap(self)
+        self.minimap.show()
+
+    # --------------------------------------------------------------- scene
+    def set_scene(self, scene: GraphScene) -> None:
+        old = self.scene()
+        if old is not None:
+            old.changed.disconnect(self._scene_changed)
+        self.setScene(scene)
+        self.minimap.setScene(scene)
+        scene.changed.connect(self._scene_changed)
+        self.minimap.schedule()
+
+    def _scene_changed(self, _rects: object) -> None:
+        self.minimap.schedule()
+
+    def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.minimap.move(self.viewport().width() - self.minimap.width() - 10,
+                          self.viewport().height() - self.minimap.height() - 10)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        super().scrollContentsBy(dx, dy)
+        self.minimap.viewport().update()
+
+    # ---------------------------------------------------------------- zoom
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom * factor))
+        f = target / self.zoom
+        self.scale(f, f)
+        self.zoom_changed.emit(self.zoom)
+        self.minimap.viewport().update()
+
+    def zoom_in(self) -> None:
+        self.set_zoom(1.2)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(1 / 1.2)
+
+    def fit(self, rect: QRectF | None = None) -> None:
+        if self.scene() is None:
+            return
+        if rect is None:
+            sel = [i.sceneBoundingRect() for i in self.scene().selectedItems() if isinstance(i, NodeItem)]
+            items = sel or [i.sceneBoundingRect() for i in self.scene().items() if isinstance(i, NodeItem)
+                            and i.isVisible()]
+            rect = QRectF()
+            for r in items:
+                rect = rect.united(r)
+        if rect.isEmpty():
+            return
+        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom > 1.25:
+            self.resetTransform()
+            self.scale(1.25, 1.25)
+            self.centerOn(rect.center())
+        self.zoom_changed.emit(self.zoom)
+
+    def centre_on_node(self, item: NodeItem) -> None:
+        self.centerOn(item.sceneBoundingRect().center())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            super().wheelEvent(event)  # shift+wheel scrolls
+            return
+        delta = event.angleDelta().y()
+        if delta:
+            self.set_zoom(1.0015 ** delta)
+
+    # ----------------------------------------------------------------- pan
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+            return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            d = event.position().toPoint() - self._pan_from
+            self._pan_from = event.position().toPoint()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - d.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - d.y())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None and event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            return
+        super().mouseReleaseEvent(event)
+
+    # --------------------------------------------------------------- drops
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        md = event.mimeData()
+        if md.hasFormat(MIME_LAYER) or md.hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        md = event.mimeData()
+        if md.hasFormat(MIME_LAYER) or md.hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        md = event.mimeData()
+        if md.hasFormat(MIME_LAYER):
+            type_name = bytes(md.data(MIME_LAYER).data()).decode("utf-8")
+            self.layer_dropped.emit(type_name, self.mapToScene(event.position().toPoint()))
+            event.acceptProposedAction()
+            return
+        if md.hasUrls():
+            self.files_dropped.emit([u.toLocalFile() for u in md.urls() if u.isLocalFile()])
+            event.acceptProposedAction()
+            return
+        super().dropEvent(event)
+
+    # -------------------------------------------------------------- rename
+    def begin_rename(self, item: NodeItem, on_done: "callable") -> QLineEdit:  # type: ignore[valid-type]
+        """A line edit over the node's title; Enter commits, Escape cancels."""
+        if self._editor is not None:
+            self._editor.deleteLater()
+        top_left = self.mapFromScene(item.mapToScene(QPointF(4, 2)))
+        editor = QLineEdit(item.label, self.viewport())
+        editor.setGeometry(top_left.x(), top_left.y(), int((NODE_W - 30) * self.zoom), int(22 * max(self.zoom, 0.8)))
+        editor.selectAll()
+        editor.show()
+        editor.setFocus()
+        self._editor = editor
+        done = {"v": False}
+
+        def commit() -> None:
+            if done["v"]:
+                return
+            done["v"] = True
+            text = editor.text()
+            editor.hide()
+            editor.deleteLater()
+            self._editor = None
+            self.setFocus()
+            if isinstance(item, BlockItem):
+                on_done(item.key, text, True)
+            else:
+                on_done(item.key, text, False)
+
+        editor.editingFinished.connect(commit)
+        return editor

@@ -1,0 +1,335 @@
+"""The one place edits are pushed. Views and gestures call these methods with intent; the controller builds
+the core edit, applies it, and records it on the QUndoStack wrapped in a thin command.
+
+Edits are applied before the command is pushed, so an edit that raises never reaches the stack and the user
+sees the reason instead.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Iterable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from ..core.edits import (AddNode, Composite, Connect, Disconnect, Edit, GroupNodes, Move, RemoveNode, Rename,
+                          SetFrozen, SetGroup, SetParam, Ungroup)
+from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
+from ..core.graph import Edge, ModelGraph, Node
+from ..layers.registry import REGISTRY
+from .layout import layered_positions
+
+MIME_NODES = "application/x-dlstudio-nodes"
+PASTE_OFFSET = 40.0
+
+
+def _merge_key(edit: Edit) -> tuple | None:
+    """Edits with equal keys merge into one undo step (spin-box runs, one drag)."""
+    if isinstance(edit, SetParam):
+        return ("param", edit.node_id, edit.param)
+    if isinstance(edit, Move):
+        return ("move", tuple(sorted(edit.positions)))
+    if isinstance(edit, Composite) and edit.edits and all(isinstance(e, SetParam) for e in edit.edits):
+        return ("params",) + tuple((e.node_id, e.param) for e in edit.edits)  # type: ignore[attr-defined]
+    return None
+
+
+class EditCommand(QUndoCommand):
+    """A QUndoCommand around one core edit. redo() skips the first call: the controller already applied it."""
+
+    MERGE_ID = 0x0D15
+
+    def __init__(self, controller: "Controller", edit: Edit, mergeable: bool) -> None:
+        super().__init__(edit.text)
+        self.controller = controller
+        self.edit = edit
+        self.key = _merge_key(edit) if mergeable else None
+        self._applied = True
+
+    def id(self) -> int:  # noqa: A003 - Qt override
+        return self.MERGE_ID if self.key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt override
+        if not isinstance(other, EditCommand) or other.key != self.key or self.key is None:
+            return False
+        if isinstance(self.edit, Composite):
+            for mine, theirs in zip(self.edit.edits, other.edit.edits):  # type: ignore[attr-defined]
+                mine.merge_with(theirs)
+        elif not self.edit.merge_with(other.edit):
+            return False
+        self.setText(self.edit.text)
+        return True
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self.edit.apply(self.controller.graph)
+        self.controller.edited.emit()
+
+    def undo(self) -> None:
+        self.edit.revert(self.controller.graph)
+        self.controller.edited.emit()
+
+
+class Controller(QObject):
+    """Turns user intent into edits. `edited` fires after every apply/undo/redo (the window re-checks then);
+    `refused(str)` carries the reason an intent was not carried out."""
+
+    edited = Signal()
+    refused = Signal(str)
+    select_requested = Signal(list)
+
+    def __init__(self, graph: ModelGraph, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.graph = graph
+        self.undo_stack = QUndoStack(self)
+        self._barrier = False
+        self.dtype_of: Callable[[Edge], str | None] = lambda e: None   # set by the window (engine-backed)
+
+    # ------------------------------------------------------------------ core
+    def push(self, edit: Edit, mergeable: bool = True) -> bool:
+        """Apply `edit` and record it. Returns False (and emits `refused`) when the graph rejects it."""
+        try:
+            edit.apply(self.graph)
+        except DlstudioError as exc:
+            self.refused.emit(str(exc))
+            return False
+        cmd = EditCommand(self, edit, mergeable and not self._barrier)
+        self._barrier = False
+        self.undo_stack.push(cmd)
+        self.edited.emit()
+        return True
+
+    def end_merge(self) -> None:
+        """The next edit starts a new undo step even if it would merge (editor lost focus, drag ended)."""
+        self._barrier = True
+
+    def undo(self) -> None:
+        self.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.undo_stack.redo()
+
+    # ----------------------------------------------------------------- nodes
+    def new_node(self, type_name: str, position: tuple[float, float], params: dict[str, Any] | None = None) -> Node:
+        spec = REGISTRY.get(type_name)
+        return Node(id=self.graph.new_id("n"), type=spec.type, label=self.graph.unique_label(spec.type.lower()),
+                    params=dict(params or {}), position=(float(position[0]), float(position[1])),
+                    type_version=spec.version)
+
+    def add_node(self, type_name: str, position: tuple[float, float]) -> str | None:
+        try:
+            node = self.new_node(type_name, position)
+        except UnknownLayerError as exc:
+            self.refused.emit(str(exc))
+            return None
+        if self.push(AddNode(node)):
+            self.select_requested.emit([node.id])
+            return node.id
+        return None
+
+    def remove(self, node_ids: Iterable[str], edges: Iterable[Edge] = ()) -> bool:
+        nodes = [n for n in node_ids if n in self.graph]
+        gone = set(nodes)
+        wires = [e for e in edges if self.graph.has_edge(e) and e.src not in gone and e.dst not in gone]
+        if not nodes and not wires:
+            return False
+        edits: list[Edit] = [Disconnect(e) for e in wires] + [RemoveNode(n) for n in nodes]
+        label = f"Delete {len(nodes)} node(s)" if nodes else f"Delete {len(wires)} wire(s)"
+        return self.push(Composite(label, edits) if len(edits) > 1 else edits[0])
+
+    def move(self, positions: dict[str, tuple[float, float]]) -> bool:
+        moved = {n: p for n, p in positions.items() if n in self.graph and self.graph.node(n).position != p}
+        if not moved:
+            return False
+        ok = self.push(Move(moved))
+        self.end_merge()  # one drag is one step; the next drag is another
+        return ok
+
+    def rename(self, node_id: str, label: str) -> bool:
+        label = label.strip()
+        if not label or node_id not in self.graph or self.graph.node(node_id).label == label:
+            return False
+        if any(n.label == label for n in self.graph.nodes.values()):
+            self.refused.emit(f"The name {label!r} is taken: node names must be unique")
+            return False
+        return self.push(Rename(node_id, label))
+
+    def set_frozen(self, node_ids: list[str], frozen: bool) -> bool:
+        edits: list[Edit] = [SetFrozen(n, frozen) for n in node_ids if self.graph.node(n).frozen != frozen]
+        if not edits:
+            return False
+        return self.push(edits[0] if len(edits) == 1 else Composite("Freeze" if frozen else "Unfreeze", edits))
+
+    def set_param(self, node_ids: list[str], name: str, value: Any) -> bool:
+        """Validates against the spec first: an invalid value is refused with the reason (ParamError)."""
+        edits: list[Edit] = []
+        for nid in node_ids:
+            node = self.graph.node(nid)
+            spec = REGISTRY.get(node.type)
+            try:
+                value_ok = spec.param(name).validate(value)
+            except KeyError:
+                continue
+            except ParamError as exc:
+                self.refused.emit(f"{node.label}: {exc}")
+                return False
+            if node.params.get(name, spec.param(name).default) != value_ok or name not in node.params:
+                edits.append(SetParam(nid, name, value_ok))
+        if not edits:
+            return False
+        if len(edits) == 1:
+            return self.push(edits[0])
+        return self.push(Composite(f"Set {name} on {len(edits)} nodes", edits))
+
+    # ----------------------------------------------------------------- wires
+    def check_connection(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
+        """None when the wire is allowed, else the reason it is refused."""
+        g = self.graph
+        if src not in g or dst not in g:
+            return "That node no longer exists"
+        if src == dst:
+            return "A node cannot feed itself"
+        try:
+            sspec, dspec = REGISTRY.get(g.node(src).type), REGISTRY.get(g.node(dst).type)
+            port = dspec.input_port(dst_port)
+            out = next(p for p in sspec.output_ports(g.node(src).params) if p.name == src_port)
+        except (KeyError, StopIteration, UnknownLayerError):
+            return f"No port {dst_port!r} on {g.node(dst).label}"
+        if g.would_create_cycle(src, dst):
+            return f"Refused: {g.node(src).label} -> {g.node(dst).label} would make a cycle"
+        wired = g.edges_into(dst, dst_port)
+        if any(e.src == src and e.src_port == src_port for e in wired):
+            return "These ports are already wired"
+        if wired and not port.many:
+            return (f"Refused: input '{dst_port}' of {g.node(dst).label} already has a wire and takes only one; "
+                    f"delete that wire first or use a merge layer (Add, Concat)")
+        have = self.dtype_of(Edge(src, src_port, dst, dst_port)) or out.dtype
+        want = port.dtype
+        kind = {"int64": "int", "float32": "float", "bool": "int"}.get(have, have)
+        if want != "any" and kind not in ("any", want):
+            return (f"Refused: {g.node(dst).label}.{dst_port} takes {want} tensors but "
+                    f"{g.node(src).label}.{src_port} gives {have}" +
+                    (" (an Embedding turns indices into floats)" if want == "float" else ""))
+        return None
+
+    def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> bool:
+        reason = self.check_connection(src, src_port, dst, dst_port)
+        if reason:
+            self.refused.emit(reason)
+            return False
+        spec = REGISTRY.get(self.graph.node(dst).type)
+        slot = self.graph.next_slot(dst, dst_port) if spec.input_port(dst_port).many else 0
+        return self.push(Connect(Edge(src, src_port, dst, dst_port, slot)))
+
+    def insert_on_wire(self, edge: Edge, type_name: str | None = None, node_id: str | None = None,
+                       position: tuple[float, float] | None = None) -> str | None:
+        """Splits `edge` with a new node of `type_name` (palette drop) or an existing unwired `node_id`."""
+        g = self.graph
+        edits: list[Edit] = [Disconnect(edge)]
+        if node_id is None:
+            assert type_name is not None and position is not None
+            node = self.new_node(type_name, position)
+            edits.insert(0, AddNode(node))
+        else:
+            node = g.node(node_id)
+        spec = REGISTRY.get(node.type)
+        outs = spec.output_ports(node.params)
+        if not spec.inputs or not outs:
+            self.refused.emit(f"{node.type} has no input or no output: it cannot go on a wire")
+            return None
+        edits += [Connect(Edge(edge.src, edge.src_port, node.id, spec.inputs[0].name, 0)),
+                  Connect(Edge(node.id, outs[0].name, edge.dst, edge.dst_port, edge.slot))]
+        if self.push(Composite(f"Insert {node.type} on wire", edits)):
+            self.select_requested.emit([node.id])
+            return node.id
+        return None
+
+    # ------------------------------------------------------- copy and paste
+    def copy_dict(self, node_ids: Iterable[str]) -> dict[str, Any]:
+        return self.graph.subgraph_dict(node_ids)
+
+    def paste_dict(self, data: dict[str, Any], offset: tuple[float, float] = (PASTE_OFFSET, PASTE_OFFSET)
+                   ) -> list[str]:
+        """Adds copies of the nodes (fresh ids, unique labels) with the wires among them."""
+        nodes = data.get("nodes", [])
+        if not nodes:
+            return []
+        remap: dict[str, str] = {}
+        labels = {n.label for n in self.graph.nodes.values()}
+        edits: list[Edit] = []
+        for nd in nodes:
+            try:
+                spec = REGISTRY.get(nd["type"])
+            except (KeyError, UnknownLayerError) as exc:
+                self.refused.emit(f"Cannot paste: {exc}")
+                return []
+            new_id = self.graph.new_id("n")
+            while new_id in remap.values():
+                new_id = self.graph.new_id("n")
+            remap[nd["id"]] = new_id
+            base, label, i = nd.get("label", spec.type.lower()), nd.get("label", spec.type.lower()), 1
+            while label in labels:
+                label, i = f"{base}_{i}", i + 1
+            labels.add(label)
+            pos = nd.get("position", (0.0, 0.0))
+            edits.append(AddNode(Node(new_id, spec.type, label, copy.deepcopy(nd.get("params", {})),
+                                      (float(pos[0]) + offset[0], float(pos[1]) + offset[1]),
+                                      bool(nd.get("frozen", False)), None, spec.version)))
+        for ed in data.get("edges", []):
+            if ed["src"] in remap and ed["dst"] in remap:
+                edits.append(Connect(Edge(remap[ed["src"]], ed["src_port"], remap[ed["dst"]], ed["dst_port"],
+                                          int(ed.get("slot", 0)))))
+        if self.push(Composite(f"Paste {len(nodes)} node(s)", edits)):
+            ids = list(remap.values())
+            self.select_requested.emit(ids)
+            return ids
+        return []
+
+    # --------------------------------------------------------------- groups
+    def group(self, node_ids: list[str], label: str | None = None) -> str | None:
+        ids = [n for n in node_ids if n in self.graph]
+        if not ids:
+            self.refused.emit("Select the layers to group first")
+            return None
+        busy = [self.graph.node(n).label for n in ids if self.graph.node(n).group is not None]
+        if busy:
+            self.refused.emit(f"{', '.join(busy)} already belong to a block: ungroup it first")
+            return None
+        gid = self.graph.new_id("g")
+        used = {g.label for g in self.graph.groups.values()}
+        name = label or "block"
+        i = 1
+        while name in used:
+            name, i = f"{label or 'block'}_{i}", i + 1
+        return gid if self.push(GroupNodes(gid, name, tuple(ids), collapsed=True)) else None
+
+    def ungroup(self, group_id: str) -> bool:
+        return self.push(Ungroup(group_id))
+
+    def set_collapsed(self, group_id: str, collapsed: bool) -> bool:
+        if self.graph.group(group_id).collapsed == collapsed:
+            return False
+        return self.push(SetGroup(group_id, "collapsed", collapsed), mergeable=False)
+
+    def rename_group(self, group_id: str, label: str) -> bool:
+        return bool(label.strip()) and self.push(SetGroup(group_id, "label", label.strip()), mergeable=False)
+
+    # --------------------------------------------------------------- layout
+    def auto_layout(self, node_ids: list[str] | None = None) -> bool:
+        pos = layered_positions(self.graph, node_ids or None)
+        if node_ids:
+            return self.move(pos)
+        moved = {n: p for n, p in pos.items() if self.graph.node(n).position != p}
+        if not moved:
+            return False
+        ok = self.push(Composite("Auto-layout", [Move(moved)]), mergeable=False)
+        return ok
+
+
+def group_of(graph: ModelGraph, node_id: str) -> str | None:
+    try:
+        return graph.node(node_id).group
+    except GraphError:
+        return None

@@ -1,0 +1,360 @@
+"""The inspector: a form built from the selected node's ParamSpecs.
+
+One editor per parameter kind; advanced parameters folded; derived values (inferred sizes, output shape,
+parameters, MACs) read-only; invalid values refused inline with the reason. With several nodes selected, the
+parameters they share edit all of them. The form blocks its own signals while it refreshes.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from ..analysis.ports import gather_inputs
+from ..core.errors import DlstudioError, ParamError, UnknownLayerError
+from ..core.graph import ModelGraph
+from ..layers.registry import REGISTRY
+from ..layers.spec import LayerSpec, ParamSpec
+from .canvas.scene import human
+
+INT_MIN, INT_MAX = -(2 ** 31) + 1, 2 ** 31 - 1
+
+
+class ParamEditor(QWidget):
+    """Wraps the editor for one parameter; `edited(value)` carries a raw value for validation."""
+
+    edited = Signal(object)
+
+    def __init__(self, spec: ParamSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.lay = QHBoxLayout(self)
+        self.lay.setContentsMargins(0, 0, 0, 0)
+        self.widgets: list[QWidget] = []
+        self.link: QCheckBox | None = None
+        self.mode: QComboBox | None = None
+        self._build()
+
+    def _spin(self, is_float: bool) -> QSpinBox | QDoubleSpinBox:
+        s = self.spec
+        if is_float:
+            w: QSpinBox | QDoubleSpinBox = QDoubleSpinBox()
+            w.setDecimals(6)
+            w.setSingleStep(0.01 if (s.max or 10) <= 1 else 0.1)
+            w.setRange(s.min if s.min is not None else -1e9, s.max if s.max is not None else 1e9)
+            w.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        else:
+            w = QSpinBox()
+            w.setRange(int(s.min) if s.min is not None else INT_MIN, int(s.max) if s.max is not None else INT_MAX)
+        w.setKeyboardTracking(False)  # one value per finished entry, arrows still step live
+        w.setToolTip(s.doc)
+        return w
+
+    def _build(self) -> None:
+        s = self.spec
+        k = s.kind
+        if k in ("int", "float"):
+            w = self._spin(k == "float")
+            w.valueChanged.connect(lambda v: self.edited.emit(v))
+            self._add(w)
+        elif k == "bool":
+            w = QCheckBox()
+            w.toggled.connect(lambda v: self.edited.emit(bool(v)))
+            self._add(w)
+        elif k == "choice":
+            w = QComboBox()
+            for c in s.choices:
+                w.addItem(str(c), c)
+            w.currentIndexChanged.connect(lambda i, w=w: self.edited.emit(w.itemData(i)))
+            self._add(w)
+        elif k in ("int_or_tuple", "float_or_tuple"):
+            n = s.length or 2
+            if s.choices:
+                self.mode = QComboBox()
+                self.mode.addItem("value", None)
+                for c in s.choices:
+                    self.mode.addItem(str(c), c)
+                self.mode.currentIndexChanged.connect(self._tuple_changed)
+                self._add(self.mode)
+            self.spins = [self._spin(k == "float_or_tuple") for _ in range(n)]
+            for sp in self.spins:
+                sp.valueChanged.connect(lambda _v, sp=sp: self._spin_changed(sp))
+                self._add(sp)
+            self.link = QCheckBox("square")
+            self.link.setToolTip("Keep all sizes equal")
+            self.link.toggled.connect(self._tuple_changed)
+            self._add(self.link)
+        else:  # str, ints, shape: a line edit, parsed and validated on Enter
+            w = QLineEdit()
+            w.setPlaceholderText("e.g. 1, 28, 28" if k in ("ints", "shape") else "")
+            w.editingFinished.connect(lambda w=w: self.edited.emit(self._parse(w.text())))
+            self._add(w)
+
+    def _add(self, w: QWidget) -> None:
+        self.widgets.append(w)
+        self.lay.addWidget(w, 0 if isinstance(w, QCheckBox) and self.spec.kind != "bool" else 1)
+
+    def _parse(self, text: str) -> Any:
+        if self.spec.kind == "str":
+            return text
+        parts = [p for p in text.replace("(", " ").replace(")", " ").replace(",", " ").split() if p]
+        out: list[Any] = []
+        for p in parts:
+            try:
+                out.append(int(p))
+            except ValueError:
+                return text  # validation reports "expects a list of whole numbers"
+        return tuple(out)
+
+    def _spin_changed(self, sp: QWidget) -> None:
+        if self.link is not None and self.link.isChecked():
+            v = sp.value()  # type: ignore[attr-defined]
+            for other in self.spins:
+                if other is not sp and other.value() != v:
+                    other.blockSignals(True)
+                    other.setValue(v)
+                    other.blockSignals(False)
+        self._tuple_changed()
+
+    def _tuple_changed(self, *_: Any) -> None:
+        if self.mode is not None and self.mode.currentData() is not None:
+            for sp in self.spins:
+                sp.setEnabled(False)
+            self.edited.emit(self.mode.currentData())
+            return
+        for sp in self.spins:
+            sp.setEnabled(True)
+        vals = [sp.value() for sp in self.spins]
+        if self.link is not None and self.link.isChecked():
+            for sp in self.spins[1:]:
+                sp.blockSignals(True)
+                sp.setValue(vals[0])
+                sp.blockSignals(False)
+            vals = [vals[0]] * len(vals)
+            self.edited.emit(vals[0] if self.spec.length is None else tuple(vals))
+        else:
+            self.edited.emit(tuple(vals))
+
+    def set_value(self, value: Any) -> None:
+        """Show `value` without emitting (the caller blocks signals too)."""
+        for w in self.widgets:
+            w.blockSignals(True)
+        try:
+            k = self.spec.kind
+            w = self.widgets[0]
+            if k in ("int", "float") and value is not None:
+                w.setValue(value)  # type: ignore[attr-defined]
+            elif k == "bool":
+                w.setChecked(bool(value))  # type: ignore[attr-defined]
+            elif k == "choice":
+                i = w.findData(value)  # type: ignore[attr-defined]
+                w.setCurrentIndex(max(i, 0))  # type: ignore[attr-defined]
+            elif k in ("int_or_tuple", "float_or_tuple"):
+                if isinstance(value, str) and self.mode is not None:
+                    self.mode.setCurrentIndex(max(self.mode.findData(value), 0))
+                    for sp in self.spins:
+                        sp.setEnabled(False)
+                else:
+                    if self.mode is not None:
+                        self.mode.setCurrentIndex(0)
+                    vals = list(value) if isinstance(value, (list, tuple)) else [value] * len(self.spins)
+                    for sp, v in zip(self.spins, vals):
+                        sp.setEnabled(True)
+                        sp.setValue(v)
+                    assert self.link is not None
+                    self.link.setChecked(len(set(vals)) == 1)
+            elif k in ("ints", "shape"):
+                w.setText(", ".join(str(v) for v in (value or ())))  # type: ignore[attr-defined]
+            else:
+                w.setText("" if value is None else str(value))  # type: ignore[attr-defined]
+        finally:
+            for w in self.widgets:
+                w.blockSignals(False)
+
+
+class Inspector(QScrollArea):
+    """Shows the selection. `set_param(ids, name, value)` is the controller's method (injected)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.graph: ModelGraph | None = None
+        self.engine: Any = None
+        self.set_param: Callable[[list[str], str, Any], bool] = lambda ids, n, v: False
+        self.rename: Callable[[str, str], bool] = lambda nid, label: False
+        self.set_frozen: Callable[[list[str], bool], bool] = lambda ids, f: False
+        self.end_merge: Callable[[], None] = lambda: None
+        self.node_ids: list[str] = []
+        self.editors: dict[str, ParamEditor] = {}
+        self.errors: dict[str, QLabel] = {}
+        self.derived: QLabel | None = None
+        self._refreshing = False
+        self.show_nodes([])
+
+    def bind(self, graph: ModelGraph, engine: Any) -> None:
+        self.graph, self.engine = graph, engine
+        self.show_nodes([])
+
+    # ------------------------------------------------------------- build
+    def show_nodes(self, node_ids: list[str]) -> None:
+        self.node_ids = [n for n in node_ids if self.graph is not None and n in self.graph]
+        self.editors.clear()
+        self.errors.clear()
+        self.derived = None
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setAlignment(Qt.AlignmentFlag.AlignTop)
+        if not self.node_ids or self.graph is None:
+            hint = QLabel("Select a layer to see and edit its parameters.\n\nDrag layers from the palette, "
+                          "wire outputs (right) to inputs (left). F fits the view, Ctrl+G groups.")
+            hint.setWordWrap(True)
+            hint.setEnabled(False)
+            lay.addWidget(hint)
+            self.setWidget(body)
+            return
+        nodes = [self.graph.node(n) for n in self.node_ids]
+        try:
+            specs = [REGISTRY.get(n.type) for n in nodes]
+        except UnknownLayerError as exc:
+            lay.addWidget(QLabel(str(exc)))
+            self.setWidget(body)
+            return
+        first = specs[0]
+        if len(nodes) == 1:
+            title = QLineEdit(nodes[0].label)
+            title.setObjectName("label_edit")
+            f = title.font()
+            f.setPointSizeF(f.pointSizeF() * 1.3)
+            f.setBold(True)
+            title.setFont(f)
+            title.editingFinished.connect(lambda t=title: self.rename(self.node_ids[0], t.text()))
+            lay.addWidget(title)
+            sub = QLabel(f"{first.display_name} \u00b7 {first.category}")
+            lay.addWidget(sub)
+        else:
+            types = sorted({s.type for s in specs})
+            lay.addWidget(QLabel(f"<b>{len(nodes)} layers selected</b> ({', '.join(types)})<br>"
+                                 "Shared parameters below edit all of them."))
+        if len({s.type for s in specs}) == 1:
+            expl = QLabel(first.explanation)
+            expl.setWordWrap(True)
+            expl.setObjectName("explanation")
+            expl.setStyleSheet("color: palette(placeholder-text); padding: 4px 0;")
+            lay.addWidget(expl)
+        shared = [p for p in first.params
+                  if all(s.has_param(p.name) and s.param(p.name).kind == p.kind for s in specs[1:])]
+        basic = QFormLayout()
+        basic.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        lay.addLayout(basic)
+        adv_box = QGroupBox("Advanced")
+        adv_box.setCheckable(True)
+        adv_box.setChecked(False)
+        adv_inner = QWidget()
+        adv = QFormLayout(adv_inner)
+        QVBoxLayout(adv_box).addWidget(adv_inner)
+        adv_inner.setVisible(False)
+        adv_box.toggled.connect(adv_inner.setVisible)
+        for p in shared:
+            ed = ParamEditor(p)
+            err = QLabel()
+            err.setStyleSheet("color: #d93025;")
+            err.setWordWrap(True)
+            err.hide()
+            holder = QWidget()
+            hl = QVBoxLayout(holder)
+            hl.setContentsMargins(0, 0, 0, 0)
+            hl.setSpacing(1)
+            hl.addWidget(ed)
+            hl.addWidget(err)
+            label = QLabel(p.name)
+            label.setToolTip(p.doc + (f" ({p.describe_range()})" if p.describe_range() else ""))
+            (adv if p.advanced else basic).addRow(label, holder)
+            ed.edited.connect(lambda v, name=p.name: self._edited(name, v))
+            self.editors[p.name] = ed
+            self.errors[p.name] = err
+        if any(p.advanced for p in shared):
+            lay.addWidget(adv_box)
+        frozen = QCheckBox("Frozen (weights not trained)")
+        frozen.setChecked(all(n.frozen for n in nodes))
+        frozen.toggled.connect(lambda v: self.set_frozen(self.node_ids, bool(v)))
+        if any(s.param_count is not None for s in specs):
+            lay.addWidget(frozen)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        lay.addWidget(line)
+        self.derived = QLabel()
+        self.derived.setObjectName("derived")
+        self.derived.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.derived.setWordWrap(True)
+        lay.addWidget(self.derived)
+        self.setWidget(body)
+        self.refresh()
+
+    # ------------------------------------------------------------ refresh
+    def refresh(self) -> None:
+        """Re-read values and derived numbers from the model without emitting edits."""
+        if self.graph is None or not self.node_ids:
+            return
+        if any(n not in self.graph for n in self.node_ids):
+            self.show_nodes([n for n in self.node_ids if n in self.graph])
+            return
+        self._refreshing = True
+        try:
+            node = self.graph.node(self.node_ids[0])
+            spec = REGISTRY.get(node.type)
+            for name, ed in self.editors.items():
+                ed.set_value(node.params.get(name, spec.param(name).default))
+            if self.derived is not None:
+                self.derived.setText(self._derived_text() if len(self.node_ids) == 1 else self._multi_text())
+        finally:
+            self._refreshing = False
+
+    def _derived_text(self) -> str:
+        assert self.graph is not None
+        node = self.graph.node(self.node_ids[0])
+        spec = REGISTRY.get(node.type)
+        rows: list[tuple[str, str]] = []
+        inputs = gather_inputs(self.graph, node, spec, self.engine.edge_shape)
+        try:
+            params = spec.resolve_params(node.params)
+            if all(t is not None for t in inputs) and (inputs or not spec.inputs):
+                kw = spec.torch_kwargs(params, inputs)
+                for k, v in kw.items():
+                    if not spec.has_param(k):
+                        rows.append((k, f"{v}  (inferred)"))
+        except (DlstudioError, ArithmeticError, ValueError, TypeError, IndexError, KeyError, AttributeError):
+            pass
+        for t, port in zip(inputs, [p.name for p in spec.inputs]):
+            rows.append((f"input {port}", str(t) if t is not None else "not connected"))
+        outs = self.engine.outputs(node.id)
+        rows.append(("output shape", ", ".join(str(t) for t in outs) if outs else "?" if outs is None else "none"))
+        st = self.engine.stats(node.id)
+        p = int(getattr(st, "params", 0) or 0)
+        rows.append(("parameters", f"{p:,}" + (" (frozen)" if node.frozen and p else "")))
+        rows.append(("MACs / sample", human(int(getattr(st, "macs", 0) or 0))))
+        html = "<table>" + "".join(f"<tr><td style='padding-right:10px'><i>{k}</i></td><td>{v}</td></tr>"
+                                   for k, v in rows) + "</table>"
+        for d in self.engine.diagnostics_for(node.id):
+            colour = "#d93025" if d.severity == "error" else "#e8900c"
+            html += f"<p style='color:{colour}'>{d.severity}: {d.message}</p>"
+        return html
+
+    def _multi_text(self) -> str:
+        total = sum(int(getattr(self.engine.stats(n), "params", 0) or 0) for n in self.node_ids)
+        return f"{len(self.node_ids)} layers, {total:,} parameters in all"
+
+    def _edited(self, name: str, value: Any) -> None:
+        if self._refreshing:
+            return
+        err = self.errors[name]
+        spec = self.editors[name].spec
+        try:
+            spec.validate(value)
+        except ParamError as exc:
+            err.setText(exc.reason)
+            err.show()
+            return
+        err.hide()
+        self.set_param(self.node_ids, name, value)
