@@ -12,4 +12,6 @@ class Step(nn.Module):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x > 0).to(x.dtype)
+        # equals (x > 0) as float; sign(relu(x)) keeps the autograd graph connected (gradient exactly zero)
+        # so a loss behind a Step still backpropagates instead of failing with "does not require grad"
+        return torch.sign(torch.relu(x))
