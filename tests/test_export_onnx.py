@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import dlstudio as dls
-from dlstudio.core.errors import ExportError
+from dlstudio.core.errors import ExportError, WeightsError
 from dlstudio.export import onnx as onnx_export
 from dlstudio.export.onnx import export_onnx
 from dlstudio.export.weights import apply_weights, node_tensors, save_weights_file
@@ -75,7 +75,7 @@ def test_weight_layouts_and_mismatch_errors(tmp_path: Path) -> None:
         assert torch.equal(v, dst.state_dict()[k])
     other = dls.Graph()
     other.output("y", other.add("Linear", other.input("x", (3,)), out_features=2))
-    with pytest.raises(ExportError, match="shape"):
+    with pytest.raises(WeightsError, match=r"\(5, 5\) in the file but the layer needs \(2, 3\)"):
         apply_weights(dls.compile(other), other, {"linear.weight": torch.zeros(5, 5),
                                                   "linear.bias": torch.zeros(2)})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,16 +25,9 @@ def state_dict_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def node_tensors(model: nn.Module, graph: ModelGraph) -> dict[str, torch.Tensor]:
-    """Tensors keyed ``<node id>.<name>`` using the compiled model's `node_paths`."""
-    paths: dict[str, str] = getattr(model, "node_paths", {})
-    sd = state_dict_tensors(model)
-    out: dict[str, torch.Tensor] = {}
-    for nid, path in paths.items():
-        prefix = path + "."
-        for key, t in sd.items():
-            if key.startswith(prefix):
-                out[f"{nid}.{key[len(prefix):]}"] = t
-    return out
+    """Tensors keyed ``<node id>.<name>`` (the project sidecar layout of dlstudio.compiler.weights)."""
+    from ..compiler.weights import node_state
+    return node_state(model, graph)
 
 
 def save_weights_file(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[str],
@@ -44,55 +37,18 @@ def save_weights_file(model: nn.Module, graph: ModelGraph, path: str | os.PathLi
 
     if layout not in ("state_dict", "node"):
         raise ExportError(f"Unknown weights layout {layout!r}: use 'state_dict' or 'node'")
-    tensors = state_dict_tensors(model) if layout == "state_dict" else node_tensors(model, graph)
+    if layout == "node":
+        from ..compiler.weights import save_weights
+        return save_weights(model, graph, path)
+    tensors = state_dict_tensors(model)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(target), metadata={"format": "dlstudio-weights", "layout": layout})
     return target
 
 
-def _read(weights: Any) -> dict[str, torch.Tensor]:
-    if isinstance(weights, (str, os.PathLike)):
-        from safetensors.torch import load_file
-        p = Path(weights)
-        if not p.exists():
-            raise ExportError(f"Weights file {p} does not exist: give a .safetensors file saved by dlstudio")
-        return load_file(str(p))
-    if isinstance(weights, Mapping):
-        flat: dict[str, torch.Tensor] = {}
-        for k, v in weights.items():
-            if isinstance(v, Mapping):  # {node id: {name: tensor}}
-                for name, t in v.items():
-                    flat[f"{k}.{name}"] = torch.as_tensor(t)
-            else:
-                flat[str(k)] = torch.as_tensor(v)
-        return flat
-    raise ExportError(f"Weights must be a .safetensors path or a dict of tensors, got {type(weights).__name__}")
-
-
 def apply_weights(model: nn.Module, graph: ModelGraph, weights: Any) -> None:
-    """Load weights in either layout into a compiled model; raises ExportError naming missing/extra keys."""
-    tensors = _read(weights)
-    sd = model.state_dict()
-    paths: dict[str, str] = getattr(model, "node_paths", {})
-    mapped: dict[str, torch.Tensor] = {}
-    for key, t in tensors.items():
-        if key in sd:
-            mapped[key] = t
-            continue
-        nid, _, rest = key.partition(".")
-        if nid in paths and f"{paths[nid]}.{rest}" in sd:
-            mapped[f"{paths[nid]}.{rest}"] = t
-    unknown = sorted(set(tensors) - set(mapped) - {k for k in tensors if k in sd})
-    if unknown and not mapped:
-        raise ExportError(f"None of the weight keys match the model (first: {unknown[0]!r}); "
-                          f"the weights belong to another graph")
-    missing = sorted(set(sd) - set(mapped))
-    if missing:
-        raise ExportError(f"The weights lack {len(missing)} tensor(s) of the model, e.g. {missing[0]!r}; "
-                          f"save the weights from this graph again")
-    for k, t in mapped.items():
-        if tuple(t.shape) != tuple(sd[k].shape):
-            raise ExportError(f"Weight {k!r} has shape {tuple(t.shape)} but the model expects "
-                              f"{tuple(sd[k].shape)}: the layer's parameters changed since the weights were saved")
-    model.load_state_dict(mapped, strict=True)
+    """Load weights (a .safetensors path or dict, node or state_dict layout) into a compiled model, strictly:
+    raises WeightsError naming every missing, unexpected or mis-shaped tensor."""
+    from ..compiler.weights import load_weights
+    load_weights(model, graph, weights, strict=True)
