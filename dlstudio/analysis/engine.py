@@ -19,7 +19,7 @@ from ..core.signals import Signal
 from ..core.tensor import TensorInfo
 from . import diagnostics as D
 from .diagnostics import Diagnostic, MemoryEstimate, NodeStats, Totals, memory_estimate
-from .evaluate import NodeState, evaluate_node, label_of, spec_or_error
+from .evaluate import NodeState, evaluate_node, label_of, pred_of, spec_or_error, succ_of
 from .lints import LINT_RADIUS, TrainingFacts, lint_global, lint_node, training_facts
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1}
@@ -192,7 +192,7 @@ class AnalysisEngine:
         states = self._states
         rank = self._rank
         blocked = self._blocked
-        succ = graph.nx.succ
+        succ = succ_of(graph)
         upstream = states.get
         processed: set[str] = set()
         heap: list[tuple[int, str]] = []
@@ -257,7 +257,7 @@ class AnalysisEngine:
         """Kahn's algorithm over the whole graph: fresh ranks; nodes never freed are on or after a cycle."""
         self._order_dirty = False
         graph = self.graph
-        pred, succ = graph.nx.pred, graph.nx.succ
+        pred, succ = pred_of(graph), succ_of(graph)
         indeg = {nid: len(pred[nid]) for nid in graph.nodes}
         ready = deque(nid for nid, d in indeg.items() if d == 0)
         rank: dict[str, int] = {}
@@ -357,7 +357,7 @@ class AnalysisEngine:
 
 def _downstream_within(graph: ModelGraph, starts: Iterable[str], radius: int) -> set[str]:
     """Nodes reachable from `starts` (included) in at most `radius` wires."""
-    succ = graph.nx.succ
+    succ = succ_of(graph)
     seen = {s for s in starts if s in graph.nodes}
     frontier = list(seen)
     for _ in range(radius):

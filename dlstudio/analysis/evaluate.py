@@ -37,7 +37,14 @@ class NodeState:
         return (self.outputs, self.ports, self.reached)
 
 
-_MISSING = object()
+def pred_of(graph: ModelGraph) -> dict[str, dict[str, dict[Edge, dict]]]:
+    """networkx's raw predecessor table (node -> source -> {Edge: attrs}); read only. Going around the
+    AtlasView wrappers halves the cost of the hot loops."""
+    return graph.nx._pred
+
+
+def succ_of(graph: ModelGraph) -> dict[str, dict[str, dict[Edge, dict]]]:
+    return graph.nx._succ
 
 
 def label_of(node: Node) -> str:
@@ -83,7 +90,7 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
 
     # -- wires: unknown ports, several wires into a one-wire port, required ports left empty
     by_port: dict[str, list[Edge]] = {}
-    for keys in graph.nx.pred[nid].values():
+    for keys in pred_of(graph)[nid].values():
         for e in keys:
             by_port.setdefault(e.dst_port, []).append(e)
     in_ports = spec.inputs
@@ -169,7 +176,9 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
         outputs = tuple(spec.shape(params, inputs))
     except ShapeError as exc:
         is_dtype = exc.expected in DTYPES and exc.got in DTYPES
-        diags.append(Diagnostic("error", D.WRONG_DTYPE if is_dtype else D.SHAPE_MISMATCH, f"{name}: {exc}", nid,
+        # a rule blaming a parameter and no input (kernel larger than the input) reports an invalid value
+        code = D.WRONG_DTYPE if is_dtype else D.INVALID_PARAM if exc.param and not exc.port else D.SHAPE_MISMATCH
+        diags.append(Diagnostic("error", code, _with_name(name, node.type, str(exc)), nid,
                                 port=exc.port, param=exc.param,
                                 expected=None if exc.expected is None else str(exc.expected),
                                 got=None if exc.got is None else str(exc.got)))
@@ -187,10 +196,19 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
     return NodeState(spec, params, inputs, outputs, ports, reached, tuple(diags), stats)
 
 
+def _with_name(name: str, type_name: str, message: str) -> str:
+    """Prefix a rule's message with the node's type and label, without repeating the type."""
+    if message.startswith(type_name + ": "):
+        return f"{name}: {message[len(type_name) + 2:]}"
+    if message.startswith(type_name + " "):
+        return f"{name} {message[len(type_name) + 1:]}"
+    return f"{name}: {message}"
+
+
 def _reached(graph: ModelGraph, node: Node, upstream: Callable[[str], NodeState | None]) -> bool:
     if node.type == "Input":
         return True
-    for src in graph.nx.pred[node.id]:
+    for src in pred_of(graph)[node.id]:
         st = upstream(src)
         if st is not None and st.reached:
             return True
@@ -199,7 +217,7 @@ def _reached(graph: ModelGraph, node: Node, upstream: Callable[[str], NodeState 
 
 def _dtype_problem(port_dtype: str, t: TensorInfo) -> str | None:
     if port_dtype == "float" and t.dtype == "int64":
-        return (f"expects float values but receives {t.dtype} {t}: only Embedding takes integer indices; "
+        return (f"expects float values but receives {t}: only Embedding takes integer indices; "
                 f"feed them through an Embedding or make the Input float32")
     if port_dtype == "int" and t.dtype == "float32":
         return (f"expects integer indices but receives float32 {t}: set the Input's dtype to int64 (token or "

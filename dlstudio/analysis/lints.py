@@ -14,6 +14,7 @@ from ..core.graph import ModelGraph
 from ..core.tensor import TensorInfo
 from ..layers.registry import REGISTRY
 from .diagnostics import Diagnostic, Totals
+from .evaluate import pred_of
 
 LINT_RADIUS = 16
 ROWS_PER_PARAM = 10      # the notes' rule of thumb: about 10 training rows per trainable parameter
@@ -125,7 +126,7 @@ def is_activation(type_name: str) -> bool:
 
 def _single_pred(graph: ModelGraph, node_id: str) -> str | None:
     """The one node feeding `node_id` when exactly one wire comes in (chains); None otherwise."""
-    pred = graph.nx.pred[node_id]
+    pred = pred_of(graph)[node_id]
     if len(pred) != 1:
         return None
     (src, keys), = pred.items()

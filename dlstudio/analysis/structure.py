@@ -8,13 +8,13 @@ import networkx as nx
 from ..core.graph import ModelGraph
 from . import diagnostics as D
 from .diagnostics import Diagnostic
-from .evaluate import label_of
+from .evaluate import label_of, pred_of, succ_of
 
 
 def _cycle_through(graph: ModelGraph, start: str, members: set[str], order: dict[str, int]) -> list[str]:
     """A shortest cycle start -> ... -> start inside `members`, visiting successors in graph order so the
     answer does not depend on how the graph was edited."""
-    succ = graph.nx.succ
+    succ = succ_of(graph)
     parent: dict[str, str] = {}
     queue = deque([start])
     seen = {start}
@@ -56,7 +56,7 @@ def cycle_diagnostics(graph: ModelGraph, blocked: set[str]) -> list[Diagnostic]:
 def group_diagnostics(graph: ModelGraph) -> list[Diagnostic]:
     """Blocks must be self-contained (no path leaves and re-enters them) and hold no Input/Output node."""
     out: list[Diagnostic] = []
-    succ, pred = graph.nx.succ, graph.nx.pred
+    succ, pred = succ_of(graph), pred_of(graph)
     for gid in sorted(graph.groups):
         group = graph.groups[gid]
         members = [n for n in group.node_ids if n in graph.nodes]
