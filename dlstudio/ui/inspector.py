@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout,
                                QLabel, QLineEdit, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ..analysis.ports import gather_inputs
@@ -81,9 +81,12 @@ class ParamEditor(QWidget):
             self.spins = [self._spin(k == "float_or_tuple") for _ in range(n)]
             for sp in self.spins:
                 sp.valueChanged.connect(lambda _v, sp=sp: self._spin_changed(sp))
+                sp.setMinimumWidth(48)
                 self._add(sp)
-            self.link = QCheckBox("square")
-            self.link.setToolTip("Keep all sizes equal")
+            self.link = QToolButton()
+            self.link.setText("\u25a3")
+            self.link.setCheckable(True)
+            self.link.setToolTip("Square: keep all sizes equal")
             self.link.toggled.connect(self._tuple_changed)
             self._add(self.link)
         else:  # str, ints, shape: a line edit, parsed and validated on Enter
@@ -94,7 +97,7 @@ class ParamEditor(QWidget):
 
     def _add(self, w: QWidget) -> None:
         self.widgets.append(w)
-        self.lay.addWidget(w, 0 if isinstance(w, QCheckBox) and self.spec.kind != "bool" else 1)
+        self.lay.addWidget(w, 0 if isinstance(w, (QToolButton, QComboBox)) and self.spec.kind != "choice" else 1)
 
     def _parse(self, text: str) -> Any:
         if self.spec.kind == "str":
@@ -205,7 +208,6 @@ class Inspector(QScrollArea):
         self.derived = None
         body = QWidget()
         lay = QVBoxLayout(body)
-        lay.setAlignment(Qt.AlignmentFlag.AlignTop)
         if not self.node_ids or self.graph is None:
             hint = QLabel("Select a layer to see and edit its parameters.\n\nDrag layers from the palette, "
                           "wire outputs (right) to inputs (left). F fits the view, Ctrl+G groups.")
@@ -248,14 +250,20 @@ class Inspector(QScrollArea):
         basic = QFormLayout()
         basic.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         lay.addLayout(basic)
-        adv_box = QGroupBox("Advanced")
+        adv_box = QToolButton()
+        adv_box.setText("Advanced")
+        adv_box.setObjectName("advanced_toggle")
         adv_box.setCheckable(True)
-        adv_box.setChecked(False)
+        adv_box.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        adv_box.setArrowType(Qt.ArrowType.RightArrow)
+        adv_box.setAutoRaise(True)
         adv_inner = QWidget()
         adv = QFormLayout(adv_inner)
-        QVBoxLayout(adv_box).addWidget(adv_inner)
+        adv.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         adv_inner.setVisible(False)
         adv_box.toggled.connect(adv_inner.setVisible)
+        adv_box.toggled.connect(lambda on, b=adv_box: b.setArrowType(
+            Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow))
         for p in shared:
             ed = ParamEditor(p)
             err = QLabel()
@@ -276,6 +284,8 @@ class Inspector(QScrollArea):
             self.errors[p.name] = err
         if any(p.advanced for p in shared):
             lay.addWidget(adv_box)
+            lay.addWidget(adv_inner)
+        self.advanced_toggle = adv_box
         frozen = QCheckBox("Frozen (weights not trained)")
         frozen.setChecked(all(n.frozen for n in nodes))
         frozen.toggled.connect(lambda v: self.set_frozen(self.node_ids, bool(v)))
@@ -289,6 +299,7 @@ class Inspector(QScrollArea):
         self.derived.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.derived.setWordWrap(True)
         lay.addWidget(self.derived)
+        lay.addStretch(1)
         self.setWidget(body)
         self.refresh()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+
+import shiboken6
 from pathlib import Path
 from typing import Any, Callable
 
@@ -81,6 +83,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.set_project(Project())
         self.resize(1440, 900)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.panel_dock], [210], Qt.Orientation.Vertical)
         geo = self.settings.value("geometry")
         if isinstance(geo, QByteArray):
             self.restoreGeometry(geo)
@@ -215,6 +219,7 @@ class MainWindow(QMainWindow):
         self.scene.refused_wire.connect(self.show_refusal)
         self.view.set_scene(self.scene)
         if old_scene is not None:
+            old_scene.selectionChanged.disconnect(self._selection_changed)
             old_scene.deleteLater()
         self.inspector.bind(graph, self.engine)
         self.inspector.set_param = self.controller.set_param
@@ -265,8 +270,8 @@ class MainWindow(QMainWindow):
             self.scene.select_nodes(ids)
 
     def _selection_changed(self) -> None:
-        if self.scene is None:
-            return
+        if self.scene is None or not shiboken6.isValid(self.scene):
+            return  # the scene is being torn down (window closing)
         self.inspector.show_nodes(self.scene.selected_node_ids(expand_blocks=False))
 
     def focus_node(self, node_id: str) -> None:

@@ -123,7 +123,7 @@ class BottomPanel(QTabWidget):
         for d in diags:
             where = g.node(d.node_id).label if d.node_id and d.node_id in g else "graph"
             extra = "".join(f" [{k} {getattr(d, k)}]" for k in ("port", "param") if getattr(d, k, None))
-            mark = "\u26d4" if d.severity == "error" else "\u26a0"
+            mark = "\u2716" if d.severity == "error" else "\u25b2"
             item = QListWidgetItem(f"{mark}  {where}: {d.message}{extra}")
             item.setData(NODE_ROLE, d.node_id or "")
             item.setForeground(QColor("#d93025" if d.severity == "error" else "#c77700"))

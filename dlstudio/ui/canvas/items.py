@@ -16,7 +16,7 @@ from ..theme import LIGHT, Theme, category_colour
 if TYPE_CHECKING:
     from ...core.graph import Edge
 
-NODE_W = 184.0
+NODE_W = 200.0
 HEADER_H = 24.0
 LINE_H = 16.0
 PORT_R = 6.0
@@ -164,8 +164,21 @@ class NodeItem(QGraphicsObject):
         painter.setFont(FONT_TITLE)
         fm = QFontMetricsF(FONT_TITLE)
         title = ("\u2744 " if self.frozen else "") + self.label
-        painter.drawText(QRectF(8, 0, NODE_W - 34, HEADER_H), Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(title, Qt.TextElideMode.ElideRight, NODE_W - 34))
+        type_w = 0.0
+        if self.type_name and self.type_name.lower() != self.label.lower():
+            painter.setFont(FONT_SMALL)
+            fs = QFontMetricsF(FONT_SMALL)
+            type_w = min(fs.horizontalAdvance(self.type_name) + 8, NODE_W * 0.45)
+            right = NODE_W - (26 if self.severity else 8)
+            painter.setPen(QColor(255, 255, 255, 200))
+            painter.drawText(QRectF(right - type_w, 0, type_w, HEADER_H),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             fs.elidedText(self.type_name, Qt.TextElideMode.ElideRight, type_w))
+            painter.setPen(QColor("#ffffff"))
+            painter.setFont(FONT_TITLE)
+        room = NODE_W - 16 - type_w - (18 if self.severity else 0)
+        painter.drawText(QRectF(8, 0, room, HEADER_H), Qt.AlignmentFlag.AlignVCenter,
+                         fm.elidedText(title, Qt.TextElideMode.ElideRight, room))
         # body lines
         painter.setFont(FONT_BODY)
         fb = QFontMetricsF(FONT_BODY)

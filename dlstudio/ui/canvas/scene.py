@@ -37,9 +37,11 @@ def key_param_text(node: Node) -> str:
     for n in names:
         if spec.has_param(n):
             v = node.params.get(n, spec.param(n).default)
-            v = "(" + ", ".join(map(str, v)) + ")" if isinstance(v, (list, tuple)) else v
+            if isinstance(v, (list, tuple)):  # (5, 5) reads as 5, like torch accepts it
+                v = v[0] if v and len(set(v)) == 1 and spec.param(n).kind != "shape" else \
+                    "(" + ", ".join(map(str, v)) + ")"
             parts.append(f"{n}={v}")
-    return spec.type + ("  " + " ".join(parts) if parts else "")
+    return "  ".join(parts) if parts else spec.display_name
 
 
 class GraphScene(QGraphicsScene):
