@@ -93,17 +93,24 @@ def _conv_geometry(layer: str, nd: int, params: dict, t: TensorInfo) -> tuple[in
             raise ShapeError(f"{layer}: padding='same' keeps the size only with stride 1 but stride is "
                              f"{as_text(params['stride'])}: set stride to 1 or give padding as a number",
                              param="padding")
-        return tuple(sizes)
-    p = (0,) * nd if pad == "valid" else ntuple(pad, nd)
+        # torch pads dilation*(kernel_size-1) in total, the odd one on the right
+        sides = [(d[i] * (k[i] - 1) // 2, d[i] * (k[i] - 1) - d[i] * (k[i] - 1) // 2) for i in range(nd)]
+        p = (0,) * nd
+    else:
+        p = (0,) * nd if pad == "valid" else ntuple(pad, nd)
+        sides = [(v, v) for v in p]
     mode = params.get("padding_mode", "zeros")
     for i in range(nd):
-        if mode == "reflect" and p[i] >= sizes[i]:
+        widest = max(sides[i])
+        if mode == "reflect" and widest >= sizes[i]:
             raise ShapeError(f"{layer}: padding_mode='reflect' needs padding smaller than the input "
-                             f"({as_text(pad)} vs {spatial_text(sizes)}): reduce padding or use 'replicate'",
+                             f"({widest} vs {spatial_text(sizes)}): reduce padding or use 'replicate'",
                              param="padding")
-        if mode == "circular" and p[i] > sizes[i]:
+        if mode == "circular" and widest > sizes[i]:
             raise ShapeError(f"{layer}: padding_mode='circular' cannot wrap more than the input size "
-                             f"({as_text(pad)} vs {spatial_text(sizes)}): reduce padding", param="padding")
+                             f"({widest} vs {spatial_text(sizes)}): reduce padding", param="padding")
+    if pad == "same":
+        return tuple(sizes)
     span = [d[i] * (k[i] - 1) + 1 for i in range(nd)]
     if any(span[i] > sizes[i] + 2 * p[i] for i in range(nd)):
         what = f"kernel_size {as_text(params['kernel_size'])}"

@@ -311,6 +311,11 @@ def _squeeze_dims(params: dict, t: TensorInfo) -> tuple[int, ...]:
     return (d,)
 
 
+def _squeeze_call(params: dict, t: TensorInfo) -> tuple[str, tuple]:
+    dims = _squeeze_dims(params, t)
+    return "squeeze", (dims[0] if len(dims) == 1 else dims,)  # x.squeeze(1) reads better than x.squeeze((1,))
+
+
 def _squeeze_shape(params: dict, inputs: list) -> list[TensorInfo]:
     t = require(inputs, "Squeeze", port="x")
     drop = set(_squeeze_dims(params, t))
@@ -334,7 +339,7 @@ register(LayerSpec(
     params=(ParamSpec("dim", "int", None, "Dimension to remove (1 = first per-sample dim); empty = all of "
                       "size 1", nullable=True),),
     shape=_squeeze_shape,
-    emit=_method_emit(lambda p, t: ("squeeze", (_squeeze_dims(p, t),))),
+    emit=_method_emit(_squeeze_call),
     key_params=("dim",), sample=_squeeze_sample,
 ))
 

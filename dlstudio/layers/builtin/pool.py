@@ -37,7 +37,8 @@ def _pool_shape(layer: str, nd: int) -> Callable[[dict, list], list[TensorInfo]]
         if any(span[i] > sizes[i] + 2 * p[i] for i in range(nd)):
             raise ShapeError(f"{layer}: kernel_size {as_text(params['kernel_size'])} is larger than the "
                              f"{spatial_text(sizes)} input plus padding: reduce kernel_size or add padding",
-                             param="kernel_size", expected=f"<= {spatial_text([sizes[i] + 2 * p[i] for i in range(nd)])}",
+                             param="kernel_size",
+                             expected=f"<= {spatial_text([sizes[i] + 2 * p[i] for i in range(nd)])}",
                              got=spatial_text(span))
         out = tuple(pool_out(sizes[i], k[i], s[i], p[i], d[i], params.get("ceil_mode", False)) for i in range(nd))
         return [t.with_shape((*t.shape[:2], *out))]
