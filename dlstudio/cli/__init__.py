@@ -13,6 +13,7 @@ VERBS: dict[str, str] = {
     "layers": "layers",
     "check": "check",
     "train": "train",
+    "evaluate": "evaluate",
     "export": "export",
     "import": "import_",
     "render": "render",
