@@ -272,8 +272,8 @@ class AnalysisEngine:
         for nid in blocked ^ self._blocked:
             if nid in graph.nodes:
                 self._dirty.add(nid)
-        if blocked != self._blocked:
-            self._globals_dirty = True
+        if blocked or blocked != self._blocked:
+            self._globals_dirty = True   # the loops (and so their messages) may have changed
         self._blocked = blocked
         self._next_rank = len(rank)
         for nid in blocked:   # blocked nodes still need a rank slot for when the cycle is broken

@@ -1,0 +1,130 @@
+"""Lint warnings from CATALOG.md's Insight section: each fires on the bad pattern, with its reason, and stays
+quiet on the fixed one."""
+from __future__ import annotations
+
+import pytest
+
+import dlstudio as dls
+from dlstudio.analysis.lints import normalize_loss, training_facts
+from dlstudio.analysis.report import check_graph
+
+
+def head(*layers: tuple[str, dict], features: int = 4, units: int = 3) -> tuple[dls.Graph, list[str]]:
+    """Input -> Linear(units) -> layers... -> Output; returns the graph and the ids in order."""
+    g = dls.Graph()
+    x = g.input("x", shape=(features,))
+    h = g.add("Linear", x, out_features=units, label="fc")
+    ids = [x.node_id, h.node_id]
+    for type_name, params in layers:
+        h = g.add(type_name, h, **params)
+        ids.append(h.node_id)
+    ids.append(g.output("y", h).node_id)
+    return g, ids
+
+
+def warnings(g: dls.Graph, **kw) -> list:
+    r = check_graph(g, **kw)
+    assert r.ok, r.errors
+    return r.warnings
+
+
+def codes(g: dls.Graph, **kw) -> list[str]:
+    return [d.code for d in warnings(g, **kw)]
+
+
+def test_two_linear_layers_collapse() -> None:
+    g, ids = head(("Dropout", {}), ("Linear", {"out_features": 2}))
+    (w,) = warnings(g)
+    assert w.code == "linear_collapse" and w.node_id == ids[3]
+    assert "Linear 'fc'" in w.message and "ReLU" in w.message
+    fixed, _ = head(("ReLU", {}), ("Linear", {"out_features": 2}))
+    assert codes(fixed) == []
+
+
+def test_softmax_before_cross_entropy_and_double_softmax() -> None:
+    g, ids = head(("Softmax", {}))
+    (w,) = warnings(g, training={"loss": "CrossEntropyLoss"})
+    assert w.code == "double_softmax" and w.node_id == ids[-1] and "logits" in w.message
+    assert codes(g, training={"loss": "MSELoss"}) == ["activation_on_regression"]
+    assert codes(g) == []                                 # no loss known: a Softmax head is fine
+    g2, ids2 = head(("Softmax", {}), ("Softmax", {}))
+    (w2,) = warnings(g2)
+    assert w2.code == "double_softmax" and w2.node_id == ids2[3]
+
+
+def test_softmax_before_nll_suggests_logsoftmax() -> None:
+    g, _ = head(("Softmax", {}))
+    assert codes(g, loss="NLLLoss") == ["softmax_before_nll"]
+    g2, _ = head(("LogSoftmax", {}))
+    assert codes(g2, loss="NLLLoss") == []
+
+
+def test_sigmoid_before_bce_with_logits() -> None:
+    g, ids = head(("Sigmoid", {}), units=1)
+    (w,) = warnings(g, training={"loss": {"name": "BCEWithLogitsLoss"}})
+    assert w.code == "sigmoid_before_bce_logits" and w.node_id == ids[-1] and "BCELoss" in w.message
+    assert codes(g, loss="BCELoss") == []
+
+
+def test_output_units_differ_from_class_count() -> None:
+    g, ids = head(units=7)
+    (w,) = warnings(g, loss="cross_entropy", num_classes=10)
+    assert w.code == "output_units" and (w.expected, w.got) == ("10", "7")
+    assert "set out_features of Linear 'fc' to 10" in w.message
+    assert codes(g, loss="cross_entropy", num_classes=7) == []
+    assert codes(g, training={"loss": "CrossEntropyLoss"}, data={"class_names": list("abcdefghij")}) \
+        == ["output_units"]
+
+
+def test_activation_on_regression_output() -> None:
+    g, ids = head(("ReLU", {}), units=1)
+    (w,) = warnings(g, loss="mse")
+    assert w.code == "activation_on_regression" and w.node_id == ids[-1]
+    plain, _ = head(units=1)
+    assert codes(plain, loss="mse") == []
+
+
+def test_step_has_zero_gradient() -> None:
+    g, ids = head(("Step", {}))
+    (w,) = warnings(g)
+    assert w.code == "step_zero_gradient" and w.node_id == ids[2] and "zero gradient" in w.message
+
+
+@pytest.mark.parametrize("n,expected", [(3, 0), (4, 1), (6, 1)])
+def test_deep_sigmoid_tanh_stack(n: int, expected: int) -> None:
+    layers: list[tuple[str, dict]] = []
+    for i in range(n):
+        layers += [("Sigmoid" if i % 2 else "Tanh", {}), ("Linear", {"out_features": 3})]
+    g, ids = head(*layers)
+    found = [w for w in warnings(g) if w.code == "vanishing_gradient"]
+    assert len(found) == expected
+    if expected:
+        assert found[0].node_id == ids[2 + 2 * 3]          # anchored at the 4th activation
+
+
+def test_relu_breaks_a_saturating_stack() -> None:
+    layers = [("Sigmoid", {}), ("Linear", {"out_features": 3})] * 2 + [("ReLU", {}), ("Linear", {"out_features": 3})] \
+        + [("Tanh", {}), ("Linear", {"out_features": 3})] * 2
+    g, _ = head(*layers)
+    assert "vanishing_gradient" not in codes(g)
+
+
+def test_dropout_right_before_output() -> None:
+    g, ids = head(("Dropout", {}))
+    (w,) = warnings(g)
+    assert w.code == "dropout_before_output" and w.node_id == ids[-1]
+
+
+def test_too_few_training_rows() -> None:
+    g, _ = head()                                           # 4*3+3 = 15 parameters
+    (w,) = warnings(g, num_rows=100)
+    assert w.code == "too_few_rows" and w.node_id is None and "100 rows" in w.message and "15" in w.message
+    assert codes(g, data={"num_rows": 150}) == []
+
+
+def test_loss_names_normalize() -> None:
+    assert normalize_loss("CrossEntropyLoss") == normalize_loss("cross_entropy") == "crossentropy"
+    assert normalize_loss("torch.nn.BCEWithLogitsLoss") == "bcewithlogits"
+    assert normalize_loss("MSELoss") == "mse" and normalize_loss("SmoothL1Loss") == "huber"
+    f = training_facts({"loss": "NLLLoss", "num_classes": 3}, {"rows": 50})
+    assert (f.loss, f.num_classes, f.num_rows) == ("nll", 3, 50)
