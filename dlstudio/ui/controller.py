@@ -7,7 +7,7 @@ sees the reason instead.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -80,12 +80,20 @@ class Controller(QObject):
     refused = Signal(str)
     select_requested = Signal(list)
 
-    def __init__(self, graph: ModelGraph, parent: QObject | None = None) -> None:
+    def __init__(self, graph: ModelGraph, parent: QObject | None = None, engine: Any = None) -> None:
         super().__init__(parent)
         self.graph = graph
+        self.engine = engine
         self.undo_stack = QUndoStack(self)
         self._barrier = False
-        self.dtype_of: Callable[[Edge], str | None] = lambda e: None   # set by the window (engine-backed)
+
+    def dtype_of(self, edge: Edge) -> str | None:
+        """The dtype the wire would carry, from the analysis engine (None when unknown)."""
+        if self.engine is None or edge.src not in self.graph:
+            return None
+        self.engine.refresh()  # incremental: nothing to do unless an edit is pending
+        t = self.engine.edge_shape(edge)
+        return t.dtype if t is not None else None
 
     # ------------------------------------------------------------------ core
     def push(self, edit: Edit, mergeable: bool = True) -> bool:

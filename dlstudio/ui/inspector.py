@@ -334,7 +334,7 @@ class Inspector(QScrollArea):
                 kw = spec.torch_kwargs(params, inputs)
                 for k, v in kw.items():
                     if not spec.has_param(k):
-                        rows.append((k, f"{v}  (inferred)"))
+                        rows.append((k, f"{v} (inferred)"))
         except (DlstudioError, ArithmeticError, ValueError, TypeError, IndexError, KeyError, AttributeError):
             pass
         for t, port in zip(inputs, [p.name for p in spec.inputs]):

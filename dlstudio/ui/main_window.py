@@ -205,8 +205,7 @@ class MainWindow(QMainWindow):
         self.project = project
         graph = project.graph
         self.engine = make_engine(graph)
-        self.controller = Controller(graph, self)
-        self.controller.dtype_of = self._edge_dtype
+        self.controller = Controller(graph, self, self.engine)
         self.controller.edited.connect(self.after_edit)
         self.controller.refused.connect(self.show_refusal)
         self.controller.select_requested.connect(self._select)
@@ -230,10 +229,6 @@ class MainWindow(QMainWindow):
         self._update_title()
         QTimer.singleShot(0, lambda: self.view.fit())
 
-    def _edge_dtype(self, edge: Any) -> str | None:
-        t = self.engine.edge_shape(edge) if self.engine is not None and edge.src in self.project.graph else None
-        return t.dtype if t is not None else None
-
     def after_edit(self) -> None:
         """One round trip: re-check (incremental), update the touched canvas items and the inspector now;
         the summary table and diagnostics list follow on a short timer (coalesced)."""
@@ -255,7 +250,8 @@ class MainWindow(QMainWindow):
     def _update_title(self, *_: Any) -> None:
         clean = self.controller.undo_stack.isClean() if self.controller else True
         self.setWindowModified(not clean)
-        self.setWindowTitle(f"{self.project.name}[*] \u2014 dlstudio")
+        shown = self.project.path.name if self.project.path else self.project.name
+        self.setWindowTitle(f"{shown}[*] \u2014 dlstudio")
 
     @property
     def modified(self) -> bool:

@@ -281,8 +281,9 @@ class BlockItem(NodeItem):
                                                                                       else ""))
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
-        return QGraphicsObject.itemChange(self, change, value) if not self.collapsed else \
-            super().itemChange(change, value)
+        if not getattr(self, "collapsed", True):  # an expanded frame follows its members; no snapping
+            return QGraphicsObject.itemChange(self, change, value)
+        return super().itemChange(change, value)
 
 
 class EdgeItem(QGraphicsPathItem):
