@@ -203,7 +203,7 @@ class LayerSpec:
     display_name: str = ""
     version: int = 1
     replaces: tuple[str, ...] = ()
-    migrate: Callable[[int, dict], dict] | None = None
+    migrate: Callable[[int, dict], dict] | None = None  # (file's type_version, params) -> params at `version`
     key_params: tuple[str, ...] = ()
     dynamic_outputs: Callable[[dict], tuple[PortSpec, ...]] | None = None
     train_only: bool = False        # acts only in training mode (Dropout, GaussianNoise)
