@@ -166,7 +166,8 @@ class BottomPanel(QTabWidget):
         if total is None:
             total = getattr(est, "total", 0)
         parts = [f"{k.split('_')[0]} {fmt_bytes(int(getattr(est, k)))}"
-                 for k in ("params_bytes", "grads_bytes", "optimizer_bytes", "activations_bytes") if hasattr(est, k)]
+                 for k in ("params_bytes", "grads_bytes", "optimizer_bytes", "activation_bytes", "activations_bytes")
+                 if hasattr(est, k)]
         self.memory.setText(f"Training memory \u2248 <b>{fmt_bytes(int(total))}</b>")
         self.memory.setToolTip(" + ".join(parts) + f" at batch size {self.batch.value()}")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from ..theme import LIGHT, Theme, category_colour
 
@@ -286,8 +286,9 @@ class BlockItem(NodeItem):
         return super().itemChange(change, value)
 
 
-class EdgeItem(QGraphicsPathItem):
-    """A wire: a cubic curve from an output port to an input port, its tensor shape written at the middle."""
+class EdgeItem(QGraphicsItem):
+    """A wire: a cubic curve from an output port to an input port, its tensor shape written at the middle.
+    Geometry is computed once per change and cached (boundingRect/shape are called very often)."""
 
     def __init__(self, edge: "Edge") -> None:
         super().__init__()
@@ -295,21 +296,32 @@ class EdgeItem(QGraphicsPathItem):
         self.text = ""
         self.bad = False
         self._mid = QPointF()
+        self._path = QPainterPath()
+        self._shape = QPainterPath()
+        self._rect = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
-        self.setAcceptHoverEvents(True)
+
+    def path(self) -> QPainterPath:
+        return self._path
 
     def set_ends(self, a: QPointF, b: QPointF) -> None:
         dx = max(40.0, abs(b.x() - a.x()) * 0.5)
         path = QPainterPath(a)
         path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+        self.prepareGeometryChange()
+        self._path = path
         self._mid = path.pointAtPercent(0.5)
-        self.setPath(path)
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        self._shape = stroker.createStroke(path)
+        self._update_rect()
 
     def set_text(self, text: str, bad: bool) -> None:
         if (text, bad) != (self.text, self.bad):
             self.prepareGeometryChange()
             self.text, self.bad = text, bad
+            self._update_rect()
             self.update()
 
     def _label_rect(self) -> QRectF:
@@ -318,13 +330,14 @@ class EdgeItem(QGraphicsPathItem):
         w = QFontMetricsF(FONT_SMALL).horizontalAdvance(self.text) + 10
         return QRectF(self._mid.x() - w / 2, self._mid.y() - 8, w, 16)
 
+    def _update_rect(self) -> None:
+        self._rect = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect())
+
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return super().boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect())
+        return self._rect
 
     def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(10)
-        return stroker.createStroke(self.path())
+        return self._shape
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         theme: Theme = getattr(self.scene(), "theme", LIGHT)
@@ -332,7 +345,7 @@ class EdgeItem(QGraphicsPathItem):
         colour = QColor(theme.selection if self.isSelected() else theme.error if self.bad else theme.wire)
         painter.setPen(QPen(colour, 2.4 if self.isSelected() else 1.8))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
+        painter.drawPath(self._path)
         if self.text:
             r = self._label_rect()
             painter.setPen(Qt.PenStyle.NoPen)
