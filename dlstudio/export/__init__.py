@@ -1,0 +1,1 @@
+"""Exporters: ONNX, standalone PyTorch code, weights, diagrams (each returns a Report)."""

@@ -1,0 +1,1 @@
+"""Importers: ONNX models and PyTorch modules become editable dlstudio graphs with their weights."""

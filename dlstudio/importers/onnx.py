@@ -1,0 +1,382 @@
+"""ONNX import: an ONNX model becomes an editable dlstudio graph with its weights.
+
+Steps: load and shape-infer the model; fold every node whose inputs are all constants (initializers, Constant
+nodes, shapes known statically) with onnx's reference evaluator, so weights computed by constant subgraphs
+become plain tensors; map each remaining op to catalog layers (tables in `onnx_ops.py`); lay the graph out.
+Every unsupported op is collected and reported in one ModelImportError (op type and node name); nothing is
+written unless the whole model imported. The first ONNX dimension is the batch, as in dlstudio.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis.shapes import ShapeResult, infer_node
+from ..api import Graph
+from ..core.edits import AddNode, Connect
+from ..core.errors import DlstudioError, ModelImportError
+from ..core.graph import Edge, Node
+from ..core.tensor import TensorInfo
+from ..export.report import Report, compare_outputs
+from ..layers.registry import REGISTRY
+from .layout import apply_layout
+
+
+class Unsupported(Exception):
+    """Raised by an op handler: this node cannot be expressed with catalog layers (the reason says why)."""
+
+
+@dataclass
+class Value:
+    node_id: str
+    port: str
+    info: TensorInfo
+
+
+@dataclass
+class ImportResult:
+    """The imported graph, its weights keyed ``<node id>.<tensor>``, and a report."""
+
+    graph: Graph
+    weights: dict[str, Any]
+    report: Report
+    input_names: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    constants: dict[str, Any] = field(default_factory=dict)   # frozen graph inputs
+
+    def compile(self):
+        """The compiled model with the imported weights loaded (eval mode)."""
+        from ..compiler.build import compile_graph
+        from ..compiler.weights import load_weights
+        model = compile_graph(self.graph, seed=0)
+        if self.weights:
+            load_weights(model, self.graph, self.weights, strict=True)
+        return model.eval()
+
+
+_DTYPES = {1: "float32", 7: "int64", 6: "int64", 11: "float32", 10: "float32"}
+
+
+class Context:
+    """What an op handler sees: constants, values with dlstudio shapes, and helpers to add layers."""
+
+    def __init__(self, opset: int, consumers: dict[str, int]) -> None:
+        self.graph = Graph()
+        self.shapes = ShapeResult()
+        self.values: dict[str, Value] = {}
+        self.consts: dict[str, np.ndarray] = {}
+        self.static_shapes: dict[str, tuple[int, ...]] = {}   # concrete ONNX shapes (incl. batch) when known
+        self.weights: dict[str, Any] = {}
+        self.opset = opset
+        self.consumers = consumers
+        self.producer: dict[str, str] = {}   # onnx value -> node id that produced it
+
+    # ---------------------------------------------------------------- reads
+    def is_const(self, name: str) -> bool:
+        return name in self.consts
+
+    def const(self, name: str) -> np.ndarray:
+        if name not in self.consts:
+            raise Unsupported(f"input {name!r} must be a constant (weights computed at run time are not supported)")
+        return self.consts[name]
+
+    def value(self, name: str) -> Value:
+        if name in self.values:
+            return self.values[name]
+        if name in self.consts:
+            raise Unsupported(f"input {name!r} is a constant tensor where a layer input is expected")
+        raise Unsupported(f"input {name!r} is not available")
+
+    def rank(self, name: str) -> int:
+        return self.value(name).info.rank
+
+    # --------------------------------------------------------------- writes
+    def add(self, type_name: str, inputs: list[Value], params: dict[str, Any] | None = None,
+            weights: dict[str, Any] | None = None, label: str = "") -> list[Value]:
+        """Add one layer fed by `inputs` (in port order; a many-port takes the rest) and infer its shape."""
+        if type_name not in REGISTRY:
+            raise Unsupported(f"the catalog has no {type_name} layer yet")
+        spec = REGISTRY.get(type_name)
+        params = dict(params or {})
+        try:
+            spec.resolve_params(params)
+        except DlstudioError as exc:
+            raise Unsupported(f"{type_name}: {exc}") from None
+        g = self.graph
+        node = Node(id=g.new_id("n"), type=spec.type, label=g.unique_label(label or type_name.lower()),
+                    params=params, type_version=spec.version)
+        AddNode(node).apply(g)
+        ports = list(spec.inputs)
+        pi = 0
+        for v in inputs:
+            port = ports[min(pi, len(ports) - 1)]
+            slot = g.next_slot(node.id, port.name) if port.many else 0
+            Connect(Edge(v.node_id, v.port, node.id, port.name, slot)).apply(g)
+            if not port.many:
+                pi += 1
+        outs = infer_node(g, node, self.shapes)
+        if outs is None:
+            err = self.shapes.errors.get(node.id)
+            raise Unsupported(f"{type_name} does not fit here: {err}")
+        if weights:
+            for k, t in weights.items():
+                arr = np.asarray(t)  # np.array (not ascontiguousarray) keeps 0-d tensors 0-d
+                self.weights[f"{node.id}.{k}"] = np.array(arr, dtype=np.float32 if arr.dtype.kind == "f" else None)
+        port_specs = spec.output_ports(self.shapes.params[node.id])
+        return [Value(node.id, p.name, info) for p, info in zip(port_specs, outs)]
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        """Change a parameter of a node added earlier (bias fusion) and re-infer it."""
+        self.graph._set_param(node_id, name, value)
+        infer_node(self.graph, self.graph.node(node_id), self.shapes)
+
+    def bind(self, name: str, value: Value) -> None:
+        self.values[name] = value
+        self.producer[name] = value.node_id
+
+
+# ------------------------------------------------------------------------------------------- constant folding
+def _fold(node: Any, consts: dict[str, np.ndarray], opset_imports: list[Any]) -> list[np.ndarray]:
+    """Evaluate one node on constant inputs with onnx's reference implementation."""
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    if node.op_type == "Constant":
+        return [_constant_value(node)]
+    inputs = [i for i in node.input if i]
+    g = helper.make_graph(
+        [node], "fold",
+        [helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(consts[i].dtype), consts[i].shape)
+         for i in inputs],
+        [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
+        [])
+    model = helper.make_model(g, opset_imports=opset_imports)
+    res = ReferenceEvaluator(model).run(None, {i: consts[i] for i in inputs})
+    del numpy_helper
+    return [np.asarray(r) for r in res]
+
+
+def _constant_value(node: Any) -> np.ndarray:
+    from onnx import helper, numpy_helper
+    for a in node.attribute:
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        if a.name in ("value_float", "value_int", "value_floats", "value_ints"):
+            v = helper.get_attribute_value(a)
+            return np.asarray(v, dtype=np.float32 if "float" in a.name else np.int64)
+    raise Unsupported("Constant without a supported value attribute")
+
+
+def _static_shape(vi: Any) -> tuple[int, ...] | None:
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    dims = []
+    for d in t.shape.dim:
+        if not d.HasField("dim_value"):
+            return None
+        dims.append(int(d.dim_value))
+    return tuple(dims)
+
+
+# ------------------------------------------------------------------------------------------------ the driver
+def _load(source: Any) -> Any:
+    import onnx
+    if isinstance(source, onnx.ModelProto):
+        return source
+    p = Path(source)
+    if not p.is_file():
+        raise ModelImportError(f"{p}: no such ONNX file")
+    try:
+        return onnx.load(str(p))
+    except Exception as exc:  # protobuf raises several types for a damaged file
+        raise ModelImportError(f"{p}: not a readable ONNX model ({exc})") from None
+
+
+def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = None,
+            constants: dict[str, np.ndarray] | None = None) -> ImportResult:
+    """Map an ONNX model (path or ModelProto) onto catalog layers. Raises ModelImportError listing every
+    unsupported op. Does not write anything.
+
+    `constants` freezes graph inputs to fixed values (e.g. weights that a model takes as inputs): they are
+    folded like initializers and the input disappears from the imported graph."""
+    import onnx
+    from onnx import numpy_helper
+
+    from .onnx_ops import HANDLERS
+
+    start = time.perf_counter()
+    model = _load(source)
+    try:
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # shape inference is a help, not a requirement
+        pass
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    g = model.graph
+    consumers: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers[i] = consumers.get(i, 0) + 1
+    for o in g.output:
+        consumers[o.name] = consumers.get(o.name, 0) + 1
+    ctx = Context(opset, consumers)
+    for init in g.initializer:
+        ctx.consts[init.name] = numpy_helper.to_array(init)
+    for k, v in (constants or {}).items():
+        ctx.consts[k] = np.asarray(v)
+    for vi in list(g.value_info) + list(g.input) + list(g.output):
+        shape = _static_shape(vi)
+        if shape is not None:
+            ctx.static_shapes[vi.name] = shape
+    problems: list[str] = []
+    input_names: list[str] = []
+    for vi in g.input:
+        if vi.name in ctx.consts:
+            continue  # old exporters list initializers as inputs too
+        tt = vi.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        if input_shapes and vi.name in input_shapes:
+            dims = [None, *input_shapes[vi.name]]
+        if len(dims) < 1 or any(d is None for d in dims[1:]):
+            problems.append(f"input {vi.name!r}: needs fixed sizes after the batch dimension (got {dims}); "
+                            f"give them with input_shapes / --input-shape")
+            continue
+        dtype = _DTYPES.get(tt.elem_type)
+        if dtype is None:
+            problems.append(f"input {vi.name!r}: element type {tt.elem_type} is not float32 or int64")
+            continue
+        shape = tuple(int(d) for d in dims[1:])
+        if not shape:
+            problems.append(f"input {vi.name!r}: a 1-D input (batch only) has no features; dlstudio inputs "
+                            f"need at least one dimension per sample")
+            continue
+        node = Node(id=ctx.graph.new_id("n"), type="Input", label=vi.name, params={"shape": shape, "dtype": dtype})
+        AddNode(node).apply(ctx.graph)
+        outs = infer_node(ctx.graph, node, ctx.shapes)
+        assert outs is not None
+        ctx.bind(vi.name, Value(node.id, "out", outs[0]))
+        input_names.append(vi.name)
+    poisoned: set[str] = set()
+    for n in g.node:
+        name = n.name or f"{n.op_type}_{n.output[0] if n.output else '?'}"
+        ins = [i for i in n.input if i]
+        if n.domain not in ("", "ai.onnx"):
+            problems.append(f"{n.op_type} (node {name!r}): custom domain {n.domain!r} is not supported")
+            poisoned.update(n.output)
+            continue
+        if any(i in poisoned for i in ins):
+            if n.op_type not in HANDLERS:
+                problems.append(f"{n.op_type} (node {name!r}): no catalog layer for this op")
+            poisoned.update(n.output)
+            continue
+        foldable = n.op_type not in ("RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike")
+        if foldable and all(i in ctx.consts for i in ins):
+            try:
+                for o, v in zip(n.output, _fold(n, ctx.consts, list(model.opset_import))):
+                    ctx.consts[o] = v
+                continue
+            except Exception as exc:  # the reference evaluator lacks an op or rejects it
+                problems.append(f"{n.op_type} (node {name!r}): cannot fold its constant inputs ({exc})")
+                poisoned.update(n.output)
+                continue
+        if n.op_type == "Shape" and ins[0] in ctx.static_shapes:
+            ctx.consts[n.output[0]] = np.asarray(ctx.static_shapes[ins[0]], dtype=np.int64)
+            continue
+        handler = HANDLERS.get(n.op_type)
+        if handler is None:
+            problems.append(f"{n.op_type} (node {name!r}): no catalog layer for this op")
+            poisoned.update(n.output)
+            continue
+        try:
+            handler(ctx, n, name)
+        except Unsupported as exc:
+            problems.append(f"{n.op_type} (node {name!r}): {exc}")
+            poisoned.update(n.output)
+    output_names: list[str] = []
+    for vo in g.output:
+        if vo.name in poisoned:
+            continue
+        if vo.name not in ctx.values:
+            problems.append(f"output {vo.name!r}: is a constant or not computed from the inputs; dlstudio "
+                            f"outputs must come from layers")
+            continue
+        v = ctx.values[vo.name]
+        out = Node(id=ctx.graph.new_id("n"), type="Output", label=vo.name)
+        AddNode(out).apply(ctx.graph)
+        Connect(Edge(v.node_id, v.port, out.id, "x", 0)).apply(ctx.graph)
+        output_names.append(vo.name)
+    if problems:
+        ops = sorted({p.split(" ", 1)[0] for p in problems})
+        raise ModelImportError(
+            f"Cannot import {getattr(source, 'name', None) or source if not hasattr(source, 'graph') else 'the model'}"
+            f": {len(problems)} problem(s) ({', '.join(ops)}); nothing was written.\n  " + "\n  ".join(problems),
+            problems)
+    apply_layout(ctx.graph)
+    report = Report(kind="onnx-import", path=Path(source) if isinstance(source, (str, os.PathLike)) else None)
+    report.details.update(opset=opset, nodes=len(ctx.graph), onnx_nodes=len(g.node), folded=len(ctx.consts))
+    report.seconds = time.perf_counter() - start
+    import torch
+    weights = {k: torch.from_numpy(np.array(v)) for k, v in ctx.weights.items()}
+    return ImportResult(ctx.graph, weights, report, input_names, output_names, dict(constants or {}))
+
+
+def import_onnx(source: Any, *, check: bool = True, tolerance: float = 1e-4, seed: int = 0,
+                input_shapes: dict[str, tuple[int, ...]] | None = None,
+                constants: dict[str, np.ndarray] | None = None) -> ImportResult:
+    """Import and (by default) check: the compiled graph and onnxruntime agree on a random batch."""
+    result = convert(source, input_shapes=input_shapes, constants=constants)
+    if check:
+        _check(result, _load(source), tolerance, seed)
+    return result
+
+
+def _check(result: ImportResult, model: Any, tolerance: float, seed: int) -> None:
+    import onnxruntime as ort
+    import torch
+
+    from ..export.common import as_list, sample_inputs
+
+    compiled = result.compile()
+    args = sample_inputs(result.graph, batch=2, seed=seed)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed_names = {i.name for i in sess.get_inputs()}
+    feed = {n: a.numpy() for n, a in zip(result.input_names, args) if n in feed_names}
+    for name in feed_names - set(feed):
+        if name in result.constants:
+            feed[name] = result.constants[name]
+    try:
+        got = sess.run(result.output_names, feed)
+    except Exception as exc:  # a model with a fixed batch size: its outputs cannot be compared at batch 2
+        result.report.warnings.append(f"onnxruntime could not run a batch of 2 ({str(exc).splitlines()[0]}); "
+                                      f"parity not checked")
+        return
+    with torch.no_grad():
+        expected = as_list(compiled(*args))
+    result.report.max_abs_diff = compare_outputs(result.output_names, expected, got)
+    result.report.checks.append("compiled graph vs onnxruntime on a random batch of 2")
+    bad = {k: v for k, v in result.report.max_abs_diff.items() if not v <= tolerance}
+    if bad:
+        raise ModelImportError("The imported graph does not reproduce the ONNX model: "
+                               + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items()), [])
+
+
+def save_import(result: ImportResult, path: str | os.PathLike[str], *, name: str = "",
+                source: str = "") -> Path:
+    """Write the project and its weights sidecar (weights first, so a project never lacks its weights)."""
+    from ..compiler.weights import save_weights
+    from ..io.project import Project
+
+    project = Project(graph=result.graph, meta={"name": name or Path(path).stem,
+                                                "description": f"Imported from {source}" if source else ""})
+    target = Path(path)
+    project.path = target
+    if result.weights:
+        save_weights(result.compile(), result.graph, project.weights_path)
+    project.save(target)
+    return target
