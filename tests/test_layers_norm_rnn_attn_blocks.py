@@ -331,3 +331,32 @@ def test_catalog_import_stays_torch_free() -> None:
             "print(n, bad); assert not bad, bad")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("type_name,params", [
+    ("MultiheadAttention", {"num_heads": 2}),
+    ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 8}),
+    ("TransformerEncoder", {"nhead": 2, "dim_feedforward": 8, "num_layers": 2}),
+])
+def test_causal_mask_hides_later_positions(type_name: str, params: dict) -> None:
+    x = torch.randn(2, 5, 8)
+    later = x.clone()
+    later[:, 3:] = torch.randn(2, 2, 8)          # change only the last two positions
+    _, causal = single(type_name, (5, 8), causal=True, **params)
+    _, full = single(type_name, (5, 8), **params)
+    causal.eval()
+    full.eval()
+    with torch.no_grad():
+        assert torch.allclose(causal(x)[:, :3], causal(later)[:, :3], atol=1e-6)
+        assert not torch.allclose(full(x)[:, :3], full(later)[:, :3], atol=1e-6)
+    assert ".triu(1)" in causal.code
+
+
+def test_decoder_causal_target_mask() -> None:
+    _, model = single("TransformerDecoderLayer", (4, 8), (6, 8), nhead=2, dim_feedforward=8, causal=True)
+    model.eval()
+    tgt, mem = torch.randn(1, 4, 8), torch.randn(1, 6, 8)
+    changed = tgt.clone()
+    changed[:, 2:] += 1.0
+    with torch.no_grad():
+        assert torch.allclose(model(tgt, mem)[:, :2], model(changed, mem)[:, :2], atol=1e-6)

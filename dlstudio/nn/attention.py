@@ -40,3 +40,4 @@ class PositionalEncoding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, max_len={self.max_len}, kind={self.kind!r}"
+

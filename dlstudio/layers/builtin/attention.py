@@ -17,6 +17,22 @@ from ..spec import LayerSpec, ParamSpec, PortSpec
 Y = (PortSpec("y"),)
 
 
+def _causal_param(what: str) -> ParamSpec:
+    return ParamSpec("causal", "bool", False, f"Mask {what} so a position cannot attend to later positions "
+                     f"(autoregressive models: language models, decoders)", torch=False)
+
+
+def _mask(ctx: Any, query: Any, key: Any = None) -> Any:
+    """fx calls building `torch.ones(Lq, Lk, dtype=torch.bool, device=q.device).triu(1)`: True above the diagonal
+    means "may not attend", so position i never sees j > i. Sizes are read at run time, as hand-written code does."""
+    import torch  # compile time only: this module stays torch-free at import
+    lq = ctx.call_method("size", (query, 1))
+    lk = lq if key is None else ctx.call_method("size", (key, 1))
+    device = ctx.call_function(getattr, (query, "device"))
+    ones = ctx.call_function(torch.ones, (lq, lk), {"dtype": torch.bool, "device": device})
+    return ctx.call_method("triu", (ones, 1))
+
+
 def _sequence(t: TensorInfo, layer: str, port: str) -> TensorInfo:
     expect_float(t, layer, port=port)
     expect_rank(t, (3,), layer, "a sequence (L, embed_dim)", port=port)
@@ -157,7 +173,10 @@ def _mha_emit(ctx: Any, args: list) -> list:
     q = args[0]
     k = args[1] if len(args) > 1 and args[1] is not None else q
     v = args[2] if len(args) > 2 and args[2] is not None else k
-    result = ctx.module([q, k, v], {"need_weights": False})   # (attn_output, None)
+    kwargs: dict[str, Any] = {"need_weights": False}
+    if ctx.params["causal"]:
+        kwargs["attn_mask"] = _mask(ctx, q, None if k is q else k)
+    result = ctx.module([q, k, v], kwargs)   # (attn_output, None)
     return [ctx.getitem(result, 0)]
 
 
@@ -167,11 +186,11 @@ def _mha_sample(rng: random.Random) -> tuple[dict, list]:
     q = TensorInfo(("N", rng.randint(1, 5), e))
     mode = rng.choice(["self", "kv", "k"])
     if mode == "self":
-        return {"num_heads": heads, "bias": rng.random() < 0.8}, [q, None, None]
+        return {"num_heads": heads, "bias": rng.random() < 0.8, "causal": rng.random() < 0.5}, [q, None, None]
     s = rng.randint(1, 5)
     k = TensorInfo(("N", s, rng.choice([e, rng.randint(1, 6)])))
     v = TensorInfo(("N", s, rng.choice([e, rng.randint(1, 6)]))) if mode == "kv" else None
-    return {"num_heads": heads, "bias": rng.random() < 0.8}, [q, k, v]
+    return {"num_heads": heads, "bias": rng.random() < 0.8, "causal": rng.random() < 0.3}, [q, k, v]
 
 
 register(LayerSpec(
@@ -186,14 +205,15 @@ register(LayerSpec(
     outputs=Y,
     params=(ParamSpec("num_heads", "int", 4, "Number of attention heads (must divide embed_dim)", min=1),
             ParamSpec("dropout", "float", 0.0, "Dropout on the attention weights", min=0.0, max=1.0, advanced=True),
-            ParamSpec("bias", "bool", True, "Learn biases in the projections", advanced=True)),
+            ParamSpec("bias", "bool", True, "Learn biases in the projections", advanced=True),
+            _causal_param("the attention")),
     shape=_mha_shape, param_count=_mha_count, macs=_mha_macs, module="torch.nn.MultiheadAttention",
     kwargs=_mha_kwargs, emit=_mha_emit, key_params=("num_heads",), sample=_mha_sample,
 ))
 
 
 # ----------------------------------------------------------------------------------- Transformer layers
-def _tf_params(with_layers: bool = False) -> tuple[ParamSpec, ...]:
+def _tf_params(with_layers: bool = False, masked: str = "self-attention") -> tuple[ParamSpec, ...]:
     ps = (
         ParamSpec("nhead", "int", 4, "Number of attention heads (must divide d_model, the input's last "
                   "dimension)", min=1),
@@ -204,6 +224,7 @@ def _tf_params(with_layers: bool = False) -> tuple[ParamSpec, ...]:
         ParamSpec("norm_first", "bool", False, "Pre-norm (LayerNorm before each sublayer): trains more stably "
                   "when deep", advanced=True),
         ParamSpec("bias", "bool", True, "Learn biases in Linear and LayerNorm", advanced=True),
+        _causal_param(masked),
     )
     if with_layers:
         ps = (ParamSpec("num_layers", "int", 2, "Number of stacked encoder layers", min=1, torch=False),) + ps + (
@@ -217,6 +238,14 @@ def _tf_layer_kwargs(params: dict, inputs: list) -> dict[str, Any]:
             "dim_feedforward": params["dim_feedforward"], "dropout": params["dropout"],
             "activation": params["activation"], "layer_norm_eps": params["layer_norm_eps"], "batch_first": True,
             "norm_first": params["norm_first"], "bias": params["bias"]}
+
+
+def _tf_emit(mask_kwarg: str):
+    """Call the module; with causal=True pass a causal mask for the (target) self-attention."""
+    def emit(ctx: Any, args: list) -> list:
+        kwargs = {mask_kwarg: _mask(ctx, args[0])} if ctx.params["causal"] else {}
+        return [ctx.module([a for a in args if a is not None], kwargs)]
+    return emit
 
 
 def _norm_count(e: int, bias: bool) -> int:
@@ -255,7 +284,7 @@ def _tf_sample(with_layers: bool = False):
         e = heads * rng.randint(1, 3)
         p: dict[str, Any] = {"nhead": heads, "dim_feedforward": rng.randint(1, 16), "dropout": 0.1,
                              "activation": rng.choice(["relu", "gelu"]), "norm_first": rng.random() < 0.5,
-                             "bias": rng.random() < 0.8}
+                             "bias": rng.random() < 0.8, "causal": rng.random() < 0.4}
         if with_layers:
             p["num_layers"] = rng.randint(1, 3)
             p["final_norm"] = rng.random() < 0.5
@@ -271,7 +300,7 @@ register(LayerSpec(
                  "d_model comes from the input and must be divisible by nhead."),
     inputs=(PortSpec("src", doc="(L, d_model) per sample"),), outputs=Y, params=_tf_params(),
     shape=_enc_shape("TransformerEncoderLayer"), param_count=_enc_layer_count, macs=_enc_layer_macs,
-    module="torch.nn.TransformerEncoderLayer", kwargs=_tf_layer_kwargs,
+    module="torch.nn.TransformerEncoderLayer", kwargs=_tf_layer_kwargs, emit=_tf_emit("src_mask"),
     key_params=("nhead", "dim_feedforward"), sample=_tf_sample(),
 ))
 
@@ -290,7 +319,8 @@ def _stack_emit(ctx: Any, args: list) -> list:
     # nested tensors only speed up padded batches and warn in several configurations: keep them off
     encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(**kw), ctx.params["num_layers"], norm=norm,
                                     enable_nested_tensor=False)
-    return [ctx.call_module(encoder, [args[0]])]
+    kwargs = {"mask": _mask(ctx, args[0])} if ctx.params["causal"] else {}
+    return [ctx.call_module(encoder, [args[0]], kwargs)]
 
 
 register(LayerSpec(
@@ -339,9 +369,11 @@ register(LayerSpec(
     explanation=("One Transformer decoder layer: self-attention over the target sequence tgt, cross-attention to "
                  "the encoder output memory, then a feed-forward network, each with residual + LayerNorm. Use it "
                  "for sequence-to-sequence models (translation, captioning). memory must have the same d_model "
-                 "as tgt, and no causal mask is applied here, so each position can see later ones."),
+                 "as tgt, and training a decoder needs causal=True, or each position sees the later tokens it "
+                 "should predict."),
     inputs=(PortSpec("tgt", doc="(T, d_model) per sample"), PortSpec("memory", doc="(S, d_model) per sample")),
-    outputs=Y, params=_tf_params(), shape=_dec_shape, param_count=_dec_count, macs=_dec_macs,
-    module="torch.nn.TransformerDecoderLayer", kwargs=_tf_layer_kwargs,
+    outputs=Y, params=_tf_params(masked="the target self-attention"), shape=_dec_shape,
+    param_count=_dec_count, macs=_dec_macs, module="torch.nn.TransformerDecoderLayer", kwargs=_tf_layer_kwargs,
+    emit=_tf_emit("tgt_mask"),
     key_params=("nhead", "dim_feedforward"), sample=_dec_sample,
 ))
