@@ -192,3 +192,21 @@ def test_project_sidecar(tmp_path):
     x = torch.randn(2, 1, 8, 8)
     assert torch.equal(again.eval()(x), trained.eval()(x))
     assert not torch.equal(fresh.eval()(x), trained(x))
+
+
+def test_wrapped_models_are_unwrapped(tmp_path):
+    g = conv_net()
+    model = dls.compile(g, seed=1)
+
+    class Wrapper(torch.nn.Module):  # what DistributedDataParallel looks like from outside: `.module`
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.module = inner
+
+    path = save_weights(Wrapper(model), g, tmp_path / "w.safetensors")
+    target = dls.compile(g, seed=2)
+    load_weights(Wrapper(target), g, path)
+    x = torch.randn(2, 1, 8, 8)
+    assert torch.equal(target.eval()(x), model.eval()(x))
+    with pytest.raises(WeightsError, match="no node_paths"):
+        save_weights(torch.nn.Linear(2, 2), g, tmp_path / "x.safetensors")

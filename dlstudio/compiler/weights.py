@@ -41,6 +41,18 @@ class WeightsReport:
         return not self.problems
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The compiled GraphModule inside a DistributedDataParallel (`.module`) or torch.compile (`._orig_mod`)
+    wrapper; weights are always keyed by the plain module's paths."""
+    seen = 0
+    while getattr(model, "node_paths", None) is None and seen < 4:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            break
+        model, seen = inner, seen + 1
+    return model
+
+
 def _node_paths(model: nn.Module) -> dict[str, str]:
     paths = getattr(model, "node_paths", None)
     if not isinstance(paths, dict):
@@ -63,6 +75,7 @@ def _prefixes(paths: dict[str, str]) -> list[tuple[str, str]]:
 
 def node_state(model: nn.Module, graph: ModelGraph) -> dict[str, torch.Tensor]:
     """The model's parameters and buffers keyed by node id, as contiguous CPU copies."""
+    model = unwrap(model)
     prefixes = _prefixes(_node_paths(model))
     out: dict[str, torch.Tensor] = {}
     orphans = []
@@ -182,6 +195,7 @@ def load_weights(model: nn.Module, graph: ModelGraph, source: Any, *, strict: bo
     strict=True (what dls.compile(g, weights=...) uses) raises WeightsError listing every missing, unexpected
     and mis-shaped tensor, and changes nothing. strict=False loads what fits (fine-tuning a new head) and
     returns the report."""
+    model = unwrap(model)
     paths = _node_paths(model)
     if isinstance(source, (str, os.PathLike)):
         tensors, file_nodes = read_weights(source)
@@ -231,6 +245,7 @@ def load_weights(model: nn.Module, graph: ModelGraph, source: Any, *, strict: bo
 
 def node_state_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
     """Node-keyed tensor names the model needs, with their shapes."""
+    model = unwrap(model)
     prefixes = _prefixes(_node_paths(model))
     out = {}
     for key, t in model.state_dict().items():
