@@ -160,7 +160,9 @@ for (_kind, _nd), _text in _ADAPTIVE_TEXT.items():
     _rule = _adaptive_shape(_name, _nd)
     register(LayerSpec(
         type=_name, category="Pooling", explanation=_text, inputs=X, outputs=Y,
-        params=(ParamSpec("output_size", "int_or_tuple", 1, "Size of each output feature map", min=1, length=_nd),),
+        params=(ParamSpec("output_size", "int_or_tuple", 1, "Size of each output feature map"
+                          + ("; ONNX export needs the input size to be a multiple of it" if _kind == "Max" else ""),
+                          min=1, length=_nd),),
         shape=_rule, macs=_input_macs, module=f"torch.nn.{_name}", key_params=("output_size",),
         sample=_adaptive_gen(_nd),
     ))
