@@ -343,7 +343,8 @@ def test_v1_structure_errors_use_the_old_paths(tmp_path):
     assert load_error(write(tmp_path, old)).json_path == "layers[1].config"
     old = json.loads((OLD / "v1_mlp.dlstudio").read_text())
     old["links"][0]["to"] = "n42:x"
-    assert load_error(write(tmp_path, old)).json_path == "edges[0].dst"
+    err = load_error(write(tmp_path, old))
+    assert err.json_path == "edges[0].dst" and "updated from format_version 1" in err.reason
 
 
 # ------------------------------------------------------------------------------------------------ not load errors

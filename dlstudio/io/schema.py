@@ -347,9 +347,17 @@ def read_document(raw: bytes, path: str) -> dict[str, Any]:
     if version < 1:
         raise ProjectFileError(path, "format_version", f"format_version {version} does not exist (1..{FORMAT_VERSION})")
     data = migrate_format(data, version, FORMAT_VERSION, path)
-    doc = validate_structure(data, path)
-    migrate_nodes(doc["nodes"], path)
-    check_ports(doc, path)
+    try:
+        doc = validate_structure(data, path)
+        migrate_nodes(doc["nodes"], path)
+        check_ports(doc, path)
+    except ProjectFileError as exc:
+        if version == FORMAT_VERSION:
+            raise
+        # the path names the updated layout (nodes/edges), not the old one (layers/links): say so
+        raise ProjectFileError(path, exc.json_path, f"{exc.reason} (in the file as updated from format_version "
+                                                    f"{version}: nodes = layers, edges = links, groups = blocks)"
+                               ) from None
     return doc
 
 
