@@ -109,6 +109,8 @@ def bind(graph: ModelGraph, data: ArrayData | FolderData, dcfg: DataConfig, tcfg
                            f"{data.x.dtype} values: set the Input dtype to float32", inp.id)
     task = tcfg.task or data.task
     loss = tcfg.resolved_loss(task)
+    if loss in LOSSES and LOSSES[loss].kind == "binary" and task == "multiclass" and (data.n_classes or 0) <= 2:
+        task = "binary"  # two classes with a sigmoid-style loss: the binary formulation
     check_loss_for_task(loss, task)
     shapes = infer_all(graph)
     if shapes.errors:
@@ -123,16 +125,16 @@ def bind(graph: ModelGraph, data: ArrayData | FolderData, dcfg: DataConfig, tcfg
     kind = LOSSES[loss].kind
     n_classes = data.n_classes
     if kind == "classification":
+        if n_classes is not None and units != n_classes and (data.name in BUILTINS or data.class_names and
+                                                              not data.class_names[0].isdigit()):
+            raise BindingError(f"Output '{out.label}' gives {units} values per sample but the dataset has "
+                               f"{n_classes} classes: set the last Linear's out_features to {n_classes}", out.id)
         labels = data.y
         if len(labels) and int(labels.max()) >= units:
             row = int(np.argmax(labels >= units))
             raise BindingError(f"label {int(labels[row])} (row {row + 1} of {data.source}) is out of range for "
                                f"Output '{out.label}' with {units} units (classes 0..{units - 1}): give the last "
                                f"layer {int(labels.max()) + 1} outputs or fix the labels", out.id)
-        if n_classes is not None and units != n_classes and (data.name in BUILTINS or data.class_names and
-                                                              not data.class_names[0].isdigit()):
-            raise BindingError(f"Output '{out.label}' gives {units} values per sample but the dataset has "
-                               f"{n_classes} classes: set the last Linear's out_features to {n_classes}", out.id)
         n_classes = max(units, n_classes or 0)
     elif kind == "binary" and data.task in ("multiclass", "binary"):
         if units != 1:

@@ -27,7 +27,11 @@ def read_numpy(path: Path, *, x_key: str = "x", y_key: str = "y", task: str | No
                 if key not in loaded.files:
                     raise DataError(f"{path}: no array {key!r}; the file has {', '.join(loaded.files) or 'none'} "
                                     "(set data.x_key / data.y_key)")
-            x, y = loaded[x_key], loaded[y_key]
+            try:
+                x, y = loaded[x_key], loaded[y_key]
+            except ValueError as exc:  # object arrays: numpy refuses to unpickle them
+                raise DataError(f"{path}: cannot read arrays {x_key!r}/{y_key!r} ({exc}); save plain numeric "
+                                "arrays") from None
     if len(x) == 0:
         raise DataError(f"{path}: the arrays are empty")
     if len(x) != len(y):
