@@ -128,3 +128,21 @@ def test_loss_names_normalize() -> None:
     assert normalize_loss("MSELoss") == "mse" and normalize_loss("SmoothL1Loss") == "huber"
     f = training_facts({"loss": "NLLLoss", "num_classes": 3}, {"rows": 50})
     assert (f.loss, f.num_classes, f.num_rows) == ("nll", 3, 50)
+
+
+def test_reconstruction_head_may_squash_to_pixels() -> None:
+    g, _ = head(("Sigmoid", {}))
+    assert codes(g, training={"loss": "MSELoss"}) == ["activation_on_regression"]
+    assert codes(g, training={"loss": "MSELoss", "task": "reconstruction"}) == []
+
+
+def test_facts_from_a_config_object() -> None:
+    class Info:                       # the training engine's TaskInfo has these attribute names
+        task = "multiclass"
+        loss = "CategoricalCrossEntropyLoss"
+        n_classes = 10
+
+    f = training_facts(Info())
+    assert (f.loss, f.num_classes, f.task) == ("crossentropy", 10, "multiclass")
+    g, _ = head(("Softmax", {}), units=10)
+    assert codes(g, training=Info()) == ["double_softmax"]

@@ -45,9 +45,10 @@ KNOWN_ACTIVATIONS = frozenset({"ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GEL
                                "Hardtanh", "Softplus", "Softsign", "Softmax", "LogSoftmax", "Step", "ReLU6",
                                "Hardsigmoid", "Hardswish", "CELU"})
 
-CLASS_LOSSES = frozenset({"crossentropy", "nll"})
+CLASS_LOSSES = frozenset({"crossentropy", "nll", "multimargin"})   # one score per class
 REGRESSION_LOSSES = frozenset({"mse", "l1", "mae", "huber", "smoothl1"})
 _LOSS_ALIASES = {"ce": "crossentropy", "sparsecategoricalcrossentropy": "crossentropy",
+                 "categoricalcrossentropy": "crossentropy", "kldiv": "nll", "multimargin": "multimargin",
                  "nllloss": "nll", "negativeloglikelihood": "nll", "binarycrossentropy": "bce",
                  "binarycrossentropywithlogits": "bcewithlogits", "meansquarederror": "mse",
                  "meanabsoluteerror": "l1", "mae": "l1", "smoothl1": "huber"}
@@ -62,6 +63,7 @@ class TrainingFacts:
     loss_name: str | None = None
     num_classes: int | None = None
     num_rows: int | None = None
+    task: str | None = None       # regression, binary, multiclass, multilabel, reconstruction
 
 
 def normalize_loss(name: str) -> str:
@@ -110,8 +112,10 @@ def training_facts(training: Mapping[str, Any] | Any | None = None, data: Mappin
                          get(data, "num_classes", "n_classes", "classes", "class_names"))
     rows = _first_int(num_rows, get(data, "num_rows", "n_rows", "rows", "train_rows", "num_train"),
                       get(training, "num_rows", "train_rows"))
+    task = get(training, "task")
+    task = task if isinstance(task, str) else get(data, "task")
     return TrainingFacts(loss=normalize_loss(loss) if loss else None, loss_name=loss, num_classes=classes,
-                         num_rows=rows)
+                         num_rows=rows, task=task if isinstance(task, str) else None)
 
 
 def is_activation(type_name: str) -> bool:
@@ -233,10 +237,11 @@ def _lint_output(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Tr
             out.append(_warn(SIGMOID_BEFORE_BCE_LOGITS, node_id,
                              f"{me} receives {hn} but the loss {loss_name} applies the sigmoid itself (the outputs "
                              f"get squashed twice); remove the Sigmoid, or switch the loss to BCELoss"))
-        elif loss in REGRESSION_LOSSES and is_activation(head_type):
+        elif loss in REGRESSION_LOSSES and is_activation(head_type) and facts.task != "reconstruction":
+            # (an autoencoder squashing pixels into [0, 1] with Sigmoid is the usual, intended design)
             out.append(_warn(ACTIVATION_ON_REGRESSION, node_id,
                              f"{me} is a regression output (loss {loss_name}) but {hn} limits the range of the "
-                             f"predictions; remove the activation so the last Linear can predict any value"))
+                             f"predictions; remove the activation so the last layer can predict any value"))
     if loss in CLASS_LOSSES and facts.num_classes is not None:
         ins = inputs_of(node_id)
         t = ins[0] if ins else None

@@ -91,10 +91,13 @@ def _count(params: int, frozen: int) -> str:
 
 
 def check_graph(graph: ModelGraph, *, training: Any = None, data: Any = None, loss: str | None = None,
-                num_classes: int | None = None, num_rows: int | None = None) -> CheckReport:
-    """Analyse `graph` from scratch. `training`/`data`: a project's sections (or config objects) for the lints
-    that depend on the loss, class count and row count; the keyword arguments override what they say."""
-    facts = training_facts(training, data, loss=loss, num_classes=num_classes, num_rows=num_rows)
+                num_classes: int | None = None, num_rows: int | None = None,
+                facts: TrainingFacts | None = None) -> CheckReport:
+    """Analyse `graph` from scratch. `training`/`data`: a project's sections (or config objects, e.g. the
+    training engine's TaskInfo) for the lints that depend on the loss, class count and row count; the keyword
+    arguments override what they say, and `facts` replaces all of them."""
+    if facts is None:
+        facts = training_facts(training, data, loss=loss, num_classes=num_classes, num_rows=num_rows)
     eng = AnalysisEngine(graph, facts=facts)
     try:
         return report_from_engine(eng)
