@@ -1,4 +1,5 @@
 # make run  : create/refresh .venv, install dlstudio, open the studio on the default example
+# make package : one-folder app in dist/dlstudio (PyInstaller)
 # make test : create/refresh .venv, install dlstudio with dev extras, run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 CONSTRAINTS := packaging/constraints.txt
 
-.PHONY: run test venv dev clean bench
+.PHONY: run test venv dev clean bench package
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,11 @@ test: $(DEVSTAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/compile_overhead.py
 	$(PY) benchmarks/editor_scale.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/editor_ui.py
+
+package: $(STAMP)
+	$(PY) -m pip install --quiet "pyinstaller>=6.3"
+	$(PY) -m PyInstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/dlstudio.spec
 
 clean:
 	rm -rf $(VENV) build *.egg-info

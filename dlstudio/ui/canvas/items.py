@@ -297,7 +297,7 @@ class EdgeItem(QGraphicsItem):
         self.bad = False
         self._mid = QPointF()
         self._path = QPainterPath()
-        self._shape = QPainterPath()
+        self._shape: QPainterPath | None = None
         self._rect = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
@@ -312,9 +312,7 @@ class EdgeItem(QGraphicsItem):
         self.prepareGeometryChange()
         self._path = path
         self._mid = path.pointAtPercent(0.5)
-        stroker = QPainterPathStroker()
-        stroker.setWidth(10)
-        self._shape = stroker.createStroke(path)
+        self._shape = None  # the hit-test outline is built on first use
         self._update_rect()
 
     def set_text(self, text: str, bad: bool) -> None:
@@ -337,6 +335,10 @@ class EdgeItem(QGraphicsItem):
         return self._rect
 
     def shape(self) -> QPainterPath:
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(10)
+            self._shape = stroker.createStroke(self._path)
         return self._shape
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:

@@ -59,6 +59,7 @@ class GraphScene(QGraphicsScene):
         self.edges: dict[Edge, EdgeItem] = {}
         self.blocks: dict[str, BlockItem] = {}
         self._dirty: set[str] = set()
+        self._pending_wires: set[str] = set()
         self._syncing = False
         self.gesture: WireGesture | None = None
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
@@ -114,8 +115,7 @@ class GraphScene(QGraphicsScene):
         self._syncing = False
         self.addItem(item)
         self.nodes[node.id] = item
-        self._dirty.add(node.id)
-        self._refresh_item(node.id)
+        self._dirty.add(node.id)  # drawn with its shapes by apply_analysis() after the edit
 
     def _on_renamed(self, node_id: str, label: str) -> None:
         self._dirty.add(node_id)
@@ -155,9 +155,8 @@ class GraphScene(QGraphicsScene):
         item = self.nodes.get(node_id)
         if item is not None and (item.pos().x(), item.pos().y()) != position:
             self._syncing = True
-            item.setPos(QPointF(*position))
+            item.setPos(QPointF(*position))  # item_moved() queues its wires; flush_wires() places them
             self._syncing = False
-            self._place_edges_of(node_id)
         grp = self.graph.node(node_id).group
         if grp in self.blocks and not self.graph.group(grp).collapsed:
             self._update_block(grp)
@@ -279,8 +278,8 @@ class GraphScene(QGraphicsScene):
     def apply_analysis(self, changed: set[str]) -> None:
         """Update only the items touched by the last edit: `changed` from the engine plus nodes whose own
         text changed (parameters, name)."""
-        ids = (set(changed) | self._dirty) & set(self.graph.nodes) if len(changed) < 64 else \
-            (set(changed) | self._dirty) & self.graph.nodes.keys()
+        self.flush_wires()
+        ids = (set(changed) | self._dirty) & self.graph.nodes.keys()
         self._dirty.clear()
         groups: set[str] = set()
         for nid in ids:
@@ -293,6 +292,23 @@ class GraphScene(QGraphicsScene):
                 groups.add(grp)  # type: ignore[arg-type]
         for gid in groups:
             self._update_block(gid)
+
+    def flush_wires(self) -> None:
+        """Place the wires of nodes the model moved (once per wire, however many ends moved)."""
+        if not self._pending_wires:
+            return
+        pending, self._pending_wires = self._pending_wires, set()
+        edges: set[Edge] = set()
+        for key in pending:
+            ids = self.graph.group(key).node_ids if key in self.blocks else (key,)
+            for nid in ids:
+                if nid in self.graph:
+                    edges.update(self.graph.in_edges(nid))
+                    edges.update(self.graph.out_edges(nid))
+        for e in edges:
+            item = self.edges.get(e)
+            if item is not None:
+                self._place_edge(item)
 
     def _refresh_item(self, node_id: str) -> None:
         node = self.graph.node(node_id)
@@ -358,6 +374,9 @@ class GraphScene(QGraphicsScene):
         return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
 
     def item_moved(self, item: NodeItem) -> None:
+        if self._syncing:  # moved by a model change: place each wire once at the end of the edit
+            self._pending_wires.add(item.key)
+            return
         if isinstance(item, BlockItem):
             for nid in self.graph.group(item.key).node_ids:
                 self._place_edges_of(nid)
