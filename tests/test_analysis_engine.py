@@ -10,11 +10,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import dlstudio as dls
 from dlstudio.analysis import engine as engine_mod
 from dlstudio.analysis.engine import AnalysisEngine
+from dlstudio.analysis.shapes import infer_all
 from dlstudio.core.edits import (AddNode, Connect, Disconnect, Edit, GroupNodes, RemoveNode, Rename, SetFrozen,
                                  SetParam, Ungroup)
 from dlstudio.core.errors import GraphError
 from dlstudio.core.graph import Edge, Node
 from dlstudio.core.tensor import TensorInfo
+from dlstudio.layers import all_specs
 
 
 def chain() -> tuple[dls.Graph, dict[str, str]]:
@@ -244,3 +246,37 @@ def test_incremental_matches_fresh_analysis(seed: int, steps: int) -> None:
             fresh = AnalysisEngine(g, facts=eng.facts)
             assert snapshot(eng) == snapshot(fresh)
             fresh.close()
+
+
+# ------------------------------------------------------------- every registered type agrees with infer_all
+SPECS = [s for s in all_specs() if s.type not in ("Input", "Output") and s.sample is not None]
+
+
+def single_layer_graph(spec, params: dict, inputs: list) -> tuple[dls.Graph, str]:
+    g = dls.Graph()
+    node = g.add(spec.type, **params)
+    ports = list(spec.inputs)
+    pi = 0
+    for i, info in enumerate(inputs):
+        port = ports[min(pi, len(ports) - 1)]
+        if info is not None:
+            ref = g.input(f"in{i}", shape=tuple(info.shape[1:]), dtype=info.dtype)
+            g.connect(ref, node.node_id, port.name)
+        if not port.many:
+            pi += 1
+    for p in spec.output_ports(spec.resolve_params(g.node(node.node_id).params)):
+        g.output(f"out_{p.name}", dls.Ref(g, node.node_id, p.name))
+    return g, node.node_id
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.type for s in SPECS])
+def test_engine_agrees_with_infer_all_for_every_type(spec) -> None:
+    for seed in range(4):
+        params, inputs = spec.sample(random.Random(seed))
+        g, nid = single_layer_graph(spec, params, inputs)
+        eng = AnalysisEngine(g)
+        ref = infer_all(g)
+        assert [d for d in eng.diagnostics() if d.severity == "error"] == [], (spec.type, params)
+        assert eng.outputs(nid) == ref.outputs[nid]
+        assert eng.stats(nid).params == spec.param_count(ref.params[nid], ref.inputs[nid])
+        eng.close()

@@ -72,7 +72,7 @@ def _numel_bytes(t: TensorInfo) -> int:
 def _int_rule(rule: Callable[..., Any], *args: Any) -> int:
     try:
         value = rule(*args)
-    except (ShapeError, *RULE_ERRORS):
+    except (ShapeError, ParamError, *RULE_ERRORS):
         return 0
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
@@ -182,6 +182,9 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
                                 port=exc.port, param=exc.param,
                                 expected=None if exc.expected is None else str(exc.expected),
                                 got=None if exc.got is None else str(exc.got)))
+        return NodeState(spec, params, inputs, None, ports, reached, tuple(diags), NodeStats(nid))
+    except ParamError as exc:   # a rule that validates a combination of parameters itself
+        diags.append(Diagnostic("error", D.INVALID_PARAM, f"{name}: {exc}", nid, param=exc.param))
         return NodeState(spec, params, inputs, None, ports, reached, tuple(diags), NodeStats(nid))
     except RULE_ERRORS as exc:
         diags.append(Diagnostic("error", D.SHAPE_MISMATCH,
