@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import Graph, Ref, check, compile  # noqa: F401,A004
+from .api import (  # noqa: F401,A004
+    Graph, Ref, check, compile, export_onnx, export_python, import_onnx, import_torch,
+)
 from .core.errors import (  # noqa: F401
     CompileError, DlstudioError, GraphError, ParamError, ProjectFileError, ShapeError, UnknownLayerError,
 )

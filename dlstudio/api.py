@@ -117,3 +117,27 @@ def compile(graph: ModelGraph, *, seed: int | None = 0, weights: Any = None):  #
         from .compiler.weights import load_weights
         load_weights(model, graph, weights)
     return model
+
+
+def export_onnx(graph: ModelGraph, path: Any, **options: Any):
+    """Export to ONNX, checked with onnx.checker and onnxruntime. Returns a Report (see dlstudio.export.onnx)."""
+    from .export.onnx import export_onnx as _export
+    return _export(graph, path, **options)
+
+
+def export_python(graph: ModelGraph, path: Any, **options: Any):
+    """Write a standalone PyTorch module, checked against the compiled model. Returns a Report."""
+    from .export.python_code import export_python as _export
+    return _export(graph, path, **options)
+
+
+def import_onnx(source: Any, **options: Any):
+    """An ONNX model (path or ModelProto) as an ImportResult: .graph, .weights, .report, .compile()."""
+    from .importers.onnx import import_onnx as _import
+    return _import(source, **options)
+
+
+def import_torch(module: Any, input_shapes: Any, **options: Any):
+    """An nn.Module traced with torch.fx as an ImportResult (graph with the module's weights)."""
+    from .importers.torch_fx import import_torch as _import
+    return _import(module, input_shapes, **options)

@@ -1,0 +1,74 @@
+"""`dlstudio export PROJECT --onnx out.onnx | --python out.py | --weights-out w.safetensors`.
+
+Every export is checked numerically before it counts: ONNX against onnxruntime (max |diff| per output), Python
+against the compiled model. Exit codes: 0 exported and checked, 1 the export or its check failed, 2 the project
+or weights cannot be used.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "export a project: ONNX (checked in onnxruntime), standalone PyTorch code, weights (safetensors)"
+DESCRIPTION = (HELP + ". Exit code 0: exported and checked; 1: export or parity check failed; "
+               "2: the project or weights cannot be used.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", help="a .dlstudio project file")
+    parser.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model (dynamic batch, named I/O)")
+    parser.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset (default 17)")
+    parser.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
+                        help="torch ONNX exporter: auto = TorchScript (fast), dynamo if that fails")
+    parser.add_argument("--python", metavar="OUT.py", help="write a standalone PyTorch module")
+    parser.add_argument("--class-name", default="Model", help="class name of the generated module")
+    parser.add_argument("--weights", metavar="W.safetensors",
+                        help="weights to export with (default: the project's sidecar if it exists)")
+    parser.add_argument("--weights-out", metavar="W.safetensors",
+                        help="also write the weights in the generated module's state_dict layout "
+                             "(default with --python: OUT.safetensors beside the .py)")
+    parser.add_argument("--train-script", metavar="TRAIN.py", help="not available yet (see the report)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.errors import DlstudioError, ProjectFileError, WeightsError
+    from ..io.project import Project
+
+    if not (args.onnx or args.python or args.weights_out or args.train_script):
+        print("error: nothing to export: give --onnx, --python and/or --weights-out", file=sys.stderr)
+        return 2
+    if args.train_script:
+        print("error: --train-script is not implemented yet; export the model with --python and train it "
+              "with `dlstudio train`", file=sys.stderr)
+        return 2
+    try:
+        project = Project.load(args.project)
+    except ProjectFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    weights = args.weights
+    if weights is None and project.weights_path is not None and project.weights_path.is_file():
+        weights = str(project.weights_path)
+    try:
+        if args.onnx:
+            from ..export.onnx import export_onnx
+            print(export_onnx(project.graph, args.onnx, opset=args.opset, weights=weights,
+                              exporter=args.exporter).format())
+        if args.python:
+            from ..export.python_code import export_python
+            wout = args.weights_out or str(Path(args.python).with_suffix(".safetensors"))
+            print(export_python(project.graph, args.python, weights=weights, weights_out=wout,
+                                class_name=args.class_name, title=project.name).format())
+        elif args.weights_out:
+            from ..export.common import build_model
+            from ..export.weights import save_weights_file
+            model = build_model(project.graph, weights)
+            print(f"weights: {save_weights_file(model, project.graph, args.weights_out)}")
+    except WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DlstudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
