@@ -360,3 +360,13 @@ def test_decoder_causal_target_mask() -> None:
     changed[:, 2:] += 1.0
     with torch.no_grad():
         assert torch.allclose(model(tgt, mem)[:, :2], model(changed, mem)[:, :2], atol=1e-6)
+
+
+def test_merge_dtype_flow_follows_torch() -> None:
+    ints = [t(3, dtype="int64"), t(3, dtype="int64")]
+    assert get_spec("Mean").shape({}, ints)[0].dtype == "float32"      # the division makes floats
+    assert get_spec("Add").shape({}, ints)[0].dtype == "int64"
+    assert get_spec("Multiply").shape({}, [t(3, dtype="int64"), t(3)])[0].dtype == "float32"
+    a, b = torch.tensor([[1, 2, 3]]), torch.tensor([[2, 2, 2]])
+    assert ((a + b) / 2).dtype == torch.float32 and (a * torch.ones(1, 3)).dtype == torch.float32
+    assert "one dtype" in str(shape_error("Concat", [t(3), t(3, dtype="int64")]))

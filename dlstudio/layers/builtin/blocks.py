@@ -243,7 +243,7 @@ def _vgg_count(params: dict, inputs: list) -> int:
 
 
 def _vgg_macs(params: dict, inputs: list, outputs: list) -> int:
-    _, cin, h, w = (int(d) if d != "N" else 0 for d in inputs[0].shape)
+    cin, h, w = (int(d) for d in inputs[0].shape[1:])
     cout = params["out_channels"]
     return sum(_conv_macs(cin if i == 0 else cout, cout, 3, h, w) for i in range(params["num_convs"]))
 

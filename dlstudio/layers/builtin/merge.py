@@ -183,6 +183,11 @@ register(LayerSpec(
 ))
 
 
+def _mean_shape(params: dict, inputs: list) -> list[TensorInfo]:
+    (first,) = _broadcast("Mean")(params, inputs)
+    return [TensorInfo(first.shape, "float32")]  # the division makes integer inputs float, as in torch
+
+
 def _mean_emit(ctx: Any, args: list) -> list:
     total = _emit_fold(operator.add)(ctx, args)[0]
     return [ctx.call_function(operator.truediv, (total, len(args)))]
@@ -193,7 +198,7 @@ register(LayerSpec(
     explanation=("Averages its inputs element by element: (x1 + ... + xn) / n. Use it to ensemble parallel "
                  "branches or heads. All inputs must have the same shape; unlike Add it keeps the scale of a "
                  "single input."),
-    inputs=MANY, outputs=Y, params=(), shape=_broadcast("Mean"), macs=elementwise_macs,
+    inputs=MANY, outputs=Y, params=(), shape=_mean_shape, macs=elementwise_macs,
     emit=_mean_emit, sample=_sample_same,
 ))
 
