@@ -43,7 +43,7 @@ def mlp_digits() -> "dls.Project":
         "Without the ReLUs the three Linear layers would collapse into a single linear map; the small Dropout "
         "makes the network rely on more than a few pixels. Expect about 95% validation accuracy within a "
         "minute on a CPU.",
-        "digits", "classification")
+        "digits", "multiclass")
 
 
 def lenet5() -> "dls.Project":
@@ -66,7 +66,7 @@ def lenet5() -> "dls.Project":
         "feature maps into 400 numbers for three dense layers (120, 84, 10). Tanh and average pooling follow the "
         "original paper, which is why the check warns about a stack of Tanh layers; swapping them for ReLU and "
         "MaxPool2d is the usual modern variant and trains faster.",
-        "digits_28x28", "classification")
+        "digits_28x28", "multiclass")
 
 
 def _residual_block(g: dls.Graph, x: Ref, channels: int, name: str) -> Ref:
@@ -102,7 +102,7 @@ def resnet_mini() -> "dls.Project":
         "channels and the 8x8 size, so the identity skip fits the Add without a projection. Both blocks are "
         "groups: collapse them on the canvas to see the architecture, open them to edit; each compiles to a "
         "submodule. The convolutions have no bias because BatchNorm's shift does that job.",
-        "digits_8x8", "classification")
+        "digits_8x8", "multiclass")
 
 
 def lstm_sequence() -> "dls.Project":
@@ -119,7 +119,7 @@ def lstm_sequence() -> "dls.Project":
         "step by step, and we keep only the output of the last step, a summary of the whole sequence. A Linear "
         "layer maps that summary to two logits (is the sequence mostly 'good' tokens or 'bad' ones?). Because "
         "padding comes at the end, the last step has seen every real token.",
-        "toy_text", "classification")
+        "toy_text", "multiclass")
 
 
 def conv_autoencoder() -> "dls.Project":
