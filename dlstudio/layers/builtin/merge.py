@@ -195,9 +195,9 @@ def _mean_emit(ctx: Any, args: list) -> list:
 
 register(LayerSpec(
     type="Mean", category="Merge",
-    explanation=("Averages its inputs element by element: (x1 + ... + xn) / n. Use it to ensemble parallel "
-                 "branches or heads. All inputs must have the same shape; unlike Add it keeps the scale of a "
-                 "single input."),
+    explanation=("Averages its inputs element by element: their sum divided by the number of inputs. Use it "
+                 "to ensemble parallel branches or heads. All inputs must have the same shape; unlike Add it keeps "
+                 "the scale of a single input."),
     inputs=MANY, outputs=Y, params=(), shape=_mean_shape, macs=elementwise_macs,
     emit=_mean_emit, sample=_sample_same,
 ))
