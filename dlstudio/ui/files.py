@@ -101,13 +101,25 @@ def find_callable(candidates: list[tuple[str, str]]) -> Callable[..., Any]:
     raise FeatureUnavailable(f"This feature is not available in this build (looked for {names}).")
 
 
+def export_weights(project: Project, path: str) -> Any:
+    """The project's weights (trained sidecar when present, else the seeded initialisation) as safetensors."""
+    fn = find_callable([("dlstudio.export.weights", "save_weights_file")])
+    model = project.compile(weights="sidecar")
+    return fn(model, project.graph, path)
+
+
+# kind -> candidates (module, function), each called as fn(graph, path, **kw); "project" marks helpers above
 EXPORTERS: dict[str, list[tuple[str, str]]] = {
     "onnx": [("dlstudio.export.onnx", "export_onnx"), ("dlstudio.api", "export_onnx")],
     "python": [("dlstudio.export.python_code", "export_python"), ("dlstudio.api", "export_python")],
-    "weights": [("dlstudio.export.weights", "export_weights"), ("dlstudio.export.weights", "save_weights")],
-    "png": [("dlstudio.ui.diagram", "render_png"), ("dlstudio.ui.diagram", "save_png")],
-    "svg": [("dlstudio.ui.diagram", "render_svg"), ("dlstudio.ui.diagram", "save_svg")],
+    "weights": [("dlstudio.ui.files", "export_weights")],
+    "png": [("dlstudio.ui.diagram", "render_png"), ("dlstudio.ui.diagram", "save_png"),
+            ("dlstudio.ui.diagram", "export_png")],
+    "svg": [("dlstudio.ui.diagram", "render_svg"), ("dlstudio.ui.diagram", "save_svg"),
+            ("dlstudio.ui.diagram", "export_svg")],
 }
+TAKES_PROJECT = {"weights"}
+TAKES_WEIGHTS = {"onnx", "python"}
 IMPORTERS: dict[str, list[tuple[str, str]]] = {
     "onnx": [("dlstudio.importers.onnx", "import_onnx"), ("dlstudio.api", "import_onnx")],
 }

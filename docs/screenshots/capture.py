@@ -42,45 +42,56 @@ def lenet5() -> Project:
     return p
 
 
+def fit_first(win: MainWindow, count: int) -> None:
+    order = win.project.graph.topological_order()[:count]
+    rect = win.scene.nodes[order[0]].sceneBoundingRect()
+    for nid in order[1:]:
+        rect = rect.united(win.scene.nodes[nid].sceneBoundingRect())
+    win.view.fit(rect)
+
+
 def main(out: Path = ROOT / "docs" / "screenshots") -> None:
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp())
     settings = QSettings(str(tmp / "capture.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, recovery_dir=tmp / "recovery")
     apply_app_theme(app, win.theme)
-    win.resize(1600, 960)
+    win.resize(1720, 980)
     win.show()
     win.set_project(lenet5())
     win.auto_layout()
     app.processEvents()
-    win.focus_node(win.project.graph.find("fc1").id)
-    win.scene.clearSelection()
-    first = [win.scene.nodes[n].sceneBoundingRect() for n in list(win.project.graph.nodes)[:7]]
-    rect = first[0]
-    for r in first[1:]:
-        rect = rect.united(r)
-    win.view.fit(rect)
-    win.scene.select_nodes([win.project.graph.find("conv2").id])
+    g = win.project.graph
+    conv = [n for n in g.nodes.values() if n.type == "Conv2d"][-1]
+    fit_first(win, 6)
+    win.scene.select_nodes([conv.id])
     win.panel.setCurrentIndex(1)
     win.panel.refresh()
     win.view.minimap.refit()
     app.processEvents()
     win.grab().save(str(out / "editor_lenet5.png"))
-    # an error: Flatten removed, so Linear sees a (16, 5, 5) feature map... and a wrong kernel
-    g = win.project.graph
-    flat = g.find("flatten")
-    win.scene.select_nodes([flat.id])
-    win.delete_selection()
-    pool2, fc1 = g.find("pool2"), g.find("fc1")
-    win.controller.connect(pool2.id, "y", fc1.id, "x")
-    win.controller.set_param([g.find("conv2").id], "kernel_size", 17)
-    win.view.fit(rect)
-    win.scene.select_nodes([g.find("conv2").id])
+    # two errors: a kernel larger than its input, and an Output with nothing wired into it
+    win.controller.set_param([conv.id], "kernel_size", 17)
+    out_node = [n for n in g.nodes.values() if n.type == "Output"][0]
+    win.controller.remove([], g.in_edges(out_node.id))
+    fit_first(win, 6)
+    win.scene.select_nodes([conv.id])
     win.panel.setCurrentIndex(0)
     win.panel.refresh()
     win.view.minimap.refit()
     app.processEvents()
     win.grab().save(str(out / "editor_error.png"))
+    # the dark theme, on the default example with a block
+    win.set_project(Project.load(ROOT / "examples" / "mlp_digits.dlstudio"))
+    win.set_theme("dark")
+    win.auto_layout()
+    win.view.fit()
+    win.panel.setCurrentIndex(1)
+    win.panel.refresh()
+    win.view.minimap.refit()
+    app.processEvents()
+    win.grab().save(str(out / "editor_dark.png"))
+    win.set_theme("light")
     win.controller.undo_stack.setClean()
     win.close()
 

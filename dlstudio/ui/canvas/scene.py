@@ -438,6 +438,9 @@ class GraphScene(QGraphicsScene):
                 self.gesture = WireGesture(self, port)
                 event.accept()
                 return
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                # shift-click adds to the selection like ctrl-click (Qt only knows ctrl)
+                event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
