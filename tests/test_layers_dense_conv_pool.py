@@ -212,6 +212,9 @@ def test_integer_input_into_float_layer() -> None:
                         ("Upsample", (1, 4, 4))):
         err = shape_error(name, feats, "int64")
         assert err.port == "x" and err.expected == "float32" and "Embedding" in str(err), name
+    err = shape_error("Linear", (4,), "int64", out_features=2)
+    assert err.port == "x" and err.got == "int64"
+    assert shape_error("Linear", (), out_features=2).port == "x"
     # layers that only move values accept integer token ids
     assert shape_of("Reshape", (12,), "int64", shape=(3, 4)) == (3, 4)
     assert shape_of("Select", (5, 3), "int64") == (3,)
