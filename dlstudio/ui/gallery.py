@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -24,11 +24,15 @@ def render_preview(project: Project, theme: Theme, size: tuple[int, int] = (PREV
     scene = GraphScene(project.graph, Controller(project.graph), make_engine(project.graph), theme)
     scene.show_grid = False
     img = QImage(size[0], size[1], QImage.Format.Format_ARGB32_Premultiplied)
-    img.fill(Qt.GlobalColor.transparent)
+    img.fill(QColor(theme.canvas))
     painter = QPainter(img)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     src = scene.itemsBoundingRect().adjusted(-30, -30, 30, 30)
-    scene.render(painter, QRectF(0, 0, size[0], size[1]), src, Qt.AspectRatioMode.KeepAspectRatio)
+    if not src.isEmpty():  # centred, aspect kept
+        k = min(size[0] / src.width(), size[1] / src.height())
+        w, h = src.width() * k, src.height() * k
+        scene.render(painter, QRectF((size[0] - w) / 2, (size[1] - h) / 2, w, h), src,
+                     Qt.AspectRatioMode.KeepAspectRatio)
     painter.end()
     scene.detach()
     return QPixmap.fromImage(img)

@@ -44,6 +44,12 @@ def key_param_text(node: Node) -> str:
     return "  ".join(parts) if parts else spec.display_name
 
 
+def _shift_as_ctrl(event: QGraphicsSceneMouseEvent) -> None:
+    """Shift-click adds to the selection like ctrl-click (Qt items only know ctrl)."""
+    if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
+
+
 class GraphScene(QGraphicsScene):
     refused_wire = Signal(str)
 
@@ -438,9 +444,7 @@ class GraphScene(QGraphicsScene):
                 self.gesture = WireGesture(self, port)
                 event.accept()
                 return
-            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-                # shift-click adds to the selection like ctrl-click (Qt only knows ctrl)
-                event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
+        _shift_as_ctrl(event)
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
@@ -460,6 +464,7 @@ class GraphScene(QGraphicsScene):
                 if event.widget() is not None:
                     QToolTip.showText(event.screenPos(), reason, event.widget())
             return
+        _shift_as_ctrl(event)
         super().mouseReleaseEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self.commit_moves()
