@@ -243,6 +243,9 @@ def test_incremental_matches_fresh_analysis(seed: int, steps: int) -> None:
             done.append(edit)
         if rng.random() < 0.6 or step == steps - 1:   # several edits may pile up between refreshes
             eng.refresh()
+            blocked = eng._blocked
+            assert all(eng._rank[e.src] < eng._rank[e.dst] for e in g.edges()
+                       if e.src not in blocked and e.dst not in blocked), "ranks are not a topological order"
             fresh = AnalysisEngine(g, facts=eng.facts)
             assert snapshot(eng) == snapshot(fresh)
             fresh.close()
