@@ -1,0 +1,73 @@
+"""CLI verbs `dlstudio export` and `dlstudio render` on a saved project (with a weights sidecar)."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+import dlstudio as dls
+from dlstudio.cli import run_cli
+from dlstudio.core.edits import GroupNodes
+
+
+def _project(tmp_path: Path) -> Path:
+    g = dls.Graph()
+    x = g.input("pixels", (1, 8, 8))
+    c = g.add("ReLU", g.add("Conv2d", x, out_channels=4, kernel_size=3, padding=1, label="conv"), label="act")
+    s = g.add("Add", x, g.add("Conv2d", c, out_channels=1, kernel_size=3, padding=1, label="back"), label="skip")
+    GroupNodes(g.new_id("g"), "residual unit", (c.node_id, g.find("conv").id, g.find("back").id, s.node_id)).apply(g)
+    g.output("scores", g.add("Linear", g.add("Flatten", s), out_features=3, label="head"))
+    project = dls.Project(graph=g, meta={"name": "cli demo"})
+    path = project.save(tmp_path / "demo.dlstudio")
+    from dlstudio.compiler.weights import save_weights
+    save_weights(dls.compile(g, seed=21), g, project.weights_path)
+    return path
+
+
+def test_export_onnx_and_python_use_the_sidecar_weights(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _project(tmp_path)
+    onnx_path, py_path = tmp_path / "out" / "demo.onnx", tmp_path / "out" / "demo.py"
+    assert run_cli(["export", str(path), "--onnx", str(onnx_path), "--python", str(py_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "max |diff| scores" in printed and "onnx.checker" in printed
+    project = dls.Project.load(path)
+    model = dls.compile(project.graph, weights=project.weights_path).eval()
+    x = torch.randn(5, 1, 8, 8)
+    with torch.no_grad():
+        want = model(x).numpy()
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"pixels": x.numpy()})[0], want, atol=1e-5)
+    assert (tmp_path / "out" / "demo.safetensors").is_file()
+    assert "class ResidualUnit(nn.Module)" in py_path.read_text()
+
+
+def test_export_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = _project(tmp_path)
+    assert run_cli(["export", str(path)]) == 2
+    assert run_cli(["export", str(path), "--train-script", str(tmp_path / "t.py")]) == 2
+    assert "not implemented" in capsys.readouterr().err
+    assert run_cli(["export", str(tmp_path / "missing.dlstudio"), "--onnx", str(tmp_path / "x.onnx")]) == 2
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    assert run_cli(["export", str(path), "--onnx", str(tmp_path / "x.onnx"), "--weights", str(bad)]) == 2
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_render_png_and_svg(tmp_path: Path) -> None:
+    path = _project(tmp_path)
+    png, svg = tmp_path / "g.png", tmp_path / "g.svg"
+    assert run_cli(["render", str(path), "-o", str(png)]) == 0
+    assert run_cli(["render", str(path), "-o", str(svg)]) == 0
+    from PySide6.QtGui import QImage
+    image = QImage(str(png))
+    assert not image.isNull() and image.width() > image.height() > 100   # left-to-right layout
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 5   # boxes, wires and text were drawn, not a blank canvas
+    text = " ".join(t for t in ET.parse(svg).getroot().itertext())
+    for word in ("Conv2d", "conv", "residual unit", "scores", "(4, 8, 8)", "(3)"):
+        assert word in text, word
+    assert run_cli(["render", str(path), "-o", str(tmp_path / "g.jpg")]) == 1
