@@ -144,3 +144,47 @@ def test_none_refcount_survives_many_qt_calls(win):
         item.update()
     assert sys.getrefcount(None) > 1 << 20 or sys.version_info >= (3, 12)
     assert before > 0
+
+
+def test_moving_a_collapsed_block_moves_its_members(qtbot, win):
+    g = win.project.graph
+    ids = [node(win, "fc1").id, node(win, "act").id]
+    win.scene.select_nodes(ids)
+    gid = win.group_selection()
+    block = win.scene.blocks[gid]
+    before = {n: g.node(n).position for n in ids}
+    start = block.mapToScene(QPointF(60, 8))
+    vport = win.view.viewport()
+    qtbot.mousePress(vport, Qt.MouseButton.LeftButton, pos=vp(win, start))
+    qtbot.mouseMove(vport, pos=vp(win, start + QPointF(0, 100)))
+    qtbot.mouseMove(vport, pos=vp(win, start + QPointF(0, 200)))
+    qtbot.mouseRelease(vport, Qt.MouseButton.LeftButton, pos=vp(win, start + QPointF(0, 200)))
+    dy = g.group(gid).position[1] - block.pos().y() + 0  # model and item agree
+    assert dy == 0
+    moved = {n: g.node(n).position for n in ids}
+    shift = moved[ids[0]][1] - before[ids[0]][1]
+    assert shift > 100 and moved[ids[1]][1] - before[ids[1]][1] == shift
+    assert win.controller.undo_stack.text(win.controller.undo_stack.index() - 1) == "Move block"
+    win.undo()
+    assert {n: g.node(n).position for n in ids} == before
+
+
+def test_context_menu_and_escape_cancels_a_wire(qtbot, win):
+    fc1 = node(win, "fc1")
+    item = win.scene.nodes[fc1.id]
+    win.scene.clearSelection()
+    win._context_menu(vp(win, item.mapToScene(QPointF(60, 30))))
+    assert item.isSelected()
+    texts = [a.text() for a in win._menu.actions() if not a.isSeparator()]
+    assert "Re&name" in texts and "&Group selection" in texts
+    win._menu.close()
+    port = item.out_ports["y"].scenePos()
+    vport = win.view.viewport()
+    n = win.project.graph.nx.number_of_edges()
+    qtbot.mousePress(vport, Qt.MouseButton.LeftButton, pos=vp(win, port))
+    qtbot.mouseMove(vport, pos=vp(win, port + QPointF(80, 80)))
+    assert win.scene.gesture is not None
+    qtbot.keyClick(vport, Qt.Key.Key_Escape)
+    assert win.scene.gesture is None
+    qtbot.mouseRelease(vport, Qt.MouseButton.LeftButton, pos=vp(win, port + QPointF(80, 80)))
+    assert win.project.graph.nx.number_of_edges() == n

@@ -193,6 +193,7 @@ class Inspector(QScrollArea):
         self.editors: dict[str, ParamEditor] = {}
         self.errors: dict[str, QLabel] = {}
         self.derived: QLabel | None = None
+        self.frozen_box: QCheckBox | None = None
         self._refreshing = False
         self.show_nodes([])
 
@@ -206,6 +207,7 @@ class Inspector(QScrollArea):
         self.editors.clear()
         self.errors.clear()
         self.derived = None
+        self.frozen_box = None
         body = QWidget()
         lay = QVBoxLayout(body)
         if not self.node_ids or self.graph is None:
@@ -287,6 +289,8 @@ class Inspector(QScrollArea):
             lay.addWidget(adv_inner)
         self.advanced_toggle = adv_box
         frozen = QCheckBox("Frozen (weights not trained)")
+        frozen.setObjectName("frozen")
+        self.frozen_box = frozen
         frozen.setChecked(all(n.frozen for n in nodes))
         frozen.toggled.connect(lambda v: self.set_frozen(self.node_ids, bool(v)))
         if any(s.param_count is not None for s in specs):
@@ -317,6 +321,10 @@ class Inspector(QScrollArea):
             spec = REGISTRY.get(node.type)
             for name, ed in self.editors.items():
                 ed.set_value(node.params.get(name, spec.param(name).default))
+            if self.frozen_box is not None:
+                self.frozen_box.blockSignals(True)
+                self.frozen_box.setChecked(all(self.graph.node(n).frozen for n in self.node_ids))
+                self.frozen_box.blockSignals(False)
             if self.derived is not None:
                 self.derived.setText(self._derived_text() if len(self.node_ids) == 1 else self._multi_text())
         finally:

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QToolBar,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
+                               QToolBar,
                                QUndoView, QWidget)
 
 from ..core.errors import DlstudioError
@@ -81,6 +82,8 @@ class MainWindow(QMainWindow):
         self.view.files_dropped.connect(self.open_dropped)
         self.view.zoom_changed.connect(lambda z: self.status_zoom.setText(f"{z * 100:.0f}%"))
         self.panel.node_activated.connect(self.focus_node)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
         self._build_actions()
         self.set_project(Project())
         self.resize(1440, 900)
@@ -113,12 +116,14 @@ class MainWindow(QMainWindow):
         a.setToolTip(tip or text.replace("&", ""))
         a.setCheckable(checkable)
         a.triggered.connect(lambda *_: slot())
+        self._actions[text] = a
         if menu is not None:
             menu.addAction(a)
         self.addAction(a)
         return a
 
     def _build_actions(self) -> None:
+        self._actions: dict[str, QAction] = {}
         mb = self.menuBar()
         SK = QKeySequence.StandardKey
         f = mb.addMenu("&File")
@@ -218,6 +223,7 @@ class MainWindow(QMainWindow):
         self.scene.grid_snap = self.act_snap.isChecked()
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.refused_wire.connect(self.show_refusal)
+        self.scene.rename_requested.connect(lambda nid: (self.scene.select_nodes([nid]), self.rename_selected()))
         self.view.set_scene(self.scene)
         if old_scene is not None:
             old_scene.selectionChanged.disconnect(self._selection_changed)
@@ -286,6 +292,26 @@ class MainWindow(QMainWindow):
             for item in self.scene.items():
                 if isinstance(item, NodeItem) and item.isVisible():
                     item.setSelected(True)
+
+    def _context_menu(self, pos: Any) -> None:
+        """Right-click: act on the item under the mouse (selecting it first) or on the selection."""
+        assert self.scene is not None
+        item = self.view.itemAt(pos)
+        while item is not None and item.parentItem() is not None:
+            item = item.parentItem()
+        if item is not None and not item.isSelected() and item.flags() & item.GraphicsItemFlag.ItemIsSelectable:
+            self.scene.clearSelection()
+            item.setSelected(True)
+        menu = QMenu(self)
+        for text in ("Re&name", "Cu&t", "&Copy", "&Paste", "D&uplicate", "&Delete", None, "&Group selection",
+                     "&Ungroup", "&Collapse / expand", "&Freeze / unfreeze", None, "Layout &selection",
+                     "&Auto-layout", "&Fit"):
+            if text is None:
+                menu.addSeparator()
+            elif text in self._actions:
+                menu.addAction(self._actions[text])
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+        self._menu = menu
 
     # ------------------------------------------------------------ editing
     def undo(self) -> None:

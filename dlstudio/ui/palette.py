@@ -3,7 +3,7 @@ explanation. Drag an entry onto the canvas, or double-click to add it at the vie
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QBrush, QDrag
+from PySide6.QtGui import QBrush, QDrag, QIcon, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from ..layers.registry import REGISTRY
@@ -59,6 +59,9 @@ class Palette(QWidget):
         for category, specs in REGISTRY.by_category().items():
             if not specs:
                 continue
+            pix = QPixmap(10, 10)
+            pix.fill(category_colour(category))
+            icon = QIcon(pix)
             head = QTreeWidgetItem([category])
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)
             head.setForeground(0, QBrush(category_colour(category)))
@@ -68,6 +71,7 @@ class Palette(QWidget):
             self.tree.addTopLevelItem(head)
             for spec in specs:
                 item = QTreeWidgetItem([spec.display_name])
+                item.setIcon(0, icon)
                 item.setData(0, TYPE_ROLE, spec.type)
                 item.setToolTip(0, f"<b>{spec.display_name}</b> ({category})<br>{spec.explanation}")
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable

@@ -65,6 +65,12 @@ class WireGesture:
         port.update()
         return reason
 
+    def cancel(self) -> None:
+        self.scene.removeItem(self.line)
+        if self.hover is not None:
+            self.hover.highlight = None
+            self.hover.update()
+
     def finish(self, pos: QPointF) -> str | None:
         """Connects when allowed; returns the reason when refused (None also when dropped on empty canvas)."""
         self.scene.removeItem(self.line)

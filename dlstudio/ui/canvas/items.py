@@ -136,9 +136,18 @@ class NodeItem(QGraphicsObject):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         theme: Theme = getattr(self.scene(), "theme", LIGHT)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(0, 0, NODE_W, self._height)
         colour = category_colour(self.category)
+        if QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+            # zoomed far out: text would be unreadable, a coloured box keeps big graphs fast to draw
+            painter.fillRect(rect, colour)
+            if self.severity or self.isSelected():
+                sel = QColor(theme.selection if self.isSelected() else
+                             theme.error if self.severity == "error" else theme.warning)
+                painter.setPen(QPen(sel, 8))
+                painter.drawRect(rect)
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self.isSelected():
             outline = QPen(QColor(theme.selection), 2.6)
         elif self.severity == "error":
@@ -348,7 +357,7 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(QPen(colour, 2.4 if self.isSelected() else 1.8))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        if self.text:
+        if self.text and QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) >= 0.3:
             r = self._label_rect()
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(QColor(theme.canvas)))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QTransform
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent, QToolTip
 
+from ...core.edits import Composite, Move, SetGroup
 from ...core.errors import UnknownLayerError
 from ...core.graph import Edge, Group, ModelGraph, Node
 from ...layers.registry import REGISTRY
@@ -52,6 +53,7 @@ def _shift_as_ctrl(event: QGraphicsSceneMouseEvent) -> None:
 
 class GraphScene(QGraphicsScene):
     refused_wire = Signal(str)
+    rename_requested = Signal(str)
 
     def __init__(self, graph: ModelGraph, controller: Controller, engine: Any, theme: Theme = LIGHT) -> None:
         super().__init__()
@@ -279,6 +281,9 @@ class GraphScene(QGraphicsScene):
     def _update_edge_label(self, item: EdgeItem) -> None:
         t = self.engine.edge_shape(item.edge)
         item.set_text(str(t) if t is not None else "?", t is None)
+        e = item.edge
+        item.setToolTip(f"{self.graph.node(e.src).label}.{e.src_port} \u2192 {self.graph.node(e.dst).label}.{e.dst_port}"
+                        f": {t if t is not None else 'shape unknown (fix the upstream error)'}")
 
     # ---------------------------------------------------------- analysis
     def apply_analysis(self, changed: set[str]) -> None:
@@ -399,9 +404,14 @@ class GraphScene(QGraphicsScene):
                     moved[nid] = p
         for gid, block in self.blocks.items():
             p = (block.pos().x(), block.pos().y())
-            if block.collapsed and p != self.graph.group(gid).position:
-                from ...core.edits import SetGroup
-                self.controller.push(SetGroup(gid, "position", p), mergeable=False)
+            old = self.graph.group(gid).position
+            if block.collapsed and p != old:
+                # members travel with their block, so expanding it shows them where the block is
+                dx, dy = p[0] - old[0], p[1] - old[1]
+                members = {n: (self.graph.node(n).position[0] + dx, self.graph.node(n).position[1] + dy)
+                           for n in self.graph.group(gid).node_ids}
+                self.controller.push(Composite("Move block", [SetGroup(gid, "position", p), Move(members)]),
+                                     mergeable=False)
         if not moved:
             return
         if len(moved) == 1:
@@ -469,12 +479,22 @@ class GraphScene(QGraphicsScene):
         if event.button() == Qt.MouseButton.LeftButton:
             self.commit_moves()
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Escape and self.gesture is not None:
+            self.gesture.cancel()
+            self.gesture = None
+            return
+        super().keyPressEvent(event)
+
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         item = self.itemAt(event.scenePos(), QTransform())
         while item is not None and not isinstance(item, (BlockItem, NodeItem)):
             item = item.parentItem()
         if isinstance(item, BlockItem):
             self.controller.set_collapsed(item.key, not item.collapsed)
+            return
+        if isinstance(item, NodeItem):
+            self.rename_requested.emit(item.key)
             return
         super().mouseDoubleClickEvent(event)
 
