@@ -171,6 +171,10 @@ def test_param_counts_and_macs() -> None:
     bilinear = nn.Bilinear(5, 4, 3)
     assert spec.param_count(p, [batched((5,)), batched((4,))]) == sum(q.numel() for q in bilinear.parameters())
     assert counts("MaxPool2d", (6, 28, 28)) == (0, 6 * 14 * 14 * 4)
+    g = dls.Graph()
+    g.output("y", g.add("AvgPool2d", g.input("x", shape=(1, 4, 4)), kernel_size=2, divisor_override=1))
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    torch.testing.assert_close(dls.compile(g)(x), F.avg_pool2d(x, 2) * 4)  # window sums
     assert counts("GlobalAvgPool", (64, 7, 7)) == (0, 64 * 49)
 
 

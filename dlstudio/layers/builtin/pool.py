@@ -68,6 +68,9 @@ def _pool_param_specs(nd: int, is_max: bool) -> tuple[ParamSpec, ...]:
     if not is_max:
         specs.append(ParamSpec("count_include_pad", "bool", True, "Count padded zeros in the average",
                                advanced=True))
+        if nd == 2:  # torch's AvgPool1d has no divisor_override
+            specs.append(ParamSpec("divisor_override", "int", None, "Divide every window sum by this number "
+                                   "instead of the window size", min=1, nullable=True, advanced=True))
     return tuple(specs)
 
 
@@ -85,6 +88,8 @@ def _pool_gen(nd: int, is_max: bool) -> Sampler:
             params["dilation"] = rand_tuple(rng, nd, 1, 2)
         else:
             params["count_include_pad"] = rng.random() < 0.5
+            if nd == 2:
+                params["divisor_override"] = None if rng.random() < 0.7 else rng.randint(1, 9)
         return params, [image(rng, nd, s_hi=10)]
     return gen
 
