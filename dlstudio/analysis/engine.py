@@ -10,6 +10,7 @@ fresh engine computes.
 """
 from __future__ import annotations
 
+import gc
 import heapq
 from collections import deque
 from typing import Any, Iterable
@@ -151,6 +152,19 @@ class AnalysisEngine:
     def refresh(self) -> set[str]:
         """Re-infer what the edits since the last refresh touched; returns the ids whose outputs, diagnostics or
         statistics changed (removed nodes included) and emits `changed` with them."""
+        # refresh builds no reference cycles: keep the cyclic collector from walking a large heap meanwhile
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            changed = self._refresh()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        if changed:
+            self.changed.emit(changed)
+        return changed
+
+    def _refresh(self) -> set[str]:
         graph = self.graph
         changed: set[str] = set(self._removed)
         self._removed.clear()
@@ -184,8 +198,6 @@ class AnalysisEngine:
                 else:
                     self._lints.pop(nid, None)
         self._global_lints = tuple(lint_global(self.totals(), self._facts))
-        if changed:
-            self.changed.emit(changed)
         return changed
 
     def _propagate(self, changed: set[str]) -> set[str]:

@@ -47,6 +47,27 @@ def succ_of(graph: ModelGraph) -> dict[str, dict[str, dict[Edge, dict]]]:
     return graph.nx._succ
 
 
+_INPUT_NAMES: dict[int, frozenset[str]] = {}
+_STATIC_OUTPUTS: dict[int, dict[str, int]] = {}
+
+
+def _input_names(spec: LayerSpec) -> frozenset[str]:
+    names = _INPUT_NAMES.get(id(spec))
+    if names is None:
+        names = _INPUT_NAMES[id(spec)] = frozenset(p.name for p in spec.inputs)
+    return names
+
+
+def _output_index(spec: LayerSpec, params: dict[str, Any] | None) -> dict[str, int]:
+    """Output port name -> index; cached per spec unless its ports depend on the parameters."""
+    if spec.dynamic_outputs is not None:
+        return {p.name: i for i, p in enumerate(spec.output_ports(params))}
+    ports = _STATIC_OUTPUTS.get(id(spec))
+    if ports is None:
+        ports = _STATIC_OUTPUTS[id(spec)] = {p.name: i for i, p in enumerate(spec.outputs)}
+    return ports
+
+
 def label_of(node: Node) -> str:
     return f"{node.type} '{node.label}'"
 
@@ -86,7 +107,7 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
         reached = None if blocked else _reached(graph, node, upstream)
         return NodeState(None, None, None, None, {}, reached, (spec_diag,) if spec_diag else (), NodeStats(nid))
     diags: list[Diagnostic] = []
-    name = label_of(node)
+    name = label_of(node)   # cheap, and most messages need it
 
     # -- wires: unknown ports, several wires into a one-wire port, required ports left empty
     by_port: dict[str, list[Edge]] = {}
@@ -95,8 +116,8 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
             by_port.setdefault(e.dst_port, []).append(e)
     in_ports = spec.inputs
     structural = False
-    if by_port:
-        known = {p.name for p in in_ports}
+    known = _input_names(spec)
+    if by_port and not known.issuperset(by_port):
         for pname in sorted(by_port):
             if pname not in known:
                 structural = True
@@ -126,7 +147,7 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
     except ParamError as exc:
         params = None
         diags.append(Diagnostic("error", D.INVALID_PARAM, f"{name}: {exc}", nid, param=exc.param))
-    ports = {p.name: i for i, p in enumerate(spec.output_ports(params if params is not None else None))}
+    ports = _output_index(spec, params)
 
     reached = None if blocked else _reached(graph, node, upstream)
     if not blocked and not reached and not structural and node.type != "Input":
