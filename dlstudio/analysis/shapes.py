@@ -1,6 +1,8 @@
 """Shape inference over a ModelGraph with the specs' pure-Python rules.
 
-`infer_all` runs a full pass. (The incremental engine for the live editor builds on the same per-node step.)
+`infer_all` runs one full pass and is what the compiler and exporters use. The live editor, `dls.check` and
+`dlstudio check` use the incremental `engine.AnalysisEngine` (per-node step in `evaluate.py`), which also
+reports diagnostics and statistics; a test checks that both agree on every registered layer type.
 """
 from __future__ import annotations
 
