@@ -283,3 +283,52 @@ def test_engine_agrees_with_infer_all_for_every_type(spec) -> None:
         assert eng.outputs(nid) == ref.outputs[nid]
         assert eng.stats(nid).params == spec.param_count(ref.params[nid], ref.inputs[nid])
         eng.close()
+
+
+def test_edits_in_a_long_chain_cost_o_degree(evaluations: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted, not timed: a parameter edit re-evaluates one node and lints one node; inserting a node on a
+    wire re-evaluates a handful and lints at most LINT_RADIUS + 2 nodes, however long the chain."""
+    linted: list[str] = []
+    real_lint = engine_mod.lint_node
+
+    def counting_lint(graph, node_id, *args):
+        linted.append(node_id)
+        return real_lint(graph, node_id, *args)
+
+    monkeypatch.setattr(engine_mod, "lint_node", counting_lint)
+    g = dls.Graph()
+    h = g.input("x", shape=(8,))
+    acts = []
+    for _ in range(150):
+        h = g.add("LeakyReLU", g.add("Linear", h, out_features=8))
+        acts.append(h.node_id)
+    g.output("y", h)
+    eng = AnalysisEngine(g)
+    evaluations.clear()
+    linted.clear()
+    SetParam(acts[2], "negative_slope", 0.3).apply(g)
+    eng.refresh()
+    assert evaluations == [acts[2]] and linted == [acts[2]]
+    evaluations.clear()
+    linted.clear()
+    (wire,) = g.out_edges(acts[2])
+    drop = Node("drop", "Dropout", "drop")
+    for edit in (AddNode(drop), Disconnect(wire), Connect(Edge(acts[2], "y", "drop", "x")),
+                 Connect(Edge("drop", "y", wire.dst, wire.dst_port))):
+        edit.apply(g)
+    eng.refresh()
+    assert sorted(evaluations) == sorted(["drop", wire.dst])
+    assert len(linted) <= engine_mod.LINT_RADIUS + 2
+    assert eng.diagnostics() == [] and eng.outputs("drop") == [TensorInfo(("N", 8))]
+
+
+def test_benchmark_script_runs() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, str(root / "benchmarks" / "editor_scale.py"), "--sizes", "40", "80",
+                          "--repeat", "1"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "shape-preserving" in res.stdout and "residual" in res.stdout
