@@ -454,8 +454,8 @@ register(LayerSpec(
     type="Upsample", category="Convolution",
     explanation=("Enlarges feature maps by a fixed rule with no weights: 'nearest' repeats pixels, "
                  "'bilinear'/'bicubic' interpolate. Use it in decoders and segmentation heads, often followed by "
-                 "a Conv2d that learns to smooth the result. Give either scale_factor or size, not both; "
-                 "'bilinear' needs (C, H, W) input and 'linear' needs (C, L)."),
+                 "a Conv2d that learns to smooth the result. A given size overrides scale_factor, and 'bilinear' "
+                 "needs (C, H, W) input while 'linear' needs (C, L)."),
     inputs=X, outputs=Y,
     params=(ParamSpec("scale_factor", "float_or_tuple", 2.0, "Multiplier for each spatial size", min=0.0,
                       nullable=True),
