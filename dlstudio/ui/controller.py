@@ -17,7 +17,7 @@ from ..core.edits import (AddNode, Composite, Connect, Disconnect, Edit, GroupNo
 from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
 from ..layers.registry import REGISTRY
-from .layout import layered_positions
+from .layout import plan_layout
 
 MIME_NODES = "application/x-dlstudio-nodes"
 PASTE_OFFSET = 40.0
@@ -326,14 +326,16 @@ class Controller(QObject):
 
     # --------------------------------------------------------------- layout
     def auto_layout(self, node_ids: list[str] | None = None) -> bool:
-        pos = layered_positions(self.graph, node_ids or None)
-        if node_ids:
-            return self.move(pos)
+        """Layered layout of the graph (or of `node_ids`); a collapsed block counts as one node."""
+        pos, blocks = plan_layout(self.graph, node_ids or None)
         moved = {n: p for n, p in pos.items() if self.graph.node(n).position != p}
-        if not moved:
+        edits: list[Edit] = [SetGroup(g, "position", p) for g, p in blocks.items()
+                             if self.graph.group(g).position != p]
+        if moved:
+            edits.insert(0, Move(moved))
+        if not edits:
             return False
-        ok = self.push(Composite("Auto-layout", [Move(moved)]), mergeable=False)
-        return ok
+        return self.push(Composite("Auto-layout" if not node_ids else "Layout selection", edits), mergeable=False)
 
 
 def group_of(graph: ModelGraph, node_id: str) -> str | None:

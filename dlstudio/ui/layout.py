@@ -1,7 +1,7 @@
 """Layered left-to-right auto-layout (pure networkx, no Qt), used by the canvas and the benchmark."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Hashable, Iterable
 
 import networkx as nx
 
@@ -11,40 +11,82 @@ X_STEP = 240.0
 Y_STEP = 130.0
 
 
-def layered_positions(graph: ModelGraph, node_ids: Iterable[str] | None = None,
-                      origin: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
-    """Positions for `node_ids` (default: all): one column per topological generation, rows ordered by the
-    mean row of their predecessors (one barycentre sweep keeps wires mostly straight)."""
-    ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
-    if not ids:
-        return {}
-    sub = graph.nx.subgraph(ids)
-    simple = nx.DiGraph(sub)
-    if not nx.is_directed_acyclic_graph(simple):
-        # A cycle is a diagnostic, not a reason to refuse layout: drop back edges found by DFS.
-        simple.remove_edges_from(list(nx.find_cycle(simple)))
-        while not nx.is_directed_acyclic_graph(simple):
-            simple.remove_edges_from(list(nx.find_cycle(simple))[:1])
-    order = {nid: i for i, nid in enumerate(ids)}
-    row: dict[str, float] = {}
-    columns: list[list[str]] = []
-    for gen in nx.topological_generations(simple):
-        def key(n: str) -> tuple[float, int]:
-            preds = [row[p] for p in simple.predecessors(n) if p in row]
+def _columns(dg: nx.DiGraph, order: dict[Hashable, int]) -> list[list[Hashable]]:
+    """One column per topological generation; rows ordered by the mean row of their predecessors (one
+    barycentre sweep keeps wires mostly straight). Cycles are broken first: they are diagnostics, not a
+    reason to refuse a layout."""
+    dg = nx.DiGraph(dg)
+    while not nx.is_directed_acyclic_graph(dg):
+        dg.remove_edges_from(list(nx.find_cycle(dg))[:1])
+    row: dict[Hashable, float] = {}
+    columns: list[list[Hashable]] = []
+    for gen in nx.topological_generations(dg):
+        def key(n: Hashable) -> tuple[float, int]:
+            preds = [row[p] for p in dg.predecessors(n) if p in row]
             return (sum(preds) / len(preds) if preds else float(order[n]), order[n])
         col = sorted(gen, key=key)
         for i, n in enumerate(col):
             row[n] = float(i)
         columns.append(col)
+    return columns
+
+
+def _place(columns: list[list[Hashable]], origin: tuple[float, float]) -> dict[Hashable, tuple[float, float]]:
+    tallest = max((len(c) for c in columns), default=0)
+    out: dict[Hashable, tuple[float, float]] = {}
+    for ci, col in enumerate(columns):
+        offset = (tallest - len(col)) * Y_STEP / 2.0  # centre short columns against the tallest one
+        for ri, n in enumerate(col):
+            out[n] = (origin[0] + ci * X_STEP, origin[1] + offset + ri * Y_STEP)
+    return out
+
+
+def layered_positions(graph: ModelGraph, node_ids: Iterable[str] | None = None,
+                      origin: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
+    """Positions for `node_ids` (default: all nodes), every node its own cell."""
+    ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
+    if not ids:
+        return {}
     if origin is None:
         xs = [graph.node(n).position[0] for n in ids]
         ys = [graph.node(n).position[1] for n in ids]
         origin = (min(xs), min(ys)) if node_ids is not None else (0.0, 0.0)
-    tallest = max(len(c) for c in columns)
-    out: dict[str, tuple[float, float]] = {}
-    for ci, col in enumerate(columns):
-        # centre short columns against the tallest one
-        offset = (tallest - len(col)) * Y_STEP / 2.0
-        for ri, n in enumerate(col):
-            out[n] = (origin[0] + ci * X_STEP, origin[1] + offset + ri * Y_STEP)
-    return out
+    dg = nx.DiGraph(graph.nx.subgraph(ids))
+    return _place(_columns(dg, {n: i for i, n in enumerate(ids)}), origin)  # type: ignore[return-value]
+
+
+def plan_layout(graph: ModelGraph, node_ids: Iterable[str] | None = None
+                ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Node and block positions for a layout where each collapsed block takes one cell, like any node.
+    Its members are laid out among themselves starting at the block's cell, so expanding it shows them
+    in order."""
+    ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
+    if not ids:
+        return {}, {}
+    unit: dict[str, str] = {}
+    for n in ids:
+        gid = graph.node(n).group
+        unit[n] = gid if gid is not None and gid in graph.groups and graph.group(gid).collapsed else n
+    dg = nx.DiGraph()
+    order: dict[Hashable, int] = {}
+    for n in ids:
+        order.setdefault(unit[n], len(order))
+        dg.add_node(unit[n])
+    for e in graph.edges():
+        if e.src in unit and e.dst in unit and unit[e.src] != unit[e.dst]:
+            dg.add_edge(unit[e.src], unit[e.dst])
+    if node_ids is None:
+        origin = (0.0, 0.0)
+    else:
+        origin = (min(graph.node(n).position[0] for n in ids), min(graph.node(n).position[1] for n in ids))
+    cells = _place(_columns(dg, order), origin)
+    nodes: dict[str, tuple[float, float]] = {}
+    groups: dict[str, tuple[float, float]] = {}
+    for u, p in cells.items():
+        if u in graph.groups:
+            groups[u] = p  # type: ignore[index]
+            members = [n for n in ids if unit[n] == u]
+            nodes.update(layered_positions(graph, members, origin=p))
+        else:
+            nodes[u] = p  # type: ignore[index]
+    return nodes, groups

@@ -234,19 +234,22 @@ class BlockItem(NodeItem):
         self.frame = QRectF()
         self.anchor_ports: dict[tuple[str, str, bool], str] = {}   # (node, port, is_output) -> block port name
 
-    def set_boundary(self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
-        """Ports for the wires that cross the block's boundary: (member node id, member port)."""
+    def set_boundary(self, n_inputs: int, inputs: list[tuple[str, str, int]], outputs: list[tuple[str, str]]
+                     ) -> None:
+        """Ports for the wires that cross the block's boundary. `inputs`: (member, member port, block input
+        index); `outputs`: (member, member port), one block output each."""
         class P:
             def __init__(self, name: str) -> None:
                 self.name, self.dtype, self.many = name, "any", False
-        ins = [P(f"in{i + 1}") for i in range(len(inputs))]
+        ins = [P(f"in{i + 1}") for i in range(n_inputs)]
         outs = [P(f"out{i + 1}") for i in range(len(outputs))]
         self.anchor_ports = {}
-        for (n, p), port in zip(inputs, ins):
-            self.anchor_ports[(n, p, False)] = port.name
+        for n, p, i in inputs:
+            self.anchor_ports[(n, p, False)] = ins[i].name
         for (n, p), port in zip(outputs, outs):
             self.anchor_ports[(n, p, True)] = port.name
-        self.set_ports(ins, outs)  # type: ignore[arg-type]
+        if ([p.name for p in ins], [p.name for p in outs]) != (list(self.in_ports), list(self.out_ports)):
+            self.set_ports(ins, outs)  # type: ignore[arg-type]
 
     def set_collapsed(self, collapsed: bool, frame: QRectF | None = None) -> None:
         self.prepareGeometryChange()

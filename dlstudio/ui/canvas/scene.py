@@ -215,16 +215,21 @@ class GraphScene(QGraphicsScene):
         grp = self.graph.group(group_id)
         item = self.blocks[group_id]
         members = set(grp.node_ids)
-        ins: list[tuple[str, str]] = []
+        # one block input per outside tensor (a skip connection and its branch share it), one output per
+        # inside tensor that leaves the block
+        sources: list[tuple[str, str]] = []
+        ins: list[tuple[str, str, int]] = []
         outs: list[tuple[str, str]] = []
         for nid in grp.node_ids:
             for e in self.graph.in_edges(nid):
-                if e.src not in members and (e.dst, e.dst_port) not in ins:
-                    ins.append((e.dst, e.dst_port))
+                if e.src not in members:
+                    if (e.src, e.src_port) not in sources:
+                        sources.append((e.src, e.src_port))
+                    ins.append((e.dst, e.dst_port, sources.index((e.src, e.src_port))))
             for e in self.graph.out_edges(nid):
                 if e.dst not in members and (e.src, e.src_port) not in outs:
                     outs.append((e.src, e.src_port))
-        item.set_boundary(ins, outs)
+        item.set_boundary(len(sources), ins, outs)
         params = sum(int(getattr(self.engine.stats(n), "params", 0) or 0) for n in members)
         frame = QRectF()
         for nid in grp.node_ids:

@@ -136,6 +136,7 @@ class GraphView(QGraphicsView):
             self.scale(1.25, 1.25)
             self.centerOn(rect.center())
         self.zoom_changed.emit(self.zoom)
+        self.minimap.refit()
 
     def centre_on_node(self, item: NodeItem) -> None:
         self.centerOn(item.sceneBoundingRect().center())
