@@ -27,15 +27,23 @@ class ParamEditor(QWidget):
 
     edited = Signal(object)
 
+
     def __init__(self, spec: ParamSpec) -> None:
         super().__init__()
         self.spec = spec
         self.lay = QHBoxLayout(self)
         self.lay.setContentsMargins(0, 0, 0, 0)
         self.widgets: list[QWidget] = []
-        self.link: QCheckBox | None = None
+        self.link: QToolButton | None = None
         self.mode: QComboBox | None = None
+        self.none_box: QCheckBox | None = None
         self._build()
+        if spec.nullable:
+            # None usually means "the layer decides" (e.g. stride = kernel_size for pooling)
+            self.none_box = QCheckBox("auto")
+            self.none_box.setToolTip(f"Leave {spec.name} unset (None): {spec.doc}")
+            self.none_box.toggled.connect(self._none_toggled)
+            self.lay.insertWidget(0, self.none_box)
 
     def _spin(self, is_float: bool) -> QSpinBox | QDoubleSpinBox:
         s = self.spec
@@ -95,6 +103,32 @@ class ParamEditor(QWidget):
             w.editingFinished.connect(lambda w=w: self.edited.emit(self._parse(w.text())))
             self._add(w)
 
+    def _none_toggled(self, on: bool) -> None:
+        for w in self.widgets:
+            w.setEnabled(not on)
+        if on:
+            self.edited.emit(None)
+        else:
+            self.edited.emit(self.current())
+
+    def current(self) -> Any:
+        """The value the editors show now."""
+        k = self.spec.kind
+        w = self.widgets[0]
+        if k in ("int", "float"):
+            return w.value()  # type: ignore[attr-defined]
+        if k == "bool":
+            return w.isChecked()  # type: ignore[attr-defined]
+        if k == "choice":
+            return w.currentData()  # type: ignore[attr-defined]
+        if k in ("int_or_tuple", "float_or_tuple"):
+            if self.mode is not None and self.mode.currentData() is not None:
+                return self.mode.currentData()
+            vals = [sp.value() for sp in self.spins]
+            return vals[0] if self.link is not None and self.link.isChecked() and self.spec.length is None \
+                else tuple(vals)
+        return self._parse(w.text())  # type: ignore[attr-defined]
+
     def _add(self, w: QWidget) -> None:
         self.widgets.append(w)
         self.lay.addWidget(w, 0 if isinstance(w, (QToolButton, QComboBox)) and self.spec.kind != "choice" else 1)
@@ -142,11 +176,17 @@ class ParamEditor(QWidget):
 
     def set_value(self, value: Any) -> None:
         """Show `value` without emitting (the caller blocks signals too)."""
-        for w in self.widgets:
+        for w in self.widgets + ([self.none_box] if self.none_box else []):
             w.blockSignals(True)
         try:
             k = self.spec.kind
             w = self.widgets[0]
+            if self.none_box is not None:
+                self.none_box.setChecked(value is None)
+                for x in self.widgets:
+                    x.setEnabled(value is not None)
+            if value is None:
+                return
             if k in ("int", "float") and value is not None:
                 w.setValue(value)  # type: ignore[attr-defined]
             elif k == "bool":
@@ -173,7 +213,7 @@ class ParamEditor(QWidget):
             else:
                 w.setText("" if value is None else str(value))  # type: ignore[attr-defined]
         finally:
-            for w in self.widgets:
+            for w in self.widgets + ([self.none_box] if self.none_box else []):
                 w.blockSignals(False)
 
 

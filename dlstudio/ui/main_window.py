@@ -670,6 +670,9 @@ def default_project_path() -> Path:
 
 def launch(args: list[str]) -> int:
     """Open the window on `args[0]` (a project) or the default example; returns the exit code."""
+    if QApplication.instance() is None:
+        # crisp on fractional HiDPI scales (125 %, 150 %) instead of rounding to whole pixels
+        QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
