@@ -22,7 +22,8 @@ def save_project(path: Path, *, broken: bool = False, softmax: bool = False, dat
     g.output("y", h)
     if broken:
         SetParam(g.find("hidden").id, "out_features", 0).apply(g)
-    project = dls.Project(graph=g, training={"loss": "CrossEntropyLoss", "batch_size": 16},
+    project = dls.Project(graph=g, training={"loss": "CrossEntropyLoss", "batch_size": 16, "optimizer": "SGD",
+                                            "optimizer_params": {"momentum": 0.9}},
                           data={"dataset": dataset})
     return project.save(path)
 
@@ -57,7 +58,10 @@ def test_check_graph_errors_exit_one(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert report["ok"] is False
     (err,) = [d for d in report["diagnostics"] if d["severity"] == "error"]
     assert err["code"] == "invalid_param" and err["param"] == "out_features"
-    assert report["memory_estimate"]["batch_size"] == 16
+    mem = report["memory_estimate"]
+    assert mem["batch_size"] == 16 and mem["optimizer"] == "sgd-momentum"
+    params = report["totals"]["params"]
+    assert mem["params_bytes"] == mem["grads_bytes"] == mem["optimizer_bytes"] == 4 * params
 
 
 @pytest.mark.parametrize("content", [b"{not json", b'{"format": "something-else"}'])

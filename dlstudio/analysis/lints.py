@@ -118,6 +118,24 @@ def training_facts(training: Mapping[str, Any] | Any | None = None, data: Mappin
                          num_rows=rows, task=task if isinstance(task, str) else None)
 
 
+def project_facts(project: Any) -> TrainingFacts:
+    """TrainingFacts for a Project: its own training/data sections, completed by the training engine's
+    `task_info` (which knows the built-in datasets' tasks and class counts, and the default loss per task).
+    Imports the training package (and so torch) only when called."""
+    own = training_facts(project.training, project.data)
+    try:
+        from ..training.data.binding import task_info
+        path = getattr(project, "path", None)
+        info = task_info(project.data, project.training, project.graph,
+                         base_dir=path.parent if path is not None else None)
+    except Exception:  # noqa: BLE001 - lints then use what the file says; training reports its own errors
+        return own
+    derived = training_facts(info)
+    return TrainingFacts(loss=own.loss or derived.loss, loss_name=own.loss_name or derived.loss_name,
+                         num_classes=own.num_classes or derived.num_classes, num_rows=own.num_rows,
+                         task=own.task or derived.task)
+
+
 def is_activation(type_name: str) -> bool:
     if type_name == "Identity":
         return False

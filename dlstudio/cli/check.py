@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 HELP = "check a project: shapes, diagnostics, lint warnings, parameters and MACs per layer"
 DESCRIPTION = (HELP + ". Exit code 0: no errors (warnings allowed); 1: the graph has errors; "
@@ -33,24 +32,8 @@ def _setting(section: dict, *names: str) -> object:
     return None
 
 
-def _facts(project: Any) -> Any:
-    """Loss, class count and row count for the lints: the project's own sections, completed by the training
-    engine's task_info (it knows the built-in datasets' tasks and class counts)."""
-    from ..analysis.lints import TrainingFacts, training_facts
-    own = training_facts(project.training, project.data)
-    try:
-        from ..training.data.binding import task_info
-        info = task_info(project.data, project.training, project.graph,
-                         base_dir=project.path.parent if project.path else None)
-    except Exception:  # noqa: BLE001 - the lints then use what the file says; training reports its own errors
-        return own
-    derived = training_facts(info)
-    return TrainingFacts(loss=own.loss or derived.loss, loss_name=own.loss_name or derived.loss_name,
-                         num_classes=own.num_classes or derived.num_classes, num_rows=own.num_rows,
-                         task=own.task or derived.task)
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..analysis.lints import project_facts
     from ..analysis.report import check_graph
     from ..core.errors import DlstudioError, ProjectFileError
     from ..io.project import Project
@@ -60,10 +43,14 @@ def run(args: argparse.Namespace) -> int:
     except ProjectFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = check_graph(project.graph, facts=_facts(project))
+    report = check_graph(project.graph, facts=project_facts(project))
     training = project.training if isinstance(project.training, dict) else {}
     batch = args.batch_size or _setting(training, "batch_size")
     optimizer = args.optimizer or _setting(training, "optimizer")
+    extra = training.get("optimizer_params")
+    if isinstance(optimizer, str) and optimizer.lower() == "sgd" and isinstance(extra, dict) \
+            and (extra.get("momentum") or 0) > 0:
+        optimizer = "sgd-momentum"   # momentum keeps one buffer per parameter
     try:
         memory = report.memory_estimate(batch if isinstance(batch, int) and batch > 0 else 32,
                                         optimizer if isinstance(optimizer, str) else "adam")
