@@ -33,9 +33,16 @@ class Unsupported(Exception):
 
 @dataclass
 class Value:
+    """A dlstudio output port standing for an ONNX value. `layout` is "" when the ONNX tensor is exactly the
+    port's tensor; recurrent ops in time-major form give views of it ("seq_first": the port's tensor with dims
+    0 and 1 swapped; "rnn_y0"/"rnn_y1": ONNX's 4-D Y of a single-layer RNN; "rnn_y0_t": Y with dims 1 and 2
+    swapped). Only the recurrent handlers and Transpose/Squeeze/Reshape accept views."""
+
     node_id: str
     port: str
     info: TensorInfo
+    layout: str = ""
+    dirs: int = 1
 
 
 @dataclass
@@ -75,19 +82,32 @@ class Context:
         self.opset = opset
         self.consumers = consumers
         self.producer: dict[str, str] = {}   # onnx value -> node id that produced it
+        self.batch_tainted: set[str] = set()  # folded with a stand-in batch size of 1 (Shape of a dynamic batch)
 
     # ---------------------------------------------------------------- reads
     def is_const(self, name: str) -> bool:
         return name in self.consts
 
-    def const(self, name: str) -> np.ndarray:
+    def const(self, name: str, batch_ok: bool = False) -> np.ndarray:
         if name not in self.consts:
             raise Unsupported(f"input {name!r} must be a constant (weights computed at run time are not supported)")
+        if name in self.batch_tainted and not batch_ok:
+            raise Unsupported(f"input {name!r} depends on the batch size")
         return self.consts[name]
+
+    def raw_value(self, name: str) -> Value:
+        """The value, views (time-major recurrent tensors) included."""
+        if name in self.values:
+            return self.values[name]
+        return self.value(name)
 
     def value(self, name: str) -> Value:
         if name in self.values:
-            return self.values[name]
+            v = self.values[name]
+            if v.layout:
+                raise Unsupported(f"input {name!r} is a time-major recurrent tensor ({v.layout}); only the "
+                                  f"transposes back to batch-first are supported")
+            return v
         if name in self.consts:
             raise Unsupported(f"input {name!r} is a constant tensor where a layer input is expected")
         raise Unsupported(f"input {name!r} is not available")
@@ -280,6 +300,8 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
             try:
                 for o, v in zip(n.output, _fold(n, ctx.consts, list(model.opset_import))):
                     ctx.consts[o] = v
+                    if any(i in ctx.batch_tainted for i in ins):
+                        ctx.batch_tainted.add(o)
                 continue
             except Exception as exc:  # the reference evaluator lacks an op or rejects it
                 problems.append(f"{n.op_type} (node {name!r}): cannot fold its constant inputs ({exc})")
@@ -287,6 +309,14 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
                 continue
         if n.op_type == "Shape" and ins[0] in ctx.static_shapes:
             ctx.consts[n.output[0]] = np.asarray(ctx.static_shapes[ins[0]], dtype=np.int64)
+            continue
+        if n.op_type == "Shape" and ins[0] in ctx.values and not ctx.values[ins[0]].layout and \
+                not any(a.name in ("start", "end") for a in n.attribute):
+            # a dynamic batch: fold with a stand-in batch of 1 and mark everything computed from it, so only
+            # uses that do not depend on the value (zero initial states, Reshape's batch entry) accept it
+            info = ctx.values[ins[0]].info
+            ctx.consts[n.output[0]] = np.asarray([1, *(int(d) for d in info.shape[1:])], dtype=np.int64)
+            ctx.batch_tainted.add(n.output[0])
             continue
         handler = HANDLERS.get(n.op_type)
         if handler is None:
@@ -307,6 +337,19 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
                             f"outputs must come from layers")
             continue
         v = ctx.values[vo.name]
+        if v.layout == "rnn_y1":
+            # ONNX's batch-first 4-D Y (N, L, dirs, H): a per-sample Reshape of the layer's (N, L, dirs*H)
+            seq, width = int(v.info.shape[1]), int(v.info.shape[2])
+            try:
+                v = ctx.add("Reshape", [Value(v.node_id, v.port, v.info)],
+                            {"shape": (seq, v.dirs, width // v.dirs)}, label=f"{vo.name}_4d")[0]
+            except Unsupported as exc:
+                problems.append(f"output {vo.name!r}: {exc}")
+                continue
+        if v.layout:
+            problems.append(f"output {vo.name!r}: is a time-major view ({v.layout}) of a recurrent layer's "
+                            f"output; dlstudio outputs are batch-first")
+            continue
         out = Node(id=ctx.graph.new_id("n"), type="Output", label=vo.name)
         AddNode(out).apply(ctx.graph)
         Connect(Edge(v.node_id, v.port, out.id, "x", 0)).apply(ctx.graph)

@@ -236,8 +236,16 @@ def _flatten(ctx: Context, node: Any, name: str) -> None:
 
 @handles("Reshape")
 def _reshape(ctx: Context, node: Any, name: str) -> None:
+    raw = ctx.raw_value(node.input[0])
+    target = [int(v) for v in (ctx.const(node.input[1], batch_ok=True) if ctx.opset >= 5 else attrs(node)["shape"])]
+    if ctx.opset >= 5 and node.input[1] in ctx.batch_tainted:
+        target[0] = 0  # the stand-in batch entry: keep the batch
+    if raw.layout in ("rnn_y1", "rnn_y0_t") and len(target) == 3 and target[2] in (-1, raw.info.shape[-1]):
+        # (N, L, dirs, H) -> (N, L, dirs*H) is the layer's batch-first output; time-major -> seq_first
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "" if raw.layout == "rnn_y1" else
+                                       "seq_first"))
+        return
     x = ctx.value(node.input[0])
-    target = [int(v) for v in (ctx.const(node.input[1]) if ctx.opset >= 5 else attrs(node)["shape"])]
     if attrs(node).get("allowzero", 0) and 0 in target:
         raise Unsupported("allowzero=1 with a zero size")
     src = ctx.static_shapes.get(node.input[0])
@@ -256,8 +264,21 @@ def _reshape(ctx: Context, node: Any, name: str) -> None:
 
 @handles("Transpose")
 def _transpose(ctx: Context, node: Any, name: str) -> None:
+    raw = ctx.raw_value(node.input[0])
+    perm = list(attrs(node).get("perm", list(range(raw.info.rank))[::-1]))
+    if raw.layout == "" and raw.info.rank == 3 and perm == [1, 0, 2]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "seq_first"))  # for a time-major RNN
+        return
+    if raw.layout == "seq_first" and perm == [1, 0, 2]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info))
+        return
+    if raw.layout == "rnn_y0" and perm == [0, 2, 1, 3]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "rnn_y0_t", raw.dirs))
+        return
+    if raw.layout == "rnn_y0" and perm == [2, 0, 1, 3]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "rnn_y1", raw.dirs))
+        return
     x = ctx.value(node.input[0])
-    perm = list(attrs(node).get("perm", list(range(x.info.rank))[::-1]))
     if perm[0] != 0:
         raise Unsupported(f"perm {perm} moves the batch dimension")
     if perm == list(range(len(perm))):
@@ -275,6 +296,13 @@ def _axes(ctx: Context, node: Any) -> list[int] | None:
 
 @handles("Squeeze")
 def _squeeze(ctx: Context, node: Any, name: str) -> None:
+    raw = ctx.raw_value(node.input[0])
+    if raw.layout in ("rnn_y0", "rnn_y1") and raw.dirs == 1:
+        axes = _axes(ctx, node)
+        if axes is not None and [a % 4 for a in axes] == [1 if raw.layout == "rnn_y0" else 2]:
+            ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info,
+                                           "seq_first" if raw.layout == "rnn_y0" else ""))
+            return
     x = ctx.value(node.input[0])
     axes = _axes(ctx, node)
     if axes is None:
@@ -341,6 +369,15 @@ def _dropout(ctx: Context, node: Any, name: str) -> None:
 
 @handles("Gather")
 def _gather(ctx: Context, node: Any, name: str) -> None:
+    if node.input[0] in ctx.values and node.input[1] in ctx.consts:
+        # x[:, i] with a constant scalar index: Select (e.g. the last time step)
+        x = ctx.value(node.input[0])
+        idx = ctx.const(node.input[1])
+        if idx.ndim != 0:
+            raise Unsupported("gathering several positions of a tensor")
+        axis = _axis(attrs(node).get("axis", 0), x.info.rank)
+        ctx.bind(node.output[0], ctx.add("Select", [x], {"dim": axis, "index": int(idx)}, label=name)[0])
+        return
     table = ctx.const(node.input[0])
     idx = ctx.value(node.input[1])
     if attrs(node).get("axis", 0) != 0 or table.ndim != 2 or idx.info.dtype != "int64":
@@ -635,3 +672,95 @@ def _depth_to_space(ctx: Context, node: Any, name: str) -> None:
         raise Unsupported("DCR mode (PixelShuffle is CRD)")
     ctx.bind(node.output[0], ctx.add("PixelShuffle", [ctx.value(node.input[0])],
                                      {"upscale_factor": int(at["blocksize"])}, label=name)[0])
+
+
+@handles("ReduceMean", "ReduceMax")
+def _reduce(ctx: Context, node: Any, name: str) -> None:
+    """Mean/max over every spatial dim: global pooling (keepdims=1 keeps (C, 1, 1): adaptive pooling to 1)."""
+    x = ctx.value(node.input[0])
+    at = attrs(node)
+    r = x.info.rank
+    axes = at.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = list(ctx.const(node.input[1]))
+    if axes is None or sorted(int(a) % r for a in axes) != list(range(2, r)) or r < 3:
+        raise Unsupported(f"reduction over axes {axes} (only all spatial dims, i.e. global pooling, maps)")
+    keep = bool(at.get("keepdims", 1))
+    mean = node.op_type == "ReduceMean"
+    if keep:
+        layer = {(True, 3): "AdaptiveAvgPool1d", (True, 4): "AdaptiveAvgPool2d", (False, 4): "AdaptiveMaxPool2d"}
+        t = layer.get((mean, r))
+        if t is None:
+            raise Unsupported(f"keepdims reduction of a rank-{r} tensor")
+        ctx.bind(node.output[0], ctx.add(t, [x], {"output_size": 1}, label=name)[0])
+    else:
+        ctx.bind(node.output[0], ctx.add("GlobalAvgPool" if mean else "GlobalMaxPool", [x], label=name)[0])
+
+
+# ------------------------------------------------------------------------------------------------ recurrent
+_GATES = {"LSTM": (4, [0, 2, 3, 1]), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}  # ONNX gate blocks -> torch order
+
+
+def _reorder(w: np.ndarray, gates: int, order: list[int]) -> np.ndarray:
+    blocks = np.split(w, gates, axis=0)
+    return np.concatenate([blocks[i] for i in order], axis=0)
+
+
+@handles("LSTM", "GRU", "RNN")
+def _recurrent(ctx: Context, node: Any, name: str) -> None:
+    op = node.op_type
+    at = attrs(node)
+    layout = int(at.get("layout", 0))
+    raw = ctx.raw_value(node.input[0])
+    if raw.layout != ("seq_first" if layout == 0 else ""):
+        raise Unsupported("layout=0 (time-major) needs its input transposed from batch-first data; the batch "
+                          "must stay the first dimension of the model's input" if layout == 0 else
+                          "its input is a time-major view")
+    x = Value(raw.node_id, raw.port, raw.info)
+    direction = at.get("direction", "forward")
+    if direction == "reverse":
+        raise Unsupported("direction=reverse alone (torch runs reverse only as part of bidirectional)")
+    dirs = 2 if direction == "bidirectional" else 1
+    if at.get("clip") is not None or at.get("input_forget", 0):
+        raise Unsupported("clip / input_forget")
+    acts = [a.lower() if isinstance(a, str) else a.decode().lower() for a in at.get("activations", [])]
+    default = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"], "RNN": ["tanh"]}[op]
+    extra: dict[str, Any] = {}
+    if op == "RNN" and acts and set(acts) == {"relu"}:
+        extra["nonlinearity"] = "relu"
+    elif acts and acts != default * dirs and acts != default:
+        raise Unsupported(f"activations {acts}")
+    if op == "GRU" and not at.get("linear_before_reset", 0):
+        raise Unsupported("linear_before_reset=0 (torch's GRU applies the reset gate after the linear map)")
+    for i, what in ((4, "sequence_lens"), (7, "peepholes P")):
+        if _opt(node, i) and (i != 4 or node.input[i] not in ctx.consts):
+            raise Unsupported(f"the {what} input")
+    for i in (5, 6):  # initial_h, initial_c: zeros are torch's default
+        if _opt(node, i):
+            init = ctx.const(node.input[i], batch_ok=True)
+            if np.any(init != 0):
+                raise Unsupported("a non-zero initial state")
+    gates, order = _GATES[op]
+    w = ctx.const(node.input[1]).astype(np.float32)
+    r = ctx.const(node.input[2]).astype(np.float32)
+    hidden = int(at.get("hidden_size", r.shape[-1]))
+    b = ctx.const(node.input[3]).astype(np.float32) if _opt(node, 3) else None
+    weights: dict[str, np.ndarray] = {}
+    for d in range(dirs):
+        sfx = "_l0" + ("_reverse" if d else "")
+        weights["weight_ih" + sfx] = _reorder(w[d], gates, order)
+        weights["weight_hh" + sfx] = _reorder(r[d], gates, order)
+        if b is not None:
+            weights["bias_ih" + sfx] = _reorder(b[d][: gates * hidden], gates, order)
+            weights["bias_hh" + sfx] = _reorder(b[d][gates * hidden:], gates, order)
+    params = {"hidden_size": hidden, "num_layers": 1, "output": "sequence", "bidirectional": dirs == 2,
+              "bias": b is not None, **extra}
+    y, h_n = ctx.add(op, [x], params, weights, label=name)[:2]
+    outs = list(node.output) + [""] * 3
+    if outs[0]:
+        ctx.bind(outs[0], Value(y.node_id, y.port, y.info, "rnn_y0" if layout == 0 else "rnn_y1", dirs))
+    if outs[1]:
+        # dlstudio's h_n is batch-first (N, dirs, H) like ONNX layout 1; layout 0 is (dirs, N, H)
+        ctx.bind(outs[1], Value(h_n.node_id, h_n.port, h_n.info, "seq_first" if layout == 0 else ""))
+    if outs[2] and ctx.consumers.get(outs[2], 0):
+        raise Unsupported("the final cell state Y_c is used (the catalog LSTM exposes y and h_n)")
