@@ -4,6 +4,7 @@ error messages for bad inputs, well-known parameter counts, and behaviour the sh
 from __future__ import annotations
 
 import math
+import random
 import subprocess
 import sys
 
@@ -15,11 +16,12 @@ import dlstudio as dls
 from dlstudio.analysis.shapes import infer_all
 from dlstudio.core.errors import ShapeError
 from dlstudio.core.tensor import TensorInfo
-from dlstudio.layers import get_spec
+from dlstudio.layers import all_specs, get_spec
 from dlstudio.nn.activations import Step
 from dlstudio.nn.attention import PositionalEncoding
 from dlstudio.nn.blocks import BasicBlock, Bottleneck, InvertedResidual
 from dlstudio.nn.noise import GaussianNoise
+from test_layer_harness import build_single, make_tensor  # the harness's graph builder (tests/ is on sys.path)
 
 
 def t(*features: int, dtype: str = "float32") -> TensorInfo:
@@ -370,3 +372,34 @@ def test_merge_dtype_flow_follows_torch() -> None:
     a, b = torch.tensor([[1, 2, 3]]), torch.tensor([[2, 2, 2]])
     assert ((a + b) / 2).dtype == torch.float32 and (a * torch.ones(1, 3)).dtype == torch.float32
     assert "one dtype" in str(shape_error("Concat", [t(3), t(3, dtype="int64")]))
+
+
+# ------------------------------------------------------------------------- rules on inputs off the sampler
+PART_B = ("Normalization", "Regularization", "Recurrent", "Embedding & Attention", "Activation", "Merge", "Blocks")
+
+
+def _random_tensor(rng: random.Random) -> TensorInfo:
+    dims = tuple(rng.randint(1, 6) for _ in range(rng.randint(0, 4)))
+    return TensorInfo(("N", *dims), "int64" if rng.random() < 0.2 else "float32")
+
+
+@pytest.mark.parametrize("spec", [s for s in all_specs() if s.category in PART_B], ids=lambda s: s.type)
+def test_rules_refuse_with_shape_error_or_agree_with_torch(spec) -> None:
+    """Random ranks/sizes/dtypes (valid parameters): a rule either raises ShapeError or torch accepts the inputs
+    and produces exactly the predicted shapes and dtypes."""
+    for seed in range(12):
+        rng = random.Random(seed)
+        params, inputs = spec.sample(rng)
+        inputs = [None if i is None else _random_tensor(rng) if rng.random() < 0.7 else i for i in inputs]
+        try:
+            expected = spec.shape(spec.resolve_params(params), inputs)
+        except ShapeError:
+            continue
+        g, _, wired = build_single(spec, params, inputs)
+        model = dls.compile(g, seed=0).eval()
+        with torch.no_grad():
+            out = model(*[make_tensor(i, rng, params) for i in wired])
+        outs = list(out) if isinstance(out, tuple) else [out]
+        for got, exp in zip(outs, expected, strict=True):
+            assert tuple(got.shape) == tuple(3 if d == "N" else d for d in exp.shape), (params, inputs)
+            assert str(got.dtype) == f"torch.{exp.dtype}", (params, inputs)

@@ -33,7 +33,8 @@ def _broadcast(layer: str):
                     f"{layer} needs inputs of the same shape but input 1 is {first} and input {i} is {t}: "
                     f"match the channels/sizes (e.g. a 1x1 Conv2d on the skip path)",
                     port="inputs", expected=str(first), got=str(t))
-        return [first]
+        # int64 + float32 gives float32 in torch (type promotion)
+        return [first if all(t.dtype == first.dtype for t in ts) else TensorInfo(first.shape, "float32")]
     return rule
 
 
