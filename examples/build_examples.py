@@ -17,6 +17,8 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(HERE.parent))
+if str(HERE) not in sys.path:  # zoo.py sits beside this script
+    sys.path.insert(0, str(HERE))
 
 import dlstudio as dls  # noqa: E402
 from dlstudio.api import Ref  # noqa: E402
@@ -141,12 +143,15 @@ def conv_autoencoder() -> "dls.Project":
         "digits_28x28", "reconstruction")
 
 
+from zoo import ZOO  # noqa: E402  (the templates of the model zoo, examples/zoo.py)
+
 EXAMPLES: dict[str, Callable[[], "dls.Project"]] = {
     "mlp_digits": mlp_digits,
     "lenet5": lenet5,
     "resnet_mini": resnet_mini,
     "lstm_sequence": lstm_sequence,
     "conv_autoencoder": conv_autoencoder,
+    **ZOO,
 }
 
 
