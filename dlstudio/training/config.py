@@ -110,6 +110,8 @@ class TrainingConfig:
     seed: int = 0
     checkpoint_every: int = 1            # epochs between checkpoints
     deterministic: bool = False
+    # autoencoder / GAN settings, read and validated by dlstudio.training.generative (empty: supervised)
+    generative: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> "TrainingConfig":

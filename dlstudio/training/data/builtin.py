@@ -38,6 +38,20 @@ def _digits(shape: tuple[int, ...]) -> Callable[[dict[str, Any]], tuple[np.ndarr
     return load
 
 
+def _digits_rgb(size: int) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
+    """Digits upscaled to size x size and repeated over 3 channels: an offline stand-in for CIFAR-style RGB
+    inputs (ResNet-18, MobileNetV2 and DCGAN templates keep their reference channel counts)."""
+    def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+        import torch.nn.functional as F
+        from sklearn.datasets import load_digits
+        d = load_digits()
+        t = torch.from_numpy((d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8))
+        x = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
+        return np.ascontiguousarray(x.numpy(), dtype=np.float32), d.target.astype(np.int64)
+    return load
+
+
 def _sk(loader: str, target_float: bool = False) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         import sklearn.datasets as sd
@@ -142,6 +156,11 @@ BUILTINS: dict[str, BuiltinInfo] = {b.name: b for b in (
                 "Handwritten digits as 1x8x8 images in [0, 1].", _digits((1, 8, 8))),
     BuiltinInfo("digits_28x28", "multiclass", (1, 28, 28), "float32", _D10,
                 "Handwritten digits upscaled (bilinear) to 1x28x28, the MNIST/LeNet size.", _digits((1, 28, 28))),
+    BuiltinInfo("digits_rgb_32x32", "multiclass", (3, 32, 32), "float32", _D10,
+                "Handwritten digits upscaled to 32x32 on 3 equal channels (the CIFAR input layout).",
+                _digits_rgb(32)),
+    BuiltinInfo("digits_rgb_64x64", "multiclass", (3, 64, 64), "float32", _D10,
+                "Handwritten digits upscaled to 64x64 on 3 equal channels (the DCGAN image size).", _digits_rgb(64)),
     BuiltinInfo("iris", "multiclass", (4,), "float32", ("setosa", "versicolor", "virginica"),
                 "Fisher's iris: 4 measurements, 3 species (150 rows).", _sk("load_iris"), scaling="standard"),
     BuiltinInfo("wine", "multiclass", (13,), "float32", ("class_0", "class_1", "class_2"),
