@@ -20,7 +20,7 @@ from ..core.signals import Signal
 from ..core.tensor import TensorInfo
 from . import diagnostics as D
 from .diagnostics import Diagnostic, MemoryEstimate, NodeStats, Totals, memory_estimate
-from .evaluate import NodeState, evaluate_node, label_of, pred_of, spec_or_error, succ_of
+from .evaluate import NodeState, evaluate_node, pred_of, spec_or_error, succ_of
 from .lints import LINT_RADIUS, TrainingFacts, lint_global, lint_node, training_facts
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1}
@@ -411,4 +411,4 @@ def _downstream_within(graph: ModelGraph, starts: Iterable[str], radius: int) ->
     return seen
 
 
-__all__ = ["AnalysisEngine", "label_of"]
+__all__ = ["AnalysisEngine", "Diagnostic", "MemoryEstimate", "NodeStats", "Totals"]
