@@ -146,3 +146,12 @@ def test_facts_from_a_config_object() -> None:
     assert (f.loss, f.num_classes, f.task) == ("crossentropy", 10, "multiclass")
     g, _ = head(("Softmax", {}), units=10)
     assert codes(g, training=Info()) == ["double_softmax"]
+
+
+def test_project_facts_use_the_training_engine_defaults() -> None:
+    from dlstudio.analysis.lints import project_facts
+    g, _ = head(units=10)
+    f = project_facts(dls.Project(graph=g, data={"dataset": "digits"}))        # no loss given: the task's default
+    assert (f.loss, f.num_classes, f.task) == ("crossentropy", 10, "multiclass")
+    f = project_facts(dls.Project(graph=g, data={"dataset": "diabetes"}, training={"loss": "L1Loss"}))
+    assert (f.loss, f.task) == ("l1", "regression")
