@@ -76,6 +76,8 @@ def run(n_nodes: int, edits: int) -> dict[str, float]:
     out["param edit round trip, max ms"] = max(times)
     out["undo of the (merged) edit run ms"] = timed(win.undo)
     out["redo ms"] = timed(win.redo)
+    out["select all ms"] = timed(win.select_all)
+    out["delete all + undo ms"] = timed(lambda: (win.delete_selection(), win.undo()))
     # worst case: every wire's shape label changes
     win.set_project(activation_chain(n_nodes))
     inp = win.project.graph.find("x").id

@@ -16,10 +16,17 @@ from ..analysis.ports import gather_inputs
 from ..core.errors import DlstudioError, ParamError, UnknownLayerError
 from ..core.graph import ModelGraph
 from ..layers.registry import REGISTRY
-from ..layers.spec import LayerSpec, ParamSpec
+from ..layers.spec import ParamSpec, _no_params
 from .canvas.scene import human
 
 INT_MIN, INT_MAX = -(2 ** 31) + 1, 2 ** 31 - 1
+
+
+class _FloatSpin(QDoubleSpinBox):
+    """Shows 0.1, not 0.100000; keeps full precision underneath."""
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return f"{value:.6g}"
 
 
 class ParamEditor(QWidget):
@@ -48,7 +55,7 @@ class ParamEditor(QWidget):
     def _spin(self, is_float: bool) -> QSpinBox | QDoubleSpinBox:
         s = self.spec
         if is_float:
-            w: QSpinBox | QDoubleSpinBox = QDoubleSpinBox()
+            w: QSpinBox | QDoubleSpinBox = _FloatSpin()
             w.setDecimals(6)
             w.setSingleStep(0.01 if (s.max or 10) <= 1 else 0.1)
             w.setRange(s.min if s.min is not None else -1e9, s.max if s.max is not None else 1e9)
@@ -333,7 +340,7 @@ class Inspector(QScrollArea):
         self.frozen_box = frozen
         frozen.setChecked(all(n.frozen for n in nodes))
         frozen.toggled.connect(lambda v: self.set_frozen(self.node_ids, bool(v)))
-        if any(s.param_count is not None for s in specs):
+        if any(s.param_count is not _no_params for s in specs):  # only layers that have weights
             lay.addWidget(frozen)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)

@@ -243,7 +243,10 @@ class MainWindow(QMainWindow):
         assert self.scene is not None
         changed = self.engine.refresh()
         self.scene.apply_analysis(set(changed or ()))
-        self.inspector.refresh()
+        if self.scene.take_selection_dirty():
+            self._selection_changed()
+        else:
+            self.inspector.refresh()
         self._update_status()
         self._panel_timer.start()
 
@@ -289,9 +292,7 @@ class MainWindow(QMainWindow):
 
     def select_all(self) -> None:
         if self.scene is not None:
-            for item in self.scene.items():
-                if isinstance(item, NodeItem) and item.isVisible():
-                    item.setSelected(True)
+            self.scene.select_all()
 
     def _context_menu(self, pos: Any) -> None:
         """Right-click: act on the item under the mouse (selecting it first) or on the selection."""

@@ -68,6 +68,7 @@ class GraphScene(QGraphicsScene):
         self.blocks: dict[str, BlockItem] = {}
         self._dirty: set[str] = set()
         self._pending_wires: set[str] = set()
+        self._selection_dirty = False
         self._syncing = False
         self.gesture: WireGesture | None = None
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
@@ -128,10 +129,25 @@ class GraphScene(QGraphicsScene):
     def _on_renamed(self, node_id: str, label: str) -> None:
         self._dirty.add(node_id)
 
+    def _quiet_remove(self, item: Any) -> None:
+        """Remove without a selectionChanged per item (deleting 1,000 selected nodes would rebuild the
+        inspector 1,000 times); the window asks `take_selection_dirty()` once after the edit."""
+        if item.isSelected():
+            self._selection_dirty = True
+        self.blockSignals(True)
+        try:
+            self.removeItem(item)
+        finally:
+            self.blockSignals(False)
+
+    def take_selection_dirty(self) -> bool:
+        dirty, self._selection_dirty = self._selection_dirty, False
+        return dirty
+
     def _on_node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
         if item is not None:
-            self.removeItem(item)
+            self._quiet_remove(item)
         self._dirty.discard(node.id)
 
     def _on_edge_added(self, edge: Edge) -> None:
@@ -145,7 +161,7 @@ class GraphScene(QGraphicsScene):
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self.edges.pop(edge, None)
         if item is not None:
-            self.removeItem(item)
+            self._quiet_remove(item)
         self._touch_groups(edge)
 
     def _on_param_changed(self, node_id: str, name: str, value: Any) -> None:
@@ -188,7 +204,7 @@ class GraphScene(QGraphicsScene):
     def _on_group_removed(self, group: Group) -> None:
         item = self.blocks.pop(group.id, None)
         if item is not None:
-            self.removeItem(item)
+            self._quiet_remove(item)
         for nid in group.node_ids:
             if nid in self.nodes:
                 self._sync_visibility(nid)
@@ -372,6 +388,25 @@ class GraphScene(QGraphicsScene):
         return [i.key for i in self.selectedItems() if isinstance(i, BlockItem)]
 
     def select_nodes(self, node_ids: list[str]) -> None:
+        """Select exactly these nodes; observers hear one selectionChanged, not one per node."""
+        self.blockSignals(True)
+        try:
+            self._select(node_ids)
+        finally:
+            self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    def select_all(self) -> None:
+        self.blockSignals(True)
+        try:
+            for item in list(self.nodes.values()) + list(self.blocks.values()):
+                if item.isVisible():
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    def _select(self, node_ids: list[str]) -> None:
         self.clearSelection()
         for nid in node_ids:
             item = self.nodes.get(nid)
