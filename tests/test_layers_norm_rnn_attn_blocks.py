@@ -19,7 +19,7 @@ from dlstudio.core.tensor import TensorInfo
 from dlstudio.layers import all_specs, get_spec
 from dlstudio.nn.activations import Step
 from dlstudio.nn.attention import PositionalEncoding
-from dlstudio.nn.blocks import BasicBlock, Bottleneck, InvertedResidual
+from dlstudio.nn.blocks import BasicBlock, Bottleneck, InceptionModule, InvertedResidual
 from dlstudio.nn.noise import GaussianNoise
 from test_layer_harness import build_single, make_tensor  # the harness's graph builder (tests/ is on sys.path)
 
@@ -170,6 +170,11 @@ def test_inception_3a_with_paper_layout() -> None:
     weights = 192 * 64 + 192 * 96 + 96 * 128 * 9 + 192 * 16 + 16 * 32 * 25 + 192 * 32
     assert count("InceptionModule", [t(192, 28, 28)], batch_norm=False, **p) == weights + 256 + 96 + 16
     assert count("InceptionModule", [t(192, 28, 28)], **p) == weights + 2 * (256 + 96 + 16)
+    # torchvision's layout (3x3 in the "5x5" branch): 155,872 parameters for inception3a
+    assert count("InceptionModule", [t(192, 28, 28)], branch3_kernel=3, **p) == 155_872
+    module = InceptionModule(192, *p.values(), branch3_kernel=3)
+    assert sum(q.numel() for q in module.parameters()) == 155_872
+    assert module.branch3[1][0].kernel_size == (3, 3) and module.branch3[1][1].eps == 0.001
 
 
 def test_mac_estimates() -> None:

@@ -3,8 +3,9 @@
 BasicBlock / Bottleneck follow torchvision's ResNet (v1.5: the stride sits on the 3x3 conv), InvertedResidual
 follows torchvision's MobileNetV2, VGGBlock torchvision's VGG features, the DCGAN blocks the DCGAN paper/PyTorch
 example. InceptionModule follows torchvision's GoogLeNet branch layout (conv without bias + BatchNorm(eps=0.001)
-+ ReLU) but uses a real 5x5 kernel on the "5x5" branch as the paper does (torchvision keeps a 3x3 there for
-compatibility with old weights); with batch_norm=False it is the paper's conv+bias+ReLU.
++ ReLU); its "5x5" branch uses a real 5x5 kernel as the paper does unless branch3_kernel=3, which is torchvision's
+layout (kept there for compatibility with old weights); with batch_norm=False the units are the paper's
+conv+bias+ReLU.
 """
 from __future__ import annotations
 
@@ -111,12 +112,13 @@ class InceptionModule(nn.Module):
     """GoogLeNet Inception (v1) module: four parallel branches concatenated on channels."""
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
-                 pool_proj: int, batch_norm: bool = True) -> None:
+                 pool_proj: int, batch_norm: bool = True, branch3_kernel: int = 5) -> None:
         super().__init__()
         bn = batch_norm
         self.branch1 = _ConvUnit(in_channels, ch1x1, 1, bn)
         self.branch2 = nn.Sequential(_ConvUnit(in_channels, ch3x3red, 1, bn), _ConvUnit(ch3x3red, ch3x3, 3, bn))
-        self.branch3 = nn.Sequential(_ConvUnit(in_channels, ch5x5red, 1, bn), _ConvUnit(ch5x5red, ch5x5, 5, bn))
+        self.branch3 = nn.Sequential(_ConvUnit(in_channels, ch5x5red, 1, bn),
+                                     _ConvUnit(ch5x5red, ch5x5, branch3_kernel, bn))
         self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
                                      _ConvUnit(in_channels, pool_proj, 1, bn))
 

@@ -193,7 +193,7 @@ def _inc_units(params: dict, cin: int) -> list[tuple[int, int, int]]:
     """(in, out, kernel) of every conv unit."""
     p = params
     return [(cin, p["ch1x1"], 1), (cin, p["ch3x3red"], 1), (p["ch3x3red"], p["ch3x3"], 3),
-            (cin, p["ch5x5red"], 1), (p["ch5x5red"], p["ch5x5"], 5), (cin, p["pool_proj"], 1)]
+            (cin, p["ch5x5red"], 1), (p["ch5x5red"], p["ch5x5"], p["branch3_kernel"]), (cin, p["pool_proj"], 1)]
 
 
 def _inc_count(params: dict, inputs: list) -> int:
@@ -212,17 +212,21 @@ register(LayerSpec(
     explanation=("The GoogLeNet Inception module: four parallel branches (1x1; 1x1 then 3x3; 1x1 then 5x5; 3x3 max "
                  "pool then 1x1) concatenated on channels, so the output has ch1x1 + ch3x3 + ch5x5 + pool_proj "
                  "channels and the same height and width. The 1x1 'reduce' convolutions keep the wide kernels "
-                 "cheap. Unlike torchvision's GoogLeNet, whose '5x5' branch is really 3x3, this uses a true 5x5."),
+                 "cheap. torchvision's GoogLeNet uses 3x3 in its '5x5' branch: set branch3_kernel=3 to load its "
+                 "weights."),
     inputs=X, outputs=Y,
     params=tuple(ParamSpec(n, "int", d, doc, min=1) for n, d, doc in (
         ("ch1x1", 64, "Channels of the 1x1 branch"), ("ch3x3red", 96, "1x1 reduction before the 3x3"),
         ("ch3x3", 128, "Channels of the 3x3 branch"), ("ch5x5red", 16, "1x1 reduction before the 5x5"),
         ("ch5x5", 32, "Channels of the 5x5 branch"), ("pool_proj", 32, "1x1 projection after the max pool"),
     )) + (ParamSpec("batch_norm", "bool", True, "Conv without bias + BatchNorm(eps=0.001) + ReLU (torchvision); "
-                    "off: conv with bias + ReLU (the 2014 paper)", advanced=True),),
+                    "off: conv with bias + ReLU (the 2014 paper)", advanced=True),
+        ParamSpec("branch3_kernel", "choice", 5, "Kernel of the '5x5' branch: 5 as in the paper, 3 as in "
+                  "torchvision's GoogLeNet", choices=(5, 3), advanced=True)),
     shape=_inc_shape, param_count=_inc_count, macs=_inc_macs, module=_NN + "InceptionModule",
-    kwargs=_kwargs(*_INCEPTION, "batch_norm"), key_params=_INCEPTION,
-    sample=lambda rng: ({**{n: rng.randint(1, 4) for n in _INCEPTION}, "batch_norm": rng.random() < 0.7},
+    kwargs=_kwargs(*_INCEPTION, "batch_norm", "branch3_kernel"), key_params=_INCEPTION,
+    sample=lambda rng: ({**{n: rng.randint(1, 4) for n in _INCEPTION}, "batch_norm": rng.random() < 0.7,
+                         "branch3_kernel": rng.choice([5, 3])},
                         [_map_sample(rng)]),
 ))
 
