@@ -188,3 +188,35 @@ def test_context_menu_and_escape_cancels_a_wire(qtbot, win):
     assert win.scene.gesture is None
     qtbot.mouseRelease(vport, Qt.MouseButton.LeftButton, pos=vp(win, port + QPointF(80, 80)))
     assert win.project.graph.nx.number_of_edges() == n
+
+
+def test_export_diagram_png_and_svg(win, tmp_path):
+    pytest.importorskip("dlstudio.ui.diagram")
+    png, svg = tmp_path / "d.png", tmp_path / "d.svg"
+    win.ask.replies["export"] = [str(png), str(svg)]
+    assert win.export_dialog("png"), win.ask.asked
+    assert win.export_dialog("svg"), win.ask.asked
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in svg.read_text("utf-8")[:2000]
+
+
+def test_param_edit_stays_incremental_on_a_long_chain(qtbot, win):
+    """A parameter edit re-checks and redraws the few nodes it affects, not the whole graph."""
+    import time
+    p = Project(meta={"name": "chain"})
+    g = p.graph
+    h = g.input("x", (16,))
+    for i in range(150):
+        h = g.add("Linear", h, out_features=16) if i % 2 == 0 else g.add("ReLU", h)
+    g.output("y", h)
+    win.set_project(p)
+    mid = [n.id for n in g.nodes.values() if n.type == "Linear"][40]
+    touched: list[str] = []
+    orig = win.scene._refresh_item
+    win.scene._refresh_item = lambda nid: (touched.append(nid), orig(nid))[1]
+    t0 = time.perf_counter()
+    win.controller.set_param([mid], "out_features", 20)
+    elapsed = time.perf_counter() - t0
+    assert 1 <= len(touched) <= 4, touched                  # the node, its ReLU, the next Linear
+    assert elapsed < 0.5                                   # generous: CI machines are shared
+    win.controller.undo_stack.setClean()

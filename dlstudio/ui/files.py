@@ -113,10 +113,8 @@ EXPORTERS: dict[str, list[tuple[str, str]]] = {
     "onnx": [("dlstudio.export.onnx", "export_onnx"), ("dlstudio.api", "export_onnx")],
     "python": [("dlstudio.export.python_code", "export_python"), ("dlstudio.api", "export_python")],
     "weights": [("dlstudio.ui.files", "export_weights")],
-    "png": [("dlstudio.ui.diagram", "render_png"), ("dlstudio.ui.diagram", "save_png"),
-            ("dlstudio.ui.diagram", "export_png")],
-    "svg": [("dlstudio.ui.diagram", "render_svg"), ("dlstudio.ui.diagram", "save_svg"),
-            ("dlstudio.ui.diagram", "export_svg")],
+    "png": [("dlstudio.ui.diagram", "render_file")],   # the format follows the file suffix
+    "svg": [("dlstudio.ui.diagram", "render_file")],
 }
 TAKES_PROJECT = {"weights"}
 TAKES_WEIGHTS = {"onnx", "python"}
