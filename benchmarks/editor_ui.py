@@ -83,7 +83,6 @@ def run(n_nodes: int, edits: int) -> dict[str, float]:
     inp = win.project.graph.find("x").id
     worst = [timed(lambda k=k: win.controller.set_param([inp], "shape", (40 + k,))) for k in range(5)]
     out["worst case (all labels change), median ms"] = statistics.median(worst)
-    out["engine"] = 0.0 if type(win.engine).__name__ == "FallbackEngine" else 1.0
     win.controller.undo_stack.setClean()
     win.close()
     return out
@@ -95,7 +94,7 @@ def main() -> int:
     ap.add_argument("--edits", type=int, default=30)
     args = ap.parse_args()
     res = run(args.nodes, args.edits)
-    print(f"editor_ui: {args.nodes} nodes ({'incremental engine' if res.pop('engine') else 'fallback engine'})")
+    print(f"editor_ui: {args.nodes} nodes")
     for k, v in res.items():
         print(f"  {k:45s} {v:9.1f}")
     ok = res["param edit round trip, median ms"] < 50.0
