@@ -32,10 +32,11 @@ class DiagramError(DlstudioError):
 
 
 def _app() -> object:
-    """A QGuiApplication for fonts and painting; offscreen unless a platform was chosen."""
+    """The running Qt application, or a new QApplication for fonts and painting (offscreen unless a platform was
+    chosen). A QApplication, not a QGuiApplication: widgets created later in the same process need it."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtGui import QGuiApplication
-    return QGuiApplication.instance() or QGuiApplication([])
+    from PySide6.QtWidgets import QApplication
+    return QApplication.instance() or QApplication([])
 
 
 def _positions(graph: ModelGraph) -> tuple[dict[str, tuple[float, float]], float, float]:
