@@ -62,7 +62,8 @@ def test_every_edit_kind_undoes_and_redoes(mlp):
     roundtrip(ctl, lambda: ctl.insert_on_wire(g.out_edges(g.find("x").id)[0], type_name="Dropout", position=(0.0, 0.0)))
     roundtrip(ctl, lambda: ctl.auto_layout())
     texts = [ctl.undo_stack.text(i) for i in range(ctl.undo_stack.count())]
-    assert "Set out_features = 16" in texts and "Rename to 'hidden'" in texts and "Auto-layout" in texts
+    assert "Set out_features = 16 on fc1" in texts and "Rename fc1 to 'hidden'" in texts and "Auto-layout" in texts
+    assert "Disconnect hidden \u2192 act" in texts and "Delete act" in texts
 
 
 def test_spin_box_run_is_one_undo_step(mlp):
@@ -72,7 +73,7 @@ def test_spin_box_run_is_one_undo_step(mlp):
     for v in range(9, 15):
         ctl.set_param([fc1], "out_features", v)
     assert ctl.undo_stack.count() == 1
-    assert ctl.undo_stack.text(0) == "Set out_features = 14"
+    assert ctl.undo_stack.text(0) == "Set out_features = 14 on fc1"
     ctl.undo()
     assert "out_features" in g.node(fc1).params and g.node(fc1).params["out_features"] == 8
     ctl.redo()

@@ -39,8 +39,8 @@ class EditCommand(QUndoCommand):
 
     MERGE_ID = 0x0D15
 
-    def __init__(self, controller: "Controller", edit: Edit, mergeable: bool) -> None:
-        super().__init__(edit.text)
+    def __init__(self, controller: "Controller", edit: Edit, mergeable: bool, text: str | None = None) -> None:
+        super().__init__(text or edit.text)
         self.controller = controller
         self.edit = edit
         self.key = _merge_key(edit) if mergeable else None
@@ -57,7 +57,7 @@ class EditCommand(QUndoCommand):
                 mine.merge_with(theirs)
         elif not self.edit.merge_with(other.edit):
             return False
-        self.setText(self.edit.text)
+        self.setText(other.text())
         return True
 
     def redo(self) -> None:
@@ -98,16 +98,43 @@ class Controller(QObject):
     # ------------------------------------------------------------------ core
     def push(self, edit: Edit, mergeable: bool = True) -> bool:
         """Apply `edit` and record it. Returns False (and emits `refused`) when the graph rejects it."""
+        text = self.describe(edit)  # before applying: a deleted node's name is still known
         try:
             edit.apply(self.graph)
         except DlstudioError as exc:
             self.refused.emit(str(exc))
             return False
-        cmd = EditCommand(self, edit, mergeable and not self._barrier)
+        cmd = EditCommand(self, edit, mergeable and not self._barrier, text)
         self._barrier = False
         self.undo_stack.push(cmd)
         self.edited.emit()
         return True
+
+    def _label(self, node_id: str) -> str:
+        return self.graph.node(node_id).label if node_id in self.graph else node_id
+
+    def describe(self, edit: Edit) -> str:
+        """History text with layer names rather than ids."""
+        if isinstance(edit, SetParam):
+            return f"Set {edit.param} = {edit.value!r} on {self._label(edit.node_id)}"
+        if isinstance(edit, (Connect, Disconnect)):
+            e = edit.edge
+            verb = "Connect" if isinstance(edit, Connect) else "Disconnect"
+            return f"{verb} {self._label(e.src)} \u2192 {self._label(e.dst)}"
+        if isinstance(edit, RemoveNode):
+            return f"Delete {self._label(edit.node_id)}"
+        if isinstance(edit, Move):
+            ids = list(edit.positions)
+            return f"Move {self._label(ids[0])}" if len(ids) == 1 else f"Move {len(ids)} layers"
+        if isinstance(edit, Rename):
+            return f"Rename {self._label(edit.node_id)} to '{edit.label}'"
+        if isinstance(edit, SetFrozen):
+            return f"{'Freeze' if edit.frozen else 'Unfreeze'} {self._label(edit.node_id)}"
+        if isinstance(edit, Composite) and edit.edits and all(isinstance(e, SetParam) for e in edit.edits):
+            first = edit.edits[0]
+            assert isinstance(first, SetParam)
+            return f"Set {first.param} = {first.value!r} on {len(edit.edits)} layers"
+        return edit.text
 
     def end_merge(self) -> None:
         """The next edit starts a new undo step even if it would merge (editor lost focus, drag ended)."""
