@@ -69,7 +69,8 @@ class _Progress:
             self.stream.flush()
         elif name == "EpochEnd":
             shown = {k: v for k, v in ev.metrics.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy",
-                                                                   "val_r2", "val_mse", "r2", "lr")}
+                                                                   "val_r2", "val_mse", "r2", "lr", "d_loss",
+                                                                   "g_loss", "val_bilinear_loss")}
             text = " ".join(f"{k} {v:.4g}" for k, v in shown.items())
             self.stream.write(("\r" if self.tty else "") + f"epoch {ev.epoch}/{ev.epochs} {text} "
                               f"({ev.seconds:.1f}s)" + " " * 8 + "\n")
@@ -78,6 +79,8 @@ class _Progress:
             self.stream.flush()
         elif name == "Checkpoint":
             pass
+        elif name == "SamplesSaved" and ev.path:
+            self.stream.write(f"  {ev.kind}: {ev.path}\n")
         elif name == "Finished":
             what = "stopped early" if ev.stopped_early else "stopped by user" if ev.stopped_by_user else "finished"
             self.stream.write(f"{what} after {ev.epochs_run} epoch(s); run folder: {ev.run_dir}\n")
@@ -96,8 +99,18 @@ def run(args: argparse.Namespace) -> int:
     from ..training.project import make_trainer
     try:
         project = Project.load(args.project)
-        trainer = make_trainer(project, run_dir=args.run_dir, resume=args.resume, epochs=args.epochs,
-                               device=args.device, weights=args.weights)
+        from ..training.generative import generative_mode, make_generative_trainer
+        if generative_mode(project.training) is not None:  # autoencoder, super-resolution or GAN mode
+            from ..core.errors import TrainingConfigError
+            from ..training.project import default_run_dir
+            if args.resume:
+                raise TrainingConfigError("--resume", "generative modes cannot resume yet; start again with "
+                                                      "--weights <run>/last.safetensors")
+            trainer: Any = make_generative_trainer(project, run_dir=args.run_dir or default_run_dir(project),
+                                                   epochs=args.epochs, device=args.device, weights=args.weights)
+        else:
+            trainer = make_trainer(project, run_dir=args.run_dir, resume=args.resume, epochs=args.epochs,
+                                   device=args.device, weights=args.weights)
     except DlstudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
