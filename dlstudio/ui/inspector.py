@@ -99,8 +99,9 @@ class ParamEditor(QWidget):
                 sp.setMinimumWidth(48)
                 self._add(sp)
             self.link = QToolButton()
-            self.link.setText("\u25a3")
+            self.link.setText("\u2260")
             self.link.setCheckable(True)
+            self.link.toggled.connect(lambda on: self.link.setText("=" if on else "\u2260"))  # type: ignore[union-attr]
             self.link.setToolTip("Square: keep all sizes equal")
             self.link.toggled.connect(self._tuple_changed)
             self._add(self.link)
@@ -215,6 +216,7 @@ class ParamEditor(QWidget):
                         sp.setValue(v)
                     assert self.link is not None
                     self.link.setChecked(len(set(vals)) == 1)
+                    self.link.setText("=" if self.link.isChecked() else "\u2260")
             elif k in ("ints", "shape"):
                 w.setText(", ".join(str(v) for v in (value or ())))  # type: ignore[attr-defined]
             else:

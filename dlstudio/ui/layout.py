@@ -7,7 +7,7 @@ import networkx as nx
 
 from ..core.graph import ModelGraph
 
-X_STEP = 240.0
+X_STEP = 310.0  # node width 200 + room for the shape label on the wire
 Y_STEP = 130.0
 
 

@@ -3,7 +3,7 @@ explanation. Drag an entry onto the canvas, or double-click to add it at the vie
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QBrush, QDrag, QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor, QDrag, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from ..layers.registry import REGISTRY
@@ -21,7 +21,24 @@ class _Tree(QTreeWidget):
             return
         drag = QDrag(self)
         drag.setMimeData(layer_mime(type_name))
+        drag.setPixmap(_drag_pixmap(item.text(0), item.icon(0)))
         drag.exec(Qt.DropAction.CopyAction)
+
+
+def _drag_pixmap(text: str, icon: QIcon) -> QPixmap:
+    """A small card in the layer's category colour that follows the mouse while dragging."""
+    colour = icon.pixmap(10, 10).toImage().pixelColor(5, 5)
+    pix = QPixmap(150, 28)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(colour)
+    p.setPen(colour.darker(130))
+    p.drawRoundedRect(1, 1, 148, 26, 6, 6)
+    p.setPen(QColor("#ffffff"))
+    p.drawText(pix.rect(), Qt.AlignmentFlag.AlignCenter, text)
+    p.end()
+    return pix
 
 
 def layer_mime(type_name: str) -> QMimeData:
