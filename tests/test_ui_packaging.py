@@ -62,3 +62,29 @@ def test_pyinstaller_spec_is_valid_python():
     compile(text, "dlstudio.spec", "exec")
     assert "launch.py" in text and "examples" in text and "resources" in text
     compile((PKG / "launch.py").read_text("utf-8"), "launch.py", "exec")
+
+
+@pytest.mark.parametrize("args, expect", [([], "mlp_digits.dlstudio"), (["examples/lenet5.dlstudio"], "lenet5")])
+def test_launch_opens_default_example_or_project(tmp_path, args, expect):
+    """`dlstudio` with no argument shows the default example; with a path, that project."""
+    import os
+    import sys
+    if not (ROOT / "examples" / "mlp_digits.dlstudio").exists():
+        pytest.skip("examples not built")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DLSTUDIO_SMOKE_EXIT_MS="200", HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    res = subprocess.run([sys.executable, "-m", "dlstudio", *args], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "dlstudio smoke:" in res.stdout and expect in res.stdout
+    assert " 0 layers" not in res.stdout
+
+
+def test_launch_with_missing_file_fails_clearly(tmp_path):
+    import os
+    import sys
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    res = subprocess.run([sys.executable, "-m", "dlstudio", str(tmp_path / "nope.dlstudio")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "no such project file" in res.stderr
