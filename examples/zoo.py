@@ -105,20 +105,18 @@ def alexnet_small() -> dls.Project:
 def tiny_vgg() -> dls.Project:
     g = dls.Graph()
     x = g.input("image", shape=(1, 28, 28))
-    h = g.add("VGGBlock", x, out_channels=10, num_convs=2, label="block1")
-    h = g.add("MaxPool2d", h, kernel_size=2, label="pool1")
+    h = g.add("VGGBlock", x, out_channels=10, num_convs=2, label="block1")     # ends with its 2x2 max pool
     h = g.add("VGGBlock", h, out_channels=10, num_convs=2, label="block2")
-    h = g.add("MaxPool2d", h, kernel_size=2, label="pool2")
     h = g.add("Flatten", h)
     g.output("logits", g.add("Linear", h, out_features=10, label="classifier"))
     return _project(
         g, "tiny_vgg", "TinyVGG (the CNN Explainer model): two VGG blocks of two 3x3 convolutions with 10 "
-                       "channels, each followed by 2x2 max pooling, and one dense classifier.",
+                       "channels and a 2x2 max pool each, then one dense classifier.",
         "VGG's idea is to use only small 3x3 convolutions and stack them: two 3x3 layers see a 5x5 patch with "
         "fewer weights than one 5x5 layer and with an extra ReLU in between. Each VGGBlock node holds two "
-        "padded 3x3 convolutions with ReLU, so the size stays 28x28 inside a block and only the max pooling "
-        "halves it (28 -> 14 -> 7). With just 10 channels the whole model has under 8,000 parameters and "
-        "still reads digits well, a good first CNN to inspect layer by layer.",
+        "padded 3x3 convolutions with ReLU and a closing 2x2 max pool, so the size stays 28x28 through the "
+        "convolutions and only the pooling halves it (28 -> 14 -> 7). With just 10 channels the whole model "
+        "has 7,740 parameters and still reads digits well, a good first CNN to inspect layer by layer.",
         {"dataset": "digits_28x28"},
         {"task": "multiclass", "optimizer": "Adam", "lr": 0.003, "batch_size": 64, "epochs": 10})
 
