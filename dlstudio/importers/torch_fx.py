@@ -33,16 +33,41 @@ _BATCH = object()   # the value of x.size(0) / x.shape[0]: stands for the batch 
 
 
 def _spec_for_class(cls: type) -> list[str]:
+    """Catalog types built from this class, or from a dlstudio.nn class with the same name and source (the
+    copies that Python export inlines into generated files)."""
     from ..compiler.build import resolve_dotted
     out = []
     for spec in REGISTRY.all():
         if spec.module:
             try:
-                if resolve_dotted(spec.module) is cls:
-                    out.append(spec.type)
+                target = resolve_dotted(spec.module)
             except (ImportError, AttributeError):
                 continue
+            if target is cls or (spec.module.startswith("dlstudio.") and _same_source(target, cls)):
+                out.append(spec.type)
     return out
+
+
+def _same_source(a: type, b: type) -> bool:
+    if a.__name__ != b.__name__:
+        return False
+    try:
+        return inspect.getsource(a) == inspect.getsource(b)
+    except (OSError, TypeError):
+        return False
+
+
+class _Tracer(fx.Tracer):
+    """Keeps catalog custom modules (dlstudio.nn, or generated copies of them) whole when their parameters can be
+    read back; everything else is traced through as usual."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        if not type(m).__module__.startswith("torch"):
+            for t in _spec_for_class(type(m)):
+                spec = REGISTRY.get(t)
+                if all(hasattr(m, p.name) for p in spec.params):
+                    return True
+        return super().is_leaf_module(m, module_qualified_name)
 
 
 def _generic_params(type_name: str, mod: nn.Module) -> dict[str, Any]:
@@ -67,6 +92,18 @@ def _special_params(type_name: str, mod: nn.Module) -> dict[str, Any] | None:
                 "elementwise_affine": mod.elementwise_affine, "bias": mod.bias is not None}
     if isinstance(mod, nn.PReLU):
         return {"per_channel": mod.num_parameters > 1}
+    if isinstance(mod, nn.MultiheadAttention):
+        return {"num_heads": mod.num_heads, "dropout": float(mod.dropout), "bias": mod.in_proj_bias is not None}
+    if isinstance(mod, (nn.TransformerEncoder, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+        layer = mod.layers[0] if isinstance(mod, nn.TransformerEncoder) else mod
+        act = {1: "relu", 2: "gelu"}.get(getattr(layer, "activation_relu_or_gelu", 0)) or \
+            {F.relu: "relu", F.gelu: "gelu"}.get(layer.activation, "relu")  # type: ignore[arg-type]
+        p = {"nhead": layer.self_attn.num_heads, "dim_feedforward": layer.linear1.out_features,
+             "dropout": float(layer.dropout.p), "activation": act, "layer_norm_eps": float(layer.norm1.eps),
+             "norm_first": bool(layer.norm_first), "bias": layer.linear1.bias is not None}
+        if isinstance(mod, nn.TransformerEncoder):
+            p.update(num_layers=len(mod.layers), final_norm=mod.norm is not None)
+        return p
     if isinstance(mod, (nn.LSTM, nn.GRU, nn.RNN)):
         if not mod.batch_first or getattr(mod, "proj_size", 0):
             raise Unsupported("only batch_first=True recurrent layers without proj_size map onto the catalog")
@@ -110,6 +147,11 @@ class _Importer:
     # ---------------------------------------------------------------- modules
     def call_module(self, n: fx.Node) -> Any:
         mod = self.gm.get_submodule(str(n.target))
+        if isinstance(mod, (nn.ReLU6, nn.Hardtanh)) and type(mod) in (nn.ReLU6, nn.Hardtanh):
+            # ReLU6 is Hardtanh(0, 6) in the catalog
+            return self.ctx.add("Hardtanh", [self.value(n.args[0])],
+                                {"min_val": float(mod.min_val), "max_val": float(mod.max_val)},
+                                label=str(n.target).replace(".", "_"))[0]
         types = _spec_for_class(type(mod))
         if not types:
             raise Unsupported(f"{type(mod).__name__} has no catalog layer")
@@ -143,17 +185,23 @@ class _Importer:
             g._delete_node(node_id)
 
     def _check_rebuild(self, node_id: str, mod: nn.Module) -> None:
-        """The layer the compiler would build from these parameters must equal the original."""
-        from ..compiler.build import resolve_dotted
+        """The layer the compiler builds from these parameters must equal the original (repr and tensor
+        shapes): compile the node alone, fed by Inputs of the same shapes."""
+        from ..api import Graph
+        from ..compiler.build import compile_graph
         node = self.ctx.graph.node(node_id)
-        spec = REGISTRY.get(node.type)
-        sh = self.ctx.shapes
+        g = Graph()
+        ins = [g.input(f"in{i}", tuple(int(d) for d in t.shape[1:]), t.dtype)
+               for i, t in enumerate(self.ctx.shapes.inputs[node_id]) if t is not None]
         try:
-            built = resolve_dotted(spec.module)(**spec.torch_kwargs(sh.params[node_id], sh.inputs[node_id]))
-        except Exception as exc:  # a spec whose kwargs are not this class's constructor (built in an emit hook)
+            ref = g.add(node.type, *ins, **node.params)
+            g.output("y", ref)
+            compiled = compile_graph(g, seed=0)
+            built = compiled.get_submodule(compiled.node_paths[ref.node_id])
+        except DlstudioError as exc:
             raise Unsupported(f"{type(mod).__name__} cannot be rebuilt by the catalog {node.type}: {exc}") from None
-        same = repr(built) == repr(mod) and {k: tuple(v.shape) for k, v in built.state_dict().items()} == \
-            {k: tuple(v.shape) for k, v in mod.state_dict().items()}
+        same = _plain_repr(built) == _plain_repr(mod) and {k: tuple(v.shape) for k, v in built.state_dict().items()} \
+            == {k: tuple(v.shape) for k, v in mod.state_dict().items()}
         if not same:
             raise Unsupported(f"{mod!r} cannot be reproduced by the catalog {node.type} (got {built!r})")
 
@@ -259,6 +307,8 @@ class _Importer:
             dims = list(range(x.info.rank))
             dims[a], dims[b] = dims[b], dims[a]
             return self.ctx.add("Permute", [x], {"dims": tuple(dims[1:])}, label=n.name)[0]
+        if m == "select" and len(args) == 2:
+            return self.ctx.add("Select", [x], {"dim": int(args[0]), "index": int(args[1])}, label=n.name)[0]
         if m in ("squeeze", "unsqueeze") and len(args) == 1:
             return self.ctx.add(m.capitalize(), [x], {"dim": int(args[0])}, label=n.name)[0]
         if m == "mean" and (set(n.kwargs) <= {"dim"}) and len(args) <= 1:
@@ -273,6 +323,17 @@ class _Importer:
 _SHAPE = object()
 
 
+def _trace(module: nn.Module) -> fx.GraphModule:
+    tracer = _Tracer()
+    graph = tracer.trace(module)
+    return fx.GraphModule(tracer.root, graph, type(module).__name__)
+
+
+def _plain_repr(mod: nn.Module) -> str:
+    """repr without in-place flags: an in-place activation computes the same values in an imported graph."""
+    return repr(mod).replace(", inplace=True", "").replace("inplace=True", "")
+
+
 def import_torch(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, dtypes: Sequence[str] | None = None,
                  check: bool = True, tolerance: float = 1e-5, input_names: Sequence[str] | None = None,
                  seed: int = 0) -> ImportResult:
@@ -280,7 +341,7 @@ def import_torch(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, dt
     start = time.perf_counter()
     module = module.eval()
     try:
-        gm = fx.symbolic_trace(module)
+        gm = _trace(module)
     except Exception as exc:  # torch.fx raises TraceError, TypeError, NotImplementedError...
         raise ModelImportError(f"Cannot trace {type(module).__name__} with torch.fx: {exc}. Data-dependent control "
                                f"flow (if/for on tensor values) cannot be traced; move it out of forward", []) \
