@@ -345,3 +345,23 @@ def test_unavailable_exporter_gives_a_clear_message(win, monkeypatch):
     assert not win.export_dialog("svg")
     kind, text = win.ask.asked[-1]
     assert kind == "error" and "not available" in text
+
+
+def test_pick_up_a_wire_from_its_input_reroute_and_delete(qtbot, win):
+    g = win.project.graph
+    act, fc2 = node(win, "act"), node(win, "fc2")
+    old = g.in_edges(fc2.id)[0]                      # act -> fc2
+    drop = win.controller.add_node("Dropout", (act.position[0] + 100, act.position[1] + 300))
+    a = win.scene.nodes[fc2.id].in_ports["x"].scenePos()
+    b = win.scene.nodes[drop].in_ports["x"].scenePos()
+    drag_wire(qtbot, win, a, b)                      # re-route: act -> dropout, fc2 unwired
+    assert not g.has_edge(old) and [e.src for e in g.in_edges(drop)] == [act.id]
+    assert not g.in_edges(fc2.id)
+    assert win.controller.undo_stack.undoText().startswith("Reconnect")
+    win.undo()
+    assert g.has_edge(old) and win.scene.edges[old].isVisible()
+    # dragged from the input onto empty canvas: the wire is deleted
+    drag_wire(qtbot, win, a, a + QPointF(0, 400))
+    assert not g.has_edge(old)
+    win.undo()
+    assert g.has_edge(old)

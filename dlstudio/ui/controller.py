@@ -258,6 +258,19 @@ class Controller(QObject):
         slot = self.graph.next_slot(dst, dst_port) if spec.input_port(dst_port).many else 0
         return self.push(Connect(Edge(src, src_port, dst, dst_port, slot)))
 
+    def reconnect(self, old: Edge, src: str, src_port: str, dst: str, dst_port: str) -> bool:
+        """Move a wire to new ends as one undo step."""
+        reason = self.check_connection(src, src_port, dst, dst_port)
+        if reason:
+            self.refused.emit(reason)
+            return False
+        spec = REGISTRY.get(self.graph.node(dst).type)
+        many = spec.input_port(dst_port).many
+        slot = self.graph.next_slot(dst, dst_port) if many else 0
+        new = Edge(src, src_port, dst, dst_port, slot)
+        return self.push(Composite(f"Reconnect {self._label(src)} \u2192 {self._label(dst)}",
+                                   [Disconnect(old), Connect(new)]))
+
     def insert_on_wire(self, edge: Edge, type_name: str | None = None, node_id: str | None = None,
                        position: tuple[float, float] | None = None) -> str | None:
         """Splits `edge` with a new node of `type_name` (palette drop) or an existing unwired `node_id`."""

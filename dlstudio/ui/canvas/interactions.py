@@ -10,15 +10,24 @@ from PySide6.QtWidgets import QGraphicsPathItem
 from .items import PortItem
 
 if TYPE_CHECKING:
+    from ...core.graph import Edge
     from .scene import GraphScene
 
 
 class WireGesture:
-    """Drag from a port to another port: a live curve, the target port lit green (allowed) or red (refused)."""
+    """Drag from a port to another port: a live curve, the target port lit green (allowed) or red (refused).
 
-    def __init__(self, scene: "GraphScene", start: PortItem) -> None:
+    Started on an input that already has a wire, it picks that wire up: drop it on another input to
+    re-route it, or on empty canvas to delete it."""
+
+    def __init__(self, scene: "GraphScene", start: PortItem, detached: "Edge | None" = None) -> None:
         self.scene = scene
         self.start = start
+        self.detached = detached
+        self.origin: PortItem | None = None   # the input the detached wire came from
+        if detached is not None:
+            scene.edges[detached].setVisible(False)
+            self.origin = scene.nodes[detached.dst].in_ports.get(detached.dst_port)
         self.hover: PortItem | None = None
         self.line = QGraphicsPathItem()
         self.line.setPen(QPen(QColor(scene.theme.selection), 2.0))
@@ -35,6 +44,8 @@ class WireGesture:
         return a.node_id, a.name, b.node_id, b.name
 
     def reason_for(self, other: PortItem) -> str | None:
+        if other is self.origin:
+            return None  # dropping a picked-up wire back where it was
         ends = self._ends(other)
         if ends is None:
             return "Wires go from an output (right side) to an input (left side)"
@@ -70,14 +81,27 @@ class WireGesture:
         if self.hover is not None:
             self.hover.highlight = None
             self.hover.update()
+        if self.detached is not None and self.detached in self.scene.edges:
+            self.scene.edges[self.detached].setVisible(True)
 
     def finish(self, pos: QPointF) -> str | None:
         """Connects when allowed; returns the reason when refused (None also when dropped on empty canvas)."""
-        self.scene.removeItem(self.line)
-        if self.hover is not None:
-            self.hover.highlight = None
-            self.hover.update()
+        self.cancel()
         port = self.scene.port_at(pos)
+        ctl = self.scene.controller
+        if self.detached is not None:
+            if port is None:
+                ctl.remove([], [self.detached])           # dragged off into the void: delete the wire
+                return None
+            if port is self.origin or port is self.start:
+                return None
+            reason = self.reason_for(port)
+            if reason:
+                return reason
+            ends = self._ends(port)
+            assert ends is not None
+            ctl.reconnect(self.detached, *ends)
+            return None
         if port is None or port is self.start:
             return None
         reason = self.reason_for(port)
@@ -85,5 +109,5 @@ class WireGesture:
             return reason
         ends = self._ends(port)
         assert ends is not None
-        self.scene.controller.connect(*ends)
+        ctl.connect(*ends)
         return None

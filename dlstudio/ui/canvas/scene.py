@@ -491,6 +491,14 @@ class GraphScene(QGraphicsScene):
         if event.button() == Qt.MouseButton.LeftButton:
             port = self.port_at(event.scenePos())
             if port is not None:
+                wired = [] if port.is_output or port.many else self.graph.edges_into(port.node_id, port.name)
+                if wired and wired[0] in self.edges:  # pick up the existing wire
+                    e = wired[0]
+                    src = self.nodes[e.src].out_ports.get(e.src_port)
+                    if src is not None and src.isVisible():
+                        self.gesture = WireGesture(self, src, detached=e)
+                        event.accept()
+                        return
                 self.gesture = WireGesture(self, port)
                 event.accept()
                 return
