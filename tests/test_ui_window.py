@@ -365,3 +365,31 @@ def test_pick_up_a_wire_from_its_input_reroute_and_delete(qtbot, win):
     assert not g.has_edge(old)
     win.undo()
     assert g.has_edge(old)
+
+
+def test_palette_double_click_adds_at_view_centre(win):
+    n = len(win.project.graph)
+    win.palette._double_clicked(win.palette.items["BatchNorm1d"], 0)
+    assert len(win.project.graph) == n + 1
+    new = win.project.graph.find("batchnorm1d")
+    centre = win.view.mapToScene(win.view.viewport().rect().center())
+    item = win.scene.nodes[new.id]
+    assert item.sceneBoundingRect().adjusted(-40, -40, 40, 40).contains(centre)
+
+
+def test_drag_an_unwired_node_onto_a_wire_inserts_it(qtbot, win):
+    g = win.project.graph
+    act = node(win, "act")
+    e = g.out_edges(act.id)[0]
+    nid = win.controller.add_node("Dropout", (act.position[0], act.position[1] + 300))
+    item = win.scene.nodes[nid]
+    grab = item.mapToScene(QPointF(60, 8))
+    target = win.scene.edges[e].path().pointAtPercent(0.5)
+    delta = target - item.sceneBoundingRect().center()
+    vport = win.view.viewport()
+    qtbot.mousePress(vport, Qt.MouseButton.LeftButton, pos=vp(win, grab))
+    qtbot.mouseMove(vport, pos=vp(win, grab + delta / 2))
+    qtbot.mouseMove(vport, pos=vp(win, grab + delta))
+    qtbot.mouseRelease(vport, Qt.MouseButton.LeftButton, pos=vp(win, grab + delta))
+    assert [x.src for x in g.in_edges(nid)] == [act.id]
+    assert [x.dst for x in g.out_edges(nid)] == [node(win, "fc2").id]
