@@ -135,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
                     d["rank"] = rank
                 if d["event"] == "Finished":
                     d["weights_sha256"] = trainer.weights_digest()
-                print(json.dumps(d, default=str), flush=True)
+                # one write per line: ranks share the pipe, and writes under PIPE_BUF do not interleave
+                sys.stdout.write(json.dumps(d, default=str) + "\n")
+                sys.stdout.flush()
             elif trainer.dist.is_main:
                 progress(ev)
             if type(ev).__name__ == "Failed":

@@ -110,6 +110,7 @@ class TrainingConfig:
     seed: int = 0
     checkpoint_every: int = 1            # epochs between checkpoints
     deterministic: bool = False
+    num_threads: int = 0                 # CPU threads for torch; 0 = torch's default
     # autoencoder / GAN settings, read and validated by dlstudio.training.generative (empty: supervised)
     generative: dict[str, Any] = field(default_factory=dict)
 
@@ -130,7 +131,7 @@ class TrainingConfig:
         return dataclasses.asdict(self)
 
     def validate(self) -> None:
-        from .losses import LOSSES
+        from .loss_table import LOSSES
         if self.task is not None:
             _check_choice("training.task", self.task, TASKS)
         if self.loss is not None and self.loss not in LOSSES:
@@ -144,6 +145,7 @@ class TrainingConfig:
         _check_number("training.epochs", self.epochs, 1, integer=True)
         _check_number("training.seed", self.seed, 0, integer=True)
         _check_number("training.checkpoint_every", self.checkpoint_every, 1, integer=True)
+        _check_number("training.num_threads", self.num_threads, 0, integer=True)
         dev = self.device
         if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda", "mps") or
                                             (dev.startswith("cuda:") and dev[5:].isdigit())):

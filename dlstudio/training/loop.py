@@ -91,6 +91,10 @@ class Trainer:
         if device is not None:
             self.cfg.device = device
         self.cfg.validate()
+        if self.cfg.num_threads:
+            torch.set_num_threads(self.cfg.num_threads)
+        if self.cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
         self.dist = ddp.from_env()
         self.device = pick_device(self.cfg.device)
         if self.dist.enabled and self.device.type == "cuda":

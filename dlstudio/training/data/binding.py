@@ -13,7 +13,7 @@ from ...analysis.shapes import infer_all
 from ...core.errors import BindingError, DataError, TrainingConfigError
 from ...core.graph import ModelGraph, Node
 from ..config import DataConfig, TrainingConfig
-from ..losses import LOSSES, check_loss_for_task
+from ..loss_table import LOSSES, check_loss_for_task
 from .builtin import BUILTINS, load_builtin, variants_with_shape
 from .dataset import ArrayData, FolderData
 

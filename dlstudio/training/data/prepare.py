@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ...core.errors import DataError
 from ..config import DataConfig
@@ -25,6 +24,7 @@ class Splits:
 
 
 def split_indices(n: int, y: np.ndarray | None, cfg: DataConfig, ordered: bool) -> tuple[np.ndarray, ...]:
+    from sklearn.model_selection import train_test_split  # lazy: the lints import this package
     idx = np.arange(n)
     method = "time" if ordered and cfg.split == "random" else cfg.split
     n_test = int(round(cfg.test_fraction * n))
