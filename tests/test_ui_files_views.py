@@ -220,3 +220,28 @@ def test_param_edit_stays_incremental_on_a_long_chain(qtbot, win):
     assert 1 <= len(touched) <= 4, touched                  # the node, its ReLU, the next Linear
     assert elapsed < 0.5                                   # generous: CI machines are shared
     win.controller.undo_stack.setClean()
+
+
+def test_wheel_zoom_middle_drag_and_space_drag_pan(qtbot, win):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    vport = win.view.viewport()
+    win.view.set_zoom(1.0 / win.view.zoom)       # 100 %
+    centre = QPointF(vport.rect().center())
+    ev = QWheelEvent(centre, QPointF(vport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 240),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    win.view.wheelEvent(ev)
+    assert win.view.zoom > 1.3
+    win.view.set_zoom(1.0 / win.view.zoom)
+    win.view.setSceneRect(-5000, -5000, 10000, 10000)   # room to scroll
+    h = win.view.horizontalScrollBar()
+    before = h.value()
+    c = vport.rect().center()
+    qtbot.mousePress(vport, Qt.MouseButton.MiddleButton, pos=c)
+    qtbot.mouseMove(vport, pos=c + QPoint(-120, 0))
+    qtbot.mouseRelease(vport, Qt.MouseButton.MiddleButton, pos=c + QPoint(-120, 0))
+    assert h.value() - before == 120
+    qtbot.keyPress(win.view, Qt.Key.Key_Space)
+    assert win.view.dragMode() == win.view.DragMode.ScrollHandDrag
+    qtbot.keyRelease(win.view, Qt.Key.Key_Space)
+    assert win.view.dragMode() == win.view.DragMode.RubberBandDrag
