@@ -155,3 +155,31 @@ def test_project_facts_use_the_training_engine_defaults() -> None:
     assert (f.loss, f.num_classes, f.task) == ("crossentropy", 10, "multiclass")
     f = project_facts(dls.Project(graph=g, data={"dataset": "diabetes"}, training={"loss": "L1Loss"}))
     assert (f.loss, f.task) == ("l1", "regression")
+
+
+def test_binary_head_needs_one_unit() -> None:
+    g, _ = head(units=2)
+    (w,) = warnings(g, loss="BCEWithLogitsLoss", num_classes=2)
+    assert w.code == "output_units" and (w.expected, w.got) == ("1", "2") and "positive class" in w.message
+    one, _ = head(units=1)
+    assert codes(one, loss="BCEWithLogitsLoss", num_classes=2) == []
+    assert codes(g, training={"loss": "BCELoss", "task": "multilabel"}, num_classes=2) == []
+
+
+def test_project_facts_count_builtin_training_rows() -> None:
+    from dlstudio.analysis.lints import project_facts
+    g, _ = head(units=3)
+    f = project_facts(dls.Project(graph=g, data={"dataset": "iris", "val_fraction": 0.2}))
+    assert f.num_rows == 120 and f.num_classes == 3
+    assert project_facts(dls.Project(graph=g, data={"dataset": "iris"}), count_rows=False).num_rows is None
+
+
+def test_loss_lints_judge_only_the_bound_output() -> None:
+    g = dls.Graph()
+    x = g.input("x", shape=(4,))
+    g.output("code", g.add("Linear", x, out_features=7))
+    g.output("logits", g.add("Linear", g.add("ReLU", x), out_features=3))
+    assert codes(g, loss="CrossEntropyLoss", num_classes=3) == []          # two Outputs, none named: unsure
+    (w,) = warnings(g, training={"loss": "CrossEntropyLoss"}, data={"num_classes": 3, "output": "code"})
+    assert w.code == "output_units" and "Output 'code'" in w.message
+    assert codes(g, training={"loss": "CrossEntropyLoss"}, data={"num_classes": 3, "output": "logits"}) == []

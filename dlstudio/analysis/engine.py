@@ -45,6 +45,7 @@ class AnalysisEngine:
         self._dirty: set[str] = set()
         self._relint_from: set[str] = set()
         self._relint_all = True
+        self._relint_outputs = False
         self._removed: set[str] = set()
         self._order_dirty = True
         self._globals_dirty = True
@@ -90,6 +91,8 @@ class AnalysisEngine:
         self._next_rank += 1
         self._type_count[node.type] = self._type_count.get(node.type, 0) + 1
         self._globals_dirty = True
+        if node.type == "Output":
+            self._relint_outputs = True
 
     def _on_node_removed(self, node: Node) -> None:
         nid = node.id
@@ -108,6 +111,8 @@ class AnalysisEngine:
         if not self._type_count[node.type]:
             del self._type_count[node.type]
         self._globals_dirty = True
+        if node.type == "Output":
+            self._relint_outputs = True
 
     def _on_edge_added(self, edge: Edge) -> None:
         self._dirty.add(edge.dst)
@@ -135,6 +140,8 @@ class AnalysisEngine:
         # messages name nodes by label: this node's own, lints downstream, cycle and block messages
         self._dirty.add(node_id)
         self._relint_from.add(node_id)
+        if self.graph.nodes[node_id].type == "Output":
+            self._relint_outputs = True
         if self._blocked or self.graph.groups:
             self._globals_dirty = True
 
@@ -186,11 +193,15 @@ class AnalysisEngine:
             anchors = processed | _downstream_within(graph, self._relint_from, LINT_RADIUS)
         self._relint_all = False
         self._relint_from.clear()
+        if self._relint_outputs:   # which Output the loss judges may have changed
+            self._relint_outputs = False
+            anchors = set(anchors) | {n.id for n in graph.nodes_of_type("Output")}
         inputs_of = self.inputs
+        n_outputs = self._type_count.get("Output", 0)
         for nid in anchors:
             if nid not in graph.nodes:
                 continue
-            new_l = tuple(lint_node(graph, nid, inputs_of, self._facts))
+            new_l = tuple(lint_node(graph, nid, inputs_of, self._facts, n_outputs))
             if new_l != self._lints.get(nid, ()):
                 changed.add(nid)
                 if new_l:

@@ -46,6 +46,7 @@ KNOWN_ACTIVATIONS = frozenset({"ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GEL
                                "Hardsigmoid", "Hardswish", "CELU"})
 
 CLASS_LOSSES = frozenset({"crossentropy", "nll", "multimargin"})   # one score per class
+BINARY_LOSSES = frozenset({"bce", "bcewithlogits", "hinge"})
 REGRESSION_LOSSES = frozenset({"mse", "l1", "mae", "huber", "smoothl1"})
 _LOSS_ALIASES = {"ce": "crossentropy", "sparsecategoricalcrossentropy": "crossentropy",
                  "categoricalcrossentropy": "crossentropy", "kldiv": "nll", "multimargin": "multimargin",
@@ -64,6 +65,7 @@ class TrainingFacts:
     num_classes: int | None = None
     num_rows: int | None = None
     task: str | None = None       # regression, binary, multiclass, multilabel, reconstruction
+    output_label: str | None = None   # the Output the loss compares with the target (None: the only Output)
 
 
 def normalize_loss(name: str) -> str:
@@ -114,14 +116,17 @@ def training_facts(training: Mapping[str, Any] | Any | None = None, data: Mappin
                       get(training, "num_rows", "train_rows"))
     task = get(training, "task")
     task = task if isinstance(task, str) else get(data, "task")
+    out_label = get(training, "output_label") or get(data, "output")
     return TrainingFacts(loss=normalize_loss(loss) if loss else None, loss_name=loss, num_classes=classes,
-                         num_rows=rows, task=task if isinstance(task, str) else None)
+                         num_rows=rows, task=task if isinstance(task, str) else None,
+                         output_label=out_label if isinstance(out_label, str) else None)
 
 
-def project_facts(project: Any) -> TrainingFacts:
+def project_facts(project: Any, *, count_rows: bool = True) -> TrainingFacts:
     """TrainingFacts for a Project: its own training/data sections, completed by the training engine's
     `task_info` (which knows the built-in datasets' tasks and class counts, and the default loss per task).
-    Imports the training package (and so torch) only when called."""
+    `count_rows`: also generate a built-in dataset to count its training rows (small, offline, well under a
+    second). Imports the training package (and so torch) only when called."""
     own = training_facts(project.training, project.data)
     try:
         from ..training.data.binding import task_info
@@ -131,9 +136,26 @@ def project_facts(project: Any) -> TrainingFacts:
     except Exception:  # noqa: BLE001 - lints then use what the file says; training reports its own errors
         return own
     derived = training_facts(info)
+    rows = own.num_rows
+    if rows is None and count_rows:
+        rows = _builtin_training_rows(project.data)
     return TrainingFacts(loss=own.loss or derived.loss, loss_name=own.loss_name or derived.loss_name,
-                         num_classes=own.num_classes or derived.num_classes, num_rows=own.num_rows,
-                         task=own.task or derived.task)
+                         num_classes=own.num_classes or derived.num_classes, num_rows=rows,
+                         task=own.task or derived.task, output_label=own.output_label or derived.output_label)
+
+
+def _builtin_training_rows(data: Any) -> int | None:
+    """Rows left for training in a built-in dataset after the validation and test splits, or None."""
+    try:
+        from ..training.config import DataConfig
+        from ..training.data.builtin import BUILTINS, load_builtin
+        cfg = DataConfig.from_dict(data if isinstance(data, Mapping) else None)
+        if cfg.dataset not in BUILTINS:
+            return None
+        n = len(load_builtin(cfg.dataset, cfg.options).x)
+    except Exception:  # noqa: BLE001 - an unusable data section is the training engine's error to report
+        return None
+    return max(0, int(n * (1.0 - cfg.val_fraction - cfg.test_fraction)))
 
 
 def is_activation(type_name: str) -> bool:
@@ -177,8 +199,10 @@ def _warn(code: str, node_id: str, message: str, **kw: Any) -> Diagnostic:
 InputsOf = Callable[[str], "list[TensorInfo | None] | None"]
 
 
-def lint_node(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: TrainingFacts) -> list[Diagnostic]:
-    """All lint warnings anchored at `node_id`. `inputs_of(id)` gives a node's inferred input tensors."""
+def lint_node(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: TrainingFacts,
+              n_outputs: int | None = None) -> list[Diagnostic]:
+    """All lint warnings anchored at `node_id`. `inputs_of(id)` gives a node's inferred input tensors;
+    `n_outputs`: how many Output nodes the graph has (counted when not given)."""
     node = graph.nodes[node_id]
     t = node.type
     out: list[Diagnostic] = []
@@ -207,7 +231,11 @@ def lint_node(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Train
                          f"multiply and vanish in deep stacks; use ReLU or GELU in hidden layers, or add "
                          f"normalization or skip connections"))
     if t == "Output":
-        out.extend(_lint_output(graph, node_id, inputs_of, facts))
+        if n_outputs is None:
+            n_outputs = len(graph.nodes_of_type("Output"))
+        # the loss judges one Output: the one the data binds to, or the only one
+        judged = (node.label == facts.output_label) if facts.output_label else n_outputs == 1
+        out.extend(_lint_output(graph, node_id, inputs_of, facts if judged else TrainingFacts()))
     return out
 
 
@@ -260,19 +288,30 @@ def _lint_output(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Tr
             out.append(_warn(ACTIVATION_ON_REGRESSION, node_id,
                              f"{me} is a regression output (loss {loss_name}) but {hn} limits the range of the "
                              f"predictions; remove the activation so the last layer can predict any value"))
-    if loss in CLASS_LOSSES and facts.num_classes is not None:
+    want, why = _expected_units(facts)
+    if want is not None:
         ins = inputs_of(node_id)
         t = ins[0] if ins else None
-        if t is not None and t.rank >= 2 and isinstance(t.shape[-1], int) and t.shape[-1] != facts.num_classes:
-            producer = _walk_up(graph, node_id, HEAD_PASS | SOFTMAXES)
-            fix = (f"set out_features of {_name(graph, producer)} to {facts.num_classes}"
+        if t is not None and t.rank >= 2 and isinstance(t.shape[-1], int) and t.shape[-1] != want:
+            producer = _walk_up(graph, node_id, HEAD_PASS | SOFTMAXES | {"Sigmoid"})
+            fix = (f"set out_features of {_name(graph, producer)} to {want}"
                    if producer is not None and graph.nodes[producer].type == "Linear"
-                   else f"make the last layer produce {facts.num_classes} units")
-            out.append(_warn(OUTPUT_UNITS, node_id,
-                             f"{me} has {t.shape[-1]} units but the data has {facts.num_classes} classes "
-                             f"(one score per class is needed); {fix}",
-                             expected=str(facts.num_classes), got=str(t.shape[-1])))
+                   else f"make the last layer produce {want} unit(s)")
+            out.append(_warn(OUTPUT_UNITS, node_id, f"{me} has {t.shape[-1]} units but {why}; {fix}",
+                             expected=str(want), got=str(t.shape[-1])))
     return out
+
+
+def _expected_units(facts: TrainingFacts) -> tuple[int | None, str]:
+    """How many values per sample the head must give for this loss and class count, and why."""
+    n = facts.num_classes
+    if n is None or facts.loss is None:
+        return None, ""
+    if facts.loss in CLASS_LOSSES:
+        return n, f"the data has {n} classes (one score per class is needed)"
+    if facts.loss in BINARY_LOSSES and n == 2 and facts.task != "multilabel":
+        return 1, f"two-class data with {facts.loss_name} needs one unit (the score of the positive class)"
+    return None, ""
 
 
 def lint_global(totals: Totals, facts: TrainingFacts) -> list[Diagnostic]:
