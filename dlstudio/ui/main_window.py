@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         self._act(v, "Layout &selection", lambda: self.auto_layout(selection=True), "Ctrl+Shift+L")
         self.act_snap = self._act(v, "Snap to &grid", self._toggle_snap, None, checkable=True)
         self.act_snap.setChecked(self.settings.value("grid_snap", "true") in (True, "true"))
-        self.act_minimap = self._act(v, "&Minimap", lambda: self.view.minimap.setVisible(self.act_minimap.isChecked()),
+        self.act_minimap = self._act(v, "&Minimap", lambda: self.view.set_minimap(self.act_minimap.isChecked()),
                                      "M", checkable=True)
         self.act_minimap.setChecked(True)
         tm = v.addMenu("&Theme")

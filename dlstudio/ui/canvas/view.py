@@ -76,6 +76,7 @@ class GraphView(QGraphicsView):
         self._space = False
         self._editor: QLineEdit | None = None
         self.minimap = Minimap(self)
+        self.minimap_enabled = True
         self.minimap.show()
 
     # --------------------------------------------------------------- scene
@@ -91,10 +92,20 @@ class GraphView(QGraphicsView):
     def _scene_changed(self, _rects: object) -> None:
         self.minimap.schedule()
 
+    def set_minimap(self, on: bool) -> None:
+        self.minimap_enabled = on
+        self._place_minimap()
+
+    def _place_minimap(self) -> None:
+        vw, vh = self.viewport().width(), self.viewport().height()
+        # on a small canvas the overview would hide the graph itself
+        self.minimap.setVisible(self.minimap_enabled and vw >= 3 * self.minimap.width()
+                                and vh >= 2.5 * self.minimap.height())
+        self.minimap.move(vw - self.minimap.width() - 10, vh - self.minimap.height() - 10)
+
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
-        self.minimap.move(self.viewport().width() - self.minimap.width() - 10,
-                          self.viewport().height() - self.minimap.height() - 10)
+        self._place_minimap()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
