@@ -45,6 +45,7 @@ class TemplateGallery(QDialog):
         self.theme = theme
         self.chosen: Path | None = None
         self.list = QListWidget()
+        self.list.setMinimumWidth(220)
         self.preview = QLabel("No examples found")
         self.preview.setMinimumSize(PREVIEW_W, PREVIEW_H)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)

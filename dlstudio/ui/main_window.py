@@ -128,7 +128,8 @@ class MainWindow(QMainWindow):
         SK = QKeySequence.StandardKey
         f = mb.addMenu("&File")
         self.act_new = self._act(f, "&New", self.new_blank, SK.New, "Start an empty network")
-        self._act(f, "New from &template...", self.new_from_template, "Ctrl+Shift+N", "Start from an example")
+        self.act_template = self._act(f, "New from &template...", self.new_from_template, "Ctrl+Shift+N",
+                                      "Start from an example")
         self.act_open = self._act(f, "&Open...", self.open_dialog, SK.Open)
         self.recent_menu = f.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -193,7 +194,8 @@ class MainWindow(QMainWindow):
         tb = QToolBar("Main")
         tb.setObjectName("main_toolbar")
         self.addToolBar(tb)
-        for a in (self.act_new, self.act_open, self.act_save):
+        self.act_template.setIconText("Templates")
+        for a in (self.act_new, self.act_template, self.act_open, self.act_save):
             tb.addAction(a)
         tb.addSeparator()
         tb.addAction(self.act_undo)

@@ -88,9 +88,13 @@ class GraphView(QGraphicsView):
         self.minimap.setScene(scene)
         scene.changed.connect(self._scene_changed)
         self.minimap.schedule()
+        self._place_minimap()
 
     def _scene_changed(self, _rects: object) -> None:
         self.minimap.schedule()
+        scene = self.scene()
+        if self.minimap.isVisible() != (self.minimap_enabled and isinstance(scene, GraphScene) and bool(scene.nodes)):
+            self._place_minimap()
 
     def set_minimap(self, on: bool) -> None:
         self.minimap_enabled = on
@@ -99,7 +103,9 @@ class GraphView(QGraphicsView):
     def _place_minimap(self) -> None:
         vw, vh = self.viewport().width(), self.viewport().height()
         # on a small canvas the overview would hide the graph itself
-        self.minimap.setVisible(self.minimap_enabled and vw >= 3 * self.minimap.width()
+        scene = self.scene()
+        has_nodes = isinstance(scene, GraphScene) and bool(scene.nodes)
+        self.minimap.setVisible(self.minimap_enabled and has_nodes and vw >= 3 * self.minimap.width()
                                 and vh >= 2.5 * self.minimap.height())
         self.minimap.move(vw - self.minimap.width() - 10, vh - self.minimap.height() - 10)
 
@@ -110,6 +116,21 @@ class GraphView(QGraphicsView):
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
         self.minimap.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and not scene.nodes:
+            # an empty canvas says what to do first
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(QColor(scene.theme.node_subtext))
+            f = painter.font()
+            f.setPointSizeF(f.pointSizeF() * 1.3)
+            painter.setFont(f)
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Drag layers here from the palette on the left\n"
+                             "or start from an example: File \u25b8 New from template (Ctrl+Shift+N)")
+            painter.restore()
 
     # ---------------------------------------------------------------- zoom
     @property
