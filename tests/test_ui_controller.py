@@ -83,6 +83,9 @@ def test_spin_box_run_is_one_undo_step(mlp):
     ctl.end_merge()
     ctl.set_param([fc1], "bias", True)
     assert ctl.undo_stack.count() == 3
+    ctl._last_push -= 10.0   # a pause also ends the run
+    ctl.set_param([fc1], "bias", False)
+    assert ctl.undo_stack.count() == 4
 
 
 def test_shared_parameter_edits_all_selected(mlp):

@@ -7,6 +7,7 @@ sees the reason instead.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any, Iterable
 
 from PySide6.QtCore import QObject, Signal
@@ -21,6 +22,7 @@ from .layout import plan_layout
 
 MIME_NODES = "application/x-dlstudio-nodes"
 PASTE_OFFSET = 40.0
+MERGE_WINDOW_S = 2.0
 
 
 def _merge_key(edit: Edit) -> tuple | None:
@@ -86,6 +88,7 @@ class Controller(QObject):
         self.engine = engine
         self.undo_stack = QUndoStack(self)
         self._barrier = False
+        self._last_push = 0.0
 
     def dtype_of(self, edge: Edge) -> str | None:
         """The dtype the wire would carry, from the analysis engine (None when unknown)."""
@@ -104,8 +107,12 @@ class Controller(QObject):
         except DlstudioError as exc:
             self.refused.emit(str(exc))
             return False
-        cmd = EditCommand(self, edit, mergeable and not self._barrier, text)
+        now = time.monotonic()
+        # a pause ends a run: spinning a value now and again a minute later are two undo steps
+        fresh = now - self._last_push > MERGE_WINDOW_S
+        cmd = EditCommand(self, edit, mergeable and not self._barrier and not fresh, text)
         self._barrier = False
+        self._last_push = now
         self.undo_stack.push(cmd)
         self.edited.emit()
         return True
