@@ -41,18 +41,20 @@ class EditCommand(QUndoCommand):
 
     MERGE_ID = 0x0D15
 
-    def __init__(self, controller: "Controller", edit: Edit, mergeable: bool, text: str | None = None) -> None:
+    def __init__(self, controller: "Controller", edit: Edit, mergeable: bool, text: str | None = None,
+                 joinable: bool = True) -> None:
         super().__init__(text or edit.text)
         self.controller = controller
         self.edit = edit
         self.key = _merge_key(edit) if mergeable else None
+        self.joinable = joinable   # False: may absorb later edits, but starts a new step itself
         self._applied = True
 
     def id(self) -> int:  # noqa: A003 - Qt override
         return self.MERGE_ID if self.key is not None else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt override
-        if not isinstance(other, EditCommand) or other.key != self.key or self.key is None:
+        if not isinstance(other, EditCommand) or other.key != self.key or self.key is None or not other.joinable:
             return False
         if isinstance(self.edit, Composite):
             for mine, theirs in zip(self.edit.edits, other.edit.edits):  # type: ignore[attr-defined]
@@ -110,7 +112,7 @@ class Controller(QObject):
         now = time.monotonic()
         # a pause ends a run: spinning a value now and again a minute later are two undo steps
         fresh = now - self._last_push > MERGE_WINDOW_S
-        cmd = EditCommand(self, edit, mergeable and not self._barrier and not fresh, text)
+        cmd = EditCommand(self, edit, mergeable, text, joinable=not (self._barrier or fresh))
         self._barrier = False
         self._last_push = now
         self.undo_stack.push(cmd)
