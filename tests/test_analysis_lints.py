@@ -183,3 +183,11 @@ def test_loss_lints_judge_only_the_bound_output() -> None:
     (w,) = warnings(g, training={"loss": "CrossEntropyLoss"}, data={"num_classes": 3, "output": "code"})
     assert w.code == "output_units" and "Output 'code'" in w.message
     assert codes(g, training={"loss": "CrossEntropyLoss"}, data={"num_classes": 3, "output": "logits"}) == []
+
+
+def test_gan_projects_have_no_supervised_loss_lints() -> None:
+    from dlstudio.analysis.lints import project_facts
+    g, _ = head(units=64)
+    p = dls.Project(graph=g, data={"dataset": "digits"}, training={"generative": {"mode": "gan"}})
+    assert project_facts(p) == training_facts(training={"task": "generative"})
+    assert project_facts(dls.Project(graph=g, data={"dataset": "digits"})).num_classes == 10

@@ -127,7 +127,10 @@ def project_facts(project: Any, *, count_rows: bool = True) -> TrainingFacts:
     `task_info` (which knows the built-in datasets' tasks and class counts, and the default loss per task).
     `count_rows`: also generate a built-in dataset to count its training rows (small, offline, well under a
     second). Imports the training package (and so torch) only when called."""
-    own = training_facts(project.training, project.data)
+    training = project.training
+    if isinstance(training, Mapping) and training.get("generative"):
+        return TrainingFacts(task="generative")   # adversarial training: no class head, no supervised loss
+    own = training_facts(training, project.data)
     try:
         from ..training.data.binding import task_info
         path = getattr(project, "path", None)
