@@ -318,9 +318,15 @@ class EdgeItem(QGraphicsItem):
         return self._path
 
     def set_ends(self, a: QPointF, b: QPointF) -> None:
-        dx = max(40.0, abs(b.x() - a.x()) * 0.5)
+        span = b.x() - a.x()
         path = QPainterPath(a)
-        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+        if span > 1.8 * NODE_W and abs(b.y() - a.y()) < HEADER_H:
+            # a long wire along a row (a skip connection) would hide behind the layers it skips: bow it above
+            lift = min(170.0, 70.0 + span * 0.04)
+            path.cubicTo(QPointF(a.x() + 90, a.y() - lift * 1.33), QPointF(b.x() - 90, b.y() - lift * 1.33), b)
+        else:
+            dx = max(40.0, abs(span) * 0.5)
+            path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
         self.prepareGeometryChange()
         self._path = path
         self._mid = path.pointAtPercent(0.5)

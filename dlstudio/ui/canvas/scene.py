@@ -157,12 +157,22 @@ class GraphScene(QGraphicsScene):
         self._place_edge(item)
         self._update_edge_label(item)
         self._touch_groups(edge)
+        self._refan(edge)
 
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self.edges.pop(edge, None)
         if item is not None:
             self._quiet_remove(item)
         self._touch_groups(edge)
+        self._refan(edge)
+
+    def _refan(self, edge: Edge) -> None:
+        """A wire joined or left a merge port: its siblings move to keep the fan even."""
+        port = self.nodes[edge.dst].in_ports.get(edge.dst_port) if edge.dst in self.nodes else None
+        if port is not None and port.many:
+            for e in self.graph.edges_into(edge.dst, edge.dst_port):
+                if e in self.edges and e != edge:
+                    self._place_edge(self.edges[e])
 
     def _on_param_changed(self, node_id: str, name: str, value: Any) -> None:
         self._dirty.add(node_id)
@@ -289,7 +299,14 @@ class GraphScene(QGraphicsScene):
         inside = gs is not None and gs == gd and gs in self.graph.groups and self.graph.group(gs).collapsed
         item.setVisible(not inside)
         if not inside:
-            item.set_ends(self.anchor(e.src, e.src_port, True), self.anchor(e.dst, e.dst_port, False))
+            end = self.anchor(e.dst, e.dst_port, False)
+            port = self.nodes[e.dst].in_ports.get(e.dst_port)
+            if port is not None and port.many and self.nodes[e.dst].isVisible():
+                # wires into a merge port fan out along it, in slot order, so each stays distinguishable
+                n = len(self.graph.edges_into(e.dst, e.dst_port))
+                rank = [x.slot for x in self.graph.edges_into(e.dst, e.dst_port)].index(e.slot)
+                end = QPointF(end.x(), end.y() + (rank - (n - 1) / 2) * min(6.0, 14.0 / max(n - 1, 1)))
+            item.set_ends(self.anchor(e.src, e.src_port, True), end)
 
     def _place_edges_of(self, node_id: str) -> None:
         if node_id not in self.graph:
