@@ -290,8 +290,7 @@ def test_autosave_and_crash_recovery(qtbot, win, tmp_path):
     settings = QSettings(str(tmp_path / "settings2.ini"), QSettings.Format.IniFormat)
     w2 = MainWindow(settings=settings, recovery_dir=win.recovery.directory)
     qtbot.addWidget(w2)
-    from tests.test_ui_window import Answers as A  # same helper, fresh queue
-    w2.ask = A()
+    w2.ask = Answers()
     w2.ask.replies["restore"] = ["yes"]
     assert w2.offer_recovery()
     assert w2.project.graph.find("fc1").params["out_features"] == 33
