@@ -104,16 +104,21 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
     after a cycle, so no tensors reach it (the cycle itself is reported once, by the engine)."""
     nid = node.id
     if spec is None:
-        reached = None if blocked else _reached(graph, node, upstream)
+        reached = None if blocked else _reached(pred_of(graph)[nid], node, upstream)
         return NodeState(None, None, None, None, {}, reached, (spec_diag,) if spec_diag else (), NodeStats(nid))
     diags: list[Diagnostic] = []
     name = label_of(node)   # cheap, and most messages need it
 
     # -- wires: unknown ports, several wires into a one-wire port, required ports left empty
+    preds = graph.nx._pred[nid]
     by_port: dict[str, list[Edge]] = {}
-    for keys in pred_of(graph)[nid].values():
+    for keys in preds.values():
         for e in keys:
-            by_port.setdefault(e.dst_port, []).append(e)
+            wires = by_port.get(e.dst_port)
+            if wires is None:
+                by_port[e.dst_port] = [e]
+            else:
+                wires.append(e)
     in_ports = spec.inputs
     structural = False
     known = _input_names(spec)
@@ -149,7 +154,7 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
         diags.append(Diagnostic("error", D.INVALID_PARAM, f"{name}: {exc}", nid, param=exc.param))
     ports = _output_index(spec, params)
 
-    reached = None if blocked else _reached(graph, node, upstream)
+    reached = None if blocked else _reached(preds, node, upstream)
     if not blocked and not reached and not structural and node.type != "Input":
         diags.append(Diagnostic("error", D.UNREACHABLE,
                                 f"{name} is not reachable from any Input: connect its chain to an Input or "
@@ -161,11 +166,13 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
     inputs: list[TensorInfo | None] = []
     missing = False
     for p in in_ports:
-        wires = sorted(by_port.get(p.name, ()), key=lambda e: e.slot)
+        wires = by_port.get(p.name)
         if not wires:
             inputs.append(None)
             continue
-        for e in wires if p.many else wires[:1]:
+        if len(wires) > 1:
+            wires = sorted(wires, key=_slot) if p.many else wires[:1]
+        for e in wires:
             src = upstream(e.src)
             if src is None or src.outputs is None:
                 missing = True
@@ -220,6 +227,10 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
     return NodeState(spec, params, inputs, outputs, ports, reached, tuple(diags), stats)
 
 
+def _slot(edge: Edge) -> int:
+    return edge.slot
+
+
 def _with_name(name: str, type_name: str, message: str) -> str:
     """Prefix a rule's message with the node's type and label, without repeating the type."""
     if message.startswith(type_name + ": "):
@@ -229,10 +240,10 @@ def _with_name(name: str, type_name: str, message: str) -> str:
     return f"{name}: {message}"
 
 
-def _reached(graph: ModelGraph, node: Node, upstream: Callable[[str], NodeState | None]) -> bool:
+def _reached(preds: dict[str, Any], node: Node, upstream: Callable[[str], NodeState | None]) -> bool:
     if node.type == "Input":
         return True
-    for src in pred_of(graph)[node.id]:
+    for src in preds:
         st = upstream(src)
         if st is not None and st.reached:
             return True
