@@ -214,12 +214,16 @@ class MainWindow(QMainWindow):
         self._imported: Any = None   # an import whose weights go to the sidecar on the first save
         graph = project.graph
         self.engine = make_engine(graph)
+        old_controller = self.controller
         self.controller = Controller(graph, self, self.engine)
         self.controller.edited.connect(self.after_edit)
         self.controller.refused.connect(self.show_refusal)
         self.controller.select_requested.connect(self._select)
         self.controller.undo_stack.cleanChanged.connect(self._update_title)
         self.history.setStack(self.controller.undo_stack)
+        if old_controller is not None:
+            old_controller.undo_stack.cleanChanged.disconnect(self._update_title)
+            old_controller.deleteLater()
         old_scene = self.scene
         self.scene = GraphScene(graph, self.controller, self.engine, self.theme)
         self.scene.grid_snap = self.act_snap.isChecked()
