@@ -94,3 +94,12 @@ def test_layers_text_and_category_filter(capsys: pytest.CaptureFixture[str]) -> 
     assert "Activation" in capsys.readouterr().err
     assert run_cli(["layers", "Liner"]) == 2
     assert "Linear" in capsys.readouterr().err
+
+
+def test_check_rejects_an_unknown_optimizer_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = save_project(tmp_path / "ok.dlstudio")
+    assert run_cli(["check", str(path), "--optimizer", "lion"]) == 2
+    assert "adam" in capsys.readouterr().err
+    assert run_cli(["check", str(path), "--json", "--optimizer", "adam", "--batch-size", "4"]) == 0
+    mem = json.loads(capsys.readouterr().out)["memory_estimate"]
+    assert (mem["optimizer"], mem["batch_size"]) == ("adam", 4)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 HELP = "check a project: shapes, diagnostics, lint warnings, parameters and MACs per layer"
@@ -51,23 +52,36 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(optimizer, str) and optimizer.lower() == "sgd" and isinstance(extra, dict) \
             and (extra.get("momentum") or 0) > 0:
         optimizer = "sgd-momentum"   # momentum keeps one buffer per parameter
+    batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 32
     try:
-        memory = report.memory_estimate(batch if isinstance(batch, int) and batch > 0 else 32,
-                                        optimizer if isinstance(optimizer, str) else "adam")
-    except DlstudioError:
-        memory = report.memory_estimate(batch if isinstance(batch, int) and batch > 0 else 32, "adam")
+        memory = report.memory_estimate(batch, optimizer if isinstance(optimizer, str) else "adam")
+    except DlstudioError as exc:
+        if args.optimizer:   # the user asked for it on the command line: say what is wrong
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        memory = report.memory_estimate(batch, "adam")   # an optimizer only the trainer knows
     if args.json:
         out = report.to_dict()
         out["project"] = str(project.path)
         out["memory_estimate"] = memory.to_dict()
-        print(json.dumps(out, indent=2, sort_keys=True))
+        emit(json.dumps(out, indent=2, sort_keys=True))
     else:
         from ..analysis.diagnostics import human_bytes
-        print(f"{project.path}: {project.name}")
-        print(report.format_table())
-        print(f"training memory at batch size {memory.batch_size} with {memory.optimizer}: "
-              f"~{human_bytes(memory.total_bytes)} (parameters {human_bytes(memory.params_bytes)}, gradients "
-              f"{human_bytes(memory.grads_bytes)}, optimizer state {human_bytes(memory.optimizer_bytes)}, "
-              f"activations {human_bytes(memory.activation_bytes)})")
-        print("OK" if report.ok else f"FAILED: {len(report.errors)} error(s)")
+        emit("\n".join([
+            f"{project.path}: {project.name}",
+            report.format_table(),
+            f"training memory at batch size {memory.batch_size} with {memory.optimizer}: "
+            f"~{human_bytes(memory.total_bytes)} (parameters {human_bytes(memory.params_bytes)}, gradients "
+            f"{human_bytes(memory.grads_bytes)}, optimizer state {human_bytes(memory.optimizer_bytes)}, "
+            f"activations {human_bytes(memory.activation_bytes)})",
+            "OK" if report.ok else f"FAILED: {len(report.errors)} error(s)"]))
     return 0 if report.ok else 1
+
+
+def emit(text: str) -> None:
+    """Print; when the reader has gone (`dlstudio check x | head`), stop quietly instead of a traceback."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

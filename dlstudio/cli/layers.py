@@ -42,6 +42,7 @@ def _param_line(p: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import UnknownLayerError
     from ..layers.registry import REGISTRY
+    from .check import emit
     from ..layers.spec import CATEGORIES
 
     specs = REGISTRY.all()
@@ -62,21 +63,22 @@ def run(args: argparse.Namespace) -> int:
         specs = [s for s in specs if s.type == one.type]
     items = [s.to_dict() for s in specs]
     if args.json:
-        print(json.dumps(items, indent=2, sort_keys=True))
+        emit(json.dumps(items, indent=2, sort_keys=True))
         return 0
+    lines: list[str] = []
     current = None
     for d in items:
         if d["category"] != current:
             current = d["category"]
-            print(f"== {current} ==")
-        print(f"{d['type']}  (torch: {d['torch'] or 'custom'})")
-        print(f"  inputs: {_ports(d['inputs'])}; outputs: {_ports(d['outputs'])}")
+            lines.append(f"== {current} ==")
+        impl = d["torch"] or ("graph boundary" if d["category"] == "Input/Output" else "custom")
+        lines.append(f"{d['type']}  (torch: {impl})")
+        lines.append(f"  inputs: {_ports(d['inputs'])}; outputs: {_ports(d['outputs'])}")
         if d["params"]:
-            print("  params:")
-            for p in d["params"]:
-                print(_param_line(p))
-        for line in textwrap.wrap(d["explanation"], 100, initial_indent="  ", subsequent_indent="  "):
-            print(line)
-        print()
-    print(f"{len(items)} layer type(s)")
+            lines.append("  params:")
+            lines.extend(_param_line(p) for p in d["params"])
+        lines.extend(textwrap.wrap(d["explanation"], 100, initial_indent="  ", subsequent_indent="  "))
+        lines.append("")
+    lines.append(f"{len(items)} layer type(s)")
+    emit("\n".join(lines))
     return 0
