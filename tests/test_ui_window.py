@@ -2,8 +2,6 @@
 refused wire, inspector edits that move shape labels downstream, groups, clipboard, files and recovery."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("PySide6")
@@ -11,9 +9,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QSpinBox  # noqa: E402
+from PySide6.QtWidgets import QSpinBox  # noqa: E402
 
-import dlstudio as dls  # noqa: E402
 from dlstudio.io.project import Project  # noqa: E402
 from dlstudio.ui.canvas.items import BlockItem  # noqa: E402
 from dlstudio.ui.main_window import MainWindow  # noqa: E402

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
 from ..core.errors import DlstudioError
 from ..io.project import SUFFIX, Project
 from .analysis import make_engine
-from .canvas.items import BlockItem, NodeItem
+from .canvas.items import NodeItem
 from .canvas.scene import GraphScene, human
 from .canvas.view import GraphView
 from .controller import MIME_NODES, Controller

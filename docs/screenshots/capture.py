@@ -13,7 +13,6 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-import dlstudio as dls  # noqa: E402
 from dlstudio.io.project import Project  # noqa: E402
 from dlstudio.ui.main_window import MainWindow  # noqa: E402
 from dlstudio.ui.theme import apply_app_theme  # noqa: E402

@@ -2,6 +2,8 @@
 the palette (on a wire: insert), and in-place rename (F2)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QPainter,
                            QPen, QWheelEvent)
@@ -248,7 +250,7 @@ class GraphView(QGraphicsView):
         super().dropEvent(event)
 
     # -------------------------------------------------------------- rename
-    def begin_rename(self, item: NodeItem, on_done: "callable") -> QLineEdit:  # type: ignore[valid-type]
+    def begin_rename(self, item: NodeItem, on_done: Callable[[str, str, bool], object]) -> QLineEdit:
         """A line edit over the node's title; Enter commits, Escape cancels."""
         if self._editor is not None:
             self._editor.deleteLater()
