@@ -191,3 +191,16 @@ def test_gan_projects_have_no_supervised_loss_lints() -> None:
     p = dls.Project(graph=g, data={"dataset": "digits"}, training={"generative": {"mode": "gan"}})
     assert project_facts(p) == training_facts(training={"task": "generative"})
     assert project_facts(dls.Project(graph=g, data={"dataset": "digits"})).num_classes == 10
+
+
+def test_linear_on_an_unflattened_feature_map() -> None:
+    g = dls.Graph()
+    x = g.input("img", shape=(3, 8, 8))
+    c = g.add("ReLU", g.add("Conv2d", x, out_channels=4, kernel_size=3))
+    fc = g.add("Linear", c, out_features=10)
+    g.output("y", fc)
+    (w,) = warnings(g)
+    assert w.code == "linear_on_feature_map" and w.node_id == fc.node_id and "Flatten" in w.message
+    seq = dls.Graph()                                   # (N, L, F): Linear per time step is intended
+    seq.output("y", seq.add("Linear", seq.input("x", shape=(5, 7)), out_features=3))
+    assert codes(seq) == []

@@ -30,6 +30,7 @@ STEP_ZERO_GRADIENT = "step_zero_gradient"
 VANISHING_GRADIENT = "vanishing_gradient"
 DROPOUT_BEFORE_OUTPUT = "dropout_before_output"
 TOO_FEW_ROWS = "too_few_rows"
+LINEAR_ON_FEATURE_MAP = "linear_on_feature_map"
 
 DROPOUTS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
                       "GaussianNoise"})
@@ -217,6 +218,13 @@ def lint_node(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Train
                              f"{me} follows {_name(graph, up)} with no non-linearity between them: two linear maps "
                              f"collapse into one, so the extra layer adds parameters but no expressive power; "
                              f"insert an activation such as ReLU between them"))
+        ins = inputs_of(node_id)
+        x = ins[0] if ins else None
+        if x is not None and x.rank >= 4:   # (N, C, H, W): a forgotten Flatten; (N, L, F) sequences are fine
+            out.append(_warn(LINEAR_ON_FEATURE_MAP, node_id,
+                             f"{me} receives the feature map {x} and acts on its last dimension only, keeping "
+                             f"the other positions apart; insert Flatten before it to connect the whole map",
+                             port="x", got=str(x)))
     elif t in SOFTMAXES:
         up = _walk_up(graph, node_id, HEAD_PASS)
         if up is not None and graph.nodes[up].type in SOFTMAXES:
