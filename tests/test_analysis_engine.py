@@ -335,3 +335,26 @@ def test_benchmark_script_runs() -> None:
                           "--repeat", "1"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "shape-preserving" in res.stdout and "residual" in res.stdout
+
+
+def test_replacing_the_whole_graph_and_multi_output_edges() -> None:
+    g, _ = chain()
+    eng = AnalysisEngine(g)
+    other = dls.Graph()
+    seq = other.input("seq", shape=(5, 3))
+    lstm = other.add("LSTM", seq, hidden_size=4)
+    other.output("last", other.add("Linear", lstm, out_features=2))
+    g.load_dict(other.to_dict())           # e.g. File > Open into the same window
+    eng.refresh()
+    fresh = AnalysisEngine(g)
+    assert snapshot(eng) == snapshot(fresh) and eng.diagnostics() == []
+    outs = eng.outputs(lstm.node_id)
+    assert outs is not None and len(outs) == 2
+    (wire,) = [e for e in g.edges() if e.src == lstm.node_id]
+    assert eng.edge_shape(wire) == outs[[p.name for p in all_specs_by_type("LSTM").output_ports(
+        g.node(lstm.node_id).params)].index(wire.src_port)]
+    assert eng.totals().node_count == 4
+
+
+def all_specs_by_type(type_name: str):
+    return next(s for s in all_specs() if s.type == type_name)
