@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 from onnx import helper
 
+from ..layers.registry import REGISTRY
 from .onnx import Context, Unsupported, Value
 
 Handler = Callable[[Context, Any, str], None]
@@ -764,3 +765,16 @@ def _recurrent(ctx: Context, node: Any, name: str) -> None:
         ctx.bind(outs[1], Value(h_n.node_id, h_n.port, h_n.info, "seq_first" if layout == 0 else ""))
     if outs[2] and ctx.consumers.get(outs[2], 0):
         raise Unsupported("the final cell state Y_c is used (the catalog LSTM exposes y and h_n)")
+
+
+@handles("Sign")
+def _sign(ctx: Context, node: Any, name: str) -> None:
+    """sign(relu(x)) is the Heaviside step (how dlstudio's Step exports): the ReLU node becomes a Step."""
+    v = ctx.value(node.input[0])
+    src = ctx.graph.node(v.node_id)
+    if src.type != "ReLU" or ctx.consumers.get(node.input[0], 0) != 1 or "Step" not in REGISTRY:
+        raise Unsupported("sign of a value that is not a ReLU output (only sign(relu(x)), a Step, maps)")
+    src.type = "Step"  # same ports, no parameters: retype in place while the graph is still being built
+    from ..analysis.shapes import infer_node
+    infer_node(ctx.graph, src, ctx.shapes)
+    ctx.bind(node.output[0], v)
