@@ -260,3 +260,22 @@ def test_augmentation_changes_images_but_keeps_shape() -> None:
     assert all(rows) and not torch.equal(flipped, x)
     moved = augment_batch(x, Augment(rotation=20, shift=2, noise=0.05))
     assert moved.shape == x.shape and not torch.allclose(moved, x)
+
+
+def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
+    from dlstudio.training.events import EpochEnd, Finished
+    from dlstudio.training.loop import Trainer
+    for k, name in enumerate(["dark", "light"]):
+        (tmp_path / name).mkdir()
+        for i in range(10):
+            _png(tmp_path / name / f"{i}.png", 30 + 20 * (i % 3) + 150 * k)
+    g = Graph()
+    x = g.input("image", (1, 8, 8))
+    g.output("y", g.add("Linear", g.add("Flatten", x), out_features=2))
+    t = Trainer(g, {"dataset": "imagefolder", "path": str(tmp_path), "split": "stratified", "val_fraction": 0.2,
+                    "augment": {"flip": True, "noise": 0.01}}, {"epochs": 15, "lr": 0.05, "batch_size": 4})
+    assert t.train_set.folder is not None and len(t.train_set) == 16
+    events = list(t.run())
+    assert isinstance(events[-1], Finished), events[-1]
+    last = [e for e in events if isinstance(e, EpochEnd)][-1]
+    assert last.metrics["val_accuracy"] == 1.0

@@ -324,3 +324,14 @@ def test_config_round_trip_and_validation() -> None:
     assert DataConfig.from_dict(d.to_dict()) == d
     with pytest.raises(TrainingConfigError, match="data.path"):
         DataConfig.from_dict({"dataset": "csv"})
+
+
+def test_basic_epoch_metrics_use_torch_ops_and_match_full() -> None:
+    data = {"dataset": "iris"}
+    full = Trainer(mlp_for("iris", (8,)), data, {"epochs": 2})
+    basic = Trainer(mlp_for("iris", (8,)), data, {"epochs": 2, "epoch_metrics": "basic"})
+    fm = [e.metrics for e in full.run() if isinstance(e, EpochEnd)][-1]
+    bm = [e.metrics for e in basic.run() if isinstance(e, EpochEnd)][-1]
+    assert set(bm) == {"loss", "val_loss", "val_accuracy", "lr"}
+    assert bm["val_accuracy"] == pytest.approx(fm["val_accuracy"]) and bm["val_loss"] == pytest.approx(fm["val_loss"])
+    assert "val_f1_macro" in fm and "accuracy" in fm

@@ -111,6 +111,9 @@ class TrainingConfig:
     checkpoint_every: int = 1            # epochs between checkpoints
     deterministic: bool = False
     num_threads: int = 0                 # CPU threads for torch; 0 = torch's default
+    # per-epoch validation metrics: "full" (sklearn: accuracy, precision/recall/F1 macro, AUC; MSE/MAE/R2) or
+    # "basic" (loss + accuracy or MSE/MAE with torch ops, for tiny epochs where sklearn's few ms per call show)
+    epoch_metrics: str = "full"
     # autoencoder / GAN settings, read and validated by dlstudio.training.generative (empty: supervised)
     generative: dict[str, Any] = field(default_factory=dict)
 
@@ -146,6 +149,7 @@ class TrainingConfig:
         _check_number("training.seed", self.seed, 0, integer=True)
         _check_number("training.checkpoint_every", self.checkpoint_every, 1, integer=True)
         _check_number("training.num_threads", self.num_threads, 0, integer=True)
+        _check_choice("training.epoch_metrics", self.epoch_metrics, ("full", "basic"))
         dev = self.device
         if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda", "mps") or
                                             (dev.startswith("cuda:") and dev[5:].isdigit())):

@@ -208,8 +208,9 @@ class Trainer:
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
 
     @torch.no_grad()
-    def evaluate_split(self, split: _Split, full: bool = False) -> dict[str, Any]:
-        """Loss and metrics of the current model on one split (eval mode)."""
+    def evaluate_split(self, split: _Split, full: bool = False, basic: bool = False) -> dict[str, Any]:
+        """Loss and metrics of the current model on one split (eval mode). `full` adds per-class scores, the
+        confusion matrix and curves; `basic` keeps to loss and accuracy/MSE/MAE from torch ops (no sklearn)."""
         model = self.model
         was_training = model.training
         model.eval()
@@ -231,6 +232,17 @@ class Trainer:
         out = torch.cat(outs)
         y = torch.cat(ys)
         result: dict[str, Any] = {"loss": total / max(n, 1)}
+        if basic:
+            if self.kind == "regression":
+                o, t = out.reshape(len(out), -1), y.reshape(len(y), -1).to(out.dtype)
+                result.update(mse=float(torch.nn.functional.mse_loss(o, t)),
+                              mae=float(torch.nn.functional.l1_loss(o, t)))
+            elif self.kind == "classification":
+                result["accuracy"] = float((out.reshape(len(out), -1).argmax(1) == y.reshape(-1)).float().mean())
+            else:
+                s = scores_of(self.loss_name, out).reshape(len(out), -1)
+                result["accuracy"] = float(((s >= 0.5).long() == y.reshape(len(y), -1).long()).float().mean())
+            return result
         if self.kind == "regression":
             result.update(regression_metrics(y.reshape(len(y), -1).cpu().numpy(),
                                              out.reshape(len(out), -1).cpu().numpy()))
@@ -316,6 +328,8 @@ class Trainer:
                 self.writer.start(self)
             stopped_early = stopped_user = False
             n_batches = self._n_batches(self.train_set)
+            track_acc = self.kind == "classification" and self.cfg.epoch_metrics == "full"
+            loss_fn = self.loss_fn.forward   # no hooks on our own loss wrapper: skip Module.__call__
             while self.state.epoch < self.cfg.epochs and not self._stop.is_set():
                 epoch = self.state.epoch + 1
                 yield EpochStarted(epoch, self.cfg.epochs, n_batches, self.scheduler.lr)
@@ -337,7 +351,7 @@ class Trainer:
                         xb = augment_batch(xb, self.dcfg.augment)
                     with self._autocast():
                         out = self._pick(train_model(xb))
-                        loss = self.loss_fn(out.float(), yb)
+                        loss = loss_fn(out.float(), yb)
                         pen = self._penalty()
                         total = loss + pen if pen is not None else loss
                     lv = float(total.detach())
@@ -360,7 +374,7 @@ class Trainer:
                     nb = len(xb)
                     seen += nb
                     loss_sum += lv * nb
-                    if self.kind == "classification":
+                    if track_acc:  # one extra op and sync per batch: only with full epoch metrics
                         correct += int((out.detach().reshape(nb, -1).argmax(1) == yb).sum())
                     yield BatchEnd(epoch, batch, n_batches, lv, seen, seen / max(time.perf_counter() - t0, 1e-9))
                 if interrupted:
@@ -368,10 +382,10 @@ class Trainer:
                     self.last_checkpoint = self._checkpoint(partial=True) or self.last_checkpoint
                     break
                 metrics: dict[str, float] = {"loss": loss_sum / max(seen, 1)}
-                if self.kind == "classification":
+                if track_acc:
                     metrics["accuracy"] = correct / max(seen, 1)
                 if self.val_set is not None and len(self.val_set):
-                    val = self.evaluate_split(self.val_set)
+                    val = self.evaluate_split(self.val_set, basic=self.cfg.epoch_metrics == "basic")
                     metrics.update({f"val_{k}": float(v) for k, v in val.items() if isinstance(v, (int, float))})
                 lr = self.scheduler.lr
                 metrics["lr"] = lr
@@ -403,7 +417,9 @@ class Trainer:
             final = dict(self.state.history[-1]) if self.state.history else {}
             final.pop("epoch", None)
             if self.writer is not None:
-                self.writer.finish(self, test, stopped_early, stopped_user)
+                val = self.evaluate_split(self.val_set, full=True) if self.val_set is not None and \
+                    len(self.val_set) else {}
+                self.writer.finish(self, test, stopped_early, stopped_user, val)
             yield Finished(self.state.epoch, stopped_early, stopped_user, final, test,
                            str(self.run_dir) if self.run_dir else None)
         except Exception as exc:  # noqa: BLE001 - any fault from data or model becomes a Failed event

@@ -41,7 +41,12 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bo
             present = np.unique(y)
             if len(present) == scores.shape[1] and len(present) > 1 and full:
                 p = scores / np.clip(scores.sum(axis=1, keepdims=True), 1e-12, None)
-                out["auc_roc"] = float(skm.roc_auc_score(y, p, multi_class="ovr", labels=labels))
+                if p.shape[1] == 2:   # two classes: sklearn wants the positive class's score
+                    out["auc_roc"] = float(skm.roc_auc_score(y, p[:, 1]))
+                    fpr, tpr, _ = skm.roc_curve(y, p[:, 1])
+                    out["roc_curve"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+                else:
+                    out["auc_roc"] = float(skm.roc_auc_score(y, p, multi_class="ovr", labels=labels))
         p, r, f, _ = skm.precision_recall_fscore_support(y, pred, labels=labels, average="macro", zero_division=0)
         out.update(precision_macro=float(p), recall_macro=float(r), f1_macro=float(f))
         if full:

@@ -98,7 +98,8 @@ class RunWriter:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(buf.getvalue())
 
-    def finish(self, t: "Trainer", test: dict[str, Any], stopped_early: bool, stopped_user: bool) -> None:
+    def finish(self, t: "Trainer", test: dict[str, Any], stopped_early: bool, stopped_user: bool,
+               val: dict[str, Any] | None = None) -> None:
         if not self.enabled:
             return
         save_weights(t.model, self.run_dir / "last.safetensors")
@@ -107,7 +108,7 @@ class RunWriter:
         final = dict(t.state.history[-1]) if t.state.history else {}
         report = {"epochs_run": t.state.epoch, "epochs": t.cfg.epochs, "best_epoch": t.state.best_epoch,
                   "monitor": t._monitor(), "best_value": t.state.best_value, "stopped_early": stopped_early,
-                  "stopped_by_user": stopped_user, "final": final, "test": test, "task": t.task,
+                  "stopped_by_user": stopped_user, "final": final, "validation": val or {}, "test": test, "task": t.task,
                   "loss": t.loss_name, "last_checkpoint": t.last_checkpoint}
         atomic_write_text(self.run_dir / "report.json", _dump(_num(report)))
         lines = [f"# Training report: {t.project_meta.get('name', t.run_dir.name if t.run_dir else 'run')}", "",
