@@ -1,0 +1,152 @@
+"""Every zoo template loads, checks clean, has valid data/training settings, trains briefly (small ones to a
+stated quality, big ones a few steps on a few images) and exports to ONNX and Python with parity."""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import dlstudio as dls
+from dlstudio.training.config import DataConfig, TrainingConfig
+from dlstudio.training.data.builtin import BUILTINS
+from dlstudio.training.generative import GenerativeConfig, generative_mode
+from dlstudio.training.loop import Trainer
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: on a shared 2-core machine several OpenMP threads spin against each other and small
+    layers (BatchNorm1d on 64x64) get 50x slower."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def _zoo() -> dict:
+    spec = importlib.util.spec_from_file_location("build_examples", EXAMPLES / "build_examples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_examples", module)
+    spec.loader.exec_module(module)
+    return sys.modules["zoo"].ZOO
+
+
+ZOO = sorted(_zoo())
+ALL = sorted(p.stem for p in EXAMPLES.glob("*.dlstudio"))
+# the issue's list, by the file that covers each entry
+ISSUE_TEMPLATES = {
+    "Perceptron": "perceptron", "MLP": "mlp_digits", "deep MLP": "deep_mlp", "LeNet-5": "lenet5",
+    "AlexNet-style": "alexnet_small", "TinyVGG": "tiny_vgg", "ResNet-18": "resnet18_cifar",
+    "MobileNetV2": "mobilenetv2_cifar", "Inception-style": "inception_small", "DenseNet-style": "densenet_small",
+    "RNN/LSTM/GRU classifier": "gru_sequence", "time-series forecaster": "lstm_forecaster",
+    "Embedding+LSTM text classifier": "lstm_sequence", "Transformer encoder classifier": "transformer_classifier",
+    "dense autoencoder": "dense_autoencoder", "convolutional autoencoder": "conv_autoencoder",
+    "DCGAN": "dcgan", "super-resolution": "super_resolution",
+}
+
+
+def _load(name: str) -> dls.Project:
+    return dls.Project.load(EXAMPLES / f"{name}.dlstudio")
+
+
+def test_every_issue_template_has_a_project_file():
+    assert set(ISSUE_TEMPLATES.values()) <= set(ALL)
+    assert set(ZOO) <= set(ALL)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_template_loads_checks_and_has_settings(name: str) -> None:
+    project = _load(name)
+    assert project.meta["name"] == name
+    assert len(project.meta["description"]) > 40 and len(project.meta["explanation"]) > 400
+    report = dls.check(project.graph)
+    assert report.errors == [], [str(d) for d in report.errors]
+    dcfg = DataConfig.from_dict(project.data)
+    tcfg = TrainingConfig.from_dict(project.training)
+    assert dcfg.dataset in BUILTINS
+    # full training settings, not only a hint
+    assert {"optimizer", "lr", "batch_size", "epochs"} <= set(project.training)
+    if generative_mode(project.training):
+        GenerativeConfig.from_training(project.training)
+    else:
+        assert tcfg.task is not None
+    model = dls.compile(project.graph, seed=0)
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------------------------ brief training
+# small templates train with their own settings (fewer epochs where noted) to a stated validation quality
+QUALITY = {
+    "perceptron": ({}, "val_accuracy", 0.95),
+    "deep_mlp": ({"epochs": 40}, "val_accuracy", 0.9),
+    "tiny_vgg": ({"epochs": 4}, "val_accuracy", 0.85),
+    "gru_sequence": ({"epochs": 8}, "val_accuracy", 0.8),
+    "lstm_forecaster": ({"epochs": 8}, "val_r2", 0.8),
+    "transformer_classifier": ({"epochs": 10}, "val_accuracy", 0.8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(QUALITY))
+def test_small_template_trains_to_its_quality(name: str) -> None:
+    project = _load(name)
+    overrides, metric, bar = QUALITY[name]
+    training = {**project.training, **overrides}
+    trainer = Trainer(project.graph, project.data, training)
+    events = list(trainer.run())
+    last = events[-1]
+    assert type(last).__name__ == "Finished", getattr(last, "message", last)
+    history = trainer.state.history
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert last.final_metrics[metric] >= bar, (metric, last.final_metrics)
+
+
+def _brief_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> tuple[float,
+                                                                                                           float]:
+    """A few Adam steps on one small batch in train mode; the loss before and after on the same batch."""
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps + 1):
+        loss = loss_fn(model(x), y)
+        losses.append(float(loss.detach()))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return losses[0], losses[-1]
+
+
+@pytest.mark.parametrize("name", ["alexnet_small", "inception_small", "densenet_small", "resnet18_cifar",
+                                  "mobilenetv2_cifar"])
+def test_big_template_takes_training_steps_on_its_data(name: str) -> None:
+    """The real pipeline (data, binding, compiled model) with a few steps on 8 images; the quality runs are in
+    examples/zoo_benchmark.py."""
+    project = _load(name)
+    trainer = Trainer(project.graph, project.data, {**project.training, "epochs": 1})
+    xb, yb = trainer.train_set.x[:8], trainer.train_set.y[:8]
+    model = copy.deepcopy(trainer.model)
+    before = [p.detach().clone() for p in model.parameters()]
+    first, last = _brief_steps(model, xb, yb, steps=4, lr=1e-3)
+    assert math.isfinite(first) and math.isfinite(last)
+    assert last < first
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()) if a.dim() > 1)
+
+
+# ------------------------------------------------------------------------------------------------ export parity
+@pytest.mark.parametrize("name", ALL)
+def test_template_exports_to_onnx_and_python_with_parity(name: str, tmp_path: Path) -> None:
+    project = _load(name)
+    onnx_report = dls.export_onnx(project.graph, tmp_path / f"{name}.onnx")
+    assert (tmp_path / f"{name}.onnx").stat().st_size > 0
+    assert onnx_report.max_abs_diff and onnx_report.worst_diff <= 1e-4
+    py_report = dls.export_python(project.graph, tmp_path / f"{name}.py")
+    assert py_report.max_abs_diff and py_report.worst_diff <= 1e-6
+    assert "class" in (tmp_path / f"{name}.py").read_text(encoding="utf-8")
