@@ -110,7 +110,7 @@ def evaluate_node(graph: ModelGraph, node: Node, spec: LayerSpec | None, spec_di
     name = label_of(node)   # cheap, and most messages need it
 
     # -- wires: unknown ports, several wires into a one-wire port, required ports left empty
-    preds = graph.nx._pred[nid]
+    preds = pred_of(graph)[nid]
     by_port: dict[str, list[Edge]] = {}
     for keys in preds.values():
         for e in keys:
