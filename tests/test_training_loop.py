@@ -335,3 +335,25 @@ def test_basic_epoch_metrics_use_torch_ops_and_match_full() -> None:
     assert set(bm) == {"loss", "val_loss", "val_accuracy", "lr"}
     assert bm["val_accuracy"] == pytest.approx(fm["val_accuracy"]) and bm["val_loss"] == pytest.approx(fm["val_loss"])
     assert "val_f1_macro" in fm and "accuracy" in fm
+
+
+def test_embedding_lstm_on_token_sequences() -> None:
+    g = Graph()
+    tokens = g.input("tokens", (12,), dtype="int64")
+    h = g.add("Embedding", tokens, num_embeddings=20, embedding_dim=8)
+    h = g.add("LSTM", h, hidden_size=16, output="last")
+    g.output("y", g.add("Linear", h, out_features=2))
+    t = Trainer(g, {"dataset": "toy_text", "options": {"n_samples": 400}}, {"epochs": 6, "lr": 0.01})
+    assert t.train_set.x.dtype == torch.int64
+    hist = [e.metrics for e in t.run() if isinstance(e, EpochEnd)]
+    assert hist[-1]["loss"] < hist[0]["loss"] and hist[-1]["val_accuracy"] > 0.7
+
+
+def test_int64_input_refuses_float_data() -> None:
+    from dlstudio.core.errors import BindingError
+    g = Graph()
+    x = g.input("tokens", (2,), dtype="int64")
+    h = g.add("Embedding", x, num_embeddings=10, embedding_dim=4)
+    g.output("y", g.add("Linear", g.add("Flatten", h), out_features=2))
+    with pytest.raises(BindingError, match="Input 'tokens' takes int64 ids"):
+        Trainer(g, {"dataset": "circles"}, {})
