@@ -357,3 +357,20 @@ def test_int64_input_refuses_float_data() -> None:
     g.output("y", g.add("Linear", g.add("Flatten", h), out_features=2))
     with pytest.raises(BindingError, match="Input 'tokens' takes int64 ids"):
         Trainer(g, {"dataset": "circles"}, {})
+
+
+def test_last_good_checkpoint_stays_loadable_after_a_nan(tmp_path: Path) -> None:
+    g = mlp_for("sine", (8,))
+    t = Trainer(g, {"dataset": "sine", **SMALL}, {"epochs": 5}, run_dir=tmp_path / "r")
+    events = []
+    for ev in t.run():
+        events.append(ev)
+        if isinstance(ev, Checkpoint) and ev.epoch == 2:
+            with torch.no_grad():
+                getattr(t.model, t.node_paths[g.find("head").id]).weight.fill_(float("nan"))
+    fail = events[-1]
+    assert isinstance(fail, Failed) and fail.epoch == 3 and fail.batch == 1 and fail.node_id == g.find("head").id
+    ck = load_checkpoint(Path(fail.last_checkpoint))
+    assert ck["epoch"] == 2 and all(torch.isfinite(v).all() for v in ck["model"].values())
+    resumed = Trainer(g, {"dataset": "sine", **SMALL}, {"epochs": 3}, resume=fail.last_checkpoint)
+    assert isinstance(list(resumed.run())[-1], Finished)
