@@ -14,3 +14,26 @@ SHARED = ROOT.parent / "shared"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Tear Qt down in a defined order: close and delete every top-level widget and collect garbage while the
+    QApplication still exists, so no Qt object outlives it at interpreter exit (which can crash)."""
+    qt = sys.modules.get("PySide6.QtWidgets")
+    if qt is None:
+        return
+    import gc
+
+    app = qt.QApplication.instance()
+    if app is None:
+        return
+    # the clipboard owns QMimeData created from Python; Qt would delete it after Python has shut down
+    qt.QApplication.clipboard().clear()
+    for w in qt.QApplication.topLevelWidgets():
+        w.close()
+        w.deleteLater()
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.processEvents()
+    gc.collect()

@@ -159,3 +159,15 @@ def test_ids_are_never_recycled() -> None:
     AddNode(Node(a, "ReLU", "r")).apply(g)
     RemoveNode(a).apply(g)
     assert g.new_id() != a
+
+
+def test_remove_node_with_a_self_wire_reverts_cleanly() -> None:
+    g = ModelGraph()
+    AddNode(Node("n1", "Add", "loop")).apply(g)
+    Connect(Edge("n1", "y", "n1", "inputs", 0)).apply(g)
+    before = g.to_dict()
+    e = RemoveNode("n1")
+    e.apply(g)
+    assert len(g) == 0
+    e.revert(g)
+    assert g.to_dict() == before

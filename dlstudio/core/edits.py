@@ -97,7 +97,8 @@ class RemoveNode(Edit):
         node = graph.node(self.node_id)
         self._node = node.copy()
         self._index = graph._node_index(self.node_id)
-        self._edges = graph.in_edges(self.node_id) + graph.out_edges(self.node_id)
+        # a wire from the node to itself is both an in- and an out-edge: capture it once
+        self._edges = list(dict.fromkeys(graph.in_edges(self.node_id) + graph.out_edges(self.node_id)))
         for e in self._edges:
             graph._delete_edge(e)
         self._group = None
