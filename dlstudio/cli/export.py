@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights-out", metavar="W.safetensors",
                         help="also write the weights in the generated module's state_dict layout "
                              "(default with --python: OUT.safetensors beside the .py)")
-    parser.add_argument("--train-script", metavar="TRAIN.py", help="not available yet (see the report)")
+    parser.add_argument("--train-script", metavar="TRAIN.py",
+                        help="also write a training script (python TRAIN.py, or torchrun for DDP) and the prepared "
+                             "data beside it; needs --python in the same folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if not (args.onnx or args.python or args.weights_out or args.train_script):
         print("error: nothing to export: give --onnx, --python and/or --weights-out", file=sys.stderr)
         return 2
-    if args.train_script:
-        print("error: --train-script is not implemented yet; export the model with --python and train it "
-              "with `dlstudio train`", file=sys.stderr)
+    if args.train_script and not args.python:
+        print("error: --train-script needs --python (the script imports the generated model module)",
+              file=sys.stderr)
         return 2
     try:
         project = Project.load(args.project)
@@ -60,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
             wout = args.weights_out or str(Path(args.python).with_suffix(".safetensors"))
             print(export_python(project.graph, args.python, weights=weights, weights_out=wout,
                                 class_name=args.class_name, title=project.name).format())
+            if args.train_script:
+                from ..export.train_script import export_train_script
+                print(export_train_script(project, args.train_script, model_file=args.python,
+                                          class_name=args.class_name).format())
         elif args.weights_out:
             from ..export.common import build_model
             from ..export.weights import save_weights_file
