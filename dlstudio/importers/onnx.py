@@ -164,7 +164,7 @@ class Context:
 def _fold(node: Any, consts: dict[str, np.ndarray], opset_imports: list[Any]) -> list[np.ndarray]:
     """Evaluate one node on constant inputs with onnx's reference implementation."""
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import helper
     from onnx.reference import ReferenceEvaluator
 
     if node.op_type == "Constant":
@@ -178,7 +178,6 @@ def _fold(node: Any, consts: dict[str, np.ndarray], opset_imports: list[Any]) ->
         [])
     model = helper.make_model(g, opset_imports=opset_imports)
     res = ReferenceEvaluator(model).run(None, {i: consts[i] for i in inputs})
-    del numpy_helper
     return [np.asarray(r) for r in res]
 
 
@@ -356,10 +355,10 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
         output_names.append(vo.name)
     if problems:
         ops = sorted({p.split(" ", 1)[0] for p in problems})
+        what = "the model" if hasattr(source, "graph") else str(source)
         raise ModelImportError(
-            f"Cannot import {getattr(source, 'name', None) or source if not hasattr(source, 'graph') else 'the model'}"
-            f": {len(problems)} problem(s) ({', '.join(ops)}); nothing was written.\n  " + "\n  ".join(problems),
-            problems)
+            f"Cannot import {what}: {len(problems)} problem(s) ({', '.join(ops)}); nothing was written.\n  "
+            + "\n  ".join(problems), problems)
     apply_layout(ctx.graph)
     report = Report(kind="onnx-import", path=Path(source) if isinstance(source, (str, os.PathLike)) else None)
     report.details.update(opset=opset, nodes=len(ctx.graph), onnx_nodes=len(g.node), folded=len(ctx.consts))
