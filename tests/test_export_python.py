@@ -85,6 +85,8 @@ def test_hostile_labels_yield_harmless_code(tmp_path: Path) -> None:
     hostile = "x); import os #"
     g = residual(label_in=hostile, label_fc="__import__('os').system('echo pwned')\n")
     g.find("head").label = 'def """\nimport os'
+    (group,) = g.groups.values()
+    group.label = "Block(nn.Module):\n    import os\nclass X"   # becomes a class name
     text = generate_python(g)
     tree = ast.parse(text)
     imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
