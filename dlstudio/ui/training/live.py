@@ -1,0 +1,246 @@
+"""Live training view: loss and metric curves (per batch and per epoch), learning rate, progress with ETA and
+samples/s, a log-scale toggle, the overfitting hint; and the runs list whose curves can be overlaid.
+
+Events only append to plain Python lists; `repaint()` (called by the workspace's 15 Hz timer) pushes them to
+the curves with `setData`, so a fast run costs the GUI thread a few list appends per batch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QProgressBar, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from ...training.events import BatchEnd, EpochEnd, EpochStarted, Event
+
+OVERLAY_COLOURS = ["#e377c2", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#9467bd"]
+
+
+@dataclass
+class RunRecord:
+    """One run's settings, curves and final metrics (kept for the runs list and overlays)."""
+
+    name: str
+    settings: dict[str, Any]
+    batch_x: list[float] = field(default_factory=list)      # fractional epoch of each batch
+    batch_loss: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+    status: str = "running"
+    final: dict[str, float] = field(default_factory=dict)
+    run_dir: str | None = None
+
+    def series(self, key: str) -> tuple[list[int], list[float]]:
+        xs = [h["epoch"] for h in self.history if key in h and h[key] is not None]
+        return xs, [float(h[key]) for h in self.history if key in h and h[key] is not None]
+
+
+def _metric_key(history: list[dict[str, float]]) -> str | None:
+    """The main metric to plot next to the loss: accuracy for classifiers, MAE for regression."""
+    if not history:
+        return None
+    keys = history[-1]
+    for k in ("accuracy", "val_accuracy", "mae", "val_mae", "val_r2"):
+        if k in keys:
+            return k.removeprefix("val_")
+    return None
+
+
+class LivePlots(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setFormat("epoch %v")
+        self.rate = QLabel("")
+        self.status = QLabel("Not started")
+        self.status.setWordWrap(True)
+        self.log_scale = QCheckBox("log scale")
+        self.log_scale.toggled.connect(self._set_log)
+        top.addWidget(self.progress, 2)
+        top.addWidget(self.rate, 3)
+        top.addWidget(self.log_scale)
+        lay.addLayout(top)
+        lay.addWidget(self.status)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #a15c00;")
+        self.hint.hide()
+        lay.addWidget(self.hint)
+        self.loss_plot = pg.PlotWidget(title="Loss")
+        self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.setLabel("bottom", "epoch")
+        self.metric_plot = pg.PlotWidget(title="Metric")
+        self.metric_plot.addLegend(offset=(-10, 10))
+        self.metric_plot.setLabel("bottom", "epoch")
+        self.lr_plot = pg.PlotWidget(title="Learning rate")
+        self.lr_plot.setMaximumHeight(150)
+        self.lr_plot.setLabel("bottom", "epoch")
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            p.showGrid(x=True, y=True, alpha=0.25)
+        row = QHBoxLayout()
+        row.addWidget(self.loss_plot)
+        row.addWidget(self.metric_plot)
+        lay.addLayout(row, 3)
+        lay.addWidget(self.lr_plot, 1)
+        self.batch_curve = self.loss_plot.plot(name="train (batch)", pen=pg.mkPen("#9ecae1", width=1))
+        self.train_curve = self.loss_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2), symbol="o",
+                                               symbolSize=5)
+        self.val_curve = self.loss_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2), symbol="o",
+                                             symbolSize=5)
+        self.metric_train = self.metric_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2), symbol="o",
+                                                  symbolSize=5)
+        self.metric_val = self.metric_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2), symbol="o",
+                                                symbolSize=5)
+        self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#2ca02c", width=2))
+        self.overlays: list[Any] = []
+        self.run: RunRecord | None = None
+        self._dirty = False
+        self._epochs_total = 0
+        self._last_batch: BatchEnd | None = None
+        self._epoch_started_at = 0.0
+        self.repaints = 0
+
+    # ----------------------------------------------------------------------------------------- events (cheap)
+    def start(self, run: RunRecord, epochs: int) -> None:
+        self.run = run
+        self._epochs_total = epochs
+        self.progress.setRange(0, epochs)
+        self.progress.setValue(0)
+        self.hint.hide()
+        self.rate.setText("")
+        self.status.setText("Preparing data and model...")
+        self._dirty = True
+
+    def on_event(self, event: Event) -> None:
+        run = self.run
+        if run is None:
+            return
+        if isinstance(event, BatchEnd):
+            run.batch_x.append(event.epoch - 1 + event.batch / max(event.batches, 1))
+            run.batch_loss.append(event.loss)
+            self._last_batch = event
+        elif isinstance(event, EpochEnd):
+            run.history.append({"epoch": event.epoch, **event.metrics})
+            run.epochs.append(event.epoch)
+            if event.warnings:
+                self.hint.setText("Overfitting? " + " ".join(event.warnings))
+                self.hint.show()
+        elif isinstance(event, EpochStarted):
+            import time
+            self._epoch_started_at = time.perf_counter()
+            self._epochs_total = event.epochs
+        self._dirty = True
+
+    # --------------------------------------------------------------------------------------- repaint (timer)
+    def repaint(self) -> None:
+        """Push buffered points to the curves; a no-op when nothing arrived since the last call."""
+        run = self.run
+        if not self._dirty or run is None:
+            return
+        self._dirty = False
+        self.repaints += 1
+        self.batch_curve.setData(run.batch_x, run.batch_loss)
+        self.train_curve.setData(*run.series("loss"))
+        self.val_curve.setData(*run.series("val_loss"))
+        key = _metric_key(run.history)
+        if key:
+            self.metric_plot.setTitle(key)
+            self.metric_train.setData(*run.series(key))
+            self.metric_val.setData(*run.series("val_" + key))
+        self.lr_curve.setData(*run.series("lr"))
+        b = self._last_batch
+        if b is not None:
+            done = (b.epoch - 1) * b.batches + b.batch
+            total = self._epochs_total * b.batches
+            rate = b.samples_per_s
+            remaining_batches = max(total - done, 0)
+            per_batch = b.samples / max(rate, 1e-9) / max(b.batch, 1)
+            eta = remaining_batches * per_batch
+            self.progress.setValue(b.epoch - 1 + (1 if b.batch == b.batches else 0))
+            self.rate.setText(f"epoch {b.epoch}/{self._epochs_total}, batch {b.batch}/{b.batches}  "
+                                f"{rate:,.0f} samples/s  ETA {eta:.0f} s  loss {b.loss:.4f}")
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #b00020; font-weight: bold;" if error else "")
+
+    def _set_log(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+
+    def set_overlays(self, runs: list[RunRecord]) -> None:
+        """Dashed validation (else training) loss curves of earlier runs, to compare them with this one."""
+        for c in self.overlays:
+            self.loss_plot.removeItem(c)
+        self.overlays = []
+        for i, r in enumerate(runs):
+            key = "val_loss" if any("val_loss" in h for h in r.history) else "loss"
+            pen = pg.mkPen(OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)], width=2, style=Qt.PenStyle.DashLine)
+            self.overlays.append(self.loss_plot.plot(*r.series(key), pen=pen, name=f"{r.name} {key}"))
+
+
+class RunsList(QWidget):
+    """Settings and final metrics of each run; ticked runs are overlaid on the loss plot."""
+
+    overlay_changed = Signal(list)
+
+    COLUMNS = ["run", "status", "optimizer", "lr", "batch", "epochs", "loss", "val_loss", "metric"]
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runs: list[RunRecord] = []
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.itemChanged.connect(self._ticked)
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("Tick runs to overlay their loss curves on the live plot."))
+        lay.addWidget(self.table)
+
+    def add(self, run: RunRecord) -> None:
+        self.runs.append(run)
+        self.refresh()
+
+    def refresh(self) -> None:
+        t = self.table
+        t.blockSignals(True)
+        try:
+            checked = {self.runs[i].name for i in range(t.rowCount())
+                       if t.item(i, 0) is not None and t.item(i, 0).checkState() == Qt.CheckState.Checked}
+            t.setRowCount(len(self.runs))
+            for i, r in enumerate(self.runs):
+                s = r.settings
+                last = r.history[-1] if r.history else {}
+                key = _metric_key(r.history)
+                metric = last.get("val_" + key, last.get(key)) if key else None
+                cells = [r.name, r.status, s.get("optimizer", ""), f"{s.get('lr', 0):g}", str(s.get("batch_size", "")),
+                         f"{len(r.history)}/{s.get('epochs', '')}", _fmt(last.get("loss")), _fmt(last.get("val_loss")),
+                         f"{key} {_fmt(metric)}" if key else ""]
+                for j, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                    if j == 0:
+                        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                        item.setCheckState(Qt.CheckState.Checked if r.name in checked else Qt.CheckState.Unchecked)
+                    t.setItem(i, j, item)
+            t.resizeColumnsToContents()
+        finally:
+            t.blockSignals(False)
+
+    def checked_runs(self) -> list[RunRecord]:
+        return [self.runs[i] for i in range(self.table.rowCount())
+                if self.table.item(i, 0).checkState() == Qt.CheckState.Checked]
+
+    def set_checked(self, index: int, on: bool) -> None:
+        self.table.item(index, 0).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def _ticked(self, item: QTableWidgetItem) -> None:
+        if item.column() == 0:
+            self.overlay_changed.emit(self.checked_runs())
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, (int, float)) else ""

@@ -1,0 +1,363 @@
+"""Data and training settings forms. Each reads from and writes to the project's plain `data` / `training` dicts
+(the same dicts the project file stores), so the settings are saved with the project."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ...training.config import (MISSING, OPTIMIZERS, SCALING, SCHEDULES, SPLITS, TASKS, DataConfig,
+                                TrainingConfig)
+from ...training.data.builtin import BUILTINS
+from ...training.loss_table import LOSSES
+
+USER_SOURCES = ("csv", "npz", "imagefolder")
+
+
+def _combo(items: list[str] | tuple[str, ...], current: str) -> QComboBox:
+    box = QComboBox()
+    box.addItems(list(items))
+    if current in items:
+        box.setCurrentText(current)
+    return box
+
+
+def _dspin(value: float, lo: float, hi: float, step: float, decimals: int = 4) -> QDoubleSpinBox:
+    s = QDoubleSpinBox()
+    s.setDecimals(decimals)
+    s.setRange(lo, hi)
+    s.setSingleStep(step)
+    s.setValue(value)
+    return s
+
+
+def _ispin(value: int, lo: int, hi: int) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(lo, hi)
+    s.setValue(value)
+    return s
+
+
+def cuda_devices() -> list[str]:
+    """"auto", "cpu" and each CUDA device torch finds."""
+    import torch
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return names
+
+
+class DataPanel(QWidget):
+    """Dataset choice with a description and a preview, split, scaling, missing values, augmentation."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        cfg = DataConfig()
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.dataset = _combo(sorted(BUILTINS) + list(USER_SOURCES), cfg.dataset)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("file or folder (CSV, .npz, image folder)")
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path)
+        row.addWidget(browse)
+        self.target = QComboBox()
+        self.target.setEditable(True)
+        self.target.setToolTip("CSV target column (the other columns are features)")
+        form.addRow("Dataset", self.dataset)
+        form.addRow(self.description)
+        form.addRow("Path", row)
+        form.addRow("Target", self.target)
+        self.split = _combo(SPLITS, cfg.split)
+        self.val_fraction = _dspin(cfg.val_fraction, 0.0, 0.9, 0.05, 2)
+        self.test_fraction = _dspin(cfg.test_fraction, 0.0, 0.9, 0.05, 2)
+        self.scaling = _combo(SCALING, cfg.scaling)
+        self.missing = _combo(MISSING, cfg.missing)
+        form.addRow("Split", self.split)
+        form.addRow("Validation fraction", self.val_fraction)
+        form.addRow("Test fraction", self.test_fraction)
+        form.addRow("Scaling", self.scaling)
+        form.addRow("Missing values", self.missing)
+        aug = QHBoxLayout()
+        self.flip = QCheckBox("flip")
+        self.rotation = _dspin(0.0, 0.0, 180.0, 5.0, 0)
+        self.rotation.setPrefix("rot ")
+        self.shift = _ispin(0, 0, 16)
+        self.shift.setPrefix("shift ")
+        for w in (self.flip, self.rotation, self.shift):
+            aug.addWidget(w)
+        form.addRow("Augmentation", aug)
+        lay.addLayout(form)
+        self.preview_label = QLabel("Preview")
+        lay.addWidget(self.preview_label)
+        self.preview_plot = pg.PlotWidget()
+        self.preview_plot.setMinimumHeight(140)
+        self.preview_plot.setMaximumHeight(200)
+        self.preview_table = QTableWidget()
+        self.preview_table.setMinimumHeight(140)
+        lay.addWidget(self.preview_plot)
+        lay.addWidget(self.preview_table)
+        self.preview_table.hide()
+        self.dataset.currentTextChanged.connect(self._dataset_changed)
+        for w in (self.split, self.scaling, self.missing):
+            w.currentTextChanged.connect(self.changed)
+        for w in (self.val_fraction, self.test_fraction, self.rotation):
+            w.valueChanged.connect(self.changed)
+        self.shift.valueChanged.connect(self.changed)
+        self.flip.toggled.connect(self.changed)
+        self.path.editingFinished.connect(self.changed)
+        self.target.currentTextChanged.connect(self.changed)
+        self._extra: dict[str, Any] = {}
+        self._dataset_changed(self.dataset.currentText())
+
+    # -------------------------------------------------------------------------------------------- preview
+    def _browse(self) -> None:
+        if self.dataset.currentText() == "imagefolder":
+            path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Data file", "", "Data (*.csv *.npz *.npy)")
+        if path:
+            self.path.setText(path)
+            self._csv_columns()
+            self.changed.emit()
+
+    def _csv_columns(self) -> None:
+        """Fill the target picker and the preview table from the CSV header and first rows."""
+        import csv
+        if self.dataset.currentText() != "csv" or not self.path.text():
+            return
+        try:
+            with open(self.path.text(), encoding="utf-8", newline="") as fh:
+                rows = [r for _, r in zip(range(21), csv.reader(fh))]
+        except OSError as exc:
+            self.description.setText(f"Cannot read {self.path.text()}: {exc}")
+            return
+        if not rows:
+            return
+        header, body = rows[0], rows[1:]
+        self.target.clear()
+        self.target.addItems(header)
+        self.target.setCurrentIndex(len(header) - 1)
+        self._show_table(header, body)
+
+    def _show_table(self, header: list[str], rows: list[list[Any]]) -> None:
+        self.preview_plot.hide()
+        self.preview_table.show()
+        t = self.preview_table
+        t.clear()
+        t.setColumnCount(len(header))
+        t.setRowCount(len(rows))
+        t.setHorizontalHeaderLabels(header)
+        for i, r in enumerate(rows):
+            for j, v in enumerate(r):
+                t.setItem(i, j, QTableWidgetItem(f"{v:.4g}" if isinstance(v, float) else str(v)))
+
+    def _dataset_changed(self, name: str) -> None:
+        info = BUILTINS.get(name)
+        user = name in USER_SOURCES
+        self.path.setEnabled(user)
+        self.target.setEnabled(name == "csv")
+        if info is not None:
+            self.description.setText(f"{info.doc}  Task: {info.task}; sample shape {tuple(info.shape)}.")
+        else:
+            self.description.setText({"csv": "A CSV table: pick the target column; the others are features.",
+                                      "npz": "A NumPy .npz file with arrays x and y.",
+                                      "imagefolder": "A folder with one sub-folder of images per class."}[name])
+        self.show_preview()
+        self.changed.emit()
+
+    def show_preview(self) -> None:
+        """An image grid for images, a scatter for 2-D points, a line for series, a table otherwise."""
+        name = self.dataset.currentText()
+        info = BUILTINS.get(name)
+        if info is None:
+            self._csv_columns()
+            return
+        from ...training.data.builtin import load_builtin
+        try:
+            data = load_builtin(name, self._extra.get("options"))
+        except Exception as exc:  # noqa: BLE001 - a preview must never break the form
+            self.preview_label.setText(f"Preview unavailable: {exc}")
+            return
+        x, y = np.asarray(data.x), np.asarray(data.y)
+        self.preview_label.setText(f"Preview: {len(x)} samples")
+        plot = self.preview_plot
+        plot.clear()
+        self.preview_table.hide()
+        plot.show()
+        if x.ndim == 4 or (x.ndim == 3 and x.shape[1] > 1 and x.dtype != np.int64 and info.shape[-1] > 1):
+            imgs = x[:32, 0] if x.ndim == 4 else x[:32]
+            h, w = imgs.shape[1:3]
+            grid = np.zeros((4 * h, 8 * w), dtype=np.float32)
+            for k, im in enumerate(imgs):
+                r, c = divmod(k, 8)
+                grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = im
+            item = pg.ImageItem(grid.T[:, ::-1])
+            plot.addItem(item)
+            plot.setAspectLocked(True)
+            plot.autoRange()
+        elif x.ndim == 2 and x.shape[1] == 2:
+            plot.setAspectLocked(False)
+            classes = y.astype(int)
+            brushes = [pg.intColor(int(c), hues=max(int(classes.max()) + 1, 2)) for c in classes[:800]]
+            plot.addItem(pg.ScatterPlotItem(x[:800, 0], x[:800, 1], size=5, brush=brushes, pen=None))
+        elif x.ndim == 2 and x.shape[1] == 1:
+            plot.setAspectLocked(False)
+            order = np.argsort(x[:, 0])
+            plot.addItem(pg.ScatterPlotItem(x[order, 0], np.asarray(y, dtype=float).reshape(-1)[order], size=4))
+        elif x.ndim == 3 and x.shape[2] == 1:
+            plot.setAspectLocked(False)
+            plot.plot(x[0, :, 0])
+        else:
+            header = [f"x{i}" for i in range(min(x.reshape(len(x), -1).shape[1], 12))] + ["target"]
+            flat = x.reshape(len(x), -1)[:20, :12]
+            self._show_table(header, [[*map(float, r), yi.item() if hasattr(yi, "item") else yi]
+                                      for r, yi in zip(flat, y[:20])])
+
+    # ---------------------------------------------------------------------------------------------- dicts
+    def load(self, data: dict[str, Any]) -> None:
+        cfg = DataConfig.from_dict(data) if data else DataConfig()
+        widgets = (self.dataset, self.split, self.scaling, self.missing, self.val_fraction, self.test_fraction,
+                   self.flip, self.rotation, self.shift, self.path, self.target)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self._extra = {k: v for k, v in (data or {}).items()}
+            self.dataset.setCurrentText(cfg.dataset)
+            self.path.setText(cfg.path or "")
+            self.target.setEditText(cfg.target or "")
+            self.split.setCurrentText(cfg.split)
+            self.scaling.setCurrentText(cfg.scaling)
+            self.missing.setCurrentText(cfg.missing)
+            self.val_fraction.setValue(cfg.val_fraction)
+            self.test_fraction.setValue(cfg.test_fraction)
+            self.flip.setChecked(cfg.augment.flip)
+            self.rotation.setValue(cfg.augment.rotation)
+            self.shift.setValue(cfg.augment.shift)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._dataset_changed(self.dataset.currentText())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form over the loaded dict: keys the form does not show (options, binding, ...) are kept."""
+        out = copy.deepcopy(self._extra)
+        name = self.dataset.currentText()
+        out.update(dataset=name, split=self.split.currentText(), scaling=self.scaling.currentText(),
+                   missing=self.missing.currentText(), val_fraction=round(self.val_fraction.value(), 4),
+                   test_fraction=round(self.test_fraction.value(), 4))
+        aug = dict(out.get("augment") or {})
+        aug.update(flip=self.flip.isChecked(), rotation=float(self.rotation.value()), shift=int(self.shift.value()))
+        out["augment"] = aug
+        if name in USER_SOURCES:
+            out["path"] = self.path.text() or None
+            if name == "csv" and self.target.currentText():
+                out["target"] = self.target.currentText()
+        else:
+            out.pop("path", None)
+            if out.get("dataset") != (self._extra or {}).get("dataset"):
+                out.pop("options", None)   # options belong to the previous dataset
+        return out
+
+
+class TrainingPanel(QWidget):
+    """Task, loss, optimizer, learning rate, schedule, batch size, epochs, regularisation, early stopping,
+    device, precision, seed."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        cfg = TrainingConfig()
+        box = QGroupBox("Training settings")
+        form = QFormLayout(box)
+        self.task = _combo(["(from data)", *TASKS], "(from data)")
+        self.loss = _combo(["(default for task)", *sorted(LOSSES)], "(default for task)")
+        self.optimizer = _combo(OPTIMIZERS, cfg.optimizer)
+        self.lr = _dspin(cfg.lr, 1e-6, 10.0, 1e-4, 6)
+        self.schedule = _combo(SCHEDULES, cfg.schedule.name)
+        self.batch_size = _ispin(cfg.batch_size, 1, 65536)
+        self.epochs = _ispin(cfg.epochs, 1, 100000)
+        self.weight_decay = _dspin(cfg.weight_decay, 0.0, 1.0, 1e-4, 6)
+        self.grad_clip = _dspin(cfg.grad_clip, 0.0, 1000.0, 0.5, 3)
+        self.patience = _ispin(cfg.early_stopping.patience, 0, 1000)
+        self.patience.setSpecialValueText("off")
+        self.device = _combo(cuda_devices(), cfg.device)
+        self.amp = QCheckBox("mixed precision (GPU)")
+        self.seed = _ispin(cfg.seed, 0, 2 ** 31 - 1)
+        for label, w in (("Task", self.task), ("Loss", self.loss), ("Optimizer", self.optimizer),
+                         ("Learning rate", self.lr), ("Schedule", self.schedule), ("Batch size", self.batch_size),
+                         ("Epochs", self.epochs), ("Weight decay", self.weight_decay),
+                         ("Gradient clip", self.grad_clip), ("Early stopping patience", self.patience),
+                         ("Device", self.device), ("Precision", self.amp), ("Seed", self.seed)):
+            form.addRow(label, w)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(box)
+        for c in (self.task, self.loss, self.optimizer, self.schedule, self.device):
+            c.currentTextChanged.connect(self.changed)
+        for s in (self.lr, self.weight_decay, self.grad_clip, self.batch_size, self.epochs, self.patience,
+                  self.seed):
+            s.valueChanged.connect(self.changed)
+        self.amp.toggled.connect(self.changed)
+        self._extra: dict[str, Any] = {}
+
+    def load(self, training: dict[str, Any]) -> None:
+        cfg = TrainingConfig.from_dict(training) if training else TrainingConfig()
+        ws = (self.task, self.loss, self.optimizer, self.lr, self.schedule, self.batch_size, self.epochs,
+              self.weight_decay, self.grad_clip, self.patience, self.device, self.amp, self.seed)
+        for w in ws:
+            w.blockSignals(True)
+        try:
+            self._extra = copy.deepcopy(dict(training or {}))
+            self.task.setCurrentText(cfg.task or "(from data)")
+            self.loss.setCurrentText(cfg.loss or "(default for task)")
+            self.optimizer.setCurrentText(cfg.optimizer)
+            self.lr.setValue(cfg.lr)
+            self.schedule.setCurrentText(cfg.schedule.name)
+            self.batch_size.setValue(cfg.batch_size)
+            self.epochs.setValue(cfg.epochs)
+            self.weight_decay.setValue(cfg.weight_decay)
+            self.grad_clip.setValue(cfg.grad_clip)
+            self.patience.setValue(cfg.early_stopping.patience)
+            if self.device.findText(cfg.device) < 0:
+                self.device.addItem(cfg.device)
+            self.device.setCurrentText(cfg.device)
+            self.amp.setChecked(cfg.amp)
+            self.seed.setValue(cfg.seed)
+        finally:
+            for w in ws:
+                w.blockSignals(False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = copy.deepcopy(self._extra)
+        task = self.task.currentText()
+        loss = self.loss.currentText()
+        out.update(task=None if task.startswith("(") else task, loss=None if loss.startswith("(") else loss,
+                   optimizer=self.optimizer.currentText(), lr=float(self.lr.value()),
+                   batch_size=int(self.batch_size.value()), epochs=int(self.epochs.value()),
+                   weight_decay=float(self.weight_decay.value()), grad_clip=float(self.grad_clip.value()),
+                   device=self.device.currentText(), amp=self.amp.isChecked(), seed=int(self.seed.value()))
+        sched = out.get("schedule")
+        sched = {"name": sched} if isinstance(sched, str) else dict(sched or {})
+        sched["name"] = self.schedule.currentText()
+        out["schedule"] = sched
+        es = dict(out.get("early_stopping") or {})
+        es["patience"] = int(self.patience.value())
+        out["early_stopping"] = es
+        return out
+
+
+__all__ = ["DataPanel", "TrainingPanel", "cuda_devices"]

@@ -1,0 +1,308 @@
+"""The training workspace: data and training settings on the left; live plots, runs, results and "Try it" on
+the right; Start / Pause / Stop / Resume-from-checkpoint / Export.
+
+    ws = TrainingWorkspace(lambda: window.project)     # any callable returning the current Project
+    ws.load_project()                                  # fill the forms from project.data / project.training
+    ws.start()                                         # train a copy of the graph taken now
+
+A run trains a snapshot of the project taken when it starts, so the graph stays editable during the run and
+edits do not reach the running model.
+"""
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QPushButton, QScrollArea, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from ...core.errors import DlstudioError
+from ...io.project import Project
+from ...training.events import EpochEnd, EpochStarted, Event, Failed, Finished
+from ..workers import Predictions, TrainingWorker, predict
+from .live import LivePlots, RunRecord, RunsList
+from .results import ResultsView, TryIt
+from .settings import DataPanel, TrainingPanel
+
+REPAINT_MS = 66   # ~15 Hz: plots never repaint per batch
+
+
+def snapshot(project: Project) -> Project:
+    """An independent copy of the project (graph and settings) for one run."""
+    return Project(graph=project.graph.copy(), data=copy.deepcopy(project.data),
+                   training=copy.deepcopy(project.training), meta=copy.deepcopy(project.meta), path=project.path)
+
+
+class TrainingWorkspace(QWidget):
+    run_started = Signal()
+    run_ended = Signal(object)          # the last event (Finished or Failed), or None when setup failed
+    node_failed = Signal(str)           # id of the node that went non-finite or does not fit the data
+    settings_changed = Signal()
+
+    def __init__(self, project_provider: Callable[[], Project], parent: QWidget | None = None, *,
+                 runs_root: str | Path | None = None) -> None:
+        super().__init__(parent)
+        self.project_provider = project_provider
+        self.runs_root = Path(runs_root) if runs_root is not None else None
+        self.worker: TrainingWorker | None = None
+        self.trainer: Any = None              # the last run's trainer (trained model for Try it / export)
+        self.run_project: Project | None = None
+        self.run: RunRecord | None = None
+        self.last_event: Event | None = None
+        self.predictions: Predictions | None = None
+        self._loading = False
+
+        self.data_panel = DataPanel()
+        self.training_panel = TrainingPanel()
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.resume_button = QPushButton("Resume from checkpoint...")
+        self.export_button = QPushButton("Export...")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self._resume_dialog)
+        self.export_button.clicked.connect(lambda: self.open_export("onnx"))
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        buttons2 = QHBoxLayout()
+        buttons2.addWidget(self.resume_button)
+        buttons2.addWidget(self.export_button)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.addLayout(buttons)
+        ll.addLayout(buttons2)
+        ll.addWidget(self.data_panel)
+        ll.addWidget(self.training_panel)
+        ll.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(330)
+
+        self.live = LivePlots()
+        self.runs = RunsList()
+        self.results = ResultsView()
+        self.try_it = TryIt()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.live, "Live")
+        self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(self.try_it, "Try it")
+        split = QSplitter()
+        split.addWidget(scroll)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 3)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+        self.runs.overlay_changed.connect(self.live.set_overlays)
+        self.data_panel.changed.connect(self._settings_edited)
+        self.training_panel.changed.connect(self._settings_edited)
+        self.timer = QTimer(self, interval=REPAINT_MS, timeout=self._repaint)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------------------------------ settings
+    def load_project(self) -> None:
+        """Fill the forms from the current project's data and training settings."""
+        project = self.project_provider()
+        self._loading = True
+        try:
+            self.data_panel.load(project.data)
+            self.training_panel.load(project.training)
+        except DlstudioError as exc:
+            self.live.set_status(f"The project's settings are invalid: {exc}", error=True)
+        finally:
+            self._loading = False
+
+    def _settings_edited(self) -> None:
+        if self._loading:
+            return
+        project = self.project_provider()
+        project.data = self.data_panel.to_dict()
+        project.training = self.training_panel.to_dict()
+        self.settings_changed.emit()
+
+    # --------------------------------------------------------------------------------------------- runs
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def _run_dir(self, project: Project) -> Path:
+        if self.runs_root is not None:
+            base = self.runs_root
+        elif project.path is not None:
+            base = project.path.parent / "runs"
+        else:
+            base = Path(tempfile.gettempdir()) / "dlstudio-runs"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        n = len(self.runs.runs) + 1
+        return base / f"{project.name}-{stamp}-{n}"
+
+    def start(self, resume_from: str | Path | None = None) -> bool:
+        """Start a run on a copy of the project; False (with the reason in the panel) when it cannot start."""
+        if self.worker is not None:
+            return False
+        project = self.project_provider()
+        project.data = self.data_panel.to_dict()
+        project.training = self.training_panel.to_dict()
+        try:
+            from ...training.config import DataConfig, TrainingConfig
+            DataConfig.from_dict(project.data)
+            TrainingConfig.from_dict(project.training)
+        except DlstudioError as exc:
+            self.live.set_status(f"Cannot start: {exc}", error=True)
+            return False
+        snap = snapshot(project)
+        run_dir = None if resume_from is not None else self._run_dir(project)
+        from ...training.project import make_trainer
+
+        def factory() -> Any:
+            return make_trainer(snap, run_dir=run_dir, resume=resume_from)
+
+        self.run_project = snap
+        name = run_dir.name if run_dir is not None else f"resume {Path(str(resume_from)).name}"
+        self.run = RunRecord(name, dict(snap.training), run_dir=str(run_dir) if run_dir else None)
+        self.runs.add(self.run)
+        self.live.start(self.run, int(snap.training.get("epochs", 10)))
+        self.live.set_status("Preparing data and model...")
+        self.last_event = None
+        self.worker = TrainingWorker(factory, self)
+        self.worker.event_emitted.connect(self._on_event)
+        self.worker.setup_failed.connect(self._on_setup_failed)
+        self.worker.boundary_ready.connect(self.results.set_boundary)
+        self.worker.predictions_ready.connect(self._on_predictions)
+        self.worker.finished.connect(self._on_thread_done)
+        self.worker.start()
+        self.timer.start()
+        self._update_buttons()
+        self.run_started.emit()
+        return True
+
+    def toggle_pause(self) -> None:
+        w = self.worker
+        if w is None:
+            return
+        if w.paused:
+            w.resume()
+            self.pause_button.setText("Pause")
+            self.live.set_status("Resumed")
+        else:
+            w.pause()
+            self.pause_button.setText("Resume")
+            self.live.set_status("Paused (Resume continues from the next batch)")
+
+    def stop(self) -> None:
+        """Stop at the next batch boundary; the run writes a checkpoint of where it stopped."""
+        if self.worker is not None:
+            self.worker.stop()
+            self.live.set_status("Stopping after this batch...")
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Stop a running run and wait for its thread (window close, tests). True when no thread is left."""
+        w = self.worker
+        if w is None:
+            return True
+        w.stop()
+        ok = w.wait(timeout_ms)
+        from PySide6.QtCore import QCoreApplication
+        QCoreApplication.processEvents()
+        return ok
+
+    def _resume_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder (runs/<run>/checkpoints/epoch_NNNN)")
+        if folder:
+            self.start(resume_from=folder)
+
+    # ----------------------------------------------------------------------------------- worker signals
+    def _on_event(self, event: Event) -> None:
+        self.last_event = event
+        self.live.on_event(event)
+        if isinstance(event, EpochEnd):
+            self.runs.refresh()
+        elif isinstance(event, EpochStarted) and event.epoch == 1:
+            self.live.set_status(f"Training: {event.batches} batches per epoch")
+        elif isinstance(event, Finished):
+            assert self.run is not None
+            self.run.status = "stopped" if event.stopped_by_user else "early stop" if event.stopped_early \
+                else "finished"
+            self.run.final = {k: v for k, v in event.final_metrics.items() if isinstance(v, (int, float))}
+            self.run.run_dir = event.run_dir
+            bits = ", ".join(f"{k} {v:.4g}" for k, v in self.run.final.items() if k != "lr")
+            self.live.set_status(f"Run {self.run.status} after {event.epochs_run} epochs: {bits}")
+            self.runs.refresh()
+        elif isinstance(event, Failed):
+            self._fail(event.message, event.node_id)
+
+    def _fail(self, message: str, node_id: str | None) -> None:
+        if self.run is not None:
+            self.run.status = "failed"
+            self.runs.refresh()
+        label = ""
+        if node_id and self.run_project is not None and node_id in self.run_project.graph:
+            n = self.run_project.graph.node(node_id)
+            label = f" [node {n.label!r}]"
+        self.live.set_status(f"Training failed{label}: {message}", error=True)
+        self.tabs.setCurrentWidget(self.live)
+        if node_id:
+            self.node_failed.emit(node_id)
+
+    def _on_setup_failed(self, message: str, node_id: Any) -> None:
+        self.last_event = None
+        self._fail(message, node_id if isinstance(node_id, str) else None)
+
+    def _on_predictions(self, p: Predictions) -> None:
+        self.predictions = p
+        self.results.show_predictions(p)
+
+    def _on_thread_done(self) -> None:
+        w = self.worker
+        self.worker = None
+        if w is not None:
+            self.trainer = w.trainer if w.trainer is not None else self.trainer
+            w.deleteLater()
+        self.timer.stop()
+        self._repaint()
+        self.pause_button.setText("Pause")
+        if self.trainer is not None and self.predictions is not None and isinstance(self.last_event, Finished):
+            trainer = self.trainer
+            import torch
+            self.try_it.set_model(lambda x: predict(trainer, torch.as_tensor(np.asarray(x))), self.predictions)
+        self._update_buttons()
+        self.run_ended.emit(self.last_event)
+
+    def _repaint(self) -> None:
+        self.live.repaint()
+        self.results.repaint()
+
+    def _update_buttons(self) -> None:
+        running = self.worker is not None
+        self.start_button.setEnabled(not running)
+        self.resume_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.export_button.setEnabled(not running)
+
+    # ------------------------------------------------------------------------------------------- export
+    def trained_weights(self) -> dict[str, Any] | None:
+        """The last finished run's weights (state_dict layout), or None before any run."""
+        if self.trainer is None or not isinstance(self.last_event, Finished):
+            return None
+        return {k: v.detach().cpu().clone() for k, v in self.trainer.model.state_dict().items()}
+
+    def open_export(self, kind: str) -> Any:
+        from ..export_dialogs import ExportDialog
+        project = self.run_project if self.trained_weights() is not None and self.run_project else \
+            self.project_provider()
+        dlg = ExportDialog(kind, project, weights=self.trained_weights(), parent=self)
+        dlg.show()
+        return dlg
