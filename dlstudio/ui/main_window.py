@@ -636,6 +636,14 @@ class MainWindow(QMainWindow):
         return True
 
     def export_dialog(self, kind: str) -> bool:
+        if self.ask == self._ask_dialog:
+            # interactive: the export dialogs (options, verification report) when this build has them
+            try:
+                from .export_dialogs import ExportDialog
+            except Exception:  # noqa: BLE001 - absent or broken optional module: use the plain path below
+                ExportDialog = None  # type: ignore[assignment,misc]
+            if ExportDialog is not None:
+                return bool(ExportDialog(kind, self.project, parent=self).exec())
         try:
             fn = find_callable(EXPORTERS[kind])
         except FeatureUnavailable as exc:
