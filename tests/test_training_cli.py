@@ -97,7 +97,7 @@ def test_cli_csv_project_trains(tmp_path: Path, capsys: pytest.CaptureFixture[st
             training={"epochs": 30, "lr": 0.03}).save(tmp_path / "p.dlstudio")
     assert run_cli(["train", str(tmp_path / "p.dlstudio"), "--json", "--run-dir", str(tmp_path / "r")]) == 0
     fin = _json_events(capsys.readouterr().out)[-1]
-    assert fin["final_metrics"]["accuracy"] > 0.9
+    assert fin["final_metrics"]["val_accuracy"] > 0.9
 
 
 def _env() -> dict[str, str]:

@@ -47,7 +47,7 @@ def test_events_in_order_and_metrics(tmp_path: Path) -> None:
     # 160 training rows / 40 = 4 batches per epoch
     assert names[:6] == ["EpochStarted", "BatchEnd", "BatchEnd", "BatchEnd", "BatchEnd", "EpochEnd"]
     end = [e for e in events if isinstance(e, EpochEnd)][-1]
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "val_f1_macro", "lr"):
+    for key in ("loss", "val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro", "val_f1_macro", "lr"):
         assert key in end.metrics
     json.dumps([e.to_dict() for e in events])   # every event is plain JSON
 
@@ -263,7 +263,7 @@ def test_overfitting_warning() -> None:
 
 
 def test_metrics_agree_with_sklearn() -> None:
-    from sklearn.metrics import f1_score, r2_score, roc_auc_score
+    from sklearn.metrics import accuracy_score, f1_score, r2_score, recall_score, roc_auc_score
 
     from dlstudio.training.metrics import classification_metrics, regression_metrics
     rng = np.random.default_rng(0)
@@ -272,6 +272,8 @@ def test_metrics_agree_with_sklearn() -> None:
     p[np.arange(200), y] += 0.5
     m = classification_metrics(y, p, binary=False, full=True)
     assert m["f1_macro"] == pytest.approx(f1_score(y, p.argmax(1), average="macro"))
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, p.argmax(1)))
+    assert m["recall_macro"] == pytest.approx(recall_score(y, p.argmax(1), average="macro"))
     assert m["auc_roc"] == pytest.approx(roc_auc_score(y, p / p.sum(1, keepdims=True), multi_class="ovr"))
     assert np.array(m["confusion_matrix"]).sum() == 200 and set(m["per_class"]) == {"0", "1", "2"}
     yb = rng.integers(0, 2, 100)
@@ -334,7 +336,7 @@ def test_basic_epoch_metrics_use_torch_ops_and_match_full() -> None:
     bm = [e.metrics for e in basic.run() if isinstance(e, EpochEnd)][-1]
     assert set(bm) == {"loss", "val_loss", "val_accuracy", "lr"}
     assert bm["val_accuracy"] == pytest.approx(fm["val_accuracy"]) and bm["val_loss"] == pytest.approx(fm["val_loss"])
-    assert "val_f1_macro" in fm and "accuracy" in fm
+    assert "val_f1_macro" in fm and "val_recall_macro" in fm
 
 
 def test_embedding_lstm_on_token_sequences() -> None:

@@ -166,8 +166,9 @@ class Trainer:
         y = y.long() if self.kind == "classification" or y.dtype == torch.int64 else y.float()
         return _Split(x.to(self.device), y.to(self.device))
 
-    def _batches(self, split: _Split, shuffle: bool, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        bs = self.cfg.batch_size
+    def _batches(self, split: _Split, shuffle: bool, epoch: int,
+                 batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        bs = batch_size or self.cfg.batch_size
         if split.folder is not None:
             from .data.imagefolder import make_loader
             loader = make_loader(split.folder, bs, shuffle=shuffle, seed=self.cfg.seed + epoch,
@@ -215,11 +216,8 @@ class Trainer:
         was_training = model.training
         model.eval()
         outs, ys, total, n = [], [], 0.0, 0
-        bs = max(self.cfg.batch_size, 1024)
-        saved = self.cfg.batch_size
-        self.cfg.batch_size = bs
         try:
-            for xb, yb in self._batches(split, False, 0):
+            for xb, yb in self._batches(split, False, 0, max(self.cfg.batch_size, 1024)):
                 with self._autocast():
                     out = self._pick(model(xb)).float()
                 total += float(self.loss_fn(out, yb)) * len(xb)
@@ -227,7 +225,6 @@ class Trainer:
                 outs.append(out)
                 ys.append(yb)
         finally:
-            self.cfg.batch_size = saved
             model.train(was_training)
         out = torch.cat(outs)
         y = torch.cat(ys)
@@ -328,13 +325,12 @@ class Trainer:
                 self.writer.start(self)
             stopped_early = stopped_user = False
             n_batches = self._n_batches(self.train_set)
-            track_acc = self.kind == "classification" and self.cfg.epoch_metrics == "full"
             loss_fn = self.loss_fn.forward   # no hooks on our own loss wrapper: skip Module.__call__
             while self.state.epoch < self.cfg.epochs and not self._stop.is_set():
                 epoch = self.state.epoch + 1
                 yield EpochStarted(epoch, self.cfg.epochs, n_batches, self.scheduler.lr)
                 t0 = time.perf_counter()
-                seen, loss_sum, correct = 0, 0.0, 0
+                seen, loss_sum = 0, 0.0
                 self.model.train()
                 interrupted = False
                 for batch, (xb, yb) in enumerate(self._batches(self.train_set, self.dcfg.shuffle, epoch), 1):
@@ -374,16 +370,12 @@ class Trainer:
                     nb = len(xb)
                     seen += nb
                     loss_sum += lv * nb
-                    if track_acc:  # one extra op and sync per batch: only with full epoch metrics
-                        correct += int((out.detach().reshape(nb, -1).argmax(1) == yb).sum())
                     yield BatchEnd(epoch, batch, n_batches, lv, seen, seen / max(time.perf_counter() - t0, 1e-9))
                 if interrupted:
                     stopped_user = True
                     self.last_checkpoint = self._checkpoint(partial=True) or self.last_checkpoint
                     break
                 metrics: dict[str, float] = {"loss": loss_sum / max(seen, 1)}
-                if track_acc:
-                    metrics["accuracy"] = correct / max(seen, 1)
                 if self.val_set is not None and len(self.val_set):
                     val = self.evaluate_split(self.val_set, basic=self.cfg.epoch_metrics == "basic")
                     metrics.update({f"val_{k}": float(v) for k, v in val.items() if isinstance(v, (int, float))})

@@ -33,12 +33,7 @@ class OverfitResult:
 
 
 def _first_batch(t: Trainer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    saved = t.cfg.batch_size
-    t.cfg.batch_size = size
-    try:
-        return next(iter(t._batches(t.train_set, False, 0)))
-    finally:
-        t.cfg.batch_size = saved
+    return next(iter(t._batches(t.train_set, False, 0, size)))
 
 
 def overfit_one_batch(t: Trainer, *, batch_size: int = 16, steps: int = 200, lr: float | None = None,
