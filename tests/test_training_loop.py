@@ -376,3 +376,14 @@ def test_last_good_checkpoint_stays_loadable_after_a_nan(tmp_path: Path) -> None
     assert ck["epoch"] == 2 and all(torch.isfinite(v).all() for v in ck["model"].values())
     resumed = Trainer(g, {"dataset": "sine", **SMALL}, {"epochs": 3}, resume=fail.last_checkpoint)
     assert isinstance(list(resumed.run())[-1], Finished)
+
+
+def test_reconstruction_task_targets_the_input() -> None:
+    g = Graph()
+    x = g.input("x", (64,))
+    h = g.add("ReLU", g.add("Linear", x, out_features=16))
+    g.output("x_hat", g.add("Linear", h, out_features=64))
+    t = Trainer(g, {"dataset": "digits", "scaling": "standard"}, {"task": "reconstruction", "epochs": 4, "lr": 0.01})
+    torch.testing.assert_close(t.train_set.y, t.train_set.x)
+    hist = [e.metrics for e in t.run() if isinstance(e, EpochEnd)]
+    assert t.loss_name == "MSELoss" and hist[-1]["val_loss"] < hist[0]["val_loss"] and "val_r2" in hist[-1]

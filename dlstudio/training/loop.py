@@ -59,6 +59,11 @@ class _Split:
         return len(self.folder) if self.folder is not None else int(self.x.shape[0])  # type: ignore[union-attr]
 
 
+def _reconstruction_targets(d: ArrayData) -> ArrayData:
+    return ArrayData(d.x, d.x.reshape(len(d), -1).astype(np.float32), "reconstruction", d.name, None, d.ordered,
+                     d.recommended_scaling, d.source)
+
+
 def _minimize(metric: str) -> bool:
     return "loss" in metric or metric.split("_")[-1] in ("mse", "mae")
 
@@ -105,8 +110,15 @@ class Trainer:
         base = Path(base_dir) if base_dir is not None else None
 
         raw = load_data(self.dcfg, graph, base)
+        reconstruct = (self.cfg.task or self.dcfg.task) == "reconstruction" and isinstance(raw, ArrayData)
+        if reconstruct:   # an autoencoder's target is its own (prepared) input
+            raw = _reconstruction_targets(raw)
         self.binding: Binding = bind(graph, raw, self.dcfg, self.cfg)
         self.splits: Splits = prepare(raw, self.dcfg, self.cfg.seed)
+        if reconstruct:
+            for part in (self.splits.train, self.splits.val, self.splits.test):
+                if isinstance(part, ArrayData):
+                    part.y = part.x.reshape(len(part), -1).astype(np.float32)
         self.class_names = raw.class_names
         self.task = self.binding.task
         self.loss_name = self.binding.loss
