@@ -709,4 +709,15 @@ def launch(args: list[str]) -> int:
             win.controller.undo_stack.setClean()  # type: ignore[union-attr]
             win.close()
         QTimer.singleShot(int(smoke), report)
-    return int(app.exec())  # type: ignore[union-attr]
+    code = int(app.exec())  # type: ignore[union-attr]
+    release_clipboard(app)
+    return code
+
+
+def release_clipboard(app: QApplication) -> None:
+    """Hand copied layers back to Qt as plain text before exit: the clipboard owns a QMimeData created from
+    Python, and Qt deleting it after the interpreter has shut down crashes the process."""
+    cb = app.clipboard()
+    md = cb.mimeData()
+    if md is not None and md.hasFormat(MIME_NODES):
+        cb.setText(md.text())
