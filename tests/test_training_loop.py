@@ -387,3 +387,21 @@ def test_reconstruction_task_targets_the_input() -> None:
     torch.testing.assert_close(t.train_set.y, t.train_set.x)
     hist = [e.metrics for e in t.run() if isinstance(e, EpochEnd)]
     assert t.loss_name == "MSELoss" and hist[-1]["val_loss"] < hist[0]["val_loss"] and "val_r2" in hist[-1]
+
+
+def test_frozen_nodes_keep_their_weights(tmp_path: Path) -> None:
+    g = mlp_for("circles", (8,))
+    g.find("fc1").frozen = True
+    t = Trainer(g, {"dataset": "circles", **SMALL}, {"epochs": 2, "lr": 0.05})
+    fc1 = getattr(t.model, t.node_paths[g.find("fc1").id])
+    head = getattr(t.model, t.node_paths[g.find("head").id])
+    before_fc1, before_head = fc1.weight.detach().clone(), head.weight.detach().clone()
+    assert isinstance(list(t.run())[-1], Finished)
+    assert torch.equal(fc1.weight, before_fc1) and not torch.equal(head.weight, before_head)
+    # fine-tuning from saved weights: the CLI's --weights goes through initial_weights
+    t.save_weights(tmp_path / "w.safetensors")
+    from dlstudio.training.checkpoints import load_weights_file
+    t2 = Trainer(mlp_for("circles", (8,)), {"dataset": "circles", **SMALL}, {"epochs": 1},
+                 initial_weights=load_weights_file(tmp_path / "w.safetensors"))
+    for k, v in t.model.state_dict().items():
+        assert torch.equal(t2.model.state_dict()[k], v)
