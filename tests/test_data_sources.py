@@ -279,3 +279,21 @@ def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
     assert isinstance(events[-1], Finished), events[-1]
     last = [e for e in events if isinstance(e, EpochEnd)][-1]
     assert last.metrics["val_accuracy"] == 1.0
+
+
+def test_image_folder_with_loader_workers(tmp_path: Path) -> None:
+    from dlstudio.training.events import Finished
+    from dlstudio.training.loop import Trainer
+    for k, name in enumerate(["a", "b"]):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            _png(tmp_path / name / f"{i}.png", 40 + 150 * k)
+    g = Graph()
+    g.output("y", g.add("Linear", g.add("Flatten", g.input("image", (3, 8, 8))), out_features=2))
+    t = Trainer(g, {"dataset": "imagefolder", "path": str(tmp_path), "num_workers": 2, "val_fraction": 0.25},
+                {"epochs": 2, "batch_size": 4})
+    orders = []
+    for epoch in (1, 2, 1):
+        orders.append([int(y) for _, yb in t._batches(t.train_set, True, epoch) for y in yb])
+    assert orders[0] == orders[2] and sorted(orders[0]) == sorted(orders[1])
+    assert isinstance(list(t.run())[-1], Finished)

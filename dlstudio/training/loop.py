@@ -105,6 +105,7 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
         self._stop = threading.Event()
+        self._loaders: dict[tuple[int, int], Any] = {}
         self._resume_flag = threading.Event()
         self._resume_flag.set()
         base = Path(base_dir) if base_dir is not None else None
@@ -182,9 +183,13 @@ class Trainer:
                  batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         bs = batch_size or self.cfg.batch_size
         if split.folder is not None:
-            from .data.imagefolder import make_loader
-            loader = make_loader(split.folder, bs, shuffle=shuffle, seed=self.cfg.seed + epoch,
-                                 num_workers=self.dcfg.num_workers)
+            from .data.imagefolder import epoch_order, make_loader
+            key = (id(split), bs)
+            loader = self._loaders.get(key)
+            if loader is None:   # one loader per split: its workers persist across epochs
+                loader = self._loaders[key] = make_loader(split.folder, bs, seed=self.cfg.seed,
+                                                          num_workers=self.dcfg.num_workers)
+            loader.sampler.order = epoch_order(len(split.folder), self.cfg.seed, epoch, shuffle)
             for xb, yb in loader:
                 yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
             return

@@ -3,10 +3,11 @@ the Input node's (H, W); grey or RGB from the Input node's channel count."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ...core.errors import DataError
 from .dataset import FolderData
@@ -61,11 +62,33 @@ class _ImageSet(Dataset):
         return torch.from_numpy(img), torch.tensor(self.data.y[i])
 
 
-def make_loader(data: FolderData, batch_size: int, *, shuffle: bool, seed: int, num_workers: int) -> DataLoader:
+class OrderSampler(Sampler[int]):
+    """Yields whatever order the loop set for this epoch: the order then depends only on (seed, epoch), not on
+    how many epochs this loader has served (persistent workers, resume)."""
+
+    def __init__(self, n: int) -> None:
+        self.order: list[int] = list(range(n))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self.order))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def make_loader(data: FolderData, batch_size: int, *, seed: int, num_workers: int) -> DataLoader:
     g = torch.Generator()
-    g.manual_seed(seed)
-    return DataLoader(_ImageSet(data), batch_size=batch_size, shuffle=shuffle, generator=g,
+    g.manual_seed(seed)   # worker seeds come from here, so the global RNG is not consumed
+    return DataLoader(_ImageSet(data), batch_size=batch_size, sampler=OrderSampler(len(data)), generator=g,
                       num_workers=num_workers, persistent_workers=num_workers > 0)
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> list[int]:
+    if not shuffle:
+        return list(range(n))
+    g = torch.Generator()
+    g.manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()
 
 
 def load_all(data: FolderData) -> tuple[np.ndarray, np.ndarray]:
