@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+import PySide6
 from PySide6.QtCore import QThread, Signal
+
+# PySide6 6.12 returns Py_True from SignalInstance.disconnect() without a new reference, so every successful
+# disconnect (pyqtgraph makes one for each item added to or removed from a plot) takes a reference from True;
+# after ~20k of them Python frees True and aborts ("bool_dealloc") at exit. Extra references keep it alive.
+_TRUE_GUARD: list[bool] = [True] * 2_000_000 if tuple(PySide6.__version_info__[:2]) == (6, 12) else []
 
 
 @dataclass

@@ -71,14 +71,24 @@ class ResultsView(QTabWidget):
         self.addTab(self.per_class, "Per class")
         # ROC
         self.roc_plot = pg.PlotWidget(title="ROC (one vs rest)")
-        self.roc_plot.addLegend(offset=(-10, -10))
         self.roc_plot.setLabel("bottom", "false positive rate")
         self.roc_plot.setLabel("left", "true positive rate")
-        self.addTab(self.roc_plot, "ROC")
+        self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen("#999", style=Qt.PenStyle.DashLine))
+        self.roc_curves: list[Any] = []
+        self.roc_label = QLabel()
+        self.roc_label.setWordWrap(True)
+        self.roc_page = roc_page = QWidget()
+        rl = QVBoxLayout(roc_page)
+        rl.addWidget(self.roc_label)
+        rl.addWidget(self.roc_plot)
+        self.addTab(roc_page, "ROC")
         # regression scatter
         self.scatter_plot = pg.PlotWidget(title="Predicted vs true")
         self.scatter_plot.setLabel("bottom", "true")
         self.scatter_plot.setLabel("left", "predicted")
+        self.scatter_points = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(31, 119, 180, 150), pen=None)
+        self.scatter_plot.addItem(self.scatter_points)
+        self.scatter_diagonal = self.scatter_plot.plot(pen=pg.mkPen("#999", style=Qt.PenStyle.DashLine))
         self.addTab(self.scatter_plot, "Predicted vs true")
         # gallery
         self.gallery = QWidget()
@@ -118,18 +128,20 @@ class ResultsView(QTabWidget):
         acc = skm.accuracy_score(y, pred)
         self.summary.setText(f"{p.split.title()} split: {len(y)} samples, accuracy {acc:.3f}")
         self.cm_image.setImage(cm.T.astype(float), levels=(0, max(int(cm.max()), 1)))
-        for t in self.cm_texts:
-            self.cm_plot.removeItem(t)
-        self.cm_texts = []
-        if len(labels) <= 20:
-            hi = cm.max() or 1
-            for i in range(cm.shape[0]):
-                for j in range(cm.shape[1]):
-                    t = pg.TextItem(str(cm[i, j]), anchor=(0.5, 0.5),
-                                    color="k" if cm[i, j] > 0.6 * hi else "w")
-                    t.setPos(j + 0.5, i + 0.5)
-                    self.cm_plot.addItem(t)
-                    self.cm_texts.append(t)
+        # a fixed pool of text items, reused: adding/removing plot items is slow and churns signal connections
+        n = len(labels) if len(labels) <= 20 else 0
+        while len(self.cm_texts) < n * n:
+            t = pg.TextItem("", anchor=(0.5, 0.5))
+            self.cm_plot.addItem(t)
+            self.cm_texts.append(t)
+        hi = cm.max() or 1
+        for k, t in enumerate(self.cm_texts):
+            i, j = divmod(k, n) if n else (0, 0)
+            if k < n * n:
+                t.setText(str(cm[i, j]), color="k" if cm[i, j] > 0.6 * hi else "w")
+                t.setPos(j + 0.5, i + 0.5)
+            else:
+                t.setText("")
         ax_ticks = [[(i + 0.5, n) for i, n in enumerate(names)]]
         self.cm_plot.getAxis("bottom").setTicks(ax_ticks)
         self.cm_plot.getAxis("left").setTicks(ax_ticks)
@@ -140,34 +152,36 @@ class ResultsView(QTabWidget):
         for i in range(len(labels)):
             for j, v in enumerate((f"{pr[i]:.3f}", f"{rc[i]:.3f}", f"{f1[i]:.3f}", str(int(sup[i])))):
                 t.setItem(i, j, QTableWidgetItem(v))
-        self.roc_plot.clear()
-        self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen("#999", style=Qt.PenStyle.DashLine))
         classes = [1] if prob.shape[1] == 2 else labels
-        for k in classes:
+        while len(self.roc_curves) < len(classes):
+            self.roc_curves.append(self.roc_plot.plot())
+        aucs = []
+        for c, curve in enumerate(self.roc_curves):
+            k = classes[c] if c < len(classes) else -1
             yk = (y == k).astype(int)
-            if yk.min() == yk.max():
-                continue   # ROC needs both classes present
+            if k < 0 or yk.min() == yk.max():   # ROC needs both classes present
+                curve.setData([], [])
+                continue
             fpr, tpr, _ = skm.roc_curve(yk, prob[:, k])
-            auc = skm.auc(fpr, tpr)
-            self.roc_plot.plot(fpr, tpr, pen=pg.mkPen(pg.intColor(k, hues=max(len(labels), 2)), width=2),
-                               name=f"{names[k]} (AUC {auc:.3f})")
+            aucs.append(f"{names[k]}: {skm.auc(fpr, tpr):.3f}")
+            curve.setData(fpr, tpr, pen=pg.mkPen(pg.intColor(k, hues=max(len(labels), 2)), width=2))
+        self.roc_label.setText("AUC (one vs rest)  " + "   ".join(aucs))
         self.setTabEnabled(self.indexOf(self.scatter_plot), False)
-        for w in (self.roc_plot, self.per_class):
+        for w in (self.roc_page, self.per_class):
             self.setTabEnabled(self.indexOf(w), True)
 
     def _regression(self, p: Predictions) -> None:
         y = np.asarray(p.y, dtype=float).reshape(len(p.y), -1)[:, 0]
         s = np.asarray(p.scores, dtype=float).reshape(len(p.scores), -1)[:, 0]
-        self.scatter_plot.clear()
-        self.scatter_plot.addItem(pg.ScatterPlotItem(y, s, size=5, brush=pg.mkBrush(31, 119, 180, 150), pen=None))
+        self.scatter_points.setData(y, s)
         lo, hi = float(min(y.min(), s.min())), float(max(y.max(), s.max()))
-        self.scatter_plot.plot([lo, hi], [lo, hi], pen=pg.mkPen("#999", style=Qt.PenStyle.DashLine))
+        self.scatter_diagonal.setData([lo, hi], [lo, hi])
         r2 = skm.r2_score(y, s) if len(y) > 1 else float("nan")
         self.summary.setText(f"{p.split.title()} split: {len(y)} samples, MAE {skm.mean_absolute_error(y, s):.4g}, "
                              f"R2 {r2:.3f}")
         self.confusion = None
         self.setTabEnabled(self.indexOf(self.scatter_plot), True)
-        for w in (self.roc_plot, self.per_class):
+        for w in (self.roc_page, self.per_class):
             self.setTabEnabled(self.indexOf(w), False)
         self.setCurrentWidget(self.scatter_plot)
 

@@ -286,7 +286,7 @@ class TrainingPanel(QWidget):
         self.task = _combo(["(from data)", *TASKS], "(from data)")
         self.loss = _combo(["(default for task)", *sorted(LOSSES)], "(default for task)")
         self.optimizer = _combo(OPTIMIZERS, cfg.optimizer)
-        self.lr = _dspin(cfg.lr, 1e-6, 10.0, 1e-4, 6)
+        self.lr = _dspin(cfg.lr, 1e-8, 1e6, 1e-4, 8)
         self.schedule = _combo(SCHEDULES, cfg.schedule.name)
         self.batch_size = _ispin(cfg.batch_size, 1, 65536)
         self.epochs = _ispin(cfg.epochs, 1, 100000)

@@ -1,0 +1,53 @@
+"""20 start/stop cycles in a row leave no threads behind and no growing memory."""
+from __future__ import annotations
+
+import os
+import resource
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, QThread
+
+from dlstudio.io.project import Project
+from dlstudio.training.events import Finished
+from dlstudio.training.quick import mlp_for
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
+def test_twenty_start_stop_cycles_leave_no_threads_and_no_growing_memory(qtbot, tmp_path: Path) -> None:
+    from dlstudio.ui.training import TrainingWorkspace
+    project = Project(graph=mlp_for("digits", (32,)), data={"dataset": "digits"},
+                      training={"epochs": 100, "batch_size": 16})
+    ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs")
+    qtbot.addWidget(ws)
+    ws.load_project()
+
+    def cycle() -> None:
+        assert ws.start()
+        qtbot.waitUntil(lambda: ws.run is not None and len(ws.run.batch_loss) >= 2, timeout=30000)
+        with qtbot.waitSignal(ws.run_ended, timeout=30000) as blocker:
+            ws.stop()
+        assert isinstance(blocker.args[0], Finished) and blocker.args[0].stopped_by_user
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        qtbot.wait(5)
+
+    for _ in range(3):   # warm-up: torch's thread pool, first compile, allocator caches
+        cycle()
+    threads0, rss0 = _threads(), _rss_mb()
+    for _ in range(20):
+        cycle()
+    assert ws.worker is None and not ws.findChildren(QThread)
+    assert _threads() <= threads0
+    grown = _rss_mb() - rss0
+    assert grown < 40, f"RSS grew by {grown:.1f} MB over 20 cycles"
+    assert len(ws.runs.runs) == 23 and all(r.status == "stopped" for r in ws.runs.runs)

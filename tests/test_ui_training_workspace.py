@@ -1,0 +1,246 @@
+"""The studio's training workspace (pytest-qt): choose a dataset, train, curves, pause/resume, stop, results,
+faults, Try it, export dialogs."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlstudio.io.project import Project
+from dlstudio.training.events import BatchEnd, Failed, Finished
+from dlstudio.training.quick import mlp_for
+
+from dlstudio.ui.training.workspace import REPAINT_MS
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _workspace(qtbot, project: Project, tmp_path: Path):
+    from dlstudio.ui.training import TrainingWorkspace
+    ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs")
+    qtbot.addWidget(ws)
+    ws.load_project()
+    return ws
+
+
+def _finish(qtbot, ws, timeout: int = 60000):
+    if ws.worker is not None:
+        with qtbot.waitSignal(ws.run_ended, timeout=timeout):
+            pass
+    return ws.last_event
+
+
+def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path: Path) -> None:
+    import onnxruntime as ort
+    project = Project(graph=mlp_for("digits_8x8", (32,)))
+    ws = _workspace(qtbot, project, tmp_path)
+    ws.data_panel.dataset.setCurrentText("digits_8x8")      # choose a dataset in the form
+    ws.data_panel.test_fraction.setValue(0.2)
+    ws.training_panel.epochs.setValue(2)
+    ws.training_panel.lr.setValue(0.01)
+    ws.training_panel.batch_size.setValue(64)
+    assert project.data["dataset"] == "digits_8x8" and project.training["epochs"] == 2   # saved with the project
+    assert "1x8x8" in ws.data_panel.description.text() or "8x8" in ws.data_panel.description.text()
+    t0 = time.perf_counter()
+    assert ws.start()
+    assert not ws.start_button.isEnabled() and ws.stop_button.isEnabled()
+    last = _finish(qtbot, ws)
+    elapsed = time.perf_counter() - t0
+    assert isinstance(last, Finished) and last.epochs_run == 2
+    run = ws.run
+    batches = int(np.ceil(len(ws.trainer.train_set) / 64))
+    assert len(run.batch_loss) == 2 * batches
+    xs, ys = ws.live.train_curve.getData()
+    assert list(xs) == [1, 2] and np.all(np.isfinite(ys))
+    assert len(ws.live.batch_curve.getData()[0]) == 2 * batches
+    assert len(ws.live.val_curve.getData()[0]) == 2
+    # repaints follow the 15 Hz timer (plus one final repaint), not the batches
+    assert 0 < ws.live.repaints <= elapsed * 1000 / REPAINT_MS + 2
+    assert run.status == "finished" and "finished" in ws.live.status.text()
+    # the confusion matrix appears and agrees with the engine's test report
+    cm = ws.results.confusion
+    assert cm is not None and cm.shape == (10, 10)
+    assert cm.tolist() == last.test_metrics["confusion_matrix"]
+    assert ws.results.per_class.rowCount() == 10
+    assert ws.results.gallery_count > 0
+    assert ws.runs.table.rowCount() == 1 and ws.runs.table.item(0, 1).text() == "finished"
+    # Try it: a test sample, then a drawn digit
+    ws.try_it.index.setValue(3)
+    out = ws.try_it.outputs
+    assert out is not None and out.shape == (10,) and abs(out.sum() - 1) < 1e-4
+    ws.try_it.pad.stroke([(90, 30), (100, 100), (95, 170)])
+    assert "your drawing" in ws.try_it.result.text()
+    assert ws.try_it.pad.array(8).shape == (8, 8) and ws.try_it.pad.array(8).max() > 0.5
+    # ONNX export through the dialog, with the trained weights: verified, and same predictions
+    dlg = ws.open_export("onnx")
+    qtbot.addWidget(dlg)
+    target = tmp_path / "out" / "model.onnx"
+    report = dlg.export_to(target)
+    assert report is not None and target.is_file(), dlg.output.toPlainText()
+    assert "VERIFIED" in dlg.output.toPlainText() and report.worst_diff <= 1e-4
+    assert dlg.open_button.isEnabled()
+    p = ws.predictions
+    sess = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    logits = sess.run(None, {sess.get_inputs()[0].name: p.x[:20].astype(np.float32)})[0]
+    assert (logits.argmax(1) == p.scores[:20].argmax(1)).all()
+
+
+def test_pause_resume_stop_keeps_a_checkpoint(qtbot, tmp_path: Path) -> None:
+    project = Project(graph=mlp_for("digits", (32,)), data={"dataset": "digits"},
+                      training={"epochs": 200, "batch_size": 8})
+    ws = _workspace(qtbot, project, tmp_path)
+    assert ws.start()
+    qtbot.waitUntil(lambda: ws.run is not None and len(ws.run.batch_loss) >= 3, timeout=30000)
+    ws.toggle_pause()
+    assert ws.pause_button.text() == "Resume" and ws.worker.paused
+    time.sleep(0.15)
+    qtbot.wait(50)
+    n = len(ws.run.batch_loss)
+    time.sleep(0.3)
+    qtbot.wait(50)
+    assert len(ws.run.batch_loss) <= n + 1       # at most the batch that was in flight
+    ws.toggle_pause()
+    qtbot.waitUntil(lambda: len(ws.run.batch_loss) > n + 5, timeout=30000)
+    ws.stop()
+    last = _finish(qtbot, ws)
+    assert isinstance(last, Finished) and last.stopped_by_user
+    assert ws.run.status == "stopped"
+    ckpts = list(Path(last.run_dir, "checkpoints").iterdir())
+    assert ckpts and any(Path(c, "state.json").is_file() for c in ckpts)
+    assert ws.start_button.isEnabled() and not ws.stop_button.isEnabled()
+
+
+def test_nan_run_shows_message_and_marks_node(qtbot, tmp_path: Path) -> None:
+    g = mlp_for("sine", (16,))
+    project = Project(graph=g, data={"dataset": "sine", "options": {"n_samples": 200}},
+                      training={"epochs": 3, "optimizer": "SGD", "lr": 1e6})
+    ws = _workspace(qtbot, project, tmp_path)
+    marked: list[str] = []
+    ws.node_failed.connect(marked.append)
+    assert ws.start()
+    last = _finish(qtbot, ws)
+    assert isinstance(last, Failed)
+    assert marked and marked[0] == last.node_id and g.node(marked[0]).type == "Linear"
+    text = ws.live.status.text()
+    assert "Training failed" in text and "learning rate" in text and repr(g.node(marked[0]).label) in text
+    assert ws.run.status == "failed"
+    # the workspace stays usable: a sane learning rate trains
+    ws.training_panel.lr.setValue(0.01)
+    ws.training_panel.optimizer.setCurrentText("Adam")
+    ws.training_panel.epochs.setValue(1)
+    assert ws.start()
+    assert isinstance(_finish(qtbot, ws), Finished)
+
+
+def test_data_graph_misfit_names_the_input_node(qtbot, tmp_path: Path) -> None:
+    g = mlp_for("circles", (8,))                        # 2 features, but digits has 64
+    project = Project(graph=g, data={"dataset": "digits"}, training={"epochs": 1})
+    ws = _workspace(qtbot, project, tmp_path)
+    marked: list[str] = []
+    ws.node_failed.connect(marked.append)
+    assert ws.start()
+    assert _finish(qtbot, ws) is None
+    assert "Training failed" in ws.live.status.text()
+    assert marked and g.node(marked[0]).type == "Input"
+
+
+def test_graph_edits_during_a_run_do_not_reach_it(qtbot, tmp_path: Path) -> None:
+    from dlstudio.core.edits import SetParam
+    g = mlp_for("moons", (16,))
+    project = Project(graph=g, data={"dataset": "moons"}, training={"epochs": 4, "batch_size": 16})
+    ws = _workspace(qtbot, project, tmp_path)
+    assert ws.start()
+    fc = g.find("fc1")
+    SetParam(fc.id, "out_features", 3).apply(g)          # edit the live graph mid-run
+    last = _finish(qtbot, ws)
+    assert isinstance(last, Finished)
+    assert ws.run_project.graph.node(fc.id).params["out_features"] == 16
+    assert g.node(fc.id).params["out_features"] == 3
+    # 2-D dataset: the decision boundary updated once per epoch, over the training points
+    b = ws.results.boundary
+    assert b is not None and b.epoch == 4 and b.labels.shape == (70, 70)
+    assert set(np.unique(b.labels)) <= {0, 1} and len(b.points) > 0
+
+
+def test_regression_results_and_run_overlay(qtbot, tmp_path: Path) -> None:
+    project = Project(graph=mlp_for("sine", (16,)), data={"dataset": "sine", "test_fraction": 0.2},
+                      training={"epochs": 2})
+    ws = _workspace(qtbot, project, tmp_path)
+    for _ in range(2):
+        assert ws.start()
+        assert isinstance(_finish(qtbot, ws), Finished)
+    r = ws.results
+    assert r.isTabEnabled(r.indexOf(r.scatter_plot)) and not r.isTabEnabled(r.indexOf(r.roc_page))
+    assert "R2" in r.summary.text() and r.confusion is None
+    assert ws.runs.table.rowCount() == 2
+    ws.runs.set_checked(0, True)
+    ws.runs.set_checked(1, True)
+    assert len(ws.live.overlays) == 2
+    xs, _ = ws.live.overlays[0].getData()
+    assert list(xs) == [1, 2]
+
+
+def test_settings_round_trip_through_the_forms(qtbot, tmp_path: Path) -> None:
+    training = {"optimizer": "SGD", "lr": 0.05, "batch_size": 16, "epochs": 7, "optimizer_params": {"momentum": 0.9},
+                "schedule": {"name": "StepLR", "step_size": 3}, "early_stopping": {"patience": 2}, "seed": 5}
+    data = {"dataset": "moons", "options": {"n_samples": 300}, "split": "stratified", "val_fraction": 0.3}
+    project = Project(graph=mlp_for("moons", (8,)), data=dict(data), training=dict(training))
+    ws = _workspace(qtbot, project, tmp_path)
+    assert ws.training_panel.optimizer.currentText() == "SGD" and ws.training_panel.patience.value() == 2
+    t = ws.training_panel.to_dict()
+    assert t["optimizer_params"] == {"momentum": 0.9} and t["schedule"] == {"name": "StepLR", "step_size": 3}
+    d = ws.data_panel.to_dict()
+    assert d["options"] == {"n_samples": 300} and d["split"] == "stratified" and d["val_fraction"] == 0.3
+    ws.training_panel.lr.setValue(0.2)
+    assert project.training["lr"] == pytest.approx(0.2) and project.training["seed"] == 5
+    ws.data_panel.dataset.setCurrentText("circles")
+    assert project.data["dataset"] == "circles" and "options" not in project.data
+
+
+def test_export_dialogs_python_with_script_weights_diagram_and_missing(qtbot, tmp_path: Path, monkeypatch) -> None:
+    from dlstudio.ui import export_dialogs
+    from dlstudio.ui.export_dialogs import ExportDialog
+    project = Project(graph=mlp_for("iris", (8,)), data={"dataset": "iris"}, training={"epochs": 1})
+    dlg = ExportDialog("python", project)
+    qtbot.addWidget(dlg)
+    dlg.train_script.setChecked(True)
+    rep = dlg.export_to(tmp_path / "py" / "iris_model.py")
+    assert rep is not None, dlg.output.toPlainText()
+    assert (tmp_path / "py" / "train_iris_model.py").is_file() and (tmp_path / "py" / "iris_model.safetensors").is_file()
+    assert "max |diff|" in dlg.output.toPlainText()
+    w = ExportDialog("weights", project)
+    qtbot.addWidget(w)
+    assert w.export_to(tmp_path / "w.safetensors") is not None and (tmp_path / "w.safetensors").stat().st_size > 0
+    for kind in ("png", "svg"):
+        d = ExportDialog(kind, project)
+        qtbot.addWidget(d)
+        assert d.export_to(tmp_path / f"diagram.{kind}") is not None and (tmp_path / f"diagram.{kind}").is_file()
+    bad = ExportDialog("png", project)
+    qtbot.addWidget(bad)
+    assert bad.export_to(tmp_path / "diagram.gif") is None and "Export failed" in bad.output.toPlainText()
+    monkeypatch.setitem(export_dialogs.KINDS, "onnx", ("ONNX", ".onnx", [("dlstudio.no_such_module", "f")]))
+    missing = ExportDialog("onnx", project)
+    qtbot.addWidget(missing)
+    assert not missing.export_button.isEnabled() and "Not available" in missing.output.toPlainText()
+    assert missing.export_to(tmp_path / "x.onnx") is None
+
+
+def test_batch_events_reach_the_gui_as_queued_signals(qtbot, tmp_path: Path) -> None:
+    """The worker emits from its own thread; receivers run in the GUI thread."""
+    import threading
+
+    from dlstudio.training.project import make_trainer
+    from dlstudio.ui.workers import TrainingWorker
+    project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 1})
+    seen: list[tuple[object, int]] = []
+    w = TrainingWorker(lambda: make_trainer(project, use_run_dir=False))
+    w.event_emitted.connect(lambda e: seen.append((e, threading.get_ident())))
+    with qtbot.waitSignal(w.finished, timeout=30000):
+        w.start()
+    qtbot.wait(20)
+    assert any(isinstance(e, BatchEnd) for e, _ in seen) and isinstance(seen[-1][0], Finished)
+    assert {t for _, t in seen} == {threading.get_ident()}
+    w.wait()
+    w.deleteLater()
