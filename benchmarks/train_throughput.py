@@ -79,6 +79,7 @@ def bench(name: str, graph_fn, hand_fn, dataset: str, epochs: int, repeats: int,
           batch_size: int = 32, lr: float = 1e-3) -> float:
     mine: list[float] = []
     hand: list[float] = []
+    ours(graph_fn, dataset, 1, batch_size, lr, metrics)   # warm-up (lazy imports, allocator), untimed
     for _ in range(repeats):   # alternate the two sides so drifts in machine load hit both alike
         mine.append(ours(graph_fn, dataset, epochs, batch_size, lr, metrics)[0])
         fresh = Trainer(graph_fn(), {"dataset": dataset}, {"epochs": 1})   # same data split and initial weights

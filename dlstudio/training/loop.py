@@ -59,6 +59,9 @@ class _Split:
         return len(self.folder) if self.folder is not None else int(self.x.shape[0])  # type: ignore[union-attr]
 
 
+_NULL = contextlib.nullcontext()   # reusable: entering it does nothing
+
+
 def _reconstruction_targets(d: ArrayData) -> ArrayData:
     return ArrayData(d.x, d.x.reshape(len(d), -1).astype(np.float32), "reconstruction", d.name, None, d.ordered,
                      d.recommended_scaling, d.source)
@@ -223,7 +226,7 @@ class Trainer:
         return total
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=torch.float16) if self.amp else _NULL
 
     @torch.no_grad()
     def evaluate_split(self, split: _Split, full: bool = False, basic: bool = False) -> dict[str, Any]:
@@ -343,6 +346,9 @@ class Trainer:
             stopped_early = stopped_user = False
             n_batches = self._n_batches(self.train_set)
             loss_fn = self.loss_fn.forward   # no hooks on our own loss wrapper: skip Module.__call__
+            augment = self.dcfg.augment.active()
+            multi_out = self.binding.n_outputs > 1
+            penalties = bool(self.cfg.l1 or self.cfg.l2)
             while self.state.epoch < self.cfg.epochs and not self._stop.is_set():
                 epoch = self.state.epoch + 1
                 yield EpochStarted(epoch, self.cfg.epochs, n_batches, self.scheduler.lr)
@@ -351,8 +357,9 @@ class Trainer:
                 self.model.train()
                 interrupted = False
                 for batch, (xb, yb) in enumerate(self._batches(self.train_set, self.dcfg.shuffle, epoch), 1):
-                    while not self._resume_flag.wait(0.05):
-                        pass
+                    if not self._resume_flag.is_set():   # paused: wait here, between batches
+                        while not self._resume_flag.wait(0.05):
+                            pass
                     if self._stop.is_set():
                         interrupted = True
                         break
@@ -360,14 +367,18 @@ class Trainer:
                         if len(xb) < self.dist.world_size:
                             continue  # every rank skips it alike: DDP needs the same number of steps on all
                         xb, yb = xb[self.dist.rank::self.dist.world_size], yb[self.dist.rank::self.dist.world_size]
-                    if self.dcfg.augment.active():
+                    if augment:
                         xb = augment_batch(xb, self.dcfg.augment)
                     with self._autocast():
-                        out = self._pick(train_model(xb))
-                        loss = loss_fn(out.float(), yb)
-                        pen = self._penalty()
-                        total = loss + pen if pen is not None else loss
-                    lv = float(total.detach())
+                        out = train_model(xb)
+                        if multi_out:
+                            out = out[self.binding.output_index]
+                        if out.dtype != torch.float32:
+                            out = out.float()
+                        total = loss_fn(out, yb)
+                        if penalties:
+                            total = total + self._penalty()
+                    lv = total.item()
                     if not math.isfinite(lv):
                         yield self._nonfinite(epoch, batch, xb, yb, lv)
                         return

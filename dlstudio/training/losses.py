@@ -55,11 +55,13 @@ class LossFn(nn.Module):
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         name = self.info.name
         if self.info.kind == "classification":
-            target = target.long().reshape(-1)
-            output = output.reshape(output.shape[0], -1)
+            if target.dim() != 1 or target.dtype != torch.int64:
+                target = target.long().reshape(-1)
+            if output.dim() != 2:
+                output = output.reshape(output.shape[0], -1)
             if name in ("CategoricalCrossEntropyLoss", "KLDivLoss"):
                 target = F.one_hot(target, output.shape[1]).to(output.dtype)
-            return self.fn(output, target)
+            return self.fn.forward(output, target)   # our own submodule: no hooks to run
         target = target.to(output.dtype).reshape(output.shape)
         if name == "HingeLoss":
             return torch.clamp(self.margin - (2 * target - 1) * output, min=0).mean()
