@@ -379,6 +379,8 @@ class Trainer:
                         if penalties:
                             total = total + self._penalty()
                     lv = total.item()
+                    if self.dist.enabled:   # the mean over ranks: every rank sees the same loss and fails alike
+                        lv = ddp.mean_over_ranks(lv, self.device)
                     if not math.isfinite(lv):
                         yield self._nonfinite(epoch, batch, xb, yb, lv)
                         return
