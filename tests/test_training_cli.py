@@ -148,3 +148,11 @@ def test_distributed_two_cpu_processes(tmp_path: Path) -> None:
     batches = [e for e in events if e["event"] == "BatchEnd" and e["rank"] == 1 and e["epoch"] == 1]
     assert len(batches) == 25 and batches[-1]["samples"] == 400
     assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
+def test_cli_sanity_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proj = _project(tmp_path / "d.dlstudio", "digits", (32,), {"epochs": 1})
+    assert run_cli(["train", str(proj), "--sanity", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["overfit_one_batch"]["passed"] and 1e-6 < out["lr_range_test"]["suggested_lr"] < 1
+    assert not (tmp_path / "runs").exists()

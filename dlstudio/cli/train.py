@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="start from these weights (.safetensors of the compiled model)")
     p.add_argument("--json", action="store_true", help="print one JSON line per event instead of a progress bar")
     p.add_argument("--nproc", type=int, default=1, help="processes for data-parallel training (torchrun)")
+    p.add_argument("--sanity", action="store_true",
+                   help="do not train: run the overfit-one-batch check and a learning-rate range test")
 
 
 def _launch_distributed(args: argparse.Namespace) -> int:
@@ -114,6 +116,13 @@ def run(args: argparse.Namespace) -> int:
     except DlstudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.sanity:
+        from ..training.loop import Trainer
+        if not isinstance(trainer, Trainer):
+            print("error: --sanity checks supervised training; this project trains a generative model",
+                  file=sys.stderr)
+            return 2
+        return _sanity(trainer, args.json)
     interrupted = {"n": 0}
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -149,3 +158,19 @@ def run(args: argparse.Namespace) -> int:
     if interrupted["n"] and code == 0:
         return 130
     return code
+
+
+def _sanity(trainer: Any, as_json: bool) -> int:
+    from ..training.sanity import lr_range_test, overfit_one_batch
+    fit = overfit_one_batch(trainer)
+    rng = lr_range_test(trainer)
+    if as_json:
+        print(json.dumps({"overfit_one_batch": {"initial_loss": fit.initial_loss, "final_loss": fit.final_loss,
+                                                "passed": fit.passed},
+                          "lr_range_test": {"suggested_lr": rng.suggested_lr, "lrs": rng.lrs, "losses": rng.losses}}))
+    else:
+        print(("ok: " if fit.passed else "FAILED: ") + fit.message)
+        print(f"learning-rate range test: suggested lr {rng.suggested_lr:.3g} "
+              f"(tried {rng.lrs[0]:.1e} .. {rng.lrs[-1]:.1e} over {len(rng.lrs)} steps)" if rng.lrs else
+              "learning-rate range test: the loss was not finite at the smallest rate")
+    return 0 if fit.passed else 1
