@@ -29,6 +29,8 @@ def _finish(qtbot, ws, timeout: int = 60000):
     if ws.worker is not None:
         with qtbot.waitSignal(ws.run_ended, timeout=timeout):
             pass
+    qtbot.waitUntil(lambda: not ws.results.pending, timeout=10000)   # results views fill over a few turns
+    qtbot.wait(10)
     return ws.last_event
 
 

@@ -79,8 +79,6 @@ class LivePlots(QWidget):
         self.lr_plot = pg.PlotWidget(title="Learning rate")
         self.lr_plot.setMaximumHeight(150)
         self.lr_plot.setLabel("bottom", "epoch")
-        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
-            p.showGrid(x=True, y=True, alpha=0.25)
         row = QHBoxLayout()
         row.addWidget(self.loss_plot)
         row.addWidget(self.metric_plot)
@@ -102,6 +100,8 @@ class LivePlots(QWidget):
         self._epochs_total = 0
         self._last_batch: BatchEnd | None = None
         self._epoch_started_at = 0.0
+        self._painted = (-1, -1)        # batch and epoch counts already on the curves
+        self._metric_title = ""
         self.repaints = 0
 
     # ----------------------------------------------------------------------------------------- events (cheap)
@@ -110,6 +110,7 @@ class LivePlots(QWidget):
         self._epochs_total = epochs
         self.progress.setRange(0, epochs)
         self.progress.setValue(0)
+        self._painted = (-1, -1)
         self.hint.hide()
         self.rate.setText("")
         self.status.setText("Preparing data and model...")
@@ -143,15 +144,20 @@ class LivePlots(QWidget):
             return
         self._dirty = False
         self.repaints += 1
-        self.batch_curve.setData(run.batch_x, run.batch_loss)
-        self.train_curve.setData(*run.series("loss"))
-        self.val_curve.setData(*run.series("val_loss"))
-        key = _metric_key(run.history)
-        if key:
-            self.metric_plot.setTitle(key)
-            self.metric_train.setData(*run.series(key))
-            self.metric_val.setData(*run.series("val_" + key))
-        self.lr_curve.setData(*run.series("lr"))
+        if len(run.batch_loss) != self._painted[0]:
+            self.batch_curve.setData(run.batch_x, run.batch_loss)
+        if len(run.history) != self._painted[1]:   # epoch curves change once per epoch: repaint them only then
+            self.train_curve.setData(*run.series("loss"))
+            self.val_curve.setData(*run.series("val_loss"))
+            key = _metric_key(run.history)
+            if key:
+                if key != self._metric_title:
+                    self.metric_plot.setTitle(key)
+                    self._metric_title = key
+                self.metric_train.setData(*run.series(key))
+                self.metric_val.setData(*run.series("val_" + key))
+            self.lr_curve.setData(*run.series("lr"))
+        self._painted = (len(run.batch_loss), len(run.history))
         b = self._last_batch
         if b is not None:
             done = (b.epoch - 1) * b.batches + b.batch

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
@@ -107,17 +107,39 @@ class ResultsView(QTabWidget):
         self.boundary: Boundary | None = None
         self.addTab(self.boundary_plot, "Decision boundary")
         self._pending_boundary: Boundary | None = None
+        self._steps: list[Callable[[], None]] = []
+        self._step_timer = QTimer(self, interval=0, timeout=self._next_step)
 
     # ------------------------------------------------------------------------------------------ predictions
     def show_predictions(self, p: Predictions) -> None:
+        """Fill the views one per event-loop turn, so the GUI thread never blocks for long."""
         self.predictions = p
-        if p.kind == "regression":
-            self._regression(p)
-        else:
-            self._classification(p)
-        self._gallery(p)
+        steps = [self._regression] if p.kind == "regression" else [self._confusion, self._per_class, self._roc]
+        self._steps = [lambda f=f: f(p) for f in (*steps, self._gallery)]
+        if p.kind != "regression":
+            k = _probabilities(p).shape[1]
+            missing = (k * k if k <= 20 else 0) - len(self.cm_texts)
+            self._steps[:0] = [self._grow_texts] * max(0, -(-missing // 25))
+        self._step_timer.start()
 
-    def _classification(self, p: Predictions) -> None:
+    @property
+    def pending(self) -> bool:
+        """True while views are still being filled from the last predictions."""
+        return bool(self._steps)
+
+    def _next_step(self) -> None:
+        if self._steps:
+            self._steps.pop(0)()
+        if not self._steps:
+            self._step_timer.stop()
+
+    def _grow_texts(self, count: int = 25) -> None:
+        for _ in range(count):
+            t = pg.TextItem("", anchor=(0.5, 0.5))
+            self.cm_plot.addItem(t)
+            self.cm_texts.append(t)
+
+    def _confusion(self, p: Predictions) -> None:
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         pred = prob.argmax(1)
@@ -130,10 +152,8 @@ class ResultsView(QTabWidget):
         self.cm_image.setImage(cm.T.astype(float), levels=(0, max(int(cm.max()), 1)))
         # a fixed pool of text items, reused: adding/removing plot items is slow and churns signal connections
         n = len(labels) if len(labels) <= 20 else 0
-        while len(self.cm_texts) < n * n:
-            t = pg.TextItem("", anchor=(0.5, 0.5))
-            self.cm_plot.addItem(t)
-            self.cm_texts.append(t)
+        if len(self.cm_texts) < n * n:
+            self._grow_texts(n * n - len(self.cm_texts))
         hi = cm.max() or 1
         for k, t in enumerate(self.cm_texts):
             i, j = divmod(k, n) if n else (0, 0)
@@ -145,6 +165,13 @@ class ResultsView(QTabWidget):
         ax_ticks = [[(i + 0.5, n) for i, n in enumerate(names)]]
         self.cm_plot.getAxis("bottom").setTicks(ax_ticks)
         self.cm_plot.getAxis("left").setTicks(ax_ticks)
+
+    def _per_class(self, p: Predictions) -> None:
+        prob = _probabilities(p)
+        y = np.asarray(p.y).reshape(-1).astype(int)
+        pred = prob.argmax(1)
+        labels = list(range(prob.shape[1]))
+        names = _names(p, len(labels))
         pr, rc, f1, sup = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
         t = self.per_class
         t.setRowCount(len(labels))
@@ -152,6 +179,12 @@ class ResultsView(QTabWidget):
         for i in range(len(labels)):
             for j, v in enumerate((f"{pr[i]:.3f}", f"{rc[i]:.3f}", f"{f1[i]:.3f}", str(int(sup[i])))):
                 t.setItem(i, j, QTableWidgetItem(v))
+
+    def _roc(self, p: Predictions) -> None:
+        prob = _probabilities(p)
+        y = np.asarray(p.y).reshape(-1).astype(int)
+        labels = list(range(prob.shape[1]))
+        names = _names(p, len(labels))
         classes = [1] if prob.shape[1] == 2 else labels
         while len(self.roc_curves) < len(classes):
             self.roc_curves.append(self.roc_plot.plot())
@@ -198,8 +231,15 @@ class ResultsView(QTabWidget):
         pred = prob.argmax(1)
         y = np.asarray(p.y).reshape(-1).astype(int)
         names = _names(p, prob.shape[1])
-        order = np.argsort((pred == y).astype(int) * 2 - prob.max(1), kind="stable")   # mistakes first
-        for k, i in enumerate(order[:limit]):
+        order = np.argsort((pred == y).astype(int) * 2 - prob.max(1), kind="stable")[:limit]   # mistakes first
+        # 16 cells per event-loop turn: building many labels at once would stall the GUI thread
+        self._steps[:0] = [lambda c=c: self._gallery_cells(p, order, pred, y, names, c, c + 16)
+                           for c in range(0, len(order), 16)]
+
+    def _gallery_cells(self, p: Predictions, order: np.ndarray, pred: np.ndarray, y: np.ndarray,
+                       names: list[str], start: int, stop: int) -> None:
+        for k in range(start, min(stop, len(order))):
+            i = order[k]
             img = _image_of(p.x[i])
             assert img is not None
             cell = QLabel()

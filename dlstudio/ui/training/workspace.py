@@ -45,8 +45,9 @@ class TrainingWorkspace(QWidget):
     settings_changed = Signal()
 
     def __init__(self, project_provider: Callable[[], Project], parent: QWidget | None = None, *,
-                 runs_root: str | Path | None = None) -> None:
+                 runs_root: str | Path | None = None, reserve_gui_core: bool = True) -> None:
         super().__init__(parent)
+        self.reserve_gui_core = reserve_gui_core
         self.project_provider = project_provider
         self.runs_root = Path(runs_root) if runs_root is not None else None
         self.worker: TrainingWorker | None = None
@@ -56,6 +57,7 @@ class TrainingWorkspace(QWidget):
         self.last_event: Event | None = None
         self.predictions: Predictions | None = None
         self._loading = False
+        self._threads_before = 0
 
         self.data_panel = DataPanel()
         self.training_panel = TrainingPanel()
@@ -163,6 +165,12 @@ class TrainingWorkspace(QWidget):
             self.live.set_status(f"Cannot start: {exc}", error=True)
             return False
         snap = snapshot(project)
+        if not snap.training.get("num_threads") and self.reserve_gui_core:
+            # torch's default uses every core; its busy-waiting worker threads then starve the GUI thread
+            import os
+            snap.training["num_threads"] = max(1, (os.cpu_count() or 1) - 1)
+        import torch
+        self._threads_before = torch.get_num_threads()   # set_num_threads is process-wide: restored after
         run_dir = None if resume_from is not None else self._run_dir(project)
         from ...training.project import make_trainer
 
@@ -271,12 +279,17 @@ class TrainingWorkspace(QWidget):
             self.trainer = w.trainer if w.trainer is not None else self.trainer
             w.deleteLater()
         self.timer.stop()
+        if self._threads_before:
+            import torch
+            torch.set_num_threads(self._threads_before)
         self._repaint()
         self.pause_button.setText("Pause")
         if self.trainer is not None and self.predictions is not None and isinstance(self.last_event, Finished):
-            trainer = self.trainer
+            trainer, preds = self.trainer, self.predictions
             import torch
-            self.try_it.set_model(lambda x: predict(trainer, torch.as_tensor(np.asarray(x))), self.predictions)
+            # on the next turn: its first forward pass takes tens of ms, after the results views' first steps
+            QTimer.singleShot(0, self.try_it, lambda: self.try_it.set_model(
+                lambda x: predict(trainer, torch.as_tensor(np.asarray(x))), preds))
         self._update_buttons()
         self.run_ended.emit(self.last_event)
 

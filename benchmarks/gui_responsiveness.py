@@ -1,0 +1,146 @@
+"""GUI responsiveness while training: LeNet-5 on 28x28 digits at full speed inside the studio's training
+workspace (offscreen), against the same run headless.
+
+- Responsiveness: a 10 ms QTimer in the GUI thread records its tick times while the run trains; the gaps between
+  ticks show how long the event loop was blocked. Targets: p99 <= 30 ms, max <= 100 ms.
+- Throughput: training samples per second from the trainer's own per-epoch wall time (EpochEnd.seconds), studio
+  attached vs the headless Trainer with the same settings. Target: >= 0.9x. Runs alternate (headless, studio,
+  headless, ...) and the median of `--repeats` is kept for each side, so a busy machine skews both alike.
+
+    python benchmarks/gui_responsiveness.py [--epochs 3] [--repeats 3] [--threads 0]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from dlstudio.io.project import Project  # noqa: E402
+from dlstudio.training.events import BatchEnd, EpochEnd, Finished  # noqa: E402
+from dlstudio.training.loop import Trainer  # noqa: E402
+from dlstudio.training.quick import lenet5_graph  # noqa: E402
+
+
+def settings(epochs: int, threads: int) -> tuple[dict, dict]:
+    return ({"dataset": "digits_28x28"},
+            {"epochs": epochs, "batch_size": 32, "lr": 1e-3, "num_threads": threads, "epoch_metrics": "basic"})
+
+
+def throughput(events: list, train_rows: int) -> float:
+    seconds = sum(e.seconds for e in events if isinstance(e, EpochEnd))
+    epochs = sum(1 for e in events if isinstance(e, EpochEnd))
+    return train_rows * epochs / seconds
+
+
+def headless(epochs: int, threads: int) -> float:
+    data, training = settings(epochs, threads)
+    t = Trainer(lenet5_graph(), data, training)
+    events = list(t.run())
+    assert isinstance(events[-1], Finished), events[-1]
+    return throughput(events, len(t.train_set))
+
+
+def idle_gaps(app: QApplication, seconds: float = 1.5) -> np.ndarray:
+    """The same 10 ms timer with nothing training: what the machine itself allows."""
+    ticks: list[float] = []
+    timer = QTimer(interval=10, timeout=lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    return np.diff(np.asarray(ticks)) * 1000
+
+
+def studio(app: QApplication, epochs: int, threads: int, tmp: Path, reserve: bool) -> tuple[float, np.ndarray]:
+    from dlstudio.ui.training import TrainingWorkspace
+    data, training = settings(epochs, threads)
+    project = Project(graph=lenet5_graph(), data=data, training=training)
+    ws = TrainingWorkspace(lambda: project, runs_root=tmp, reserve_gui_core=reserve)
+    ws.load_project()
+    ws.resize(1400, 900)
+    ws.show()
+    events: list = []
+    ticks: list[float] = []
+    measuring = {"on": False}
+
+    def on_event(e: object) -> None:
+        events.append(e)
+        if isinstance(e, BatchEnd):
+            measuring["on"] = True
+
+    def tick() -> None:
+        if measuring["on"]:
+            ticks.append(time.perf_counter())
+
+    timer = QTimer(interval=10, timeout=tick)
+    timer.start()
+    ws.start()
+    assert ws.worker is not None
+    ws.worker.event_emitted.connect(on_event)
+    while ws.worker is not None:
+        app.processEvents()
+        time.sleep(0.001)   # the GUI thread idles like a real event loop between events
+    measuring["on"] = False
+    timer.stop()
+    assert isinstance(ws.last_event, Finished), ws.live.status.text()
+    rate = throughput(events, len(ws.trainer.train_set))
+    ws.close()
+    ws.deleteLater()
+    app.processEvents()
+    return rate, np.diff(np.asarray(ticks)) * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--no-reserve", action="store_true",
+                    help="let the studio's run use every core (default: it leaves one for the GUI thread)")
+    args = ap.parse_args()
+    import tempfile
+    app = QApplication.instance() or QApplication([])
+    head, gui, gaps = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        headless(1, args.threads)   # warm-up: kernels, allocator, dataset cache
+        idle = idle_gaps(app)
+        for r in range(args.repeats):
+            head.append(headless(args.epochs, args.threads))
+            rate, g = studio(app, args.epochs, args.threads, Path(tmp), not args.no_reserve)
+            gui.append(rate)
+            gaps.append(g)
+            print(f"repeat {r + 1}: headless {head[-1]:,.0f} samples/s, studio {gui[-1]:,.0f} samples/s, "
+                  f"timer gaps p99 {np.percentile(g, 99):.1f} ms max {g.max():.1f} ms", flush=True)
+    all_gaps = np.concatenate(gaps)
+    h, s = statistics.median(head), statistics.median(gui)
+    p50, p99, mx = np.percentile(all_gaps, 50), np.percentile(all_gaps, 99), all_gaps.max()
+    ratio = s / h
+    print(f"LeNet-5 on digits 28x28, {args.epochs} epochs x {args.repeats} repeats, torch threads "
+          f"{args.threads or 'default'}, {os.cpu_count()} CPUs, studio leaves a core to the GUI: "
+          f"{not args.no_reserve}")
+    print(f"idle machine, same timer: p50 {np.percentile(idle, 50):.1f} ms, p99 {np.percentile(idle, 99):.1f} ms, "
+          f"max {idle.max():.1f} ms (load average {os.getloadavg()[0]:.1f})")
+    print(f"10 ms timer gaps while training ({len(all_gaps)} ticks): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+          f"max {mx:.1f} ms   (targets: p99 <= 30, max <= 100)")
+    print(f"throughput: headless {h:,.0f} samples/s, studio {s:,.0f} samples/s, ratio {ratio:.2f}x "
+          f"(target >= 0.9x)")
+    ok = p99 <= 30 and mx <= 100 and ratio >= 0.9
+    print("PASS" if ok else "FAIL")
+    app.processEvents()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
