@@ -260,3 +260,15 @@ def test_image_grid_and_png_round_trip(tmp_path: Path) -> None:
             back = np.asarray(im)
         assert np.array_equal(back.reshape(pixels.shape), pixels)
     assert isinstance(SamplesSaved(1, None, "samples", 0.0, grid).to_dict()["change"], float)
+
+
+def test_make_trainer_and_evaluate_know_generative_projects(tmp_path: Path) -> None:
+    from dlstudio.training.project import make_trainer, train_project
+    project = dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio")
+    assert isinstance(make_trainer(project, use_run_dir=False), ReconstructionTrainer)
+    assert isinstance(make_trainer(_tiny_gan(), use_run_dir=False), GANTrainer)
+    with pytest.raises(TrainingConfigError, match="resume"):
+        make_trainer(project, resume=tmp_path)
+    project.training["epochs"] = 1
+    assert type(train_project(project, use_run_dir=False)).__name__ == "Finished"
+    assert run_cli(["evaluate", str(EXAMPLES / "dense_autoencoder.dlstudio")]) == 2

@@ -29,6 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from ..training.project import make_trainer
     try:
         project = Project.load(args.project)
+        from ..training.generative import generative_mode
+        if generative_mode(project.training) is not None:
+            raise DataError(f"{args.project}: evaluate scores supervised models; autoencoder and GAN runs report "
+                            "their validation losses in <run>/metrics.jsonl")
         weights = Path(args.weights) if args.weights else project.weights_path
         if weights is None or not weights.exists():
             raise DataError(f"{weights or args.project}: no weights to evaluate; pass --weights <run>/best.safetensors")

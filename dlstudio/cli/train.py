@@ -101,18 +101,9 @@ def run(args: argparse.Namespace) -> int:
     from ..training.project import make_trainer
     try:
         project = Project.load(args.project)
-        from ..training.generative import generative_mode, make_generative_trainer
-        if generative_mode(project.training) is not None:  # autoencoder, super-resolution or GAN mode
-            from ..core.errors import TrainingConfigError
-            from ..training.project import default_run_dir
-            if args.resume:
-                raise TrainingConfigError("--resume", "generative modes cannot resume yet; start again with "
-                                                      "--weights <run>/last.safetensors")
-            trainer: Any = make_generative_trainer(project, run_dir=args.run_dir or default_run_dir(project),
-                                                   epochs=args.epochs, device=args.device, weights=args.weights)
-        else:
-            trainer = make_trainer(project, run_dir=args.run_dir, resume=args.resume, epochs=args.epochs,
-                                   device=args.device, weights=args.weights)
+        # generative projects (autoencoder, super-resolution, GAN) get a generative trainer from make_trainer
+        trainer = make_trainer(project, run_dir=args.run_dir, resume=args.resume, epochs=args.epochs,
+                               device=args.device, weights=args.weights)
     except DlstudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
