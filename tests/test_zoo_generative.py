@@ -272,3 +272,12 @@ def test_make_trainer_and_evaluate_know_generative_projects(tmp_path: Path) -> N
     project.training["epochs"] = 1
     assert type(train_project(project, use_run_dir=False)).__name__ == "Finished"
     assert run_cli(["evaluate", str(EXAMPLES / "dense_autoencoder.dlstudio")]) == 2
+
+
+def test_a_fault_during_training_is_a_failed_event_naming_the_epoch() -> None:
+    project = dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio")
+    project.training["loss"] = "BCELoss"
+    trainer = make_generative_trainer(project, epochs=1, max_batches=1)
+    trainer.x_train = trainer.x_train * 3        # targets outside [0, 1]: BCELoss refuses them
+    last = list(trainer.run())[-1]
+    assert type(last).__name__ == "Failed" and last.epoch == 1 and "(epoch 1)" in last.message

@@ -337,11 +337,16 @@ class _Base:
         return target
 
     def run(self) -> Iterator[Event]:
-        epoch: int | None = None
+        """Yield events until the run ends; the last event is Finished or Failed (never raises)."""
+        self._epoch: int | None = None
         try:
             torch.manual_seed(self.cfg.seed)
-            yield from self._run()
+            for ev in self._run():
+                if isinstance(ev, EpochStarted):
+                    self._epoch = ev.epoch
+                yield ev
         except Exception as exc:  # noqa: BLE001 - any fault from data or model becomes a Failed event
+            epoch = self._epoch
             where = f" (epoch {epoch})" if epoch is not None else ""
             yield Failed(f"{type(exc).__name__}: {exc}{where}", epoch)
 
