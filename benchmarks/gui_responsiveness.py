@@ -22,7 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from dlstudio.io.project import Project  # noqa: E402
@@ -55,10 +55,9 @@ def idle_gaps(app: QApplication, seconds: float = 1.5) -> np.ndarray:
     ticks: list[float] = []
     timer = QTimer(interval=10, timeout=lambda: ticks.append(time.perf_counter()))
     timer.start()
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.001)
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
     timer.stop()
     return np.diff(np.asarray(ticks)) * 1000
 
@@ -75,9 +74,9 @@ def studio(app: QApplication, epochs: int, threads: int, tmp: Path, reserve: boo
     ticks: list[float] = []
     measuring = {"on": False}
 
-    def on_event(e: object) -> None:
-        events.append(e)
-        if isinstance(e, BatchEnd):
+    def on_events(batch: list) -> None:
+        events.extend(batch)
+        if any(isinstance(e, BatchEnd) for e in batch):
             measuring["on"] = True
 
     def tick() -> None:
@@ -88,10 +87,10 @@ def studio(app: QApplication, epochs: int, threads: int, tmp: Path, reserve: boo
     timer.start()
     ws.start()
     assert ws.worker is not None
-    ws.worker.event_emitted.connect(on_event)
-    while ws.worker is not None:
-        app.processEvents()
-        time.sleep(0.001)   # the GUI thread idles like a real event loop between events
+    ws.worker.events_emitted.connect(on_events)
+    loop = QEventLoop()   # a real event loop: the GUI thread sleeps in Qt (without the GIL) between events
+    ws.run_ended.connect(loop.quit)
+    loop.exec()
     measuring["on"] = False
     timer.stop()
     assert isinstance(ws.last_event, Finished), ws.live.status.text()

@@ -238,7 +238,7 @@ def test_batch_events_reach_the_gui_as_queued_signals(qtbot, tmp_path: Path) -> 
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 1})
     seen: list[tuple[object, int]] = []
     w = TrainingWorker(lambda: make_trainer(project, use_run_dir=False))
-    w.event_emitted.connect(lambda e: seen.append((e, threading.get_ident())))
+    w.events_emitted.connect(lambda es: seen.extend((e, threading.get_ident()) for e in es))
     with qtbot.waitSignal(w.finished, timeout=30000):
         w.start()
     qtbot.wait(20)

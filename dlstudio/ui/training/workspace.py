@@ -29,7 +29,7 @@ from .live import LivePlots, RunRecord, RunsList
 from .results import ResultsView, TryIt
 from .settings import DataPanel, TrainingPanel
 
-REPAINT_MS = 66   # ~15 Hz: plots never repaint per batch
+REPAINT_MS = 100   # 10 Hz: plots never repaint per batch
 
 
 def snapshot(project: Project) -> Project:
@@ -185,7 +185,7 @@ class TrainingWorkspace(QWidget):
         self.live.set_status("Preparing data and model...")
         self.last_event = None
         self.worker = TrainingWorker(factory, self)
-        self.worker.event_emitted.connect(self._on_event)
+        self.worker.events_emitted.connect(self._on_events)
         self.worker.setup_failed.connect(self._on_setup_failed)
         self.worker.boundary_ready.connect(self.results.set_boundary)
         self.worker.predictions_ready.connect(self._on_predictions)
@@ -232,6 +232,10 @@ class TrainingWorkspace(QWidget):
             self.start(resume_from=folder)
 
     # ----------------------------------------------------------------------------------- worker signals
+    def _on_events(self, events: list[Event]) -> None:
+        for e in events:
+            self._on_event(e)
+
     def _on_event(self, event: Event) -> None:
         self.last_event = event
         self.live.on_event(event)
