@@ -55,6 +55,8 @@ class ResultsView(QTabWidget):
         self.cm_plot = pg.PlotWidget(title="Confusion matrix (rows: true, columns: predicted)")
         self.cm_plot.setAspectLocked(True)
         self.cm_plot.invertY(True)
+        self.cm_plot.setLabel("bottom", "predicted")
+        self.cm_plot.setLabel("left", "true")
         self.cm_image = pg.ImageItem()
         self.cm_image.setColorMap(pg.colormap.get("viridis"))
         self.cm_plot.addItem(self.cm_image)
@@ -270,7 +272,7 @@ class ResultsView(QTabWidget):
         n = int(max(b.labels.max(), b.targets.max() if len(b.targets) else 0)) + 1
         colours = np.array([pg.intColor(k, hues=max(n, 2)).getRgb()[:3] for k in range(n)], dtype=np.float32)
         # blend each cell's class colour with white by confidence: pale near the boundary
-        alpha = np.clip((b.confidence - 1.0 / n) / (1 - 1.0 / n + 1e-9), 0, 1)[..., None] * 0.6
+        alpha = np.clip((b.confidence - 1.0 / n) / (1 - 1.0 / n + 1e-9), 0, 1)[..., None] * 0.45
         rgb = colours[b.labels] * alpha + 255 * (1 - alpha)
         self.boundary_image.setImage(rgb.transpose(1, 0, 2).astype(np.uint8), levels=(0, 255))
         dx = (b.xs[-1] - b.xs[0]) / max(len(b.xs) - 1, 1)
