@@ -246,3 +246,18 @@ def test_batch_events_reach_the_gui_as_queued_signals(qtbot, tmp_path: Path) -> 
     assert {t for _, t in seen} == {threading.get_ident()}
     w.wait()
     w.deleteLater()
+
+
+def test_resume_from_a_checkpoint_continues_the_epochs(qtbot, tmp_path: Path) -> None:
+    project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 2})
+    ws = _workspace(qtbot, project, tmp_path)
+    assert ws.start()
+    first = _finish(qtbot, ws)
+    assert isinstance(first, Finished)
+    ckpt = sorted(Path(first.run_dir, "checkpoints").iterdir())[-1]
+    ws.training_panel.epochs.setValue(4)
+    assert ws.start(resume_from=ckpt)
+    last = _finish(qtbot, ws)
+    assert isinstance(last, Finished) and last.epochs_run == 4
+    assert [h["epoch"] for h in ws.run.history] == [3, 4]      # only the new epochs arrive as events
+    assert ws.run.name.startswith("resume") and len(ws.runs.runs) == 2
