@@ -40,7 +40,12 @@ def residual(label_in: str = "x", label_fc: str = "fc") -> dls.Graph:
     return g
 
 
-@pytest.mark.parametrize("name,build", [("mlp", mlp), ("residual", residual)])
+def _example(name: str):
+    return lambda: dls.Project.load(EXAMPLES / f"{name}.dlstudio").graph
+
+
+@pytest.mark.parametrize("name,build", [("mlp", mlp), ("residual", residual),
+                                        ("lenet5", _example("lenet5")), ("resnet_mini", _example("resnet_mini"))])
 def test_golden_text(name: str, build) -> None:
     text = generate_python(build(), weights_file=f"{name}.safetensors")
     golden = GOLDEN / f"{name}.py"
