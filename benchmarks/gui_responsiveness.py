@@ -69,7 +69,8 @@ def studio(app: QApplication, epochs: int, threads: int, tmp: Path, reserve: boo
     ws = TrainingWorkspace(lambda: project, runs_root=tmp, reserve_gui_core=reserve)
     ws.load_project()
     ws.resize(1400, 900)
-    ws.show()
+    if not os.environ.get("GUI_BENCH_HIDDEN"):
+        ws.show()
     events: list = []
     ticks: list[float] = []
     measuring = {"on": False}

@@ -127,7 +127,7 @@ class TrainingWorker(QThread):
     predictions_ready = Signal(object)    # Predictions, after the run finished
 
     def __init__(self, factory: Callable[[], Any], parent: Any = None, *, live_boundary: bool = True,
-                 nice: int = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "5")), flush_s: float = 0.05) -> None:
+                 nice: int = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "0")), flush_s: float = 0.05) -> None:
         super().__init__(parent)
         self.flush_s = flush_s
         self.nice = nice

@@ -111,6 +111,7 @@ class LivePlots(QWidget):
         self.progress.setRange(0, epochs)
         self.progress.setValue(0)
         self._painted = (-1, -1)
+        self._set_epoch_range(epochs)
         self.hint.hide()
         self.rate.setText("")
         self.status.setText("Preparing data and model...")
@@ -133,6 +134,8 @@ class LivePlots(QWidget):
         elif isinstance(event, EpochStarted):
             import time
             self._epoch_started_at = time.perf_counter()
+            if event.epochs != self._epochs_total:
+                self._set_epoch_range(event.epochs)
             self._epochs_total = event.epochs
         self._dirty = True
 
@@ -169,6 +172,13 @@ class LivePlots(QWidget):
             self.progress.setValue(b.epoch - 1 + (1 if b.batch == b.batches else 0))
             self.rate.setText(f"epoch {b.epoch}/{self._epochs_total}, batch {b.batch}/{b.batches}  "
                                 f"{rate:,.0f} samples/s  ETA {eta:.0f} s  loss {b.loss:.4f}")
+
+    def _set_epoch_range(self, epochs: int) -> None:
+        """A fixed epoch axis for the run: the x axis is not re-laid out on every repaint (a large share of
+        the paint time), only the y axes follow the data."""
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            p.setXRange(0, max(epochs, 1), padding=0.02)
+            p.enableAutoRange(x=False, y=True)
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
