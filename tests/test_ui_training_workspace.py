@@ -261,3 +261,32 @@ def test_resume_from_a_checkpoint_continues_the_epochs(qtbot, tmp_path: Path) ->
     assert isinstance(last, Finished) and last.epochs_run == 4
     assert [h["epoch"] for h in ws.run.history] == [3, 4]      # only the new epochs arrive as events
     assert ws.run.name.startswith("resume") and len(ws.runs.runs) == 2
+
+
+def test_csv_column_picker_and_training(qtbot, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = ["size,colour,noise,label"]
+    for _ in range(200):
+        size = rng.normal()
+        colour = rng.choice(["red", "blue"])
+        rows.append(f"{size:.4f},{colour},{rng.normal():.4f},{int(size > 0)}")
+    path = tmp_path / "table.csv"
+    path.write_text("\n".join(rows) + "\n")
+    from dlstudio.training.quick import mlp_graph
+    project = Project(graph=mlp_graph((3,), (8,), 2), training={"epochs": 2})
+    ws = _workspace(qtbot, project, tmp_path)
+    dp = ws.data_panel
+    dp.dataset.setCurrentText("csv")
+    dp.path.setText(str(path))
+    dp._csv_columns()                                  # what Browse... does after picking the file
+    assert dp.target.currentText() == "label" and dp.columns.rowCount() == 4
+    assert dp.preview_table.rowCount() == 20 and dp.preview_table.isVisibleTo(dp)
+    from PySide6.QtCore import Qt
+    dp.columns.item(2, 0).setCheckState(Qt.CheckState.Unchecked)      # drop "noise"
+    dp.columns.item(1, 1).setCheckState(Qt.CheckState.Checked)        # one-hot "colour"
+    d = dp.to_dict()
+    assert d["features"] == ["size", "colour"] and d["categorical"] == ["colour"] and d["target"] == "label"
+    assert ws.start()
+    last = _finish(qtbot, ws)
+    assert isinstance(last, Finished), ws.live.status.text()     # size + 2 one-hot columns = 3 inputs
+    assert project.data["categorical"] == ["colour"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -80,6 +80,12 @@ class DataPanel(QWidget):
         form.addRow(self.description)
         form.addRow("Path", row)
         form.addRow("Target", self.target)
+        # CSV columns: ticked = feature; "categorical" column = one-hot encode it
+        self.columns = QTableWidget(0, 2)
+        self.columns.setHorizontalHeaderLabels(["feature", "categorical"])
+        self.columns.setMaximumHeight(150)
+        self.columns.itemChanged.connect(lambda *_: self.changed.emit())
+        form.addRow("CSV columns", self.columns)
         self.split = _combo(SPLITS, cfg.split)
         self.val_fraction = _dspin(cfg.val_fraction, 0.0, 0.9, 0.05, 2)
         self.test_fraction = _dspin(cfg.test_fraction, 0.0, 0.9, 0.05, 2)
@@ -147,10 +153,34 @@ class DataPanel(QWidget):
         if not rows:
             return
         header, body = rows[0], rows[1:]
+        self.target.blockSignals(True)
         self.target.clear()
         self.target.addItems(header)
-        self.target.setCurrentIndex(len(header) - 1)
+        wanted = self._extra.get("target")
+        self.target.setCurrentText(wanted if wanted in header else header[-1])
+        self.target.blockSignals(False)
+        self._fill_columns(header)
         self._show_table(header, body)
+
+    def _fill_columns(self, header: list[str]) -> None:
+        feats = self._extra.get("features")
+        cats = set(self._extra.get("categorical") or [])
+        t = self.columns
+        t.blockSignals(True)
+        t.setRowCount(len(header))
+        t.setVerticalHeaderLabels(header)
+        for i, name in enumerate(header):
+            for j, on in enumerate((feats is None or name in feats, name in cats)):
+                item = QTableWidgetItem()
+                item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+                t.setItem(i, j, item)
+        t.blockSignals(False)
+
+    def _checked_columns(self, col: int) -> list[str]:
+        t = self.columns
+        return [t.verticalHeaderItem(i).text() for i in range(t.rowCount())
+                if t.item(i, col) is not None and t.item(i, col).checkState() == Qt.CheckState.Checked]
 
     def _show_table(self, header: list[str], rows: list[list[Any]]) -> None:
         self.preview_plot.hide()
@@ -169,6 +199,7 @@ class DataPanel(QWidget):
         user = name in USER_SOURCES
         self.path.setEnabled(user)
         self.target.setEnabled(name == "csv")
+        self.columns.setEnabled(name == "csv")
         if info is not None:
             self.description.setText(f"{info.doc}  Task: {info.task}; sample shape {tuple(info.shape)}.")
         else:
@@ -264,7 +295,12 @@ class DataPanel(QWidget):
         if name in USER_SOURCES:
             out["path"] = self.path.text() or None
             if name == "csv" and self.target.currentText():
-                out["target"] = self.target.currentText()
+                target = self.target.currentText()
+                out["target"] = target
+                if self.columns.rowCount():
+                    feats = [c for c in self._checked_columns(0) if c != target]
+                    out["features"] = feats
+                    out["categorical"] = [c for c in self._checked_columns(1) if c in feats]
         else:
             out.pop("path", None)
             if out.get("dataset") != (self._extra or {}).get("dataset"):
