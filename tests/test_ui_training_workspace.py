@@ -290,3 +290,28 @@ def test_csv_column_picker_and_training(qtbot, tmp_path: Path) -> None:
     last = _finish(qtbot, ws)
     assert isinstance(last, Finished), ws.live.status.text()     # size + 2 one-hot columns = 3 inputs
     assert project.data["categorical"] == ["colour"]
+
+
+def test_live_view_hint_eta_and_log_scale(qtbot) -> None:
+    from dlstudio.training.events import EpochEnd, EpochStarted
+    from dlstudio.ui.training.live import LivePlots, RunRecord
+    live = LivePlots()
+    qtbot.addWidget(live)
+    run = RunRecord("r", {"epochs": 4})
+    live.start(run, 4)
+    live.on_event(EpochStarted(1, 4, 10, 1e-3))
+    for b in range(1, 6):
+        live.on_event(BatchEnd(1, b, 10, 1.0 / b, b * 32, 320.0))
+    live.repaint()
+    # 35 batches left at 0.1 s each (32 samples at 320 samples/s)
+    assert "ETA 4 s" in live.rate.text() and "320 samples/s" in live.rate.text()
+    assert live.batch_curve.getData()[0][-1] == pytest.approx(0.5)
+    warn = "validation loss rose for 3 epochs while training loss fell"
+    live.on_event(EpochEnd(4, 4, {"loss": 0.1, "val_loss": 0.9, "lr": 1e-3}, 1e-3, 1.0, [warn]))
+    live.repaint()
+    assert live.hint.isVisibleTo(live) and warn in live.hint.text()
+    live.log_scale.setChecked(True)
+    assert live.loss_plot.getPlotItem().ctrl.logYCheck.isChecked()
+    repaints = live.repaints
+    live.repaint()                                     # nothing new: no repaint
+    assert live.repaints == repaints
