@@ -281,3 +281,11 @@ def test_a_fault_during_training_is_a_failed_event_naming_the_epoch() -> None:
     trainer.x_train = trainer.x_train * 3        # targets outside [0, 1]: BCELoss refuses them
     last = list(trainer.run())[-1]
     assert type(last).__name__ == "Failed" and last.epoch == 1 and "(epoch 1)" in last.message
+
+
+def test_the_studio_worker_helpers_accept_generative_trainers() -> None:
+    from dlstudio.ui.workers import collect_predictions, is_two_d
+    for trainer in (make_generative_trainer(_tiny_gan()),
+                    make_generative_trainer(dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio"))):
+        assert is_two_d(trainer) is False
+        assert collect_predictions(trainer) is None

@@ -200,6 +200,17 @@ def _ends_in_tanh(graph: ModelGraph, output_label: str | None) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ trainers
+@dataclass
+class _NoRows:
+    """Stands in for Trainer.train_set where views look for labelled rows (x is None: nothing to plot)."""
+
+    x: None = None
+    y: None = None
+
+    def __len__(self) -> int:
+        return 0
+
+
 class _Base:
     """What the CLI and the studio use of a trainer: run(), stop/pause, dist, weights_digest, save_weights."""
 
@@ -232,6 +243,13 @@ class _Base:
         self._resume_flag = threading.Event()
         self._resume_flag.set()
         self.model: nn.Module = nn.Module()
+        # what the studio's worker reads of a supervised Trainer: no labelled rows, so no decision boundary and
+        # no prediction tables; the loss curves come from EpochEnd and the pictures from SamplesSaved
+        self.kind = "generative"
+        self.class_names: list[str] | None = None
+        self.train_set = _NoRows()
+        self.val_set: _NoRows | None = None
+        self.test_set: _NoRows | None = None
 
     # control, thread-safe as in Trainer
     def stop(self) -> None:
