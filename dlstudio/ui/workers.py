@@ -9,19 +9,32 @@ thread that owns the model, between events.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import PySide6
 from PySide6.QtCore import QThread, Signal
 
-# PySide6 6.12 returns Py_True from SignalInstance.disconnect() without a new reference, so every successful
-# disconnect (pyqtgraph makes one for each item added to or removed from a plot) takes a reference from True;
-# after ~20k of them Python frees True and aborts ("bool_dealloc") at exit. Extra references keep it alive.
-_TRUE_GUARD: list[bool] = [True] * 2_000_000 if tuple(PySide6.__version_info__[:2]) == (6, 12) else []
+
+def _pin_bool_refcounts() -> None:
+    """PySide6 6.12 returns Py_True from SignalInstance.disconnect() without a new reference (its bindings
+    assume immortal bools, as Python 3.12 has), so every successful disconnect takes one reference from True;
+    pyqtgraph disconnects on each item added to or removed from a plot, and after ~20k of them the interpreter
+    aborts with "bool_dealloc" at exit. A huge reference count makes True and False immortal in practice (the
+    same fix as dlstudio.ui's for None)."""
+    if sys.version_info >= (3, 12):
+        return
+    import ctypes
+    for obj in (True, False):
+        refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of every object
+        if refcnt.value < 1 << 50:
+            refcnt.value += 1 << 60
+
+
+_pin_bool_refcounts()
 
 
 @dataclass
