@@ -185,7 +185,7 @@ def test_regression_results_and_run_overlay(qtbot, tmp_path: Path) -> None:
 
 
 def test_settings_round_trip_through_the_forms(qtbot, tmp_path: Path) -> None:
-    training = {"optimizer": "SGD", "lr": 0.05, "batch_size": 16, "epochs": 7, "optimizer_params": {"momentum": 0.9},
+    training = {"optimizer": "SGD", "lr": 0.05, "batch_size": 16, "epochs": 7, "optimizer_params": {"momentum": 0.9}, "l2": 1e-4,
                 "schedule": {"name": "StepLR", "step_size": 3}, "early_stopping": {"patience": 2}, "seed": 5}
     data = {"dataset": "moons", "options": {"n_samples": 300}, "split": "stratified", "val_fraction": 0.3}
     project = Project(graph=mlp_for("moons", (8,)), data=dict(data), training=dict(training))
@@ -193,6 +193,7 @@ def test_settings_round_trip_through_the_forms(qtbot, tmp_path: Path) -> None:
     assert ws.training_panel.optimizer.currentText() == "SGD" and ws.training_panel.patience.value() == 2
     t = ws.training_panel.to_dict()
     assert t["optimizer_params"] == {"momentum": 0.9} and t["schedule"] == {"name": "StepLR", "step_size": 3}
+    assert t["l2"] == pytest.approx(1e-4) and t["l1"] == 0.0
     d = ws.data_panel.to_dict()
     assert d["options"] == {"n_samples": 300} and d["split"] == "stratified" and d["val_fraction"] == 0.3
     ws.training_panel.lr.setValue(0.2)

@@ -328,6 +328,8 @@ class TrainingPanel(QWidget):
         self.epochs = _ispin(cfg.epochs, 1, 100000)
         self.weight_decay = _dspin(cfg.weight_decay, 0.0, 1.0, 1e-4, 6)
         self.grad_clip = _dspin(cfg.grad_clip, 0.0, 1000.0, 0.5, 3)
+        self.l1 = _dspin(cfg.l1, 0.0, 1.0, 1e-5, 6)
+        self.l2 = _dspin(cfg.l2, 0.0, 1.0, 1e-5, 6)
         self.patience = _ispin(cfg.early_stopping.patience, 0, 1000)
         self.patience.setSpecialValueText("off")
         self.device = _combo(cuda_devices(), cfg.device)
@@ -336,7 +338,8 @@ class TrainingPanel(QWidget):
         for label, w in (("Task", self.task), ("Loss", self.loss), ("Optimizer", self.optimizer),
                          ("Learning rate", self.lr), ("Schedule", self.schedule), ("Batch size", self.batch_size),
                          ("Epochs", self.epochs), ("Weight decay", self.weight_decay),
-                         ("Gradient clip", self.grad_clip), ("Early stopping patience", self.patience),
+                         ("L1 penalty", self.l1), ("L2 penalty", self.l2), ("Gradient clip", self.grad_clip),
+                         ("Early stopping patience", self.patience),
                          ("Device", self.device), ("Precision", self.amp), ("Seed", self.seed)):
             form.addRow(label, w)
         lay = QVBoxLayout(self)
@@ -344,8 +347,8 @@ class TrainingPanel(QWidget):
         lay.addWidget(box)
         for c in (self.task, self.loss, self.optimizer, self.schedule, self.device):
             c.currentTextChanged.connect(self.changed)
-        for s in (self.lr, self.weight_decay, self.grad_clip, self.batch_size, self.epochs, self.patience,
-                  self.seed):
+        for s in (self.lr, self.weight_decay, self.l1, self.l2, self.grad_clip, self.batch_size, self.epochs,
+                  self.patience, self.seed):
             s.valueChanged.connect(self.changed)
         self.amp.toggled.connect(self.changed)
         self._extra: dict[str, Any] = {}
@@ -353,7 +356,7 @@ class TrainingPanel(QWidget):
     def load(self, training: dict[str, Any]) -> None:
         cfg = TrainingConfig.from_dict(training) if training else TrainingConfig()
         ws = (self.task, self.loss, self.optimizer, self.lr, self.schedule, self.batch_size, self.epochs,
-              self.weight_decay, self.grad_clip, self.patience, self.device, self.amp, self.seed)
+              self.weight_decay, self.l1, self.l2, self.grad_clip, self.patience, self.device, self.amp, self.seed)
         for w in ws:
             w.blockSignals(True)
         try:
@@ -367,6 +370,8 @@ class TrainingPanel(QWidget):
             self.epochs.setValue(cfg.epochs)
             self.weight_decay.setValue(cfg.weight_decay)
             self.grad_clip.setValue(cfg.grad_clip)
+            self.l1.setValue(cfg.l1)
+            self.l2.setValue(cfg.l2)
             self.patience.setValue(cfg.early_stopping.patience)
             if self.device.findText(cfg.device) < 0:
                 self.device.addItem(cfg.device)
@@ -385,6 +390,7 @@ class TrainingPanel(QWidget):
                    optimizer=self.optimizer.currentText(), lr=float(self.lr.value()),
                    batch_size=int(self.batch_size.value()), epochs=int(self.epochs.value()),
                    weight_decay=float(self.weight_decay.value()), grad_clip=float(self.grad_clip.value()),
+                   l1=float(self.l1.value()), l2=float(self.l2.value()),
                    device=self.device.currentText(), amp=self.amp.isChecked(), seed=int(self.seed.value()))
         sched = out.get("schedule")
         sched = {"name": sched} if isinstance(sched, str) else dict(sched or {})
