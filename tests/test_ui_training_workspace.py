@@ -185,7 +185,8 @@ def test_regression_results_and_run_overlay(qtbot, tmp_path: Path) -> None:
 
 
 def test_settings_round_trip_through_the_forms(qtbot, tmp_path: Path) -> None:
-    training = {"optimizer": "SGD", "lr": 0.05, "batch_size": 16, "epochs": 7, "optimizer_params": {"momentum": 0.9}, "l2": 1e-4,
+    training = {"optimizer": "SGD", "lr": 0.05, "batch_size": 16, "epochs": 7, "optimizer_params": {"momentum": 0.9},
+                "l2": 1e-4,
                 "schedule": {"name": "StepLR", "step_size": 3}, "early_stopping": {"patience": 2}, "seed": 5}
     data = {"dataset": "moons", "options": {"n_samples": 300}, "split": "stratified", "val_fraction": 0.3}
     project = Project(graph=mlp_for("moons", (8,)), data=dict(data), training=dict(training))
@@ -211,7 +212,8 @@ def test_export_dialogs_python_with_script_weights_diagram_and_missing(qtbot, tm
     dlg.train_script.setChecked(True)
     rep = dlg.export_to(tmp_path / "py" / "iris_model.py")
     assert rep is not None, dlg.output.toPlainText()
-    assert (tmp_path / "py" / "train_iris_model.py").is_file() and (tmp_path / "py" / "iris_model.safetensors").is_file()
+    assert (tmp_path / "py" / "train_iris_model.py").is_file()
+    assert (tmp_path / "py" / "iris_model.safetensors").is_file()
     assert "max |diff|" in dlg.output.toPlainText()
     w = ExportDialog("weights", project)
     qtbot.addWidget(w)
