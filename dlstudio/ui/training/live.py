@@ -84,15 +84,12 @@ class LivePlots(QWidget):
         row.addWidget(self.metric_plot)
         lay.addLayout(row, 3)
         lay.addWidget(self.lr_plot, 1)
+        # no point symbols on the epoch curves: scatter items cost more to paint than the lines themselves
         self.batch_curve = self.loss_plot.plot(name="train (batch)", pen=pg.mkPen("#9ecae1", width=1))
-        self.train_curve = self.loss_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2), symbol="o",
-                                               symbolSize=5)
-        self.val_curve = self.loss_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2), symbol="o",
-                                             symbolSize=5)
-        self.metric_train = self.metric_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2), symbol="o",
-                                                  symbolSize=5)
-        self.metric_val = self.metric_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2), symbol="o",
-                                                symbolSize=5)
+        self.train_curve = self.loss_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2))
+        self.val_curve = self.loss_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2))
+        self.metric_train = self.metric_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2))
+        self.metric_val = self.metric_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2))
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#2ca02c", width=2))
         self.overlays: list[Any] = []
         self.run: RunRecord | None = None
