@@ -25,9 +25,13 @@ from dlstudio.api import Ref  # noqa: E402
 from dlstudio.core.edits import GroupNodes  # noqa: E402
 
 
-def _project(g: dls.Graph, name: str, description: str, explanation: str, dataset: str, task: str) -> "dls.Project":
+def _project(g: dls.Graph, name: str, description: str, explanation: str, dataset: str, task: str,
+             generative: dict[str, str] | None = None) -> "dls.Project":
+    training: dict[str, object] = {"task": task}
+    if generative:  # autoencoder mode: reconstructions drawn next to their inputs every epoch
+        training["generative"] = generative
     return dls.Project(graph=g, meta={"name": name, "description": description, "explanation": explanation},
-                       data={"dataset": dataset}, training={"task": task})
+                       data={"dataset": dataset}, training=training)
 
 
 def mlp_digits() -> "dls.Project":
@@ -140,7 +144,7 @@ def conv_autoencoder() -> "dls.Project":
         "back to 28x28. The target is the input itself, so the network must squeeze each digit through the "
         "32x7x7 bottleneck and learns what matters about its shape. Sigmoid keeps the output pixels in [0, 1] "
         "like the data, which suits MSE or binary cross-entropy as the loss.",
-        "digits_28x28", "reconstruction")
+        "digits_28x28", "reconstruction", {"mode": "autoencoder"})
 
 
 from zoo import ZOO  # noqa: E402  (the templates of the model zoo, examples/zoo.py)

@@ -63,10 +63,12 @@ def _tiny_gan(gan_loss: str = "bce", **generative) -> dls.Project:
 # ------------------------------------------------------------------------------------------------ modes
 def test_mode_follows_the_training_section():
     assert generative_mode({"task": "multiclass"}) is None
-    assert generative_mode({"task": "reconstruction"}) == "autoencoder"
+    # a plain reconstruction task stays with the supervised Trainer; the mode must be asked for
+    assert generative_mode({"task": "reconstruction"}) is None
     assert generative_mode({"generative": {"mode": "gan"}}) == "gan"
     for name in ("dense_autoencoder", "conv_autoencoder"):
         assert generative_mode(dls.Project.load(EXAMPLES / f"{name}.dlstudio").training) == "autoencoder"
+    assert generative_mode(dls.Project.load(EXAMPLES / "super_resolution.dlstudio").training) == "super_resolution"
     assert generative_mode(dls.Project.load(EXAMPLES / "dcgan.dlstudio").training) == "gan"
 
 

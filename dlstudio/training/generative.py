@@ -1,6 +1,7 @@
 """Generative training: autoencoder, super-resolution and GAN modes, as event iterators like `Trainer.run()`.
 
-A project opts in through `training.generative` (or `training.task = "reconstruction"`, which means autoencoder):
+A project opts in through `training.generative.mode` (a plain `task: "reconstruction"` project trains with the
+supervised Trainer, which also targets the input but draws no image grids):
 
     "generative": {"mode": "autoencoder"}                        # target = input, loss = training.loss or MSE
     "generative": {"mode": "super_resolution", "scale": 2}       # input = the target average-pooled by `scale`
@@ -56,12 +57,12 @@ RECONSTRUCTION_LOSSES = ("MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCEL
 
 
 def generative_mode(training: dict[str, Any] | None) -> str | None:
-    """The generative mode a project's training section asks for, or None for supervised training."""
-    training = training or {}
-    gen = training.get("generative") or {}
+    """The generative mode a project's training section asks for, or None for the supervised Trainer (which
+    also trains `task: "reconstruction"` projects, without the per-epoch image grids)."""
+    gen = (training or {}).get("generative") or {}
     if isinstance(gen, dict) and gen.get("mode"):
         return str(gen["mode"])
-    return "autoencoder" if training.get("task") == "reconstruction" else None
+    return None
 
 
 @dataclass
@@ -82,7 +83,7 @@ class GenerativeConfig:
     def from_training(cls, training: dict[str, Any] | None) -> "GenerativeConfig":
         raw = dict((training or {}).get("generative") or {})
         if not raw.get("mode"):
-            raw["mode"] = generative_mode(training) or "autoencoder"
+            raw["mode"] = "autoencoder"
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(raw) - known)
         if unknown:
