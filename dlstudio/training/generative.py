@@ -26,7 +26,6 @@ import hashlib
 import json
 import math
 import struct
-import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from ..core.errors import TrainingConfigError
 from ..core.graph import ModelGraph
 from . import distributed as ddp
 from .config import DataConfig, TrainingConfig
+from .control import RunControl
 from .data.binding import load_data, pick_input, pick_output
 from .data.dataset import ArrayData
 from .data.prepare import prepare
@@ -212,7 +212,7 @@ class _NoRows:
         return 0
 
 
-class _Base:
+class _Base(RunControl):
     """What the CLI and the studio use of a trainer: run(), stop/pause, dist, weights_digest, save_weights."""
 
     def __init__(self, graph: ModelGraph, data: DataConfig | dict[str, Any] | None,
@@ -240,9 +240,7 @@ class _Base:
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self.project_meta = dict(project_meta or {})
         self.history: list[dict[str, float]] = []
-        self._stop = threading.Event()
-        self._resume_flag = threading.Event()
-        self._resume_flag.set()
+        self._init_control()
         self.model: nn.Module = nn.Module()
         # what the studio's worker reads of a supervised Trainer: no labelled rows, so no decision boundary and
         # no prediction tables; the loss curves come from EpochEnd and the pictures from SamplesSaved
@@ -252,26 +250,6 @@ class _Base:
         self.val_set: _NoRows | None = None
         self.test_set: _NoRows | None = None
 
-    # control, thread-safe as in Trainer
-    def stop(self) -> None:
-        self._stop.set()
-        self._resume_flag.set()
-
-    def pause(self) -> None:
-        self._resume_flag.clear()
-
-    def unpause(self) -> None:
-        self._resume_flag.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._resume_flag.is_set()
-
-    def _wait(self) -> bool:
-        """Block while paused; True when a stop was asked."""
-        while not self._resume_flag.wait(0.05):
-            pass
-        return self._stop.is_set()
 
     def _load_images(self, graph: ModelGraph) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The dataset's samples (train, val) as float tensors on the device; labels are not used."""
@@ -459,7 +437,7 @@ class ReconstructionTrainer(_Base):
             self.model.train()
             seen, loss_sum = 0, 0.0
             for batch, target in enumerate(self._batches(self.x_train, self.dcfg.shuffle), 1):
-                if self._wait():
+                if self._wait_if_paused():
                     stopped = True
                     break
                 loss = self.loss_fn(self._forward(self._degrade(target)), target)
@@ -583,7 +561,7 @@ class GANTrainer(_Base):
             sums = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
             seen = 0
             for batch, real in enumerate(self._batches(self.x_train, True), 1):
-                if self._wait():
+                if self._wait_if_paused():
                     stopped = True
                     break
                 b = len(real)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from ..core.graph import ModelGraph
 from . import distributed as ddp
 from .checkpoints import load_checkpoint, model_state, save_checkpoint, save_weights, set_rng_state
 from .config import DataConfig, TrainingConfig
+from .control import RunControl
 from .data.binding import Binding, bind, load_data
 from .data.dataset import ArrayData, FolderData
 from .data.prepare import Splits, prepare
@@ -81,7 +81,7 @@ class _State:
     best_state: dict[str, torch.Tensor] | None = None
 
 
-class Trainer:
+class Trainer(RunControl):
     """Set up everything that can be checked before training (data, binding, model, optimizer) in the
     constructor, which raises typed errors; `run()` then yields events and reports faults as `Failed`."""
 
@@ -107,10 +107,8 @@ class Trainer:
         self.device = pick_device(self.cfg.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        self._stop = threading.Event()
+        self._init_control()
         self._loaders: dict[tuple[int, int], Any] = {}
-        self._resume_flag = threading.Event()
-        self._resume_flag.set()
         base = Path(base_dir) if base_dir is not None else None
 
         raw = load_data(self.dcfg, graph, base)
@@ -155,22 +153,6 @@ class Trainer:
         self.writer = RunWriter(self.run_dir, enabled=self.dist.is_main) if self.run_dir is not None else None
         self.project_meta = dict(project_meta or {})
         self.last_checkpoint: str | None = None
-
-    # ------------------------------------------------------------------ control (thread-safe)
-    def stop(self) -> None:
-        """Ask the loop to stop at the next batch boundary (it checkpoints and yields Finished)."""
-        self._stop.set()
-        self._resume_flag.set()
-
-    def pause(self) -> None:
-        self._resume_flag.clear()
-
-    def unpause(self) -> None:
-        self._resume_flag.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._resume_flag.is_set()
 
     # ------------------------------------------------------------------ data
     def _to_split(self, part: ArrayData | FolderData) -> _Split:
@@ -357,10 +339,7 @@ class Trainer:
                 self.model.train()
                 interrupted = False
                 for batch, (xb, yb) in enumerate(self._batches(self.train_set, self.dcfg.shuffle, epoch), 1):
-                    if not self._resume_flag.is_set():   # paused: wait here, between batches
-                        while not self._resume_flag.wait(0.05):
-                            pass
-                    if self._stop.is_set():
+                    if self._wait_if_paused():   # a pause waits here, between batches
                         interrupted = True
                         break
                     if self.dist.enabled:
