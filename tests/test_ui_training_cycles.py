@@ -29,7 +29,7 @@ def test_twenty_start_stop_cycles_leave_no_threads_and_no_growing_memory(qtbot, 
     project = Project(graph=mlp_for("digits", (32,)), data={"dataset": "digits"},
                       training={"epochs": 100, "batch_size": 16})
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs")
-    qtbot.addWidget(ws)
+    qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
     ws.load_project()
 
     def cycle() -> None:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(120)
 def _workspace(qtbot, project: Project, tmp_path: Path):
     from dlstudio.ui.training import TrainingWorkspace
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs")
-    qtbot.addWidget(ws)
+    qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())   # a failed test must not leave a thread
     ws.load_project()
     return ws
 
@@ -97,12 +97,15 @@ def test_pause_resume_stop_keeps_a_checkpoint(qtbot, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: ws.run is not None and len(ws.run.batch_loss) >= 3, timeout=30000)
     ws.toggle_pause()
     assert ws.pause_button.text() == "Resume" and ws.worker.paused
-    time.sleep(0.15)
+    n, deadline = -1, time.monotonic() + 20
+    while time.monotonic() < deadline:       # the batch in flight when Pause was pressed may still arrive
+        qtbot.wait(150)
+        if len(ws.run.batch_loss) == n:
+            break
+        n = len(ws.run.batch_loss)
+    time.sleep(0.4)
     qtbot.wait(50)
-    n = len(ws.run.batch_loss)
-    time.sleep(0.3)
-    qtbot.wait(50)
-    assert len(ws.run.batch_loss) <= n + 1       # at most the batch that was in flight
+    assert len(ws.run.batch_loss) == n           # paused: no batch runs
     ws.toggle_pause()
     qtbot.waitUntil(lambda: len(ws.run.batch_loss) > n + 5, timeout=30000)
     ws.stop()

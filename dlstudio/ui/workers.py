@@ -205,7 +205,8 @@ class TrainingWorker(QThread):
             for event in trainer.run():
                 pending.append(event)
                 now = time.perf_counter()
-                if not isinstance(event, BatchEnd) or now - last_flush >= self.flush_s:
+                # flush at once when paused: the loop blocks before its next event, and the view should be current
+                if not isinstance(event, BatchEnd) or now - last_flush >= self.flush_s or self._pause_requested:
                     self.events_emitted.emit(pending)
                     pending, last_flush = [], now
                 if isinstance(event, EpochEnd) and two_d:

@@ -74,7 +74,6 @@ class LivePlots(QWidget):
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setLabel("bottom", "epoch")
         self.metric_plot = pg.PlotWidget(title="Metric")
-        self.metric_plot.addLegend(offset=(-10, 10))
         self.metric_plot.setLabel("bottom", "epoch")
         self.lr_plot = pg.PlotWidget(title="Learning rate")
         self.lr_plot.setMaximumHeight(150)
@@ -88,8 +87,8 @@ class LivePlots(QWidget):
         self.batch_curve = self.loss_plot.plot(name="train (batch)", pen=pg.mkPen("#9ecae1", width=1))
         self.train_curve = self.loss_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2))
         self.val_curve = self.loss_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2))
-        self.metric_train = self.metric_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2))
-        self.metric_val = self.metric_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2))
+        self.metric_train = self.metric_plot.plot(pen=pg.mkPen("#1f77b4", width=2))
+        self.metric_val = self.metric_plot.plot(pen=pg.mkPen("#ff7f0e", width=2))
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#2ca02c", width=2))
         self.overlays: list[Any] = []
         self.run: RunRecord | None = None
@@ -151,11 +150,15 @@ class LivePlots(QWidget):
             self.val_curve.setData(*run.series("val_loss"))
             key = _metric_key(run.history)
             if key:
-                if key != self._metric_title:
-                    self.metric_plot.setTitle(key)
-                    self._metric_title = key
-                self.metric_train.setData(*run.series(key))
-                self.metric_val.setData(*run.series("val_" + key))
+                train, val = run.series(key), run.series("val_" + key)
+                # the title names the curves present (the engine may track the metric on validation only)
+                parts = [p for p, xy in (("train (blue)", train), ("validation (orange)", val)) if xy[0]]
+                title = f"{key}: {', '.join(parts)}"
+                if title != self._metric_title:
+                    self.metric_plot.setTitle(title)
+                    self._metric_title = title
+                self.metric_train.setData(*train)
+                self.metric_val.setData(*val)
             self.lr_curve.setData(*run.series("lr"))
         self._painted = (len(run.batch_loss), len(run.history))
         b = self._last_batch

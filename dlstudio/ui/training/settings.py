@@ -62,7 +62,7 @@ class DataPanel(QWidget):
         super().__init__(parent)
         cfg = DataConfig()
         lay = QVBoxLayout(self)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         self.dataset = _combo(sorted(BUILTINS) + list(USER_SOURCES), cfg.dataset)
         self.description = QLabel()
         self.description.setWordWrap(True)
@@ -199,7 +199,7 @@ class DataPanel(QWidget):
         user = name in USER_SOURCES
         self.path.setEnabled(user)
         self.target.setEnabled(name == "csv")
-        self.columns.setEnabled(name == "csv")
+        self.form.setRowVisible(self.columns, name == "csv")
         if info is not None:
             self.description.setText(f"{info.doc}  Task: {info.task}; sample shape {tuple(info.shape)}.")
         else:
