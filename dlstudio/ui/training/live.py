@@ -159,7 +159,12 @@ class LivePlots(QWidget):
                     self._metric_title = title
                 self.metric_train.setData(*train)
                 self.metric_val.setData(*val)
-            self.lr_curve.setData(*run.series("lr"))
+            lr_x, lr_y = run.series("lr")
+            self.lr_curve.setData(lr_x, lr_y)
+            if lr_y and max(lr_y) == min(lr_y) and lr_y[0] > 0:   # a constant rate: centre it, not at 0 +- 0.5
+                self.lr_plot.setYRange(lr_y[0] * 0.5, lr_y[0] * 1.5)
+            else:
+                self.lr_plot.enableAutoRange(y=True)
         self._painted = (len(run.batch_loss), len(run.history))
         b = self._last_batch
         if b is not None:
