@@ -178,7 +178,8 @@ def main():
     parser = argparse.ArgumentParser(description="Train the exported model")
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
     parser.add_argument("--out", default=os.path.join(HERE, "${stem}_trained.safetensors"))
-    parser.add_argument("--data-root", default=None, help="$data_root_help")
+    parser.add_argument("--data-root", default=None,
+                        help="$data_root_help")
     args = parser.parse_args()
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1 or "LOCAL_RANK" in os.environ
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -202,8 +203,9 @@ def main():
                         sampler=sampler, num_workers=SETTINGS["num_workers"],
                         generator=torch.Generator().manual_seed(SETTINGS["seed"]))
     model = $model_class().to(device)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \\
-        if distributed else model
+    net = model
+    if distributed:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = getattr(torch.optim, SETTINGS["optimizer"])(
         net.parameters(), lr=SETTINGS["lr"], weight_decay=SETTINGS["weight_decay"], **SETTINGS["optimizer_params"])
     schedule = SETTINGS["schedule"]
@@ -346,9 +348,17 @@ _MONITORS = {"classification": ("loss", "val_loss", "val_accuracy"), "binary": (
              "regression": ("loss", "val_loss", "val_mse", "val_mae")}
 
 
-def _dict_literal(values: dict[str, Any]) -> str:
-    """A dict as Python source, one key per line, so a person can edit the settings."""
-    return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in values.items()) + "}"
+def _dict_literal(values: dict[str, Any], indent: int = 0) -> str:
+    """A dict as Python source, one key per line (nested dicts too when they are long), so a person can edit
+    the settings."""
+    pad = " " * (indent + 4)
+    lines = []
+    for k, v in values.items():
+        text = repr(v)
+        if isinstance(v, dict) and v and len(pad) + len(repr(k)) + len(text) > 100:
+            text = _dict_literal(v, indent + 4)
+        lines.append(f"{pad}{k!r}: {text},\n")
+    return "{\n" + "".join(lines) + " " * indent + "}"
 
 
 def _image_spec(folder: Any, splits: Any, script_dir: Path) -> dict[str, Any]:
