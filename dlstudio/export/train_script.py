@@ -11,7 +11,7 @@ Reproduced:
   them as dlstudio does (Pillow, grey or RGB from the Input's channels, bilinear resize to the Input's
   (height, width), values / 255) through a DataLoader with data.num_workers workers.
 - training: loss (with class weights), optimizer, learning-rate schedule with warmup (ReduceLROnPlateau on the
-  early-stopping monitor), gradient clipping, L1/L2 penalties, seed, data.shuffle, augmentation of training
+  early-stopping monitor, mode max for accuracy), gradient clipping, L1/L2 penalties, seed, data.shuffle, augmentation of training
   batches (flip, rotation, shift, noise: the same formulas as dlstudio.training.data.transforms), early stopping
   (monitor loss or val_loss/val_accuracy/val_mse/val_mae, patience, min_delta, restore_best), per-epoch
   loss and validation loss with accuracy (classification, binary) or MSE/MAE (regression), the test split's
@@ -210,12 +210,14 @@ def main():
         net.parameters(), lr=SETTINGS["lr"], weight_decay=SETTINGS["weight_decay"], **SETTINGS["optimizer_params"])
     schedule = SETTINGS["schedule"]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=schedule.get("factor", 0.1), patience=schedule.get("patience", 5)) \\
-        if schedule.get("name") == "ReduceLROnPlateau" else None
     loss_fn = make_loss(class_weights.to(device) if class_weights is not None else None)
     early = SETTINGS["early_stopping"]
+    # the early-stopping monitor (without a validation split: its training counterpart) also drives
+    # ReduceLROnPlateau
     monitor = early["monitor"] if val is not None else early["monitor"].removeprefix("val_")
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min" if minimize(monitor) else "max", factor=schedule.get("factor", 0.1),
+        patience=schedule.get("patience", 5)) if schedule.get("name") == "ReduceLROnPlateau" else None
     best_value, best_state, bad_epochs = None, None, 0
     augment_on = any(SETTINGS["augment"].values())
     for epoch in range(args.epochs):
