@@ -51,15 +51,14 @@ Everything the project set (loss, optimizer, schedule, early stopping, augmentat
 """
 import argparse
 import copy
-import json
-import math
+${json_import}import math
 import os
 import sys
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, ${dataset_class}
 from torch.utils.data.distributed import DistributedSampler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -305,8 +304,8 @@ _ARRAYS = '''def load_datasets(data_root=None):
 '''
 
 # load_datasets() for image folders: the script decodes the files itself
-_IMAGES = Template('''IMAGE_SIZE = $image_size   # (height, width) every image is resized to
-CHANNELS = $channels              # 1: grey, 3: RGB
+_IMAGES = Template('''IMAGE_SIZE = $image_size  # (height, width) every image is resized to
+CHANNELS = $channels  # 1: grey, 3: RGB
 
 
 class ImageFiles(Dataset):
@@ -453,7 +452,8 @@ def export_train_script(project: Any, path: str | os.PathLike[str], *, model_fil
         title=repr(project.name), script=target.name, model_file=model_path.name, data_file=data_file,
         model_module=model_path.stem, model_class=class_name, stem=target.stem, data_doc=data_doc,
         needs_pil=", Pillow" if images else "", settings=_dict_literal(settings),
-        data_code=data_code.rstrip() + "\n", data_root_help=root_help)
+        data_code=data_code.rstrip() + "\n", data_root_help=root_help,
+        json_import="import json\n" if images else "", dataset_class="Dataset" if images else "TensorDataset")
     import ast
     ast.parse(text)
     if images:
