@@ -10,12 +10,13 @@ Reproduced:
   subfolders sorted, labels, downsampling applied) with the folder relative to the script, and the script decodes
   them as dlstudio does (Pillow, grey or RGB from the Input's channels, bilinear resize to the Input's
   (height, width), values / 255) through a DataLoader with data.num_workers workers.
-- training: loss (with class weights), optimizer, learning-rate schedule with warmup (ReduceLROnPlateau on the
-  early-stopping monitor, mode max for accuracy), gradient clipping, L1/L2 penalties, seed, data.shuffle, augmentation of training
-  batches (flip, rotation, shift, noise: the same formulas as dlstudio.training.data.transforms), early stopping
-  (monitor loss or val_loss/val_accuracy/val_mse/val_mae, patience, min_delta, restore_best), per-epoch
-  loss and validation loss with accuracy (classification, binary) or MSE/MAE (regression), the test split's
-  scores at the end, and the trained weights as safetensors keyed like the compiled model.
+- training: loss (with class weights), optimizer, learning-rate schedule with warmup, gradient clipping, L1/L2
+  penalties, seed, data.shuffle, augmentation of training batches (flip, rotation, shift, noise: the same
+  formulas as dlstudio.training.data.transforms), early stopping (monitor loss or val_loss, val_accuracy,
+  val_mse, val_mae; patience, min_delta, restore_best), per-epoch loss and validation loss with accuracy
+  (classification, binary) or MSE/MAE (regression), the test split's scores at the end, and the trained weights
+  as safetensors keyed like the compiled model. ReduceLROnPlateau steps on the early-stopping monitor like
+  dlstudio's trainer, but in mode "max" when that is an accuracy (the trainer always uses "min").
 - DDP: a DistributedSampler shards the training split; training.batch_size is the global batch as in dlstudio
   (each of N processes takes batch_size // N); every process evaluates the validation split and rank 0's
   numbers are broadcast, so early stopping and ReduceLROnPlateau decide alike on all processes.
