@@ -405,3 +405,15 @@ def test_frozen_nodes_keep_their_weights(tmp_path: Path) -> None:
                  initial_weights=load_weights_file(tmp_path / "w.safetensors"))
     for k, v in t.model.state_dict().items():
         assert torch.equal(t2.model.state_dict()[k], v)
+
+
+def test_plateau_schedule_follows_the_direction_of_its_metric() -> None:
+    import torch
+    from dlstudio.training.config import TrainingConfig
+    from dlstudio.training.optim import EpochScheduler
+
+    for monitor, mode in (("val_loss", "min"), ("val_accuracy", "max"), ("val_mae", "min")):
+        cfg = TrainingConfig.from_dict({"task": "multiclass", "schedule": {"name": "ReduceLROnPlateau"},
+                                        "early_stopping": {"monitor": monitor}})
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        assert EpochScheduler(opt, cfg).plateau.mode == mode

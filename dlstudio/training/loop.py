@@ -33,7 +33,7 @@ from .diagnose import find_nonfinite
 from .events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Event, Failed, Finished
 from .losses import LOSSES, LossFn, scores_of
 from .metrics import classification_metrics, overfitting_warning, regression_metrics
-from .optim import EpochScheduler, build_optimizer
+from .optim import EpochScheduler, build_optimizer, lower_is_better
 from .runs import RunWriter
 
 
@@ -65,10 +65,6 @@ _NULL = contextlib.nullcontext()   # reusable: entering it does nothing
 def _reconstruction_targets(d: ArrayData) -> ArrayData:
     return ArrayData(d.x, d.x.reshape(len(d), -1).astype(np.float32), "reconstruction", d.name, None, d.ordered,
                      d.recommended_scaling, d.source)
-
-
-def _minimize(metric: str) -> bool:
-    return "loss" in metric or metric.split("_")[-1] in ("mse", "mae")
 
 
 @dataclass
@@ -292,7 +288,7 @@ class Trainer(RunControl):
             return False
         s = self.state
         better = s.best_value is None or (
-            value < s.best_value - es.min_delta if _minimize(name) else value > s.best_value + es.min_delta)
+            value < s.best_value - es.min_delta if lower_is_better(name) else value > s.best_value + es.min_delta)
         if better:
             s.best_value, s.best_epoch, s.bad_epochs = float(value), s.epoch, 0
             s.best_state = model_state(self.model)

@@ -46,6 +46,11 @@ def lr_factor(s: Schedule, epochs: int) -> Callable[[int], float]:
     return factor
 
 
+def lower_is_better(metric: str) -> bool:
+    """Losses and errors improve downwards; accuracy, F1, AUC and R² upwards."""
+    return "loss" in metric or metric.split("_")[-1] in ("mse", "mae")
+
+
 class EpochScheduler:
     """One interface over LambdaLR and ReduceLROnPlateau: `step(monitored_value)` once per epoch."""
 
@@ -63,7 +68,10 @@ class EpochScheduler:
                    else self.eta_min / cfg.lr + span * fac0(e))
         self.lambda_lr = torch.optim.lr_scheduler.LambdaLR(optimizer, fac)
         if s.name == "ReduceLROnPlateau":
-            self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=s.factor, patience=s.patience)
+            # the monitored metric is the early-stopping one: losses and errors fall, accuracies rise
+            mode = "min" if lower_is_better(cfg.early_stopping.monitor) else "max"
+            self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=s.factor,
+                                                                      patience=s.patience)
         self.warmup = s.warmup_epochs
 
     def step(self, monitored: float | None) -> None:
