@@ -34,6 +34,7 @@ class RunControl:
 
     def _wait_if_paused(self) -> bool:
         """Block while paused; True when a stop was asked."""
-        while not self._resume_flag.wait(0.05):
-            pass
+        if not self._resume_flag.is_set():   # fast path: one attribute read per batch when running
+            while not self._resume_flag.wait(0.05):
+                pass
         return self._stop.is_set()
