@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
         self.panel.node_activated.connect(self.focus_node)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
+        self.training: Any = None   # the training workspace (dlstudio.ui.training), built on first use
+        self.training_dock: QDockWidget | None = None
         self._build_actions()
         self.set_project(Project())
         self.resize(1440, 900)
@@ -187,6 +189,18 @@ class MainWindow(QMainWindow):
         self._act(b, "&Ungroup", self.ungroup_selection, "Ctrl+Shift+G")
         self._act(b, "&Collapse / expand", self.toggle_collapse, "Ctrl+E")
 
+        t = mb.addMenu("&Train")
+        self.act_train = self._act(t, "&Start training", self.start_training, "F5",
+                                   "Train a copy of the graph with the project's data and training settings")
+        self._act(t, "&Pause / resume", lambda: self.training_workspace().toggle_pause(), "F6")
+        self.act_stop = self._act(t, "S&top training", lambda: self.training_workspace().stop(), "Shift+F5",
+                                  "Stop after this batch (keeps a checkpoint)")
+        t.addSeparator()
+        self._act(t, "Training &panel", self.training_workspace, "Ctrl+T", "Data, training settings, results")
+        self._act(t, "&Export trained model...", lambda: self.training_workspace().open_export("onnx"))
+        self.act_train.setIconText("Train")
+        self.act_stop.setIconText("Stop")
+
         h = mb.addMenu("&Help")
         self._act(h, "&About dlstudio", lambda: QMessageBox.about(
             self, "About dlstudio", "dlstudio: draw a network, see its shapes, train it, export it."))
@@ -204,6 +218,9 @@ class MainWindow(QMainWindow):
         self._act(tb, "Fit", lambda: self.view.fit())
         self._act(tb, "Auto-layout", self.auto_layout)
         self._act(tb, "Group", self.group_selection)
+        tb.addSeparator()
+        tb.addAction(self.act_train)
+        tb.addAction(self.act_stop)
 
     # ----------------------------------------------------------- document
     def set_project(self, project: Project) -> None:
@@ -241,6 +258,8 @@ class MainWindow(QMainWindow):
         self.panel.bind(graph, self.engine)
         self._update_status()
         self._update_title()
+        if self.training is not None:
+            self.training.load_project()
         QTimer.singleShot(0, lambda: self.view.fit())
 
     def after_edit(self) -> None:
@@ -667,11 +686,33 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported {path}", 5000)
         return True
 
+    # ----------------------------------------------------------- training
+    def training_workspace(self) -> Any:
+        """The training dock, built on first use (it loads torch and a dataset preview), shown and raised."""
+        if self.training is None:
+            from .training import TrainingWorkspace
+            self.training = TrainingWorkspace(lambda: self.project, self)
+            self.training.node_failed.connect(self.focus_node)
+            self.training_dock = self._dock("Training and results", self.training,
+                                            Qt.DockWidgetArea.BottomDockWidgetArea)
+            self.tabifyDockWidget(self.panel_dock, self.training_dock)
+            self.training.load_project()
+        assert self.training_dock is not None
+        self.training_dock.show()
+        self.training_dock.raise_()
+        return self.training
+
+    def start_training(self) -> bool:
+        """Train a snapshot of the current graph; the editor stays usable and edits do not reach the run."""
+        return bool(self.training_workspace().start())
+
     # ------------------------------------------------------------- close
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self.maybe_save():
             event.ignore()
             return
+        if self.training is not None:
+            self.training.shutdown()   # a running QThread must end before its widgets go
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.recovery.clear()
