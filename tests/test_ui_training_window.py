@@ -72,5 +72,7 @@ def test_failed_run_selects_the_node_and_close_ends_the_thread(qtbot, win, tmp_p
     assert win.start_training()
     qtbot.waitUntil(lambda: win.training.run is not None and len(win.training.run.batch_loss) > 0, timeout=30000)
     worker = win.training.worker
+    ended: list[bool] = []
+    worker.finished.connect(lambda: ended.append(True))
     win.close()
-    assert worker is not None and worker.isFinished()
+    assert ended and win.training.worker is None      # the thread ran to its end before the window went
