@@ -9,7 +9,6 @@ thread that owns the model, between events.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,24 +16,6 @@ from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QThread, Signal
-
-
-def _pin_bool_refcounts() -> None:
-    """PySide6 6.12 returns Py_True from SignalInstance.disconnect() without a new reference (its bindings
-    assume immortal bools, as Python 3.12 has), so every successful disconnect takes one reference from True;
-    pyqtgraph disconnects on each item added to or removed from a plot, and after ~20k of them the interpreter
-    aborts with "bool_dealloc" at exit. A huge reference count makes True and False immortal in practice (the
-    same fix as dlstudio.ui's for None)."""
-    if sys.version_info >= (3, 12):
-        return
-    import ctypes
-    for obj in (True, False):
-        refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of every object
-        if refcnt.value < 1 << 50:
-            refcnt.value += 1 << 60
-
-
-_pin_bool_refcounts()
 
 
 @dataclass
