@@ -295,8 +295,8 @@ def test_the_studio_worker_helpers_accept_generative_trainers() -> None:
 
 @pytest.mark.timeout(120)
 def test_the_studio_training_workspace_runs_a_gan_project(qtbot, tmp_path: Path) -> None:
-    """make_trainer hands the studio a GANTrainer; the workspace trains it to the end (the sample grid itself
-    is not shown in the studio yet: SamplesSaved events reach it and are ignored)."""
+    """make_trainer hands the studio a GANTrainer; the workspace trains it to the end and its Samples tab
+    shows the fixed-noise grid of the last epoch."""
     from dlstudio.training.events import Finished
     from dlstudio.ui.training import TrainingWorkspace
     project = _tiny_gan()
@@ -311,3 +311,7 @@ def test_the_studio_training_workspace_runs_a_gan_project(qtbot, tmp_path: Path)
     assert isinstance(ws.last_event, Finished) and ws.last_event.epochs_run == 2
     assert math.isfinite(ws.last_event.final_metrics["g_loss"])
     assert len(list((Path(ws.last_event.run_dir) / "samples").glob("*.png"))) == 2
+    assert ws.samples.epoch == 2 and ws.tabs.currentWidget() is ws.samples
+    pix = ws.samples.image.pixmap()
+    assert pix is not None and not pix.isNull() and pix.width() > 0
+    assert "epoch 2" in ws.samples.caption.text()

@@ -27,6 +27,7 @@ from ...training.events import EpochEnd, EpochStarted, Event, Failed, Finished
 from ..workers import Predictions, TrainingWorker, predict
 from .live import LivePlots, RunRecord, RunsList
 from .results import ResultsView, TryIt
+from .samples import SamplesView
 from .settings import DataPanel, TrainingPanel
 
 REPAINT_MS = 100   # 10 Hz: plots never repaint per batch
@@ -94,11 +95,13 @@ class TrainingWorkspace(QWidget):
         self.runs = RunsList()
         self.results = ResultsView()
         self.try_it = TryIt()
+        self.samples = SamplesView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.runs, "Runs")
         self.tabs.addTab(self.results, "Results")
         self.tabs.addTab(self.try_it, "Try it")
+        self.tabs.addTab(self.samples, "Samples")
         split = QSplitter()
         split.addWidget(scroll)
         split.addWidget(self.tabs)
@@ -254,6 +257,11 @@ class TrainingWorkspace(QWidget):
             self.runs.refresh()
         elif isinstance(event, Failed):
             self._fail(event.message, event.node_id)
+        elif type(event).__name__ == "SamplesSaved":   # generative runs (the class lives with their trainer)
+            first = self.samples.epoch == 0
+            self.samples.show_grid(event)
+            if first:
+                self.tabs.setCurrentWidget(self.samples)
 
     def _fail(self, message: str, node_id: str | None) -> None:
         if self.run is not None:
