@@ -417,3 +417,24 @@ def test_plateau_schedule_follows_the_direction_of_its_metric() -> None:
                                         "early_stopping": {"monitor": monitor}})
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         assert EpochScheduler(opt, cfg).plateau.mode == mode
+
+
+def test_epoch_scores_from_the_confusion_matrix_equal_sklearn() -> None:
+    import numpy as np
+    from sklearn.metrics import precision_recall_fscore_support
+    from dlstudio.training.metrics import classification_metrics, confusion_counts, per_class_scores
+
+    rng = np.random.default_rng(7)
+    for k in (2, 3, 10):
+        for n in (1, 5, 200):
+            y = rng.integers(0, k, n)
+            pred = rng.integers(0, k, n) if n > 1 else y
+            p, r, f = per_class_scores(confusion_counts(y, pred, k))
+            sp, sr, sf, _ = precision_recall_fscore_support(y, pred, labels=list(range(k)), zero_division=0)
+            assert np.allclose(p, sp) and np.allclose(r, sr) and np.allclose(f, sf)
+        scores = rng.random((50, k))
+        y = rng.integers(0, k, 50)
+        quick = classification_metrics(y, scores, binary=False)
+        full = classification_metrics(y, scores, binary=False, full=True)
+        for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro"):
+            assert quick[key] == pytest.approx(full[key])

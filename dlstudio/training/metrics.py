@@ -11,6 +11,24 @@ from sklearn import metrics as skm
 from sklearn.exceptions import UndefinedMetricWarning
 
 
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Confusion matrix (rows: true, columns: predicted) for integer labels in [0, num_classes)."""
+    flat = np.asarray(y_true, dtype=np.int64) * num_classes + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 per class from a confusion matrix, 0 where undefined (sklearn's
+    zero_division=0); tests check them against sklearn.metrics.precision_recall_fscore_support."""
+    tp = np.diag(cm).astype(np.float64)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return precision, recall, f1
+
+
 def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bool, full: bool = False,
                            class_names: list[str] | None = None) -> dict[str, Any]:
     """`scores`: (N, C) class probabilities, or (N,)/(N, 1) positive-class probabilities when binary (or
@@ -49,8 +67,11 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bo
                     out["roc_curve"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
                 else:
                     out["auc_roc"] = float(skm.roc_auc_score(y, p, multi_class="ovr", labels=labels))
-        # one sklearn call gives every class; the macro average is their plain mean (as average="macro")
-        pc, rc, fc, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        if full or binary:
+            # one sklearn call gives every class; the macro average is their plain mean (as average="macro")
+            pc, rc, fc, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        else:   # per-epoch validation: the same numbers from one bincount, without sklearn's per-call overhead
+            pc, rc, fc = per_class_scores(confusion_counts(y, pred, len(labels)))
         out.update(precision_macro=float(pc.mean()), recall_macro=float(rc.mean()), f1_macro=float(fc.mean()))
         if full:
             names = class_names or [str(i) for i in labels]
