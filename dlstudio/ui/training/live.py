@@ -84,7 +84,11 @@ class LivePlots(QWidget):
         lay.addLayout(row, 3)
         lay.addWidget(self.lr_plot, 1)
         # no point symbols on the epoch curves: scatter items cost more to paint than the lines themselves
-        self.batch_curve = self.loss_plot.plot(name="train (batch)", pen=pg.mkPen("#9ecae1", width=1))
+        self.batch_curve = self.loss_plot.plot(name="train (batch)", pen=pg.mkPen("#9ecae1", width=1),
+                                               skipFiniteCheck=True)
+        # long runs have many batch points: draw at most about one per pixel of the visible range
+        self.batch_curve.setDownsampling(auto=True, method="peak")
+        self.batch_curve.setClipToView(True)
         self.train_curve = self.loss_plot.plot(name="train", pen=pg.mkPen("#1f77b4", width=2))
         self.val_curve = self.loss_plot.plot(name="validation", pen=pg.mkPen("#ff7f0e", width=2))
         self.metric_train = self.metric_plot.plot(pen=pg.mkPen("#1f77b4", width=2))
