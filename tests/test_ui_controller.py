@@ -146,6 +146,24 @@ def test_paste_keeps_inner_wires_and_makes_fresh_names(mlp):
     assert g.node(new[0]).position == (g.node(fc1).position[0] + 40, g.node(fc1).position[1] + 40)
 
 
+def test_copy_paste_keeps_a_whole_block_as_a_block_and_undoes_as_one_step(mlp):
+    g = mlp
+    ctl = Controller(g)
+    fc1, act, fc2 = ids(g, "fc1", "act", "fc2")
+    gid = ctl.group([fc1, act], "encoder")
+    assert gid is not None
+    before = g.to_dict()
+    partial = ctl.paste_dict(ctl.copy_dict([fc1]))          # part of a block: just the layer
+    assert len(partial) == 1 and g.node(partial[0]).group is None
+    new = ctl.paste_dict(ctl.copy_dict([fc1, act, fc2]))    # the whole block plus a layer outside it
+    blocks = [b for b in g.groups.values() if b.id != gid]
+    assert len(blocks) == 1 and blocks[0].label == "encoder"
+    assert set(blocks[0].node_ids) == set(new[:2]) and g.node(new[2]).group is None
+    ctl.undo_stack.undo()
+    ctl.undo_stack.undo()
+    assert g.to_dict() == before
+
+
 def test_layered_layout_is_left_to_right(mlp):
     g = mlp
     pos = layered_positions(g)

@@ -305,7 +305,11 @@ class Controller(QObject):
 
     # ------------------------------------------------------- copy and paste
     def copy_dict(self, node_ids: Iterable[str]) -> dict[str, Any]:
-        return self.graph.subgraph_dict(node_ids)
+        """The nodes, the wires among them, and every block whose members are all in the selection."""
+        ids = set(node_ids)
+        data = self.graph.subgraph_dict(ids)
+        data["groups"] = [g.to_dict() for g in self.graph.groups.values() if g.node_ids and set(g.node_ids) <= ids]
+        return data
 
     def paste_dict(self, data: dict[str, Any], offset: tuple[float, float] = (PASTE_OFFSET, PASTE_OFFSET)
                    ) -> list[str]:
@@ -338,6 +342,14 @@ class Controller(QObject):
             if ed["src"] in remap and ed["dst"] in remap:
                 edits.append(Connect(Edge(remap[ed["src"]], ed["src_port"], remap[ed["dst"]], ed["dst_port"],
                                           int(ed.get("slot", 0)))))
+        for gd in data.get("groups", []):   # blocks come back as blocks, around the pasted copies
+            members = tuple(remap[n] for n in gd.get("node_ids", []) if n in remap)
+            if members and len(members) == len(gd.get("node_ids", [])):
+                gid = self.graph.new_id("g")
+                while any(isinstance(e, GroupNodes) and e.group_id == gid for e in edits):
+                    gid = f"{gid}_"
+                edits.append(GroupNodes(gid, str(gd.get("label", "block")), members,
+                                        collapsed=bool(gd.get("collapsed", True))))
         if self.push(Composite(f"Paste {len(nodes)} node(s)", edits)):
             ids = list(remap.values())
             self.select_requested.emit(ids)
