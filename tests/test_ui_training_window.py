@@ -76,3 +76,17 @@ def test_failed_run_selects_the_node_and_close_ends_the_thread(qtbot, win, tmp_p
     worker.finished.connect(lambda: ended.append(True))
     win.close()
     assert ended and win.training.worker is None      # the thread ran to its end before the window went
+
+
+def test_a_settings_edit_marks_the_document_modified_until_saved(qtbot, win, tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    project.save()
+    win.set_project(project)
+    ws = win.training_workspace()
+    assert not win.modified and not win.isWindowModified()
+    ws.training_panel.epochs.setValue(7)              # a user edit in the training panel
+    assert win.project.training["epochs"] == 7
+    assert win.modified and win.isWindowModified()    # '*' in the title and the unsaved-changes prompt
+    assert win.save()
+    assert not win.modified
+    assert Project.load(tmp_path / "digits.dlstudio").training["epochs"] == 7

@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
             self.scene.detach()
         self.project = project
         self._imported: Any = None   # an import whose weights go to the sidecar on the first save
+        self._settings_dirty = False  # data/training settings edited since the last save (not undoable edits)
         graph = project.graph
         self.engine = make_engine(graph)
         old_controller = self.controller
@@ -284,14 +285,19 @@ class MainWindow(QMainWindow):
         self.status_valid.setStyleSheet(f"color: {'#3fb27f' if not errors else self.theme.error};")
 
     def _update_title(self, *_: Any) -> None:
-        clean = self.controller.undo_stack.isClean() if self.controller else True
-        self.setWindowModified(not clean)
+        self.setWindowModified(self.modified)
         shown = self.project.path.name if self.project.path else self.project.name
         self.setWindowTitle(f"{shown}[*] \u2014 dlstudio")
 
     @property
     def modified(self) -> bool:
-        return self.controller is not None and not self.controller.undo_stack.isClean()
+        graph_edited = self.controller is not None and not self.controller.undo_stack.isClean()
+        return graph_edited or getattr(self, "_settings_dirty", False)
+
+    def _settings_edited(self) -> None:
+        """Data or training settings changed in the training panel: the document needs saving too."""
+        self._settings_dirty = True
+        self._update_title()
 
     def show_refusal(self, reason: str) -> None:
         self.statusBar().showMessage(reason, 8000)
@@ -589,6 +595,7 @@ class MainWindow(QMainWindow):
             return False
         assert self.controller is not None
         self.controller.undo_stack.setClean()
+        self._settings_dirty = False
         self._remember(Path(path))
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 4000)
@@ -693,6 +700,7 @@ class MainWindow(QMainWindow):
             from .training import TrainingWorkspace
             self.training = TrainingWorkspace(lambda: self.project, self)
             self.training.node_failed.connect(self.focus_node)
+            self.training.settings_changed.connect(self._settings_edited)
             self.training_dock = self._dock("Training and results", self.training,
                                             Qt.DockWidgetArea.BottomDockWidgetArea)
             self.tabifyDockWidget(self.panel_dock, self.training_dock)
