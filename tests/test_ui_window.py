@@ -389,3 +389,10 @@ def test_drag_an_unwired_node_onto_a_wire_inserts_it(qtbot, win):
     qtbot.mouseRelease(vport, Qt.MouseButton.LeftButton, pos=vp(win, grab + delta))
     assert [x.src for x in g.in_edges(nid)] == [act.id]
     assert [x.dst for x in g.out_edges(nid)] == [node(win, "fc2").id]
+
+
+def test_a_valid_graph_says_so_in_the_diagnostics_list(win):
+    assert win.engine.diagnostics() == []
+    assert win.panel.diag_list.count() == 1
+    assert win.panel.diag_list.item(0).text().endswith("No errors or warnings: every wire's shape fits.")
+    assert win.panel.tabText(0) == "Diagnostics"

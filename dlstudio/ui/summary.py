@@ -129,6 +129,11 @@ class BottomPanel(QTabWidget):
             item.setForeground(QColor("#d93025" if d.severity == "error" else "#c77700"))
             item.setToolTip(f"{d.code}: {d.message}")
             self.diag_list.addItem(item)
+        if not diags and len(g):   # say so, rather than show an empty list that looks broken
+            ok = QListWidgetItem("\u2714  No errors or warnings: every wire's shape fits.")
+            ok.setForeground(QColor("#3fb27f"))
+            ok.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.diag_list.addItem(ok)
         n_err = sum(d.severity == "error" for d in diags)
         n_warn = len(diags) - n_err
         self.setTabText(0, f"Diagnostics ({n_err} errors, {n_warn} warnings)" if diags else "Diagnostics")
