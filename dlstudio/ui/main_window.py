@@ -697,14 +697,21 @@ class MainWindow(QMainWindow):
     def training_workspace(self) -> Any:
         """The training dock, built on first use (it loads torch and a dataset preview), shown and raised."""
         if self.training is None:
-            from .training import TrainingWorkspace
-            self.training = TrainingWorkspace(lambda: self.project, self)
-            self.training.node_failed.connect(self.focus_node)
-            self.training.settings_changed.connect(self._settings_edited)
-            self.training_dock = self._dock("Training and results", self.training,
-                                            Qt.DockWidgetArea.BottomDockWidgetArea)
-            self.tabifyDockWidget(self.panel_dock, self.training_dock)
-            self.training.load_project()
+            # the first open loads torch and a dataset preview (about 2 s): say so instead of freezing silently
+            self.statusBar().showMessage("Loading the training tools...")
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                from .training import TrainingWorkspace
+                self.training = TrainingWorkspace(lambda: self.project, self)
+                self.training.node_failed.connect(self.focus_node)
+                self.training.settings_changed.connect(self._settings_edited)
+                self.training_dock = self._dock("Training and results", self.training,
+                                                Qt.DockWidgetArea.BottomDockWidgetArea)
+                self.tabifyDockWidget(self.panel_dock, self.training_dock)
+                self.training.load_project()
+            finally:
+                QApplication.restoreOverrideCursor()
+                self.statusBar().clearMessage()
         assert self.training_dock is not None
         self.training_dock.show()
         self.training_dock.raise_()
