@@ -23,6 +23,7 @@ if str(HERE) not in sys.path:  # zoo.py sits beside this script
 import dlstudio as dls  # noqa: E402
 from dlstudio.api import Ref  # noqa: E402
 from dlstudio.core.edits import GroupNodes  # noqa: E402
+from dlstudio.core.layout import apply_layout  # noqa: E402
 
 
 def _project(g: dls.Graph, name: str, description: str, explanation: str, dataset: str, task: str,
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for name, build in EXAMPLES.items():
         project = build()
+        apply_layout(project.graph)   # the studio's own layout: collapsed blocks take one cell each
         target = args.out / f"{name}.dlstudio"
         if args.check:
             if not target.is_file() or target.read_text(encoding="utf-8") != project.to_json():

@@ -1,11 +1,16 @@
-"""Layered left-to-right auto-layout (pure networkx, no Qt), used by the canvas and the benchmark."""
+"""The one layered left-to-right layout (pure networkx): the canvas's auto-layout, imported graphs and the
+diagram renderer all use it.
+
+Columns are topological generations (the longest path from the inputs); inside a column, nodes are ordered by
+the mean row of their predecessors (one barycentre sweep keeps wires mostly straight).
+"""
 from __future__ import annotations
 
 from typing import Hashable, Iterable
 
 import networkx as nx
 
-from ..core.graph import ModelGraph
+from .graph import ModelGraph
 
 X_STEP = 310.0  # node width 200 + room for the shape label on the wire
 Y_STEP = 130.0
@@ -90,3 +95,24 @@ def plan_layout(graph: ModelGraph, node_ids: Iterable[str] | None = None
         else:
             nodes[u] = p  # type: ignore[index]
     return nodes, groups
+
+
+def layers_of(graph: ModelGraph, outputs_last: bool = True) -> list[list[str]]:
+    """Node ids per column, left to right; Output nodes share the last column so a drawing reads like a
+    pipeline (the diagram renderer)."""
+    ids = list(graph.nodes)
+    columns: list[list[str]] = [list(c) for c in _columns(graph.nx, {n: i for i, n in enumerate(ids)})]
+    if outputs_last and len(columns) > 1:
+        outs = [n for c in columns[:-1] for n in c if graph.node(n).type == "Output"]
+        columns = [[n for n in c if n not in outs] for c in columns[:-1]] + [columns[-1] + outs]
+    return [c for c in columns if c]
+
+
+def apply_layout(graph: ModelGraph) -> None:
+    """Move every node and block to its layered position through the graph's primitives (no undo step):
+    used on freshly built graphs such as imports."""
+    nodes, groups = plan_layout(graph)
+    for nid, p in nodes.items():
+        graph._set_position(nid, p)
+    for gid, p in groups.items():
+        graph._set_group_attr(gid, "position", p)
