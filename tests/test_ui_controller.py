@@ -9,7 +9,7 @@ pytest.importorskip("PySide6")
 import dlstudio as dls  # noqa: E402
 from dlstudio.ui.analysis import make_engine  # noqa: E402
 from dlstudio.ui.controller import Controller  # noqa: E402
-from dlstudio.ui.layout import layered_positions  # noqa: E402
+from dlstudio.core.layout import layered_positions  # noqa: E402
 
 
 @pytest.fixture

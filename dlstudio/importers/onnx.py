@@ -24,7 +24,7 @@ from ..core.graph import Edge, Node
 from ..core.tensor import TensorInfo
 from ..export.report import Report, compare_outputs
 from ..layers.registry import REGISTRY
-from .layout import apply_layout
+from ..core.layout import apply_layout
 
 
 class Unsupported(Exception):

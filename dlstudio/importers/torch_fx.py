@@ -26,7 +26,7 @@ from torch import fx, nn
 from ..core.errors import DlstudioError, ModelImportError
 from ..export.report import Report, compare_outputs
 from ..layers.registry import REGISTRY
-from .layout import apply_layout
+from ..core.layout import apply_layout
 from .onnx import Context, ImportResult, Unsupported, Value
 
 _BATCH = object()   # the value of x.size(0) / x.shape[0]: stands for the batch in view/reshape

@@ -18,7 +18,7 @@ from ..core.edits import (AddNode, Composite, Connect, Disconnect, Edit, GroupNo
 from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
 from ..layers.registry import REGISTRY
-from .layout import plan_layout
+from ..core.layout import plan_layout
 
 MIME_NODES = "application/x-dlstudio-nodes"
 PASTE_OFFSET = 40.0

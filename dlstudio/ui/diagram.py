@@ -1,7 +1,7 @@
 """Draw a graph as a PNG (QPainter on a QImage) or SVG (QSvgGenerator), offscreen, with no display.
 
 Self-contained on purpose: it does not use the canvas scene, so `dlstudio render` works headless and in CI.
-Layout: layered left to right (dlstudio.importers.layout), inputs on the left, outputs on the right; each wire
+Layout: layered left to right (dlstudio.core.layout), inputs on the left, outputs on the right; each wire
 is labelled with the tensor shape that flows on it (without the batch dimension); groups get a dashed frame.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..analysis.ports import output_index
 from ..analysis.shapes import spec_of
 from ..core.errors import DlstudioError, UnknownLayerError
 from ..core.graph import ModelGraph
-from ..importers.layout import layers_of
+from ..core.layout import layers_of
 
 BOX_W, BOX_H = 156.0, 50.0
 COL_GAP, ROW_GAP = 92.0, 34.0
