@@ -240,3 +240,17 @@ class DataConfig:
         _check_number("data.augment.rotation", self.augment.rotation, 0, 180)
         _check_number("data.augment.shift", self.augment.shift, 0, integer=True)
         _check_number("data.augment.noise", self.augment.noise, 0)
+
+
+def resolve_configs(data: DataConfig | dict[str, Any] | None, training: TrainingConfig | dict[str, Any] | None,
+                    epochs: int | None = None, device: str | None = None) -> tuple[DataConfig, TrainingConfig]:
+    """The data and training settings every trainer starts from: parsed from project dicts (or taken as
+    given), with the command line's epochs/device overrides applied, then validated."""
+    dcfg = data if isinstance(data, DataConfig) else DataConfig.from_dict(data)
+    cfg = training if isinstance(training, TrainingConfig) else TrainingConfig.from_dict(training)
+    if epochs is not None:
+        cfg.epochs = int(epochs)
+    if device is not None:
+        cfg.device = device
+    cfg.validate()
+    return dcfg, cfg

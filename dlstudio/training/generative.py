@@ -41,7 +41,7 @@ from torch import nn
 from ..core.errors import TrainingConfigError
 from ..core.graph import ModelGraph
 from . import distributed as ddp
-from .config import DataConfig, TrainingConfig
+from .config import DataConfig, TrainingConfig, resolve_configs
 from .control import RunControl
 from .data.binding import load_data, pick_input, pick_output
 from .data.dataset import ArrayData
@@ -222,13 +222,7 @@ class _Base(RunControl):
         self.graph = graph
         raw_training = training.to_dict() if isinstance(training, TrainingConfig) else dict(training or {})
         self.gcfg = GenerativeConfig.from_training(raw_training)
-        self.dcfg = data if isinstance(data, DataConfig) else DataConfig.from_dict(data)
-        self.cfg = training if isinstance(training, TrainingConfig) else TrainingConfig.from_dict(training)
-        if epochs is not None:
-            self.cfg.epochs = int(epochs)
-        if device is not None:
-            self.cfg.device = device
-        self.cfg.validate()
+        self.dcfg, self.cfg = resolve_configs(data, training, epochs, device)
         self.dist = ddp.from_env()
         if self.dist.enabled:
             raise TrainingConfigError("training.generative", "generative modes train in one process; run without "

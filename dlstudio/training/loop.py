@@ -23,7 +23,7 @@ from torch import nn
 from ..core.graph import ModelGraph
 from . import distributed as ddp
 from .checkpoints import load_checkpoint, model_state, save_checkpoint, save_weights, set_rng_state
-from .config import DataConfig, TrainingConfig
+from .config import DataConfig, TrainingConfig, resolve_configs
 from .control import RunControl
 from .data.binding import Binding, bind, load_data
 from .data.dataset import ArrayData, FolderData
@@ -88,13 +88,7 @@ class Trainer(RunControl):
                  initial_weights: dict[str, torch.Tensor] | None = None,
                  project_meta: dict[str, Any] | None = None) -> None:
         self.graph = graph
-        self.dcfg = data if isinstance(data, DataConfig) else DataConfig.from_dict(data)
-        self.cfg = training if isinstance(training, TrainingConfig) else TrainingConfig.from_dict(training)
-        if epochs is not None:
-            self.cfg.epochs = int(epochs)
-        if device is not None:
-            self.cfg.device = device
-        self.cfg.validate()
+        self.dcfg, self.cfg = resolve_configs(data, training, epochs, device)
         if self.cfg.num_threads:
             torch.set_num_threads(self.cfg.num_threads)
         if self.cfg.deterministic:
