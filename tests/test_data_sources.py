@@ -15,14 +15,7 @@ from dlstudio.training.data.npz import read_numpy
 from dlstudio.training.quick import mlp_graph
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run fastest on one thread, and far faster than two on a shared, busy CPU."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

@@ -20,14 +20,7 @@ from dlstudio.training.losses import LOSSES
 from dlstudio.training.quick import mlp_for, mlp_graph
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run fastest on one thread, and far faster than two on a shared, busy CPU."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SMALL = {"options": {"n_samples": 200}}

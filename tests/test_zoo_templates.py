@@ -20,14 +20,7 @@ from dlstudio.training.loop import Trainer
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine several OpenMP threads spin against each other and small
-    layers (BatchNorm1d on 64x64) get 50x slower."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _zoo() -> dict:
