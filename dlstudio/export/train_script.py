@@ -281,6 +281,7 @@ def main():
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, args.out)
         print(f"weights: {args.out}")
     if distributed:
+        dist.barrier()   # rank 0 may still be evaluating and saving: leave together
         dist.destroy_process_group()
 
 

@@ -44,6 +44,9 @@ def mean_over_ranks(value: float, device: torch.device) -> float:
 
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
+        # wait for every rank (rank 0 may still be writing its report) before tearing gloo down: a rank that
+        # leaves first can abort with "terminate called without an active exception"
+        dist.barrier()
         dist.destroy_process_group()
 
 
