@@ -6,23 +6,30 @@ import threading
 
 
 class RunControl:
-    """Mixin: call `_init_control()` in __init__; the loop calls `_wait_if_paused()` between batches."""
+    """Mixin: call `_init_control()` in __init__; the loop reads `_interrupted` between batches and only calls
+    `_wait_if_paused()` when it is set."""
 
     def _init_control(self) -> None:
         self._stop = threading.Event()
         self._resume_flag = threading.Event()
         self._resume_flag.set()
+        # one plain attribute read per batch while running (cheaper than two Event.is_set calls); assigning a
+        # bool is atomic, so the thread that sets it needs no lock
+        self._interrupted = False
 
     def stop(self) -> None:
         """Ask the loop to stop at the next batch boundary (also releases a pause)."""
         self._stop.set()
         self._resume_flag.set()
+        self._interrupted = True
 
     def pause(self) -> None:
         self._resume_flag.clear()
+        self._interrupted = True
 
     def unpause(self) -> None:
         self._resume_flag.set()
+        self._interrupted = self._stop.is_set()
 
     @property
     def paused(self) -> bool:
@@ -34,7 +41,7 @@ class RunControl:
 
     def _wait_if_paused(self) -> bool:
         """Block while paused; True when a stop was asked."""
-        if not self._resume_flag.is_set():   # fast path: one attribute read per batch when running
+        if not self._resume_flag.is_set():
             while not self._resume_flag.wait(0.05):
                 pass
         return self._stop.is_set()

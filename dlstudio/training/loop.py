@@ -170,14 +170,12 @@ class Trainer(RunControl):
             return
         n = len(split)
         assert split.x is not None and split.y is not None
+        x, y = split.x, split.y
         if shuffle:
-            order = torch.randperm(n).to(self.device)
-            for i in range(0, n, bs):
-                idx = order[i:i + bs]
-                yield split.x[idx], split.y[idx]
+            for idx in torch.randperm(n).to(self.device).split(bs):   # one call makes every batch's indices
+                yield x[idx], y[idx]
         else:
-            for i in range(0, n, bs):
-                yield split.x[i:i + bs], split.y[i:i + bs]
+            yield from zip(x.split(bs), y.split(bs))
 
     def _n_batches(self, split: _Split) -> int:
         return math.ceil(len(split) / self.cfg.batch_size)
@@ -218,8 +216,8 @@ class Trainer(RunControl):
                 ys.append(yb)
         finally:
             model.train(was_training)
-        out = torch.cat(outs)
-        y = torch.cat(ys)
+        out = torch.cat(outs) if len(outs) > 1 else outs[0]
+        y = torch.cat(ys) if len(ys) > 1 else ys[0]
         result: dict[str, Any] = {"loss": total / max(n, 1)}
         if basic:
             if self.kind == "regression":
@@ -321,6 +319,10 @@ class Trainer(RunControl):
             augment = self.dcfg.augment.active()
             multi_out = self.binding.n_outputs > 1
             penalties = bool(self.cfg.l1 or self.cfg.l2)
+            autocast = self._autocast()   # reusable: a no-op context on CPU, float16 autocast with AMP on CUDA
+            optimizer, scaler, grad_clip, distributed = self.optimizer, self.scaler, self.cfg.grad_clip, \
+                self.dist.enabled
+            clock = time.perf_counter
             while self.state.epoch < self.cfg.epochs and not self._stop.is_set():
                 epoch = self.state.epoch + 1
                 yield EpochStarted(epoch, self.cfg.epochs, n_batches, self.scheduler.lr)
@@ -329,16 +331,16 @@ class Trainer(RunControl):
                 self.model.train()
                 interrupted = False
                 for batch, (xb, yb) in enumerate(self._batches(self.train_set, self.dcfg.shuffle, epoch), 1):
-                    if self._wait_if_paused():   # a pause waits here, between batches
+                    if self._interrupted and self._wait_if_paused():   # a pause waits here, between batches
                         interrupted = True
                         break
-                    if self.dist.enabled:
+                    if distributed:
                         if len(xb) < self.dist.world_size:
                             continue  # every rank skips it alike: DDP needs the same number of steps on all
                         xb, yb = xb[self.dist.rank::self.dist.world_size], yb[self.dist.rank::self.dist.world_size]
                     if augment:
                         xb = augment_batch(xb, self.dcfg.augment)
-                    with self._autocast():
+                    with autocast:
                         out = train_model(xb)
                         if multi_out:
                             out = out[self.binding.output_index]
@@ -348,28 +350,28 @@ class Trainer(RunControl):
                         if penalties:
                             total = total + self._penalty()
                     lv = total.item()
-                    if self.dist.enabled:   # the mean over ranks: every rank sees the same loss and fails alike
+                    if distributed:   # the mean over ranks: every rank sees the same loss and fails alike
                         lv = ddp.mean_over_ranks(lv, self.device)
                     if not math.isfinite(lv):
                         yield self._nonfinite(epoch, batch, xb, yb, lv)
                         return
-                    self.optimizer.zero_grad(set_to_none=True)
-                    if self.scaler is not None:
-                        self.scaler.scale(total).backward()
-                        self.scaler.unscale_(self.optimizer)
+                    optimizer.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(total).backward()
+                        scaler.unscale_(optimizer)
                     else:
                         total.backward()
-                    if self.cfg.grad_clip:
-                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-                    if self.scaler is not None:
-                        self.scaler.step(self.optimizer)
-                        self.scaler.update()
+                    if grad_clip:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
+                    if scaler is not None:
+                        scaler.step(optimizer)
+                        scaler.update()
                     else:
-                        self.optimizer.step()
+                        optimizer.step()
                     nb = len(xb)
                     seen += nb
                     loss_sum += lv * nb
-                    yield BatchEnd(epoch, batch, n_batches, lv, seen, seen / max(time.perf_counter() - t0, 1e-9))
+                    yield BatchEnd(epoch, batch, n_batches, lv, seen, seen / max(clock() - t0, 1e-9))
                 if interrupted:
                     stopped_user = True
                     self.last_checkpoint = self._checkpoint(partial=True) or self.last_checkpoint
