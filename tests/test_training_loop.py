@@ -431,3 +431,29 @@ def test_epoch_scores_from_the_confusion_matrix_equal_sklearn() -> None:
         full = classification_metrics(y, scores, binary=False, full=True)
         for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro"):
             assert quick[key] == pytest.approx(full[key])
+
+
+def test_fused_kernels_are_picked_and_match_the_plain_update() -> None:
+    """Adam/AdamW/SGD/Adagrad run torch's fused kernel unless the project says {"fused": false}; both give the same
+    weights after a few steps (the same update, computed in one pass)."""
+    from dlstudio.training.optim import build_optimizer
+
+    def train(optimizer: str, params: dict) -> tuple[torch.optim.Optimizer, torch.Tensor]:
+        torch.manual_seed(0)
+        model = torch.nn.Linear(5, 3)
+        opt = build_optimizer(model.parameters(), TrainingConfig(optimizer=optimizer, lr=0.05,
+                                                                 optimizer_params=params))
+        x = torch.randn(16, 5)
+        for _ in range(5):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+        return opt, model.weight.detach()
+
+    for name in ("Adam", "AdamW", "SGD", "Adagrad"):
+        fused, w_fused = train(name, {})
+        plain, w_plain = train(name, {"fused": False})
+        assert fused.defaults["fused"] is True and not plain.defaults["fused"], name
+        assert torch.allclose(w_fused, w_plain, atol=1e-6), name
+    rms, _ = train("RMSprop", {})   # no fused kernel in torch: the plain implementation, no error
+    assert not rms.defaults.get("fused")
