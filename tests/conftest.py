@@ -42,6 +42,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         return
     # the clipboard owns QMimeData created from Python; Qt would delete it after Python has shut down
     qt.QApplication.clipboard().clear()
+    spares = sys.modules.get("dlstudio.ui.process_worker")
+    if spares is not None:   # the idle training process waiting for a next run
+        spares.SPARES.shutdown()
     for w in qt.QApplication.topLevelWidgets():
         w.close()
         w.deleteLater()

@@ -52,7 +52,7 @@ def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path
     elapsed = time.perf_counter() - t0
     assert isinstance(last, Finished) and last.epochs_run == 2
     run = ws.run
-    batches = int(np.ceil(len(ws.trainer.train_set) / 64))
+    batches = int(np.ceil(ws.trainer.train_rows / 64))
     assert len(run.batch_loss) == 2 * batches
     xs, ys = ws.live.train_curve.getData()
     assert list(xs) == [1, 2] and np.all(np.isfinite(ys))

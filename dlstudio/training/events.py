@@ -67,3 +67,28 @@ class Failed(Event):
     batch: int | None = None
     node_id: str | None = None       # the first node whose output went non-finite, if known
     last_checkpoint: str | None = None
+
+
+def _event_types() -> dict[str, type[Event]]:
+    found: dict[str, type[Event]] = {}
+    todo = list(Event.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """The inverse of `to_dict()` (one JSON line from `dlstudio train --json` or the studio's training process).
+    Keys the event type does not know are ignored; an unknown event name raises ValueError."""
+    name = d.get("event")
+    types = _event_types()
+    if name not in types:
+        from . import generative  # noqa: F401 - defines SamplesSaved
+        types = _event_types()
+    cls = types.get(str(name))
+    if cls is None:
+        raise ValueError(f"unknown training event {name!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})

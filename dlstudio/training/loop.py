@@ -144,6 +144,10 @@ class Trainer(RunControl):
         self.project_meta = dict(project_meta or {})
         self.last_checkpoint: str | None = None
 
+    @property
+    def train_rows(self) -> int:
+        return len(self.train_set)
+
     # ------------------------------------------------------------------ data
     def _to_split(self, part: ArrayData | FolderData) -> _Split:
         if isinstance(part, FolderData):

@@ -11,100 +11,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-
-@dataclass
-class Predictions:
-    """Model outputs on one split, for the results views (numpy only, safe to hand to the GUI thread)."""
-
-    split: str                      # "test" or "validation"
-    x: np.ndarray
-    y: np.ndarray
-    scores: np.ndarray              # class probabilities (N, C), positive-class probability (N,), or values
-    kind: str                       # "classification", "binary", "regression"
-    class_names: list[str] | None
-    input_shape: tuple[int, ...] = field(default_factory=tuple)
-
-
-@dataclass
-class Boundary:
-    """Class probabilities over a grid covering a 2-D dataset, plus the training points."""
-
-    epoch: int
-    xs: np.ndarray                  # (W,) grid x coordinates
-    ys: np.ndarray                  # (H,) grid y coordinates
-    labels: np.ndarray              # (H, W) predicted class
-    confidence: np.ndarray          # (H, W) probability of the predicted class
-    points: np.ndarray              # (N, 2) training inputs
-    targets: np.ndarray             # (N,) training classes
-
-
-def _scores(trainer: Any, out: Any) -> Any:
-    from ..training.losses import scores_of
-    if trainer.kind == "regression":
-        return out
-    return scores_of(trainer.loss_name, out)
-
-
-def predict(trainer: Any, x: Any) -> np.ndarray:
-    """Scores of the trainer's model on a batch tensor (eval mode, no grad), in chunks."""
-    import torch
-    model = trainer.model
-    was = model.training
-    model.eval()
-    outs = []
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), 1024):
-                xb = x[i:i + 1024].to(trainer.device)
-                outs.append(_scores(trainer, trainer._pick(model(xb)).float()).cpu())
-    finally:
-        model.train(was)
-    return torch.cat(outs).numpy() if outs else np.zeros((0,))
-
-
-def collect_predictions(trainer: Any) -> Predictions | None:
-    """Outputs on the test split (else the validation split); None for image folders or no held-out data."""
-    for name, split in (("test", trainer.test_set), ("validation", trainer.val_set)):
-        if split is not None and split.x is not None and len(split):
-            scores = predict(trainer, split.x)
-            kind = "regression" if trainer.kind == "regression" else \
-                "binary" if trainer.kind == "binary" else "classification"
-            return Predictions(name, split.x.cpu().numpy(), split.y.cpu().numpy(), scores, kind,
-                               list(trainer.class_names) if trainer.class_names else None,
-                               tuple(split.x.shape[1:]))
-    return None
-
-
-def is_two_d(trainer: Any) -> bool:
-    s = trainer.train_set
-    return (s.x is not None and s.x.dim() == 2 and s.x.shape[1] == 2 and s.x.is_floating_point()
-            and trainer.kind != "regression")
-
-
-def decision_boundary(trainer: Any, epoch: int, steps: int = 70, max_points: int = 600) -> Boundary:
-    """Predicted class and confidence over a steps x steps grid that covers the training inputs."""
-    import torch
-    x = trainer.train_set.x.cpu()
-    y = trainer.train_set.y.cpu()
-    lo, hi = x.min(0).values.numpy(), x.max(0).values.numpy()
-    pad = (hi - lo) * 0.1 + 1e-6
-    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], steps, dtype=np.float32)
-    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], steps, dtype=np.float32)
-    gx, gy = np.meshgrid(xs, ys)
-    grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1))
-    s = predict(trainer, grid)
-    if s.ndim == 1 or s.shape[1] == 1:   # binary head: one positive-class probability
-        p = s.reshape(-1)
-        s = np.stack([1 - p, p], 1)
-    labels = s.argmax(1).reshape(steps, steps)
-    conf = s.max(1).reshape(steps, steps)
-    return Boundary(epoch, xs, ys, labels, conf, x[:max_points].numpy(), y[:max_points].numpy().reshape(-1))
+from ..training.predictions import (Boundary, Predictions, collect_predictions, decision_boundary,  # noqa: F401
+                                    is_two_d, predict)
 
 
 class TrainingWorker(QThread):

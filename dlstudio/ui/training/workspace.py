@@ -11,6 +11,7 @@ edits do not reach the running model.
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QPushButton, QScrollAre
 from ...core.errors import DlstudioError
 from ...io.project import Project
 from ...training.events import EpochEnd, EpochStarted, Event, Failed, Finished
+from ...training.predictions import TrainedModel
+from ..process_worker import SPARES, TrainingProcess
 from ..workers import Predictions, TrainingWorker, predict
 from .live import LivePlots, RunRecord, RunsList
 from .results import ResultsView, TryIt
@@ -46,13 +49,17 @@ class TrainingWorkspace(QWidget):
     settings_changed = Signal()
 
     def __init__(self, project_provider: Callable[[], Project], parent: QWidget | None = None, *,
-                 runs_root: str | Path | None = None, reserve_gui_core: bool = True) -> None:
+                 runs_root: str | Path | None = None, reserve_gui_core: bool = True,
+                 isolation: str = os.environ.get("DLSTUDIO_TRAIN_ISOLATION", "process")) -> None:
         super().__init__(parent)
+        # "process": each run trains in a child process (full speed, a responsive window); "thread": in a QThread
+        # of this process (no process start; the GUI and the trainer then share one interpreter lock)
+        self.isolation = isolation
         self.reserve_gui_core = reserve_gui_core
         self.project_provider = project_provider
         self.runs_root = Path(runs_root) if runs_root is not None else None
-        self.worker: TrainingWorker | None = None
-        self.trainer: Any = None              # the last run's trainer (trained model for Try it / export)
+        self.worker: TrainingWorker | TrainingProcess | None = None
+        self.trainer: Any = None              # the last run's trainer or TrainedModel (for Try it / export)
         self.run_project: Project | None = None
         self.run: RunRecord | None = None
         self.last_event: Event | None = None
@@ -115,6 +122,8 @@ class TrainingWorkspace(QWidget):
         self.training_panel.changed.connect(self._settings_edited)
         self.timer = QTimer(self, interval=REPAINT_MS, timeout=self._repaint)
         self._update_buttons()
+        if self.isolation == "process":
+            SPARES.prepare()   # a training process imports torch now, so that Start is quick
 
     # ------------------------------------------------------------------------------------------ settings
     def load_project(self) -> None:
@@ -168,18 +177,15 @@ class TrainingWorkspace(QWidget):
             self.live.set_status(f"Cannot start: {exc}", error=True)
             return False
         snap = snapshot(project)
-        if not snap.training.get("num_threads") and self.reserve_gui_core:
-            # torch's default uses every core; its busy-waiting worker threads then starve the GUI thread
-            import os
-            snap.training["num_threads"] = max(1, (os.cpu_count() or 1) - 1)
-        import torch
-        self._threads_before = torch.get_num_threads()   # set_num_threads is process-wide: restored after
         run_dir = None if resume_from is not None else self._run_dir(project)
-        from ...training.project import make_trainer
-
-        def factory() -> Any:
-            return make_trainer(snap, run_dir=run_dir, resume=resume_from)
-
+        self._threads_before = 0
+        if self.isolation == "process":
+            job = {"project": snap.to_dict(), "project_path": str(snap.path) if snap.path else None,
+                   "run_dir": str(run_dir) if run_dir is not None else None,
+                   "resume": str(resume_from) if resume_from is not None else None}
+            worker: TrainingWorker | TrainingProcess = TrainingProcess(job, snap.graph, self)
+        else:
+            worker = self._thread_worker(snap, run_dir, resume_from)
         self.run_project = snap
         name = run_dir.name if run_dir is not None else f"resume {Path(str(resume_from)).name}"
         self.run = RunRecord(name, dict(snap.training), run_dir=str(run_dir) if run_dir else None)
@@ -187,17 +193,31 @@ class TrainingWorkspace(QWidget):
         self.live.start(self.run, int(snap.training.get("epochs", 10)))
         self.live.set_status("Preparing data and model...")
         self.last_event = None
-        self.worker = TrainingWorker(factory, self)
-        self.worker.events_emitted.connect(self._on_events)
-        self.worker.setup_failed.connect(self._on_setup_failed)
-        self.worker.boundary_ready.connect(self.results.set_boundary)
-        self.worker.predictions_ready.connect(self._on_predictions)
-        self.worker.finished.connect(self._on_thread_done)
-        self.worker.start()
+        self.predictions = None
+        self.worker = worker
+        worker.events_emitted.connect(self._on_events)
+        worker.setup_failed.connect(self._on_setup_failed)
+        worker.boundary_ready.connect(self.results.set_boundary)
+        worker.predictions_ready.connect(self._on_predictions)
+        worker.finished.connect(self._on_thread_done)
+        worker.start()
         self.timer.start()
         self._update_buttons()
         self.run_started.emit()
         return True
+
+    def _thread_worker(self, snap: Project, run_dir: Path | None, resume_from: str | Path | None) -> TrainingWorker:
+        if not snap.training.get("num_threads") and self.reserve_gui_core:
+            # torch's default uses every core; its busy-waiting worker threads then starve the GUI thread
+            snap.training["num_threads"] = max(1, (os.cpu_count() or 1) - 1)
+        import torch
+        self._threads_before = torch.get_num_threads()   # set_num_threads is process-wide: restored after
+        from ...training.project import make_trainer
+
+        def factory() -> Any:
+            return make_trainer(snap, run_dir=run_dir, resume=resume_from)
+
+        return TrainingWorker(factory, self)
 
     def toggle_pause(self) -> None:
         w = self.worker
@@ -322,7 +342,8 @@ class TrainingWorkspace(QWidget):
         """The last finished run's weights (state_dict layout), or None before any run."""
         if self.trainer is None or not isinstance(self.last_event, Finished):
             return None
-        return {k: v.detach().cpu().clone() for k, v in self.trainer.model.state_dict().items()}
+        state = self.trainer.state if isinstance(self.trainer, TrainedModel) else self.trainer.model.state_dict()
+        return {k: v.detach().cpu().clone() for k, v in state.items()}
 
     def open_export(self, kind: str) -> Any:
         from ..export_dialogs import ExportDialog

@@ -1,0 +1,197 @@
+"""The studio's training process: one run of the event iterator in its own Python process.
+
+Training in the studio's own process shares one interpreter lock with the GUI thread: every repaint stalls the
+trainer's Python between torch calls, and every batch stalls the GUI. A child process has its own interpreter, so
+the trainer uses every core at full speed and the window stays responsive (benchmarks/gui_responsiveness.py).
+
+Protocol (text, one JSON object per line, no pickle):
+  stdin   first line: the job {"project": <project file dict>, "project_path", "run_dir", "resume", "exchange",
+          "live_boundary", "flush_s", "nice"}; then commands "pause", "resume", "stop". End of input (the studio went
+          away) stops the run, which still writes its checkpoint.
+  stdout  {"kind": "spare_ready"}                                 imports done, waiting for the job
+          {"kind": "ready", ...what the studio needs to know about the run}
+          {"kind": "events", "events": [event.to_dict(), ...]}   batch events grouped, at most every flush_s
+          {"kind": "boundary" | "predictions" | "samples", "path": file in the exchange folder}
+          {"kind": "weights", "path"}                             the trained weights after Finished
+          {"kind": "setup_failed", "message", "node_id"}          the run could not start (a typed error's text)
+Anything else the run prints goes to stderr, which the studio keeps for a crash message.
+
+The process starts before a job exists (torch imported, waiting on stdin), so the studio keeps one spare ready and
+a run starts without paying for the import.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+
+def _protocol_stream() -> IO[str]:
+    """A private copy of stdout for the protocol; fd 1 and sys.stdout then point at stderr, so a stray print
+    (ours or a library's) cannot corrupt the stream."""
+    proto = os.fdopen(os.dup(1), "w", buffering=1 << 16, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return proto
+
+
+def _plain(value: Any) -> Any:
+    """json.dumps fallback for numpy scalars and arrays in metrics."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class _Channel:
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message, default=_plain)   # NaN stays NaN: both ends are Python's json
+        with self.lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+class _Commands:
+    """Reads "pause"/"resume"/"stop" from stdin on a daemon thread; commands that arrive before the trainer
+    exists are applied when it does."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.trainer: Any = None
+        self.stopped = False
+        self.paused = False
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, name="dlstudio-commands", daemon=True).start()
+
+    def attach(self, trainer: Any) -> None:
+        with self.lock:
+            self.trainer = trainer
+            if self.paused:
+                trainer.pause()
+            if self.stopped:
+                trainer.stop()
+
+    def _apply(self, command: str) -> None:
+        with self.lock:
+            if command == "stop":
+                self.stopped = True
+            elif command in ("pause", "resume"):
+                self.paused = command == "pause"
+            t = self.trainer
+            if t is None:
+                return
+            if command == "stop":
+                t.stop()
+            elif command == "pause":
+                t.pause()
+            elif command == "resume":
+                t.unpause()
+
+    def _read(self) -> None:
+        for line in self.stream:
+            self._apply(line.strip())
+        self._apply("stop")   # end of input: the studio closed or died; stop at the next batch
+
+
+def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
+    from ..core.errors import DlstudioError
+    from ..io.project import project_from_text
+    from .events import BatchEnd, EpochEnd, Finished
+    from .predictions import collect_predictions, decision_boundary, is_two_d, save_npz
+    from .project import make_trainer
+
+    if job.get("nice") and hasattr(os, "nice"):
+        # below the studio's priority: when both want a core the window wins, and the run loses only the little
+        # CPU the window actually uses
+        try:
+            os.nice(int(job["nice"]))
+        except OSError:
+            pass
+    exchange = Path(job["exchange"])
+    exchange.mkdir(parents=True, exist_ok=True)
+    try:
+        project = project_from_text(json.dumps(job["project"]).encode(), job.get("project_path") or "<studio>")
+        project.path = Path(job["project_path"]) if job.get("project_path") else None
+        trainer = make_trainer(project, run_dir=job.get("run_dir"), resume=job.get("resume"),
+                               use_run_dir=job.get("run_dir") is not None)
+    except DlstudioError as exc:
+        channel.send({"kind": "setup_failed", "message": str(exc), "node_id": getattr(exc, "node_id", None)})
+        return 0
+    except Exception as exc:  # noqa: BLE001 - still a message in the studio's panel, not a dead process
+        channel.send({"kind": "setup_failed", "message": f"{type(exc).__name__}: {exc}", "node_id": None})
+        return 0
+    commands.attach(trainer)
+    two_d = bool(job.get("live_boundary", True)) and trainer.kind != "generative" and is_two_d(trainer)
+    binding = getattr(trainer, "binding", None)
+    channel.send({"kind": "ready", "train_rows": getattr(trainer, "train_rows", None), "task_kind": trainer.kind,
+                  "loss_name": getattr(trainer, "loss_name", None), "class_names": trainer.class_names,
+                  "output_index": getattr(binding, "output_index", 0), "n_outputs": getattr(binding, "n_outputs", 1),
+                  "device": str(trainer.device), "threads": _threads()})
+    flush_s = float(job.get("flush_s", 0.05))
+    pending: list[dict[str, Any]] = []
+    last_flush = time.perf_counter()
+    for event in trainer.run():
+        pending.append(event.to_dict())
+        grid = getattr(event, "grid", None)
+        if grid is not None:   # a generative run's image grid: too big for a JSON line
+            import numpy as np
+            path = exchange / f"samples_{event.epoch:04d}.npy"
+            np.save(path, np.asarray(grid), allow_pickle=False)
+            pending[-1]["grid_path"] = str(path)
+        now = time.perf_counter()
+        if not isinstance(event, BatchEnd) or now - last_flush >= flush_s or commands.paused:
+            channel.send({"kind": "events", "events": pending})
+            pending, last_flush = [], now
+        if isinstance(event, EpochEnd) and two_d:
+            path = save_npz(decision_boundary(trainer, event.epoch), exchange / f"boundary_{event.epoch:04d}.npz")
+            channel.send({"kind": "boundary", "path": str(path)})
+        if isinstance(event, Finished):
+            from .checkpoints import save_weights
+            channel.send({"kind": "weights", "path": str(save_weights(trainer.model, exchange / "weights.safetensors"))})
+            try:
+                preds = collect_predictions(trainer) if trainer.kind != "generative" else None
+            except Exception as exc:  # noqa: BLE001 - results are optional; the run itself finished
+                channel.send({"kind": "warning", "message": f"Results could not be computed: {exc}"})
+                preds = None
+            if preds is not None:
+                channel.send({"kind": "predictions", "path": str(save_npz(preds, exchange / "predictions.npz"))})
+    if pending:
+        channel.send({"kind": "events", "events": pending})
+    return 0
+
+
+def _threads() -> int:
+    import torch
+    return torch.get_num_threads()
+
+
+def _warm_up() -> None:
+    import torch
+
+    from . import generative, loop, predictions, project  # noqa: F401
+    # an optimizer's first construction imports torch._dynamo (~1 s): pay it now, not when the job arrives
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+def main() -> int:
+    channel = _Channel(_protocol_stream())
+    _warm_up()   # the slow imports happen while the process waits as the studio's spare
+    channel.send({"kind": "spare_ready"})
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0   # the studio closed its spare without a job
+    job = json.loads(line)
+    commands = _Commands(sys.stdin)
+    return run_job(job, channel, commands)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Run a training job in a child process (dlstudio.training.child) and turn its messages into the same signals
+the in-process `TrainingWorker` emits, so the workspace treats both alike.
+
+The child has its own interpreter: the trainer never waits for the GUI thread's Python and the GUI never waits
+for the trainer's (see benchmarks/gui_responsiveness.py). Reading is event driven (QProcess.readyRead) in the GUI
+thread; each message is one JSON line, and arrays (decision boundary, predictions, sample grids, weights) come as
+files in a private exchange folder, read without pickle. One spare process (torch already imported) waits for
+the next job, so pressing Start does not pay for the import.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, Signal
+
+from ..training.events import Failed, Finished, event_from_dict
+from ..training.predictions import TrainedModel, load_npz
+
+# the training process runs a little below the window's priority (see dlstudio.training.child)
+TRAIN_NICE = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "5"))
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder that holds the dlstudio package
+
+
+def _new_process() -> QProcess:
+    proc = QProcess()
+    env = QProcessEnvironment.systemEnvironment()
+    path = env.value("PYTHONPATH", "")
+    env.insert("PYTHONPATH", _PACKAGE_ROOT + (os.pathsep + path if path else ""))
+    env.insert("PYTHONUNBUFFERED", "1")
+    proc.setProcessEnvironment(env)
+    proc.setProgram(sys.executable)
+    proc.setArguments(["-m", "dlstudio.training.child"])
+    proc.start()
+    return proc
+
+
+class _Spares:
+    """At most one idle training process, started ahead of need."""
+
+    def __init__(self) -> None:
+        self.spare: QProcess | None = None
+        self.warm = False              # the spare has finished its imports
+        self._hooked = False
+
+    def prepare(self) -> None:
+        if self.spare is not None and self.spare.state() != QProcess.ProcessState.NotRunning:
+            return
+        self.warm = False
+        self.spare = proc = _new_process()
+        proc.readyReadStandardOutput.connect(self._on_output)
+        app = QCoreApplication.instance()
+        if app is not None and not self._hooked:
+            app.aboutToQuit.connect(self.shutdown)
+            self._hooked = True
+
+    def _on_output(self) -> None:
+        # before a job the only line a spare writes is {"kind": "spare_ready"}
+        if self.spare is not None and b"spare_ready" in bytes(self.spare.readAllStandardOutput().data()):
+            self.warm = True
+
+    def wait_warm(self, timeout_ms: int = 60000) -> bool:
+        """Block until the spare has imported torch (benchmarks: its import must not overlap a measurement)."""
+        self.prepare()
+        proc = self.spare
+        waited = 0
+        while not self.warm and proc is not None and proc.state() != QProcess.ProcessState.NotRunning \
+                and waited < timeout_ms:
+            proc.waitForReadyRead(200)
+            self._on_output()
+            waited += 200
+        return self.warm
+
+    def take(self) -> QProcess:
+        proc, self.spare = self.spare, None
+        if proc is None or proc.state() == QProcess.ProcessState.NotRunning:
+            proc = _new_process()
+        else:
+            proc.readyReadStandardOutput.disconnect(self._on_output)
+        self.warm = False
+        return proc
+
+    def shutdown(self) -> None:
+        proc, self.spare = self.spare, None
+        if proc is not None and proc.state() != QProcess.ProcessState.NotRunning:
+            proc.closeWriteChannel()   # end of input: the spare exits on its own
+            if not proc.waitForFinished(3000):
+                proc.kill()
+                proc.waitForFinished(1000)
+
+
+SPARES = _Spares()
+
+
+class TrainingProcess(QObject):
+    """One run in a child process. `stop()`, `pause()` and `resume()` write a command line to the child."""
+
+    events_emitted = Signal(list)         # Event objects, in order
+    setup_failed = Signal(str, object)    # message, node id
+    boundary_ready = Signal(object)       # Boundary
+    predictions_ready = Signal(object)    # Predictions
+    finished = Signal()                   # the process has ended and every message was delivered
+
+    def __init__(self, job: dict[str, Any], graph: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.exchange = Path(tempfile.mkdtemp(prefix="dlstudio-run-"))
+        self.job = {"nice": TRAIN_NICE, **job, "exchange": str(self.exchange)}
+        self.graph = graph
+        self.info: dict[str, Any] = {}
+        self.trainer: TrainedModel | None = None
+        self._paused = False
+        self._ended_by_event = False
+        self._reported = False
+        self._done = False
+        self._weights: str | None = None
+        self._buffer = b""
+        self._stderr: deque[str] = deque(maxlen=40)
+        self.proc: QProcess | None = None
+
+    # control -------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        proc = self.proc = SPARES.take()
+        proc.setParent(self)
+        proc.readyReadStandardOutput.connect(self._read)
+        proc.readyReadStandardError.connect(self._read_stderr)
+        proc.finished.connect(self._on_exit)
+        proc.errorOccurred.connect(self._on_error)
+        self._write(json.dumps(self.job))
+
+    def _write(self, line: str) -> None:
+        if self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning:
+            self.proc.write((line + "\n").encode())
+
+    def stop(self) -> None:
+        self._paused = False
+        self._write("stop")
+
+    def pause(self) -> None:
+        self._paused = True
+        self._write("pause")
+
+    def resume(self) -> None:
+        self._paused = False
+        self._write("resume")
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def isRunning(self) -> bool:  # noqa: N802 - the QThread worker's name, so callers treat both alike
+        return not self._done
+
+    def wait(self, timeout_ms: int = 30000) -> bool:
+        """Block until the process has ended and its messages were handled (window close, tests)."""
+        if self._done:
+            return True
+        if self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning:
+            self.proc.waitForFinished(timeout_ms)
+        if not self._done and self.proc is not None and self.proc.state() == QProcess.ProcessState.NotRunning:
+            self._on_exit(self.proc.exitCode(), self.proc.exitStatus())
+        return self._done
+
+    # messages ------------------------------------------------------------------------------------------------
+    def _read(self) -> None:
+        if self.proc is None:
+            return
+        self._buffer += bytes(self.proc.readAllStandardOutput().data())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                self._handle(json.loads(line))
+            except (ValueError, KeyError, OSError, TypeError) as exc:   # a damaged message: say so, keep going
+                self.setup_failed.emit(f"A message from the training process could not be read: {exc}", None)
+
+    def _read_stderr(self) -> None:
+        if self.proc is not None:
+            text = bytes(self.proc.readAllStandardError().data()).decode("utf-8", "replace")
+            self._stderr.extend(t for t in text.splitlines() if t.strip())
+
+    def _handle(self, m: dict[str, Any]) -> None:
+        kind = m.get("kind")
+        if kind == "events":
+            events = [self._event(d) for d in m["events"]]
+            if any(isinstance(e, (Finished, Failed)) for e in events):
+                self._ended_by_event = True
+            self.events_emitted.emit(events)
+        elif kind == "ready":
+            self.info = m
+        elif kind == "boundary":
+            self.boundary_ready.emit(load_npz(Path(m["path"])))
+        elif kind == "predictions":
+            self.predictions_ready.emit(load_npz(Path(m["path"])))
+        elif kind == "weights":
+            self._weights = m["path"]
+        elif kind == "setup_failed":
+            self._reported = True
+            self.setup_failed.emit(m["message"], m.get("node_id"))
+        elif kind == "warning":
+            self.setup_failed.emit(m["message"], None)
+
+    @staticmethod
+    def _event(d: dict[str, Any]) -> Any:
+        event = event_from_dict(d)
+        grid_path = d.get("grid_path")
+        if grid_path:
+            import numpy as np
+            event.grid = np.load(grid_path, allow_pickle=False)   # type: ignore[attr-defined]
+        return event
+
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart and not self._done:
+            self._stderr.append(f"could not start {sys.executable} (-m dlstudio.training.child)")
+            self._on_exit(-1, QProcess.ExitStatus.CrashExit)
+
+    def _on_exit(self, code: int, status: QProcess.ExitStatus) -> None:
+        if self._done:
+            return
+        self._read()
+        self._read_stderr()
+        if not self._ended_by_event and not self._reported:
+            how = "was killed (out of memory?)" if status == QProcess.ExitStatus.CrashExit else \
+                f"ended unexpectedly (exit code {code})"
+            tail = next((line for line in reversed(self._stderr)), "")
+            message = f"The training process {how}" + (f": {tail}" if tail else "")
+            self.events_emitted.emit([Failed(message)])
+        if self._weights:
+            try:
+                from ..training.checkpoints import load_weights_file
+                state = load_weights_file(Path(self._weights))
+                self.trainer = TrainedModel(self.graph, state, self.info)
+            except Exception as exc:  # noqa: BLE001 - the run's own folder still has its weights
+                self.setup_failed.emit(f"The trained weights could not be read back: {exc}", None)
+        shutil.rmtree(self.exchange, ignore_errors=True)
+        self._done = True
+        self.finished.emit()
+        SPARES.prepare()   # the next run starts warm; the spare's import no longer competes with this run
