@@ -273,6 +273,11 @@ def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
     last = [e for e in events if isinstance(e, EpochEnd)][-1]
     assert last.metrics["val_accuracy"] == 1.0
 
+    # the results views get the held-out images too (read through the loader): gallery, confusion matrix
+    from dlstudio.training.predictions import collect_predictions
+    preds = collect_predictions(t)
+    assert preds is not None and preds.split == "validation" and preds.x.shape == (4, 1, 8, 8)
+    assert (preds.scores.argmax(1) == preds.y).all() and preds.class_names == ["dark", "light"]
 
 def test_image_folder_with_loader_workers(tmp_path: Path) -> None:
     from dlstudio.training.events import Finished

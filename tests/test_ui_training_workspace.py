@@ -321,3 +321,35 @@ def test_live_view_hint_eta_and_log_scale(qtbot) -> None:
     repaints = live.repaints
     live.repaint()                                     # nothing new: no repaint
     assert live.repaints == repaints
+
+
+def test_an_image_folder_run_fills_the_results_views(qtbot, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from dlstudio.api import Graph
+    root = tmp_path / "images"
+    for k, name in enumerate(["cats", "dogs"]):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(np.full((10, 12, 3), 40 + 20 * (i % 3) + 140 * k, dtype=np.uint8)).save(
+                root / name / f"{i}.png")
+    g = Graph()
+    g.output("y", g.add("Linear", g.add("Flatten", g.input("image", (3, 8, 8))), out_features=2))
+    project = Project(graph=g, data={"dataset": "imagefolder", "path": str(root), "split": "stratified",
+                                           "val_fraction": 0.3},
+                      training={"epochs": 8, "lr": 0.05, "batch_size": 4})
+    ws = _workspace(qtbot, project, tmp_path)
+    # the data panel previews the folder: a colour grid and the classes with their image counts
+    assert ws.data_panel.preview_label.text() == "Preview: 20 images in 2 classes: cats (10), dogs (10)"
+    ws.data_panel.path.setText(str(tmp_path / "nowhere"))
+    ws.data_panel.show_preview()
+    assert "Preview unavailable" in ws.data_panel.preview_label.text()
+    ws.data_panel.path.setText(str(root))
+    ws.data_panel.show_preview()
+    assert ws.start()
+    last = _finish(qtbot, ws)
+    assert isinstance(last, Finished), ws.live.status.text()
+    p = ws.predictions
+    assert p is not None and p.x.shape == (6, 3, 8, 8) and p.class_names == ["cats", "dogs"]
+    assert ws.results.confusion is not None and ws.results.confusion.sum() == 6
+    assert ws.results.gallery_count > 0

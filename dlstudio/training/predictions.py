@@ -61,16 +61,36 @@ def predict(trainer: Any, x: Any) -> np.ndarray:
     return torch.cat(outs).numpy() if outs else np.zeros((0,))
 
 
+FOLDER_ROWS = 1000   # image folders: the results views read at most this many held-out images
+
+
+def _held_out_arrays(trainer: Any, split: Any) -> tuple[Any, Any]:
+    """A split's inputs and targets as tensors; an image folder is read through its loader (at most
+    FOLDER_ROWS images, in file order), since its images are not in memory."""
+    if split.x is not None:
+        return split.x, split.y
+    import torch
+    xs, ys, n = [], [], 0
+    for xb, yb in trainer._batches(split, False, 0):
+        xs.append(xb.cpu())
+        ys.append(yb.cpu())
+        n += len(xb)
+        if n >= FOLDER_ROWS:
+            break
+    return torch.cat(xs)[:FOLDER_ROWS], torch.cat(ys)[:FOLDER_ROWS]
+
+
 def collect_predictions(trainer: Any) -> Predictions | None:
-    """Outputs on the test split (else the validation split); None for image folders or no held-out data."""
+    """Outputs on the test split (else the validation split); None without held-out data."""
     for name, split in (("test", trainer.test_set), ("validation", trainer.val_set)):
-        if split is not None and split.x is not None and len(split):
-            scores = predict(trainer, split.x)
+        if split is not None and len(split):
+            x, y = _held_out_arrays(trainer, split)
+            scores = predict(trainer, x)
             kind = "regression" if trainer.kind == "regression" else \
                 "binary" if trainer.kind == "binary" else "classification"
-            return Predictions(name, split.x.cpu().numpy(), split.y.cpu().numpy(), scores, kind,
+            return Predictions(name, x.cpu().numpy(), y.cpu().numpy(), scores, kind,
                                list(trainer.class_names) if trainer.class_names else None,
-                               tuple(split.x.shape[1:]))
+                               tuple(x.shape[1:]))
     return None
 
 

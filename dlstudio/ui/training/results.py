@@ -30,16 +30,25 @@ def _names(p: Predictions, n: int) -> list[str]:
 
 
 def _image_of(x: np.ndarray) -> QImage | None:
-    """A grey (or RGB) QImage of one sample laid out (C, H, W) or (H, W); None when it is not an image."""
+    """A grey or colour QImage of one sample laid out (C, H, W) or (H, W), C = 1 or 3; None when it is not an
+    image. Values are stretched to the sample's own range (inputs are usually scaled)."""
     a = np.asarray(x, dtype=np.float32)
-    if a.ndim == 3 and a.shape[0] in (1, 3):
-        a = a[0] if a.shape[0] == 1 else a.mean(0)
-    if a.ndim != 2 or min(a.shape) < 4:
+    colour = a.ndim == 3 and a.shape[0] == 3
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    if colour:
+        a = a.transpose(1, 2, 0)            # (H, W, 3) for Qt
+    elif a.ndim != 2:
+        return None
+    if min(a.shape[:2]) < 4:
         return None
     lo, hi = float(a.min()), float(a.max())
-    g = ((a - lo) / (hi - lo + 1e-9) * 255).astype(np.uint8)
-    g = np.ascontiguousarray(g)
-    img = QImage(g.data, g.shape[1], g.shape[0], g.shape[1], QImage.Format.Format_Grayscale8)
+    g = np.ascontiguousarray(((a - lo) / (hi - lo + 1e-9) * 255).astype(np.uint8))
+    h, w = g.shape[:2]
+    if colour:
+        img = QImage(g.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    else:
+        img = QImage(g.data, w, h, w, QImage.Format.Format_Grayscale8)
     return img.copy()   # own the pixels: `g` goes away
 
 

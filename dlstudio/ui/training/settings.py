@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,30 @@ def cuda_devices() -> list[str]:
     if torch.cuda.is_available():
         names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     return names
+
+
+def folder_grid(root: Path, cell: int = 32, cols: int = 8, rows: int = 4) -> tuple[np.ndarray, str]:
+    """A (rows*cell, cols*cell, 3) uint8 grid of the first images of each class sub-folder, and a caption."""
+    from PIL import Image
+
+    from ...training.data.imagefolder import IMAGE_SUFFIXES
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder")
+    classes = sorted(d for d in root.iterdir() if d.is_dir())
+    files = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) for d in classes}
+    total = sum(len(v) for v in files.values())
+    if not total:
+        raise FileNotFoundError(f"no images in the class sub-folders of {root}")
+    per_class = max(1, (cols * rows) // max(len(classes), 1))
+    picked = [p for d in classes for p in files[d.name][:per_class]][:cols * rows]
+    grid = np.full((rows * cell, cols * cell, 3), 255, dtype=np.uint8)
+    for k, p in enumerate(picked):
+        with Image.open(p) as im:
+            a = np.asarray(im.convert("RGB").resize((cell, cell)))
+        r, c = divmod(k, cols)
+        grid[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = a
+    names = ", ".join(f"{d.name} ({len(files[d.name])})" for d in classes[:8]) + (" ..." if len(classes) > 8 else "")
+    return grid, f"Preview: {total} images in {len(classes)} classes: {names}"
 
 
 class DataPanel(QWidget):
@@ -124,6 +149,7 @@ class DataPanel(QWidget):
         self.shift.valueChanged.connect(self.changed)
         self.flip.toggled.connect(self.changed)
         self.path.editingFinished.connect(self.changed)
+        self.path.editingFinished.connect(self.show_preview)
         self.target.currentTextChanged.connect(self.changed)
         self._extra: dict[str, Any] = {}
         self._dataset_changed(self.dataset.currentText())
@@ -136,7 +162,7 @@ class DataPanel(QWidget):
             path, _ = QFileDialog.getOpenFileName(self, "Data file", "", "Data (*.csv *.npz *.npy)")
         if path:
             self.path.setText(path)
-            self._csv_columns()
+            self.show_preview()
             self.changed.emit()
 
     def _csv_columns(self) -> None:
@@ -213,22 +239,47 @@ class DataPanel(QWidget):
         """An image grid for images, a scatter for 2-D points, a line for series, a table otherwise."""
         name = self.dataset.currentText()
         info = BUILTINS.get(name)
-        if info is None:
+        if name == "csv":
             self._csv_columns()
             return
-        from ...training.data.builtin import load_builtin
         try:
+            if info is None:
+                self._user_preview(name, self.path.text().strip())
+                return
+            from ...training.data.builtin import load_builtin
             data = load_builtin(name, self._extra.get("options"))
         except Exception as exc:  # noqa: BLE001 - a preview must never break the form
             self.preview_label.setText(f"Preview unavailable: {exc}")
             return
-        x, y = np.asarray(data.x), np.asarray(data.y)
+        self._show_arrays(np.asarray(data.x), np.asarray(data.y), tuple(info.shape))
+
+    def _user_preview(self, name: str, path: str) -> None:
+        """An .npz file's arrays like a built-in dataset's; an image folder as a colour grid, a few per class."""
+        plot = self.preview_plot
+        plot.clear()
+        self.preview_table.hide()
+        plot.show()
+        if not path:
+            self.preview_label.setText("Preview: choose a " + ("folder" if name == "imagefolder" else "file"))
+            return
+        if name == "npz":
+            with np.load(path, allow_pickle=False) as z:
+                x, y = np.asarray(z["x"]), np.asarray(z["y"])
+            self._show_arrays(x, y, tuple(x.shape[1:]))
+            return
+        grid, text = folder_grid(Path(path))
+        self.preview_label.setText(text)
+        plot.addItem(pg.ImageItem(grid.transpose(1, 0, 2)[:, ::-1], levels=(0, 255)))
+        plot.setAspectLocked(True)
+        plot.autoRange()
+
+    def _show_arrays(self, x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]) -> None:
         self.preview_label.setText(f"Preview: {len(x)} samples")
         plot = self.preview_plot
         plot.clear()
         self.preview_table.hide()
         plot.show()
-        if x.ndim == 4 or (x.ndim == 3 and x.shape[1] > 1 and x.dtype != np.int64 and info.shape[-1] > 1):
+        if x.ndim == 4 or (x.ndim == 3 and x.shape[1] > 1 and x.dtype != np.int64 and shape[-1] > 1):
             imgs = x[:32, 0] if x.ndim == 4 else x[:32]
             h, w = imgs.shape[1:3]
             grid = np.zeros((4 * h, 8 * w), dtype=np.float32)
