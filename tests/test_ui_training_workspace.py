@@ -58,6 +58,13 @@ def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path
     assert list(xs) == [1, 2] and np.all(np.isfinite(ys))
     assert len(ws.live.batch_curve.getData()[0]) == 2 * batches
     assert len(ws.live.val_curve.getData()[0]) == 2
+    # the loss axis runs from 0 to just above the largest loss (it is not re-laid out for every new minimum)
+    lo, hi = ws.live.loss_plot.getViewBox().viewRange()[1]
+    assert lo == 0 and max(run.batch_loss) <= hi <= 1.06 * max(max(run.batch_loss), max(ys))
+    ws.live.log_scale.setChecked(True)     # a log axis follows the data
+    assert ws.live.loss_plot.getViewBox().autoRangeEnabled()[1]
+    ws.live.log_scale.setChecked(False)
+    assert ws.live.loss_plot.getViewBox().viewRange()[1][0] == 0
     # repaints follow the 15 Hz timer (plus one final repaint), not the batches
     assert 0 < ws.live.repaints <= elapsed * 1000 / REPAINT_MS + 2
     assert run.status == "finished" and "finished" in ws.live.status.text()

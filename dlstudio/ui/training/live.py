@@ -5,6 +5,7 @@ Events only append to plain Python lists; `repaint()` (called by the workspace's
 the curves with `setData`, so a fast run costs the GUI thread a few list appends per batch."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,7 @@ class LivePlots(QWidget):
         self.metric_val = self.metric_plot.plot(pen=pg.mkPen("#ff7f0e", width=2))
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#2ca02c", width=2))
         self.overlays: list[Any] = []
+        self._overlay_runs: list[RunRecord] = []
         self.run: RunRecord | None = None
         self._dirty = False
         self._epochs_total = 0
@@ -103,6 +105,10 @@ class LivePlots(QWidget):
         self._painted = (-1, -1)        # batch and epoch counts already on the curves
         self._metric_title = ""
         self.repaints = 0
+        # the loss axis runs from 0 to the largest loss seen and changes only when a loss goes above it: an axis
+        # that follows every new minimum is re-laid out (its ticks and labels regenerated) on every repaint
+        self._loss_top = 0.0          # largest finite loss of this run and the overlaid runs
+        self._loss_axis_top = -1.0    # the top the axis was last set to
 
     # ----------------------------------------------------------------------------------------- events (cheap)
     def start(self, run: RunRecord, epochs: int) -> None:
@@ -111,6 +117,8 @@ class LivePlots(QWidget):
         self.progress.setRange(0, epochs)
         self.progress.setValue(0)
         self._painted = (-1, -1)
+        self._loss_top = max([0.0, *(self._overlay_top(r) for r in self._overlay_runs)])
+        self._loss_axis_top = -1.0
         self._set_epoch_range(epochs)
         self.hint.hide()
         self.rate.setText("")
@@ -125,6 +133,8 @@ class LivePlots(QWidget):
             run.batch_x.append(event.epoch - 1 + event.batch / max(event.batches, 1))
             run.batch_loss.append(event.loss)
             self._last_batch = event
+            if event.loss > self._loss_top and math.isfinite(event.loss):
+                self._loss_top = event.loss
         elif isinstance(event, EpochEnd):
             run.history.append({"epoch": event.epoch, **event.metrics})
             run.epochs.append(event.epoch)
@@ -170,6 +180,7 @@ class LivePlots(QWidget):
             else:
                 self.lr_plot.enableAutoRange(y=True)
         self._painted = (len(run.batch_loss), len(run.history))
+        self._fit_loss_axis()
         b = self._last_batch
         if b is not None:
             done = (b.epoch - 1) * b.batches + b.batch
@@ -188,6 +199,7 @@ class LivePlots(QWidget):
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.setXRange(0, max(epochs, 1), padding=0.02)
             p.enableAutoRange(x=False, y=True)
+        self._loss_axis_top = -1.0   # the loss axis is set again at the next repaint
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
@@ -195,12 +207,37 @@ class LivePlots(QWidget):
 
     def _set_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
+        self._loss_axis_top = -1.0
+        self._fit_loss_axis()
+
+    def _fit_loss_axis(self) -> None:
+        if self.log_scale.isChecked():   # a log axis has no 0: let it follow the data
+            self.loss_plot.enableAutoRange(y=True)
+            return
+        top = self._loss_top
+        for h in (self.run.history if self.run is not None else []):
+            for k in ("loss", "val_loss"):
+                v = h.get(k)
+                if isinstance(v, (int, float)) and math.isfinite(v) and v > top:
+                    top = float(v)
+        self._loss_top = top
+        if top > self._loss_axis_top and top > 0:
+            self._loss_axis_top = top * 1.05
+            self.loss_plot.setYRange(0, self._loss_axis_top, padding=0)
+
+    @staticmethod
+    def _overlay_top(run: RunRecord) -> float:
+        values = [v for k in ("loss", "val_loss") for v in run.series(k)[1] if math.isfinite(v)]
+        return max(values, default=0.0)
 
     def set_overlays(self, runs: list[RunRecord]) -> None:
         """Dashed validation (else training) loss curves of earlier runs, to compare them with this one."""
         for c in self.overlays:
             self.loss_plot.removeItem(c)
         self.overlays = []
+        self._overlay_runs = list(runs)
+        self._loss_top = max([self._loss_top, *(self._overlay_top(r) for r in runs)])
+        self._fit_loss_axis()
         for i, r in enumerate(runs):
             key = "val_loss" if any("val_loss" in h for h in r.history) else "loss"
             pen = pg.mkPen(OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)], width=2, style=Qt.PenStyle.DashLine)
