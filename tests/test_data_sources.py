@@ -295,3 +295,16 @@ def test_image_folder_with_loader_workers(tmp_path: Path) -> None:
         orders.append([int(y) for _, yb in t._batches(t.train_set, True, epoch) for y in yb])
     assert orders[0] == orders[2] and sorted(orders[0]) == sorted(orders[1])
     assert isinstance(list(t.run())[-1], Finished)
+
+
+def test_digit_upscaling_matches_torch_bilinear() -> None:
+    """Built-in digits are resized in numpy (no torch to load a dataset); the result equals torch's bilinear."""
+    import torch
+    import torch.nn.functional as F
+
+    from dlstudio.training.data.builtin import upscale
+    x = np.random.default_rng(0).random((5, 8, 8), dtype=np.float32)
+    for size in (28, 32, 64):
+        ref = F.interpolate(torch.from_numpy(x[:, None]), size=(size, size), mode="bilinear",
+                            align_corners=False).numpy()[:, 0]
+        np.testing.assert_allclose(upscale(x, size), ref, atol=1e-6)

@@ -360,3 +360,20 @@ def test_an_image_folder_run_fills_the_results_views(qtbot, tmp_path: Path) -> N
     assert p is not None and p.x.shape == (6, 3, 8, 8) and p.class_names == ["cats", "dogs"]
     assert ws.results.confusion is not None and ws.results.confusion.sum() == 6
     assert ws.results.gallery_count > 0
+
+
+def test_builtin_previews_load_off_the_gui_thread_and_stale_ones_are_dropped(qtbot) -> None:
+    from dlstudio.training.data.builtin import load_builtin
+    from dlstudio.ui.training.settings import DataPanel
+    dp = DataPanel()
+    qtbot.addWidget(dp)
+    dp.dataset.setCurrentText("iris")
+    qtbot.waitUntil(lambda: dp.preview_label.text() == "Preview: 150 samples", timeout=30000)
+    dp.dataset.setCurrentText("digits_28x28")      # changed again before this one has loaded
+    dp.dataset.setCurrentText("circles")
+    n = len(load_builtin("circles").x)
+    qtbot.waitUntil(lambda: dp.preview_label.text() == f"Preview: {n} samples", timeout=30000)
+    qtbot.wait(300)                                 # the digits result arrives later and must not replace it
+    assert dp.preview_label.text() == f"Preview: {n} samples"
+    dp.dataset.setCurrentText("iris")               # cached: shown at once
+    assert dp.preview_label.text() == "Preview: 150 samples"

@@ -8,7 +8,7 @@ Protocol (text, one JSON object per line, no pickle):
   stdin   first line: the job {"project": <project file dict>, "project_path", "run_dir", "resume", "exchange",
           "live_boundary", "flush_s", "nice"}; then commands "pause", "resume", "stop". End of input (the studio went
           away) stops the run, which still writes its checkpoint.
-  stdout  {"kind": "spare_ready"}                                 imports done, waiting for the job
+  stdout  {"kind": "spare_ready", "devices": ["cuda:0", ...]}   imports done, waiting for the job
           {"kind": "ready", ...what the studio needs to know about the run}
           {"kind": "events", "events": [event.to_dict(), ...]}   batch events grouped, at most every flush_s
           {"kind": "boundary" | "predictions" | "samples", "path": file in the exchange folder}
@@ -184,7 +184,8 @@ def _warm_up() -> None:
 def main() -> int:
     channel = _Channel(_protocol_stream())
     _warm_up()   # the slow imports happen while the process waits as the studio's spare
-    channel.send({"kind": "spare_ready"})
+    from .loop import accelerators
+    channel.send({"kind": "spare_ready", "devices": accelerators()})
     line = sys.stdin.readline()
     if not line.strip():
         return 0   # the studio closed its spare without a job

@@ -37,6 +37,14 @@ from .optim import EpochScheduler, build_optimizer, lower_is_better
 from .runs import RunWriter
 
 
+def accelerators() -> list[str]:
+    """Device names besides cpu that this machine can train on: cuda:N for each CUDA device, mps on Apple."""
+    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():

@@ -41,10 +41,15 @@ def _new_process() -> QProcess:
     return proc
 
 
-class _Spares:
-    """At most one idle training process, started ahead of need."""
+class _Spares(QObject):
+    """At most one idle training process, started ahead of need. Its first message also says which
+    accelerators the machine has, so the studio itself need not import torch to list them."""
+
+    devices_found = Signal(list)   # ["cuda:0", ...] (empty on a CPU-only machine)
 
     def __init__(self) -> None:
+        super().__init__()
+        self.devices: list[str] | None = None
         self.spare: QProcess | None = None
         self.warm = False              # the spare has finished its imports
         self._hooked = False
@@ -61,9 +66,19 @@ class _Spares:
             self._hooked = True
 
     def _on_output(self) -> None:
-        # before a job the only line a spare writes is {"kind": "spare_ready"}
-        if self.spare is not None and b"spare_ready" in bytes(self.spare.readAllStandardOutput().data()):
-            self.warm = True
+        # before a job the only line a spare writes is {"kind": "spare_ready", "devices": [...]}
+        if self.spare is None:
+            return
+        for line in bytes(self.spare.readAllStandardOutput().data()).splitlines():
+            try:
+                m = json.loads(line)
+            except ValueError:
+                continue
+            if m.get("kind") == "spare_ready":
+                self.warm = True
+                if self.devices is None:
+                    self.devices = list(m.get("devices") or [])
+                    self.devices_found.emit(self.devices)
 
     def wait_warm(self, timeout_ms: int = 60000) -> bool:
         """Block until the spare has imported torch (benchmarks: its import must not overlap a measurement)."""

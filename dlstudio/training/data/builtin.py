@@ -22,16 +22,33 @@ class BuiltinInfo:
     ordered: bool = False
 
 
+def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """torch's bilinear resize (align_corners=False) along one axis as an (n_out, n_in) matrix."""
+    src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.arange(n_out), i0), 1 - lam)
+    np.add.at(m, (np.arange(n_out), i1), lam)
+    return m
+
+
+def upscale(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, h, w) images resized to (N, size, size), bilinear like torch's interpolate; plain numpy, so loading
+    a dataset (the studio's preview too) needs no torch."""
+    mh = _bilinear_matrix(images.shape[1], size)
+    mw = _bilinear_matrix(images.shape[2], size)
+    return np.einsum("oh,nhw,pw->nop", mh, images.astype(np.float64), mw).astype(np.float32)
+
+
 def _digits(shape: tuple[int, ...]) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.datasets import load_digits
         d = load_digits()
         x = (d.data / 16.0).astype(np.float32)
         if shape == (1, 28, 28):
-            import torch
-            import torch.nn.functional as F
-            t = torch.from_numpy(x.reshape(-1, 1, 8, 8))
-            x = F.interpolate(t, size=(28, 28), mode="bilinear", align_corners=False).numpy()
+            x = upscale(x.reshape(-1, 8, 8), 28)[:, None]
         else:
             x = x.reshape((-1, *shape))
         return np.ascontiguousarray(x, dtype=np.float32), d.target.astype(np.int64)
@@ -42,13 +59,10 @@ def _digits_rgb(size: int) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.nd
     """Digits upscaled to size x size and repeated over 3 channels: an offline stand-in for CIFAR-style RGB
     inputs (ResNet-18, MobileNetV2 and DCGAN templates keep their reference channel counts)."""
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-        import torch.nn.functional as F
         from sklearn.datasets import load_digits
         d = load_digits()
-        t = torch.from_numpy((d.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8))
-        x = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
-        return np.ascontiguousarray(x.numpy(), dtype=np.float32), d.target.astype(np.int64)
+        x = upscale((d.data / 16.0).astype(np.float32).reshape(-1, 8, 8), size)[:, None].repeat(3, axis=1)
+        return np.ascontiguousarray(x, dtype=np.float32), d.target.astype(np.int64)
     return load
 
 

@@ -11,7 +11,6 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
-from sklearn import metrics as skm
 
 from ..workers import Boundary, Predictions
 
@@ -151,6 +150,7 @@ class ResultsView(QTabWidget):
             self.cm_texts.append(t)
 
     def _confusion(self, p: Predictions) -> None:
+        from sklearn import metrics as skm   # loaded with the first results, not with the window
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         pred = prob.argmax(1)
@@ -178,6 +178,7 @@ class ResultsView(QTabWidget):
         self.cm_plot.getAxis("left").setTicks(ax_ticks)
 
     def _per_class(self, p: Predictions) -> None:
+        from sklearn import metrics as skm   # loaded with the first results, not with the window
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         pred = prob.argmax(1)
@@ -192,6 +193,7 @@ class ResultsView(QTabWidget):
                 t.setItem(i, j, QTableWidgetItem(v))
 
     def _roc(self, p: Predictions) -> None:
+        from sklearn import metrics as skm   # loaded with the first results, not with the window
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         labels = list(range(prob.shape[1]))
@@ -215,6 +217,7 @@ class ResultsView(QTabWidget):
             self.setTabEnabled(self.indexOf(w), True)
 
     def _regression(self, p: Predictions) -> None:
+        from sklearn import metrics as skm   # loaded with the first results, not with the window
         y = np.asarray(p.y, dtype=float).reshape(len(p.y), -1)[:, 0]
         s = np.asarray(p.scores, dtype=float).reshape(len(p.scores), -1)[:, 0]
         self.scatter_points.setData(y, s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,9 @@ def _ispin(value: int, lo: int, hi: int) -> QSpinBox:
 
 
 def cuda_devices() -> list[str]:
-    """"auto", "cpu" and each CUDA device torch finds."""
-    import torch
-    names = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return names
+    """"auto", "cpu" and each accelerator torch finds (imports torch: the studio asks its training process)."""
+    from ...training.loop import accelerators
+    return ["auto", "cpu", *accelerators()]
 
 
 def folder_grid(root: Path, cell: int = 32, cols: int = 8, rows: int = 4) -> tuple[np.ndarray, str]:
@@ -83,9 +81,16 @@ class DataPanel(QWidget):
 
     changed = Signal()
 
+    preview_loaded = Signal(object, object)   # (dataset, options) key, ArrayData or the exception; any thread
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         cfg = DataConfig()
+        # built-in datasets load on a background thread (sklearn's import alone takes a second): the panel
+        # shows at once and the preview follows
+        self._preview_cache: dict[Any, Any] = {}
+        self._preview_wanted: Any = None
+        self.preview_loaded.connect(self._on_preview_loaded, Qt.ConnectionType.QueuedConnection)
         lay = QVBoxLayout(self)
         self.form = form = QFormLayout()
         self.dataset = _combo(sorted(BUILTINS) + list(USER_SOURCES), cfg.dataset)
@@ -242,16 +247,43 @@ class DataPanel(QWidget):
         if name == "csv":
             self._csv_columns()
             return
-        try:
-            if info is None:
+        if info is None:
+            self._preview_wanted = None
+            try:
                 self._user_preview(name, self.path.text().strip())
-                return
-            from ...training.data.builtin import load_builtin
-            data = load_builtin(name, self._extra.get("options"))
-        except Exception as exc:  # noqa: BLE001 - a preview must never break the form
-            self.preview_label.setText(f"Preview unavailable: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a preview must never break the form
+                self.preview_label.setText(f"Preview unavailable: {exc}")
             return
-        self._show_arrays(np.asarray(data.x), np.asarray(data.y), tuple(info.shape))
+        options = self._extra.get("options")
+        key = (name, repr(sorted((options or {}).items())))
+        self._preview_wanted = key
+        if key in self._preview_cache:
+            self._on_preview_loaded(key, self._preview_cache[key])
+            return
+        self.preview_label.setText("Preview: loading...")
+
+        def load() -> None:
+            from ...training.data.builtin import load_builtin
+            try:
+                result: Any = load_builtin(name, options)
+            except Exception as exc:  # noqa: BLE001 - shown in the label
+                result = exc
+            self.preview_loaded.emit(key, result)
+
+        threading.Thread(target=load, name="dlstudio-preview", daemon=True).start()
+
+    def _on_preview_loaded(self, key: Any, result: Any) -> None:
+        if not isinstance(result, Exception):
+            if len(self._preview_cache) >= 4:
+                self._preview_cache.pop(next(iter(self._preview_cache)))
+            self._preview_cache[key] = result
+        if key != self._preview_wanted:   # the user picked another dataset meanwhile
+            return
+        if isinstance(result, Exception):
+            self.preview_label.setText(f"Preview unavailable: {result}")
+            return
+        info = BUILTINS[key[0]]
+        self._show_arrays(np.asarray(result.x), np.asarray(result.y), tuple(info.shape))
 
     def _user_preview(self, name: str, path: str) -> None:
         """An .npz file's arrays like a built-in dataset's; an image folder as a colour grid, a few per class."""
@@ -383,7 +415,9 @@ class TrainingPanel(QWidget):
         self.l2 = _dspin(cfg.l2, 0.0, 1.0, 1e-5, 6)
         self.patience = _ispin(cfg.early_stopping.patience, 0, 1000)
         self.patience.setSpecialValueText("off")
-        self.device = _combo(cuda_devices(), cfg.device)
+        # accelerators are added by add_devices() once the training process has looked (importing torch here
+        # would block the window for seconds)
+        self.device = _combo(["auto", "cpu"], cfg.device)
         self.amp = QCheckBox("mixed precision (GPU)")
         self.seed = _ispin(cfg.seed, 0, 2 ** 31 - 1)
         for label, w in (("Task", self.task), ("Loss", self.loss), ("Optimizer", self.optimizer),
@@ -403,6 +437,12 @@ class TrainingPanel(QWidget):
             s.valueChanged.connect(self.changed)
         self.amp.toggled.connect(self.changed)
         self._extra: dict[str, Any] = {}
+
+    def add_devices(self, names: list[str]) -> None:
+        """Offer accelerators found on this machine (cuda:N, mps) besides auto and cpu."""
+        for name in names:
+            if self.device.findText(name) < 0:
+                self.device.addItem(name)
 
     def load(self, training: dict[str, Any]) -> None:
         cfg = TrainingConfig.from_dict(training) if training else TrainingConfig()

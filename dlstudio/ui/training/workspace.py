@@ -124,6 +124,12 @@ class TrainingWorkspace(QWidget):
         self._update_buttons()
         if self.isolation == "process":
             SPARES.prepare()   # a training process imports torch now, so that Start is quick
+            if SPARES.devices is not None:
+                self.training_panel.add_devices(SPARES.devices)
+            SPARES.devices_found.connect(self.training_panel.add_devices)
+        else:
+            from .settings import cuda_devices
+            self.training_panel.add_devices(cuda_devices()[2:])
 
     # ------------------------------------------------------------------------------------------ settings
     def load_project(self) -> None:
