@@ -396,3 +396,24 @@ def test_a_valid_graph_says_so_in_the_diagnostics_list(win):
     assert win.panel.diag_list.count() == 1
     assert win.panel.diag_list.item(0).text().endswith("No errors or warnings: every wire's shape fits.")
     assert win.panel.tabText(0) == "Diagnostics"
+
+
+def test_a_long_graph_opens_readable_at_its_beginning(qtbot, win):
+    """A chain too long to fit legibly opens at 80 % on its inputs (the minimap shows the rest); a short one
+    is fitted whole."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    win.resize(1200, 800)
+    win.show()
+    win.set_project(Project.load(root / "examples" / "lenet5.dlstudio"))
+    qtbot.waitUntil(lambda: abs(win.view.zoom - 0.8) < 1e-6, timeout=5000)
+    first = win.scene.nodes[win.project.graph.topological_order()[0]]
+    visible = win.view.mapToScene(win.view.viewport().rect()).boundingRect()
+    node = first.sceneBoundingRect()
+    assert visible.contains(node.center()) and visible.left() <= node.left() + 1   # the input node is on screen
+    win.view.fit()                                                 # F still fits everything
+    assert win.view.zoom < 0.6
+    small = Project(meta={"name": "small"})
+    small.graph.output("y", small.graph.add("Linear", small.graph.input("x", (4,)), out_features=2))
+    win.set_project(small)
+    qtbot.waitUntil(lambda: win.view.zoom >= 0.6 and abs(win.view.zoom - 0.8) > 1e-6, timeout=5000)

@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         if self.training is not None:
             self.training.load_project()
-        QTimer.singleShot(0, lambda: self.view.fit())
+        QTimer.singleShot(0, lambda: self.view.fit_readable())
 
     def after_edit(self) -> None:
         """One round trip: re-check (incremental), update the touched canvas items and the inspector now;

@@ -172,6 +172,27 @@ class GraphView(QGraphicsView):
         self.zoom_changed.emit(self.zoom)
         self.minimap.refit()
 
+    def fit_readable(self, min_zoom: float = 0.6, zoom: float = 0.8) -> None:
+        """Fit the whole graph when that leaves its nodes readable; a long graph instead opens at `zoom` on its
+        beginning (inputs on the left), and the minimap shows the rest. Below ~50 % nodes draw as plain boxes."""
+        self.fit(self._visible_nodes_rect())
+        if self.zoom >= min_zoom or self.scene() is None:
+            return
+        rect = self._visible_nodes_rect()
+        self.resetTransform()
+        self.scale(zoom, zoom)
+        half_w = self.viewport().width() / zoom / 2
+        self.centerOn(QPointF(rect.left() - 40 + half_w, rect.center().y()))
+        self.zoom_changed.emit(self.zoom)
+        self.minimap.refit()
+
+    def _visible_nodes_rect(self) -> QRectF:
+        rect = QRectF()
+        for i in self.scene().items() if self.scene() is not None else []:
+            if isinstance(i, NodeItem) and i.isVisible():
+                rect = rect.united(i.sceneBoundingRect())
+        return rect
+
     def centre_on_node(self, item: NodeItem) -> None:
         self.centerOn(item.sceneBoundingRect().center())
 

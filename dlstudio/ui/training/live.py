@@ -175,9 +175,12 @@ class LivePlots(QWidget):
                 self.metric_val.setData(*val)
             lr_x, lr_y = run.series("lr")
             self.lr_curve.setData(lr_x, lr_y)
+            axis = self.lr_plot.getAxis("left")
             if lr_y and max(lr_y) == min(lr_y) and lr_y[0] > 0:   # a constant rate: centre it, not at 0 +- 0.5
                 self.lr_plot.setYRange(lr_y[0] * 0.5, lr_y[0] * 1.5)
+                axis.setTicks([[(lr_y[0], f"{lr_y[0]:g}")]])   # one label: the short plot has no room for more
             else:
+                axis.setTicks(None)
                 self.lr_plot.enableAutoRange(y=True)
         self._painted = (len(run.batch_loss), len(run.history))
         self._fit_loss_axis()
