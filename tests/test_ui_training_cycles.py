@@ -19,6 +19,22 @@ def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def _children() -> list[int]:
+    """Processes whose parent is this one (zombies too: an exited child nobody reaped is a leak as well)."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            found.append(int(entry))
+    return found
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * resource.getpagesize() / 2 ** 20
@@ -48,6 +64,10 @@ def test_twenty_start_stop_cycles_leave_no_threads_and_no_growing_memory(qtbot, 
         cycle()
     assert ws.worker is None and not ws.findChildren(QThread)
     assert _threads() <= threads0
+    # every run's training process has exited; at most the one spare waits for the next run
+    from dlstudio.ui.process_worker import SPARES
+    spare = SPARES.spare.processId() if SPARES.spare is not None else None
+    assert [pid for pid in _children() if pid != spare] == []
     grown = _rss_mb() - rss0
     assert grown < 40, f"RSS grew by {grown:.1f} MB over 20 cycles"
     assert len(ws.runs.runs) == 23 and all(r.status == "stopped" for r in ws.runs.runs)

@@ -83,9 +83,10 @@ def test_the_child_speaks_json_lines_and_obeys_stop(tmp_path: Path) -> None:
 
 def test_a_bad_project_is_a_setup_message_not_a_crash(tmp_path: Path) -> None:
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "digits"}, training={"epochs": 1})
-    out = subprocess.run([sys.executable, "-m", "dlstudio.training.child"], cwd=ROOT, text=True, capture_output=True,
-                         input=json.dumps({"project": project.to_dict(), "exchange": str(tmp_path / "x")}) + "\n",
-                         timeout=120)
+    # `dlstudio --training-process` is how a packaged studio (no `python -m`) starts the same child
+    out = subprocess.run([sys.executable, "-m", "dlstudio", "--training-process"], cwd=ROOT, text=True,
+                         capture_output=True, timeout=120,
+                         input=json.dumps({"project": project.to_dict(), "exchange": str(tmp_path / "x")}) + "\n")
     assert out.returncode == 0
     failed = [json.loads(line) for line in out.stdout.splitlines() if '"setup_failed"' in line]
     assert failed and "Input" in failed[0]["message"] and failed[0]["node_id"]

@@ -115,9 +115,9 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
             os.nice(int(job["nice"]))
         except OSError:
             pass
-    exchange = Path(job["exchange"])
-    exchange.mkdir(parents=True, exist_ok=True)
     try:
+        exchange = Path(job["exchange"])
+        exchange.mkdir(parents=True, exist_ok=True)
         project = project_from_text(json.dumps(job["project"]).encode(), job.get("project_path") or "<studio>")
         project.path = Path(job["project_path"]) if job.get("project_path") else None
         trainer = make_trainer(project, run_dir=job.get("run_dir"), resume=job.get("resume"),
@@ -189,7 +189,11 @@ def main() -> int:
     line = sys.stdin.readline()
     if not line.strip():
         return 0   # the studio closed its spare without a job
-    job = json.loads(line)
+    try:
+        job = json.loads(line)
+    except ValueError as exc:
+        channel.send({"kind": "setup_failed", "message": f"the training job is not JSON: {exc}", "node_id": None})
+        return 0
     commands = _Commands(sys.stdin)
     code = run_job(job, channel, commands)
     channel.stream.flush()

@@ -36,7 +36,9 @@ def _new_process() -> QProcess:
     env.insert("PYTHONUNBUFFERED", "1")
     proc.setProcessEnvironment(env)
     proc.setProgram(sys.executable)
-    proc.setArguments(["-m", "dlstudio.training.child"])
+    # a packaged (PyInstaller) studio is its own interpreter: it runs the training process by a hidden flag
+    frozen = getattr(sys, "frozen", False)
+    proc.setArguments(["--training-process"] if frozen else ["-m", "dlstudio.training.child"])
     proc.start()
     return proc
 
