@@ -263,7 +263,8 @@ def test_make_trainer_and_evaluate_know_generative_projects(tmp_path: Path) -> N
     project = dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio")
     assert isinstance(make_trainer(project, use_run_dir=False), ReconstructionTrainer)
     assert isinstance(make_trainer(_tiny_gan(), use_run_dir=False), GANTrainer)
-    with pytest.raises(TrainingConfigError, match="resume"):
+    from dlstudio.core.errors import DataError
+    with pytest.raises(DataError, match="not a checkpoint folder"):   # generative runs resume too (see below)
         make_trainer(project, resume=tmp_path)
     project.training["epochs"] = 1
     assert type(train_project(project, use_run_dir=False)).__name__ == "Finished"
@@ -309,3 +310,39 @@ def test_the_studio_training_workspace_runs_a_gan_project(qtbot, tmp_path: Path)
     pix = ws.samples.image.pixmap()
     assert pix is not None and not pix.isNull() and pix.width() > 0
     assert "epoch 2" in ws.samples.caption.text()
+
+
+# ------------------------------------------------------------------------------------------------ resume
+@pytest.mark.parametrize("kind", ["gan", "autoencoder"])
+def test_a_resumed_generative_run_ends_like_an_uninterrupted_one(tmp_path: Path, kind: str) -> None:
+    """Checkpoints hold the model, every optimizer and schedule, RNG, history and the last sample grid: stop
+    after epoch 2, resume to 4, and the weights, metrics and sample changes equal a straight 4-epoch run."""
+    def project() -> dls.Project:
+        if kind == "gan":
+            return _tiny_gan()
+        return dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio")
+
+    straight = make_generative_trainer(project(), run_dir=tmp_path / "straight", epochs=4, max_batches=5)
+    full = _events(straight)
+    first = make_generative_trainer(project(), run_dir=tmp_path / "split", epochs=2, max_batches=5)
+    part = _events(first)
+    ckpts = _of(part, "Checkpoint")
+    assert [c.epoch for c in ckpts] == [1, 2] and all(Path(c.path, "state.json").is_file() for c in ckpts)
+    resumed = make_generative_trainer(project(), epochs=4, max_batches=5, resume=ckpts[-1].path)
+    assert resumed.run_dir == tmp_path / "split"          # continues in the checkpoint's own run folder
+    rest = _events(resumed)
+    assert [e.epoch for e in _of(rest, "EpochEnd")] == [3, 4]
+    assert resumed.weights_digest() == straight.weights_digest()
+    assert _of(rest, "EpochEnd")[-1].metrics == _of(full, "EpochEnd")[-1].metrics
+    assert _of(rest, "SamplesSaved")[0].change == _of(full, "SamplesSaved")[2].change
+    rows = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_resume_refuses_a_checkpoint_of_another_mode(tmp_path: Path) -> None:
+    ae = make_generative_trainer(dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio"),
+                                 run_dir=tmp_path / "ae", epochs=1, max_batches=2)
+    ckpt = _of(_events(ae), "Checkpoint")[-1].path
+    gan = make_generative_trainer(_tiny_gan(), epochs=2, max_batches=2, resume=ckpt)
+    last = list(gan.run())[-1]
+    assert type(last).__name__ == "Failed" and "not a checkpoint of a gan run" in last.message

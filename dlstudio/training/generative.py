@@ -46,7 +46,8 @@ from .control import RunControl
 from .data.binding import load_data, pick_input, pick_output
 from .data.dataset import ArrayData
 from .data.prepare import prepare
-from .events import BatchEnd, EpochEnd, EpochStarted, Event, Failed, Finished
+from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state
+from .events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Event, Failed, Finished
 from .loop import pick_device
 from .optim import EpochScheduler, build_optimizer
 from .runs import RunWriter
@@ -212,14 +213,29 @@ class _NoRows:
         return 0
 
 
+class _States:
+    """Several optimizers seen as one by save_checkpoint: state_dict() holds each under its name."""
+
+    def __init__(self, **optimizers: torch.optim.Optimizer) -> None:
+        self.optimizers = optimizers
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
+
+
 class _Base(RunControl):
     """What the CLI and the studio use of a trainer: run(), stop/pause, dist, weights_digest, save_weights."""
 
     def __init__(self, graph: ModelGraph, data: DataConfig | dict[str, Any] | None,
                  training: TrainingConfig | dict[str, Any] | None, *, run_dir: str | Path | None = None,
                  base_dir: str | Path | None = None, epochs: int | None = None, device: str | None = None,
-                 max_batches: int | None = None, project_meta: dict[str, Any] | None = None) -> None:
+                 max_batches: int | None = None, project_meta: dict[str, Any] | None = None,
+                 resume: str | Path | None = None) -> None:
         self.graph = graph
+        self._resume_ckpt = load_checkpoint(Path(resume)) if resume is not None else None
+        if run_dir is None and self._resume_ckpt is not None:   # continue in the checkpoint's own run folder
+            run_dir = self._resume_ckpt["folder"].parent.parent
+        self.last_checkpoint: str | None = None
         raw_training = training.to_dict() if isinstance(training, TrainingConfig) else dict(training or {})
         self.gcfg = GenerativeConfig.from_training(raw_training)
         self.dcfg, self.cfg = resolve_configs(data, training, epochs, device)
@@ -332,17 +348,58 @@ class _Base(RunControl):
         self._epoch: int | None = None
         try:
             torch.manual_seed(self.cfg.seed)
-            for ev in self._run():
+            start, previous = self._restore() if self._resume_ckpt is not None else (0, None)
+            for ev in self._run(start, previous):
                 if isinstance(ev, EpochStarted):
                     self._epoch = ev.epoch
                 yield ev
         except Exception as exc:  # noqa: BLE001 - any fault from data or model becomes a Failed event
             epoch = self._epoch
             where = f" (epoch {epoch})" if epoch is not None else ""
-            yield Failed(f"{type(exc).__name__}: {exc}{where}", epoch)
+            yield Failed(f"{type(exc).__name__}: {exc}{where}", epoch, None, None, self.last_checkpoint)
 
-    def _run(self) -> Iterator[Event]:
+    def _run(self, start: int, previous: torch.Tensor | None) -> Iterator[Event]:
+        """Epochs start+1 .. epochs; `previous` is the last sample grid (for the change between epochs)."""
         raise NotImplementedError
+
+    # checkpoints: the model, every optimizer and schedule, RNG, history and the last sample grid, so that a
+    # resumed run continues exactly as an uninterrupted one would
+    def _optim_state(self) -> tuple[Any, dict[str, Any]]:
+        raise NotImplementedError
+
+    def _load_optim_state(self, optimizer: dict[str, Any], scheduler: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _checkpoint(self, epoch: int, previous: torch.Tensor | None, partial: bool = False) -> str | None:
+        if self.run_dir is None:
+            return None
+        optimizer, scheduler = self._optim_state()
+        name = f"epoch_{epoch:04d}" + ("_interrupted" if partial else "")
+        folder = save_checkpoint(self.run_dir / "checkpoints" / name, model=self.model, optimizer=optimizer,
+                                 scheduler_state=scheduler, epoch=epoch,
+                                 extra={"history": self.history, "mode": self.gcfg.mode, "previous": previous,
+                                        "partial": partial})
+        self.last_checkpoint = str(folder)
+        return self.last_checkpoint
+
+    def _restore(self) -> tuple[int, torch.Tensor | None]:
+        ck = self._resume_ckpt
+        assert ck is not None
+        if ck["extra"].get("mode") != self.gcfg.mode:
+            raise TrainingConfigError("resume", f"{ck['folder']} is not a checkpoint of a {self.gcfg.mode} run")
+        self.model.load_state_dict(ck["model"])
+        self._load_optim_state(ck["optimizer"], ck["scheduler"])
+        self.history = list(ck["extra"].get("history", []))
+        set_rng_state(ck["rng_tensors"], ck["rng_meta"])
+        if self.writer is not None:
+            self.writer.rewrite_history(self.history)
+        previous = ck["extra"].get("previous")
+        return int(ck["epoch"]), previous.to(self.device) if isinstance(previous, torch.Tensor) else None
+
+    def _end_of_epoch_checkpoint(self, epoch: int, previous: torch.Tensor | None) -> Checkpoint | None:
+        if self.run_dir is None or not (epoch % self.cfg.checkpoint_every == 0 or epoch == self.cfg.epochs):
+            return None
+        return Checkpoint(epoch, self._checkpoint(epoch, previous) or "")
 
     def _epoch_end(self, epoch: int, metrics: dict[str, float], lr: float, t0: float) -> EpochEnd:
         self.history.append({"epoch": epoch, **metrics})
@@ -419,13 +476,19 @@ class ReconstructionTrainer(_Base):
         from ..compiler.weights import node_state
         return node_state(self.model, self.graph)
 
-    def _run(self) -> Iterator[Event]:
+    def _optim_state(self) -> tuple[Any, dict[str, Any]]:
+        return self.optimizer, self.scheduler.state_dict()
+
+    def _load_optim_state(self, optimizer: dict[str, Any], scheduler: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(optimizer)
+        self.scheduler.load_state_dict(scheduler)
+
+    def _run(self, start: int, previous: torch.Tensor | None) -> Iterator[Event]:
         self._write_settings({"loss": self.loss_name})
         shown = (self.x_val if self.x_val is not None else self.x_train)[:self.gcfg.samples]
-        previous: torch.Tensor | None = None
         n_batches = self._n_batches(len(self.x_train))
         stopped = False
-        for epoch in range(1, self.cfg.epochs + 1):
+        for epoch in range(start + 1, self.cfg.epochs + 1):
             yield EpochStarted(epoch, self.cfg.epochs, n_batches, self.scheduler.lr)
             t0 = time.perf_counter()
             self.model.train()
@@ -467,6 +530,11 @@ class ReconstructionTrainer(_Base):
                                      (0.0, 1.0))
             previous = torch.cat([inputs, recon])
             yield ev
+            ck = self._end_of_epoch_checkpoint(epoch, previous)
+            if ck is not None:
+                yield ck
+        if stopped:
+            self._checkpoint(len(self.history), previous, partial=True)
         yield self._finish(stopped or self._stop.is_set())
 
 
@@ -543,12 +611,20 @@ class GANTrainer(_Base):
         from ..compiler.weights import node_state
         return {**node_state(self.generator, self.g_graph), **node_state(self.discriminator, self.d_graph)}
 
-    def _run(self) -> Iterator[Event]:
+    def _optim_state(self) -> tuple[Any, dict[str, Any]]:
+        return _States(g=self.opt_g, d=self.opt_d), {"g": self.sched_g.state_dict(), "d": self.sched_d.state_dict()}
+
+    def _load_optim_state(self, optimizer: dict[str, Any], scheduler: dict[str, Any]) -> None:
+        self.opt_g.load_state_dict(optimizer["g"])
+        self.opt_d.load_state_dict(optimizer["d"])
+        self.sched_g.load_state_dict(scheduler["g"])
+        self.sched_d.load_state_dict(scheduler["d"])
+
+    def _run(self, start: int, previous: torch.Tensor | None) -> Iterator[Event]:
         self._write_settings({"gan_loss": self.gcfg.gan_loss, "noise_shape": list(self.noise_shape)})
         n_batches = self._n_batches(len(self.x_train))
-        previous: torch.Tensor | None = None
         stopped = False
-        for epoch in range(1, self.cfg.epochs + 1):
+        for epoch in range(start + 1, self.cfg.epochs + 1):
             yield EpochStarted(epoch, self.cfg.epochs, n_batches, self.sched_g.lr)
             t0 = time.perf_counter()
             self.model.train()
@@ -605,20 +681,26 @@ class GANTrainer(_Base):
             yield self._samples_event(epoch, samples, int(math.ceil(math.sqrt(len(samples)))), "samples", previous,
                                       value_range)
             previous = samples
+            ck = self._end_of_epoch_checkpoint(epoch, previous)
+            if ck is not None:
+                yield ck
+        if stopped:
+            self._checkpoint(len(self.history), previous, partial=True)
         yield self._finish(stopped or self._stop.is_set())
 
 
 def make_generative_trainer(project: Any, *, run_dir: str | Path | None = None, epochs: int | None = None,
                             device: str | None = None, weights: str | Path | None = None,
-                            max_batches: int | None = None) -> ReconstructionTrainer | GANTrainer:
+                            max_batches: int | None = None,
+                            resume: str | Path | None = None) -> ReconstructionTrainer | GANTrainer:
     """The trainer for a project whose training section asks for a generative mode (see generative_mode)."""
     mode = generative_mode(project.training)
     base = project.path.parent if getattr(project, "path", None) else None
     meta = {"name": project.name, **{k: v for k, v in project.meta.items() if isinstance(v, (str, int, float))}}
     cls = GANTrainer if mode == "gan" else ReconstructionTrainer
     trainer = cls(project.graph, project.data, project.training, run_dir=run_dir, base_dir=base, epochs=epochs,
-                  device=device, max_batches=max_batches, project_meta=meta)
-    if weights is not None:
+                  device=device, max_batches=max_batches, project_meta=meta, resume=resume)
+    if weights is not None and resume is None:
         from ..compiler.weights import read_weights
         tensors, _ = read_weights(weights)
         _load_node_weights(trainer, tensors)

@@ -25,13 +25,9 @@ def make_trainer(project: Any, *, run_dir: str | Path | None = None, resume: str
         run_dir = default_run_dir(project)
     from .generative import generative_mode
     if generative_mode(project.training) is not None:  # autoencoder, super-resolution, GAN: same run() protocol
-        from ..core.errors import TrainingConfigError
         from .generative import make_generative_trainer
-        if resume is not None:
-            raise TrainingConfigError("resume", "generative modes cannot resume yet; start again with --weights "
-                                                "<run>/last.safetensors")
         return make_generative_trainer(project, run_dir=run_dir, epochs=epochs, device=device,  # type: ignore
-                                       weights=weights)
+                                       weights=weights, resume=resume)
     initial = None
     if weights is not None:
         from .checkpoints import load_weights_file
