@@ -129,3 +129,18 @@ def test_thread_isolation_still_trains_in_process(qtbot, tmp_path: Path) -> None
     assert isinstance(blocker.args[0], Finished) and isinstance(ws.trainer, Trainer)
     qtbot.waitUntil(lambda: ws.predictions is not None and ws.results.boundary is not None, timeout=10000)
     assert ws.trained_weights() is not None
+
+
+def test_the_device_list_comes_from_the_training_process(qtbot, tmp_path: Path) -> None:
+    """The studio does not import torch to list devices: the spare process reports them when it is ready."""
+    from dlstudio.ui.process_worker import SPARES
+    from dlstudio.ui.training import TrainingWorkspace
+    project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"})
+    ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="process")
+    qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
+    assert SPARES.wait_warm() and SPARES.devices is not None     # [] on this CPU-only machine
+    items = [ws.training_panel.device.itemText(i) for i in range(ws.training_panel.device.count())]
+    assert items[:2] == ["auto", "cpu"] and items[2:] == SPARES.devices
+    SPARES.devices_found.emit(["cuda:0", "cuda:1"])               # what a two-GPU machine's spare reports
+    items = [ws.training_panel.device.itemText(i) for i in range(ws.training_panel.device.count())]
+    assert items == ["auto", "cpu", "cuda:0", "cuda:1"]

@@ -268,7 +268,10 @@ class DataPanel(QWidget):
                 result: Any = load_builtin(name, options)
             except Exception as exc:  # noqa: BLE001 - shown in the label
                 result = exc
-            self.preview_loaded.emit(key, result)
+            try:
+                self.preview_loaded.emit(key, result)
+            except RuntimeError:   # the panel was closed while its preview loaded: nothing left to show it in
+                pass
 
         threading.Thread(target=load, name="dlstudio-preview", daemon=True).start()
 
