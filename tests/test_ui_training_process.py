@@ -144,3 +144,39 @@ def test_the_device_list_comes_from_the_training_process(qtbot, tmp_path: Path) 
     SPARES.devices_found.emit(["cuda:0", "cuda:1"])               # what a two-GPU machine's spare reports
     items = [ws.training_panel.device.itemText(i) for i in range(ws.training_panel.device.count())]
     assert items == ["auto", "cpu", "cuda:0", "cuda:1"]
+
+
+def test_a_studio_run_leaves_torch_out_of_the_window_process(tmp_path: Path) -> None:
+    """Open the training workspace, train, get the results: the window's own process never imports torch (its
+    import and a compile would freeze the window for a second or two), until Try it or an export needs it."""
+    script = f"""
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.path.insert(0, {str(ROOT)!r})
+import dlstudio.ui
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from dlstudio.io.project import Project
+from dlstudio.training.quick import mlp_for
+from dlstudio.ui.training import TrainingWorkspace
+from dlstudio.ui.process_worker import SPARES
+project = Project(graph=mlp_for("circles", (8,)), data={{"dataset": "circles"}}, training={{"epochs": 2}})
+ws = TrainingWorkspace(lambda: project, runs_root={str(tmp_path)!r})
+ws.load_project()
+loop = QEventLoop()
+ws.run_ended.connect(lambda e: loop.quit())
+assert ws.start()
+loop.exec()
+assert type(ws.last_event).__name__ == "Finished", ws.live.status.text()
+while ws.results.pending:
+    app.processEvents()
+assert ws.predictions is not None and ws.results.boundary is not None and ws.trainer is not None
+print("TORCH", "torch" in sys.modules)
+ws.tabs.setCurrentWidget(ws.try_it)     # Try it needs the model here: now torch loads
+print("TORCH", "torch" in sys.modules, ws.try_it.outputs is not None)
+SPARES.shutdown()
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "TORCH False" in out.stdout and "TORCH True True" in out.stdout, out.stdout

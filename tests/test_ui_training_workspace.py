@@ -76,6 +76,10 @@ def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path
     assert ws.results.gallery_count > 0
     assert ws.runs.table.rowCount() == 1 and ws.runs.table.item(0, 1).text() == "finished"
     # Try it: a test sample, then a drawn digit
+    # Try it: the model is built when its tab is shown (the studio itself loads torch only then)
+    assert ws.try_it.predict is None
+    ws.tabs.setCurrentWidget(ws.try_it)
+    assert ws.try_it.predict is not None
     ws.try_it.index.setValue(3)
     out = ws.try_it.outputs
     assert out is not None and out.shape == (10,) and abs(out.sum() - 1) < 1e-4

@@ -69,6 +69,21 @@ class Failed(Event):
     last_checkpoint: str | None = None
 
 
+@dataclass
+class SamplesSaved(Event):
+    """A per-epoch image grid: inputs above reconstructions, or GAN samples from the fixed noise."""
+
+    epoch: int
+    path: str | None          # the PNG in the run folder (None without a run folder)
+    kind: str                 # "reconstructions" or "samples"
+    change: float             # mean |difference| to the previous epoch's grid (0 on the first epoch)
+    grid: Any = field(default=None, repr=False)   # uint8 array (H, W, C) for live views; not in to_dict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": "SamplesSaved", "epoch": self.epoch, "path": self.path, "kind": self.kind,
+                "change": self.change}
+
+
 def _event_types() -> dict[str, type[Event]]:
     found: dict[str, type[Event]] = {}
     todo = list(Event.__subclasses__())
@@ -83,11 +98,7 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     """The inverse of `to_dict()` (one JSON line from `dlstudio train --json` or the studio's training process).
     Keys the event type does not know are ignored; an unknown event name raises ValueError."""
     name = d.get("event")
-    types = _event_types()
-    if name not in types:
-        from . import generative  # noqa: F401 - defines SamplesSaved
-        types = _event_types()
-    cls = types.get(str(name))
+    cls = _event_types().get(str(name))
     if cls is None:
         raise ValueError(f"unknown training event {name!r}")
     names = {f.name for f in dataclasses.fields(cls)}

@@ -47,7 +47,7 @@ from .data.binding import load_data, pick_input, pick_output
 from .data.dataset import ArrayData
 from .data.prepare import prepare
 from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state
-from .events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Event, Failed, Finished
+from .events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Event, Failed, Finished, SamplesSaved
 from .loop import pick_device
 from .optim import EpochScheduler, build_optimizer
 from .runs import RunWriter
@@ -114,21 +114,6 @@ class GenerativeConfig:
             if not isinstance(d, dict) or set(d) - {"input", "output"}:
                 raise TrainingConfigError(f"{p}.{part}", 'expected {"input": <Input label>, "output": <Output '
                                                           'label>}')
-
-
-@dataclass
-class SamplesSaved(Event):
-    """A per-epoch image grid: inputs above reconstructions, or GAN samples from the fixed noise."""
-
-    epoch: int
-    path: str | None          # the PNG in the run folder (None without a run folder)
-    kind: str                 # "reconstructions" or "samples"
-    change: float             # mean |difference| to the previous epoch's grid (0 on the first epoch)
-    grid: Any = field(default=None, repr=False)   # uint8 array (H, W, C) for live views; not in to_dict
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event": "SamplesSaved", "epoch": self.epoch, "path": self.path, "kind": self.kind,
-                "change": self.change}
 
 
 # ------------------------------------------------------------------------------------------------ images

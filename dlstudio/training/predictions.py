@@ -145,20 +145,30 @@ def load_npz(path: Path) -> Predictions | Boundary:
 
 class TrainedModel:
     """A finished run's model rebuilt from its weights, with what `predict` needs: the studio's stand-in for a
-    trainer that lived in the training process."""
+    trainer that lived in the training process. The weights arrive as numpy arrays; torch is imported (and the
+    graph compiled) only when the model is first used, so a run's end costs the window no torch import."""
 
-    def __init__(self, graph: Any, state: dict[str, Any], info: dict[str, Any]) -> None:
-        import torch
+    def __init__(self, graph: Any, arrays: dict[str, np.ndarray], info: dict[str, Any]) -> None:
         self.graph = graph
-        self.state = state
+        self.arrays = arrays
         self.kind = info.get("task_kind")
         self.loss_name = info.get("loss_name")
         self.class_names = info.get("class_names")
         self.output_index = int(info.get("output_index") or 0)
         self.n_outputs = int(info.get("n_outputs") or 1)
         self.train_rows = info.get("train_rows")
-        self.device = torch.device("cpu")
         self._model: Any = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The weights as torch tensors (state_dict layout)."""
+        import torch
+        return {k: torch.from_numpy(np.array(v)) for k, v in self.arrays.items()}
+
+    @property
+    def device(self) -> Any:
+        import torch
+        return torch.device("cpu")
 
     @property
     def model(self) -> Any:

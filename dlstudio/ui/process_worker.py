@@ -250,9 +250,8 @@ class TrainingProcess(QObject):
             self.events_emitted.emit([Failed(message)])
         if self._weights:
             try:
-                from ..training.checkpoints import load_weights_file
-                state = load_weights_file(Path(self._weights))
-                self.trainer = TrainedModel(self.graph, state, self.info)
+                from safetensors.numpy import load_file   # numpy: the window need not import torch for this
+                self.trainer = TrainedModel(self.graph, load_file(self._weights), self.info)
             except Exception as exc:  # noqa: BLE001 - the run's own folder still has its weights
                 self.setup_failed.emit(f"The trained weights could not be read back: {exc}", None)
         shutil.rmtree(self.exchange, ignore_errors=True)

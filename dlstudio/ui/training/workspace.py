@@ -117,6 +117,8 @@ class TrainingWorkspace(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
 
+        self._try_it_pending: Callable[[], None] | None = None
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.runs.overlay_changed.connect(self.live.set_overlays)
         self.data_panel.changed.connect(self._settings_edited)
         self.training_panel.changed.connect(self._settings_edited)
@@ -130,6 +132,8 @@ class TrainingWorkspace(QWidget):
         else:
             from .settings import cuda_devices
             self.training_panel.add_devices(cuda_devices()[2:])
+        from ..main_window import freeze_startup_objects
+        freeze_startup_objects()   # the plots and panels just loaded: keep full collections short while training
 
     # ------------------------------------------------------------------------------------------ settings
     def load_project(self) -> None:
@@ -322,14 +326,30 @@ class TrainingWorkspace(QWidget):
             torch.set_num_threads(self._threads_before)
         self._repaint()
         self.pause_button.setText("Pause")
+        self._try_it_pending = None
         if self.trainer is not None and self.predictions is not None and isinstance(self.last_event, Finished):
             trainer, preds = self.trainer, self.predictions
-            import torch
-            # on the next turn: its first forward pass takes tens of ms, after the results views' first steps
-            QTimer.singleShot(0, self.try_it, lambda: self.try_it.set_model(
-                lambda x: predict(trainer, torch.as_tensor(np.asarray(x))), preds))
+
+            def attach() -> None:
+                import torch
+                self.try_it.set_model(lambda x: predict(trainer, torch.as_tensor(np.asarray(x))), preds)
+
+            # when the Try it tab is shown: its model needs torch in this process (and a compile), which a run
+            # in the training process otherwise never loads here
+            self._try_it_pending = attach
+            if self.tabs.currentWidget() is self.try_it:
+                QTimer.singleShot(0, self.try_it, self._attach_try_it)
         self._update_buttons()
         self.run_ended.emit(self.last_event)
+
+    def _attach_try_it(self) -> None:
+        attach, self._try_it_pending = self._try_it_pending, None
+        if attach is not None:
+            attach()
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.try_it:
+            self._attach_try_it()
 
     def _repaint(self) -> None:
         self.live.repaint()
