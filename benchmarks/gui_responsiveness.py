@@ -140,9 +140,10 @@ def main() -> int:
     h, s = statistics.median(head), statistics.median(gui)
     p50, p99, mx = np.percentile(all_gaps, 50), np.percentile(all_gaps, 99), all_gaps.max()
     ratio = s / h
+    where = "a training process" if args.isolation == "process" else \
+        f"a thread of the window's process (one core left to the GUI: {not args.no_reserve})"
     print(f"LeNet-5 on digits 28x28, {args.epochs} epochs x {args.repeats} repeats, torch threads "
-          f"{args.threads or 'default'}, {os.cpu_count()} CPUs, studio leaves a core to the GUI: "
-          f"{not args.no_reserve}")
+          f"{args.threads or 'default'}, {os.cpu_count()} CPUs, the studio trains in {where}")
     print(f"idle machine, same timer: p50 {np.percentile(idle, 50):.1f} ms, p99 {np.percentile(idle, 99):.1f} ms, "
           f"max {idle.max():.1f} ms (load average {os.getloadavg()[0]:.1f})")
     print(f"10 ms timer gaps while training ({len(all_gaps)} ticks): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
