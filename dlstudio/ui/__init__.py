@@ -21,3 +21,13 @@ def _pin_singleton_refcounts() -> None:
 
 
 _pin_singleton_refcounts()
+
+
+def freeze_startup_objects() -> None:
+    """Move every object that exists now (modules, widgets, the layer catalog) out of the garbage collector's
+    view. Python's full collections otherwise walk them all, 60-90 ms with torch and pyqtgraph loaded, which
+    shows as a stutter (benchmarks/gui_responsiveness.py). Called when the window is up and again when the
+    training dock has loaded its views; objects created later are collected as usual."""
+    import gc
+    gc.collect()
+    gc.freeze()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, Q
 
 from ..core.errors import DlstudioError
 from ..io.project import SUFFIX, Project
+from . import freeze_startup_objects
 from .analysis import make_engine
 from .canvas.items import NodeItem
 from .canvas.scene import GraphScene, human
@@ -769,16 +770,6 @@ def launch(args: list[str]) -> int:
     code = int(app.exec())  # type: ignore[union-attr]
     release_clipboard(app)
     return code
-
-
-def freeze_startup_objects() -> None:
-    """Move every object that exists now (modules, widgets, the layer catalog) out of the garbage collector's
-    view. Python's full collections otherwise walk them all, 60-90 ms with torch and pyqtgraph loaded, which
-    shows as a stutter (benchmarks/gui_responsiveness.py). Called when the window is up and again when the
-    training dock has loaded its views; objects created later are collected as usual."""
-    import gc
-    gc.collect()
-    gc.freeze()
 
 
 def release_clipboard(app: QApplication) -> None:

@@ -132,7 +132,7 @@ class TrainingWorkspace(QWidget):
         else:
             from .settings import cuda_devices
             self.training_panel.add_devices(cuda_devices()[2:])
-        from ..main_window import freeze_startup_objects
+        from .. import freeze_startup_objects
         freeze_startup_objects()   # the plots and panels just loaded: keep full collections short while training
 
     # ------------------------------------------------------------------------------------------ settings
