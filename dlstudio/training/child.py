@@ -155,7 +155,8 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
             channel.send({"kind": "boundary", "path": str(path)})
         if isinstance(event, Finished):
             from .checkpoints import save_weights
-            channel.send({"kind": "weights", "path": str(save_weights(trainer.model, exchange / "weights.safetensors"))})
+            weights = save_weights(trainer.model, exchange / "weights.safetensors")
+            channel.send({"kind": "weights", "path": str(weights)})
             try:
                 preds = collect_predictions(trainer) if trainer.kind != "generative" else None
             except Exception as exc:  # noqa: BLE001 - results are optional; the run itself finished
