@@ -213,3 +213,13 @@ def test_script_runs_under_torch_distributed_run(tmp_path: Path) -> None:
     assert len(rows) == 1, res.stdout   # rank 0 prints once
     assert math.isfinite(rows[0]["loss"]) and math.isfinite(rows[0]["val_loss"])
     assert (script.parent / "train_trained.safetensors").is_file()
+
+
+def test_script_picks_the_fused_optimizer_like_the_trainer(tmp_path: Path) -> None:
+    gen = _load_script(_export(_image_project(tmp_path), tmp_path / "export"))
+    layer = torch.nn.Linear(3, 2)
+    assert gen.make_optimizer(layer.parameters()).defaults["fused"] is True
+    gen.SETTINGS["optimizer_params"] = {"fused": False}          # the project can turn it off
+    assert not gen.make_optimizer(layer.parameters()).defaults["fused"]
+    gen.SETTINGS.update(optimizer="RMSprop", optimizer_params={})  # no fused kernel: the plain one, no error
+    assert not gen.make_optimizer(layer.parameters()).defaults.get("fused")
