@@ -180,3 +180,20 @@ SPARES.shutdown()
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "TORCH False" in out.stdout and "TORCH True True" in out.stdout, out.stdout
+
+
+def test_a_training_process_that_cannot_start_fails_the_run_readably(qtbot, tmp_path: Path, monkeypatch) -> None:
+    from dlstudio.ui import process_worker
+    from dlstudio.ui.training import TrainingWorkspace
+    project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 1})
+    ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="process")
+    qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
+    process_worker.SPARES.shutdown()
+    monkeypatch.setattr(process_worker.sys, "executable", str(tmp_path / "no-such-python"))
+    with qtbot.waitSignal(ws.run_ended, timeout=30000) as blocker:
+        assert ws.start()
+    last = blocker.args[0]
+    assert isinstance(last, Failed) and "could not start" in last.message and "no-such-python" in last.message
+    assert ws.worker is None and ws.start_button.isEnabled()
+    monkeypatch.undo()
+    process_worker.SPARES.shutdown()   # the spare started after the failure used the missing program too

@@ -134,6 +134,7 @@ class TrainingProcess(QObject):
         self._paused = False
         self._ended_by_event = False
         self._reported = False
+        self._start_error = ""
         self._done = False
         self._weights: str | None = None
         self._buffer = b""
@@ -234,7 +235,8 @@ class TrainingProcess(QObject):
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and not self._done:
-            self._stderr.append(f"could not start {sys.executable} (-m dlstudio.training.child)")
+            detail = self.proc.errorString() if self.proc is not None else ""
+            self._start_error = f"The training process could not start ({sys.executable}): {detail}"
             self._on_exit(-1, QProcess.ExitStatus.CrashExit)
 
     def _on_exit(self, code: int, status: QProcess.ExitStatus) -> None:
@@ -246,7 +248,7 @@ class TrainingProcess(QObject):
             how = "was killed (out of memory?)" if status == QProcess.ExitStatus.CrashExit else \
                 f"ended unexpectedly (exit code {code})"
             tail = next((line for line in reversed(self._stderr)), "")
-            message = f"The training process {how}" + (f": {tail}" if tail else "")
+            message = self._start_error or f"The training process {how}" + (f": {tail}" if tail else "")
             self.events_emitted.emit([Failed(message)])
         if self._weights:
             try:
