@@ -7,6 +7,7 @@ JSON stays strict.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -88,6 +89,15 @@ def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Non
     np.random.set_state((n[0], tensors["numpy_keys"].numpy().astype(np.uint32), n[1], n[2], n[3]))
     p = meta["python"]
     random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 over a model's state (names and bytes): equal digests mean identical weights."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -22,7 +22,6 @@ batch (GAN), so the images are comparable from epoch to epoch. Resuming from che
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import struct
@@ -46,7 +45,7 @@ from .control import RunControl
 from .data.binding import load_data, pick_input, pick_output
 from .data.dataset import ArrayData
 from .data.prepare import prepare
-from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state
+from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, weights_digest
 from .events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Event, Failed, Finished, SamplesSaved
 from .loop import pick_device
 from .optim import EpochScheduler, build_optimizer
@@ -290,7 +289,11 @@ class _Base(RunControl):
         (self.run_dir / "settings.json").write_text(json.dumps(settings, indent=2, sort_keys=True, default=str),
                                                     encoding="utf-8")
 
-    def _finish(self, stopped: bool) -> Finished:
+    def _finish(self, interrupted: bool, previous: torch.Tensor | None) -> Finished:
+        """The run's end; `interrupted`: a stop cut an epoch short (its checkpoint is written)."""
+        if interrupted:
+            self._checkpoint(len(self.history), previous, partial=True)
+        stopped = interrupted or self._stop.is_set()
         final = dict(self.history[-1]) if self.history else {}
         final.pop("epoch", None)
         if self.run_dir is not None:
@@ -303,11 +306,7 @@ class _Base(RunControl):
                         str(self.run_dir) if self.run_dir else None)
 
     def weights_digest(self) -> str:
-        h = hashlib.sha256()
-        for k, v in sorted(self.model.state_dict().items()):
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        return h.hexdigest()
+        return weights_digest(self.model)
 
     def node_weights(self) -> dict[str, torch.Tensor]:
         """Weights keyed by node id: the layout of the project's .safetensors sidecar."""
@@ -518,9 +517,7 @@ class ReconstructionTrainer(_Base):
             ck = self._end_of_epoch_checkpoint(epoch, previous)
             if ck is not None:
                 yield ck
-        if stopped:
-            self._checkpoint(len(self.history), previous, partial=True)
-        yield self._finish(stopped or self._stop.is_set())
+        yield self._finish(stopped, previous)
 
 
 class GANTrainer(_Base):
@@ -669,9 +666,7 @@ class GANTrainer(_Base):
             ck = self._end_of_epoch_checkpoint(epoch, previous)
             if ck is not None:
                 yield ck
-        if stopped:
-            self._checkpoint(len(self.history), previous, partial=True)
-        yield self._finish(stopped or self._stop.is_set())
+        yield self._finish(stopped, previous)
 
 
 def make_generative_trainer(project: Any, *, run_dir: str | Path | None = None, epochs: int | None = None,

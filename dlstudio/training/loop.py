@@ -9,7 +9,6 @@ In-memory data is batched by tensor indexing (no per-sample collation); image fo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from torch import nn
 
 from ..core.graph import ModelGraph
 from . import distributed as ddp
-from .checkpoints import load_checkpoint, model_state, save_checkpoint, save_weights, set_rng_state
+from .checkpoints import (load_checkpoint, model_state, save_checkpoint, save_weights, set_rng_state,
+                          weights_digest)
 from .config import DataConfig, TrainingConfig, resolve_configs
 from .control import RunControl
 from .data.binding import Binding, bind, load_data
@@ -301,11 +301,7 @@ class Trainer(RunControl):
         return bool(es.patience and s.bad_epochs >= es.patience)
 
     def weights_digest(self) -> str:
-        h = hashlib.sha256()
-        for k, v in sorted(self.model.state_dict().items()):
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        return h.hexdigest()
+        return weights_digest(self.model)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> Iterator[Event]:
