@@ -3,6 +3,7 @@
 Runs both in the same process, alternating, and prints the median ratio (compiled / hand-written) per model.
 Target: ratio <= 1.02. Usage: python benchmarks/compile_overhead.py [--runs N] [--batch B]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,8 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dlstudio as dls  # noqa: E402
@@ -56,8 +57,10 @@ class LeNet5(nn.Module):
 def resnet_mini_graph() -> dls.Graph:
     g = dls.Graph()
     x = g.input("image", shape=(3, 32, 32))
-    h = g.add("ReLU", g.add("BatchNorm2d", g.add("Conv2d", x, out_channels=16, kernel_size=3, padding=1,
-                                                   bias=False, label="stem")))
+    h = g.add(
+        "ReLU",
+        g.add("BatchNorm2d", g.add("Conv2d", x, out_channels=16, kernel_size=3, padding=1, bias=False, label="stem")),
+    )
     for b in (1, 2):
         skip = h
         y = g.add("Conv2d", h, out_channels=16, kernel_size=3, padding=1, bias=False, label=f"b{b}_conv1")
@@ -123,13 +126,17 @@ def bench(name: str, compiled: nn.Module, hand: nn.Module, x: torch.Tensor, runs
     tc, th = [], []
     for i in range(runs):  # alternate so drift and noise hit both sides equally
         if i % 2:
-            tc.append(step_time(compiled, x)); th.append(step_time(hand, x))
+            tc.append(step_time(compiled, x))
+            th.append(step_time(hand, x))
         else:
-            th.append(step_time(hand, x)); tc.append(step_time(compiled, x))
+            th.append(step_time(hand, x))
+            tc.append(step_time(compiled, x))
     mc, mh = statistics.median(tc), statistics.median(th)
     ratio = mc / mh
-    print(f"{name:12s} compiled {mc * 1e3:8.3f} ms  hand-written {mh * 1e3:8.3f} ms  ratio {ratio:.3f}"
-          f"  (max |diff| {diff:.1e}, {runs} runs)")
+    print(
+        f"{name:12s} compiled {mc * 1e3:8.3f} ms  hand-written {mh * 1e3:8.3f} ms  ratio {ratio:.3f}"
+        f"  (max |diff| {diff:.1e}, {runs} runs)"
+    )
     return ratio
 
 
@@ -143,8 +150,10 @@ def main() -> int:
     torch.manual_seed(0)
     r1 = bench("lenet5", dls.compile(lenet5_graph()), LeNet5(), torch.randn(a.batch, 1, 28, 28), a.runs)
     r2 = bench("resnet_mini", dls.compile(resnet_mini_graph()), ResNetMini(), torch.randn(a.batch, 3, 32, 32), a.runs)
-    print(f"target ratio <= 1.02: lenet5 {'ok' if r1 <= 1.02 else 'MISSED'}, "
-          f"resnet_mini {'ok' if r2 <= 1.02 else 'MISSED'}")
+    print(
+        f"target ratio <= 1.02: lenet5 {'ok' if r1 <= 1.02 else 'MISSED'}, "
+        f"resnet_mini {'ok' if r2 <= 1.02 else 'MISSED'}"
+    )
     return 0
 
 

@@ -8,14 +8,16 @@ Targets: 5,000-node full check < 0.5 s with linear growth; shape-preserving edit
 
     python benchmarks/editor_scale.py [--sizes 100 1000 5000] [--repeat 5]
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -124,17 +126,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
 
-    print(f"{'graph':10} {'nodes':>6} {'check best ms':>14} {'median':>8} {'cpu ms':>8} {'us/node':>8} "
-          f"{'engine ms':>10} {'errors':>7}")
+    print(
+        f"{'graph':10} {'nodes':>6} {'check best ms':>14} {'median':>8} {'cpu ms':>8} {'us/node':>8} "
+        f"{'engine ms':>10} {'errors':>7}"
+    )
     big: dict[str, ModelGraph] = {}
     for kind, make in (("chain", chain), ("residual", residual)):
         for n in args.sizes:
             g, _ = make(n)
             report = check_graph(g)
-            best, med, cpu = _times_ms(lambda: check_graph(g), args.repeat)
-            eng_ms = _times_ms(lambda: AnalysisEngine(g).close(), args.repeat)[0]
-            print(f"{kind:10} {len(g):6d} {best:14.1f} {med:8.1f} {cpu:8.1f} {1000 * best / len(g):8.1f} "
-                  f"{eng_ms:10.1f} {len(report.errors):7d}")
+            best, med, cpu = _times_ms(lambda g=g: check_graph(g), args.repeat)
+            eng_ms = _times_ms(lambda g=g: AnalysisEngine(g).close(), args.repeat)[0]
+            print(
+                f"{kind:10} {len(g):6d} {best:14.1f} {med:8.1f} {cpu:8.1f} {1000 * best / len(g):8.1f} "
+                f"{eng_ms:10.1f} {len(report.errors):7d}"
+            )
             big[kind] = g
     n = max(args.sizes)
     print()
@@ -146,26 +152,42 @@ def main(argv: list[str] | None = None) -> int:
         eng = AnalysisEngine(g)
         act, lin = marks["act"], marks["linear"]
         rows = [
-            ("LeakyReLU negative_slope (shape-preserving)",
-             [SetParam(act, "negative_slope", 0.2), SetParam(act, "negative_slope", 0.01)]),
-            ("Linear bias on/off (shape-preserving, params change)",
-             [SetParam(lin, "bias", False), SetParam(lin, "bias", True)]),
-            ("Linear out_features (shape-changing, stops at next Linear)",
-             [SetParam(lin, "out_features", WIDTH + 8), SetParam(lin, "out_features", WIDTH)]),
+            (
+                "LeakyReLU negative_slope (shape-preserving)",
+                [SetParam(act, "negative_slope", 0.2), SetParam(act, "negative_slope", 0.01)],
+            ),
+            (
+                "Linear bias on/off (shape-preserving, params change)",
+                [SetParam(lin, "bias", False), SetParam(lin, "bias", True)],
+            ),
+            (
+                "Linear out_features (shape-changing, stops at next Linear)",
+                [SetParam(lin, "out_features", WIDTH + 8), SetParam(lin, "out_features", WIDTH)],
+            ),
         ]
         if kind == "residual":
             stem = marks["stem"]
-            rows.append(("stem out_features (breaks every Add below: cascade)",
-                         [SetParam(stem, "out_features", WIDTH + 8), SetParam(stem, "out_features", WIDTH)]))
+            rows.append(
+                (
+                    "stem out_features (breaks every Add below: cascade)",
+                    [SetParam(stem, "out_features", WIDTH + 8), SetParam(stem, "out_features", WIDTH)],
+                )
+            )
         for name, edits in rows:
             best, med, size = _edit_ms(g, eng, edits, reps)
             print(f"{kind:10} {name:58} {best:8.2f} {med:8.2f} {size:12d}")
         # structural: insert a Dropout on the wire after the first activation, then undo it
         out_edge = g.out_edges(act)[0]
         node = Node(id="bench_drop", type="Dropout", label="bench_drop")
-        insert = Composite("insert", [AddNode(node), Disconnect(out_edge),
-                                      Connect(Edge(act, out_edge.src_port, node.id, "x")),
-                                      Connect(Edge(node.id, "y", out_edge.dst, out_edge.dst_port, out_edge.slot))])
+        insert = Composite(
+            "insert",
+            [
+                AddNode(node),
+                Disconnect(out_edge),
+                Connect(Edge(act, out_edge.src_port, node.id, "x")),
+                Connect(Edge(node.id, "y", out_edge.dst, out_edge.dst_port, out_edge.slot)),
+            ],
+        )
         times = []
         for _ in range(reps // 2):
             t0 = time.perf_counter()
@@ -175,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             insert.revert(g)
             eng.refresh()
             times += [t1 - t0, time.perf_counter() - t1]
-        print(f"{kind:10} {'insert Dropout on a wire / undo (structural)':58} "
-              f"{min(times) * 1000:8.2f} {statistics.median(times) * 1000:8.2f} {'':>12}")
+        print(
+            f"{kind:10} {'insert Dropout on a wire / undo (structural)':58} "
+            f"{min(times) * 1000:8.2f} {statistics.median(times) * 1000:8.2f} {'':>12}"
+        )
         eng.close()
     return 0
 

@@ -1,6 +1,7 @@
 """Editor responsiveness at 1,000 nodes (offscreen): build the canvas, auto-layout, then time parameter-edit
 round trips (edit pushed through the controller -> incremental re-check -> touched canvas items updated ->
 inspector refreshed). Target: < 50 ms per edit. Run: python benchmarks/editor_ui.py [--nodes 1000]"""
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,7 @@ def timed(fn) -> float:
 def run(n_nodes: int, edits: int) -> dict[str, float]:
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp())
-    win = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat),
-                     recovery_dir=tmp / "recovery")
+    win = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat), recovery_dir=tmp / "recovery")
     win.resize(1400, 900)
     win.show()
     app.processEvents()
@@ -67,7 +67,7 @@ def run(n_nodes: int, edits: int) -> dict[str, float]:
     g = win.project.graph
     linears = [n.id for n in g.nodes.values() if n.type == "Linear"]
     target = linears[len(linears) // 2]
-    win.scene.select_nodes([target])   # the inspector shows it, as when a user edits it
+    win.scene.select_nodes([target])  # the inspector shows it, as when a user edits it
     app.processEvents()
     times = []
     for k in range(edits):

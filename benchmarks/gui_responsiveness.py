@@ -10,6 +10,7 @@ workspace (offscreen), against the same run headless.
 
     python benchmarks/gui_responsiveness.py [--epochs 6] [--repeats 3] [--isolation process|thread]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ from dlstudio.training.quick import lenet5_graph  # noqa: E402
 
 
 def settings(epochs: int, threads: int) -> tuple[dict, dict]:
-    return ({"dataset": "digits_28x28"},
-            {"epochs": epochs, "batch_size": 32, "lr": 1e-3, "num_threads": threads, "epoch_metrics": "basic"})
+    return (
+        {"dataset": "digits_28x28"},
+        {"epochs": epochs, "batch_size": 32, "lr": 1e-3, "num_threads": threads, "epoch_metrics": "basic"},
+    )
 
 
 def throughput(events: list, train_rows: int) -> float:
@@ -47,11 +50,16 @@ def headless(epochs: int, threads: int, tmp: Path) -> float:
     """`dlstudio train --json` in a fresh process: the headless trainer as a user runs it."""
     import json
     import subprocess
+
     data, training = settings(epochs, threads)
     path = Project(graph=lenet5_graph(), data=data, training=training).save(tmp / "lenet5.dlstudio")
-    out = subprocess.run([sys.executable, "-m", "dlstudio", "train", str(path), "--json", "--run-dir",
-                          str(tmp / "headless-run")], capture_output=True, text=True, check=True,
-                         cwd=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run(
+        [sys.executable, "-m", "dlstudio", "train", str(path), "--json", "--run-dir", str(tmp / "headless-run")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
     events = [event_from_dict(json.loads(line)) for line in out.stdout.splitlines() if line.startswith("{")]
     assert isinstance(events[-1], Finished), events[-1]
     rows = Trainer(lenet5_graph(), data, {**training, "epochs": 1}).train_rows
@@ -70,9 +78,11 @@ def idle_gaps(app: QApplication, seconds: float = 1.5) -> np.ndarray:
     return np.diff(np.asarray(ticks)) * 1000
 
 
-def studio(app: QApplication, epochs: int, threads: int, tmp: Path, reserve: bool,
-           isolation: str) -> tuple[float, np.ndarray]:
+def studio(
+    app: QApplication, epochs: int, threads: int, tmp: Path, reserve: bool, isolation: str
+) -> tuple[float, np.ndarray]:
     from dlstudio.ui.training import TrainingWorkspace
+
     data, training = settings(epochs, threads)
     project = Project(graph=lenet5_graph(), data=data, training=training)
     ws = TrainingWorkspace(lambda: project, runs_root=tmp, reserve_gui_core=reserve, isolation=isolation)
@@ -98,7 +108,7 @@ def studio(app: QApplication, epochs: int, threads: int, tmp: Path, reserve: boo
     ws.start()
     assert ws.worker is not None
     ws.worker.events_emitted.connect(on_events)
-    loop = QEventLoop()   # a real event loop: the GUI thread sleeps in Qt (without the GIL) between events
+    loop = QEventLoop()  # a real event loop: the GUI thread sleeps in Qt (without the GIL) between events
     ws.run_ended.connect(loop.quit)
     loop.exec()
     measuring["on"] = False
@@ -116,44 +126,65 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ap.add_argument("--isolation", choices=("process", "thread"), default="process",
-                    help="where the studio trains: a child process (default) or a thread of the GUI process")
-    ap.add_argument("--no-reserve", action="store_true",
-                    help="let the studio's run use every core (default: it leaves one for the GUI thread)")
+    ap.add_argument(
+        "--isolation",
+        choices=("process", "thread"),
+        default="process",
+        help="where the studio trains: a child process (default) or a thread of the GUI process",
+    )
+    ap.add_argument(
+        "--no-reserve",
+        action="store_true",
+        help="let the studio's run use every core (default: it leaves one for the GUI thread)",
+    )
     args = ap.parse_args()
     import tempfile
+
     app = QApplication.instance() or QApplication([])
     head, gui, gaps = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         idle = idle_gaps(app)
         for r in range(args.repeats):
-            if args.isolation == "process":   # the studio's spare training process must not import during a run
+            if args.isolation == "process":  # the studio's spare training process must not import during a run
                 from dlstudio.ui.process_worker import SPARES
+
                 SPARES.wait_warm()
             head.append(headless(args.epochs, args.threads, Path(tmp)))
             rate, g = studio(app, args.epochs, args.threads, Path(tmp), not args.no_reserve, args.isolation)
             gui.append(rate)
             gaps.append(g)
-            print(f"repeat {r + 1}: headless {head[-1]:,.0f} samples/s, studio {gui[-1]:,.0f} samples/s, "
-                  f"timer gaps p99 {np.percentile(g, 99):.1f} ms max {g.max():.1f} ms", flush=True)
+            print(
+                f"repeat {r + 1}: headless {head[-1]:,.0f} samples/s, studio {gui[-1]:,.0f} samples/s, "
+                f"timer gaps p99 {np.percentile(g, 99):.1f} ms max {g.max():.1f} ms",
+                flush=True,
+            )
     all_gaps = np.concatenate(gaps)
     h, s = statistics.median(head), statistics.median(gui)
     p50, p99, mx = np.percentile(all_gaps, 50), np.percentile(all_gaps, 99), all_gaps.max()
     ratio = s / h
-    where = "a training process" if args.isolation == "process" else \
-        f"a thread of the window's process (one core left to the GUI: {not args.no_reserve})"
-    print(f"LeNet-5 on digits 28x28, {args.epochs} epochs x {args.repeats} repeats, torch threads "
-          f"{args.threads or 'default'}, {os.cpu_count()} CPUs, the studio trains in {where}")
-    print(f"idle machine, same timer: p50 {np.percentile(idle, 50):.1f} ms, p99 {np.percentile(idle, 99):.1f} ms, "
-          f"max {idle.max():.1f} ms (load average {os.getloadavg()[0]:.1f})")
-    print(f"10 ms timer gaps while training ({len(all_gaps)} ticks): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-          f"max {mx:.1f} ms   (targets: p99 <= 30, max <= 100)")
-    print(f"throughput: headless {h:,.0f} samples/s, studio {s:,.0f} samples/s, ratio {ratio:.2f}x "
-          f"(target >= 0.9x)")
+    where = (
+        "a training process"
+        if args.isolation == "process"
+        else f"a thread of the window's process (one core left to the GUI: {not args.no_reserve})"
+    )
+    print(
+        f"LeNet-5 on digits 28x28, {args.epochs} epochs x {args.repeats} repeats, torch threads "
+        f"{args.threads or 'default'}, {os.cpu_count()} CPUs, the studio trains in {where}"
+    )
+    print(
+        f"idle machine, same timer: p50 {np.percentile(idle, 50):.1f} ms, p99 {np.percentile(idle, 99):.1f} ms, "
+        f"max {idle.max():.1f} ms (load average {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"10 ms timer gaps while training ({len(all_gaps)} ticks): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {mx:.1f} ms   (targets: p99 <= 30, max <= 100)"
+    )
+    print(f"throughput: headless {h:,.0f} samples/s, studio {s:,.0f} samples/s, ratio {ratio:.2f}x (target >= 0.9x)")
     ok = p99 <= 30 and mx <= 100 and ratio >= 0.9
     print("PASS" if ok else "FAIL")
     if args.isolation == "process":
         from dlstudio.ui.process_worker import SPARES
+
         SPARES.shutdown()
     app.processEvents()
     return 0 if ok else 1

@@ -18,14 +18,15 @@ over `--repeats` runs.
 
     python benchmarks/train_throughput.py [--epochs 4] [--repeats 5] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ from dlstudio.training.events import BatchEnd, EpochEnd  # noqa: E402
 from dlstudio.training.loop import Trainer  # noqa: E402
 from dlstudio.training.quick import lenet5_graph, mlp_for  # noqa: E402
 
-CLOCK = time.process_time   # CPU time of this process: preemption by neighbours is not counted
+CLOCK = time.process_time  # CPU time of this process: preemption by neighbours is not counted
 
 
 def hand_mlp() -> nn.Module:
@@ -44,23 +45,46 @@ def hand_mlp() -> nn.Module:
 
 
 def hand_lenet() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                         nn.Linear(84, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
 
 
-def hand_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor,
-              epochs: int, batch_size: int, lr: float, fused: bool) -> Iterator[None]:
+def hand_loop(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    xv: torch.Tensor,
+    yv: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    fused: bool,
+) -> Iterator[None]:
     """The minimal loop, yielding after every batch and after every epoch's validation."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True) if fused else \
-        torch.optim.Adam(model.parameters(), lr=lr)
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+        if fused
+        else torch.optim.Adam(model.parameters(), lr=lr)
+    )
     loss_fn = nn.CrossEntropyLoss()
     n = len(x)
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(n)
         for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             loss = loss_fn(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -85,22 +109,32 @@ def trainer_steps(trainer: Trainer) -> Iterator[None]:
                 return
 
 
-def one_run(graph_fn: Callable, hand_fn: Callable[[], nn.Module], dataset: str, epochs: int, batch_size: int,
-            lr: float, metrics: str) -> dict[str, float]:
+def one_run(
+    graph_fn: Callable,
+    hand_fn: Callable[[], nn.Module],
+    dataset: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    metrics: str,
+) -> dict[str, float]:
     """Seconds of CPU per side for one interleaved run, and the samples each side trained on."""
-    ours = Trainer(graph_fn(), {"dataset": dataset}, {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                                      "epoch_metrics": metrics})
+    ours = Trainer(
+        graph_fn(),
+        {"dataset": dataset},
+        {"epochs": epochs, "batch_size": batch_size, "lr": lr, "epoch_metrics": metrics},
+    )
     x, y, xv, yv = ours.train_set.x, ours.train_set.y, ours.val_set.x, ours.val_set.y
     loops: dict[str, Iterator[None]] = {"ours": trainer_steps(ours)}
     for name, fused in (("plain", False), ("fused", True)):
-        model = hand_fn()   # the same initial weights as ours
+        model = hand_fn()  # the same initial weights as ours
         model.load_state_dict(dict(zip(model.state_dict().keys(), ours.model.state_dict().values())))
         loops[name] = hand_loop(model, x, y, xv, yv, epochs, batch_size, lr, fused)
     spent = dict.fromkeys(loops, 0.0)
     names = list(loops)
     step = 0
     while True:
-        order = names[step % 3:] + names[:step % 3]   # rotate who goes first: no side always runs on a cold cache
+        order = names[step % 3 :] + names[: step % 3]  # rotate who goes first: no side always runs on a cold cache
         done = 0
         for name in order:
             t0 = CLOCK()
@@ -116,15 +150,26 @@ def one_run(graph_fn: Callable, hand_fn: Callable[[], nn.Module], dataset: str, 
     return {name: samples / seconds for name, seconds in spent.items()}
 
 
-def bench(name: str, graph_fn: Callable, hand_fn: Callable[[], nn.Module], dataset: str, epochs: int,
-          repeats: int, metrics: str, batch_size: int = 32, lr: float = 1e-3) -> tuple[float, float]:
-    one_run(graph_fn, hand_fn, dataset, 1, batch_size, lr, metrics)   # warm-up (lazy imports, allocator), untimed
+def bench(
+    name: str,
+    graph_fn: Callable,
+    hand_fn: Callable[[], nn.Module],
+    dataset: str,
+    epochs: int,
+    repeats: int,
+    metrics: str,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+) -> tuple[float, float]:
+    one_run(graph_fn, hand_fn, dataset, 1, batch_size, lr, metrics)  # warm-up (lazy imports, allocator), untimed
     runs = [one_run(graph_fn, hand_fn, dataset, epochs, batch_size, lr, metrics) for _ in range(repeats)]
     med = {side: statistics.median(r[side] for r in runs) for side in runs[0]}
     vs_plain = statistics.median(r["ours"] / r["plain"] for r in runs)
     vs_fused = statistics.median(r["ours"] / r["fused"] for r in runs)
-    print(f"{name:<14} {metrics:<5} ours {med['ours']:9,.0f}/s  hand plain {med['plain']:9,.0f}/s  "
-          f"hand fused {med['fused']:9,.0f}/s   ratio vs plain {vs_plain:.3f}  vs fused {vs_fused:.3f}")
+    print(
+        f"{name:<14} {metrics:<5} ours {med['ours']:9,.0f}/s  hand plain {med['plain']:9,.0f}/s  "
+        f"hand fused {med['fused']:9,.0f}/s   ratio vs plain {vs_plain:.3f}  vs fused {vs_fused:.3f}"
+    )
     return vs_plain, vs_fused
 
 
@@ -136,14 +181,28 @@ def main() -> int:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), epochs {args.epochs}, "
-          f"median of {args.repeats} interleaved runs, samples/s on the process CPU clock; target ratio >= 0.95")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), epochs {args.epochs}, "
+        f"median of {args.repeats} interleaved runs, samples/s on the process CPU clock; target ratio >= 0.95"
+    )
     plain: list[float] = []
     for metrics in ("basic", "full"):
-        plain.append(bench("digits MLP", lambda: mlp_for("digits", (128,)), hand_mlp, "digits", args.epochs,
-                           args.repeats, metrics)[0])
-        plain.append(bench("LeNet-5 28x28", lenet5_graph, hand_lenet, "digits_28x28", max(1, args.epochs // 2),
-                           args.repeats, metrics)[0])
+        plain.append(
+            bench(
+                "digits MLP", lambda: mlp_for("digits", (128,)), hand_mlp, "digits", args.epochs, args.repeats, metrics
+            )[0]
+        )
+        plain.append(
+            bench(
+                "LeNet-5 28x28",
+                lenet5_graph,
+                hand_lenet,
+                "digits_28x28",
+                max(1, args.epochs // 2),
+                args.repeats,
+                metrics,
+            )[0]
+        )
     return 0 if min(plain) >= 0.95 else 1
 
 

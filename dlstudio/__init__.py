@@ -6,15 +6,29 @@
 
 Importing dlstudio imports neither torch nor Qt; those load when a function needs them.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from .api import (  # noqa: F401,A004
-    Graph, Ref, check, compile, export_onnx, export_python, import_onnx, import_torch,
+    Graph,
+    Ref,
+    check,
+    compile,
+    export_onnx,
+    export_python,
+    import_onnx,
+    import_torch,
 )
 from .core.errors import (  # noqa: F401
-    CompileError, DlstudioError, GraphError, ParamError, ProjectFileError, ShapeError, UnknownLayerError,
+    CompileError,
+    DlstudioError,
+    GraphError,
+    ParamError,
+    ProjectFileError,
+    ShapeError,
+    UnknownLayerError,
 )
 
 __version__ = "0.1.0"
@@ -24,5 +38,6 @@ def __getattr__(name: str) -> Any:
     # Lazy: the project module is light, but keep the top-level import free of optional work.
     if name == "Project":
         from .io.project import Project
+
         return Project
     raise AttributeError(name)

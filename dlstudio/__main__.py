@@ -1,4 +1,7 @@
-"""Entry point: `dlstudio` / `python -m dlstudio`. No argument or a project path opens the studio; a verb runs the CLI."""
+"""Entry point: `dlstudio` / `python -m dlstudio`.
+
+No argument or a project path opens the studio; a verb runs the CLI."""
+
 from __future__ import annotations
 
 import sys
@@ -6,13 +9,16 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--training-process"]:   # the studio's training process (a packaged app has no `python -m`)
+    if args == ["--training-process"]:  # the studio's training process (a packaged app has no `python -m`)
         from .training.child import main as training_process
+
         return training_process()
     from .cli import VERBS, run_cli
+
     if args and (args[0] in VERBS or args[0] in ("-h", "--help", "--version")):
         return run_cli(args)
     from .app import run_studio
+
     return run_studio(args)
 
 

@@ -1,4 +1,5 @@
 """The Python API: build graphs in code, check, compile, save. `import dlstudio as dls`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ class Ref:
     `ref[1]` or `ref["h_n"]` picks another output port of the same node.
     """
 
-    graph: "Graph"
+    graph: Graph
     node_id: str
     port: str
 
-    def __getitem__(self, key: int | str) -> "Ref":
+    def __getitem__(self, key: int | str) -> Ref:
         node = self.graph.node(self.node_id)
         ports = REGISTRY.get(node.type).output_ports(node.params)
         if isinstance(key, int):
@@ -56,8 +57,14 @@ class Graph(ModelGraph):
         spec = REGISTRY.get(type_name)
         resolved = spec.resolve_params(params)  # raises ParamError with the reason
         stored = {k: v for k, v in resolved.items() if k in params}
-        node = Node(id=self.new_id("n"), type=spec.type, label=self.unique_label(label or _default_label(spec.type)),
-                    params=stored, position=self._place(inputs), type_version=spec.version)
+        node = Node(
+            id=self.new_id("n"),
+            type=spec.type,
+            label=self.unique_label(label or _default_label(spec.type)),
+            params=stored,
+            position=self._place(inputs),
+            type_version=spec.version,
+        )
         AddNode(node).apply(self)
         ports = list(spec.inputs)
         pi = 0
@@ -106,15 +113,18 @@ def _default_label(type_name: str) -> str:
 def check(graph: ModelGraph, **options: Any):
     """Diagnostics, shapes and statistics for a graph (see dlstudio.analysis.report.CheckReport)."""
     from .analysis.report import check_graph
+
     return check_graph(graph, **options)
 
 
 def compile(graph: ModelGraph, *, seed: int | None = 0, weights: Any = None):  # noqa: A001 - mirrors torch.compile
     """Compile to a torch.fx.GraphModule. `weights`: a path to a .safetensors file or a dict keyed by node."""
     from .compiler.build import compile_graph
+
     model = compile_graph(graph, seed=seed)
     if weights is not None:
         from .compiler.weights import load_weights
+
         load_weights(model, graph, weights)
     return model
 
@@ -122,22 +132,26 @@ def compile(graph: ModelGraph, *, seed: int | None = 0, weights: Any = None):  #
 def export_onnx(graph: ModelGraph, path: Any, **options: Any):
     """Export to ONNX, checked with onnx.checker and onnxruntime. Returns a Report (see dlstudio.export.onnx)."""
     from .export.onnx import export_onnx as _export
+
     return _export(graph, path, **options)
 
 
 def export_python(graph: ModelGraph, path: Any, **options: Any):
     """Write a standalone PyTorch module, checked against the compiled model. Returns a Report."""
     from .export.python_code import export_python as _export
+
     return _export(graph, path, **options)
 
 
 def import_onnx(source: Any, **options: Any):
     """An ONNX model (path or ModelProto) as an ImportResult: .graph, .weights, .report, .compile()."""
     from .importers.onnx import import_onnx as _import
+
     return _import(source, **options)
 
 
 def import_torch(module: Any, input_shapes: Any, **options: Any):
     """An nn.Module traced with torch.fx as an ImportResult (graph with the module's weights)."""
     from .importers.torch_fx import import_torch as _import
+
     return _import(module, input_shapes, **options)

@@ -1,4 +1,5 @@
 """Composition root for the studio window (Qt is imported only here and in dlstudio.ui)."""
+
 from __future__ import annotations
 
 import sys

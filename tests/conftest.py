@@ -1,4 +1,5 @@
 """Shared test setup: Qt runs headless; dlstudio's own warnings are errors (pyproject filterwarnings)."""
+
 from __future__ import annotations
 
 import os
@@ -23,6 +24,7 @@ def one_torch_thread():
     """One torch thread for tests that train small models: they run fastest that way, and several OpenMP
     threads spinning against each other on a shared 2-core machine make small layers far slower."""
     import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -43,7 +45,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     # the clipboard owns QMimeData created from Python; Qt would delete it after Python has shut down
     qt.QApplication.clipboard().clear()
     spares = sys.modules.get("dlstudio.ui.process_worker")
-    if spares is not None:   # the idle training process waiting for a next run
+    if spares is not None:  # the idle training process waiting for a next run
         spares.SPARES.shutdown()
     for w in qt.QApplication.topLevelWidgets():
         w.close()

@@ -1,5 +1,6 @@
 """Each diagnostic: pinned to the right node/port/parameter, with the right severity and a message that says
 how to fix it. Graphs are built with the dls.Graph API, or with raw edits where the API refuses the mistake."""
+
 from __future__ import annotations
 
 import subprocess
@@ -77,12 +78,12 @@ def test_wire_into_missing_port() -> None:
 def test_cycle_names_the_nodes_on_it_and_keeps_the_rest() -> None:
     g, ids = mlp()
     b = g.add("ReLU", dls.Ref(g, ids["act"], "y"), label="back")
-    Connect(Edge(b.node_id, "y", ids["act"], "x", slot=1)).apply(g)   # act -> back -> act
+    Connect(Edge(b.node_id, "y", ids["act"], "x", slot=1)).apply(g)  # act -> back -> act
     r = check_graph(g)
     d = only(r, "cycle")
     assert d.severity == "error" and d.node_id == ids["act"]
     assert "ReLU 'act' -> ReLU 'back' -> ReLU 'act'" in d.message
-    assert r.shapes[ids["fc1"]] is not None           # upstream of the loop is still inferred
+    assert r.shapes[ids["fc1"]] is not None  # upstream of the loop is still inferred
     assert r.shapes[ids["fc2"]] is None
 
 
@@ -114,7 +115,7 @@ def test_invalid_parameter_value() -> None:
     r = check_graph(g)
     d = only(r, "invalid_param")
     assert (d.node_id, d.param) == (ids["fc1"], "out_features") and ">= 1" in d.message
-    assert r.shapes[ids["fc2"]] is None and len(r.errors) == 1   # downstream is silent: the cause is upstream
+    assert r.shapes[ids["fc2"]] is None and len(r.errors) == 1  # downstream is silent: the cause is upstream
 
 
 def test_kernel_larger_than_input_is_a_parameter_problem() -> None:
@@ -127,10 +128,13 @@ def test_kernel_larger_than_input_is_a_parameter_problem() -> None:
     assert d.message.startswith("Conv2d 'conv'") and "Conv2d: " not in d.message
 
 
-@pytest.mark.parametrize("input_dtype,layer,params", [
-    ("int64", "Linear", {"out_features": 2}),
-    ("float32", "Embedding", {"num_embeddings": 20, "embedding_dim": 4}),
-])
+@pytest.mark.parametrize(
+    "input_dtype,layer,params",
+    [
+        ("int64", "Linear", {"out_features": 2}),
+        ("float32", "Embedding", {"num_embeddings": 20, "embedding_dim": 4}),
+    ],
+)
 def test_wrong_dtype(input_dtype: str, layer: str, params: dict) -> None:
     g = dls.Graph()
     x = g.input("x", shape=(6,), dtype=input_dtype)
@@ -186,14 +190,16 @@ def test_diagnostic_to_dict_and_frozen() -> None:
 def test_errors_sort_before_warnings() -> None:
     g, ids = mlp()
     SetParam(ids["fc1"], "out_features", -3).apply(g)
-    g.add("Linear", dls.Ref(g, ids["fc2"], "y"), out_features=2)   # linear collapse warning
+    g.add("Linear", dls.Ref(g, ids["fc2"], "y"), out_features=2)  # linear collapse warning
     sev = [d.severity for d in check_graph(g).diagnostics]
     assert sev == sorted(sev, key=["error", "warning"].index) and "warning" in sev and "error" in sev
 
 
 def test_analysis_imports_neither_torch_nor_qt() -> None:
-    code = ("import sys; import dlstudio.analysis.report, dlstudio.analysis.engine, dlstudio.analysis.lints; "
-            "from dlstudio.layers import all_specs; all_specs(); "
-            "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; import dlstudio.analysis.report, dlstudio.analysis.engine, dlstudio.analysis.lints; "
+        "from dlstudio.layers import all_specs; all_specs(); "
+        "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -1,18 +1,30 @@
 """The incremental AnalysisEngine: only what an edit touches is re-inferred, propagation stops where outputs do
 not change, and any edit sequence ends in exactly the state a fresh analysis computes (hypothesis)."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dlstudio as dls
 from dlstudio.analysis import engine as engine_mod
 from dlstudio.analysis.engine import AnalysisEngine
 from dlstudio.analysis.shapes import infer_all
-from dlstudio.core.edits import (AddNode, Connect, Disconnect, Edit, GroupNodes, RemoveNode, Rename, SetFrozen,
-                                 SetParam, Ungroup)
+from dlstudio.core.edits import (
+    AddNode,
+    Connect,
+    Disconnect,
+    Edit,
+    GroupNodes,
+    RemoveNode,
+    Rename,
+    SetFrozen,
+    SetParam,
+    Ungroup,
+)
 from dlstudio.core.errors import GraphError
 from dlstudio.core.graph import Edge, Node
 from dlstudio.core.tensor import TensorInfo
@@ -27,8 +39,7 @@ def chain() -> tuple[dls.Graph, dict[str, str]]:
     l2 = g.add("Linear", a1, out_features=4, label="l2")
     a2 = g.add("ReLU", l2, label="a2")
     o = g.output("y", a2)
-    return g, {"x": x.node_id, "l1": l1.node_id, "a1": a1.node_id, "l2": l2.node_id, "a2": a2.node_id,
-               "y": o.node_id}
+    return g, {"x": x.node_id, "l1": l1.node_id, "a1": a1.node_id, "l2": l2.node_id, "a2": a2.node_id, "y": o.node_id}
 
 
 @pytest.fixture
@@ -49,7 +60,7 @@ def test_shape_preserving_edit_touches_one_node(evaluations: list[str]) -> None:
     eng = AnalysisEngine(g)
     evaluations.clear()
     SetParam(ids["a1"], "negative_slope", 0.2).apply(g)
-    assert eng.refresh() == set()          # nothing visible changed
+    assert eng.refresh() == set()  # nothing visible changed
     assert evaluations == [ids["a1"]]
 
 
@@ -61,8 +72,8 @@ def test_shape_change_stops_at_the_next_linear(evaluations: list[str]) -> None:
     evaluations.clear()
     SetParam(ids["l1"], "out_features", 9).apply(g)
     changed = eng.refresh()
-    assert evaluations == [ids["l1"], ids["a1"], ids["l2"]]   # l2's output is still (N, 4): stop there
-    assert changed == {ids["l1"], ids["a1"], ids["l2"]}        # l2's parameter count changed
+    assert evaluations == [ids["l1"], ids["a1"], ids["l2"]]  # l2's output is still (N, 4): stop there
+    assert changed == {ids["l1"], ids["a1"], ids["l2"]}  # l2's parameter count changed
     assert seen == [changed]
     assert eng.outputs(ids["a1"]) == [TensorInfo(("N", 9))]
     assert eng.stats(ids["l2"]).params == 9 * 4 + 4
@@ -152,8 +163,24 @@ def test_close_stops_listening() -> None:
 
 
 # ------------------------------------------------------------------------ property test: incremental == fresh
-TYPES = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Dropout", "Flatten", "Add", "Output",
-         "Input", "Step", "Identity", "Embedding", "Concat", "Liner"]
+TYPES = [
+    "Linear",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "Dropout",
+    "Flatten",
+    "Add",
+    "Output",
+    "Input",
+    "Step",
+    "Identity",
+    "Embedding",
+    "Concat",
+    "Liner",
+]
 
 
 def snapshot(eng: AnalysisEngine) -> dict:
@@ -170,8 +197,23 @@ def snapshot(eng: AnalysisEngine) -> dict:
 
 def random_edit(g: dls.Graph, rng: random.Random, counter: list[int]) -> Edit | None:
     ids = list(g.nodes)
-    kind = rng.choice(["add", "add", "connect", "connect", "disconnect", "remove", "param", "param", "param",
-                       "rename", "freeze", "group", "ungroup"])
+    kind = rng.choice(
+        [
+            "add",
+            "add",
+            "connect",
+            "connect",
+            "disconnect",
+            "remove",
+            "param",
+            "param",
+            "param",
+            "rename",
+            "freeze",
+            "group",
+            "ungroup",
+        ]
+    )
     if kind == "add" or not ids:
         counter[0] += 1
         t = rng.choice(TYPES)
@@ -186,7 +228,7 @@ def random_edit(g: dls.Graph, rng: random.Random, counter: list[int]) -> Edit | 
     if kind == "connect":
         src, dst = rng.choice(ids), rng.choice(ids)
         if src == dst:
-            return None   # RemoveNode does not handle self-loops yet (it captures the wire twice)
+            return None  # RemoveNode does not handle self-loops yet (it captures the wire twice)
         dst_node = g.node(dst)
         ports = {"Add": "inputs", "Concat": "inputs"}.get(dst_node.type, "x")
         src_port = "out" if g.node(src).type == "Input" else "y"
@@ -228,13 +270,13 @@ def test_incremental_matches_fresh_analysis(seed: int, steps: int) -> None:
     g, _ = chain()
     data = {"num_classes": 4, "num_rows": 500}
     if seed % 2:
-        data["output"] = "r1"    # the loss judges the Output labelled r1 (renames move it around)
+        data["output"] = "r1"  # the loss judges the Output labelled r1 (renames move it around)
     eng = AnalysisEngine(g, training={"loss": "CrossEntropyLoss"}, data=data)
     done: list[Edit] = []
     counter = [0]
     for step in range(steps):
         if done and rng.random() < 0.2:
-            done.pop().revert(g)                     # undo
+            done.pop().revert(g)  # undo
         else:
             edit = random_edit(g, rng, counter)
             if edit is None:
@@ -244,11 +286,12 @@ def test_incremental_matches_fresh_analysis(seed: int, steps: int) -> None:
             except GraphError:
                 continue
             done.append(edit)
-        if rng.random() < 0.6 or step == steps - 1:   # several edits may pile up between refreshes
+        if rng.random() < 0.6 or step == steps - 1:  # several edits may pile up between refreshes
             eng.refresh()
             blocked = eng._blocked
-            assert all(eng._rank[e.src] < eng._rank[e.dst] for e in g.edges()
-                       if e.src not in blocked and e.dst not in blocked), "ranks are not a topological order"
+            assert all(
+                eng._rank[e.src] < eng._rank[e.dst] for e in g.edges() if e.src not in blocked and e.dst not in blocked
+            ), "ranks are not a topological order"
             fresh = AnalysisEngine(g, facts=eng.facts)
             assert snapshot(eng) == snapshot(fresh)
             fresh.close()
@@ -316,8 +359,12 @@ def test_edits_in_a_long_chain_cost_o_degree(evaluations: list[str], monkeypatch
     linted.clear()
     (wire,) = g.out_edges(acts[2])
     drop = Node("drop", "Dropout", "drop")
-    for edit in (AddNode(drop), Disconnect(wire), Connect(Edge(acts[2], "y", "drop", "x")),
-                 Connect(Edge("drop", "y", wire.dst, wire.dst_port))):
+    for edit in (
+        AddNode(drop),
+        Disconnect(wire),
+        Connect(Edge(acts[2], "y", "drop", "x")),
+        Connect(Edge("drop", "y", wire.dst, wire.dst_port)),
+    ):
         edit.apply(g)
     eng.refresh()
     assert sorted(evaluations) == sorted(["drop", wire.dst])
@@ -331,8 +378,12 @@ def test_benchmark_script_runs() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    res = subprocess.run([sys.executable, str(root / "benchmarks" / "editor_scale.py"), "--sizes", "40", "80",
-                          "--repeat", "1"], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "editor_scale.py"), "--sizes", "40", "80", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert "shape-preserving" in res.stdout and "residual" in res.stdout
 
@@ -344,15 +395,19 @@ def test_replacing_the_whole_graph_and_multi_output_edges() -> None:
     seq = other.input("seq", shape=(5, 3))
     lstm = other.add("LSTM", seq, hidden_size=4)
     other.output("last", other.add("Linear", lstm, out_features=2))
-    g.load_dict(other.to_dict())           # e.g. File > Open into the same window
+    g.load_dict(other.to_dict())  # e.g. File > Open into the same window
     eng.refresh()
     fresh = AnalysisEngine(g)
     assert snapshot(eng) == snapshot(fresh) and eng.diagnostics() == []
     outs = eng.outputs(lstm.node_id)
     assert outs is not None and len(outs) == 2
     (wire,) = [e for e in g.edges() if e.src == lstm.node_id]
-    assert eng.edge_shape(wire) == outs[[p.name for p in all_specs_by_type("LSTM").output_ports(
-        g.node(lstm.node_id).params)].index(wire.src_port)]
+    assert (
+        eng.edge_shape(wire)
+        == outs[
+            [p.name for p in all_specs_by_type("LSTM").output_ports(g.node(lstm.node_id).params)].index(wire.src_port)
+        ]
+    )
     assert eng.totals().node_count == 4
 
 

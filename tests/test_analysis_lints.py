@@ -1,5 +1,6 @@
 """Lint warnings from CATALOG.md's Insight section: each fires on the bad pattern, with its reason, and stays
 quiet on the fixed one."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,7 +47,7 @@ def test_softmax_before_cross_entropy_and_double_softmax() -> None:
     (w,) = warnings(g, training={"loss": "CrossEntropyLoss"})
     assert w.code == "double_softmax" and w.node_id == ids[-1] and "logits" in w.message
     assert codes(g, training={"loss": "MSELoss"}) == ["activation_on_regression"]
-    assert codes(g) == []                                 # no loss known: a Softmax head is fine
+    assert codes(g) == []  # no loss known: a Softmax head is fine
     g2, ids2 = head(("Softmax", {}), ("Softmax", {}))
     (w2,) = warnings(g2)
     assert w2.code == "double_softmax" and w2.node_id == ids2[3]
@@ -72,8 +73,7 @@ def test_output_units_differ_from_class_count() -> None:
     assert w.code == "output_units" and (w.expected, w.got) == ("10", "7")
     assert "set out_features of Linear 'fc' to 10" in w.message
     assert codes(g, loss="cross_entropy", num_classes=7) == []
-    assert codes(g, training={"loss": "CrossEntropyLoss"}, data={"class_names": list("abcdefghij")}) \
-        == ["output_units"]
+    assert codes(g, training={"loss": "CrossEntropyLoss"}, data={"class_names": list("abcdefghij")}) == ["output_units"]
 
 
 def test_activation_on_regression_output() -> None:
@@ -99,12 +99,15 @@ def test_deep_sigmoid_tanh_stack(n: int, expected: int) -> None:
     found = [w for w in warnings(g) if w.code == "vanishing_gradient"]
     assert len(found) == expected
     if expected:
-        assert found[0].node_id == ids[2 + 2 * 3]          # anchored at the 4th activation
+        assert found[0].node_id == ids[2 + 2 * 3]  # anchored at the 4th activation
 
 
 def test_relu_breaks_a_saturating_stack() -> None:
-    layers = [("Sigmoid", {}), ("Linear", {"out_features": 3})] * 2 + [("ReLU", {}), ("Linear", {"out_features": 3})] \
+    layers = (
+        [("Sigmoid", {}), ("Linear", {"out_features": 3})] * 2
+        + [("ReLU", {}), ("Linear", {"out_features": 3})]
         + [("Tanh", {}), ("Linear", {"out_features": 3})] * 2
+    )
     g, _ = head(*layers)
     assert "vanishing_gradient" not in codes(g)
 
@@ -116,7 +119,7 @@ def test_dropout_right_before_output() -> None:
 
 
 def test_too_few_training_rows() -> None:
-    g, _ = head()                                           # 4*3+3 = 15 parameters
+    g, _ = head()  # 4*3+3 = 15 parameters
     (w,) = warnings(g, num_rows=100)
     assert w.code == "too_few_rows" and w.node_id is None and "100 rows" in w.message and "15" in w.message
     assert codes(g, data={"num_rows": 150}) == []
@@ -137,7 +140,7 @@ def test_reconstruction_head_may_squash_to_pixels() -> None:
 
 
 def test_facts_from_a_config_object() -> None:
-    class Info:                       # the training engine's TaskInfo has these attribute names
+    class Info:  # the training engine's TaskInfo has these attribute names
         task = "multiclass"
         loss = "CategoricalCrossEntropyLoss"
         n_classes = 10
@@ -150,8 +153,9 @@ def test_facts_from_a_config_object() -> None:
 
 def test_project_facts_use_the_training_engine_defaults() -> None:
     from dlstudio.analysis.lints import project_facts
+
     g, _ = head(units=10)
-    f = project_facts(dls.Project(graph=g, data={"dataset": "digits"}))        # no loss given: the task's default
+    f = project_facts(dls.Project(graph=g, data={"dataset": "digits"}))  # no loss given: the task's default
     assert (f.loss, f.num_classes, f.task) == ("crossentropy", 10, "multiclass")
     f = project_facts(dls.Project(graph=g, data={"dataset": "diabetes"}, training={"loss": "L1Loss"}))
     assert (f.loss, f.task) == ("l1", "regression")
@@ -168,6 +172,7 @@ def test_binary_head_needs_one_unit() -> None:
 
 def test_project_facts_count_builtin_training_rows() -> None:
     from dlstudio.analysis.lints import project_facts
+
     g, _ = head(units=3)
     f = project_facts(dls.Project(graph=g, data={"dataset": "iris", "val_fraction": 0.2}))
     assert f.num_rows == 120 and f.num_classes == 3
@@ -179,7 +184,7 @@ def test_loss_lints_judge_only_the_bound_output() -> None:
     x = g.input("x", shape=(4,))
     g.output("code", g.add("Linear", x, out_features=7))
     g.output("logits", g.add("Linear", g.add("ReLU", x), out_features=3))
-    assert codes(g, loss="CrossEntropyLoss", num_classes=3) == []          # two Outputs, none named: unsure
+    assert codes(g, loss="CrossEntropyLoss", num_classes=3) == []  # two Outputs, none named: unsure
     (w,) = warnings(g, training={"loss": "CrossEntropyLoss"}, data={"num_classes": 3, "output": "code"})
     assert w.code == "output_units" and "Output 'code'" in w.message
     assert codes(g, training={"loss": "CrossEntropyLoss"}, data={"num_classes": 3, "output": "logits"}) == []
@@ -187,6 +192,7 @@ def test_loss_lints_judge_only_the_bound_output() -> None:
 
 def test_gan_projects_have_no_supervised_loss_lints() -> None:
     from dlstudio.analysis.lints import project_facts
+
     g, _ = head(units=64)
     p = dls.Project(graph=g, data={"dataset": "digits"}, training={"generative": {"mode": "gan"}})
     assert project_facts(p) == training_facts(training={"task": "generative"})
@@ -201,6 +207,6 @@ def test_linear_on_an_unflattened_feature_map() -> None:
     g.output("y", fc)
     (w,) = warnings(g)
     assert w.code == "linear_on_feature_map" and w.node_id == fc.node_id and "Flatten" in w.message
-    seq = dls.Graph()                                   # (N, L, F): Linear per time step is intended
+    seq = dls.Graph()  # (N, L, F): Linear per time step is intended
     seq.output("y", seq.add("Linear", seq.input("x", shape=(5, 7)), out_features=3))
     assert codes(seq) == []

@@ -1,5 +1,6 @@
 """Statistics: per-node parameters (trainable vs frozen), MACs, activation bytes and totals, checked against the
 notes' worked example and against the compiled torch module."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,8 +50,11 @@ def test_totals_match_the_compiled_module_and_frozen_nodes() -> None:
     assert r.stats[ids["c2"]].macs == 16 * 10 * 10 * 6 * 25
     # activation bytes per sample: every node's outputs in float32, the input included
     acts = sum(4 * info.numel_per_sample() for outs in r.shapes.values() for info in outs or [])
-    assert r.totals.activation_bytes == acts == 4 * (28 * 28 + 2 * 6 * 28 * 28 + 6 * 14 * 14 + 3 * 16 * 10 * 10
-                                                     + 2 * 84 + 10)
+    assert (
+        r.totals.activation_bytes
+        == acts
+        == 4 * (28 * 28 + 2 * 6 * 28 * 28 + 6 * 14 * 14 + 3 * 16 * 10 * 10 + 2 * 84 + 10)
+    )
     assert r.totals.node_count == len(g) and r.totals.ok
 
 

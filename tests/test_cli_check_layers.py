@@ -1,4 +1,5 @@
 """`dlstudio check` and `dlstudio layers`, run in-process through the CLI frame."""
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,16 @@ def save_project(path: Path, *, broken: bool = False, softmax: bool = False, dat
     g.output("y", h)
     if broken:
         SetParam(g.find("hidden").id, "out_features", 0).apply(g)
-    project = dls.Project(graph=g, training={"loss": "CrossEntropyLoss", "batch_size": 16, "optimizer": "SGD",
-                                            "optimizer_params": {"momentum": 0.9}},
-                          data={"dataset": dataset})
+    project = dls.Project(
+        graph=g,
+        training={
+            "loss": "CrossEntropyLoss",
+            "batch_size": 16,
+            "optimizer": "SGD",
+            "optimizer_params": {"momentum": 0.9},
+        },
+        data={"dataset": dataset},
+    )
     return project.save(path)
 
 
@@ -46,7 +54,7 @@ def test_check_warnings_still_exit_zero(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_check_reads_class_count_from_the_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = save_project(tmp_path / "digits.dlstudio", dataset="digits")   # 10 classes, the head gives 3
+    path = save_project(tmp_path / "digits.dlstudio", dataset="digits")  # 10 classes, the head gives 3
     assert run_cli(["check", str(path), "--json"]) == 0
     (w,) = json.loads(capsys.readouterr().out)["diagnostics"]
     assert w["code"] == "output_units" and (w["expected"], w["got"]) == ("10", "3")

@@ -1,4 +1,5 @@
 """The fx compiler: readable names, several inputs/outputs, groups as submodules, frozen nodes, seeding."""
+
 from __future__ import annotations
 
 import pytest

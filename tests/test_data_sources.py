@@ -1,4 +1,5 @@
 """Data pipeline: built-in datasets, CSV/NumPy/image-folder readers, preparation, binding errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,9 +15,7 @@ from dlstudio.training.data.csv import read_csv
 from dlstudio.training.data.npz import read_numpy
 from dlstudio.training.quick import mlp_graph
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 
 @pytest.mark.parametrize("name", sorted(BUILTINS))
@@ -99,11 +98,15 @@ def test_missing_values_drop_mean_median_and_error(tmp_path: Path) -> None:
     d = read_csv(p, features=None, target="y", categorical=[])
     with pytest.raises(DataError, match="missing values.*data.missing"):
         prepare(d, DataConfig(dataset="csv", path=str(p), scaling="none"))
-    dropped = prepare(read_csv(p, features=None, target="y", categorical=[]),
-                      DataConfig(dataset="csv", path=str(p), val_fraction=0, scaling="none", missing="drop"))
+    dropped = prepare(
+        read_csv(p, features=None, target="y", categorical=[]),
+        DataConfig(dataset="csv", path=str(p), val_fraction=0, scaling="none", missing="drop"),
+    )
     assert len(dropped.train) == 19
-    filled = prepare(read_csv(p, features=None, target="y", categorical=[]),
-                     DataConfig(dataset="csv", path=str(p), val_fraction=0, scaling="none", missing="median"))
+    filled = prepare(
+        read_csv(p, features=None, target="y", categorical=[]),
+        DataConfig(dataset="csv", path=str(p), val_fraction=0, scaling="none", missing="median"),
+    )
     assert not np.isnan(filled.train.x).any()
     row = filled.train.x[filled.train.x[:, 0] == 3][0]
     assert row[1] == np.median([i * 2 for i in range(20) if i != 3])
@@ -127,7 +130,7 @@ def test_scaling_is_fitted_on_the_training_split_only() -> None:
     s = prepare(d, DataConfig(dataset="wine", scaling="standard", val_fraction=0.3))
     np.testing.assert_allclose(s.train.x.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(s.train.x.std(0), 1, atol=1e-4)
-    assert np.abs(s.val.x.mean(0)).max() > 1e-3    # val is transformed with the train statistics
+    assert np.abs(s.val.x.mean(0)).max() > 1e-3  # val is transformed with the train statistics
     m = prepare(load_builtin("wine"), DataConfig(dataset="wine", scaling="minmax", val_fraction=0.3))
     assert m.train.x.min() == pytest.approx(0) and m.train.x.max() == pytest.approx(1)
 
@@ -183,8 +186,9 @@ def test_shape_mismatch_is_pinned_to_the_input_node() -> None:
     dcfg = DataConfig(dataset="digits")
     with pytest.raises(BindingError) as err:
         bind(g, load_data(dcfg, g), dcfg, TrainingConfig())
-    assert str(err.value) == ("Input 'image' expects (1, 28, 28); the dataset gives (64,): "
-                              "pick digits 28x28 or insert Reshape")
+    assert str(err.value) == (
+        "Input 'image' expects (1, 28, 28); the dataset gives (64,): pick digits 28x28 or insert Reshape"
+    )
     assert err.value.node_id == g.find("image").id
 
 
@@ -207,6 +211,7 @@ def test_unknown_loss_is_a_config_error() -> None:
 
 def _png(path: Path, value: int, size: int = 12) -> None:
     from PIL import Image
+
     Image.fromarray(np.full((size, size + 4, 3), value, dtype=np.uint8)).save(path)
 
 
@@ -221,6 +226,7 @@ def test_image_folder_reads_resizes_and_labels(tmp_path: Path) -> None:
     data = load_data(DataConfig(dataset="imagefolder", path=str(tmp_path)), g)
     assert data.class_names == ["cats", "dogs"] and data.sample_shape == (1, 8, 8)
     from dlstudio.training.data.imagefolder import load_all
+
     xs, ys = load_all(data)
     assert xs.shape == (6, 1, 8, 8) and ys.tolist() == [0, 0, 0, 1, 1, 1]
     assert xs[0].mean() == pytest.approx(40 / 255, abs=0.01) and xs[-1].mean() == pytest.approx(190 / 255, abs=0.01)
@@ -244,6 +250,7 @@ def test_augmentation_changes_images_but_keeps_shape() -> None:
 
     from dlstudio.training.config import Augment
     from dlstudio.training.data.transforms import augment_batch
+
     torch.manual_seed(0)
     x = torch.rand(8, 1, 10, 10)
     same = augment_batch(x, Augment())
@@ -258,6 +265,7 @@ def test_augmentation_changes_images_but_keeps_shape() -> None:
 def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
     from dlstudio.training.events import EpochEnd, Finished
     from dlstudio.training.loop import Trainer
+
     for k, name in enumerate(["dark", "light"]):
         (tmp_path / name).mkdir()
         for i in range(10):
@@ -265,8 +273,17 @@ def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
     g = Graph()
     x = g.input("image", (1, 8, 8))
     g.output("y", g.add("Linear", g.add("Flatten", x), out_features=2))
-    t = Trainer(g, {"dataset": "imagefolder", "path": str(tmp_path), "split": "stratified", "val_fraction": 0.2,
-                    "augment": {"flip": True, "noise": 0.01}}, {"epochs": 15, "lr": 0.05, "batch_size": 4})
+    t = Trainer(
+        g,
+        {
+            "dataset": "imagefolder",
+            "path": str(tmp_path),
+            "split": "stratified",
+            "val_fraction": 0.2,
+            "augment": {"flip": True, "noise": 0.01},
+        },
+        {"epochs": 15, "lr": 0.05, "batch_size": 4},
+    )
     assert t.train_set.folder is not None and len(t.train_set) == 16
     events = list(t.run())
     assert isinstance(events[-1], Finished), events[-1]
@@ -275,21 +292,27 @@ def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
 
     # the results views get the held-out images too (read through the loader): gallery, confusion matrix
     from dlstudio.training.predictions import collect_predictions
+
     preds = collect_predictions(t)
     assert preds is not None and preds.split == "validation" and preds.x.shape == (4, 1, 8, 8)
     assert (preds.scores.argmax(1) == preds.y).all() and preds.class_names == ["dark", "light"]
 
+
 def test_image_folder_with_loader_workers(tmp_path: Path) -> None:
     from dlstudio.training.events import Finished
     from dlstudio.training.loop import Trainer
+
     for k, name in enumerate(["a", "b"]):
         (tmp_path / name).mkdir()
         for i in range(6):
             _png(tmp_path / name / f"{i}.png", 40 + 150 * k)
     g = Graph()
     g.output("y", g.add("Linear", g.add("Flatten", g.input("image", (3, 8, 8))), out_features=2))
-    t = Trainer(g, {"dataset": "imagefolder", "path": str(tmp_path), "num_workers": 2, "val_fraction": 0.25},
-                {"epochs": 2, "batch_size": 4})
+    t = Trainer(
+        g,
+        {"dataset": "imagefolder", "path": str(tmp_path), "num_workers": 2, "val_fraction": 0.25},
+        {"epochs": 2, "batch_size": 4},
+    )
     orders = []
     for epoch in (1, 2, 1):
         orders.append([int(y) for _, yb in t._batches(t.train_set, True, epoch) for y in yb])
@@ -303,8 +326,10 @@ def test_digit_upscaling_matches_torch_bilinear() -> None:
     import torch.nn.functional as F
 
     from dlstudio.training.data.builtin import upscale
+
     x = np.random.default_rng(0).random((5, 8, 8), dtype=np.float32)
     for size in (28, 32, 64):
-        ref = F.interpolate(torch.from_numpy(x[:, None]), size=(size, size), mode="bilinear",
-                            align_corners=False).numpy()[:, 0]
+        ref = F.interpolate(
+            torch.from_numpy(x[:, None]), size=(size, size), mode="bilinear", align_corners=False
+        ).numpy()[:, 0]
         np.testing.assert_allclose(upscale(x, size), ref, atol=1e-6)

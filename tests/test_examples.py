@@ -1,5 +1,6 @@
 """Every example project loads, checks without errors, compiles and runs forward and backward with the right
 output shape; the files are exactly what examples/build_examples.py generates."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -76,8 +77,12 @@ def test_example_loads_checks_compiles_and_runs(path: Path) -> None:
     (out_node,) = project.graph.nodes_of_type("Output")
     (edge,) = project.graph.in_edges(out_node.id)
     expected = OUTPUT_SHAPES[path.stem]
-    src_ports = [p for p in dls.layers.get_spec(project.graph.node(edge.src).type).output_ports(
-        project.graph.node(edge.src).params)]
+    src_ports = [
+        p
+        for p in dls.layers.get_spec(project.graph.node(edge.src).type).output_ports(
+            project.graph.node(edge.src).params
+        )
+    ]
     port_index = [p.name for p in src_ports].index(edge.src_port)
     assert report.shapes[edge.src][port_index].shape == (BATCH, *expected)
 

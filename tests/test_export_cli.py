@@ -1,4 +1,5 @@
 """CLI verbs `dlstudio export` and `dlstudio render` on a saved project (with a weights sidecar)."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -24,6 +25,7 @@ def _project(tmp_path: Path) -> Path:
     project = dls.Project(graph=g, meta={"name": "cli demo"})
     path = project.save(tmp_path / "demo.dlstudio")
     from dlstudio.compiler.weights import save_weights
+
     save_weights(dls.compile(g, seed=21), g, project.weights_path)
     return path
 
@@ -63,10 +65,11 @@ def test_render_png_and_svg(tmp_path: Path) -> None:
     assert run_cli(["render", str(path), "-o", str(png)]) == 0
     assert run_cli(["render", str(path), "-o", str(svg)]) == 0
     from PySide6.QtGui import QImage
+
     image = QImage(str(png))
-    assert not image.isNull() and image.width() > image.height() > 100   # left-to-right layout
+    assert not image.isNull() and image.width() > image.height() > 100  # left-to-right layout
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
-    assert len(colours) > 5   # boxes, wires and text were drawn, not a blank canvas
+    assert len(colours) > 5  # boxes, wires and text were drawn, not a blank canvas
     text = " ".join(t for t in ET.parse(svg).getroot().itertext())
     for word in ("Conv2d", "conv", "residual unit", "scores", "(4, 8, 8)", "(3)"):
         assert word in text, word
@@ -82,22 +85,39 @@ def test_train_script_runs_one_epoch(tmp_path: Path) -> None:
     g = dls.Graph()
     h = g.add("ReLU", g.add("Linear", g.input("features", (4,)), out_features=16))
     g.output("logits", g.add("Linear", h, out_features=3))
-    project = dls.Project(graph=g, data={"dataset": "iris"},
-                          training={"task": "multiclass", "optimizer": "SGD", "lr": 0.1, "batch_size": 16,
-                                    "epochs": 3, "optimizer_params": {"momentum": 0.9},
-                                    "schedule": {"name": "StepLR", "step_size": 1, "gamma": 0.5}},
-                          meta={"name": "iris mlp"})
+    project = dls.Project(
+        graph=g,
+        data={"dataset": "iris"},
+        training={
+            "task": "multiclass",
+            "optimizer": "SGD",
+            "lr": 0.1,
+            "batch_size": 16,
+            "epochs": 3,
+            "optimizer_params": {"momentum": 0.9},
+            "schedule": {"name": "StepLR", "step_size": 1, "gamma": 0.5},
+        },
+        meta={"name": "iris mlp"},
+    )
     path = project.save(tmp_path / "iris.dlstudio")
     out = tmp_path / "export"
-    assert run_cli(["export", str(path), "--python", str(out / "model.py"),
-                    "--train-script", str(out / "train.py")]) == 0
+    assert (
+        run_cli(["export", str(path), "--python", str(out / "model.py"), "--train-script", str(out / "train.py")]) == 0
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    res = subprocess.run([sys.executable, "-I", str(out / "train.py"), "--epochs", "1"], capture_output=True,
-                         text=True, env=env, cwd=tmp_path, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-I", str(out / "train.py"), "--epochs", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("epoch")]
     assert len(lines) == 1 and "val_acc" in lines[0]
     from safetensors.torch import load_file
+
     trained = load_file(str(out / "train_trained.safetensors"))
     model = dls.compile(g)
-    model.load_state_dict(trained)   # the trained weights load into the project's compiled model
+    model.load_state_dict(trained)  # the trained weights load into the project's compiled model

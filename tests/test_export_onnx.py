@@ -1,4 +1,5 @@
 """ONNX export: checker, named I/O, dynamic batch, onnxruntime parity, fallback and failure reporting."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -62,8 +63,7 @@ def test_weights_are_used(tmp_path: Path) -> None:
     x = torch.randn(3, 6)
     with torch.no_grad():
         want = model.eval()(x, x)[0].numpy()
-    np.testing.assert_allclose(sess.run(None, {"image features": x.numpy(), "meta": x.numpy()})[0], want,
-                               atol=1e-5)
+    np.testing.assert_allclose(sess.run(None, {"image features": x.numpy(), "meta": x.numpy()})[0], want, atol=1e-5)
 
 
 def test_weight_layouts_and_mismatch_errors(tmp_path: Path) -> None:
@@ -76,8 +76,7 @@ def test_weight_layouts_and_mismatch_errors(tmp_path: Path) -> None:
     other = dls.Graph()
     other.output("y", other.add("Linear", other.input("x", (3,)), out_features=2))
     with pytest.raises(WeightsError, match=r"\(5, 5\) in the file but the layer needs \(2, 3\)"):
-        apply_weights(dls.compile(other), other, {"linear.weight": torch.zeros(5, 5),
-                                                  "linear.bias": torch.zeros(2)})
+        apply_weights(dls.compile(other), other, {"linear.weight": torch.zeros(5, 5), "linear.bias": torch.zeros(2)})
 
 
 def test_fallback_to_dynamo_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,8 +108,9 @@ def test_parity_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(not EXAMPLES.is_dir() or not list(EXAMPLES.glob("*.dlstudio")),
-                    reason="no example projects in examples/ yet")
+@pytest.mark.skipif(
+    not EXAMPLES.is_dir() or not list(EXAMPLES.glob("*.dlstudio")), reason="no example projects in examples/ yet"
+)
 def test_every_example_exports_to_onnx_and_imports_back(tmp_path: Path) -> None:
     """Every example exports with parity; importing the file back reproduces the original, or fails with one
     clear ModelImportError (the exporter decomposes some layers, e.g. LocalResponseNorm, into ops the catalog
@@ -118,6 +118,7 @@ def test_every_example_exports_to_onnx_and_imports_back(tmp_path: Path) -> None:
     from dlstudio.core.errors import ModelImportError
     from dlstudio.export.common import as_list, sample_inputs
     from dlstudio.io.project import Project
+
     failures, not_importable = [], []
     for path in sorted(EXAMPLES.glob("*.dlstudio")):
         g = Project.load(path).graph

@@ -1,4 +1,5 @@
 """Python code export: standalone, readable, safe identifiers, parity with the compiled model, golden text."""
+
 from __future__ import annotations
 
 import ast
@@ -44,15 +45,18 @@ def _example(name: str):
     return lambda: dls.Project.load(EXAMPLES / f"{name}.dlstudio").graph
 
 
-@pytest.mark.parametrize("name,build", [("mlp", mlp), ("residual", residual),
-                                        ("lenet5", _example("lenet5")), ("resnet_mini", _example("resnet_mini"))])
+@pytest.mark.parametrize(
+    "name,build",
+    [("mlp", mlp), ("residual", residual), ("lenet5", _example("lenet5")), ("resnet_mini", _example("resnet_mini"))],
+)
 def test_golden_text(name: str, build) -> None:
     text = generate_python(build(), weights_file=f"{name}.safetensors")
     golden = GOLDEN / f"{name}.py"
     if os.environ.get("DLSTUDIO_UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8"), f"generated code changed; rerun with " \
-        f"DLSTUDIO_UPDATE_GOLDEN=1 if intended and review the diff of {golden}"
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"generated code changed; rerun with DLSTUDIO_UPDATE_GOLDEN=1 if intended and review the diff of {golden}"
+    )
 
 
 def test_group_becomes_class_and_no_dlstudio_import() -> None:
@@ -70,19 +74,23 @@ def test_parity_and_weights_roundtrip(tmp_path: Path) -> None:
     g = residual()
     model = dls.compile(g, seed=3)
     from dlstudio.export.weights import save_weights_file
+
     wsrc = save_weights_file(model, g, tmp_path / "src.safetensors", layout="node")
     out = tmp_path / "gen" / "model.py"
     report = export_python(g, out, weights=wsrc, weights_out=tmp_path / "gen" / "model.safetensors")
     assert report.max_abs_diff["logits"] <= 1e-6
     # the generated file runs on its own in a fresh interpreter (no dlstudio on the path) with its weights
-    code = (f"import sys; sys.path.insert(0, {str(out.parent)!r}); import torch, model; "
-            f"m = model.load_model(); x = torch.arange(16.).reshape(2, 8) / 10; print(m(x).sum().item())")
+    code = (
+        f"import sys; sys.path.insert(0, {str(out.parent)!r}); import torch, model; "
+        f"m = model.load_model(); x = torch.arange(16.).reshape(2, 8) / 10; print(m(x).sum().item())"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    res = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, env=env,
-                         cwd=tmp_path, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     with torch.no_grad():
-        expected = model.eval()(torch.arange(16.).reshape(2, 8) / 10).sum().item()
+        expected = model.eval()(torch.arange(16.0).reshape(2, 8) / 10).sum().item()
     assert abs(float(res.stdout.strip()) - expected) < 1e-5
 
 
@@ -91,7 +99,7 @@ def test_hostile_labels_yield_harmless_code(tmp_path: Path) -> None:
     g = residual(label_in=hostile, label_fc="__import__('os').system('echo pwned')\n")
     g.find("head").label = 'def """\nimport os'
     (group,) = g.groups.values()
-    group.label = "Block(nn.Module):\n    import os\nclass X"   # becomes a class name
+    group.label = "Block(nn.Module):\n    import os\nclass X"  # becomes a class name
     text = generate_python(g)
     tree = ast.parse(text)
     imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -118,8 +126,9 @@ def test_duplicate_labels_are_deduplicated() -> None:
     assert "self.fc = nn.Linear" in text and "self.fc_1 = nn.Linear" in text
 
 
-@pytest.mark.skipif(not EXAMPLES.is_dir() or not list(EXAMPLES.glob("*.dlstudio")),
-                    reason="no example projects in examples/ yet")
+@pytest.mark.skipif(
+    not EXAMPLES.is_dir() or not list(EXAMPLES.glob("*.dlstudio")), reason="no example projects in examples/ yet"
+)
 def test_every_example_exports_with_parity_and_imports_back(tmp_path: Path) -> None:
     """Every example: generated module == compiled model (<= 1e-6); the generated module traced back with
     dls.import_torch compiles to the same function (project -> Python -> import round trip)."""
@@ -128,6 +137,7 @@ def test_every_example_exports_with_parity_and_imports_back(tmp_path: Path) -> N
 
     from dlstudio.export.common import as_list, sample_inputs
     from dlstudio.io.project import Project
+
     failures = []
     for path in sorted(EXAMPLES.glob("*.dlstudio")):
         g = Project.load(path).graph
@@ -137,13 +147,14 @@ def test_every_example_exports_with_parity_and_imports_back(tmp_path: Path) -> N
             assert report.worst_diff <= 1e-6
             spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
             mod = importlib.util.module_from_spec(spec)
-            sys.modules[name] = mod   # as a normal import would: inspect finds the inlined classes' source
+            sys.modules[name] = mod  # as a normal import would: inspect finds the inlined classes' source
             spec.loader.exec_module(mod)
             module = mod.load_model()
             module.load_state_dict(dls.compile(g).state_dict())
             inputs = g.nodes_of_type("Input")
-            result = dls.import_torch(module, [n.params["shape"] for n in inputs],
-                                      dtypes=[n.params.get("dtype", "float32") for n in inputs])
+            result = dls.import_torch(
+                module, [n.params["shape"] for n in inputs], dtypes=[n.params.get("dtype", "float32") for n in inputs]
+            )
             args = sample_inputs(g, batch=3, seed=5)
             with torch.no_grad():
                 want = as_list(dls.compile(g).eval()(*args))

@@ -1,6 +1,7 @@
 """`--train-script` export: image folders read by the script itself with dlstudio's split and decoding,
 augmentation and early stopping mirrored, and the script run under `python` and under torch.distributed.run
 (DDP, gloo on CPU) in fresh interpreters."""
+
 from __future__ import annotations
 
 import ast
@@ -28,6 +29,7 @@ AUGMENT = {"flip": True, "rotation": 15.0, "shift": 2, "noise": 0.05}
 def _image_folder(root: Path, mode: str = "RGB") -> Path:
     """2 classes x 6 PNGs of 10x10 (resized to the Input's 8x8): bright images in 'light', dark in 'dark'."""
     from PIL import Image
+
     rng = np.random.default_rng(3)
     for k, name in enumerate(("light", "dark")):
         (root / name).mkdir(parents=True)
@@ -44,10 +46,18 @@ def _image_project(tmp_path: Path, channels: int = 3, **training: object) -> dls
     x = g.input("image", (channels, 8, 8))
     c = g.add("ReLU", g.add("Conv2d", x, out_channels=4, kernel_size=3, padding=1))
     g.output("logits", g.add("Linear", g.add("Flatten", c), out_features=2))
-    project = dls.Project(graph=g, data={"dataset": "imagefolder", "path": "images", "val_fraction": 0.25,
-                                         "test_fraction": 0.17, "augment": AUGMENT},
-                          training={"batch_size": 4, "epochs": 2, "lr": 0.01, **training},
-                          meta={"name": "folder demo"})
+    project = dls.Project(
+        graph=g,
+        data={
+            "dataset": "imagefolder",
+            "path": "images",
+            "val_fraction": 0.25,
+            "test_fraction": 0.17,
+            "augment": AUGMENT,
+        },
+        training={"batch_size": 4, "epochs": 2, "lr": 0.01, **training},
+        meta={"name": "folder demo"},
+    )
     project.save(tmp_path / "folder.dlstudio")
     assert images.is_dir()
     return project
@@ -66,7 +76,7 @@ def _load_script(path: Path) -> ModuleType:
     path_before, modules_before = list(sys.path), set(sys.modules)
     try:
         spec.loader.exec_module(module)
-    finally:   # the script puts its folder on sys.path and imports `model`: leave no trace for other tests
+    finally:  # the script puts its folder on sys.path and imports `model`: leave no trace for other tests
         sys.path[:] = path_before
         for name in set(sys.modules) - modules_before:
             if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == path.parent:
@@ -88,8 +98,7 @@ def _imports(path: Path) -> set[str]:
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["OMP_NUM_THREADS"] = "1"
-    return subprocess.run([sys.executable, "-I", *args], capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-I", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
 def _epoch_lines(stdout: str) -> list[dict[str, float]]:
@@ -157,9 +166,10 @@ def test_image_folder_script_trains_one_epoch(tmp_path: Path) -> None:
     assert math.isfinite(rows[0]["loss"]) and 0 <= rows[0]["val_accuracy"] <= 1
     assert re.search(r"^test loss [0-9.]+ accuracy [0-9.]+$", res.stdout, flags=re.M)
     from safetensors.torch import load_file
+
     trained = load_file(str(script.parent / "train_trained.safetensors"))
     model = dls.compile(project.graph)
-    model.load_state_dict(trained)   # the trained weights load into the project's compiled model
+    model.load_state_dict(trained)  # the trained weights load into the project's compiled model
     assert any(not torch.equal(v, model.state_dict()[k]) for k, v in dls.compile(project.graph).state_dict().items())
 
 
@@ -169,10 +179,17 @@ def test_early_stopping_restores_the_best_epoch(tmp_path: Path) -> None:
     g = dls.Graph()
     h = g.add("ReLU", g.add("Linear", g.input("features", (4,)), out_features=8))
     g.output("logits", g.add("Linear", h, out_features=3))
-    project = dls.Project(graph=g, data={"dataset": "iris"},
-                          training={"epochs": 6, "lr": 0.05, "batch_size": 16,
-                                    "early_stopping": {"patience": 1, "min_delta": 1e6, "restore_best": True}},
-                          meta={"name": "iris"})
+    project = dls.Project(
+        graph=g,
+        data={"dataset": "iris"},
+        training={
+            "epochs": 6,
+            "lr": 0.05,
+            "batch_size": 16,
+            "early_stopping": {"patience": 1, "min_delta": 1e6, "restore_best": True},
+        },
+        meta={"name": "iris"},
+    )
     script = _export(project, tmp_path / "export")
     once = _run([str(script), "--epochs", "1", "--out", str(tmp_path / "one.safetensors")], cwd=tmp_path)
     assert once.returncode == 0, once.stderr
@@ -182,6 +199,7 @@ def test_early_stopping_restores_the_best_epoch(tmp_path: Path) -> None:
     assert "early stopping: val_loss did not improve for 1 epochs" in early.stdout
     assert "restored the weights of the best epoch" in early.stdout
     from safetensors.torch import load_file
+
     a, b = load_file(str(tmp_path / "one.safetensors")), load_file(str(tmp_path / "early.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -189,16 +207,18 @@ def test_early_stopping_restores_the_best_epoch(tmp_path: Path) -> None:
 def test_refusals_name_the_setting(tmp_path: Path) -> None:
     g = dls.Graph()
     g.output("logits", g.add("Linear", g.input("features", (4,)), out_features=3))
-    bad_monitor = dls.Project(graph=g, data={"dataset": "iris"},
-                              training={"early_stopping": {"patience": 2, "monitor": "val_f1_macro"}})
+    bad_monitor = dls.Project(
+        graph=g, data={"dataset": "iris"}, training={"early_stopping": {"patience": 2, "monitor": "val_f1_macro"}}
+    )
     with pytest.raises(ExportError, match="early_stopping.monitor 'val_f1_macro'.*val_accuracy"):
         export_train_script(bad_monitor, tmp_path / "train.py", model_file=tmp_path / "model.py")
     two = dls.Graph()
     a, b = two.input("a", (4,)), two.input("b", (4,))
     two.output("logits", two.add("Linear", two.add("Add", a, b), out_features=3))
     with pytest.raises(ExportError, match="exactly one Input"):
-        export_train_script(dls.Project(graph=two, data={"dataset": "iris"}), tmp_path / "train.py",
-                            model_file=tmp_path / "model.py")
+        export_train_script(
+            dls.Project(graph=two, data={"dataset": "iris"}), tmp_path / "train.py", model_file=tmp_path / "model.py"
+        )
     assert not (tmp_path / "train.py").exists()
 
 
@@ -206,11 +226,13 @@ def test_script_runs_under_torch_distributed_run(tmp_path: Path) -> None:
     """Two processes (gloo on CPU) with a DistributedSampler over the image folder: exits 0, finite loss."""
     project = _image_project(tmp_path)
     script = _export(project, tmp_path / "export")
-    res = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), "--epochs", "1"],
-               cwd=tmp_path)
+    res = _run(
+        ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), "--epochs", "1"],
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     rows = _epoch_lines(res.stdout)
-    assert len(rows) == 1, res.stdout   # rank 0 prints once
+    assert len(rows) == 1, res.stdout  # rank 0 prints once
     assert math.isfinite(rows[0]["loss"]) and math.isfinite(rows[0]["val_loss"])
     assert (script.parent / "train_trained.safetensors").is_file()
 
@@ -219,7 +241,7 @@ def test_script_picks_the_fused_optimizer_like_the_trainer(tmp_path: Path) -> No
     gen = _load_script(_export(_image_project(tmp_path), tmp_path / "export"))
     layer = torch.nn.Linear(3, 2)
     assert gen.make_optimizer(layer.parameters()).defaults["fused"] is True
-    gen.SETTINGS["optimizer_params"] = {"fused": False}          # the project can turn it off
+    gen.SETTINGS["optimizer_params"] = {"fused": False}  # the project can turn it off
     assert not gen.make_optimizer(layer.parameters()).defaults["fused"]
     gen.SETTINGS.update(optimizer="RMSprop", optimizer_params={})  # no fused kernel: the plain one, no error
     assert not gen.make_optimizer(layer.parameters()).defaults.get("fused")

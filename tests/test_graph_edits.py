@@ -1,14 +1,26 @@
 """The graph core and its reversible edits: any random sequence of edits, reverted in reverse order, restores
 the identical graph; signals fire; bad edits raise GraphError and change nothing."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dlstudio.core.edits import (
-    AddNode, Composite, Connect, Disconnect, GroupNodes, Move, RemoveNode, Rename, SetFrozen, SetGroup, SetParam,
+    AddNode,
+    Composite,
+    Connect,
+    Disconnect,
+    GroupNodes,
+    Move,
+    RemoveNode,
+    Rename,
+    SetFrozen,
+    SetGroup,
+    SetParam,
     Ungroup,
 )
 from dlstudio.core.errors import GraphError
@@ -20,13 +32,35 @@ TYPES = ["Linear", "ReLU", "Add", "Conv2d"]
 def random_edit(g: ModelGraph, rng: random.Random):
     """A valid edit for the current graph, chosen at random (None when nothing applies)."""
     nodes = list(g.nodes)
-    kind = rng.choice(["add", "add", "remove", "connect", "disconnect", "param", "move", "rename", "freeze",
-                       "group", "ungroup", "setgroup", "composite"])
+    kind = rng.choice(
+        [
+            "add",
+            "add",
+            "remove",
+            "connect",
+            "disconnect",
+            "param",
+            "move",
+            "rename",
+            "freeze",
+            "group",
+            "ungroup",
+            "setgroup",
+            "composite",
+        ]
+    )
     if kind == "add" or not nodes:
         nid = g.new_id("n")
-        return AddNode(Node(nid, rng.choice(TYPES), f"l{nid}", {"out_features": rng.randint(1, 9)},
-                            (rng.uniform(-100, 100), rng.uniform(-100, 100))),
-                       index=rng.choice([None, 0, len(nodes) // 2]))
+        return AddNode(
+            Node(
+                nid,
+                rng.choice(TYPES),
+                f"l{nid}",
+                {"out_features": rng.randint(1, 9)},
+                (rng.uniform(-100, 100), rng.uniform(-100, 100)),
+            ),
+            index=rng.choice([None, 0, len(nodes) // 2]),
+        )
     if kind == "remove":
         return RemoveNode(rng.choice(nodes))
     if kind == "connect" and len(nodes) >= 2:
@@ -39,8 +73,9 @@ def random_edit(g: ModelGraph, rng: random.Random):
         edges = list(g.edges())
         return Disconnect(rng.choice(edges)) if edges else None
     if kind == "param":
-        return SetParam(rng.choice(nodes), rng.choice(["out_features", "bias", "p"]),
-                        rng.choice([1, 2.5, True, [3, 3], "same"]))
+        return SetParam(
+            rng.choice(nodes), rng.choice(["out_features", "bias", "p"]), rng.choice([1, 2.5, True, [3, 3], "same"])
+        )
     if kind == "move":
         picked = rng.sample(nodes, min(len(nodes), rng.randint(1, 3)))
         return Move({n: (rng.uniform(-50, 50), rng.uniform(-50, 50)) for n in picked})
@@ -142,7 +177,7 @@ def test_bad_edits_raise_and_change_nothing() -> None:
     g = _three()
     before = g.to_dict()
     with pytest.raises(GraphError):
-        Connect(Edge("n1", "y", "n2", "x")).apply(g)   # already wired, same slot
+        Connect(Edge("n1", "y", "n2", "x")).apply(g)  # already wired, same slot
     with pytest.raises(GraphError):
         Connect(Edge("n1", "y", "missing", "x")).apply(g)
     with pytest.raises(GraphError):

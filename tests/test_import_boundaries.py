@@ -1,4 +1,5 @@
 """Dependencies point inward: core, layers and analysis import neither torch nor Qt; only ui/app touch Qt."""
+
 from __future__ import annotations
 
 import ast

@@ -1,5 +1,6 @@
 """ONNX import: op mapping, constant folding, bias fusion, one error listing every unsupported op, no partial
 project, and the round trip project -> ONNX -> import -> compile."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,11 +29,16 @@ def _vi(name: str, shape) -> onnx.ValueInfoProto:
 
 
 def test_every_unsupported_op_is_listed_and_nothing_is_written(tmp_path: Path) -> None:
-    m = _model([helper.make_node("Erf", ["x"], ["a"], name="erf_1"),
-                helper.make_node("Relu", ["a"], ["b"], name="relu_1"),
-                helper.make_node("Exp", ["x"], ["c"], name="exp_1"),
-                helper.make_node("Add", ["b", "c"], ["y"], name="add_1")],
-               [_vi("x", ["N", 4])], [_vi("y", ["N", 4])])
+    m = _model(
+        [
+            helper.make_node("Erf", ["x"], ["a"], name="erf_1"),
+            helper.make_node("Relu", ["a"], ["b"], name="relu_1"),
+            helper.make_node("Exp", ["x"], ["c"], name="exp_1"),
+            helper.make_node("Add", ["b", "c"], ["y"], name="add_1"),
+        ],
+        [_vi("x", ["N", 4])],
+        [_vi("y", ["N", 4])],
+    )
     with pytest.raises(ModelImportError) as info:
         import_onnx(m)
     text = str(info.value)
@@ -47,19 +53,23 @@ def test_every_unsupported_op_is_listed_and_nothing_is_written(tmp_path: Path) -
 
 def test_constant_subgraph_is_folded_into_linear_weights() -> None:
     rng = np.random.default_rng(0)
-    w = rng.standard_normal((5, 3)).astype(np.float32)   # stored transposed, scaled at run time
-    nodes = [helper.make_node("Constant", [], ["w_raw"], value=numpy_helper.from_array(w, "w_raw")),
-             helper.make_node("Transpose", ["w_raw"], ["w_t"]),
-             helper.make_node("Mul", ["w_t", "two"], ["w"]),
-             helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
-             helper.make_node("Add", ["h", "bias"], ["z"], name="bias_add"),
-             helper.make_node("Relu", ["z"], ["y"], name="act")]
-    inits = [numpy_helper.from_array(np.float32(2.0).reshape(()), "two"),
-             numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "bias")]
+    w = rng.standard_normal((5, 3)).astype(np.float32)  # stored transposed, scaled at run time
+    nodes = [
+        helper.make_node("Constant", [], ["w_raw"], value=numpy_helper.from_array(w, "w_raw")),
+        helper.make_node("Transpose", ["w_raw"], ["w_t"]),
+        helper.make_node("Mul", ["w_t", "two"], ["w"]),
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+        helper.make_node("Add", ["h", "bias"], ["z"], name="bias_add"),
+        helper.make_node("Relu", ["z"], ["y"], name="act"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.float32(2.0).reshape(()), "two"),
+        numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "bias"),
+    ]
     m = _model(nodes, [_vi("x", ["N", 3])], [_vi("y", ["N", 5])], inits)
-    result = import_onnx(m)   # checks against onnxruntime, raises above 1e-4
+    result = import_onnx(m)  # checks against onnxruntime, raises above 1e-4
     types = [n.type for n in result.graph.nodes.values()]
-    assert types == ["Input", "Linear", "ReLU", "Output"]   # MatMul + Add fused, the weight folded
+    assert types == ["Input", "Linear", "ReLU", "Output"]  # MatMul + Add fused, the weight folded
     lin = result.graph.nodes_of_type("Linear")[0]
     assert lin.params["bias"] is True
     np.testing.assert_allclose(result.weights[f"{lin.id}.weight"].numpy(), w * 2, rtol=1e-6)
@@ -87,11 +97,12 @@ def _reference_graph() -> dls.Graph:
 def test_roundtrip_project_onnx_import_compile(tmp_path: Path) -> None:
     g = _reference_graph()
     original = dls.compile(g, seed=4).eval()
-    with torch.no_grad():   # non-trivial batch-norm statistics
+    with torch.no_grad():  # non-trivial batch-norm statistics
         bn = original.get_submodule(original.node_paths[g.nodes_of_type("BatchNorm2d")[0].id])
         bn.running_mean.uniform_(-0.5, 0.5)
         bn.running_var.uniform_(0.5, 2.0)
     from dlstudio.compiler.weights import save_weights
+
     wpath = save_weights(original, g, tmp_path / "w.safetensors")
     dls.export_onnx(g, tmp_path / "m.onnx", weights=wpath)
     result = dls.import_onnx(tmp_path / "m.onnx")
@@ -112,13 +123,15 @@ def test_roundtrip_project_onnx_import_compile(tmp_path: Path) -> None:
     with torch.no_grad():
         assert (reloaded(x)[0] - want[0]).abs().max().item() <= 1e-4
     positions = {n.position for n in project.graph.nodes.values()}
-    assert len(positions) == len(project.graph)   # laid out: no two nodes on top of each other
+    assert len(positions) == len(project.graph)  # laid out: no two nodes on top of each other
 
 
 def test_cli_import_and_symbolic_shapes(tmp_path: Path) -> None:
-    m = _model([helper.make_node("Flatten", ["x"], ["f"], axis=1),
-                helper.make_node("Sigmoid", ["f"], ["y"])],
-               [_vi("x", ["N", "C", 4])], [_vi("y", ["N", "F"])])
+    m = _model(
+        [helper.make_node("Flatten", ["x"], ["f"], axis=1), helper.make_node("Sigmoid", ["f"], ["y"])],
+        [_vi("x", ["N", "C", 4])],
+        [_vi("y", ["N", "F"])],
+    )
     path = tmp_path / "sym.onnx"
     onnx.save(m, str(path))
     with pytest.raises(ModelImportError, match="fixed sizes"):
@@ -128,4 +141,3 @@ def test_cli_import_and_symbolic_shapes(tmp_path: Path) -> None:
     project = dls.Project.load(out)
     assert [n.type for n in project.graph.nodes.values()] == ["Input", "Flatten", "Sigmoid", "Output"]
     assert project.graph.nodes_of_type("Input")[0].params["shape"] == [2, 4]
-

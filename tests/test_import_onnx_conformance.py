@@ -4,6 +4,7 @@ For every test folder: import model.onnx (graph inputs after the first are froze
 model takes weights as inputs), compile, run input_N.pb and compare with output_N.pb (rtol 1e-3, atol 1e-4).
 Every test the importer supports must pass; prints supported / passed / total per folder.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,10 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "onn
 # Floors, not targets: what the importer supported when this test was written. A drop is a regression.
 MIN_SUPPORTED = {"pytorch-converted": 68, "node": 118}
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"ONNX conformance data not found at {DATA} "
-                                "(it lives beside the repository in ../shared/testdata/onnx)")
+pytestmark = pytest.mark.skipif(
+    not DATA.is_dir(),
+    reason=f"ONNX conformance data not found at {DATA} (it lives beside the repository in ../shared/testdata/onnx)",
+)
 
 
 def _run_case(case: Path) -> tuple[bool, str]:

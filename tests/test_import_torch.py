@@ -1,5 +1,6 @@
 """torch.fx import: modules become graphs with their weights; the CLI form model.py:ClassName; clear errors;
 the round trip project -> generated Python -> import."""
+
 from __future__ import annotations
 
 import sys
@@ -8,13 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 import dlstudio as dls
 from dlstudio.cli import run_cli
 from dlstudio.core.errors import ModelImportError
 
-MODEL_PY = '''
+MODEL_PY = """
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -41,7 +41,7 @@ class Odd(nn.Module):
 
     def forward(self, x):
         return torch.erf(self.fc(x)) + x.sum()
-'''
+"""
 
 
 class SeqNet(nn.Module):
@@ -91,6 +91,7 @@ def test_unmapped_parts_are_named_and_nothing_written(tmp_path: Path) -> None:
     assert run_cli(["import", f"{src}:Odd", "--input-shape", "4", "-o", str(out)]) == 1
     assert not out.exists()
     from dlstudio.importers.torch_fx import import_torch_file
+
     with pytest.raises(ModelImportError) as info:
         import_torch_file(src, "Odd", [(4,)])
     assert any("erf" in p for p in info.value.problems) and any("sum" in p for p in info.value.problems)
@@ -105,7 +106,7 @@ def test_untraceable_module_is_reported() -> None:
             self.fc = nn.Linear(3, 3)
 
         def forward(self, x):
-            if x.sum() > 0:   # data-dependent control flow
+            if x.sum() > 0:  # data-dependent control flow
                 return self.fc(x)
             return x
 
@@ -122,13 +123,16 @@ def test_roundtrip_project_python_import(tmp_path: Path) -> None:
     g.output("logits", g.add("Linear", g.add("GELU", g.add("Linear", f, out_features=16)), out_features=4))
     original = dls.compile(g, seed=9).eval()
     from dlstudio.compiler.weights import save_weights
+
     wpath = save_weights(original, g, tmp_path / "w.safetensors")
-    report = dls.export_python(g, tmp_path / "gen_model.py", weights=wpath,
-                               weights_out=tmp_path / "gen_model.safetensors")
+    report = dls.export_python(
+        g, tmp_path / "gen_model.py", weights=wpath, weights_out=tmp_path / "gen_model.safetensors"
+    )
     assert report.worst_diff <= 1e-6
     sys.path.insert(0, str(tmp_path))
     try:
         import gen_model  # type: ignore[import-not-found]
+
         module = gen_model.load_model()
     finally:
         sys.path.remove(str(tmp_path))
@@ -138,4 +142,3 @@ def test_roundtrip_project_python_import(tmp_path: Path) -> None:
     xb = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
         assert (result.compile()(xb) - original(xb)).abs().max() <= 1e-5
-

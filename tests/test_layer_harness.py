@@ -1,12 +1,14 @@
 """Every registered LayerSpec against real torch: shape rule == torch's output shape, parameter-count rule ==
 sum(p.numel()), dtype flow. Parameters and inputs are drawn at random from each spec's own sampler."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dlstudio as dls
 from dlstudio.analysis.shapes import infer_all

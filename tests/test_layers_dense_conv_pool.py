@@ -1,5 +1,6 @@
 """Dense, convolution and pooling specs: exact shapes and parameter counts against torch, the diagnostics for
 bad inputs (message, port, param), and the compiled code of the method-call layers."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,12 +17,42 @@ from dlstudio.core.errors import ShapeError
 from dlstudio.core.tensor import batched
 from dlstudio.layers import all_specs, get_spec
 
-DENSE = ["Linear", "Bilinear", "Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Squeeze", "Unsqueeze",
-         "Select"]
-CONV = ["Conv1d", "Conv2d", "Conv3d", "DepthwiseSeparableConv2d", "ConvTranspose1d", "ConvTranspose2d",
-        "Upsample", "PixelShuffle", "ZeroPad2d", "ReflectionPad2d"]
-POOL = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "MinPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-        "AdaptiveMaxPool2d", "GlobalAvgPool", "GlobalMaxPool"]
+DENSE = [
+    "Linear",
+    "Bilinear",
+    "Identity",
+    "Flatten",
+    "Unflatten",
+    "Reshape",
+    "Permute",
+    "Squeeze",
+    "Unsqueeze",
+    "Select",
+]
+CONV = [
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "DepthwiseSeparableConv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "Upsample",
+    "PixelShuffle",
+    "ZeroPad2d",
+    "ReflectionPad2d",
+]
+POOL = [
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "MinPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
+]
 
 
 def shape_of(type_name: str, features: tuple[int, ...], dtype: str = "float32", **params) -> tuple:
@@ -72,8 +103,10 @@ def test_rarely_changed_params_are_advanced() -> None:
 
 
 def test_layers_import_no_torch() -> None:
-    code = ("import sys, dlstudio.layers as L; specs = L.all_specs(); "
-            "assert 'torch' not in sys.modules, 'torch imported'; print(len(specs))")
+    code = (
+        "import sys, dlstudio.layers as L; specs = L.all_specs(); "
+        "assert 'torch' not in sys.modules, 'torch imported'; print(len(specs))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) >= len(DENSE + CONV + POOL)
@@ -109,45 +142,51 @@ def test_lenet5_shapes_params_and_macs_match_torch() -> None:
 
 
 # ------------------------------------------------------------------------------------- exact shapes/counts
-@pytest.mark.parametrize("type_name, features, params, expected", [
-    ("Conv2d", (3, 32, 32), {"out_channels": 8, "kernel_size": 3, "padding": "same"}, (8, 32, 32)),
-    ("Conv2d", (3, 32, 32), {"out_channels": 8, "kernel_size": 3, "stride": 2}, (8, 15, 15)),
-    ("Conv2d", (3, 9, 9), {"out_channels": 4, "kernel_size": (3, 1), "dilation": 2}, (4, 5, 9)),
-    ("Conv1d", (4, 100), {"out_channels": 2, "kernel_size": 7, "padding": "valid"}, (2, 94)),
-    ("Conv3d", (2, 8, 8, 8), {"out_channels": 4, "kernel_size": 3, "padding": 1, "stride": 2}, (4, 4, 4, 4)),
-    ("ConvTranspose2d", (16, 7, 7), {"out_channels": 8, "kernel_size": 4, "stride": 2, "padding": 1},
-     (8, 14, 14)),
-    ("ConvTranspose2d", (4, 7, 7), {"out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1,
-                                    "output_padding": 1}, (1, 14, 14)),
-    ("ConvTranspose1d", (4, 10), {"out_channels": 2, "kernel_size": 2, "stride": 2}, (2, 20)),
-    ("DepthwiseSeparableConv2d", (8, 16, 16), {"out_channels": 32, "kernel_size": 3, "padding": 1}, (32, 16, 16)),
-    ("Upsample", (3, 5, 7), {"scale_factor": 2.0}, (3, 10, 14)),
-    ("Upsample", (3, 5, 7), {"size": (9, 4), "mode": "bilinear"}, (3, 9, 4)),
-    ("Upsample", (3, 5), {"scale_factor": 1.5, "mode": "linear"}, (3, 7)),
-    ("PixelShuffle", (12, 4, 5), {"upscale_factor": 2}, (3, 8, 10)),
-    ("ZeroPad2d", (3, 4, 4), {"padding": (1, 2, 0, 3)}, (3, 7, 7)),
-    ("ReflectionPad2d", (3, 4, 4), {"padding": 3}, (3, 10, 10)),
-    ("MaxPool2d", (6, 28, 28), {}, (6, 14, 14)),
-    ("MaxPool2d", (6, 5, 5), {"kernel_size": 2}, (6, 2, 2)),
-    ("MaxPool2d", (6, 5, 5), {"kernel_size": 2, "ceil_mode": True}, (6, 3, 3)),
-    ("AvgPool2d", (6, 8, 8), {"kernel_size": 3, "stride": 1, "padding": 1}, (6, 8, 8)),
-    ("AvgPool1d", (2, 9), {"kernel_size": 3}, (2, 3)),
-    ("MinPool2d", (1, 6, 6), {"kernel_size": 3}, (1, 2, 2)),
-    ("AdaptiveAvgPool2d", (512, 7, 7), {"output_size": 1}, (512, 1, 1)),
-    ("AdaptiveMaxPool2d", (3, 5, 5), {"output_size": (2, 3)}, (3, 2, 3)),
-    ("AdaptiveAvgPool1d", (3, 11), {"output_size": 4}, (3, 4)),
-    ("GlobalAvgPool", (64, 7, 7), {}, (64,)),
-    ("GlobalMaxPool", (32, 50), {}, (32,)),
-    ("Reshape", (64,), {"shape": (4, -1)}, (4, 16)),
-    ("Unflatten", (784,), {"unflattened_size": (1, 28, 28)}, (1, 28, 28)),
-    ("Permute", (3, 5, 7), {"dims": (3, 1, 2)}, (7, 3, 5)),
-    ("Squeeze", (1, 10, 1), {}, (10,)),
-    ("Squeeze", (1, 10, 1), {"dim": -1}, (1, 10)),
-    ("Unsqueeze", (28, 28), {"dim": 1}, (1, 28, 28)),
-    ("Unsqueeze", (28, 28), {"dim": -1}, (28, 28, 1)),
-    ("Select", (20, 32), {}, (32,)),
-    ("Select", (20, 32), {"dim": 2, "index": 0}, (20,)),
-])
+@pytest.mark.parametrize(
+    "type_name, features, params, expected",
+    [
+        ("Conv2d", (3, 32, 32), {"out_channels": 8, "kernel_size": 3, "padding": "same"}, (8, 32, 32)),
+        ("Conv2d", (3, 32, 32), {"out_channels": 8, "kernel_size": 3, "stride": 2}, (8, 15, 15)),
+        ("Conv2d", (3, 9, 9), {"out_channels": 4, "kernel_size": (3, 1), "dilation": 2}, (4, 5, 9)),
+        ("Conv1d", (4, 100), {"out_channels": 2, "kernel_size": 7, "padding": "valid"}, (2, 94)),
+        ("Conv3d", (2, 8, 8, 8), {"out_channels": 4, "kernel_size": 3, "padding": 1, "stride": 2}, (4, 4, 4, 4)),
+        ("ConvTranspose2d", (16, 7, 7), {"out_channels": 8, "kernel_size": 4, "stride": 2, "padding": 1}, (8, 14, 14)),
+        (
+            "ConvTranspose2d",
+            (4, 7, 7),
+            {"out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+            (1, 14, 14),
+        ),
+        ("ConvTranspose1d", (4, 10), {"out_channels": 2, "kernel_size": 2, "stride": 2}, (2, 20)),
+        ("DepthwiseSeparableConv2d", (8, 16, 16), {"out_channels": 32, "kernel_size": 3, "padding": 1}, (32, 16, 16)),
+        ("Upsample", (3, 5, 7), {"scale_factor": 2.0}, (3, 10, 14)),
+        ("Upsample", (3, 5, 7), {"size": (9, 4), "mode": "bilinear"}, (3, 9, 4)),
+        ("Upsample", (3, 5), {"scale_factor": 1.5, "mode": "linear"}, (3, 7)),
+        ("PixelShuffle", (12, 4, 5), {"upscale_factor": 2}, (3, 8, 10)),
+        ("ZeroPad2d", (3, 4, 4), {"padding": (1, 2, 0, 3)}, (3, 7, 7)),
+        ("ReflectionPad2d", (3, 4, 4), {"padding": 3}, (3, 10, 10)),
+        ("MaxPool2d", (6, 28, 28), {}, (6, 14, 14)),
+        ("MaxPool2d", (6, 5, 5), {"kernel_size": 2}, (6, 2, 2)),
+        ("MaxPool2d", (6, 5, 5), {"kernel_size": 2, "ceil_mode": True}, (6, 3, 3)),
+        ("AvgPool2d", (6, 8, 8), {"kernel_size": 3, "stride": 1, "padding": 1}, (6, 8, 8)),
+        ("AvgPool1d", (2, 9), {"kernel_size": 3}, (2, 3)),
+        ("MinPool2d", (1, 6, 6), {"kernel_size": 3}, (1, 2, 2)),
+        ("AdaptiveAvgPool2d", (512, 7, 7), {"output_size": 1}, (512, 1, 1)),
+        ("AdaptiveMaxPool2d", (3, 5, 5), {"output_size": (2, 3)}, (3, 2, 3)),
+        ("AdaptiveAvgPool1d", (3, 11), {"output_size": 4}, (3, 4)),
+        ("GlobalAvgPool", (64, 7, 7), {}, (64,)),
+        ("GlobalMaxPool", (32, 50), {}, (32,)),
+        ("Reshape", (64,), {"shape": (4, -1)}, (4, 16)),
+        ("Unflatten", (784,), {"unflattened_size": (1, 28, 28)}, (1, 28, 28)),
+        ("Permute", (3, 5, 7), {"dims": (3, 1, 2)}, (7, 3, 5)),
+        ("Squeeze", (1, 10, 1), {}, (10,)),
+        ("Squeeze", (1, 10, 1), {"dim": -1}, (1, 10)),
+        ("Unsqueeze", (28, 28), {"dim": 1}, (1, 28, 28)),
+        ("Unsqueeze", (28, 28), {"dim": -1}, (28, 28, 1)),
+        ("Select", (20, 32), {}, (32,)),
+        ("Select", (20, 32), {"dim": 2, "index": 0}, (20,)),
+    ],
+)
 def test_exact_shapes(type_name: str, features: tuple, params: dict, expected: tuple) -> None:
     assert shape_of(type_name, features, **params) == expected
 
@@ -155,7 +194,9 @@ def test_exact_shapes(type_name: str, features: tuple, params: dict, expected: t
 def test_param_counts_and_macs() -> None:
     # conv MACs = output elements x (in_channels / groups) x kernel volume
     assert counts("Conv2d", (8, 10, 10), out_channels=16, kernel_size=3, padding=1, groups=4) == (
-        16 * 2 * 9 + 16, 16 * 10 * 10 * 2 * 9)
+        16 * 2 * 9 + 16,
+        16 * 10 * 10 * 2 * 9,
+    )
     assert counts("Conv1d", (4, 20), out_channels=2, kernel_size=5, bias=False) == (40, 2 * 16 * 4 * 5)
     # depthwise 8x3x3 (+8) and pointwise 8x32 (+32) vs 32x8x3x3 (+32) for a full Conv2d
     ds = counts("DepthwiseSeparableConv2d", (8, 16, 16), out_channels=32, padding=1)
@@ -165,7 +206,9 @@ def test_param_counts_and_macs() -> None:
     torch_ds = sum(p.numel() for p in nn.Sequential(nn.Conv2d(8, 8, 3, groups=8), nn.Conv2d(8, 32, 1)).parameters())
     assert ds[0] == torch_ds
     assert counts("ConvTranspose2d", (16, 7, 7), out_channels=8, kernel_size=4, stride=2, padding=1) == (
-        16 * 8 * 16 + 8, 16 * 7 * 7 * 8 * 16)
+        16 * 8 * 16 + 8,
+        16 * 7 * 7 * 8 * 16,
+    )
     spec = get_spec("Bilinear")
     p = spec.resolve_params({"out_features": 3})
     bilinear = nn.Bilinear(5, 4, 3)
@@ -212,8 +255,12 @@ def test_groups_must_divide_channels() -> None:
 
 
 def test_integer_input_into_float_layer() -> None:
-    for name, feats in (("Conv2d", (1, 8, 8)), ("MaxPool2d", (1, 8, 8)), ("GlobalAvgPool", (2, 4)),
-                        ("Upsample", (1, 4, 4))):
+    for name, feats in (
+        ("Conv2d", (1, 8, 8)),
+        ("MaxPool2d", (1, 8, 8)),
+        ("GlobalAvgPool", (2, 4)),
+        ("Upsample", (1, 4, 4)),
+    ):
         err = shape_error(name, feats, "int64")
         assert err.port == "x" and err.expected == "float32" and "Embedding" in str(err), name
     err = shape_error("Linear", (4,), "int64", out_features=2)
@@ -286,19 +333,26 @@ def test_errors_reach_the_graph_diagnostics() -> None:
 def test_method_layers_compile_to_plain_tensor_calls() -> None:
     g = dls.Graph()
     x = g.input("seq", shape=(64,))
-    h = g.add("Reshape", x, shape=(4, -1))          # (4, 16)
-    h = g.add("Permute", h, dims=(2, 1))            # (16, 4)
-    h = g.add("Unsqueeze", h, dim=1)                # (1, 16, 4)
-    h = g.add("Squeeze", h, dim=1)                  # (16, 4)
-    last = g.add("Select", h)                       # (4,)
+    h = g.add("Reshape", x, shape=(4, -1))  # (4, 16)
+    h = g.add("Permute", h, dims=(2, 1))  # (16, 4)
+    h = g.add("Unsqueeze", h, dim=1)  # (1, 16, 4)
+    h = g.add("Squeeze", h, dim=1)  # (16, 4)
+    last = g.add("Select", h)  # (4,)
     img = g.add("Unflatten", x, unflattened_size=(4, 4, 4))
     g.output("last", last)
     g.output("gap", g.add("GlobalAvgPool", img))
     g.output("gmp", g.add("GlobalMaxPool", img))
     model = dls.compile(g)
     code = model.code
-    for snippet in ("seq.reshape(-1, 4, 16)", ".permute(0, 2, 1)", ".unsqueeze(1)", ".squeeze(1)",
-                    ".select(1, -1)", ".mean(dim = (2, 3))", ".amax(dim = (2, 3))"):
+    for snippet in (
+        "seq.reshape(-1, 4, 16)",
+        ".permute(0, 2, 1)",
+        ".unsqueeze(1)",
+        ".squeeze(1)",
+        ".select(1, -1)",
+        ".mean(dim = (2, 3))",
+        ".amax(dim = (2, 3))",
+    ):
         assert snippet in code, snippet
     assert {n for n, _ in model.named_children()} == {"unflatten"}
     seq = torch.randn(3, 64)
@@ -318,8 +372,9 @@ def test_custom_modules_compute_what_they_claim() -> None:
     ref = x.unfold(2, 2, 2).unfold(3, 2, 2).amin(dim=(-1, -2))
     torch.testing.assert_close(MinPool2d(2)(x), ref)
     ds = DepthwiseSeparableConv2d(3, 5, 3, padding=1)
-    expected = F.conv2d(F.conv2d(x, ds.depthwise.weight, ds.depthwise.bias, padding=1, groups=3),
-                        ds.pointwise.weight, ds.pointwise.bias)
+    expected = F.conv2d(
+        F.conv2d(x, ds.depthwise.weight, ds.depthwise.bias, padding=1, groups=3), ds.pointwise.weight, ds.pointwise.bias
+    )
     torch.testing.assert_close(ds(x), expected)
     assert ds.depthwise.weight.shape == (3, 1, 3, 3)
 

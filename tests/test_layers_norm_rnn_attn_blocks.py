@@ -1,6 +1,7 @@
 """Catalog part B (normalization, regularization, activations, recurrent, embedding & attention, merge, blocks):
 error messages for bad inputs, well-known parameter counts, and behaviour the shape harness cannot see
 (training-only layers, zero gradients, h_n layout, self-attention defaults, dynamic ports)."""
+
 from __future__ import annotations
 
 import math
@@ -10,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from test_layer_harness import build_single, make_tensor  # the harness's graph builder (tests/ is on sys.path)
 from torch import nn
 
 import dlstudio as dls
@@ -21,7 +23,6 @@ from dlstudio.nn.activations import Step
 from dlstudio.nn.attention import PositionalEncoding
 from dlstudio.nn.blocks import BasicBlock, Bottleneck, InceptionModule, InvertedResidual
 from dlstudio.nn.noise import GaussianNoise
-from test_layer_harness import build_single, make_tensor  # the harness's graph builder (tests/ is on sys.path)
 
 
 def t(*features: int, dtype: str = "float32") -> TensorInfo:
@@ -129,26 +130,29 @@ def test_other_parameter_errors() -> None:
 
 
 # --------------------------------------------------------------------------------- well-known parameter counts
-@pytest.mark.parametrize("type_name,shape,params,expected", [
-    ("BasicBlock", (64, 56, 56), {"out_channels": 64}, 73_984),
-    ("BasicBlock", (64, 56, 56), {"out_channels": 128, "stride": 2}, 230_144),
-    ("Bottleneck", (256, 56, 56), {"planes": 64}, 70_400),            # ResNet-50 layer1 block 2
-    ("Bottleneck", (64, 56, 56), {"planes": 64}, 75_008),             # ResNet-50 layer1 block 1 (projection)
-    ("InvertedResidual", (32, 112, 112), {"out_channels": 16, "expand_ratio": 1}, 896),   # MobileNetV2 features.1
-    ("InvertedResidual", (16, 112, 112), {"out_channels": 24, "stride": 2}, 5_136),        # MobileNetV2 features.2
-    ("VGGBlock", (3, 224, 224), {"out_channels": 64}, 38_720),        # VGG-16 first stage
-    ("DCGANUpBlock", (512, 4, 4), {"out_channels": 256}, 2_097_664),  # DCGAN generator 512 -> 256
-    ("DCGANDownBlock", (3, 64, 64), {"out_channels": 64, "batch_norm": False}, 3_072),
-    ("LSTM", (7, 10), {"hidden_size": 20}, 2_560),
-    ("GRU", (7, 10), {"hidden_size": 20}, 1_920),
-    ("RNN", (7, 10), {"hidden_size": 20}, 640),
-    ("LSTM", (7, 10), {"hidden_size": 20, "num_layers": 2, "bidirectional": True}, 2 * 2_560 + 2 * 4_960),
-    ("Embedding", (5,), {"num_embeddings": 1000, "embedding_dim": 64}, 64_000),
-    ("MultiheadAttention", (7, 512), {"num_heads": 8}, 1_050_624),    # 4 * 512^2 + 4 * 512
-    ("TransformerEncoderLayer", (7, 512), {"nhead": 8}, 3_152_384),   # "Attention Is All You Need" base layer
-    ("BatchNorm2d", (64, 8, 8), {}, 128),
-    ("LayerNorm", (10, 512), {}, 1_024),
-])
+@pytest.mark.parametrize(
+    "type_name,shape,params,expected",
+    [
+        ("BasicBlock", (64, 56, 56), {"out_channels": 64}, 73_984),
+        ("BasicBlock", (64, 56, 56), {"out_channels": 128, "stride": 2}, 230_144),
+        ("Bottleneck", (256, 56, 56), {"planes": 64}, 70_400),  # ResNet-50 layer1 block 2
+        ("Bottleneck", (64, 56, 56), {"planes": 64}, 75_008),  # ResNet-50 layer1 block 1 (projection)
+        ("InvertedResidual", (32, 112, 112), {"out_channels": 16, "expand_ratio": 1}, 896),  # MobileNetV2 features.1
+        ("InvertedResidual", (16, 112, 112), {"out_channels": 24, "stride": 2}, 5_136),  # MobileNetV2 features.2
+        ("VGGBlock", (3, 224, 224), {"out_channels": 64}, 38_720),  # VGG-16 first stage
+        ("DCGANUpBlock", (512, 4, 4), {"out_channels": 256}, 2_097_664),  # DCGAN generator 512 -> 256
+        ("DCGANDownBlock", (3, 64, 64), {"out_channels": 64, "batch_norm": False}, 3_072),
+        ("LSTM", (7, 10), {"hidden_size": 20}, 2_560),
+        ("GRU", (7, 10), {"hidden_size": 20}, 1_920),
+        ("RNN", (7, 10), {"hidden_size": 20}, 640),
+        ("LSTM", (7, 10), {"hidden_size": 20, "num_layers": 2, "bidirectional": True}, 2 * 2_560 + 2 * 4_960),
+        ("Embedding", (5,), {"num_embeddings": 1000, "embedding_dim": 64}, 64_000),
+        ("MultiheadAttention", (7, 512), {"num_heads": 8}, 1_050_624),  # 4 * 512^2 + 4 * 512
+        ("TransformerEncoderLayer", (7, 512), {"nhead": 8}, 3_152_384),  # "Attention Is All You Need" base layer
+        ("BatchNorm2d", (64, 8, 8), {}, 128),
+        ("LayerNorm", (10, 512), {}, 1_024),
+    ],
+)
 def test_known_parameter_counts(type_name: str, shape: tuple, params: dict, expected: int) -> None:
     dtype = "int64" if type_name == "Embedding" else "float32"
     assert count(type_name, [t(*shape, dtype=dtype)], **params) == expected
@@ -185,7 +189,7 @@ def test_mac_estimates() -> None:
     spec = get_spec("BasicBlock")
     params = spec.resolve_params({"out_channels": 64})
     outs = spec.shape(params, [t(64, 56, 56)])
-    assert spec.macs(params, [t(64, 56, 56)], outs) == 2 * 64 * 64 * 9 * 56 * 56   # 115.6 M, as in ResNet-18
+    assert spec.macs(params, [t(64, 56, 56)], outs) == 2 * 64 * 64 * 9 * 56 * 56  # 115.6 M, as in ResNet-18
     spec = get_spec("MultiheadAttention")
     params = spec.resolve_params({"num_heads": 2})
     outs = spec.shape(params, [t(5, 8), None, None])
@@ -203,8 +207,7 @@ def test_step_outputs_heaviside_and_blocks_gradient() -> None:
 
 
 def test_train_only_layers_act_in_training_and_pass_through_in_eval() -> None:
-    for type_name, params in (("Dropout", {"p": 0.5}), ("GaussianNoise", {"std": 0.5}),
-                              ("AlphaDropout", {"p": 0.5})):
+    for type_name, params in (("Dropout", {"p": 0.5}), ("GaussianNoise", {"std": 0.5}), ("AlphaDropout", {"p": 0.5})):
         assert get_spec(type_name).train_only
         _, model = single(type_name, (200,), **params)
         x = torch.randn(4, 200)
@@ -274,11 +277,11 @@ def test_embedding_and_positional_encoding_pipeline() -> None:
     ids = torch.tensor([[0, 1, 2, 3, 4, 5]])
     y = model(ids)
     pos = torch.arange(6).unsqueeze(1).float()
-    assert torch.allclose(y[0, 0, 0::2], torch.zeros(4))               # padding row + sin(0) = 0
+    assert torch.allclose(y[0, 0, 0::2], torch.zeros(4))  # padding row + sin(0) = 0
     assert torch.allclose(y[0, :, 1] - model.embedding.weight[ids[0], 1], torch.cos(pos[:, 0]), atol=1e-6)
     expected_sin = torch.sin(pos[:, 0] * math.exp(-2 * math.log(10000.0) / 8))
     assert torch.allclose(y[0, :, 2] - model.embedding.weight[ids[0], 2], expected_sin, atol=1e-6)
-    learned = PositionalEncoding(5, max_len=7, kind="learned")                 # odd width, trainable table
+    learned = PositionalEncoding(5, max_len=7, kind="learned")  # odd width, trainable table
     assert sum(p.numel() for p in learned.parameters()) == 35
     assert sum(p.numel() for p in PositionalEncoding(5, max_len=7).parameters()) == 0
 
@@ -286,8 +289,7 @@ def test_embedding_and_positional_encoding_pipeline() -> None:
 def test_split_ports_follow_chunks() -> None:
     spec = get_spec("Split")
     assert [p.name for p in spec.output_ports({"chunks": 3})] == ["y0", "y1", "y2"]
-    assert [o.shape for o in spec.shape({"chunks": 3, "dim": 1}, [t(7, 2)])] == [("N", 3, 2), ("N", 2, 2),
-                                                                                   ("N", 2, 2)]
+    assert [o.shape for o in spec.shape({"chunks": 3, "dim": 1}, [t(7, 2)])] == [("N", 3, 2), ("N", 2, 2), ("N", 2, 2)]
     g = dls.Graph()
     parts = g.add("Split", g.input("x", shape=(6, 2)), chunks=3)
     g.output("a", parts)
@@ -333,22 +335,27 @@ def test_prelu_per_channel_and_layernorm_trailing_dims() -> None:
 
 
 def test_catalog_import_stays_torch_free() -> None:
-    code = ("import sys; from dlstudio.layers import all_specs; n = len(all_specs()); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')]; "
-            "print(n, bad); assert not bad, bad")
+    code = (
+        "import sys; from dlstudio.layers import all_specs; n = len(all_specs()); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')]; "
+        "print(n, bad); assert not bad, bad"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("type_name,params", [
-    ("MultiheadAttention", {"num_heads": 2}),
-    ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 8}),
-    ("TransformerEncoder", {"nhead": 2, "dim_feedforward": 8, "num_layers": 2}),
-])
+@pytest.mark.parametrize(
+    "type_name,params",
+    [
+        ("MultiheadAttention", {"num_heads": 2}),
+        ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 8}),
+        ("TransformerEncoder", {"nhead": 2, "dim_feedforward": 8, "num_layers": 2}),
+    ],
+)
 def test_causal_mask_hides_later_positions(type_name: str, params: dict) -> None:
     x = torch.randn(2, 5, 8)
     later = x.clone()
-    later[:, 3:] = torch.randn(2, 2, 8)          # change only the last two positions
+    later[:, 3:] = torch.randn(2, 2, 8)  # change only the last two positions
     _, causal = single(type_name, (5, 8), causal=True, **params)
     _, full = single(type_name, (5, 8), **params)
     causal.eval()
@@ -371,7 +378,7 @@ def test_decoder_causal_target_mask() -> None:
 
 def test_merge_dtype_flow_follows_torch() -> None:
     ints = [t(3, dtype="int64"), t(3, dtype="int64")]
-    assert get_spec("Mean").shape({}, ints)[0].dtype == "float32"      # the division makes floats
+    assert get_spec("Mean").shape({}, ints)[0].dtype == "float32"  # the division makes floats
     assert get_spec("Add").shape({}, ints)[0].dtype == "int64"
     assert get_spec("Multiply").shape({}, [t(3, dtype="int64"), t(3)])[0].dtype == "float32"
     a, b = torch.tensor([[1, 2, 3]]), torch.tensor([[2, 2, 2]])

@@ -5,6 +5,7 @@ document (delete a key, change a value's type, insert huge or deeply nested valu
 entries) and on the raw bytes (truncate, flip, insert). A file that still loads must survive a save/load
 round trip and a full shape inference.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dlstudio as dls
 from dlstudio.analysis.shapes import infer_all
@@ -31,18 +33,26 @@ def _built_seed() -> bytes:
     b = g.add("ReLU", a)
     j = g.add("Add", b, a)
     from dlstudio.core.edits import GroupNodes
+
     GroupNodes("g1", "blk", (b.node_id, j.node_id)).apply(g)
     g.output("y", g.add("Linear", g.add("Flatten", j), out_features=3))
     p = dls.Project(graph=g, meta={"name": "seed"}, data={"dataset": "digits"}, training={"task": "x"})
     return p.to_json().encode()
 
 
-SEEDS: list[bytes] = [_built_seed()] + [p.read_bytes() for p in sorted(OLD.glob("*.dlstudio"))] + \
-    [p.read_bytes() for p in sorted((ROOT / "examples").glob("*.dlstudio"))]
+SEEDS: list[bytes] = (
+    [_built_seed()]
+    + [p.read_bytes() for p in sorted(OLD.glob("*.dlstudio"))]
+    + [p.read_bytes() for p in sorted((ROOT / "examples").glob("*.dlstudio"))]
+)
 
 HOSTILE_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.sampled_from([2 ** 64, -(2 ** 70), 10 ** 18, 1e300, -1e-300]),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([2**64, -(2**70), 10**18, 1e300, -1e-300]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
     st.sampled_from(["n1", "n2", "g1", "x", "y", "out", "inputs", "", "Conv2d", "Linear", "a.b", "n1:out"]),
     st.lists(st.integers(-3, 40), max_size=4),
     st.integers(1, 80).map(lambda depth: json.loads("[" * depth + "]" * depth)),
@@ -90,8 +100,9 @@ def mutated_documents(draw: st.DrawFn) -> bytes:
             if isinstance(parent, list):
                 parent.insert(key, draw(HOSTILE_VALUES))
             else:
-                parent[draw(st.sampled_from(["extra", "id", "type", "slot", "group", "params", "__proto__"]))] = \
-                    draw(HOSTILE_VALUES)
+                parent[draw(st.sampled_from(["extra", "id", "type", "slot", "group", "params", "__proto__"]))] = draw(
+                    HOSTILE_VALUES
+                )
         elif op == "duplicate":
             if isinstance(parent, list):
                 parent.append(copy.deepcopy(parent[key]))
@@ -117,10 +128,28 @@ def mutated_bytes(draw: st.DrawFn) -> bytes:
         elif op == "flip" and raw:
             raw[i] ^= 1 << draw(st.integers(0, 7))
         elif op == "insert":
-            raw[i:i] = draw(st.sampled_from([b"[", b"{", b"]", b"}", b",", b'"', b"\\", b"\x00", b"\xff",
-                                             b"1e999", b"NaN", b"-", b"9" * 40, b"[" * 5000]))
+            raw[i:i] = draw(
+                st.sampled_from(
+                    [
+                        b"[",
+                        b"{",
+                        b"]",
+                        b"}",
+                        b",",
+                        b'"',
+                        b"\\",
+                        b"\x00",
+                        b"\xff",
+                        b"1e999",
+                        b"NaN",
+                        b"-",
+                        b"9" * 40,
+                        b"[" * 5000,
+                    ]
+                )
+            )
         elif raw:
-            del raw[i:i + draw(st.integers(1, 64))]
+            del raw[i : i + draw(st.integers(1, 64))]
     return bytes(raw)
 
 
@@ -136,9 +165,13 @@ def _load_or_project_error(raw: bytes) -> None:
     infer_all(project.graph)
 
 
-FUZZ = settings(max_examples=1500, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=1500,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 
 
 def test_seeds_load():
@@ -162,7 +195,7 @@ def test_mutated_bytes_raise_only_project_file_errors(raw: bytes) -> None:
 @pytest.mark.parametrize("seed", range(len(SEEDS)))
 def test_every_truncation_point_of_a_seed_is_handled(seed: int) -> None:
     raw = SEEDS[seed]
-    end = raw.rstrip().rfind(b"}")   # cutting only trailing whitespace leaves a valid file
+    end = raw.rstrip().rfind(b"}")  # cutting only trailing whitespace leaves a valid file
     for cut in list(range(0, end, max(1, end // 300))) + [end]:
         with pytest.raises(ProjectFileError):
             project_from_text(raw[:cut], "fuzz.dlstudio")

@@ -1,4 +1,5 @@
 """Project files: round trip, stable text, migrations (format and per node), atomic save, hostile files."""
+
 from __future__ import annotations
 
 import copy
@@ -34,9 +35,12 @@ def sample_project() -> dls.Project:
     head = g.add("Linear", flat, out_features=5, label="head")
     g.node(head.node_id).frozen = True
     g.output("logits", head)
-    return dls.Project(graph=g, data={"dataset": "digits", "split": {"val": 0.2}},
-                       training={"task": "classification", "epochs": 3},
-                       meta={"name": "sample", "description": "a test", "explanation": "Two convs and a head."})
+    return dls.Project(
+        graph=g,
+        data={"dataset": "digits", "split": {"val": 0.2}},
+        training={"task": "classification", "epochs": 3},
+        meta={"name": "sample", "description": "a test", "explanation": "Two convs and a head."},
+    )
 
 
 def write(tmp_path: Path, doc: object, name: str = "p.dlstudio") -> Path:
@@ -138,24 +142,41 @@ def widget_spec(monkeypatch):
             params.setdefault("mode", "fast")
         return params
 
-    spec = LayerSpec(type="TestWidget", category="Dense", explanation="A test-only layer.",
-                     inputs=(PortSpec("x"),), outputs=(PortSpec("y"),),
-                     params=(ParamSpec("width", "int", 1, min=1), ParamSpec("mode", "choice", "slow",
-                                                                            choices=("slow", "fast"))),
-                     shape=lambda params, inputs: [inputs[0]], version=3, replaces=("OldWidget",), migrate=migrate)
+    spec = LayerSpec(
+        type="TestWidget",
+        category="Dense",
+        explanation="A test-only layer.",
+        inputs=(PortSpec("x"),),
+        outputs=(PortSpec("y"),),
+        params=(ParamSpec("width", "int", 1, min=1), ParamSpec("mode", "choice", "slow", choices=("slow", "fast"))),
+        shape=lambda params, inputs: [inputs[0]],
+        version=3,
+        replaces=("OldWidget",),
+        migrate=migrate,
+    )
     monkeypatch.setitem(REGISTRY._specs, "TestWidget", spec)
     monkeypatch.setitem(REGISTRY._aliases, "OldWidget", "TestWidget")
     return spec
 
 
 def widget_doc(node: dict) -> dict:
-    return {"format": "dlstudio-project", "format_version": 2, "meta": {}, "data": {}, "training": {},
-            "groups": [],
-            "nodes": [{"id": "n1", "type": "Input", "params": {"shape": [4]}},
-                      dict({"id": "n2", "label": "w"}, **node),
-                      {"id": "n3", "type": "Output"}],
-            "edges": [{"src": "n1", "src_port": "out", "dst": "n2", "dst_port": "x"},
-                      {"src": "n2", "src_port": "y", "dst": "n3", "dst_port": "x"}]}
+    return {
+        "format": "dlstudio-project",
+        "format_version": 2,
+        "meta": {},
+        "data": {},
+        "training": {},
+        "groups": [],
+        "nodes": [
+            {"id": "n1", "type": "Input", "params": {"shape": [4]}},
+            dict({"id": "n2", "label": "w"}, **node),
+            {"id": "n3", "type": "Output"},
+        ],
+        "edges": [
+            {"src": "n1", "src_port": "out", "dst": "n2", "dst_port": "x"},
+            {"src": "n2", "src_port": "y", "dst": "n3", "dst_port": "x"},
+        ],
+    }
 
 
 def test_renamed_type_and_old_params_are_migrated_per_node(tmp_path, widget_spec):
@@ -170,8 +191,7 @@ def test_renamed_type_and_old_params_are_migrated_per_node(tmp_path, widget_spec
 def test_per_node_version_errors(tmp_path, widget_spec):
     err = load_error(write(tmp_path, widget_doc({"type": "TestWidget", "type_version": 5})))
     assert err.json_path == "nodes[1].type_version" and "newer dlstudio" in err.reason
-    err = load_error(write(tmp_path, widget_doc({"type": "OldWidget", "type_version": 1,
-                                                 "params": {"explode": True}})))
+    err = load_error(write(tmp_path, widget_doc({"type": "OldWidget", "type_version": 1, "params": {"explode": True}})))
     assert err.json_path == "nodes[1].params" and "cannot migrate an exploding widget" in err.reason
 
 
@@ -238,35 +258,62 @@ def _del(doc: dict, dotted: str) -> None:
 # (name, change to the valid document, expected JSON path, words in the reason)
 CASES = [
     ("params wrong type", lambda d: _set(d, "nodes[1].params", [1, 2]), "nodes[1].params", "expected an object"),
-    ("huge int", lambda d: _set(d, "nodes[1].params.out_channels", 10 ** 30), "nodes[1].params.out_channels",
-     "too large"),
+    (
+        "huge int",
+        lambda d: _set(d, "nodes[1].params.out_channels", 10**30),
+        "nodes[1].params.out_channels",
+        "too large",
+    ),
     ("huge float", lambda d: _set(d, "training.lr", 1e308 * 10), None, "NaN or Infinity"),
-    ("deep nesting", lambda d: _set(d, "data.x", json.loads("[" * 60 + "]" * 60)),
-     "data.x" + "[0]" * (MAX_DEPTH - 1), "nested more than"),
-    ("duplicate node id", lambda d: _set(d, "nodes[2].id", d["nodes"][1]["id"]), "nodes[2].id",
-     "already used by nodes[1]"),
+    (
+        "deep nesting",
+        lambda d: _set(d, "data.x", json.loads("[" * 60 + "]" * 60)),
+        "data.x" + "[0]" * (MAX_DEPTH - 1),
+        "nested more than",
+    ),
+    (
+        "duplicate node id",
+        lambda d: _set(d, "nodes[2].id", d["nodes"][1]["id"]),
+        "nodes[2].id",
+        "already used by nodes[1]",
+    ),
     ("node id with a dot", lambda d: _set(d, "nodes[0].id", "n.1"), "nodes[0].id", "only letters"),
     ("missing type", lambda d: _del(d, "nodes[3].type"), "nodes[3].type", "required field"),
     ("label not text", lambda d: _set(d, "nodes[3].label", 5), "nodes[3].label", "expected text"),
     ("frozen not bool", lambda d: _set(d, "nodes[3].frozen", "yes"), "nodes[3].frozen", "true or false"),
     ("position short", lambda d: _set(d, "nodes[0].position", [1]), "nodes[0].position", "expected [x, y]"),
-    ("position off canvas", lambda d: _set(d, "nodes[0].position", [0, 1e12]), "nodes[0].position[1]",
-     "off the canvas"),
-    ("type_version zero", lambda d: _set(d, "nodes[0].type_version", 0), "nodes[0].type_version",
-     "out of range"),
+    (
+        "position off canvas",
+        lambda d: _set(d, "nodes[0].position", [0, 1e12]),
+        "nodes[0].position[1]",
+        "off the canvas",
+    ),
+    ("type_version zero", lambda d: _set(d, "nodes[0].type_version", 0), "nodes[0].type_version", "out of range"),
     ("unknown top field", lambda d: _set(d, "plugins", ["evil"]), "plugins", "unknown field"),
     ("unknown node field", lambda d: _set(d, "nodes[2].code", "import os"), "nodes[2].code", "unknown field"),
     ("unknown edge field", lambda d: _set(d, "edges[0].weight", 1), "edges[0].weight", "unknown field"),
     ("edge to missing node", lambda d: _set(d, "edges[1].dst", "n99"), "edges[1].dst", "not in the file"),
-    ("edge to missing input port", lambda d: _set(d, "edges[0].dst_port", "z"), "edges[0].dst_port",
-     "has no input port 'z'"),
-    ("edge from missing output port", lambda d: _set(d, "edges[0].src_port", "y"), "edges[0].src_port",
-     "has no output port 'y'"),
+    (
+        "edge to missing input port",
+        lambda d: _set(d, "edges[0].dst_port", "z"),
+        "edges[0].dst_port",
+        "has no input port 'z'",
+    ),
+    (
+        "edge from missing output port",
+        lambda d: _set(d, "edges[0].src_port", "y"),
+        "edges[0].src_port",
+        "has no output port 'y'",
+    ),
     ("edge slot negative", lambda d: _set(d, "edges[0].slot", -1), "edges[0].slot", "out of range"),
     ("double wire", lambda d: d["edges"].append(copy.deepcopy(d["edges"][0])), "edges[", "already wired"),
     ("edges not a list", lambda d: _set(d, "edges", {"a": 1}), "edges", "expected a list"),
-    ("group with missing node", lambda d: _set(d, "groups[0].node_ids", ["n77"]), "groups[0].node_ids[0]",
-     "no node 'n77'"),
+    (
+        "group with missing node",
+        lambda d: _set(d, "groups[0].node_ids", ["n77"]),
+        "groups[0].node_ids[0]",
+        "no node 'n77'",
+    ),
     ("empty group", lambda d: _set(d, "groups[0].node_ids", []), "groups[0].node_ids", "at least one node"),
     ("group id clash", lambda d: _set(d, "groups[0].id", "n1"), "groups[0].id", "already used"),
     ("node.group disagrees", lambda d: _set(d, "nodes[0].group", "g1"), "nodes[0].group", "make them agree"),
@@ -299,8 +346,11 @@ RAW_CASES = [
     ("top-level list", lambda t: "[" + t + "]", "expected a JSON object"),
     ("NaN", lambda t: t.replace('"epochs": 3', '"epochs": NaN'), "NaN"),
     ("thousands of digits", lambda t: t.replace('"epochs": 3', '"epochs": ' + "9" * 5000), "not usable JSON"),
-    ("very deep", lambda t: t.replace('"epochs": 3', '"epochs": ' + "[" * 100_000 + "]" * 100_000),
-     "nested too deeply"),
+    (
+        "very deep",
+        lambda t: t.replace('"epochs": 3', '"epochs": ' + "[" * 100_000 + "]" * 100_000),
+        "nested too deeply",
+    ),
     ("duplicate key", lambda t: t.replace('"epochs": 3', '"epochs": 3, "epochs": 4'), "appears twice"),
 ]
 
@@ -328,6 +378,7 @@ def test_unreadable_paths(tmp_path):
 
 def test_file_size_limit(tmp_path, monkeypatch):
     from dlstudio.io import schema
+
     path = sample_project().save(tmp_path / "net.dlstudio")
     monkeypatch.setattr(schema, "MAX_FILE_BYTES", 100)
     assert "at most 100 bytes" in load_error(path).reason
@@ -353,7 +404,7 @@ def test_unknown_types_and_bad_params_load_and_become_diagnostics(tmp_path):
     conv = next(n for n in doc["nodes"] if n["label"] == "stem")
     conv["params"]["kernel_size"] = "abc"
     relu = next(n for n in doc["nodes"] if n["type"] == "ReLU")
-    relu["type"] = "os.system"          # looks like a dotted path: it must stay a name, never be imported
+    relu["type"] = "os.system"  # looks like a dotted path: it must stay a name, never be imported
     relu["params"] = {"command": "touch pwned"}
     project = dls.Project.load(write(tmp_path, doc))
     errors = infer_all(project.graph).errors
@@ -368,16 +419,22 @@ def test_unknown_types_and_bad_params_load_and_become_diagnostics(tmp_path):
 
 
 def test_defaults_fill_optional_fields(tmp_path):
-    doc = {"format": "dlstudio-project", "format_version": 2,
-           "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}},
-                     {"id": "b", "type": "Linear", "params": {"out_features": 2}},
-                     {"id": "c", "type": "Output"}],
-           "edges": [{"src": "a", "src_port": "out", "dst": "b", "dst_port": "x"},
-                     {"src": "b", "src_port": "y", "dst": "c", "dst_port": "x"}]}
+    doc = {
+        "format": "dlstudio-project",
+        "format_version": 2,
+        "nodes": [
+            {"id": "a", "type": "Input", "params": {"shape": [3]}},
+            {"id": "b", "type": "Linear", "params": {"out_features": 2}},
+            {"id": "c", "type": "Output"},
+        ],
+        "edges": [
+            {"src": "a", "src_port": "out", "dst": "b", "dst_port": "x"},
+            {"src": "b", "src_port": "y", "dst": "c", "dst_port": "x"},
+        ],
+    }
     project = dls.Project.load(write(tmp_path, doc))
     node = project.graph.node("b")
-    assert (node.label, node.position, node.frozen, node.group, node.type_version) == ("b", (0.0, 0.0), False,
-                                                                                     None, 1)
+    assert (node.label, node.position, node.frozen, node.group, node.type_version) == ("b", (0.0, 0.0), False, None, 1)
     assert (project.meta, project.data, project.training) == ({}, {}, {})
     assert dls.compile(project.graph)(__import__("torch").zeros(2, 3)).shape == (2, 2)
 

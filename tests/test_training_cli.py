@@ -1,5 +1,6 @@
 """`dlstudio train` / `dlstudio evaluate`: accuracy bars with the real settings, bad input before training,
 Ctrl+C, and data-parallel training with 2 CPU processes under torchrun."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ import pytest
 from dlstudio.cli import run_cli
 from dlstudio.io.project import Project
 from dlstudio.training.quick import mlp_for, mlp_graph
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -31,8 +31,12 @@ BARS = [
 
 
 def _project(path: Path, dataset: str, hidden: tuple[int, ...], training: dict, data: dict | None = None) -> Path:
-    Project(graph=mlp_for(dataset, hidden), data={"dataset": dataset, **(data or {})}, training=training,
-            meta={"name": dataset}).save(path)
+    Project(
+        graph=mlp_for(dataset, hidden),
+        data={"dataset": dataset, **(data or {})},
+        training=training,
+        meta={"name": dataset},
+    ).save(path)
     return path
 
 
@@ -41,8 +45,15 @@ def _json_events(out: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("dataset,hidden,training,metric,bar", BARS, ids=[b[0] for b in BARS])
-def test_cli_accuracy_bars(tmp_path: Path, capsys: pytest.CaptureFixture[str], dataset: str,
-                           hidden: tuple[int, ...], training: dict, metric: str, bar: float) -> None:
+def test_cli_accuracy_bars(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    dataset: str,
+    hidden: tuple[int, ...],
+    training: dict,
+    metric: str,
+    bar: float,
+) -> None:
     proj = _project(tmp_path / f"{dataset}.dlstudio", dataset, hidden, training)
     code = run_cli(["train", str(proj), "--json", "--run-dir", str(tmp_path / "run")])
     events = _json_events(capsys.readouterr().out)
@@ -69,25 +80,31 @@ def test_cli_progress_bar_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFix
 def test_cli_bad_input_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,label\n1,2,0\n3,4,1\n")
-    Project(graph=mlp_graph((2,), (4,), 2), data={"dataset": "csv", "path": "d.csv", "features": ["a", "c"],
-                                                    "target": "label"},
-            training={"epochs": 1}).save(tmp_path / "p.dlstudio")
+    Project(
+        graph=mlp_graph((2,), (4,), 2),
+        data={"dataset": "csv", "path": "d.csv", "features": ["a", "c"], "target": "label"},
+        training={"epochs": 1},
+    ).save(tmp_path / "p.dlstudio")
     assert run_cli(["train", str(tmp_path / "p.dlstudio"), "--run-dir", str(tmp_path / "run")]) == 2
     assert "no column 'c'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
-    Project(graph=mlp_graph((2,), (4,), 2), data={"dataset": "circles"},
-            training={"loss": "Hinge"}).save(tmp_path / "q.dlstudio")
+    Project(graph=mlp_graph((2,), (4,), 2), data={"dataset": "circles"}, training={"loss": "Hinge"}).save(
+        tmp_path / "q.dlstudio"
+    )
     assert run_cli(["train", str(tmp_path / "q.dlstudio")]) == 2
     assert "training.loss: unknown loss 'Hinge'" in capsys.readouterr().err
 
 
 def test_cli_csv_project_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = ["x1,x2,colour,label"] + [f"{i % 7},{(i * 3) % 5},{'red' if i % 2 else 'blue'},{'yes' if i % 7 > 3 else 'no'}"
-                                     for i in range(80)]
+    rows = ["x1,x2,colour,label"] + [
+        f"{i % 7},{(i * 3) % 5},{'red' if i % 2 else 'blue'},{'yes' if i % 7 > 3 else 'no'}" for i in range(80)
+    ]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
-    Project(graph=mlp_graph((4,), (16,), 2), data={"dataset": "csv", "path": "t.csv", "target": "label",
-                                                    "categorical": ["colour"]},
-            training={"epochs": 30, "lr": 0.03}).save(tmp_path / "p.dlstudio")
+    Project(
+        graph=mlp_graph((4,), (16,), 2),
+        data={"dataset": "csv", "path": "t.csv", "target": "label", "categorical": ["colour"]},
+        training={"epochs": 30, "lr": 0.03},
+    ).save(tmp_path / "p.dlstudio")
     assert run_cli(["train", str(tmp_path / "p.dlstudio"), "--json", "--run-dir", str(tmp_path / "r")]) == 0
     fin = _json_events(capsys.readouterr().out)[-1]
     assert fin["final_metrics"]["val_accuracy"] > 0.9
@@ -103,8 +120,13 @@ def _env() -> dict[str, str]:
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     proj = _project(tmp_path / "d.dlstudio", "digits", (32,), {"epochs": 500, "batch_size": 16})
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "dlstudio", "train", str(proj), "--json", "--run-dir", str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlstudio", "train", str(proj), "--json", "--run-dir", str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if '"EpochEnd"' in line:
@@ -118,18 +140,50 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     # interrupted mid-epoch: an extra "_interrupted" checkpoint; between epochs the epoch checkpoint suffices
     assert saved[0] == "epoch_0001" and set(saved) <= {"epoch_0001", "epoch_0001_interrupted", "epoch_0002"}
     assert (run / "last.safetensors").is_file() and (run / "report.json").is_file()
-    resumed = subprocess.run([sys.executable, "-m", "dlstudio", "train", str(proj), "--json", "--epochs",
-                              str(fin["epochs_run"] + 1), "--resume", str(run / "checkpoints" / saved[0])],
-                             capture_output=True, text=True, env=_env(), timeout=120)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dlstudio",
+            "train",
+            str(proj),
+            "--json",
+            "--epochs",
+            str(fin["epochs_run"] + 1),
+            "--resume",
+            str(run / "checkpoints" / saved[0]),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert _json_events(resumed.stdout)[-1]["epochs_run"] == fin["epochs_run"] + 1
 
 
 def test_distributed_two_cpu_processes(tmp_path: Path) -> None:
     proj = _project(tmp_path / "c.dlstudio", "circles", (16,), {"epochs": 4, "lr": 0.02, "batch_size": 32})
-    res = subprocess.run([sys.executable, "-m", "dlstudio", "train", str(proj), "--nproc", "2", "--json",
-                          "--device", "cpu", "--run-dir", str(tmp_path / "run")],
-                         capture_output=True, text=True, env=_env(), timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dlstudio",
+            "train",
+            str(proj),
+            "--nproc",
+            "2",
+            "--json",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     events = _json_events(res.stdout)
     finished = {e["rank"]: e for e in events if e["event"] == "Finished"}

@@ -1,5 +1,6 @@
 """The training loop: events, stop/pause, resume equivalence, checkpoints without pickle, NaN faults, early
 stopping, schedules, optimizers, losses, metrics, sanity tools."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,6 @@ from dlstudio.training.loop import Trainer
 from dlstudio.training.losses import LOSSES
 from dlstudio.training.quick import mlp_for, mlp_graph
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -31,8 +31,12 @@ def _names(events: list) -> list[str]:
 
 
 def test_events_in_order_and_metrics(tmp_path: Path) -> None:
-    t = Trainer(mlp_for("circles", (8,)), {"dataset": "circles", **SMALL},
-                {"epochs": 2, "batch_size": 40, "lr": 0.05}, run_dir=tmp_path / "run")
+    t = Trainer(
+        mlp_for("circles", (8,)),
+        {"dataset": "circles", **SMALL},
+        {"epochs": 2, "batch_size": 40, "lr": 0.05},
+        run_dir=tmp_path / "run",
+    )
     events = list(t.run())
     names = _names(events)
     assert names[0] == "EpochStarted" and names[-1] == "Finished"
@@ -42,23 +46,36 @@ def test_events_in_order_and_metrics(tmp_path: Path) -> None:
     end = [e for e in events if isinstance(e, EpochEnd)][-1]
     for key in ("loss", "val_loss", "val_accuracy", "val_precision_macro", "val_recall_macro", "val_f1_macro", "lr"):
         assert key in end.metrics
-    json.dumps([e.to_dict() for e in events])   # every event is plain JSON
+    json.dumps([e.to_dict() for e in events])  # every event is plain JSON
 
 
 def test_run_folder_layout_and_no_pickle(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    t = Trainer(mlp_for("iris", (8,)), {"dataset": "iris", "test_fraction": 0.2},
-                {"epochs": 2, "batch_size": 16}, run_dir=run)
+    t = Trainer(
+        mlp_for("iris", (8,)), {"dataset": "iris", "test_fraction": 0.2}, {"epochs": 2, "batch_size": 16}, run_dir=run
+    )
     fin = list(t.run())[-1]
     assert isinstance(fin, Finished)
-    for name in ("settings.json", "metrics.csv", "metrics.jsonl", "best.safetensors", "last.safetensors",
-                 "report.json", "report.md"):
+    for name in (
+        "settings.json",
+        "metrics.csv",
+        "metrics.jsonl",
+        "best.safetensors",
+        "last.safetensors",
+        "report.json",
+        "report.md",
+    ):
         assert (run / name).is_file(), name
     assert len((run / "metrics.csv").read_text().splitlines()) == 3
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     ck = run / "checkpoints" / "epoch_0002"
-    assert sorted(p.name for p in ck.iterdir()) == ["best.safetensors", "model.safetensors",
-                                                     "optimizer.safetensors", "rng.safetensors", "state.json"]
+    assert sorted(p.name for p in ck.iterdir()) == [
+        "best.safetensors",
+        "model.safetensors",
+        "optimizer.safetensors",
+        "rng.safetensors",
+        "state.json",
+    ]
     for p in run.rglob("*"):
         if p.is_file():
             assert p.read_bytes()[:2] != b"\x80\x04", f"{p} looks like a pickle"
@@ -67,11 +84,18 @@ def test_run_folder_layout_and_no_pickle(tmp_path: Path) -> None:
     assert sum(map(sum, report["test"]["confusion_matrix"])) == 30
 
 
-def _train(run_dir: Path | None, epochs: int = 6, stop_after: int | None = None, resume: Path | None = None,
-           **training: object) -> Trainer:
-    cfg = {"epochs": epochs, "batch_size": 32, "optimizer": "SGD", "lr": 0.05,
-           "optimizer_params": {"momentum": 0.9}, "schedule": {"name": "CosineAnnealingLR", "warmup_epochs": 1},
-           **training}
+def _train(
+    run_dir: Path | None, epochs: int = 6, stop_after: int | None = None, resume: Path | None = None, **training: object
+) -> Trainer:
+    cfg = {
+        "epochs": epochs,
+        "batch_size": 32,
+        "optimizer": "SGD",
+        "lr": 0.05,
+        "optimizer_params": {"momentum": 0.9},
+        "schedule": {"name": "CosineAnnealingLR", "warmup_epochs": 1},
+        **training,
+    }
     g = mlp_for("moons", (16,))
     t = Trainer(g, {"dataset": "moons", **SMALL, "augment": {"noise": 0.05}}, cfg, run_dir=run_dir, resume=resume)
     for ev in t.run():
@@ -99,8 +123,9 @@ def test_checkpoint_round_trip_keeps_optimizer_state(tmp_path: Path) -> None:
     t = _train(tmp_path / "r", epochs=2, optimizer="Adam", lr=0.01, optimizer_params={"betas": [0.8, 0.99]})
     ck = load_checkpoint(tmp_path / "r" / "checkpoints" / "epoch_0002")
     opt = t.optimizer.state_dict()
-    assert ck["optimizer"]["param_groups"][0]["betas"] == (0.8, 0.99) or \
-        list(ck["optimizer"]["param_groups"][0]["betas"]) == [0.8, 0.99]
+    assert ck["optimizer"]["param_groups"][0]["betas"] == (0.8, 0.99) or list(
+        ck["optimizer"]["param_groups"][0]["betas"]
+    ) == [0.8, 0.99]
     for pid, st in opt["state"].items():
         for name, v in st.items():
             torch.testing.assert_close(ck["optimizer"]["state"][pid][name], v)
@@ -126,14 +151,13 @@ def test_stop_and_pause_between_batches() -> None:
 
 def test_nan_loss_names_epoch_batch_and_first_node(tmp_path: Path) -> None:
     g = mlp_for("sine", (16,))
-    t = Trainer(g, {"dataset": "sine", **SMALL}, {"epochs": 3, "optimizer": "SGD", "lr": 1e6},
-                run_dir=tmp_path / "run")
+    t = Trainer(g, {"dataset": "sine", **SMALL}, {"epochs": 3, "optimizer": "SGD", "lr": 1e6}, run_dir=tmp_path / "run")
     events = list(t.run())
     fail = events[-1]
     assert isinstance(fail, Failed)
     assert fail.epoch is not None and fail.batch is not None
     assert f"epoch {fail.epoch}, batch {fail.batch}" in fail.message
-    node = g.node(fail.node_id)       # weights blow up until some layer's output overflows
+    node = g.node(fail.node_id)  # weights blow up until some layer's output overflows
     assert node.type == "Linear"
     assert f"Linear '{node.label}'" in fail.message and "learning rate" in fail.message
     assert fail.last_checkpoint is None or Path(fail.last_checkpoint, "state.json").is_file()
@@ -153,18 +177,23 @@ def test_exception_from_the_model_becomes_failed() -> None:
 
     def boom(*args: object) -> None:
         raise RuntimeError("disk on fire")
+
     t.model.register_forward_pre_hook(boom)
     fail = list(t.run())[-1]
     assert isinstance(fail, Failed) and "disk on fire" in fail.message and fail.epoch == 1
 
 
 def test_early_stopping_restores_best(tmp_path: Path) -> None:
-    t = Trainer(mlp_for("circles", (8,)), {"dataset": "circles", **SMALL},
-                {"epochs": 200, "lr": 0.05, "early_stopping": {"patience": 3, "min_delta": 0.5}},
-                run_dir=tmp_path / "r")
+    t = Trainer(
+        mlp_for("circles", (8,)),
+        {"dataset": "circles", **SMALL},
+        {"epochs": 200, "lr": 0.05, "early_stopping": {"patience": 3, "min_delta": 0.5}},
+        run_dir=tmp_path / "r",
+    )
     fin = list(t.run())[-1]
     assert isinstance(fin, Finished) and fin.stopped_early and fin.epochs_run == 4
     from safetensors.torch import load_file
+
     best = load_file(str(tmp_path / "r" / "best.safetensors"))
     for k, v in t.model.state_dict().items():
         torch.testing.assert_close(best[k], v)
@@ -173,12 +202,19 @@ def test_early_stopping_restores_best(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", SCHEDULES)
 def test_schedules_follow_their_formula(name: str) -> None:
     sched = {"name": name, "step_size": 2, "gamma": 0.5, "decay_rate": 1.0, "patience": 0, "factor": 0.5}
-    t = Trainer(mlp_for("xor", (4,)), {"dataset": "xor", "options": {"n_samples": 40}},
-                {"epochs": 4, "lr": 0.1, "batch_size": 64, "optimizer": "SGD", "schedule": sched})
+    t = Trainer(
+        mlp_for("xor", (4,)),
+        {"dataset": "xor", "options": {"n_samples": 40}},
+        {"epochs": 4, "lr": 0.1, "batch_size": 64, "optimizer": "SGD", "schedule": sched},
+    )
     lrs = [e.lr for e in t.run() if isinstance(e, EpochStarted)]
-    expected = {"constant": [0.1] * 4, "StepLR": [0.1, 0.1, 0.05, 0.05], "ExponentialLR": [0.1, 0.05, 0.025, 0.0125],
-                "InverseTimeLR": [0.1, 0.05, 0.1 / 3, 0.025],
-                "CosineAnnealingLR": [0.1 * (1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)]}
+    expected = {
+        "constant": [0.1] * 4,
+        "StepLR": [0.1, 0.1, 0.05, 0.05],
+        "ExponentialLR": [0.1, 0.05, 0.025, 0.0125],
+        "InverseTimeLR": [0.1, 0.05, 0.1 / 3, 0.025],
+        "CosineAnnealingLR": [0.1 * (1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)],
+    }
     if name == "ReduceLROnPlateau":
         assert lrs[0] == 0.1 and all(b <= a for a, b in zip(lrs, lrs[1:]))
     else:
@@ -186,8 +222,11 @@ def test_schedules_follow_their_formula(name: str) -> None:
 
 
 def test_warmup_ramps_linearly() -> None:
-    t = Trainer(mlp_for("xor", (4,)), {"dataset": "xor", "options": {"n_samples": 40}},
-                {"epochs": 4, "lr": 0.3, "batch_size": 64, "schedule": {"warmup_epochs": 2}})
+    t = Trainer(
+        mlp_for("xor", (4,)),
+        {"dataset": "xor", "options": {"n_samples": 40}},
+        {"epochs": 4, "lr": 0.3, "batch_size": 64, "schedule": {"warmup_epochs": 2}},
+    )
     lrs = [e.lr for e in t.run() if isinstance(e, EpochStarted)]
     np.testing.assert_allclose(lrs, [0.1, 0.2, 0.3, 0.3])
 
@@ -195,8 +234,11 @@ def test_warmup_ramps_linearly() -> None:
 @pytest.mark.parametrize("opt", OPTIMIZERS)
 def test_every_optimizer_lowers_the_loss(opt: str) -> None:
     lr = {"SGD": 0.2, "Adagrad": 0.1, "Adadelta": 1.0}.get(opt, 0.01)
-    t = Trainer(mlp_for("blobs", (16,)), {"dataset": "blobs", "options": {"n_samples": 160}, "scaling": "standard"},
-                {"epochs": 5, "lr": lr, "optimizer": opt, "batch_size": 32})
+    t = Trainer(
+        mlp_for("blobs", (16,)),
+        {"dataset": "blobs", "options": {"n_samples": 160}, "scaling": "standard"},
+        {"epochs": 5, "lr": lr, "optimizer": opt, "batch_size": 32},
+    )
     hist = [e.metrics["loss"] for e in t.run() if isinstance(e, EpochEnd)]
     assert hist[-1] < hist[0] * 0.8, hist
 
@@ -225,6 +267,7 @@ def test_every_loss_trains(loss: str) -> None:
 
 def _with_head(out: int, act: str) -> Graph | None:
     from dlstudio.layers.registry import REGISTRY
+
     try:
         REGISTRY.get(act)
     except Exception:
@@ -243,13 +286,14 @@ def test_l1_and_class_weights_change_training() -> None:
     b = Trainer(mlp_for("circles", (8,)), data, {**base, "l1": 0.01, "l2": 0.01})
     la = [e.metrics["loss"] for e in a.run() if isinstance(e, EpochEnd)]
     lb = [e.metrics["loss"] for e in b.run() if isinstance(e, EpochEnd)]
-    assert lb[0] > la[0]                  # the penalty is part of the reported training loss
+    assert lb[0] > la[0]  # the penalty is part of the reported training loss
     c = Trainer(mlp_for("circles", (8,)), {**data, "imbalance": "class_weights"}, base)
     assert c.loss_fn.fn.weight is not None
 
 
 def test_overfitting_warning() -> None:
     from dlstudio.training.metrics import overfitting_warning
+
     hist = [{"loss": 1.0 - 0.1 * i, "val_loss": 0.5 + (0.1 * (i - 2) if i > 2 else 0)} for i in range(7)]
     assert "overfit" in (overfitting_warning(hist) or "")
     assert overfitting_warning([{"loss": 1, "val_loss": 1}] * 5) is None
@@ -259,6 +303,7 @@ def test_metrics_agree_with_sklearn() -> None:
     from sklearn.metrics import accuracy_score, f1_score, r2_score, recall_score, roc_auc_score
 
     from dlstudio.training.metrics import classification_metrics, regression_metrics
+
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 200)
     p = rng.dirichlet([1, 1, 1], 200)
@@ -279,13 +324,14 @@ def test_metrics_agree_with_sklearn() -> None:
 
 def test_sanity_tools() -> None:
     from dlstudio.training.sanity import lr_range_test, overfit_one_batch
+
     t = Trainer(mlp_for("digits", (32,)), {"dataset": "digits"}, {"epochs": 1})
     before = {k: v.clone() for k, v in t.model.state_dict().items()}
     r = overfit_one_batch(t, steps=100)
     assert r.passed and r.final_loss < 0.05 * r.initial_loss, r.message
     rt = lr_range_test(t, steps=40)
     assert 1e-5 < rt.suggested_lr < 1.0 and len(rt.lrs) == len(rt.losses) >= 10
-    for k, v in t.model.state_dict().items():   # the trainer's own model is untouched
+    for k, v in t.model.state_dict().items():  # the trainer's own model is untouched
         assert torch.equal(v, before[k])
     frozen = Trainer(mlp_for("digits", (32,)), {"dataset": "digits"}, {"epochs": 1, "lr": 1e-7, "optimizer": "SGD"})
     assert not overfit_one_batch(frozen, steps=5, lr=1e-7).passed
@@ -293,10 +339,17 @@ def test_sanity_tools() -> None:
 
 def test_task_info_for_lints() -> None:
     from dlstudio.training.data import task_info
+
     g = mlp_for("digits", (8,))
     info = task_info({"dataset": "digits"}, {}, g)
-    assert (info.task, info.loss, info.loss_head, info.n_classes, info.expected_units, info.output_label) == \
-        ("multiclass", "CrossEntropyLoss", "logits", 10, 10, "y")
+    assert (info.task, info.loss, info.loss_head, info.n_classes, info.expected_units, info.output_label) == (
+        "multiclass",
+        "CrossEntropyLoss",
+        "logits",
+        10,
+        10,
+        "y",
+    )
     assert task_info({"dataset": "circles"}, {"loss": "BCELoss"}).loss_head == "probs"
     assert task_info({"dataset": "nope"}, {}).task is None
 
@@ -304,14 +357,19 @@ def test_task_info_for_lints() -> None:
 def test_config_round_trip_and_validation() -> None:
     from dlstudio.core.errors import TrainingConfigError
     from dlstudio.training.config import DataConfig
+
     cfg = TrainingConfig.from_dict({"optimizer": "SGD", "schedule": "StepLR", "early_stopping": {"patience": 2}})
     assert TrainingConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.resolved_loss("regression") == "MSELoss" and cfg.resolved_loss("multiclass") == "CrossEntropyLoss"
     assert cfg.resolved_loss("binary") == "BCEWithLogitsLoss"
-    for bad, field in [({"lr": 0}, "training.lr"), ({"optimizer": "Adamm"}, "training.optimizer"),
-                       ({"batch_size": 1.5}, "training.batch_size"), ({"device": "gpu"}, "training.device"),
-                       ({"schedule": {"name": "cosine"}}, "training.schedule.name"),
-                       ({"epoch": 3}, "training.epoch")]:
+    for bad, field in [
+        ({"lr": 0}, "training.lr"),
+        ({"optimizer": "Adamm"}, "training.optimizer"),
+        ({"batch_size": 1.5}, "training.batch_size"),
+        ({"device": "gpu"}, "training.device"),
+        ({"schedule": {"name": "cosine"}}, "training.schedule.name"),
+        ({"epoch": 3}, "training.epoch"),
+    ]:
         with pytest.raises(TrainingConfigError) as err:
             TrainingConfig.from_dict(bad)
         assert err.value.field == field
@@ -346,6 +404,7 @@ def test_embedding_lstm_on_token_sequences() -> None:
 
 def test_int64_input_refuses_float_data() -> None:
     from dlstudio.core.errors import BindingError
+
     g = Graph()
     x = g.input("tokens", (2,), dtype="int64")
     h = g.add("Embedding", x, num_embeddings=10, embedding_dim=4)
@@ -394,20 +453,27 @@ def test_frozen_nodes_keep_their_weights(tmp_path: Path) -> None:
     # fine-tuning from saved weights: the CLI's --weights goes through initial_weights
     t.save_weights(tmp_path / "w.safetensors")
     from dlstudio.training.checkpoints import load_weights_file
-    t2 = Trainer(mlp_for("circles", (8,)), {"dataset": "circles", **SMALL}, {"epochs": 1},
-                 initial_weights=load_weights_file(tmp_path / "w.safetensors"))
+
+    t2 = Trainer(
+        mlp_for("circles", (8,)),
+        {"dataset": "circles", **SMALL},
+        {"epochs": 1},
+        initial_weights=load_weights_file(tmp_path / "w.safetensors"),
+    )
     for k, v in t.model.state_dict().items():
         assert torch.equal(t2.model.state_dict()[k], v)
 
 
 def test_plateau_schedule_follows_the_direction_of_its_metric() -> None:
     import torch
+
     from dlstudio.training.config import TrainingConfig
     from dlstudio.training.optim import EpochScheduler
 
     for monitor, mode in (("val_loss", "min"), ("val_accuracy", "max"), ("val_mae", "min")):
-        cfg = TrainingConfig.from_dict({"task": "multiclass", "schedule": {"name": "ReduceLROnPlateau"},
-                                        "early_stopping": {"monitor": monitor}})
+        cfg = TrainingConfig.from_dict(
+            {"task": "multiclass", "schedule": {"name": "ReduceLROnPlateau"}, "early_stopping": {"monitor": monitor}}
+        )
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         assert EpochScheduler(opt, cfg).plateau.mode == mode
 
@@ -415,6 +481,7 @@ def test_plateau_schedule_follows_the_direction_of_its_metric() -> None:
 def test_epoch_scores_from_the_confusion_matrix_equal_sklearn() -> None:
     import numpy as np
     from sklearn.metrics import precision_recall_fscore_support
+
     from dlstudio.training.metrics import classification_metrics, confusion_counts, per_class_scores
 
     rng = np.random.default_rng(7)
@@ -441,8 +508,7 @@ def test_fused_kernels_are_picked_and_match_the_plain_update() -> None:
     def train(optimizer: str, params: dict) -> tuple[torch.optim.Optimizer, torch.Tensor]:
         torch.manual_seed(0)
         model = torch.nn.Linear(5, 3)
-        opt = build_optimizer(model.parameters(), TrainingConfig(optimizer=optimizer, lr=0.05,
-                                                                 optimizer_params=params))
+        opt = build_optimizer(model.parameters(), TrainingConfig(optimizer=optimizer, lr=0.05, optimizer_params=params))
         x = torch.randn(16, 5)
         for _ in range(5):
             opt.zero_grad()
@@ -455,5 +521,5 @@ def test_fused_kernels_are_picked_and_match_the_plain_update() -> None:
         plain, w_plain = train(name, {"fused": False})
         assert fused.defaults["fused"] is True and not plain.defaults["fused"], name
         assert torch.allclose(w_fused, w_plain, atol=1e-6), name
-    rms, _ = train("RMSprop", {})   # no fused kernel in torch: the plain implementation, no error
+    rms, _ = train("RMSprop", {})  # no fused kernel in torch: the plain implementation, no error
     assert not rms.defaults.get("fused")

@@ -1,5 +1,6 @@
 """The controller and its undo commands, driven without a window: every edit kind undoes and redoes to the
 exact same graph, spin-box runs merge into one step, refused connections say why."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,9 +8,9 @@ import pytest
 pytest.importorskip("PySide6")
 
 import dlstudio as dls  # noqa: E402
+from dlstudio.core.layout import layered_positions  # noqa: E402
 from dlstudio.ui.analysis import make_engine  # noqa: E402
 from dlstudio.ui.controller import Controller  # noqa: E402
-from dlstudio.core.layout import layered_positions  # noqa: E402
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_spin_box_run_is_one_undo_step(mlp):
     ctl.end_merge()
     ctl.set_param([fc1], "bias", True)
     assert ctl.undo_stack.count() == 3
-    ctl._last_push -= 10.0   # a pause also ends the run
+    ctl._last_push -= 10.0  # a pause also ends the run
     ctl.set_param([fc1], "bias", False)
     assert ctl.undo_stack.count() == 4
 
@@ -153,9 +154,9 @@ def test_copy_paste_keeps_a_whole_block_as_a_block_and_undoes_as_one_step(mlp):
     gid = ctl.group([fc1, act], "encoder")
     assert gid is not None
     before = g.to_dict()
-    partial = ctl.paste_dict(ctl.copy_dict([fc1]))          # part of a block: just the layer
+    partial = ctl.paste_dict(ctl.copy_dict([fc1]))  # part of a block: just the layer
     assert len(partial) == 1 and g.node(partial[0]).group is None
-    new = ctl.paste_dict(ctl.copy_dict([fc1, act, fc2]))    # the whole block plus a layer outside it
+    new = ctl.paste_dict(ctl.copy_dict([fc1, act, fc2]))  # the whole block plus a layer outside it
     blocks = [b for b in g.groups.values() if b.id != gid]
     assert len(blocks) == 1 and blocks[0].label == "encoder"
     assert set(blocks[0].node_ids) == set(new[:2]) and g.node(new[2]).group is None

@@ -1,4 +1,5 @@
 """Quitting after a copy must not crash: the clipboard's Python-made QMimeData is handed back to Qt first."""
+
 from __future__ import annotations
 
 import os

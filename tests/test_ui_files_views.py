@@ -1,5 +1,6 @@
 """More of the window through its widgets: mouse drags, template gallery, export/import menus, settings
 persistence, and the PySide6 None-refcount workaround that keeps long sessions alive."""
+
 from __future__ import annotations
 
 import sys
@@ -39,14 +40,14 @@ def win(qtbot, tmp_path):
 def test_drag_node_with_mouse_is_one_undo_step_and_snaps(qtbot, win):
     fc1 = node(win, "fc1")
     item = win.scene.nodes[fc1.id]
-    start = item.mapToScene(QPointF(60, 8))   # on the title bar, away from ports
+    start = item.mapToScene(QPointF(60, 8))  # on the title bar, away from ports
     vport = win.view.viewport()
     qtbot.mousePress(vport, Qt.MouseButton.LeftButton, pos=vp(win, start))
     for k in range(1, 6):
         qtbot.mouseMove(vport, pos=vp(win, start + QPointF(0, 30 * k)))
     qtbot.mouseRelease(vport, Qt.MouseButton.LeftButton, pos=vp(win, start + QPointF(0, 150)))
     x, y = fc1.position
-    assert y > 100 and x % 20 == 0 and y % 20 == 0          # moved, on the grid
+    assert y > 100 and x % 20 == 0 and y % 20 == 0  # moved, on the grid
     assert win.controller.undo_stack.count() == 1
     # the wires followed the node
     e = win.project.graph.in_edges(fc1.id)[0]
@@ -60,8 +61,12 @@ def test_shift_click_adds_to_selection_and_rubber_band(qtbot, win):
     a, b = node(win, "fc1"), node(win, "fc2")
     vport = win.view.viewport()
     qtbot.mouseClick(vport, Qt.MouseButton.LeftButton, pos=vp(win, win.scene.nodes[a.id].mapToScene(QPointF(60, 8))))
-    qtbot.mouseClick(vport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
-                     pos=vp(win, win.scene.nodes[b.id].mapToScene(QPointF(60, 8))))
+    qtbot.mouseClick(
+        vport,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ShiftModifier,
+        pos=vp(win, win.scene.nodes[b.id].mapToScene(QPointF(60, 8))),
+    )
     assert sorted(win.scene.selected_node_ids()) == sorted([a.id, b.id])
     win.select_all()
     assert len(win.scene.selected_node_ids()) == len(win.project.graph)
@@ -80,6 +85,7 @@ def test_shift_click_adds_to_selection_and_rubber_band(qtbot, win):
 @pytest.mark.skipif(not (EXAMPLES / "lenet5.dlstudio").exists(), reason="examples not built")
 def test_template_gallery_previews_every_example(qtbot, win):
     from dlstudio.ui.gallery import TemplateGallery
+
     dlg = TemplateGallery(win, win.theme)
     qtbot.addWidget(dlg)
     names = [dlg.list.item(i).text() for i in range(dlg.list.count())]
@@ -90,7 +96,7 @@ def test_template_gallery_previews_every_example(qtbot, win):
     assert not pix.isNull() and pix.width() > 100
     img = pix.toImage()
     colours = {img.pixelColor(x, y).name() for x in range(0, img.width(), 5) for y in range(0, img.height(), 5)}
-    assert len(colours) > 5                                # nodes in category colours were drawn
+    assert len(colours) > 5  # nodes in category colours were drawn
     assert "14 layers" in dlg.about.text()
     assert dlg.chosen == EXAMPLES / "lenet5.dlstudio"
 
@@ -107,7 +113,7 @@ def test_settings_persist_theme_recent_and_layout(qtbot, win, tmp_path):
     qtbot.addWidget(w2)
     assert w2.theme.name == "dark"
     assert w2.recent_files()[0] == str(path.resolve())
-    assert w2.panel_dock.isHidden()                         # dock layout came back
+    assert w2.panel_dock.isHidden()  # dock layout came back
     w2.set_theme("light")
 
 
@@ -121,6 +127,7 @@ def test_export_menu_writes_python_and_weights_and_onnx_roundtrip(win, tmp_path)
     win.ask.replies["export"] = [str(st)]
     assert win.export_dialog("weights"), win.ask.asked
     from safetensors import safe_open
+
     with safe_open(str(st), "pt") as f:
         assert any(k.endswith("weight") for k in f.keys())
     onnx_path = tmp_path / "m.onnx"
@@ -133,7 +140,7 @@ def test_export_menu_writes_python_and_weights_and_onnx_roundtrip(win, tmp_path)
     proj = tmp_path / "imported.dlstudio"
     win.ask.replies["save"] = [str(proj)]
     assert win.save()
-    assert proj.with_suffix(".safetensors").exists()        # imported weights kept beside the project
+    assert proj.with_suffix(".safetensors").exists()  # imported weights kept beside the project
 
 
 def test_none_refcount_survives_many_qt_calls(win):
@@ -203,6 +210,7 @@ def test_export_diagram_png_and_svg(win, tmp_path):
 def test_param_edit_stays_incremental_on_a_long_chain(qtbot, win):
     """A parameter edit re-checks and redraws the few nodes it affects, not the whole graph."""
     import time
+
     p = Project(meta={"name": "chain"})
     g = p.graph
     h = g.input("x", (16,))
@@ -217,23 +225,32 @@ def test_param_edit_stays_incremental_on_a_long_chain(qtbot, win):
     t0 = time.perf_counter()
     win.controller.set_param([mid], "out_features", 20)
     elapsed = time.perf_counter() - t0
-    assert 1 <= len(touched) <= 4, touched                  # the node, its ReLU, the next Linear
-    assert elapsed < 0.5                                   # generous: CI machines are shared
+    assert 1 <= len(touched) <= 4, touched  # the node, its ReLU, the next Linear
+    assert elapsed < 0.5  # generous: CI machines are shared
     win.controller.undo_stack.setClean()
 
 
 def test_wheel_zoom_middle_drag_and_space_drag_pan(qtbot, win):
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QWheelEvent
+
     vport = win.view.viewport()
-    win.view.set_zoom(1.0 / win.view.zoom)       # 100 %
+    win.view.set_zoom(1.0 / win.view.zoom)  # 100 %
     centre = QPointF(vport.rect().center())
-    ev = QWheelEvent(centre, QPointF(vport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 240),
-                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    ev = QWheelEvent(
+        centre,
+        QPointF(vport.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     win.view.wheelEvent(ev)
     assert win.view.zoom > 1.3
     win.view.set_zoom(1.0 / win.view.zoom)
-    win.view.setSceneRect(-5000, -5000, 10000, 10000)   # room to scroll
+    win.view.setSceneRect(-5000, -5000, 10000, 10000)  # room to scroll
     h = win.view.horizontalScrollBar()
     before = h.value()
     c = vport.rect().center()

@@ -1,5 +1,6 @@
 """The inspector builds a working form for every registered layer type, and each editor round-trips its
 parameter's default value without creating an edit (the form never feeds back into the model)."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,15 @@ def test_form_for_every_layer_type(qtbot):
             ed = insp.editors[p.name]
             kinds_seen.add(p.kind)
             w = ed.widgets[0]
-            expected = {"int": QSpinBox, "float": QDoubleSpinBox, "bool": QCheckBox, "choice": QComboBox,
-                        "str": QLineEdit, "shape": QLineEdit, "ints": QLineEdit}.get(p.kind)
+            expected = {
+                "int": QSpinBox,
+                "float": QDoubleSpinBox,
+                "bool": QCheckBox,
+                "choice": QComboBox,
+                "str": QLineEdit,
+                "shape": QLineEdit,
+                "ints": QLineEdit,
+            }.get(p.kind)
             if expected is not None:
                 assert isinstance(w, expected), (spec.type, p.name, p.kind, type(w))
         # the explanation is shown, and refreshing emits no edit
@@ -57,8 +65,8 @@ def test_tuple_editor_square_link(qtbot):
     insp.set_param = ctl.set_param
     insp.show_nodes([conv.node_id])
     ed = insp.editors["kernel_size"]
-    assert ed.link is not None and ed.link.isChecked()       # (3, 3) is square
-    ed.spins[0].setValue(5)                                   # linked: both follow
+    assert ed.link is not None and ed.link.isChecked()  # (3, 3) is square
+    ed.spins[0].setValue(5)  # linked: both follow
     assert [s.value() for s in ed.spins] == [5, 5]
     assert g.node(conv.node_id).params["kernel_size"] in (5, (5, 5))
     ed.link.setChecked(False)

@@ -1,5 +1,6 @@
 """Packaging files: the desktop entry and AppStream metainfo pass their validators (when installed), the icon
 renders, the PyInstaller spec is valid Python that names the files it bundles."""
+
 from __future__ import annotations
 
 import configparser
@@ -33,6 +34,7 @@ def test_desktop_entry_fields_and_validator():
 def test_metainfo_validates():
     path = PKG / f"{APP_ID}.metainfo.xml"
     import xml.etree.ElementTree as ET
+
     root = ET.parse(path).getroot()
     assert root.findtext("id") == APP_ID
     assert root.find("launchable").text == f"{APP_ID}.desktop"
@@ -46,6 +48,7 @@ def test_metainfo_validates():
 def test_icon_renders(qapp):
     from PySide6.QtGui import QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
+
     for path in (PKG / f"{APP_ID}.svg", ROOT / "resources" / "icons" / "dlstudio.svg"):
         r = QSvgRenderer(str(path))
         assert r.isValid(), path
@@ -54,7 +57,7 @@ def test_icon_renders(qapp):
         p = QPainter(img)
         r.render(p)
         p.end()
-        assert img.pixelColor(32, 32).alpha() > 0   # something was drawn
+        assert img.pixelColor(32, 32).alpha() > 0  # something was drawn
 
 
 def test_pyinstaller_spec_is_valid_python():
@@ -69,12 +72,20 @@ def test_launch_opens_default_example_or_project(tmp_path, args, expect):
     """`dlstudio` with no argument shows the default example; with a path, that project."""
     import os
     import sys
+
     if not (ROOT / "examples" / "mlp_digits.dlstudio").exists():
         pytest.skip("examples not built")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", DLSTUDIO_SMOKE_EXIT_MS="200", HOME=str(tmp_path),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
-    res = subprocess.run([sys.executable, "-m", "dlstudio", *args], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        DLSTUDIO_SMOKE_EXIT_MS="200",
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "dlstudio", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     assert "dlstudio smoke:" in res.stdout and expect in res.stdout
     assert " 0 layers" not in res.stdout
@@ -83,8 +94,20 @@ def test_launch_opens_default_example_or_project(tmp_path, args, expect):
 def test_launch_with_missing_file_fails_clearly(tmp_path):
     import os
     import sys
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
-    res = subprocess.run([sys.executable, "-m", "dlstudio", str(tmp_path / "nope.dlstudio")], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "dlstudio", str(tmp_path / "nope.dlstudio")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "no such project file" in res.stderr

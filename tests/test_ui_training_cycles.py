@@ -1,4 +1,5 @@
 """20 start/stop cycles in a row leave no threads behind and no growing memory."""
+
 from __future__ import annotations
 
 import os
@@ -37,13 +38,15 @@ def _children() -> list[int]:
 
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize() / 2 ** 20
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def test_twenty_start_stop_cycles_leave_no_threads_and_no_growing_memory(qtbot, tmp_path: Path) -> None:
     from dlstudio.ui.training import TrainingWorkspace
-    project = Project(graph=mlp_for("digits", (32,)), data={"dataset": "digits"},
-                      training={"epochs": 100, "batch_size": 16})
+
+    project = Project(
+        graph=mlp_for("digits", (32,)), data={"dataset": "digits"}, training={"epochs": 100, "batch_size": 16}
+    )
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs")
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
     ws.load_project()
@@ -57,7 +60,7 @@ def test_twenty_start_stop_cycles_leave_no_threads_and_no_growing_memory(qtbot, 
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         qtbot.wait(5)
 
-    for _ in range(3):   # warm-up: torch's thread pool, first compile, allocator caches
+    for _ in range(3):  # warm-up: torch's thread pool, first compile, allocator caches
         cycle()
     threads0, rss0 = _threads(), _rss_mb()
     for _ in range(20):
@@ -66,6 +69,7 @@ def test_twenty_start_stop_cycles_leave_no_threads_and_no_growing_memory(qtbot, 
     assert _threads() <= threads0
     # every run's training process has exited; at most the one spare waits for the next run
     from dlstudio.ui.process_worker import SPARES
+
     spare = SPARES.spare.processId() if SPARES.spare is not None else None
     assert [pid for pid in _children() if pid != spare] == []
     grown = _rss_mb() - rss0

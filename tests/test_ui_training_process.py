@@ -1,4 +1,5 @@
 """The studio's training process: the message protocol, arrays without pickle, and a run whose process dies."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,7 @@ import numpy as np
 import pytest
 
 from dlstudio.io.project import Project
-from dlstudio.training.events import (BatchEnd, Checkpoint, EpochEnd, EpochStarted, Failed, Finished,
-                                      event_from_dict)
+from dlstudio.training.events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Failed, Finished, event_from_dict
 from dlstudio.training.predictions import Boundary, Predictions, load_npz, save_npz
 from dlstudio.training.quick import mlp_for
 
@@ -21,11 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_event_survives_a_json_line() -> None:
-    events = [EpochStarted(1, 3, 10, 0.01), BatchEnd(1, 2, 10, float("nan"), 64, 1234.5),
-              EpochEnd(1, 3, {"loss": 0.5, "val_accuracy": 0.9}, 0.01, 0.2, ["rising"]),
-              Checkpoint(1, "/runs/x/checkpoints/epoch_0001", True),
-              Finished(3, False, True, {"loss": 0.1}, {"confusion_matrix": [[1, 0], [0, 1]]}, "/runs/x"),
-              Failed("The loss became NaN", 2, 5, "n3", None)]
+    events = [
+        EpochStarted(1, 3, 10, 0.01),
+        BatchEnd(1, 2, 10, float("nan"), 64, 1234.5),
+        EpochEnd(1, 3, {"loss": 0.5, "val_accuracy": 0.9}, 0.01, 0.2, ["rising"]),
+        Checkpoint(1, "/runs/x/checkpoints/epoch_0001", True),
+        Finished(3, False, True, {"loss": 0.1}, {"confusion_matrix": [[1, 0], [0, 1]]}, "/runs/x"),
+        Failed("The loss became NaN", 2, 5, "n3", None),
+    ]
     for e in events:
         back = event_from_dict(json.loads(json.dumps(e.to_dict())))
         assert type(back) is type(e)
@@ -38,29 +41,52 @@ def test_every_event_survives_a_json_line() -> None:
 
 
 def test_predictions_and_boundaries_cross_without_pickle(tmp_path: Path) -> None:
-    p = Predictions("test", np.random.rand(5, 1, 8, 8).astype(np.float32), np.arange(5), np.random.rand(5, 10),
-                    "classification", [str(i) for i in range(10)], (1, 8, 8))
+    p = Predictions(
+        "test",
+        np.random.rand(5, 1, 8, 8).astype(np.float32),
+        np.arange(5),
+        np.random.rand(5, 10),
+        "classification",
+        [str(i) for i in range(10)],
+        (1, 8, 8),
+    )
     back = load_npz(save_npz(p, tmp_path / "p.npz"))
     assert isinstance(back, Predictions) and back.input_shape == (1, 8, 8) and back.class_names == p.class_names
     np.testing.assert_array_equal(back.scores, p.scores)
-    b = Boundary(3, np.linspace(0, 1, 4), np.linspace(0, 1, 5), np.zeros((5, 4), int), np.ones((5, 4)),
-                 np.zeros((7, 2)), np.arange(7))
+    b = Boundary(
+        3,
+        np.linspace(0, 1, 4),
+        np.linspace(0, 1, 5),
+        np.zeros((5, 4), int),
+        np.ones((5, 4)),
+        np.zeros((7, 2)),
+        np.arange(7),
+    )
     back_b = load_npz(save_npz(b, tmp_path / "b.npz"))
     assert isinstance(back_b, Boundary) and back_b.epoch == 3
     np.testing.assert_array_equal(back_b.targets, b.targets)
-    with np.load(tmp_path / "b.npz", allow_pickle=False) as z:   # plain arrays only
+    with np.load(tmp_path / "b.npz", allow_pickle=False) as z:  # plain arrays only
         assert "__meta__" in z.files
 
 
 def test_the_child_speaks_json_lines_and_obeys_stop(tmp_path: Path) -> None:
     """Drive dlstudio.training.child by hand, as the studio does: job line, then a stop command."""
-    project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"},
-                      training={"epochs": 500, "batch_size": 8})
-    proc = subprocess.Popen([sys.executable, "-m", "dlstudio.training.child"], cwd=ROOT, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    project = Project(
+        graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 500, "batch_size": 8}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlstudio.training.child"],
+        cwd=ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(json.dumps({"project": project.to_dict(), "run_dir": str(tmp_path / "run"),
-                                 "exchange": str(tmp_path / "x")}) + "\n")
+    proc.stdin.write(
+        json.dumps({"project": project.to_dict(), "run_dir": str(tmp_path / "run"), "exchange": str(tmp_path / "x")})
+        + "\n"
+    )
     proc.stdin.flush()
     kinds: list[str] = []
     events: list = []
@@ -78,15 +104,20 @@ def test_the_child_speaks_json_lines_and_obeys_stop(tmp_path: Path) -> None:
     last = events[-1]
     assert isinstance(last, Finished) and last.stopped_by_user and last.epochs_run < 500
     assert "weights" in kinds and "predictions" in kinds
-    assert list((tmp_path / "run" / "checkpoints").iterdir())   # the stop kept a checkpoint
+    assert list((tmp_path / "run" / "checkpoints").iterdir())  # the stop kept a checkpoint
 
 
 def test_a_bad_project_is_a_setup_message_not_a_crash(tmp_path: Path) -> None:
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "digits"}, training={"epochs": 1})
     # `dlstudio --training-process` is how a packaged studio (no `python -m`) starts the same child
-    out = subprocess.run([sys.executable, "-m", "dlstudio", "--training-process"], cwd=ROOT, text=True,
-                         capture_output=True, timeout=120,
-                         input=json.dumps({"project": project.to_dict(), "exchange": str(tmp_path / "x")}) + "\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "dlstudio", "--training-process"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        input=json.dumps({"project": project.to_dict(), "exchange": str(tmp_path / "x")}) + "\n",
+    )
     assert out.returncode == 0
     failed = [json.loads(line) for line in out.stdout.splitlines() if '"setup_failed"' in line]
     assert failed and "Input" in failed[0]["message"] and failed[0]["node_id"]
@@ -95,19 +126,21 @@ def test_a_bad_project_is_a_setup_message_not_a_crash(tmp_path: Path) -> None:
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_a_killed_training_process_fails_the_run_readably(qtbot, tmp_path: Path) -> None:
     from dlstudio.ui.training import TrainingWorkspace
-    project = Project(graph=mlp_for("digits", (32,)), data={"dataset": "digits"},
-                      training={"epochs": 500, "batch_size": 8})
+
+    project = Project(
+        graph=mlp_for("digits", (32,)), data={"dataset": "digits"}, training={"epochs": 500, "batch_size": 8}
+    )
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="process")
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
     ws.load_project()
     assert ws.start()
     qtbot.waitUntil(lambda: ws.run is not None and len(ws.run.batch_loss) >= 2, timeout=60000)
     with qtbot.waitSignal(ws.run_ended, timeout=30000) as blocker:
-        os.kill(ws.worker.proc.processId(), signal.SIGKILL)   # e.g. the kernel's out-of-memory killer
+        os.kill(ws.worker.proc.processId(), signal.SIGKILL)  # e.g. the kernel's out-of-memory killer
     last = blocker.args[0]
     assert isinstance(last, Failed) and "training process was killed" in last.message
     assert "Training failed" in ws.live.status.text() and ws.run.status == "failed"
-    assert ws.worker is None and ws.start_button.isEnabled()   # the window is usable: start again
+    assert ws.worker is None and ws.start_button.isEnabled()  # the window is usable: start again
     assert ws.start()
     qtbot.waitUntil(lambda: len(ws.run.batch_loss) >= 1, timeout=60000)
     assert ws.shutdown()
@@ -119,6 +152,7 @@ def test_thread_isolation_still_trains_in_process(qtbot, tmp_path: Path) -> None
 
     from dlstudio.training.loop import Trainer
     from dlstudio.ui.training import TrainingWorkspace
+
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 2})
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="thread")
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
@@ -135,13 +169,14 @@ def test_the_device_list_comes_from_the_training_process(qtbot, tmp_path: Path) 
     """The studio does not import torch to list devices: the spare process reports them when it is ready."""
     from dlstudio.ui.process_worker import SPARES
     from dlstudio.ui.training import TrainingWorkspace
+
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"})
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="process")
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
-    assert SPARES.wait_warm() and SPARES.devices is not None     # [] on this CPU-only machine
+    assert SPARES.wait_warm() and SPARES.devices is not None  # [] on this CPU-only machine
     items = [ws.training_panel.device.itemText(i) for i in range(ws.training_panel.device.count())]
     assert items[:2] == ["auto", "cpu"] and items[2:] == SPARES.devices
-    SPARES.devices_found.emit(["cuda:0", "cuda:1"])               # what a two-GPU machine's spare reports
+    SPARES.devices_found.emit(["cuda:0", "cuda:1"])  # what a two-GPU machine's spare reports
     items = [ws.training_panel.device.itemText(i) for i in range(ws.training_panel.device.count())]
     assert items == ["auto", "cpu", "cuda:0", "cuda:1"]
 
@@ -185,6 +220,7 @@ SPARES.shutdown()
 def test_a_training_process_that_cannot_start_fails_the_run_readably(qtbot, tmp_path: Path, monkeypatch) -> None:
     from dlstudio.ui import process_worker
     from dlstudio.ui.training import TrainingWorkspace
+
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 1})
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="process")
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
@@ -196,4 +232,4 @@ def test_a_training_process_that_cannot_start_fails_the_run_readably(qtbot, tmp_
     assert isinstance(last, Failed) and "could not start" in last.message and "no-such-python" in last.message
     assert ws.worker is None and ws.start_button.isEnabled()
     monkeypatch.undo()
-    process_worker.SPARES.shutdown()   # the spare started after the failure used the missing program too
+    process_worker.SPARES.shutdown()  # the spare started after the failure used the missing program too

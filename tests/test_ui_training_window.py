@@ -1,5 +1,6 @@
 """Training from the studio window: Train menu and toolbar, the editor stays usable during a run, a failing run
 selects its node, closing the window ends the run's thread."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 def win(qtbot, tmp_path: Path):
     from dlstudio.ui.main_window import MainWindow
+
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
     w.ask = lambda kind, text: ""
@@ -30,19 +32,23 @@ def win(qtbot, tmp_path: Path):
 
 
 def _project(tmp_path: Path, **training) -> Project:
-    p = Project(graph=mlp_for("digits", (16,)), data={"dataset": "digits"},
-                training={"epochs": 2, **training}, meta={"name": "digits"})
+    p = Project(
+        graph=mlp_for("digits", (16,)),
+        data={"dataset": "digits"},
+        training={"epochs": 2, **training},
+        meta={"name": "digits"},
+    )
     p.path = tmp_path / "digits.dlstudio"
     return p
 
 
 def test_train_from_the_window_while_editing(qtbot, win, tmp_path: Path) -> None:
-    assert win.training is None                         # built on first use only
+    assert win.training is None  # built on first use only
     win.set_project(_project(tmp_path))
     win.act_train.trigger()
     ws = win.training
     assert ws is not None and ws.running and win.training_dock.isVisible()
-    assert ws.training_panel.epochs.value() == 2      # the forms show the project's settings
+    assert ws.training_panel.epochs.value() == 2  # the forms show the project's settings
     # the editor stays usable: add a layer and undo it while the run goes on
     with qtbot.waitSignal(ws.run_ended, timeout=60000) as blocker:
         nid = win.add_at_centre("ReLU")
@@ -50,7 +56,7 @@ def test_train_from_the_window_while_editing(qtbot, win, tmp_path: Path) -> None
         win.undo()
         assert nid not in win.project.graph
     assert isinstance(blocker.args[0], Finished)
-    assert Path(blocker.args[0].run_dir).parent == tmp_path / "runs"   # runs live beside the project
+    assert Path(blocker.args[0].run_dir).parent == tmp_path / "runs"  # runs live beside the project
     # a new project reloads the forms
     other = _project(tmp_path, epochs=5)
     win.set_project(other)
@@ -59,14 +65,17 @@ def test_train_from_the_window_while_editing(qtbot, win, tmp_path: Path) -> None
 
 def test_failed_run_selects_the_node_and_close_ends_the_thread(qtbot, win, tmp_path: Path) -> None:
     g = mlp_for("sine", (16,))
-    p = Project(graph=g, data={"dataset": "sine", "options": {"n_samples": 200}},
-                training={"epochs": 3, "optimizer": "SGD", "lr": 1e6})
+    p = Project(
+        graph=g,
+        data={"dataset": "sine", "options": {"n_samples": 200}},
+        training={"epochs": 3, "optimizer": "SGD", "lr": 1e6},
+    )
     win.set_project(p)
     with qtbot.waitSignal(win.training_workspace().run_ended, timeout=60000) as blocker:
         assert win.start_training()
     fail = blocker.args[0]
     assert isinstance(fail, Failed) and fail.node_id
-    assert win.scene.selected_node_ids() == [fail.node_id]     # the node that went non-finite is selected
+    assert win.scene.selected_node_ids() == [fail.node_id]  # the node that went non-finite is selected
     # a long run, then close the window: the thread stops and nothing is left running
     win.set_project(_project(tmp_path, epochs=500))
     assert win.start_training()
@@ -75,7 +84,7 @@ def test_failed_run_selects_the_node_and_close_ends_the_thread(qtbot, win, tmp_p
     ended: list[bool] = []
     worker.finished.connect(lambda: ended.append(True))
     win.close()
-    assert ended and win.training.worker is None      # the thread ran to its end before the window went
+    assert ended and win.training.worker is None  # the thread ran to its end before the window went
 
 
 def test_a_settings_edit_marks_the_document_modified_until_saved(qtbot, win, tmp_path: Path) -> None:
@@ -84,9 +93,9 @@ def test_a_settings_edit_marks_the_document_modified_until_saved(qtbot, win, tmp
     win.set_project(project)
     ws = win.training_workspace()
     assert not win.modified and not win.isWindowModified()
-    ws.training_panel.epochs.setValue(7)              # a user edit in the training panel
+    ws.training_panel.epochs.setValue(7)  # a user edit in the training panel
     assert win.project.training["epochs"] == 7
-    assert win.modified and win.isWindowModified()    # '*' in the title and the unsaved-changes prompt
+    assert win.modified and win.isWindowModified()  # '*' in the title and the unsaved-changes prompt
     assert win.save()
     assert not win.modified
     assert Project.load(tmp_path / "digits.dlstudio").training["epochs"] == 7

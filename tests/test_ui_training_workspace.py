@@ -1,5 +1,6 @@
 """The studio's training workspace (pytest-qt): choose a dataset, train, curves, pause/resume, stop, results,
 faults, Try it, export dialogs."""
+
 from __future__ import annotations
 
 import time
@@ -11,7 +12,6 @@ import pytest
 from dlstudio.io.project import Project
 from dlstudio.training.events import BatchEnd, Failed, Finished
 from dlstudio.training.quick import mlp_for
-
 from dlstudio.ui.training.workspace import REPAINT_MS
 
 pytestmark = pytest.mark.timeout(120)
@@ -19,8 +19,9 @@ pytestmark = pytest.mark.timeout(120)
 
 def _workspace(qtbot, project: Project, tmp_path: Path):
     from dlstudio.ui.training import TrainingWorkspace
+
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs")
-    qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())   # a failed test must not leave a thread
+    qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())  # a failed test must not leave a thread
     ws.load_project()
     return ws
 
@@ -29,21 +30,22 @@ def _finish(qtbot, ws, timeout: int = 60000):
     if ws.worker is not None:
         with qtbot.waitSignal(ws.run_ended, timeout=timeout):
             pass
-    qtbot.waitUntil(lambda: not ws.results.pending, timeout=10000)   # results views fill over a few turns
+    qtbot.waitUntil(lambda: not ws.results.pending, timeout=10000)  # results views fill over a few turns
     qtbot.wait(10)
     return ws.last_event
 
 
 def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path: Path) -> None:
     import onnxruntime as ort
+
     project = Project(graph=mlp_for("digits_8x8", (32,)))
     ws = _workspace(qtbot, project, tmp_path)
-    ws.data_panel.dataset.setCurrentText("digits_8x8")      # choose a dataset in the form
+    ws.data_panel.dataset.setCurrentText("digits_8x8")  # choose a dataset in the form
     ws.data_panel.test_fraction.setValue(0.2)
     ws.training_panel.epochs.setValue(2)
     ws.training_panel.lr.setValue(0.01)
     ws.training_panel.batch_size.setValue(64)
-    assert project.data["dataset"] == "digits_8x8" and project.training["epochs"] == 2   # saved with the project
+    assert project.data["dataset"] == "digits_8x8" and project.training["epochs"] == 2  # saved with the project
     assert "1x8x8" in ws.data_panel.description.text() or "8x8" in ws.data_panel.description.text()
     t0 = time.perf_counter()
     assert ws.start()
@@ -61,7 +63,7 @@ def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path
     # the loss axis runs from 0 to just above the largest loss (it is not re-laid out for every new minimum)
     lo, hi = ws.live.loss_plot.getViewBox().viewRange()[1]
     assert lo == 0 and max(run.batch_loss) <= hi <= 1.06 * max(max(run.batch_loss), max(ys))
-    ws.live.log_scale.setChecked(True)     # a log axis follows the data
+    ws.live.log_scale.setChecked(True)  # a log axis follows the data
     assert ws.live.loss_plot.getViewBox().autoRangeEnabled()[1]
     ws.live.log_scale.setChecked(False)
     assert ws.live.loss_plot.getViewBox().viewRange()[1][0] == 0
@@ -101,22 +103,23 @@ def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path
 
 
 def test_pause_resume_stop_keeps_a_checkpoint(qtbot, tmp_path: Path) -> None:
-    project = Project(graph=mlp_for("digits", (32,)), data={"dataset": "digits"},
-                      training={"epochs": 200, "batch_size": 8})
+    project = Project(
+        graph=mlp_for("digits", (32,)), data={"dataset": "digits"}, training={"epochs": 200, "batch_size": 8}
+    )
     ws = _workspace(qtbot, project, tmp_path)
     assert ws.start()
     qtbot.waitUntil(lambda: ws.run is not None and len(ws.run.batch_loss) >= 3, timeout=30000)
     ws.toggle_pause()
     assert ws.pause_button.text() == "Resume" and ws.worker.paused
     n, deadline = -1, time.monotonic() + 20
-    while time.monotonic() < deadline:       # the batch in flight when Pause was pressed may still arrive
+    while time.monotonic() < deadline:  # the batch in flight when Pause was pressed may still arrive
         qtbot.wait(150)
         if len(ws.run.batch_loss) == n:
             break
         n = len(ws.run.batch_loss)
     time.sleep(0.4)
     qtbot.wait(50)
-    assert len(ws.run.batch_loss) == n           # paused: no batch runs
+    assert len(ws.run.batch_loss) == n  # paused: no batch runs
     ws.toggle_pause()
     qtbot.waitUntil(lambda: len(ws.run.batch_loss) > n + 5, timeout=30000)
     ws.stop()
@@ -130,8 +133,11 @@ def test_pause_resume_stop_keeps_a_checkpoint(qtbot, tmp_path: Path) -> None:
 
 def test_nan_run_shows_message_and_marks_node(qtbot, tmp_path: Path) -> None:
     g = mlp_for("sine", (16,))
-    project = Project(graph=g, data={"dataset": "sine", "options": {"n_samples": 200}},
-                      training={"epochs": 3, "optimizer": "SGD", "lr": 1e6})
+    project = Project(
+        graph=g,
+        data={"dataset": "sine", "options": {"n_samples": 200}},
+        training={"epochs": 3, "optimizer": "SGD", "lr": 1e6},
+    )
     ws = _workspace(qtbot, project, tmp_path)
     marked: list[str] = []
     ws.node_failed.connect(marked.append)
@@ -151,7 +157,7 @@ def test_nan_run_shows_message_and_marks_node(qtbot, tmp_path: Path) -> None:
 
 
 def test_data_graph_misfit_names_the_input_node(qtbot, tmp_path: Path) -> None:
-    g = mlp_for("circles", (8,))                        # 2 features, but digits has 64
+    g = mlp_for("circles", (8,))  # 2 features, but digits has 64
     project = Project(graph=g, data={"dataset": "digits"}, training={"epochs": 1})
     ws = _workspace(qtbot, project, tmp_path)
     marked: list[str] = []
@@ -164,12 +170,13 @@ def test_data_graph_misfit_names_the_input_node(qtbot, tmp_path: Path) -> None:
 
 def test_graph_edits_during_a_run_do_not_reach_it(qtbot, tmp_path: Path) -> None:
     from dlstudio.core.edits import SetParam
+
     g = mlp_for("moons", (16,))
     project = Project(graph=g, data={"dataset": "moons"}, training={"epochs": 4, "batch_size": 16})
     ws = _workspace(qtbot, project, tmp_path)
     assert ws.start()
     fc = g.find("fc1")
-    SetParam(fc.id, "out_features", 3).apply(g)          # edit the live graph mid-run
+    SetParam(fc.id, "out_features", 3).apply(g)  # edit the live graph mid-run
     last = _finish(qtbot, ws)
     assert isinstance(last, Finished)
     assert ws.run_project.graph.node(fc.id).params["out_features"] == 16
@@ -181,8 +188,9 @@ def test_graph_edits_during_a_run_do_not_reach_it(qtbot, tmp_path: Path) -> None
 
 
 def test_regression_results_and_run_overlay(qtbot, tmp_path: Path) -> None:
-    project = Project(graph=mlp_for("sine", (16,)), data={"dataset": "sine", "test_fraction": 0.2},
-                      training={"epochs": 2})
+    project = Project(
+        graph=mlp_for("sine", (16,)), data={"dataset": "sine", "test_fraction": 0.2}, training={"epochs": 2}
+    )
     ws = _workspace(qtbot, project, tmp_path)
     for _ in range(2):
         assert ws.start()
@@ -199,9 +207,17 @@ def test_regression_results_and_run_overlay(qtbot, tmp_path: Path) -> None:
 
 
 def test_settings_round_trip_through_the_forms(qtbot, tmp_path: Path) -> None:
-    training = {"optimizer": "SGD", "lr": 0.05, "batch_size": 16, "epochs": 7, "optimizer_params": {"momentum": 0.9},
-                "l2": 1e-4,
-                "schedule": {"name": "StepLR", "step_size": 3}, "early_stopping": {"patience": 2}, "seed": 5}
+    training = {
+        "optimizer": "SGD",
+        "lr": 0.05,
+        "batch_size": 16,
+        "epochs": 7,
+        "optimizer_params": {"momentum": 0.9},
+        "l2": 1e-4,
+        "schedule": {"name": "StepLR", "step_size": 3},
+        "early_stopping": {"patience": 2},
+        "seed": 5,
+    }
     data = {"dataset": "moons", "options": {"n_samples": 300}, "split": "stratified", "val_fraction": 0.3}
     project = Project(graph=mlp_for("moons", (8,)), data=dict(data), training=dict(training))
     ws = _workspace(qtbot, project, tmp_path)
@@ -220,6 +236,7 @@ def test_settings_round_trip_through_the_forms(qtbot, tmp_path: Path) -> None:
 def test_export_dialogs_python_with_script_weights_diagram_and_missing(qtbot, tmp_path: Path, monkeypatch) -> None:
     from dlstudio.ui import export_dialogs
     from dlstudio.ui.export_dialogs import ExportDialog
+
     project = Project(graph=mlp_for("iris", (8,)), data={"dataset": "iris"}, training={"epochs": 1})
     dlg = ExportDialog("python", project)
     qtbot.addWidget(dlg)
@@ -252,6 +269,7 @@ def test_batch_events_reach_the_gui_as_queued_signals(qtbot, tmp_path: Path) -> 
 
     from dlstudio.training.project import make_trainer
     from dlstudio.ui.workers import TrainingWorker
+
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 1})
     seen: list[tuple[object, int]] = []
     w = TrainingWorker(lambda: make_trainer(project, use_run_dir=False))
@@ -276,7 +294,7 @@ def test_resume_from_a_checkpoint_continues_the_epochs(qtbot, tmp_path: Path) ->
     assert ws.start(resume_from=ckpt)
     last = _finish(qtbot, ws)
     assert isinstance(last, Finished) and last.epochs_run == 4
-    assert [h["epoch"] for h in ws.run.history] == [3, 4]      # only the new epochs arrive as events
+    assert [h["epoch"] for h in ws.run.history] == [3, 4]  # only the new epochs arrive as events
     assert ws.run.name.startswith("resume") and len(ws.runs.runs) == 2
 
 
@@ -290,28 +308,31 @@ def test_csv_column_picker_and_training(qtbot, tmp_path: Path) -> None:
     path = tmp_path / "table.csv"
     path.write_text("\n".join(rows) + "\n")
     from dlstudio.training.quick import mlp_graph
+
     project = Project(graph=mlp_graph((3,), (8,), 2), training={"epochs": 2})
     ws = _workspace(qtbot, project, tmp_path)
     dp = ws.data_panel
     dp.dataset.setCurrentText("csv")
     dp.path.setText(str(path))
-    dp._csv_columns()                                  # what Browse... does after picking the file
+    dp._csv_columns()  # what Browse... does after picking the file
     assert dp.target.currentText() == "label" and dp.columns.rowCount() == 4
     assert dp.preview_table.rowCount() == 20 and dp.preview_table.isVisibleTo(dp)
     from PySide6.QtCore import Qt
-    dp.columns.item(2, 0).setCheckState(Qt.CheckState.Unchecked)      # drop "noise"
-    dp.columns.item(1, 1).setCheckState(Qt.CheckState.Checked)        # one-hot "colour"
+
+    dp.columns.item(2, 0).setCheckState(Qt.CheckState.Unchecked)  # drop "noise"
+    dp.columns.item(1, 1).setCheckState(Qt.CheckState.Checked)  # one-hot "colour"
     d = dp.to_dict()
     assert d["features"] == ["size", "colour"] and d["categorical"] == ["colour"] and d["target"] == "label"
     assert ws.start()
     last = _finish(qtbot, ws)
-    assert isinstance(last, Finished), ws.live.status.text()     # size + 2 one-hot columns = 3 inputs
+    assert isinstance(last, Finished), ws.live.status.text()  # size + 2 one-hot columns = 3 inputs
     assert project.data["categorical"] == ["colour"]
 
 
 def test_live_view_hint_eta_and_log_scale(qtbot) -> None:
     from dlstudio.training.events import EpochEnd, EpochStarted
     from dlstudio.ui.training.live import LivePlots, RunRecord
+
     live = LivePlots()
     qtbot.addWidget(live)
     run = RunRecord("r", {"epochs": 4})
@@ -330,7 +351,7 @@ def test_live_view_hint_eta_and_log_scale(qtbot) -> None:
     live.log_scale.setChecked(True)
     assert live.loss_plot.getPlotItem().ctrl.logYCheck.isChecked()
     repaints = live.repaints
-    live.repaint()                                     # nothing new: no repaint
+    live.repaint()  # nothing new: no repaint
     assert live.repaints == repaints
 
 
@@ -338,17 +359,21 @@ def test_an_image_folder_run_fills_the_results_views(qtbot, tmp_path: Path) -> N
     from PIL import Image
 
     from dlstudio.api import Graph
+
     root = tmp_path / "images"
     for k, name in enumerate(["cats", "dogs"]):
         (root / name).mkdir(parents=True)
         for i in range(10):
             Image.fromarray(np.full((10, 12, 3), 40 + 20 * (i % 3) + 140 * k, dtype=np.uint8)).save(
-                root / name / f"{i}.png")
+                root / name / f"{i}.png"
+            )
     g = Graph()
     g.output("y", g.add("Linear", g.add("Flatten", g.input("image", (3, 8, 8))), out_features=2))
-    project = Project(graph=g, data={"dataset": "imagefolder", "path": str(root), "split": "stratified",
-                                           "val_fraction": 0.3},
-                      training={"epochs": 8, "lr": 0.05, "batch_size": 4})
+    project = Project(
+        graph=g,
+        data={"dataset": "imagefolder", "path": str(root), "split": "stratified", "val_fraction": 0.3},
+        training={"epochs": 8, "lr": 0.05, "batch_size": 4},
+    )
     ws = _workspace(qtbot, project, tmp_path)
     # the data panel previews the folder: a colour grid and the classes with their image counts
     assert ws.data_panel.preview_label.text() == "Preview: 20 images in 2 classes: cats (10), dogs (10)"
@@ -369,15 +394,16 @@ def test_an_image_folder_run_fills_the_results_views(qtbot, tmp_path: Path) -> N
 def test_builtin_previews_load_off_the_gui_thread_and_stale_ones_are_dropped(qtbot) -> None:
     from dlstudio.training.data.builtin import load_builtin
     from dlstudio.ui.training.settings import DataPanel
+
     dp = DataPanel()
     qtbot.addWidget(dp)
     dp.dataset.setCurrentText("iris")
     qtbot.waitUntil(lambda: dp.preview_label.text() == "Preview: 150 samples", timeout=30000)
-    dp.dataset.setCurrentText("digits_28x28")      # changed again before this one has loaded
+    dp.dataset.setCurrentText("digits_28x28")  # changed again before this one has loaded
     dp.dataset.setCurrentText("circles")
     n = len(load_builtin("circles").x)
     qtbot.waitUntil(lambda: dp.preview_label.text() == f"Preview: {n} samples", timeout=30000)
-    qtbot.wait(300)                                 # the digits result arrives later and must not replace it
+    qtbot.wait(300)  # the digits result arrives later and must not replace it
     assert dp.preview_label.text() == f"Preview: {n} samples"
-    dp.dataset.setCurrentText("iris")               # cached: shown at once
+    dp.dataset.setCurrentText("iris")  # cached: shown at once
     assert dp.preview_label.text() == "Preview: 150 samples"

@@ -1,5 +1,6 @@
 """The studio window driven through its real widgets (offscreen): palette drop, wiring with the mouse, a
 refused wire, inspector edits that move shape labels downstream, groups, clipboard, files and recovery."""
+
 from __future__ import annotations
 
 import pytest
@@ -67,8 +68,9 @@ def vp(win: MainWindow, scene_pos: QPointF) -> QPoint:
 
 
 def drop(win: MainWindow, md: QMimeData, at: QPoint) -> None:
-    ev = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
-                    Qt.KeyboardModifier.NoModifier)
+    ev = QDropEvent(
+        QPointF(at), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     win.view.dropEvent(ev)
 
 
@@ -89,14 +91,14 @@ def shape_label(win: MainWindow, src: str, dst: str) -> str:
 def test_palette_search_and_drop_adds_a_node(win):
     visible = win.palette.filter("dropout")
     assert "Dropout" in visible and "Linear" not in visible
-    visible = win.palette.filter("fully connected")   # matches the explanation text
+    visible = win.palette.filter("fully connected")  # matches the explanation text
     assert "Linear" in visible
     win.palette.filter("")
     item = win.palette.items["Dropout"]
     win.palette.tree.setCurrentItem(item)
     md = layer_mime(item.data(0, Qt.ItemDataRole.UserRole + 1))
     n = len(win.project.graph)
-    drop(win, md, QPoint(40, 40))   # empty corner of the canvas
+    drop(win, md, QPoint(40, 40))  # empty corner of the canvas
     assert len(win.project.graph) == n + 1
     new = win.project.graph.find("dropout")
     assert new.id in win.scene.nodes and win.scene.nodes[new.id].isSelected()
@@ -144,18 +146,18 @@ def test_inspector_edit_changes_downstream_shape_labels(qtbot, win):
     win.scene.select_nodes([fc1.id])
     assert win.inspector.node_ids == [fc1.id]
     assert "16 (inferred)" not in win.inspector.derived.text()
-    assert "64 (inferred)" in win.inspector.derived.text()   # in_features from the 1x8x8 input
+    assert "64 (inferred)" in win.inspector.derived.text()  # in_features from the 1x8x8 input
     spin = win.inspector.editors["out_features"].widgets[0]
     assert isinstance(spin, QSpinBox)
     for v in (17, 18, 19, 20):
         spin.setValue(v)
     assert fc1.params["out_features"] == 20
     assert shape_label(win, "fc1", "act") == "(N, 20)"
-    assert shape_label(win, "act", "fc2") == "(N, 20)"   # downstream too
-    assert win.controller.undo_stack.count() == 1       # one step for the whole spin run
+    assert shape_label(win, "act", "fc2") == "(N, 20)"  # downstream too
+    assert win.controller.undo_stack.count() == 1  # one step for the whole spin run
     win.undo()
     assert shape_label(win, "act", "fc2") == "(N, 16)"
-    assert spin.value() == 16                           # the form follows the model
+    assert spin.value() == 16  # the form follows the model
     # an invalid value typed into a line editor is refused inline
     inp = node(win, "x")
     win.scene.select_nodes([inp.id])
@@ -172,18 +174,21 @@ def test_error_marks_node_and_diagnostic_click_selects_it(win):
     win.controller.remove([node(win, "flat").id])
     win.panel.refresh()
     x = node(win, "x")
-    win.controller.connect(x.id, "out", fc1.id, "x")   # Linear now sees (N, 1, 8, 8): still valid
+    win.controller.connect(x.id, "out", fc1.id, "x")  # Linear now sees (N, 1, 8, 8): still valid
     g = win.project.graph
     fc2 = node(win, "fc2")
-    win.controller.remove([], g.in_edges(fc2.id))        # unconnected input -> an error somewhere
+    win.controller.remove([], g.in_edges(fc2.id))  # unconnected input -> an error somewhere
     win.panel.refresh()
     errors = [d for d in win.engine.diagnostics() if d.severity == "error"]
     assert errors
     target = next(d.node_id for d in errors if d.node_id)
     assert win.scene.nodes[target].severity == "error"
     assert win.panel.diag_list.count() >= 1
-    row = next(i for i in range(win.panel.diag_list.count())
-               if win.panel.diag_list.item(i).data(Qt.ItemDataRole.UserRole + 7) == target)
+    row = next(
+        i
+        for i in range(win.panel.diag_list.count())
+        if win.panel.diag_list.item(i).data(Qt.ItemDataRole.UserRole + 7) == target
+    )
     win.scene.clearSelection()
     win.panel._diag_clicked(win.panel.diag_list.item(row))
     assert win.scene.selected_node_ids() == [target]
@@ -200,7 +205,7 @@ def test_group_collapse_expand_ungroup(win):
     assert isinstance(block, BlockItem) and block.collapsed
     assert not win.scene.nodes[ids[0]].isVisible()
     assert len(block.in_ports) == 1 and len(block.out_ports) == 1
-    assert "1.04K params" in block.lines[1]          # 64*16+16 weights in the block
+    assert "1.04K params" in block.lines[1]  # 64*16+16 weights in the block
     inner = g.out_edges(ids[0])[0]
     assert not win.scene.edges[inner].isVisible()
     win.toggle_collapse()
@@ -257,7 +262,7 @@ def test_save_open_round_trip_and_title(win, tmp_path):
     assert not win.isWindowModified() and path.exists()
     assert win.windowTitle().startswith("net.dlstudio")
     win.controller.set_param([node(win, "fc1").id], "out_features", 11)
-    assert win.isWindowModified() and "[*]" in win.windowTitle()   # Qt shows the * there
+    assert win.isWindowModified() and "[*]" in win.windowTitle()  # Qt shows the * there
     assert win.save()
     before = win.project.graph.to_dict()
     win.set_project(Project())
@@ -275,14 +280,15 @@ def test_save_open_round_trip_and_title(win, tmp_path):
 
 
 def test_autosave_and_crash_recovery(qtbot, win, tmp_path):
-    assert not win.autosave()              # nothing unsaved: no recovery file
+    assert not win.autosave()  # nothing unsaved: no recovery file
     win.controller.set_param([node(win, "fc1").id], "out_features", 33)
     assert win.autosave()
     assert win.recovery.data_path.exists()
     # pretend that window crashed: its recovery names a process that is gone
     import json
+
     info = json.loads(win.recovery.info_path.read_text())
-    info["pid"] = 2 ** 22 + 12345
+    info["pid"] = 2**22 + 12345
     win.recovery.info_path.write_text(json.dumps(info))
     settings = QSettings(str(tmp_path / "settings2.ini"), QSettings.Format.IniFormat)
     w2 = MainWindow(settings=settings, recovery_dir=win.recovery.directory)
@@ -337,6 +343,7 @@ def test_view_zoom_fit_layout_theme(win):
 
 def test_unavailable_exporter_gives_a_clear_message(win, monkeypatch):
     import dlstudio.ui.files as files
+
     monkeypatch.setitem(files.EXPORTERS, "svg", [("dlstudio.nope", "render_svg")])
     assert not win.export_dialog("svg")
     kind, text = win.ask.asked[-1]
@@ -346,11 +353,11 @@ def test_unavailable_exporter_gives_a_clear_message(win, monkeypatch):
 def test_pick_up_a_wire_from_its_input_reroute_and_delete(qtbot, win):
     g = win.project.graph
     act, fc2 = node(win, "act"), node(win, "fc2")
-    old = g.in_edges(fc2.id)[0]                      # act -> fc2
+    old = g.in_edges(fc2.id)[0]  # act -> fc2
     drop = win.controller.add_node("Dropout", (act.position[0] + 100, act.position[1] + 300))
     a = win.scene.nodes[fc2.id].in_ports["x"].scenePos()
     b = win.scene.nodes[drop].in_ports["x"].scenePos()
-    drag_wire(qtbot, win, a, b)                      # re-route: act -> dropout, fc2 unwired
+    drag_wire(qtbot, win, a, b)  # re-route: act -> dropout, fc2 unwired
     assert not g.has_edge(old) and [e.src for e in g.in_edges(drop)] == [act.id]
     assert not g.in_edges(fc2.id)
     assert win.controller.undo_stack.undoText().startswith("Reconnect")
@@ -402,6 +409,7 @@ def test_a_long_graph_opens_readable_at_its_beginning(qtbot, win):
     """A chain too long to fit legibly opens at 80 % on its inputs (the minimap shows the rest); a short one
     is fitted whole."""
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[1]
     win.resize(1200, 800)
     win.show()
@@ -410,8 +418,8 @@ def test_a_long_graph_opens_readable_at_its_beginning(qtbot, win):
     first = win.scene.nodes[win.project.graph.topological_order()[0]]
     visible = win.view.mapToScene(win.view.viewport().rect()).boundingRect()
     node = first.sceneBoundingRect()
-    assert visible.contains(node.center()) and visible.left() <= node.left() + 1   # the input node is on screen
-    win.view.fit()                                                 # F still fits everything
+    assert visible.contains(node.center()) and visible.left() <= node.left() + 1  # the input node is on screen
+    win.view.fit()  # F still fits everything
     assert win.view.zoom < 0.6
     small = Project(meta={"name": "small"})
     small.graph.output("y", small.graph.add("Linear", small.graph.input("x", (4,)), out_features=2))

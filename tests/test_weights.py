@@ -1,4 +1,5 @@
 """Weights sidecar: node-keyed safetensors files that load into compiled graphs, with readable mismatch errors."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def conv_net(in_channels: int = 1, classes: int = 4, group: bool = False) -> dls
 
 def randomize_buffers(model: torch.nn.Module) -> None:
     # running stats start at 0/1; give them values so a round trip that skipped buffers would show
-    for name, buf in model.named_buffers():
+    for buf in model.buffers():
         if buf.is_floating_point():
             buf.copy_(torch.rand_like(buf) + 0.5)
 
@@ -79,8 +80,7 @@ def test_shape_mismatch_names_node_and_both_shapes(tmp_path):
     with pytest.raises(WeightsError) as info:
         dls.compile(g3, weights=path)
     conv_id = g3.find("conv1").id
-    assert f"conv1 ({conv_id}): weight is (6, 1, 5, 5) in the file but the layer needs (6, 3, 5, 5)" \
-        in str(info.value)
+    assert f"conv1 ({conv_id}): weight is (6, 1, 5, 5) in the file but the layer needs (6, 3, 5, 5)" in str(info.value)
     assert str(path) in str(info.value)
     assert len(info.value.problems) == 1
 
@@ -131,8 +131,9 @@ def test_strict_failure_changes_nothing_and_non_strict_loads_what_fits(tmp_path)
     assert sorted(report.mismatched) == [f"{head}.bias", f"{head}.weight"]
     assert not report.missing and not report.unexpected
     conv_path = target.node_paths[g7.find("conv1").id]
-    assert torch.equal(target.get_parameter(f"{conv_path}.weight"), src.get_parameter(
-        f"{src.node_paths[g4.find('conv1').id]}.weight"))
+    assert torch.equal(
+        target.get_parameter(f"{conv_path}.weight"), src.get_parameter(f"{src.node_paths[g4.find('conv1').id]}.weight")
+    )
     head_path = target.node_paths[head]
     assert torch.equal(target.get_parameter(f"{head_path}.weight"), before[f"{head_path}.weight"])
 
@@ -185,7 +186,7 @@ def test_project_sidecar(tmp_path):
     project.save(tmp_path / "net.dlstudio")
     assert project.weights_path == tmp_path / "net.safetensors"
     assert not project.weights_path.exists()
-    fresh = project.compile(seed=5)   # no sidecar yet: seeded initialisation
+    fresh = project.compile(seed=5)  # no sidecar yet: seeded initialisation
     trained = dls.compile(g, seed=11)
     project.save_weights(trained)
     again = dls.Project.load(tmp_path / "net.dlstudio").compile(seed=5)

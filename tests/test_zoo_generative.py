@@ -1,5 +1,6 @@
 """Generative training: autoencoder and super-resolution reconstruction, GAN mode (BCE and hinge, label
 smoothing, fixed-noise sample grids), the GAN project layout, weights, the CLI verb and config errors."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,17 @@ import dlstudio as dls
 from dlstudio.cli import run_cli
 from dlstudio.core.edits import GroupNodes
 from dlstudio.core.errors import TrainingConfigError
-from dlstudio.training.generative import (GANTrainer, GenerativeConfig, ReconstructionTrainer, SamplesSaved,
-                                          generative_mode, image_grid, make_generative_trainer, split_graph,
-                                          write_png)
+from dlstudio.training.generative import (
+    GANTrainer,
+    GenerativeConfig,
+    ReconstructionTrainer,
+    SamplesSaved,
+    generative_mode,
+    image_grid,
+    make_generative_trainer,
+    split_graph,
+    write_png,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -42,16 +51,32 @@ def _tiny_gan(gan_loss: str = "bce", **generative) -> dls.Project:
     first = h.node_id
     h = g.add("Tanh", g.add("Linear", h, out_features=64, label="g_fc2"))
     ids = list(g.nodes)
-    GroupNodes(g.new_id("g"), "generator", tuple(ids[ids.index(first) - 1:])).apply(g)
+    GroupNodes(g.new_id("g"), "generator", tuple(ids[ids.index(first) - 1 :])).apply(g)
     g.output("fake", h)
     x = g.input("image", shape=(64,))
     d = g.add("LeakyReLU", g.add("Linear", x, out_features=64, label="d_fc1"), negative_slope=0.2)
     g.output("score", g.add("Linear", d, out_features=1, label="d_fc2"))
-    gen = {"mode": "gan", "gan_loss": gan_loss, "generator": {"input": "noise", "output": "fake"},
-           "discriminator": {"input": "image", "output": "score"}, "samples": 9, **generative}
-    return dls.Project(graph=g, meta={"name": "tiny_gan"}, data={"dataset": "digits"},
-                       training={"generative": gen, "optimizer": "Adam", "lr": 0.002,
-                                 "optimizer_params": {"betas": [0.5, 0.999]}, "batch_size": 64, "epochs": 3})
+    gen = {
+        "mode": "gan",
+        "gan_loss": gan_loss,
+        "generator": {"input": "noise", "output": "fake"},
+        "discriminator": {"input": "image", "output": "score"},
+        "samples": 9,
+        **generative,
+    }
+    return dls.Project(
+        graph=g,
+        meta={"name": "tiny_gan"},
+        data={"dataset": "digits"},
+        training={
+            "generative": gen,
+            "optimizer": "Adam",
+            "lr": 0.002,
+            "optimizer_params": {"betas": [0.5, 0.999]},
+            "batch_size": 64,
+            "epochs": 3,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------ modes
@@ -66,13 +91,16 @@ def test_mode_follows_the_training_section():
     assert generative_mode(dls.Project.load(EXAMPLES / "dcgan.dlstudio").training) == "gan"
 
 
-@pytest.mark.parametrize("generative, field", [
-    ({"mode": "diffusion"}, "training.generative.mode"),
-    ({"mode": "gan", "gan_loss": "wasserstein"}, "training.generative.gan_loss"),
-    ({"mode": "gan", "label_smoothing": 0.7}, "training.generative.label_smoothing"),
-    ({"mode": "gan", "d_steps": 0}, "training.generative.d_steps"),
-    ({"mode": "autoencoder", "noise": 0.1}, "training.generative.noise"),
-])
+@pytest.mark.parametrize(
+    "generative, field",
+    [
+        ({"mode": "diffusion"}, "training.generative.mode"),
+        ({"mode": "gan", "gan_loss": "wasserstein"}, "training.generative.gan_loss"),
+        ({"mode": "gan", "label_smoothing": 0.7}, "training.generative.label_smoothing"),
+        ({"mode": "gan", "d_steps": 0}, "training.generative.d_steps"),
+        ({"mode": "autoencoder", "noise": 0.1}, "training.generative.noise"),
+    ],
+)
 def test_bad_generative_settings_name_the_field(generative: dict, field: str) -> None:
     with pytest.raises(TrainingConfigError) as info:
         GenerativeConfig.from_training({"generative": generative})
@@ -114,7 +142,7 @@ def test_super_resolution_mode_pools_the_target_and_reports_the_bilinear_baselin
     ends = _of(events, "EpochEnd")
     assert all("val_bilinear_loss" in e.metrics for e in ends)
     assert ends[-1].metrics["val_loss"] < ends[0].metrics["val_loss"]
-    assert len(_of(events, "BatchEnd")) == 18          # 3 epochs capped at 6 batches
+    assert len(_of(events, "BatchEnd")) == 18  # 3 epochs capped at 6 batches
     low = trainer._degrade(trainer.x_train[:2])
     assert low.shape == (2, 1, 14, 14)
     assert torch.allclose(low[0, 0, 0, 0], trainer.x_train[0, 0, :2, :2].mean())
@@ -122,7 +150,7 @@ def test_super_resolution_mode_pools_the_target_and_reports_the_bilinear_baselin
 
 def test_autoencoder_input_shape_mismatch_is_a_config_error() -> None:
     project = dls.Project.load(EXAMPLES / "super_resolution.dlstudio")
-    project.training["generative"] = {"mode": "autoencoder"}   # without pooling the data is 28x28, not 14x14
+    project.training["generative"] = {"mode": "autoencoder"}  # without pooling the data is 28x28, not 14x14
     with pytest.raises(TrainingConfigError, match="low_res"):
         make_generative_trainer(project)
 
@@ -147,7 +175,7 @@ def test_gan_mode_alternates_updates_with_finite_losses_and_changing_samples(gan
     assert [g.kind for g in grids] == ["samples"] * 3
     assert grids[0].change == 0 and grids[1].change > 0 and grids[2].change > 0
     assert ends[-1].metrics["sample_change"] == pytest.approx(grids[-1].change, rel=1e-5)
-    assert grids[0].grid.shape == (3 * 10 + 2, 3 * 10 + 2, 1)       # 9 samples of 8x8 in a 3x3 grid
+    assert grids[0].grid.shape == (3 * 10 + 2, 3 * 10 + 2, 1)  # 9 samples of 8x8 in a 3x3 grid
     assert all(Path(g.path).is_file() for g in grids)
     # the fixed noise makes the grid reproducible: the same generator gives the same samples
     with torch.no_grad():
@@ -205,7 +233,7 @@ def test_gan_errors_name_what_to_fix() -> None:
     g = shared.graph
     fake = dls.api.Ref(g, g.find("tanh").id, "y")
     image = dls.api.Ref(g, g.find("image").id, "out")
-    g.add("Add", fake, image, label="join")   # the two networks are no longer separate parts
+    g.add("Add", fake, image, label="join")  # the two networks are no longer separate parts
     with pytest.raises(TrainingConfigError, match="share node"):
         make_generative_trainer(shared)
     wrong = _tiny_gan()
@@ -213,7 +241,7 @@ def test_gan_errors_name_what_to_fix() -> None:
     with pytest.raises(Exception, match="pixels"):
         make_generative_trainer(wrong)
     small = _tiny_gan()
-    small.data = {"dataset": "iris"}   # 4 features, the discriminator reads 64
+    small.data = {"dataset": "iris"}  # 4 features, the discriminator reads 64
     with pytest.raises(TrainingConfigError, match="image"):
         make_generative_trainer(small)
 
@@ -247,8 +275,8 @@ def test_image_grid_and_png_round_trip(tmp_path: Path) -> None:
     imgs = torch.linspace(-1, 1, 2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
     grid = image_grid(imgs, nrow=2, pad=1, value_range=(-1, 1))
     assert grid.shape == (4 + 2, 2 * 5 + 3, 3)
-    assert grid[0, 0].tolist() == [255, 255, 255]           # padding is white
-    assert grid[1, 1, 0] == 0                                # the darkest value maps to 0
+    assert grid[0, 0].tolist() == [255, 255, 255]  # padding is white
+    assert grid[1, 1, 0] == 0  # the darkest value maps to 0
     image = pytest.importorskip("PIL.Image")
     for pixels in (grid, image_grid(torch.rand(3, 64), nrow=3)):
         path = write_png(tmp_path / "grid.png", pixels)
@@ -260,11 +288,13 @@ def test_image_grid_and_png_round_trip(tmp_path: Path) -> None:
 
 def test_make_trainer_and_evaluate_know_generative_projects(tmp_path: Path) -> None:
     from dlstudio.training.project import make_trainer, train_project
+
     project = dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio")
     assert isinstance(make_trainer(project, use_run_dir=False), ReconstructionTrainer)
     assert isinstance(make_trainer(_tiny_gan(), use_run_dir=False), GANTrainer)
     from dlstudio.core.errors import DataError
-    with pytest.raises(DataError, match="not a checkpoint folder"):   # generative runs resume too (see below)
+
+    with pytest.raises(DataError, match="not a checkpoint folder"):  # generative runs resume too (see below)
         make_trainer(project, resume=tmp_path)
     project.training["epochs"] = 1
     assert type(train_project(project, use_run_dir=False)).__name__ == "Finished"
@@ -275,15 +305,18 @@ def test_a_fault_during_training_is_a_failed_event_naming_the_epoch() -> None:
     project = dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio")
     project.training["loss"] = "BCELoss"
     trainer = make_generative_trainer(project, epochs=1, max_batches=1)
-    trainer.x_train = trainer.x_train * 3        # targets outside [0, 1]: BCELoss refuses them
+    trainer.x_train = trainer.x_train * 3  # targets outside [0, 1]: BCELoss refuses them
     last = list(trainer.run())[-1]
     assert type(last).__name__ == "Failed" and last.epoch == 1 and "(epoch 1)" in last.message
 
 
 def test_the_studio_worker_helpers_accept_generative_trainers() -> None:
     from dlstudio.ui.workers import collect_predictions, is_two_d
-    for trainer in (make_generative_trainer(_tiny_gan()),
-                    make_generative_trainer(dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio"))):
+
+    for trainer in (
+        make_generative_trainer(_tiny_gan()),
+        make_generative_trainer(dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio")),
+    ):
         assert is_two_d(trainer) is False
         assert collect_predictions(trainer) is None
 
@@ -294,6 +327,7 @@ def test_the_studio_training_workspace_runs_a_gan_project(qtbot, tmp_path: Path)
     shows the fixed-noise grid of the last epoch."""
     from dlstudio.training.events import Finished
     from dlstudio.ui.training import TrainingWorkspace
+
     project = _tiny_gan()
     project.training["epochs"] = 2
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs")
@@ -317,6 +351,7 @@ def test_the_studio_training_workspace_runs_a_gan_project(qtbot, tmp_path: Path)
 def test_a_resumed_generative_run_ends_like_an_uninterrupted_one(tmp_path: Path, kind: str) -> None:
     """Checkpoints hold the model, every optimizer and schedule, RNG, history and the last sample grid: stop
     after epoch 2, resume to 4, and the weights, metrics and sample changes equal a straight 4-epoch run."""
+
     def project() -> dls.Project:
         if kind == "gan":
             return _tiny_gan()
@@ -329,7 +364,7 @@ def test_a_resumed_generative_run_ends_like_an_uninterrupted_one(tmp_path: Path,
     ckpts = _of(part, "Checkpoint")
     assert [c.epoch for c in ckpts] == [1, 2] and all(Path(c.path, "state.json").is_file() for c in ckpts)
     resumed = make_generative_trainer(project(), epochs=4, max_batches=5, resume=ckpts[-1].path)
-    assert resumed.run_dir == tmp_path / "split"          # continues in the checkpoint's own run folder
+    assert resumed.run_dir == tmp_path / "split"  # continues in the checkpoint's own run folder
     rest = _events(resumed)
     assert [e.epoch for e in _of(rest, "EpochEnd")] == [3, 4]
     assert resumed.weights_digest() == straight.weights_digest()
@@ -340,8 +375,9 @@ def test_a_resumed_generative_run_ends_like_an_uninterrupted_one(tmp_path: Path,
 
 
 def test_resume_refuses_a_checkpoint_of_another_mode(tmp_path: Path) -> None:
-    ae = make_generative_trainer(dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio"),
-                                 run_dir=tmp_path / "ae", epochs=1, max_batches=2)
+    ae = make_generative_trainer(
+        dls.Project.load(EXAMPLES / "dense_autoencoder.dlstudio"), run_dir=tmp_path / "ae", epochs=1, max_batches=2
+    )
     ckpt = _of(_events(ae), "Checkpoint")[-1].path
     gan = make_generative_trainer(_tiny_gan(), epochs=2, max_batches=2, resume=ckpt)
     last = list(gan.run())[-1]

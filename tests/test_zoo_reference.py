@@ -1,6 +1,7 @@
 """The zoo templates equal the well-known reference networks: each reference is written here by hand in plain
 torch.nn, and the compiled template must have the same parameter count, the same multiset of parameter shapes
 and the same output shape."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -47,9 +48,20 @@ def _same(graph: dls.Graph, reference: nn.Module, *inputs: torch.Tensor) -> torc
 
 # ------------------------------------------------------------------------------------------------ LeNet-5
 def test_lenet5_equals_the_classic_network():
-    ref = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
-                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
-                        nn.Linear(84, 10))
+    ref = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+        nn.Linear(84, 10),
+    )
     assert _count(ref) == 61_706
     out = _same(_load("lenet5").graph, ref, torch.rand(2, 1, 28, 28))
     assert out.shape == (2, 10)
@@ -106,8 +118,9 @@ def test_resnet18_cifar_equals_the_reference():
 
 # ------------------------------------------------------------------------------------------------ MobileNetV2
 def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU6())
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU6()
+    )
 
 
 class _InvertedResidual(nn.Module):
@@ -117,8 +130,11 @@ class _InvertedResidual(nn.Module):
         super().__init__()
         hidden = cin * t
         layers = [] if t == 1 else [_conv_bn(cin, hidden, 1)]
-        layers += [_conv_bn(hidden, hidden, 3, stride, hidden), nn.Conv2d(hidden, cout, 1, bias=False),
-                   nn.BatchNorm2d(cout)]
+        layers += [
+            _conv_bn(hidden, hidden, 3, stride, hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
         self.res = stride == 1 and cin == cout
 
@@ -127,8 +143,15 @@ class _InvertedResidual(nn.Module):
 
 
 def test_mobilenetv2_equals_torchvision_layout():
-    settings = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                (6, 320, 1, 1))
+    settings = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 1),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
     layers: list[nn.Module] = [_conv_bn(3, 32, 3)]
     cin = 32
     for t, c, n, s in settings:
@@ -147,21 +170,40 @@ def test_mobilenetv2_equals_torchvision_layout():
 def _dcgan_generator(nz: int = 100, ngf: int = 64, nc: int = 3) -> nn.Sequential:
     """The PyTorch DCGAN tutorial's Generator."""
     return nn.Sequential(
-        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ngf * 8),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 4),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
 
 
 def _dcgan_discriminator(ndf: int = 64, nc: int = 3) -> nn.Sequential:
     """The tutorial's Discriminator without its final Sigmoid (we keep logits) and with a Flatten."""
     return nn.Sequential(
-        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, True),
-        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Flatten())
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 2),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 4),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 8),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+        nn.Flatten(),
+    )
 
 
 def test_dcgan_generator_and_discriminator_equal_the_tutorial():
@@ -180,25 +222,61 @@ def test_dcgan_generator_and_discriminator_equal_the_tutorial():
 
 # ------------------------------------------------------------------------------------------------ smaller ones
 def test_tiny_vgg_equals_the_cnn_explainer_layout():
-    ref = nn.Sequential(nn.Conv2d(1, 10, 3, padding=1), nn.ReLU(), nn.Conv2d(10, 10, 3, padding=1), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Conv2d(10, 10, 3, padding=1), nn.ReLU(), nn.Conv2d(10, 10, 3, padding=1),
-                        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(490, 10))
+    ref = nn.Sequential(
+        nn.Conv2d(1, 10, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(10, 10, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(10, 10, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(10, 10, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(490, 10),
+    )
     assert _same(_load("tiny_vgg").graph, ref, torch.rand(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_espcn_super_resolution_equals_the_reference():
-    ref = nn.Sequential(nn.Conv2d(1, 64, 5, padding=2), nn.Tanh(), nn.Conv2d(64, 32, 3, padding=1), nn.Tanh(),
-                        nn.Conv2d(32, 4, 3, padding=1), nn.PixelShuffle(2))
+    ref = nn.Sequential(
+        nn.Conv2d(1, 64, 5, padding=2),
+        nn.Tanh(),
+        nn.Conv2d(64, 32, 3, padding=1),
+        nn.Tanh(),
+        nn.Conv2d(32, 4, 3, padding=1),
+        nn.PixelShuffle(2),
+    )
     assert _same(_load("super_resolution").graph, ref, torch.rand(2, 1, 14, 14)).shape == (2, 1, 28, 28)
 
 
 def test_alexnet_small_equals_its_hand_written_twin():
     ref = nn.Sequential(
-        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.LocalResponseNorm(5), nn.MaxPool2d(3, 2),
-        nn.Conv2d(32, 96, 5, padding=2), nn.ReLU(), nn.LocalResponseNorm(5), nn.MaxPool2d(3, 2),
-        nn.Conv2d(96, 192, 3, padding=1), nn.ReLU(), nn.Conv2d(192, 128, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(), nn.Dropout(0.5),
-        nn.Linear(128 * 2 * 2, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+        nn.Conv2d(1, 32, 5, padding=2),
+        nn.ReLU(),
+        nn.LocalResponseNorm(5),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(32, 96, 5, padding=2),
+        nn.ReLU(),
+        nn.LocalResponseNorm(5),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 192, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(192, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(128, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(128 * 2 * 2, 256),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(256, 256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
+    )
     assert _same(_load("alexnet_small").graph, ref, torch.rand(2, 1, 28, 28)).shape == (2, 10)
 
 
@@ -208,15 +286,15 @@ def test_recurrent_and_attention_templates_equal_torch_layers():
     assert _count(dls.compile(_load("gru_sequence").graph)) == _count(gru) + _count(head)
     lstm = nn.LSTM(1, 32, num_layers=2, batch_first=True)
     assert _count(dls.compile(_load("lstm_forecaster").graph)) == _count(lstm) + 33
-    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2,
-                                enable_nested_tensor=False)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2, enable_nested_tensor=False)
     expected = _count(nn.Embedding(20, 32)) + _count(enc) + _count(nn.Linear(32, 2))
     model = dls.compile(_load("transformer_classifier").graph)
     assert _count(model) == expected
     assert model(torch.randint(0, 20, (3, 12))).shape == (3, 2)
 
 
-@pytest.mark.parametrize("name, expected", [("perceptron", 3), ("dense_autoencoder", 64 * 32 + 32 + 32 * 8 + 8
-                                                                                     + 8 * 32 + 32 + 32 * 64 + 64)])
+@pytest.mark.parametrize(
+    "name, expected", [("perceptron", 3), ("dense_autoencoder", 64 * 32 + 32 + 32 * 8 + 8 + 8 * 32 + 32 + 32 * 64 + 64)]
+)
 def test_dense_templates_have_the_expected_size(name: str, expected: int) -> None:
     assert _count(dls.compile(_load(name).graph)) == expected

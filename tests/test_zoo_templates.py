@@ -1,5 +1,6 @@
 """Every zoo template loads, checks clean, has valid data/training settings, trains briefly (small ones to a
 stated quality, big ones a few steps on a few images) and exports to ONNX and Python with parity."""
+
 from __future__ import annotations
 
 import copy
@@ -36,13 +37,24 @@ ZOO = sorted(_zoo())
 ALL = sorted(p.stem for p in EXAMPLES.glob("*.dlstudio"))
 # the issue's list, by the file that covers each entry
 ISSUE_TEMPLATES = {
-    "Perceptron": "perceptron", "MLP": "mlp_digits", "deep MLP": "deep_mlp", "LeNet-5": "lenet5",
-    "AlexNet-style": "alexnet_small", "TinyVGG": "tiny_vgg", "ResNet-18": "resnet18_cifar",
-    "MobileNetV2": "mobilenetv2_cifar", "Inception-style": "inception_small", "DenseNet-style": "densenet_small",
-    "RNN/LSTM/GRU classifier": "gru_sequence", "time-series forecaster": "lstm_forecaster",
-    "Embedding+LSTM text classifier": "lstm_sequence", "Transformer encoder classifier": "transformer_classifier",
-    "dense autoencoder": "dense_autoencoder", "convolutional autoencoder": "conv_autoencoder",
-    "DCGAN": "dcgan", "super-resolution": "super_resolution",
+    "Perceptron": "perceptron",
+    "MLP": "mlp_digits",
+    "deep MLP": "deep_mlp",
+    "LeNet-5": "lenet5",
+    "AlexNet-style": "alexnet_small",
+    "TinyVGG": "tiny_vgg",
+    "ResNet-18": "resnet18_cifar",
+    "MobileNetV2": "mobilenetv2_cifar",
+    "Inception-style": "inception_small",
+    "DenseNet-style": "densenet_small",
+    "RNN/LSTM/GRU classifier": "gru_sequence",
+    "time-series forecaster": "lstm_forecaster",
+    "Embedding+LSTM text classifier": "lstm_sequence",
+    "Transformer encoder classifier": "transformer_classifier",
+    "dense autoencoder": "dense_autoencoder",
+    "convolutional autoencoder": "conv_autoencoder",
+    "DCGAN": "dcgan",
+    "super-resolution": "super_resolution",
 }
 
 
@@ -101,8 +113,9 @@ def test_small_template_trains_to_its_quality(name: str) -> None:
     assert last.final_metrics[metric] >= bar, (metric, last.final_metrics)
 
 
-def _brief_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> tuple[float,
-                                                                                                           float]:
+def _brief_steps(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float
+) -> tuple[float, float]:
     """A few Adam steps on one small batch in train mode; the loss before and after on the same batch."""
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -117,8 +130,9 @@ def _brief_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps
     return losses[0], losses[-1]
 
 
-@pytest.mark.parametrize("name", ["alexnet_small", "inception_small", "densenet_small", "resnet18_cifar",
-                                  "mobilenetv2_cifar"])
+@pytest.mark.parametrize(
+    "name", ["alexnet_small", "inception_small", "densenet_small", "resnet18_cifar", "mobilenetv2_cifar"]
+)
 def test_big_template_takes_training_steps_on_its_data(name: str) -> None:
     """The real pipeline (data, binding, compiled model) with a few steps on 8 images; the quality runs are in
     examples/zoo_benchmark.py."""

@@ -3,6 +3,7 @@
 Plain frozen dataclasses: cheap to compare (the incremental engine compares old and new to decide what changed)
 and easy to turn into JSON.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -27,8 +28,21 @@ NO_INPUT = "no_input"
 GROUP_NOT_CONVEX = "group_not_convex"
 GROUP_HAS_IO = "group_has_io"
 
-ERROR_CODES = (UNKNOWN_TYPE, UNKNOWN_PORT, UNCONNECTED_INPUT, TOO_MANY_INPUTS, CYCLE, SHAPE_MISMATCH, INVALID_PARAM,
-               WRONG_DTYPE, UNREACHABLE, NO_OUTPUT, NO_INPUT, GROUP_NOT_CONVEX, GROUP_HAS_IO)
+ERROR_CODES = (
+    UNKNOWN_TYPE,
+    UNKNOWN_PORT,
+    UNCONNECTED_INPUT,
+    TOO_MANY_INPUTS,
+    CYCLE,
+    SHAPE_MISMATCH,
+    INVALID_PARAM,
+    WRONG_DTYPE,
+    UNREACHABLE,
+    NO_OUTPUT,
+    NO_INPUT,
+    GROUP_NOT_CONVEX,
+    GROUP_HAS_IO,
+)
 
 DTYPE_BYTES = {"float32": 4, "int64": 8, "bool": 1}
 
@@ -68,12 +82,18 @@ class NodeStats:
     trainable: int = 0
     frozen: int = 0
     macs: int = 0
-    activation_bytes: int = 0   # bytes of this node's outputs for one sample
+    activation_bytes: int = 0  # bytes of this node's outputs for one sample
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node_id": self.node_id, "outputs": [_tensor_dict(t) for t in self.outputs], "params": self.params,
-                "trainable": self.trainable, "frozen": self.frozen, "macs": self.macs,
-                "activation_bytes": self.activation_bytes}
+        return {
+            "node_id": self.node_id,
+            "outputs": [_tensor_dict(t) for t in self.outputs],
+            "params": self.params,
+            "trainable": self.trainable,
+            "frozen": self.frozen,
+            "macs": self.macs,
+            "activation_bytes": self.activation_bytes,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,9 +102,9 @@ class Totals:
     trainable: int = 0
     frozen: int = 0
     macs: int = 0
-    activation_bytes: int = 0   # per sample, all nodes' outputs
+    activation_bytes: int = 0  # per sample, all nodes' outputs
     node_count: int = 0
-    ok: bool = True             # no error diagnostics
+    ok: bool = True  # no error diagnostics
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,8 +112,19 @@ class Totals:
 
 # Optimizer state per trainable parameter, in parameter-sized copies (Adam keeps two moments, momentum one).
 OPTIMIZER_STATE = {
-    "sgd": 0, "sgd-momentum": 1, "sgd_momentum": 1, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2,
-    "nadam": 2, "radam": 2, "adamax": 2, "rmsprop": 1, "adagrad": 1, "adadelta": 2,
+    "sgd": 0,
+    "sgd-momentum": 1,
+    "sgd_momentum": 1,
+    "momentum": 1,
+    "nesterov": 1,
+    "adam": 2,
+    "adamw": 2,
+    "nadam": 2,
+    "radam": 2,
+    "adamax": 2,
+    "rmsprop": 1,
+    "adagrad": 1,
+    "adadelta": 2,
 }
 
 
@@ -122,16 +153,22 @@ class MemoryEstimate:
 
 def memory_estimate(totals: Totals, batch_size: int, optimizer: str = "adam") -> MemoryEstimate:
     from ..core.errors import ParamError
+
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ParamError("batch_size", f"must be a whole number >= 1, got {batch_size!r}")
     key = optimizer.strip().lower().replace(" ", "")
     if key not in OPTIMIZER_STATE:
-        raise ParamError("optimizer", f"unknown optimizer {optimizer!r}; use one of "
-                         + ", ".join(sorted(OPTIMIZER_STATE)))
+        raise ParamError(
+            "optimizer", f"unknown optimizer {optimizer!r}; use one of " + ", ".join(sorted(OPTIMIZER_STATE))
+        )
     return MemoryEstimate(
-        batch_size=batch_size, optimizer=key, params_bytes=4 * totals.params, grads_bytes=4 * totals.trainable,
+        batch_size=batch_size,
+        optimizer=key,
+        params_bytes=4 * totals.params,
+        grads_bytes=4 * totals.trainable,
         optimizer_bytes=4 * OPTIMIZER_STATE[key] * totals.trainable,
-        activation_bytes=totals.activation_bytes * batch_size)
+        activation_bytes=totals.activation_bytes * batch_size,
+    )
 
 
 def _tensor_dict(t: TensorInfo) -> dict[str, Any]:
@@ -160,5 +197,13 @@ def human_count(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
-__all__ = ["Diagnostic", "NodeStats", "Totals", "MemoryEstimate", "memory_estimate", "human_bytes", "human_count",
-           "tensor_dict"]
+__all__ = [
+    "Diagnostic",
+    "NodeStats",
+    "Totals",
+    "MemoryEstimate",
+    "memory_estimate",
+    "human_bytes",
+    "human_count",
+    "tensor_dict",
+]

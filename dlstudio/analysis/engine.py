@@ -8,12 +8,14 @@ triggers an O(N) re-sort. Lints look at most LINT_RADIUS wires upstream, so they
 radius downstream of a structural edit. A property test checks that any edit sequence gives exactly what a
 fresh engine computes.
 """
+
 from __future__ import annotations
 
 import gc
 import heapq
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..core.graph import Edge, Group, ModelGraph, Node
 from ..core.signals import Signal
@@ -29,10 +31,11 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1}
 class AnalysisEngine:
     """Incremental analysis of `graph`. Queries answer from the last `refresh()` (the constructor runs one)."""
 
-    def __init__(self, graph: ModelGraph, *, training: Any = None, data: Any = None,
-                 facts: TrainingFacts | None = None) -> None:
+    def __init__(
+        self, graph: ModelGraph, *, training: Any = None, data: Any = None, facts: TrainingFacts | None = None
+    ) -> None:
         self.graph = graph
-        self.changed = Signal()   # (set of node ids whose outputs, diagnostics or statistics changed)
+        self.changed = Signal()  # (set of node ids whose outputs, diagnostics or statistics changed)
         self._facts = facts if facts is not None else training_facts(training, data)
         self._states: dict[str, NodeState] = {}
         self._lints: dict[str, tuple[Diagnostic, ...]] = {}
@@ -50,16 +53,21 @@ class AnalysisEngine:
         self._order_dirty = True
         self._globals_dirty = True
         self._node_errors = 0
-        self._sum = [0, 0, 0, 0, 0]   # params, trainable, frozen, macs, activation bytes
+        self._sum = [0, 0, 0, 0, 0]  # params, trainable, frozen, macs, activation bytes
         for node in graph.nodes.values():
             self._type_count[node.type] = self._type_count.get(node.type, 0) + 1
             self._dirty.add(node.id)
         self._connections = [
-            (graph.node_added, self._on_node_added), (graph.node_removed, self._on_node_removed),
-            (graph.edge_added, self._on_edge_added), (graph.edge_removed, self._on_edge_removed),
-            (graph.param_changed, self._on_param_changed), (graph.node_renamed, self._on_node_renamed),
-            (graph.node_changed, self._on_node_changed), (graph.group_added, self._on_group),
-            (graph.group_removed, self._on_group), (graph.group_changed, self._on_group_changed),
+            (graph.node_added, self._on_node_added),
+            (graph.node_removed, self._on_node_removed),
+            (graph.edge_added, self._on_edge_added),
+            (graph.edge_removed, self._on_edge_removed),
+            (graph.param_changed, self._on_param_changed),
+            (graph.node_renamed, self._on_node_renamed),
+            (graph.node_changed, self._on_node_changed),
+            (graph.group_added, self._on_group),
+            (graph.group_removed, self._on_group),
+            (graph.group_changed, self._on_group_changed),
         ]
         for signal, slot in self._connections:
             signal.connect(slot)
@@ -146,8 +154,8 @@ class AnalysisEngine:
             self._globals_dirty = True
 
     def _on_node_changed(self, node_id: str) -> None:
-        self._dirty.add(node_id)     # frozen moves parameters between trainable and frozen
-        self._globals_dirty = True   # group membership
+        self._dirty.add(node_id)  # frozen moves parameters between trainable and frozen
+        self._globals_dirty = True  # group membership
 
     def _on_group(self, group: Group) -> None:
         self._globals_dirty = True
@@ -193,7 +201,7 @@ class AnalysisEngine:
             anchors = processed | _downstream_within(graph, self._relint_from, LINT_RADIUS)
         self._relint_all = False
         self._relint_from.clear()
-        if self._relint_outputs:   # which Output the loss judges may have changed
+        if self._relint_outputs:  # which Output the loss judges may have changed
             self._relint_outputs = False
             anchors = set(anchors) | {n.id for n in graph.nodes_of_type("Output")}
         inputs_of = self.inputs
@@ -250,7 +258,7 @@ class AnalysisEngine:
     def _evaluate(self, node: Node, blocked: bool) -> NodeState:
         old = self._states.get(node.id)
         if old is not None and old.spec is not None:
-            spec, spec_diag = old.spec, None   # a node's type never changes: keep the looked-up spec
+            spec, spec_diag = old.spec, None  # a node's type never changes: keep the looked-up spec
         else:
             spec, spec_diag = spec_or_error(node)
         return evaluate_node(self.graph, node, spec, spec_diag, self._states.get, blocked)
@@ -285,7 +293,7 @@ class AnalysisEngine:
         rank = self._rank
         preds, succs = pred_of(self.graph)[nid], succ_of(self.graph)[nid]
         if nid in preds:
-            return False   # a self-loop: the re-sort reports it as a cycle
+            return False  # a self-loop: the re-sort reports it as a cycle
         lo = max((rank[p] for p in preds), default=None)
         hi = min((rank[s] for s in succs), default=None)
         if lo is None and hi is None:
@@ -322,10 +330,10 @@ class AnalysisEngine:
             if nid in graph.nodes:
                 self._dirty.add(nid)
         if blocked or blocked != self._blocked:
-            self._globals_dirty = True   # the loops (and so their messages) may have changed
+            self._globals_dirty = True  # the loops (and so their messages) may have changed
         self._blocked = blocked
         self._next_rank = float(len(rank))
-        for nid in blocked:   # blocked nodes still need a rank slot for when the cycle is broken
+        for nid in blocked:  # blocked nodes still need a rank slot for when the cycle is broken
             rank[nid] = self._next_rank
             self._next_rank += 1
         self._rank = rank
@@ -333,13 +341,23 @@ class AnalysisEngine:
     # ------------------------------------------------- whole-graph diagnostics
     def _structure_diagnostics(self) -> list[Diagnostic]:
         from .structure import cycle_diagnostics, group_diagnostics
+
         out: list[Diagnostic] = []
         if not self._type_count.get("Input"):
-            out.append(Diagnostic("error", D.NO_INPUT, "The graph has no Input node: add an Input with the shape of "
-                                  "one sample and wire it into the first layer"))
+            out.append(
+                Diagnostic(
+                    "error",
+                    D.NO_INPUT,
+                    "The graph has no Input node: add an Input with the shape of "
+                    "one sample and wire it into the first layer",
+                )
+            )
         if not self._type_count.get("Output"):
-            out.append(Diagnostic("error", D.NO_OUTPUT, "The graph has no Output node: add an Output and wire the "
-                                  "last layer into it"))
+            out.append(
+                Diagnostic(
+                    "error", D.NO_OUTPUT, "The graph has no Output node: add an Output and wire the last layer into it"
+                )
+            )
         if self._blocked:
             out.extend(cycle_diagnostics(self.graph, self._blocked))
         if self.graph.groups:
@@ -385,8 +403,15 @@ class AnalysisEngine:
             items.extend(st.diags)
         for lints in self._lints.values():
             items.extend(lints)
-        return sorted(items, key=lambda d: (_SEVERITY_ORDER[d.severity], -1 if d.node_id is None
-                                            else order.get(d.node_id, len(order)), d.code, d.message))
+        return sorted(
+            items,
+            key=lambda d: (
+                _SEVERITY_ORDER[d.severity],
+                -1 if d.node_id is None else order.get(d.node_id, len(order)),
+                d.code,
+                d.message,
+            ),
+        )
 
     def has_errors(self) -> bool:
         return self._node_errors > 0 or any(d.severity == "error" for d in self._global)
@@ -397,8 +422,15 @@ class AnalysisEngine:
 
     def totals(self) -> Totals:
         p, t, f, m, a = self._sum
-        return Totals(params=p, trainable=t, frozen=f, macs=m, activation_bytes=a, node_count=len(self.graph),
-                      ok=not self.has_errors())
+        return Totals(
+            params=p,
+            trainable=t,
+            frozen=f,
+            macs=m,
+            activation_bytes=a,
+            node_count=len(self.graph),
+            ok=not self.has_errors(),
+        )
 
     def memory_estimate(self, batch_size: int, optimizer: str = "adam") -> MemoryEstimate:
         return memory_estimate(self.totals(), batch_size, optimizer)

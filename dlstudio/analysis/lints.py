@@ -4,11 +4,13 @@ Each lint is anchored at one node and looks only *upstream* of it, at most LINT_
 incremental engine re-run lints only for the nodes within LINT_RADIUS downstream of an edit, and still match a
 fresh full analysis exactly. Lints read node types (not classes), so they work for types registered later.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..core.graph import ModelGraph
 from ..core.tensor import TensorInfo
@@ -17,8 +19,8 @@ from .diagnostics import Diagnostic, Totals
 from .evaluate import pred_of
 
 LINT_RADIUS = 16
-ROWS_PER_PARAM = 10      # the notes' rule of thumb: about 10 training rows per trainable parameter
-DEEP_STACK = 4           # this many saturating activations in a row risk vanishing gradients
+ROWS_PER_PARAM = 10  # the notes' rule of thumb: about 10 training rows per trainable parameter
+DEEP_STACK = 4  # this many saturating activations in a row risk vanishing gradients
 
 LINEAR_COLLAPSE = "linear_collapse"
 DOUBLE_SOFTMAX = "double_softmax"
@@ -32,28 +34,61 @@ DROPOUT_BEFORE_OUTPUT = "dropout_before_output"
 TOO_FEW_ROWS = "too_few_rows"
 LINEAR_ON_FEATURE_MAP = "linear_on_feature_map"
 
-DROPOUTS = frozenset({"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
-                      "GaussianNoise"})
+DROPOUTS = frozenset(
+    {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "GaussianNoise"}
+)
 # Layers that are linear maps of their input (or reshape it): a chain Linear -> these -> Linear is still linear.
-LINEAR_PASS = frozenset({"Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Squeeze", "Unsqueeze",
-                         "Select"}) | DROPOUTS
+LINEAR_PASS = (
+    frozenset({"Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Squeeze", "Unsqueeze", "Select"}) | DROPOUTS
+)
 # Layers between the head activation and an Output that do not change what the loss sees.
 HEAD_PASS = frozenset({"Identity", "Flatten", "Unflatten", "Reshape", "Squeeze", "Unsqueeze", "Select"}) | DROPOUTS
 SOFTMAXES = frozenset({"Softmax", "LogSoftmax", "Softmax2d"})
 SATURATING = frozenset({"Sigmoid", "Tanh", "Softsign", "Hardsigmoid"})
 # Activations known by name even before their specs are registered (the registry's category covers the rest).
-KNOWN_ACTIVATIONS = frozenset({"ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
-                               "Hardtanh", "Softplus", "Softsign", "Softmax", "LogSoftmax", "Step", "ReLU6",
-                               "Hardsigmoid", "Hardswish", "CELU"})
+KNOWN_ACTIVATIONS = frozenset(
+    {
+        "ReLU",
+        "LeakyReLU",
+        "PReLU",
+        "ELU",
+        "SELU",
+        "GELU",
+        "SiLU",
+        "Mish",
+        "Sigmoid",
+        "Tanh",
+        "Hardtanh",
+        "Softplus",
+        "Softsign",
+        "Softmax",
+        "LogSoftmax",
+        "Step",
+        "ReLU6",
+        "Hardsigmoid",
+        "Hardswish",
+        "CELU",
+    }
+)
 
-CLASS_LOSSES = frozenset({"crossentropy", "nll", "multimargin"})   # one score per class
+CLASS_LOSSES = frozenset({"crossentropy", "nll", "multimargin"})  # one score per class
 BINARY_LOSSES = frozenset({"bce", "bcewithlogits", "hinge"})
 REGRESSION_LOSSES = frozenset({"mse", "l1", "mae", "huber", "smoothl1"})
-_LOSS_ALIASES = {"ce": "crossentropy", "sparsecategoricalcrossentropy": "crossentropy",
-                 "categoricalcrossentropy": "crossentropy", "kldiv": "nll", "multimargin": "multimargin",
-                 "nllloss": "nll", "negativeloglikelihood": "nll", "binarycrossentropy": "bce",
-                 "binarycrossentropywithlogits": "bcewithlogits", "meansquarederror": "mse",
-                 "meanabsoluteerror": "l1", "mae": "l1", "smoothl1": "huber"}
+_LOSS_ALIASES = {
+    "ce": "crossentropy",
+    "sparsecategoricalcrossentropy": "crossentropy",
+    "categoricalcrossentropy": "crossentropy",
+    "kldiv": "nll",
+    "multimargin": "multimargin",
+    "nllloss": "nll",
+    "negativeloglikelihood": "nll",
+    "binarycrossentropy": "bce",
+    "binarycrossentropywithlogits": "bcewithlogits",
+    "meansquarederror": "mse",
+    "meanabsoluteerror": "l1",
+    "mae": "l1",
+    "smoothl1": "huber",
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +100,8 @@ class TrainingFacts:
     loss_name: str | None = None
     num_classes: int | None = None
     num_rows: int | None = None
-    task: str | None = None       # regression, binary, multiclass, multilabel, reconstruction
-    output_label: str | None = None   # the Output the loss compares with the target (None: the only Output)
+    task: str | None = None  # regression, binary, multiclass, multilabel, reconstruction
+    output_label: str | None = None  # the Output the loss compares with the target (None: the only Output)
 
 
 def normalize_loss(name: str) -> str:
@@ -86,15 +121,21 @@ def _first_int(*values: Any) -> int | None:
         if isinstance(v, int) and v > 0:
             return v
         if isinstance(v, (list, tuple)) and v:
-            return len(v)   # a list of class names
+            return len(v)  # a list of class names
     return None
 
 
-def training_facts(training: Mapping[str, Any] | Any | None = None, data: Mapping[str, Any] | Any | None = None,
-                   *, loss: str | None = None, num_classes: int | None = None,
-                   num_rows: int | None = None) -> TrainingFacts:
+def training_facts(
+    training: Mapping[str, Any] | Any | None = None,
+    data: Mapping[str, Any] | Any | None = None,
+    *,
+    loss: str | None = None,
+    num_classes: int | None = None,
+    num_rows: int | None = None,
+) -> TrainingFacts:
     """Collect TrainingFacts from a project's training/data sections (plain dicts or config objects with the
     same attribute names); explicit keyword arguments win."""
+
     def get(section: Any, *names: str) -> Any:
         if section is None:
             return None
@@ -111,16 +152,27 @@ def training_facts(training: Mapping[str, Any] | Any | None = None, data: Mappin
         elif raw is not None and not isinstance(raw, str):
             raw = getattr(raw, "name", None)
         loss = raw if isinstance(raw, str) else None
-    classes = _first_int(num_classes, get(training, "num_classes", "n_classes"),
-                         get(data, "num_classes", "n_classes", "classes", "class_names"))
-    rows = _first_int(num_rows, get(data, "num_rows", "n_rows", "rows", "train_rows", "num_train"),
-                      get(training, "num_rows", "train_rows"))
+    classes = _first_int(
+        num_classes,
+        get(training, "num_classes", "n_classes"),
+        get(data, "num_classes", "n_classes", "classes", "class_names"),
+    )
+    rows = _first_int(
+        num_rows,
+        get(data, "num_rows", "n_rows", "rows", "train_rows", "num_train"),
+        get(training, "num_rows", "train_rows"),
+    )
     task = get(training, "task")
     task = task if isinstance(task, str) else get(data, "task")
     out_label = get(training, "output_label") or get(data, "output")
-    return TrainingFacts(loss=normalize_loss(loss) if loss else None, loss_name=loss, num_classes=classes,
-                         num_rows=rows, task=task if isinstance(task, str) else None,
-                         output_label=out_label if isinstance(out_label, str) else None)
+    return TrainingFacts(
+        loss=normalize_loss(loss) if loss else None,
+        loss_name=loss,
+        num_classes=classes,
+        num_rows=rows,
+        task=task if isinstance(task, str) else None,
+        output_label=out_label if isinstance(out_label, str) else None,
+    )
 
 
 def project_facts(project: Any, *, count_rows: bool = True) -> TrainingFacts:
@@ -130,22 +182,29 @@ def project_facts(project: Any, *, count_rows: bool = True) -> TrainingFacts:
     second). Imports the training package (and so torch) only when called."""
     training = project.training
     if isinstance(training, Mapping) and training.get("generative"):
-        return TrainingFacts(task="generative")   # adversarial training: no class head, no supervised loss
+        return TrainingFacts(task="generative")  # adversarial training: no class head, no supervised loss
     own = training_facts(training, project.data)
     try:
         from ..training.data.binding import task_info
+
         path = getattr(project, "path", None)
-        info = task_info(project.data, project.training, project.graph,
-                         base_dir=path.parent if path is not None else None)
+        info = task_info(
+            project.data, project.training, project.graph, base_dir=path.parent if path is not None else None
+        )
     except Exception:  # noqa: BLE001 - lints then use what the file says; training reports its own errors
         return own
     derived = training_facts(info)
     rows = own.num_rows
     if rows is None and count_rows:
         rows = _builtin_training_rows(project.data)
-    return TrainingFacts(loss=own.loss or derived.loss, loss_name=own.loss_name or derived.loss_name,
-                         num_classes=own.num_classes or derived.num_classes, num_rows=rows,
-                         task=own.task or derived.task, output_label=own.output_label or derived.output_label)
+    return TrainingFacts(
+        loss=own.loss or derived.loss,
+        loss_name=own.loss_name or derived.loss_name,
+        num_classes=own.num_classes or derived.num_classes,
+        num_rows=rows,
+        task=own.task or derived.task,
+        output_label=own.output_label or derived.output_label,
+    )
 
 
 def _builtin_training_rows(data: Any) -> int | None:
@@ -153,6 +212,7 @@ def _builtin_training_rows(data: Any) -> int | None:
     try:
         from ..training.config import DataConfig
         from ..training.data.builtin import BUILTINS, load_builtin
+
         cfg = DataConfig.from_dict(data if isinstance(data, Mapping) else None)
         if cfg.dataset not in BUILTINS:
             return None
@@ -177,7 +237,7 @@ def _single_pred(graph: ModelGraph, node_id: str) -> str | None:
     pred = pred_of(graph)[node_id]
     if len(pred) != 1:
         return None
-    (src, keys), = pred.items()
+    ((src, keys),) = pred.items()
     return src if len(keys) == 1 else None
 
 
@@ -203,8 +263,9 @@ def _warn(code: str, node_id: str, message: str, **kw: Any) -> Diagnostic:
 InputsOf = Callable[[str], "list[TensorInfo | None] | None"]
 
 
-def lint_node(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: TrainingFacts,
-              n_outputs: int | None = None) -> list[Diagnostic]:
+def lint_node(
+    graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: TrainingFacts, n_outputs: int | None = None
+) -> list[Diagnostic]:
     """All lint warnings anchored at `node_id`. `inputs_of(id)` gives a node's inferred input tensors;
     `n_outputs`: how many Output nodes the graph has (counted when not given)."""
     node = graph.nodes[node_id]
@@ -214,33 +275,59 @@ def lint_node(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Train
     if t == "Linear":
         up = _walk_up(graph, node_id, LINEAR_PASS)
         if up is not None and graph.nodes[up].type == "Linear":
-            out.append(_warn(LINEAR_COLLAPSE, node_id,
-                             f"{me} follows {_name(graph, up)} with no non-linearity between them: two linear maps "
-                             f"collapse into one, so the extra layer adds parameters but no expressive power; "
-                             f"insert an activation such as ReLU between them"))
+            out.append(
+                _warn(
+                    LINEAR_COLLAPSE,
+                    node_id,
+                    f"{me} follows {_name(graph, up)} with no non-linearity between them: two linear maps "
+                    f"collapse into one, so the extra layer adds parameters but no expressive power; "
+                    f"insert an activation such as ReLU between them",
+                )
+            )
         ins = inputs_of(node_id)
         x = ins[0] if ins else None
-        if x is not None and x.rank >= 4:   # (N, C, H, W): a forgotten Flatten; (N, L, F) sequences are fine
-            out.append(_warn(LINEAR_ON_FEATURE_MAP, node_id,
-                             f"{me} receives the feature map {x} and acts on its last dimension only, keeping "
-                             f"the other positions apart; insert Flatten before it to connect the whole map",
-                             port="x", got=str(x)))
+        if x is not None and x.rank >= 4:  # (N, C, H, W): a forgotten Flatten; (N, L, F) sequences are fine
+            out.append(
+                _warn(
+                    LINEAR_ON_FEATURE_MAP,
+                    node_id,
+                    f"{me} receives the feature map {x} and acts on its last dimension only, keeping "
+                    f"the other positions apart; insert Flatten before it to connect the whole map",
+                    port="x",
+                    got=str(x),
+                )
+            )
     elif t in SOFTMAXES:
         up = _walk_up(graph, node_id, HEAD_PASS)
         if up is not None and graph.nodes[up].type in SOFTMAXES:
-            out.append(_warn(DOUBLE_SOFTMAX, node_id,
-                             f"{me} is applied to the output of {_name(graph, up)} (double softmax): the second "
-                             f"one squashes the probabilities toward uniform and weakens the gradients; remove "
-                             f"one of them"))
+            out.append(
+                _warn(
+                    DOUBLE_SOFTMAX,
+                    node_id,
+                    f"{me} is applied to the output of {_name(graph, up)} (double softmax): the second "
+                    f"one squashes the probabilities toward uniform and weakens the gradients; remove "
+                    f"one of them",
+                )
+            )
     if t == "Step":
-        out.append(_warn(STEP_ZERO_GRADIENT, node_id,
-                         f"{me} has zero gradient everywhere, so the layers before it get no learning signal from "
-                         f"backpropagation; use Sigmoid or ReLU to train, keep Step for a hand-set perceptron"))
+        out.append(
+            _warn(
+                STEP_ZERO_GRADIENT,
+                node_id,
+                f"{me} has zero gradient everywhere, so the layers before it get no learning signal from "
+                f"backpropagation; use Sigmoid or ReLU to train, keep Step for a hand-set perceptron",
+            )
+        )
     if t in SATURATING and _saturating_run(graph, node_id) == DEEP_STACK:
-        out.append(_warn(VANISHING_GRADIENT, node_id,
-                         f"{me} is the {DEEP_STACK}th Sigmoid/Tanh-like activation in a row: their small gradients "
-                         f"multiply and vanish in deep stacks; use ReLU or GELU in hidden layers, or add "
-                         f"normalization or skip connections"))
+        out.append(
+            _warn(
+                VANISHING_GRADIENT,
+                node_id,
+                f"{me} is the {DEEP_STACK}th Sigmoid/Tanh-like activation in a row: their small gradients "
+                f"multiply and vanish in deep stacks; use ReLU or GELU in hidden layers, or add "
+                f"normalization or skip connections",
+            )
+        )
     if t == "Output":
         if n_outputs is None:
             n_outputs = len(graph.nodes_of_type("Output"))
@@ -274,42 +361,75 @@ def _lint_output(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Tr
     if direct is None:
         return out
     if graph.nodes[direct].type in DROPOUTS:
-        out.append(_warn(DROPOUT_BEFORE_OUTPUT, node_id,
-                         f"{_name(graph, direct)} feeds {me} directly: it randomly zeroes predictions during "
-                         f"training and never helps there; put Dropout before the last layer instead"))
+        out.append(
+            _warn(
+                DROPOUT_BEFORE_OUTPUT,
+                node_id,
+                f"{_name(graph, direct)} feeds {me} directly: it randomly zeroes predictions during "
+                f"training and never helps there; put Dropout before the last layer instead",
+            )
+        )
     head = _walk_up(graph, node_id, HEAD_PASS)
     head_type = graph.nodes[head].type if head is not None else ""
     loss, loss_name = facts.loss, facts.loss_name
     if head is not None and loss is not None:
         hn = _name(graph, head)
         if loss == "crossentropy" and head_type in SOFTMAXES:
-            out.append(_warn(DOUBLE_SOFTMAX, node_id,
-                             f"{me} receives {hn} but the loss {loss_name} applies log-softmax itself (double "
-                             f"softmax: flat, slow learning); remove the {head_type} and output raw logits"))
+            out.append(
+                _warn(
+                    DOUBLE_SOFTMAX,
+                    node_id,
+                    f"{me} receives {hn} but the loss {loss_name} applies log-softmax itself (double "
+                    f"softmax: flat, slow learning); remove the {head_type} and output raw logits",
+                )
+            )
         elif loss == "nll" and head_type == "Softmax":
-            out.append(_warn(SOFTMAX_BEFORE_NLL, node_id,
-                             f"{me} receives {hn} but {loss_name} expects log-probabilities; use LogSoftmax "
-                             f"instead of Softmax"))
+            out.append(
+                _warn(
+                    SOFTMAX_BEFORE_NLL,
+                    node_id,
+                    f"{me} receives {hn} but {loss_name} expects log-probabilities; use LogSoftmax instead of Softmax",
+                )
+            )
         elif loss == "bcewithlogits" and head_type == "Sigmoid":
-            out.append(_warn(SIGMOID_BEFORE_BCE_LOGITS, node_id,
-                             f"{me} receives {hn} but the loss {loss_name} applies the sigmoid itself (the outputs "
-                             f"get squashed twice); remove the Sigmoid, or switch the loss to BCELoss"))
+            out.append(
+                _warn(
+                    SIGMOID_BEFORE_BCE_LOGITS,
+                    node_id,
+                    f"{me} receives {hn} but the loss {loss_name} applies the sigmoid itself (the outputs "
+                    f"get squashed twice); remove the Sigmoid, or switch the loss to BCELoss",
+                )
+            )
         elif loss in REGRESSION_LOSSES and is_activation(head_type) and facts.task != "reconstruction":
             # (an autoencoder squashing pixels into [0, 1] with Sigmoid is the usual, intended design)
-            out.append(_warn(ACTIVATION_ON_REGRESSION, node_id,
-                             f"{me} is a regression output (loss {loss_name}) but {hn} limits the range of the "
-                             f"predictions; remove the activation so the last layer can predict any value"))
+            out.append(
+                _warn(
+                    ACTIVATION_ON_REGRESSION,
+                    node_id,
+                    f"{me} is a regression output (loss {loss_name}) but {hn} limits the range of the "
+                    f"predictions; remove the activation so the last layer can predict any value",
+                )
+            )
     want, why = _expected_units(facts)
     if want is not None:
         ins = inputs_of(node_id)
         t = ins[0] if ins else None
         if t is not None and t.rank >= 2 and isinstance(t.shape[-1], int) and t.shape[-1] != want:
             producer = _walk_up(graph, node_id, HEAD_PASS | SOFTMAXES | {"Sigmoid"})
-            fix = (f"set out_features of {_name(graph, producer)} to {want}"
-                   if producer is not None and graph.nodes[producer].type == "Linear"
-                   else f"make the last layer produce {want} unit(s)")
-            out.append(_warn(OUTPUT_UNITS, node_id, f"{me} has {t.shape[-1]} units but {why}; {fix}",
-                             expected=str(want), got=str(t.shape[-1])))
+            fix = (
+                f"set out_features of {_name(graph, producer)} to {want}"
+                if producer is not None and graph.nodes[producer].type == "Linear"
+                else f"make the last layer produce {want} unit(s)"
+            )
+            out.append(
+                _warn(
+                    OUTPUT_UNITS,
+                    node_id,
+                    f"{me} has {t.shape[-1]} units but {why}; {fix}",
+                    expected=str(want),
+                    got=str(t.shape[-1]),
+                )
+            )
     return out
 
 
@@ -330,10 +450,15 @@ def lint_global(totals: Totals, facts: TrainingFacts) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     rows = facts.num_rows
     if rows is not None and totals.trainable > 0 and rows < ROWS_PER_PARAM * totals.trainable:
-        out.append(Diagnostic(
-            "warning", TOO_FEW_ROWS,
-            f"The training data has {rows:,} rows but the model has {totals.trainable:,} trainable parameters: "
-            f"with fewer than about {ROWS_PER_PARAM} rows per parameter it will likely memorize the data; "
-            f"collect more data, shrink the model, or add regularization (dropout, weight decay)",
-            expected=f">= {ROWS_PER_PARAM * totals.trainable}", got=str(rows)))
+        out.append(
+            Diagnostic(
+                "warning",
+                TOO_FEW_ROWS,
+                f"The training data has {rows:,} rows but the model has {totals.trainable:,} trainable parameters: "
+                f"with fewer than about {ROWS_PER_PARAM} rows per parameter it will likely memorize the data; "
+                f"collect more data, shrink the model, or add regularization (dropout, weight decay)",
+                expected=f">= {ROWS_PER_PARAM * totals.trainable}",
+                got=str(rows),
+            )
+        )
     return out

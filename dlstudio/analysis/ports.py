@@ -1,7 +1,9 @@
 """Port resolution: which tensors arrive at a node's inputs, in the order its spec's rules expect."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..core.graph import Edge, ModelGraph, Node
 from ..layers.spec import LayerSpec

@@ -1,4 +1,5 @@
 """check_graph: one full analysis as a plain report (what `dls.check` and `dlstudio check` return)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,8 +7,16 @@ from typing import Any
 
 from ..core.graph import ModelGraph
 from ..core.tensor import TensorInfo
-from .diagnostics import Diagnostic, MemoryEstimate, NodeStats, Totals, human_bytes, human_count, memory_estimate
-from .diagnostics import tensor_dict
+from .diagnostics import (
+    Diagnostic,
+    MemoryEstimate,
+    NodeStats,
+    Totals,
+    human_bytes,
+    human_count,
+    memory_estimate,
+    tensor_dict,
+)
 from .engine import AnalysisEngine
 from .lints import TrainingFacts, training_facts
 
@@ -23,7 +32,7 @@ class CheckReport:
     shapes: dict[str, list[TensorInfo] | None]
     stats: dict[str, NodeStats]
     totals: Totals
-    rows: list[dict[str, Any]] = field(default_factory=list)   # the summary table: one dict per node
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the summary table: one dict per node
     facts: TrainingFacts = field(default_factory=TrainingFacts)
 
     @property
@@ -62,17 +71,27 @@ class CheckReport:
         lines: list[str] = []
         if diagnostics:
             for d in self.diagnostics:
-                where = f" [{d.node_id}{'.' + d.port if d.port else ''}{' ' + d.param if d.param else ''}]" \
-                    if d.node_id else ""
+                where = (
+                    f" [{d.node_id}{'.' + d.port if d.port else ''}{' ' + d.param if d.param else ''}]"
+                    if d.node_id
+                    else ""
+                )
                 lines.append(f"{d.severity.upper():7}{where} {d.message} ({d.code})")
             if self.diagnostics:
                 lines.append("")
         header = ("layer", "type", "output shape", "params", "MACs")
-        body = [(r["label"], r["type"], r["output"], _count(r["params"], r["frozen"]), human_count(r["macs"]))
-                for r in self.rows]
+        body = [
+            (r["label"], r["type"], r["output"], _count(r["params"], r["frozen"]), human_count(r["macs"]))
+            for r in self.rows
+        ]
         t = self.totals
-        foot = ("total", f"{t.node_count} nodes", f"act {human_bytes(t.activation_bytes)}/sample",
-                _count(t.params, t.frozen), human_count(t.macs))
+        foot = (
+            "total",
+            f"{t.node_count} nodes",
+            f"act {human_bytes(t.activation_bytes)}/sample",
+            _count(t.params, t.frozen),
+            human_count(t.macs),
+        )
         widths = [max(len(str(row[i])) for row in [header, *body, foot]) for i in range(5)]
 
         def fmt(row: tuple[str, ...]) -> str:
@@ -81,8 +100,10 @@ class CheckReport:
 
         rule = "  ".join("-" * w for w in widths)
         lines += [fmt(header), rule, *(fmt(r) for r in body), rule, fmt(foot)]
-        lines.append(f"{t.params:,} parameters ({t.trainable:,} trainable, {t.frozen:,} frozen), "
-                     f"{t.macs:,} MACs per sample; {len(self.errors)} error(s), {len(self.warnings)} warning(s)")
+        lines.append(
+            f"{t.params:,} parameters ({t.trainable:,} trainable, {t.frozen:,} frozen), "
+            f"{t.macs:,} MACs per sample; {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+        )
         return "\n".join(lines)
 
 
@@ -90,9 +111,16 @@ def _count(params: int, frozen: int) -> str:
     return f"{params:,}" + (f" ({frozen:,} frozen)" if frozen else "")
 
 
-def check_graph(graph: ModelGraph, *, training: Any = None, data: Any = None, loss: str | None = None,
-                num_classes: int | None = None, num_rows: int | None = None,
-                facts: TrainingFacts | None = None) -> CheckReport:
+def check_graph(
+    graph: ModelGraph,
+    *,
+    training: Any = None,
+    data: Any = None,
+    loss: str | None = None,
+    num_classes: int | None = None,
+    num_rows: int | None = None,
+    facts: TrainingFacts | None = None,
+) -> CheckReport:
     """Analyse `graph` from scratch. `training`/`data`: a project's sections (or config objects, e.g. the
     training engine's TaskInfo) for the lints that depend on the loss, class count and row count; the keyword
     arguments override what they say, and `facts` replaces all of them."""
@@ -122,9 +150,20 @@ def report_from_engine(eng: AnalysisEngine) -> CheckReport:
             shown = str(ins[0]) if ins and ins[0] is not None else "-"
         else:
             shown = ", ".join(str(t) for t in outs)
-        rows.append({"id": nid, "label": node.label, "type": node.type, "output": shown,
-                     "outputs": [tensor_dict(t) for t in outs] if outs is not None else None,
-                     "params": st.params, "trainable": st.trainable, "frozen": st.frozen, "macs": st.macs,
-                     "activation_bytes": st.activation_bytes})
-    return CheckReport(diagnostics=eng.diagnostics(), shapes=shapes, stats=stats, totals=eng.totals(), rows=rows,
-                       facts=eng.facts)
+        rows.append(
+            {
+                "id": nid,
+                "label": node.label,
+                "type": node.type,
+                "output": shown,
+                "outputs": [tensor_dict(t) for t in outs] if outs is not None else None,
+                "params": st.params,
+                "trainable": st.trainable,
+                "frozen": st.frozen,
+                "macs": st.macs,
+                "activation_bytes": st.activation_bytes,
+            }
+        )
+    return CheckReport(
+        diagnostics=eng.diagnostics(), shapes=shapes, stats=stats, totals=eng.totals(), rows=rows, facts=eng.facts
+    )

@@ -4,6 +4,7 @@
 `dlstudio check` use the incremental `engine.AnalysisEngine` (per-node step in `evaluate.py`), which also
 reports diagnostics and statistics; a test checks that both agree on every registered layer type.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,10 +19,10 @@ from .ports import gather_inputs, output_index
 
 @dataclass
 class ShapeResult:
-    outputs: dict[str, list[TensorInfo]] = field(default_factory=dict)   # node id -> one per output port
+    outputs: dict[str, list[TensorInfo]] = field(default_factory=dict)  # node id -> one per output port
     inputs: dict[str, list[TensorInfo | None]] = field(default_factory=dict)
-    params: dict[str, dict] = field(default_factory=dict)                # resolved (validated) parameters
-    errors: dict[str, DlstudioError] = field(default_factory=dict)       # node id -> first error
+    params: dict[str, dict] = field(default_factory=dict)  # resolved (validated) parameters
+    errors: dict[str, DlstudioError] = field(default_factory=dict)  # node id -> first error
 
 
 def spec_of(node: Node) -> LayerSpec:
@@ -51,8 +52,7 @@ def infer_node(graph: ModelGraph, node: Node, result: ShapeResult) -> list[Tenso
 
     inputs = gather_inputs(graph, node, spec, value_of)
     result.inputs[node.id] = inputs
-    upstream_missing = any(
-        result.outputs.get(e.src) is None for e in graph.in_edges(node.id))
+    upstream_missing = any(result.outputs.get(e.src) is None for e in graph.in_edges(node.id))
     if upstream_missing:
         return None  # the upstream node carries the error
     try:

@@ -1,4 +1,5 @@
 """Whole-graph structure checks: cycles (naming the nodes on each) and blocks (groups) that are not convex."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -47,9 +48,15 @@ def cycle_diagnostics(graph: ModelGraph, blocked: set[str]) -> list[Diagnostic]:
     for _, first, comp in sorted(comps):
         loop = _cycle_through(graph, first, comp, order)
         names = " -> ".join(label_of(graph.nodes[n]) for n in loop + [loop[0]])
-        out.append(Diagnostic("error", D.CYCLE,
-                              f"The wires form a loop: {names}. Data must flow one way; remove one of these "
-                              f"wires (use an RNN/LSTM layer for recurrence)", first))
+        out.append(
+            Diagnostic(
+                "error",
+                D.CYCLE,
+                f"The wires form a loop: {names}. Data must flow one way; remove one of these "
+                f"wires (use an RNN/LSTM layer for recurrence)",
+                first,
+            )
+        )
     return out
 
 
@@ -65,9 +72,15 @@ def group_diagnostics(graph: ModelGraph) -> list[Diagnostic]:
         mset = set(members)
         io = [n for n in members if graph.nodes[n].type in ("Input", "Output")]
         for n in io:
-            out.append(Diagnostic("error", D.GROUP_HAS_IO,
-                                  f"{label_of(graph.nodes[n])} is inside block '{group.label}': a block cannot hold "
-                                  f"Input or Output nodes; take it out of the block", n))
+            out.append(
+                Diagnostic(
+                    "error",
+                    D.GROUP_HAS_IO,
+                    f"{label_of(graph.nodes[n])} is inside block '{group.label}': a block cannot hold "
+                    f"Input or Output nodes; take it out of the block",
+                    n,
+                )
+            )
         after = _reach(members, succ, mset)
         if after:
             before = _reach(members, pred, mset)
@@ -75,11 +88,16 @@ def group_diagnostics(graph: ModelGraph) -> list[Diagnostic]:
             if between:
                 order = {nid: i for i, nid in enumerate(graph.nodes)}
                 example = min(between, key=order.__getitem__)
-                out.append(Diagnostic(
-                    "error", D.GROUP_NOT_CONVEX,
-                    f"Block '{group.label}' is not self-contained: {len(between)} node(s) outside it, e.g. "
-                    f"{label_of(graph.nodes[example])}, sit on a path that leaves the block and comes back in; "
-                    f"add them to the block or ungroup it", members[0]))
+                out.append(
+                    Diagnostic(
+                        "error",
+                        D.GROUP_NOT_CONVEX,
+                        f"Block '{group.label}' is not self-contained: {len(between)} node(s) outside it, e.g. "
+                        f"{label_of(graph.nodes[example])}, sit on a path that leaves the block and comes back in; "
+                        f"add them to the block or ungroup it",
+                        members[0],
+                    )
+                )
     return out
 
 

@@ -2,6 +2,7 @@
 
 Exit codes: 0 success, 1 the model/graph has errors (or a run failed), 2 the input cannot be used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,12 @@ VERBS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
+
     parser = argparse.ArgumentParser(
         prog="dlstudio",
         description="dlstudio: draw, check, train and export deep-learning models. "
-                    "Run without a verb (or with a project path) to open the studio.")
+        "Run without a verb (or with a project path) to open the studio.",
+    )
     parser.add_argument("--version", action="version", version=f"dlstudio {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb, module_name in VERBS.items():

@@ -2,6 +2,7 @@
 
 Exit codes: 0 no errors (warnings allowed), 1 the graph has errors, 2 the file cannot be used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,17 +11,22 @@ import os
 import sys
 
 HELP = "check a project: shapes, diagnostics, lint warnings, parameters and MACs per layer"
-DESCRIPTION = (HELP + ". Exit code 0: no errors (warnings allowed); 1: the graph has errors; "
-               "2: the file cannot be used.")
+DESCRIPTION = HELP + ". Exit code 0: no errors (warnings allowed); 1: the graph has errors; 2: the file cannot be used."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", help="a .dlstudio project file")
     parser.add_argument("--json", action="store_true", help="print a JSON report instead of the table")
-    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
-                        help="also estimate training memory for this batch size (default: the project's, or 32)")
-    parser.add_argument("--optimizer", default=None,
-                        help="optimizer for the memory estimate (default: the project's, or adam)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also estimate training memory for this batch size (default: the project's, or 32)",
+    )
+    parser.add_argument(
+        "--optimizer", default=None, help="optimizer for the memory estimate (default: the project's, or adam)"
+    )
 
 
 def _setting(section: dict, *names: str) -> object:
@@ -49,17 +55,21 @@ def run(args: argparse.Namespace) -> int:
     batch = args.batch_size or _setting(training, "batch_size")
     optimizer = args.optimizer or _setting(training, "optimizer")
     extra = training.get("optimizer_params")
-    if isinstance(optimizer, str) and optimizer.lower() == "sgd" and isinstance(extra, dict) \
-            and (extra.get("momentum") or 0) > 0:
-        optimizer = "sgd-momentum"   # momentum keeps one buffer per parameter
+    if (
+        isinstance(optimizer, str)
+        and optimizer.lower() == "sgd"
+        and isinstance(extra, dict)
+        and (extra.get("momentum") or 0) > 0
+    ):
+        optimizer = "sgd-momentum"  # momentum keeps one buffer per parameter
     batch = batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 32
     try:
         memory = report.memory_estimate(batch, optimizer if isinstance(optimizer, str) else "adam")
     except DlstudioError as exc:
-        if args.optimizer:   # the user asked for it on the command line: say what is wrong
+        if args.optimizer:  # the user asked for it on the command line: say what is wrong
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        memory = report.memory_estimate(batch, "adam")   # an optimizer only the trainer knows
+        memory = report.memory_estimate(batch, "adam")  # an optimizer only the trainer knows
     if args.json:
         out = report.to_dict()
         out["project"] = str(project.path)
@@ -67,14 +77,20 @@ def run(args: argparse.Namespace) -> int:
         emit(json.dumps(out, indent=2, sort_keys=True))
     else:
         from ..analysis.diagnostics import human_bytes
-        emit("\n".join([
-            f"{project.path}: {project.name}",
-            report.format_table(),
-            f"training memory at batch size {memory.batch_size} with {memory.optimizer}: "
-            f"~{human_bytes(memory.total_bytes)} (parameters {human_bytes(memory.params_bytes)}, gradients "
-            f"{human_bytes(memory.grads_bytes)}, optimizer state {human_bytes(memory.optimizer_bytes)}, "
-            f"activations {human_bytes(memory.activation_bytes)})",
-            "OK" if report.ok else f"FAILED: {len(report.errors)} error(s)"]))
+
+        emit(
+            "\n".join(
+                [
+                    f"{project.path}: {project.name}",
+                    report.format_table(),
+                    f"training memory at batch size {memory.batch_size} with {memory.optimizer}: "
+                    f"~{human_bytes(memory.total_bytes)} (parameters {human_bytes(memory.params_bytes)}, gradients "
+                    f"{human_bytes(memory.grads_bytes)}, optimizer state {human_bytes(memory.optimizer_bytes)}, "
+                    f"activations {human_bytes(memory.activation_bytes)})",
+                    "OK" if report.ok else f"FAILED: {len(report.errors)} error(s)",
+                ]
+            )
+        )
     return 0 if report.ok else 1
 
 

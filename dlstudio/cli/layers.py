@@ -1,4 +1,5 @@
 """`dlstudio layers [--json] [--category C]`: the layer catalog with parameters, ports and explanations."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,13 @@ HELP = "list the layer types: category, parameters (kind, default, range), ports
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    parser.add_argument("--category", "-c", default=None, metavar="C",
-                        help="only this category (case-insensitive, e.g. Activation, Convolution)")
+    parser.add_argument(
+        "--category",
+        "-c",
+        default=None,
+        metavar="C",
+        help="only this category (case-insensitive, e.g. Activation, Convolution)",
+    )
     parser.add_argument("type", nargs="?", default=None, help="show only this layer type")
 
 
@@ -42,16 +48,15 @@ def _param_line(p: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import UnknownLayerError
     from ..layers.registry import REGISTRY
-    from .check import emit
     from ..layers.spec import CATEGORIES
+    from .check import emit
 
     specs = REGISTRY.all()
     if args.category:
         wanted = {c.lower(): c for c in CATEGORIES}
         cat = wanted.get(args.category.strip().lower())
         if cat is None:
-            print(f"error: unknown category {args.category!r}; categories: {', '.join(CATEGORIES)}",
-                  file=sys.stderr)
+            print(f"error: unknown category {args.category!r}; categories: {', '.join(CATEGORIES)}", file=sys.stderr)
             return 2
         specs = [s for s in specs if s.category == cat]
     if args.type:

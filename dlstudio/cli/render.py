@@ -1,5 +1,6 @@
 """`dlstudio render PROJECT -o graph.png|graph.svg`: draw the network (layered layout, shapes on the edges),
 offscreen: no display needed."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         from ..ui.diagram import render_file
+
         path = render_file(project.graph, args.output, scale=args.scale, title=project.name)
     except DlstudioError as exc:
         print(f"error: {exc}", file=sys.stderr)

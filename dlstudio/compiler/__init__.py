@@ -1,2 +1,3 @@
 """Graph -> torch.fx.GraphModule (imports torch)."""
+
 from .build import compile_graph  # noqa: F401

@@ -5,12 +5,14 @@ names from labels, safe and unique), call_function for parameter-free merges, gr
 Inputs are placeholders named after the Input nodes (in node order); one Output returns a tensor, several
 return a tuple in Output-node order.
 """
+
 from __future__ import annotations
 
 import importlib
 import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.fx as fx
@@ -34,8 +36,15 @@ def resolve_dotted(path: str) -> Any:
 class EmitContext:
     """Handed to a spec's `emit(ctx, args)` hook; adds fx nodes on behalf of one graph node."""
 
-    def __init__(self, builder: "_Builder", node: Node, spec: LayerSpec, params: dict,
-                 inputs: list[TensorInfo | None], outputs: list[TensorInfo]) -> None:
+    def __init__(
+        self,
+        builder: _Builder,
+        node: Node,
+        spec: LayerSpec,
+        params: dict,
+        inputs: list[TensorInfo | None],
+        outputs: list[TensorInfo],
+    ) -> None:
         self._b = builder
         self.node = node
         self.spec = spec
@@ -54,8 +63,9 @@ class EmitContext:
         """Instantiate the spec's module, register it under the node's name and call it."""
         return self.call_module(self.make_module(), args, kwargs)
 
-    def call_module(self, module: nn.Module, args: Sequence[Any], kwargs: dict | None = None,
-                    suffix: str = "") -> fx.Node:
+    def call_module(
+        self, module: nn.Module, args: Sequence[Any], kwargs: dict | None = None, suffix: str = ""
+    ) -> fx.Node:
         name = self._b.register_module(self.node, module, suffix)
         return self._b.graph.call_module(name, tuple(args), kwargs or {})
 
@@ -74,7 +84,7 @@ class _Builder:
     graph: fx.Graph
     root: nn.Module
     names: Namespace
-    paths: dict[str, str] = field(default_factory=dict)   # node id -> attribute path inside this (sub)module
+    paths: dict[str, str] = field(default_factory=dict)  # node id -> attribute path inside this (sub)module
     frozen: list[nn.Module] = field(default_factory=list)
 
     def register_module(self, node: Node, module: nn.Module, suffix: str = "") -> str:
@@ -87,8 +97,9 @@ class _Builder:
         return name
 
 
-def _emit_node(b: _Builder, graph: ModelGraph, node: Node, shapes: ShapeResult,
-               env: dict[tuple[str, int], Any]) -> None:
+def _emit_node(
+    b: _Builder, graph: ModelGraph, node: Node, shapes: ShapeResult, env: dict[tuple[str, int], Any]
+) -> None:
     spec = spec_of(node)
     params = shapes.params[node.id]
 
@@ -136,12 +147,15 @@ def _group_order(graph: ModelGraph) -> list[tuple[str, str]]:
     try:
         return list(nx.lexicographical_topological_sort(cg, key=lambda it: index[it]))
     except nx.NetworkXUnfeasible:
-        raise CompileError("A block (group) has a path that leaves it and comes back in; a block must be "
-                           "self-contained: add the in-between nodes to it or ungroup") from None
+        raise CompileError(
+            "A block (group) has a path that leaves it and comes back in; a block must be "
+            "self-contained: add the in-between nodes to it or ungroup"
+        ) from None
 
 
-def compile_graph(graph: ModelGraph, *, seed: int | None = 0, shapes: ShapeResult | None = None,
-                  class_name: str = "CompiledModel") -> fx.GraphModule:
+def compile_graph(
+    graph: ModelGraph, *, seed: int | None = 0, shapes: ShapeResult | None = None, class_name: str = "CompiledModel"
+) -> fx.GraphModule:
     """Build the GraphModule. Raises CompileError naming the node when the graph has errors."""
     if graph.has_cycle():
         raise CompileError("The graph has a cycle; remove one of the wires that loops back")
@@ -152,8 +166,7 @@ def compile_graph(graph: ModelGraph, *, seed: int | None = 0, shapes: ShapeResul
         raise CompileError(f"{node.type} '{node.label}': {err}", nid)
     for nid, node in graph.nodes.items():
         if nid not in shapes.outputs:
-            raise CompileError(f"{node.type} '{node.label}' is not connected to an input; wire it or delete it",
-                               nid)
+            raise CompileError(f"{node.type} '{node.label}' is not connected to an input; wire it or delete it", nid)
     if seed is not None:
         torch.manual_seed(seed)
     root = nn.Module()
@@ -190,8 +203,14 @@ def compile_graph(graph: ModelGraph, *, seed: int | None = 0, shapes: ShapeResul
     return gm
 
 
-def _emit_group(b: _Builder, graph: ModelGraph, group_id: str, shapes: ShapeResult,
-                env: dict[tuple[str, int], Any], seed: int | None) -> None:
+def _emit_group(
+    b: _Builder,
+    graph: ModelGraph,
+    group_id: str,
+    shapes: ShapeResult,
+    env: dict[tuple[str, int], Any],
+    seed: int | None,
+) -> None:
     group = graph.group(group_id)
     members = set(group.node_ids)
     # values crossing into the group, in first-use order
@@ -219,8 +238,7 @@ def _emit_group(b: _Builder, graph: ModelGraph, group_id: str, shapes: ShapeResu
     for nid in ordered:
         node = graph.node(nid)
         if node.type in ("Input", "Output"):
-            raise CompileError(f"{node.type} '{node.label}' cannot be inside a block; take it out of the group",
-                               nid)
+            raise CompileError(f"{node.type} '{node.label}' cannot be inside a block; take it out of the group", nid)
         _emit_node(sb, graph, node, shapes, sub_env)
     results = [sub_env[k] for k in out_keys]
     sub_graph.output(results[0] if len(results) == 1 else tuple(results))

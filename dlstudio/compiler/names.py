@@ -1,17 +1,56 @@
 """Safe, unique Python identifiers from user-editable labels (attribute names, generated code)."""
+
 from __future__ import annotations
 
 import builtins
 import keyword
 import re
 
-_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | {
-    "self", "torch", "nn", "F", "forward", "training", "math", "operator", "x", "input",
-}
+_RESERVED = (
+    set(keyword.kwlist)
+    | set(keyword.softkwlist)
+    | set(dir(builtins))
+    | {
+        "self",
+        "torch",
+        "nn",
+        "F",
+        "forward",
+        "training",
+        "math",
+        "operator",
+        "x",
+        "input",
+    }
+)
 # nn.Module attributes a submodule name must not shadow
-_MODULE_ATTRS = {"forward", "training", "parameters", "buffers", "children", "modules", "state_dict", "eval",
-                 "train", "to", "cuda", "cpu", "half", "float", "double", "type", "apply", "zero_grad", "graph",
-                 "code", "register_buffer", "register_parameter", "add_module", "get_submodule", "named_modules"}
+_MODULE_ATTRS = {
+    "forward",
+    "training",
+    "parameters",
+    "buffers",
+    "children",
+    "modules",
+    "state_dict",
+    "eval",
+    "train",
+    "to",
+    "cuda",
+    "cpu",
+    "half",
+    "float",
+    "double",
+    "type",
+    "apply",
+    "zero_grad",
+    "graph",
+    "code",
+    "register_buffer",
+    "register_parameter",
+    "add_module",
+    "get_submodule",
+    "named_modules",
+}
 
 
 def safe_identifier(label: str, fallback: str = "layer") -> str:

@@ -7,13 +7,15 @@ compiled module's ``node_paths`` (node id -> attribute path, "block.conv1" insid
 
 Only safetensors (tensors) and JSON (metadata) are written or read: never pickle.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,11 +32,11 @@ class WeightsReport:
     """What `load_weights` did. `problems` is empty when every tensor matched."""
 
     source: str
-    loaded: list[str] = field(default_factory=list)      # node-keyed names that were copied in
-    missing: list[str] = field(default_factory=list)     # the model needs them, the source lacks them
+    loaded: list[str] = field(default_factory=list)  # node-keyed names that were copied in
+    missing: list[str] = field(default_factory=list)  # the model needs them, the source lacks them
     unexpected: list[str] = field(default_factory=list)  # the source has them, the model does not
     mismatched: list[str] = field(default_factory=list)  # same name, different shape (not loaded)
-    problems: list[str] = field(default_factory=list)    # one readable line per node at fault
+    problems: list[str] = field(default_factory=list)  # one readable line per node at fault
 
     @property
     def ok(self) -> bool:
@@ -56,8 +58,10 @@ def unwrap(model: nn.Module) -> nn.Module:
 def _node_paths(model: nn.Module) -> dict[str, str]:
     paths = getattr(model, "node_paths", None)
     if not isinstance(paths, dict):
-        raise WeightsError("The model has no node_paths: compile it with dlstudio.compile(graph) so weights can "
-                           "be matched to graph nodes")
+        raise WeightsError(
+            "The model has no node_paths: compile it with dlstudio.compile(graph) so weights can "
+            "be matched to graph nodes"
+        )
     return paths
 
 
@@ -65,7 +69,7 @@ def _owner(key: str, prefixes: list[tuple[str, str]]) -> tuple[str, str] | None:
     """(node id, tensor name) for a state_dict key, by the longest attribute path that prefixes it."""
     for path, nid in prefixes:
         if key.startswith(path + "."):
-            return nid, key[len(path) + 1:]
+            return nid, key[len(path) + 1 :]
     return None
 
 
@@ -86,8 +90,10 @@ def node_state(model: nn.Module, graph: ModelGraph) -> dict[str, torch.Tensor]:
             continue
         out[f"{owner[0]}.{owner[1]}"] = t.detach().cpu().contiguous().clone()
     if orphans:
-        raise WeightsError(f"Tensors {', '.join(orphans[:5])} belong to no graph node; recompile the model from "
-                           "this graph with dlstudio.compile")
+        raise WeightsError(
+            f"Tensors {', '.join(orphans[:5])} belong to no graph node; recompile the model from "
+            "this graph with dlstudio.compile"
+        )
     return out
 
 
@@ -107,8 +113,10 @@ def _unexpected_reason(graph: ModelGraph, nid: str, name: str, file_nodes: Mappi
         return f"{name} is in the file but {nid} is not a node of this graph" + (f" (it was {was})" if was else "")
     node = graph.nodes[nid]
     if isinstance(info, dict) and info.get("type") != node.type:
-        return (f"{name} is in the file for {was}, but {nid} is now a {node.type} without such a tensor; "
-                "these weights were saved from another graph")
+        return (
+            f"{name} is in the file for {was}, but {nid} is now a {node.type} without such a tensor; "
+            "these weights were saved from another graph"
+        )
     return f"{name} is in the file but this {node.type} has no such tensor (its parameters changed)"
 
 
@@ -120,10 +128,15 @@ def save_weights(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[st
 
     tensors = node_state(model, graph)
     used = sorted({k.split(".", 1)[0] for k in tensors})
-    nodes = {nid: {"label": graph.nodes[nid].label, "type": graph.nodes[nid].type} for nid in used
-             if nid in graph.nodes}
-    metadata = {"format": WEIGHTS_FORMAT, "format_version": str(WEIGHTS_FORMAT_VERSION), "layout": "node",
-                "nodes": json.dumps(nodes, sort_keys=True)}
+    nodes = {
+        nid: {"label": graph.nodes[nid].label, "type": graph.nodes[nid].type} for nid in used if nid in graph.nodes
+    }
+    metadata = {
+        "format": WEIGHTS_FORMAT,
+        "format_version": str(WEIGHTS_FORMAT_VERSION),
+        "layout": "node",
+        "nodes": json.dumps(nodes, sort_keys=True),
+    }
     target = Path(path)
     try:
         atomic_write_bytes(target, save(tensors, metadata=metadata))

@@ -3,6 +3,7 @@
 The studio wraps each edit in a thin QUndoCommand; scripts and tests call apply/revert directly.
 Edits never push other edits.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,7 +25,7 @@ class Edit:
     def revert(self, graph: ModelGraph) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def merge_with(self, other: "Edit") -> bool:
+    def merge_with(self, other: Edit) -> bool:
         """Absorb `other` (applied right after self) into self; True if merged. Default: never."""
         return False
 
@@ -107,8 +108,9 @@ class RemoveNode(Edit):
             graph._delete_group(node.group)
             rest = tuple(n for n in self._group.node_ids if n != self.node_id)
             if rest:
-                graph._insert_group(Group(self._group.id, self._group.label, rest, self._group.collapsed,
-                                          self._group.position))
+                graph._insert_group(
+                    Group(self._group.id, self._group.label, rest, self._group.collapsed, self._group.position)
+                )
         graph._delete_node(self.node_id)
 
     def revert(self, graph: ModelGraph) -> None:
@@ -270,8 +272,11 @@ class SetGroup(Edit):
 
     @property
     def text(self) -> str:
-        return {"label": "Rename block", "collapsed": "Collapse block" if self.value else "Expand block",
-                "position": "Move block"}.get(self.attr, "Edit block")
+        return {
+            "label": "Rename block",
+            "collapsed": "Collapse block" if self.value else "Expand block",
+            "position": "Move block",
+        }.get(self.attr, "Edit block")
 
     def apply(self, graph: ModelGraph) -> None:
         self._old = getattr(graph.group(self.group_id), self.attr)

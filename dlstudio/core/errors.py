@@ -1,4 +1,5 @@
 """Typed exceptions. Every message names what to fix (node, port, parameter, file)."""
+
 from __future__ import annotations
 
 
@@ -38,8 +39,15 @@ class ShapeError(DlstudioError):
     `port` names the input port at fault, `param` the parameter to change, if any.
     """
 
-    def __init__(self, message: str, *, port: str | None = None, param: str | None = None,
-                 expected: object = None, got: object = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        port: str | None = None,
+        param: str | None = None,
+        expected: object = None,
+        got: object = None,
+    ) -> None:
         super().__init__(message)
         self.port = port
         self.param = param

@@ -4,12 +4,14 @@ The graph knows nothing about layer types: which ports a type has and what shape
 `dlstudio.layers` and `dlstudio.analysis`. Mutation goes through the reversible edits in `edits.py`; the
 underscore methods here are the primitives those edits call, and each emits one change signal.
 """
+
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import networkx as nx
 
@@ -30,14 +32,19 @@ class Node:
     group: str | None = None
     type_version: int = 1
 
-    def copy(self) -> "Node":
+    def copy(self) -> Node:
         return replace(self, params=copy.deepcopy(self.params))
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "type": self.type, "label": self.label, "params": _jsonable(self.params),
-            "position": [float(self.position[0]), float(self.position[1])], "frozen": self.frozen,
-            "group": self.group, "type_version": self.type_version,
+            "id": self.id,
+            "type": self.type,
+            "label": self.label,
+            "params": _jsonable(self.params),
+            "position": [float(self.position[0]), float(self.position[1])],
+            "frozen": self.frozen,
+            "group": self.group,
+            "type_version": self.type_version,
         }
 
 
@@ -52,8 +59,13 @@ class Edge:
     slot: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"src": self.src, "src_port": self.src_port, "dst": self.dst, "dst_port": self.dst_port,
-                "slot": self.slot}
+        return {
+            "src": self.src,
+            "src_port": self.src_port,
+            "dst": self.dst,
+            "dst_port": self.dst_port,
+            "slot": self.slot,
+        }
 
 
 @dataclass
@@ -66,12 +78,17 @@ class Group:
     collapsed: bool = True
     position: tuple[float, float] = (0.0, 0.0)
 
-    def copy(self) -> "Group":
+    def copy(self) -> Group:
         return replace(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label, "node_ids": list(self.node_ids), "collapsed": self.collapsed,
-                "position": [float(self.position[0]), float(self.position[1])]}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "node_ids": list(self.node_ids),
+            "collapsed": self.collapsed,
+            "position": [float(self.position[0]), float(self.position[1])],
+        }
 
 
 def _jsonable(value: Any) -> Any:
@@ -90,18 +107,18 @@ class ModelGraph:
         self._nodes: dict[str, Node] = {}
         self._groups: dict[str, Group] = {}
         self._counters: dict[str, int] = {}
-        self.node_added = Signal()        # (node)
-        self.node_removed = Signal()      # (node)
-        self.edge_added = Signal()        # (edge)
-        self.edge_removed = Signal()      # (edge)
-        self.param_changed = Signal()     # (node_id, name, value)
-        self.node_moved = Signal()        # (node_id, position)
-        self.node_renamed = Signal()      # (node_id, label)
-        self.node_changed = Signal()      # (node_id): frozen/type_version/group membership
-        self.group_added = Signal()       # (group)
-        self.group_removed = Signal()     # (group)
-        self.group_changed = Signal()     # (group_id)
-        self.changed = Signal()           # () after any change
+        self.node_added = Signal()  # (node)
+        self.node_removed = Signal()  # (node)
+        self.edge_added = Signal()  # (edge)
+        self.edge_removed = Signal()  # (edge)
+        self.param_changed = Signal()  # (node_id, name, value)
+        self.node_moved = Signal()  # (node_id, position)
+        self.node_renamed = Signal()  # (node_id, label)
+        self.node_changed = Signal()  # (node_id): frozen/type_version/group membership
+        self.group_added = Signal()  # (group)
+        self.group_removed = Signal()  # (group)
+        self.group_changed = Signal()  # (group_id)
+        self.changed = Signal()  # () after any change
 
     # ---------------------------------------------------------------- queries
     @property
@@ -146,8 +163,10 @@ class ModelGraph:
         return sorted((k for _, _, k in self._g.in_edges(node_id, keys=True)), key=lambda e: (e.dst_port, e.slot))
 
     def out_edges(self, node_id: str) -> list[Edge]:
-        return sorted((k for _, _, k in self._g.out_edges(node_id, keys=True)),
-                      key=lambda e: (e.src_port, e.dst, e.dst_port, e.slot))
+        return sorted(
+            (k for _, _, k in self._g.out_edges(node_id, keys=True)),
+            key=lambda e: (e.src_port, e.dst, e.dst_port, e.slot),
+        )
 
     def edges_into(self, node_id: str, port: str) -> list[Edge]:
         return sorted((e for e in self.in_edges(node_id) if e.dst_port == port), key=lambda e: e.slot)
@@ -328,7 +347,7 @@ class ModelGraph:
             "groups": [self._groups[gid].to_dict() for gid in sorted(self._groups)],
         }
 
-    def copy(self) -> "ModelGraph":
+    def copy(self) -> ModelGraph:
         other = type(self)()
         other.load_dict(self.to_dict())
         return other
@@ -338,17 +357,30 @@ class ModelGraph:
         self.clear()
         for nd in data.get("nodes", []):
             pos = nd.get("position", (0.0, 0.0))
-            self._insert_node(Node(id=nd["id"], type=nd["type"], label=nd.get("label", nd["id"]),
-                                   params=copy.deepcopy(nd.get("params", {})),
-                                   position=(float(pos[0]), float(pos[1])), frozen=bool(nd.get("frozen", False)),
-                                   type_version=int(nd.get("type_version", 1))))
+            self._insert_node(
+                Node(
+                    id=nd["id"],
+                    type=nd["type"],
+                    label=nd.get("label", nd["id"]),
+                    params=copy.deepcopy(nd.get("params", {})),
+                    position=(float(pos[0]), float(pos[1])),
+                    frozen=bool(nd.get("frozen", False)),
+                    type_version=int(nd.get("type_version", 1)),
+                )
+            )
         for ed in data.get("edges", []):
             self._insert_edge(Edge(ed["src"], ed["src_port"], ed["dst"], ed["dst_port"], int(ed.get("slot", 0))))
         for gd in data.get("groups", []):
             pos = gd.get("position", (0.0, 0.0))
-            self._insert_group(Group(id=gd["id"], label=gd.get("label", gd["id"]),
-                                     node_ids=tuple(gd.get("node_ids", ())), collapsed=bool(gd.get("collapsed", True)),
-                                     position=(float(pos[0]), float(pos[1]))))
+            self._insert_group(
+                Group(
+                    id=gd["id"],
+                    label=gd.get("label", gd["id"]),
+                    node_ids=tuple(gd.get("node_ids", ())),
+                    collapsed=bool(gd.get("collapsed", True)),
+                    position=(float(pos[0]), float(pos[1])),
+                )
+            )
 
     def clear(self) -> None:
         for gid in list(self._groups):
@@ -368,9 +400,9 @@ class ModelGraph:
 
 
 class _Missing:
-    _instance: "_Missing | None" = None
+    _instance: _Missing | None = None
 
-    def __new__(cls) -> "_Missing":
+    def __new__(cls) -> _Missing:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -378,7 +410,7 @@ class _Missing:
     def __repr__(self) -> str:
         return "MISSING"
 
-    def __deepcopy__(self, memo: dict) -> "_Missing":
+    def __deepcopy__(self, memo: dict) -> _Missing:
         return self
 
 

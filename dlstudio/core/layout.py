@@ -4,9 +4,10 @@ diagram renderer all use it.
 Columns are topological generations (the longest path from the inputs); inside a column, nodes are ordered by
 the mean row of their predecessors (one barycentre sweep keeps wires mostly straight).
 """
+
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from collections.abc import Hashable, Iterable
 
 import networkx as nx
 
@@ -26,9 +27,11 @@ def _columns(dg: nx.DiGraph, order: dict[Hashable, int]) -> list[list[Hashable]]
     row: dict[Hashable, float] = {}
     columns: list[list[Hashable]] = []
     for gen in nx.topological_generations(dg):
+
         def key(n: Hashable) -> tuple[float, int]:
             preds = [row[p] for p in dg.predecessors(n) if p in row]
             return (sum(preds) / len(preds) if preds else float(order[n]), order[n])
+
         col = sorted(gen, key=key)
         for i, n in enumerate(col):
             row[n] = float(i)
@@ -46,8 +49,9 @@ def _place(columns: list[list[Hashable]], origin: tuple[float, float]) -> dict[H
     return out
 
 
-def layered_positions(graph: ModelGraph, node_ids: Iterable[str] | None = None,
-                      origin: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
+def layered_positions(
+    graph: ModelGraph, node_ids: Iterable[str] | None = None, origin: tuple[float, float] | None = None
+) -> dict[str, tuple[float, float]]:
     """Positions for `node_ids` (default: all nodes), every node its own cell."""
     ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
     if not ids:
@@ -60,8 +64,9 @@ def layered_positions(graph: ModelGraph, node_ids: Iterable[str] | None = None,
     return _place(_columns(dg, {n: i for i, n in enumerate(ids)}), origin)  # type: ignore[return-value]
 
 
-def plan_layout(graph: ModelGraph, node_ids: Iterable[str] | None = None
-                ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+def plan_layout(
+    graph: ModelGraph, node_ids: Iterable[str] | None = None
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """Node and block positions for a layout where each collapsed block takes one cell, like any node.
     Its members are laid out among themselves starting at the block's cell, so expanding it shows them
     in order."""

@@ -2,9 +2,11 @@
 
 The studio bridges these to Qt signals; tests connect plain callables.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Signal:

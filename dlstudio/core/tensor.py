@@ -2,6 +2,7 @@
 
 Shapes include the batch dimension first, written as the symbol BATCH ("N"); every other dimension is an int.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ class TensorInfo:
             n *= int(d)
         return n
 
-    def with_shape(self, shape: tuple[Dim, ...]) -> "TensorInfo":
+    def with_shape(self, shape: tuple[Dim, ...]) -> TensorInfo:
         return TensorInfo(tuple(shape), self.dtype)
 
     def __str__(self) -> str:

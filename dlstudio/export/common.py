@@ -1,4 +1,5 @@
 """Helpers shared by the exporters: compile with weights, name the I/O, draw a random batch."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,9 +17,11 @@ def io_nodes(graph: ModelGraph) -> tuple[list[Node], list[Node]]:
 
 def build_model(graph: ModelGraph, weights: Any = None, seed: int | None = 0) -> fx.GraphModule:
     from ..compiler.build import compile_graph
+
     model = compile_graph(graph, seed=seed)
     if weights is not None:
         from .weights import apply_weights
+
         apply_weights(model, graph, weights)
     return model.eval()
 

@@ -6,6 +6,7 @@ output loads in every onnxruntime, so it is the default; when it fails we fall b
 say so in the report. The file is written to a temporary name and only renamed into place once onnx.checker
 and the onnxruntime parity check pass: nothing is called exported until it was checked numerically.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,24 +47,51 @@ def io_names(graph: ModelGraph) -> tuple[list[str], list[str]]:
     return _unique([n.label for n in ins], taken, "input"), _unique([n.label for n in outs], taken, "output")
 
 
-def _export_once(model: torch.nn.Module, args: tuple, path: str, in_names: list[str], out_names: list[str],
-                 opset: int, dynamo: bool) -> None:
+def _export_once(
+    model: torch.nn.Module, args: tuple, path: str, in_names: list[str], out_names: list[str], opset: int, dynamo: bool
+) -> None:
     axes = {n: {0: "batch"} for n in in_names + out_names}
     with warnings.catch_warnings():
         # torch announces the legacy exporter's deprecation on every call; the choice is deliberate (see above)
         warnings.simplefilter("ignore")
         if dynamo:
-            prog = torch.onnx.export(model, args, None, input_names=in_names, output_names=out_names,
-                                     dynamic_axes=axes, opset_version=opset, dynamo=True, verbose=False)
+            prog = torch.onnx.export(
+                model,
+                args,
+                None,
+                input_names=in_names,
+                output_names=out_names,
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=True,
+                verbose=False,
+            )
             prog.save(path)
         else:
-            torch.onnx.export(model, args, path, input_names=in_names, output_names=out_names,
-                              dynamic_axes=axes, opset_version=opset, dynamo=False, do_constant_folding=True)
+            torch.onnx.export(
+                model,
+                args,
+                path,
+                input_names=in_names,
+                output_names=out_names,
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=False,
+                do_constant_folding=True,
+            )
 
 
-def export_onnx(graph: ModelGraph, path: str | os.PathLike[str], *, opset: int = DEFAULT_OPSET,
-                weights: Any = None, exporter: str = "auto", tolerance: float = 1e-4, seed: int = 0,
-                check_batch: int = 3) -> Report:
+def export_onnx(
+    graph: ModelGraph,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = DEFAULT_OPSET,
+    weights: Any = None,
+    exporter: str = "auto",
+    tolerance: float = 1e-4,
+    seed: int = 0,
+    check_batch: int = 3,
+) -> Report:
     """Export `graph` to `path`. Raises ExportError when export, onnx.checker or the parity check fails.
 
     The parity check uses a batch size (`check_batch`) different from the export's (2) so it also proves the
@@ -84,8 +112,9 @@ def export_onnx(graph: ModelGraph, path: str | os.PathLike[str], *, opset: int =
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
     os.close(fd)
     try:
-        order = ["dynamo"] if exporter == "dynamo" else ["torchscript", "dynamo"] if exporter == "auto" \
-            else ["torchscript"]
+        order = (
+            ["dynamo"] if exporter == "dynamo" else ["torchscript", "dynamo"] if exporter == "auto" else ["torchscript"]
+        )
         errors: list[str] = []
         for choice in order:
             try:
@@ -97,8 +126,9 @@ def export_onnx(graph: ModelGraph, path: str | os.PathLike[str], *, opset: int =
                 if choice == "torchscript" and len(order) > 1:
                     report.warnings.append(f"TorchScript exporter failed ({errors[-1]}); fell back to dynamo")
         else:
-            raise ExportError("ONNX export failed: " + "; ".join(errors)
-                              + ". Try another --opset or check the layers named above")
+            raise ExportError(
+                "ONNX export failed: " + "; ".join(errors) + ". Try another --opset or check the layers named above"
+            )
         proto = onnx.load(tmp)
         try:
             onnx.checker.check_model(proto, full_check=True)
@@ -116,9 +146,11 @@ def export_onnx(graph: ModelGraph, path: str | os.PathLike[str], *, opset: int =
         report.checks.append(f"onnxruntime parity on a random batch of {check_batch} (dynamic batch axis)")
         bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
         if bad:
-            raise ExportError("onnxruntime output differs from the compiled model: "
-                              + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items())
-                              + f" (tolerance {tolerance:g}); the ONNX file was not written")
+            raise ExportError(
+                "onnxruntime output differs from the compiled model: "
+                + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items())
+                + f" (tolerance {tolerance:g}); the ONNX file was not written"
+            )
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -7,6 +7,7 @@ the module's own attributes; either way it is rebuilt and compared (repr and ten
 Groups (nested GraphModules) become their own classes. Custom modules from dlstudio.nn are inlined by source.
 Identifiers come from dlstudio.compiler.names, so user labels can never inject code.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,8 +38,16 @@ from .common import as_list, build_model, io_nodes, sample_inputs
 from .report import Report, compare_outputs
 
 _HEADER_IMPORTS = ["import torch", "from torch import nn", "import torch.nn.functional as F"]
-_INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
-          operator.floordiv: "//", operator.matmul: "@", operator.pow: "**", operator.mod: "%"}
+_INFIX = {
+    operator.add: "+",
+    operator.sub: "-",
+    operator.mul: "*",
+    operator.truediv: "/",
+    operator.floordiv: "//",
+    operator.matmul: "@",
+    operator.pow: "**",
+    operator.mod: "%",
+}
 _RESERVED_VALUES = {"self", "torch", "nn", "F", "math", "operator", "super"}
 
 
@@ -83,8 +92,8 @@ def _literal(value: Any) -> str:
 @dataclass
 class _Gen:
     graph: ModelGraph
-    path_kwargs: dict[str, tuple[type, dict[str, Any]]]   # attribute path -> (class, spec kwargs)
-    classes: list[str] = field(default_factory=list)       # class sources, dependencies first
+    path_kwargs: dict[str, tuple[type, dict[str, Any]]]  # attribute path -> (class, spec kwargs)
+    classes: list[str] = field(default_factory=list)  # class sources, dependencies first
     class_names: set[str] = field(default_factory=set)
     inlined: dict[str, str] = field(default_factory=dict)  # dotted module -> source (dlstudio.nn helpers)
     extra_imports: set[str] = field(default_factory=set)
@@ -113,16 +122,22 @@ class _Gen:
         skip: set[int] = set()
         for stmt in tree.body:
             span = range(stmt.lineno - 1, stmt.end_lineno or stmt.lineno)
-            if isinstance(stmt, ast.Expr) and isinstance(getattr(stmt, "value", None), ast.Constant) \
-                    and stmt is tree.body[0]:
+            if (
+                isinstance(stmt, ast.Expr)
+                and isinstance(getattr(stmt, "value", None), ast.Constant)
+                and stmt is tree.body[0]
+            ):
                 skip.update(span)  # module docstring
             elif isinstance(stmt, ast.ImportFrom):
                 skip.update(span)
                 if stmt.module == "__future__":
                     continue
                 if stmt.level or (stmt.module or "").startswith("dlstudio"):
-                    base = importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), mod.__package__) \
-                        if stmt.level else stmt.module or ""
+                    base = (
+                        importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), mod.__package__)
+                        if stmt.level
+                        else stmt.module or ""
+                    )
                     for alias in stmt.names:
                         target = f"{base}.{alias.name}"
                         try:
@@ -136,8 +151,10 @@ class _Gen:
                 skip.update(span)
                 for alias in stmt.names:
                     if alias.name.startswith("dlstudio"):
-                        raise ExportError(f"{dotted} imports {alias.name}; custom modules must import dlstudio "
-                                          f"helpers with 'from ... import' so they can be inlined")
+                        raise ExportError(
+                            f"{dotted} imports {alias.name}; custom modules must import dlstudio "
+                            f"helpers with 'from ... import' so they can be inlined"
+                        )
                 self.extra_imports.add(ast.get_source_segment(src, stmt) or "")
         for stmt in tree.body:
             if isinstance(stmt, (ast.ClassDef, ast.FunctionDef)):
@@ -157,8 +174,10 @@ class _Gen:
         elif cls.__module__.startswith("torch"):
             ref = f"{cls.__module__}.{cls.__qualname__}"
         else:
-            raise ExportError(f"Layer {path!r} is a {cls.__module__}.{cls.__qualname__}, which is neither torch "
-                              f"nor dlstudio.nn; it cannot be written as standalone code")
+            raise ExportError(
+                f"Layer {path!r} is a {cls.__module__}.{cls.__qualname__}, which is neither torch "
+                f"nor dlstudio.nn; it cannot be written as standalone code"
+            )
         special = self.composite_ctor(path, module)
         if special is not None:
             return special
@@ -168,11 +187,14 @@ class _Gen:
             rebuilt = cls(**kwargs)
         except Exception as exc:
             raise ExportError(f"Layer {path!r}: cannot rebuild {cls.__name__} from {kwargs}: {exc}") from exc
-        same_tensors = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()} == \
-            {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        same_tensors = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()} == {
+            k: tuple(v.shape) for k, v in module.state_dict().items()
+        }
         if repr(rebuilt) != repr(module) or not same_tensors:
-            raise ExportError(f"Layer {path!r}: the generated constructor {cls.__name__}({kwargs}) does not "
-                              f"reproduce the compiled layer ({module!r})")
+            raise ExportError(
+                f"Layer {path!r}: the generated constructor {cls.__name__}({kwargs}) does not "
+                f"reproduce the compiled layer ({module!r})"
+            )
         sig = _init_parameters(cls)
         shown = []
         for k, v in kwargs.items():
@@ -190,8 +212,10 @@ class _Gen:
             norm = self.ctor(f"{path}.norm", module.norm) if module.norm is not None else "None"
             if isinstance(module, nn.TransformerEncoder):
                 nested = bool(getattr(module, "enable_nested_tensor", True))
-                return (f"nn.TransformerEncoder({first}, num_layers={len(layers)}, norm={norm}, "
-                        f"enable_nested_tensor={nested})")
+                return (
+                    f"nn.TransformerEncoder({first}, num_layers={len(layers)}, norm={norm}, "
+                    f"enable_nested_tensor={nested})"
+                )
             return f"nn.TransformerDecoder({first}, num_layers={len(layers)}, norm={norm})"
         if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
             act = {1: "relu", 2: "gelu"}.get(getattr(module, "activation_relu_or_gelu", 0))
@@ -200,16 +224,28 @@ class _Gen:
             if act is None:
                 raise ExportError(f"Layer {path!r}: only relu/gelu transformer activations can be written")
             kw: dict[str, Any] = {
-                "d_model": module.self_attn.embed_dim, "nhead": module.self_attn.num_heads,
-                "dim_feedforward": module.linear1.out_features, "dropout": module.dropout.p, "activation": act,
-                "layer_norm_eps": module.norm1.eps, "batch_first": module.self_attn.batch_first,
-                "norm_first": module.norm_first, "bias": module.linear1.bias is not None,
+                "d_model": module.self_attn.embed_dim,
+                "nhead": module.self_attn.num_heads,
+                "dim_feedforward": module.linear1.out_features,
+                "dropout": module.dropout.p,
+                "activation": act,
+                "layer_norm_eps": module.norm1.eps,
+                "batch_first": module.self_attn.batch_first,
+                "norm_first": module.norm_first,
+                "bias": module.linear1.bias is not None,
             }
             rebuilt = type(module)(**kw)
             if repr(rebuilt) != repr(module):
                 raise ExportError(f"Layer {path!r}: cannot reproduce {type(module).__name__} ({module!r})")
-            defaults = {"dim_feedforward": 2048, "dropout": 0.1, "activation": "relu", "layer_norm_eps": 1e-5,
-                        "batch_first": False, "norm_first": False, "bias": True}
+            defaults = {
+                "dim_feedforward": 2048,
+                "dropout": 0.1,
+                "activation": "relu",
+                "layer_norm_eps": 1e-5,
+                "batch_first": False,
+                "norm_first": False,
+                "bias": True,
+            }
             shown = ", ".join(f"{k}={_literal(v)}" for k, v in kw.items() if not _equal(defaults.get(k, object()), v))
             return f"nn.{type(module).__name__}({shown})"
         return None
@@ -227,8 +263,7 @@ class _Gen:
         for pname, p in gm.named_parameters(recurse=False):
             init.append(f"self.{pname} = nn.Parameter(torch.empty({_literal(tuple(p.shape))}, dtype={p.dtype}))")
         for bname, b in gm.named_buffers(recurse=False):
-            init.append(f"self.register_buffer({bname!r}, torch.empty({_literal(tuple(b.shape))}, "
-                        f"dtype={b.dtype}))")
+            init.append(f"self.register_buffer({bname!r}, torch.empty({_literal(tuple(b.shape))}, dtype={b.dtype}))")
         forward, params = self.forward_lines(gm)
         cls_name = self.unique_class(name_hint, fallback)
         lines = [f"class {cls_name}(nn.Module):", "    def __init__(self) -> None:", "        super().__init__()"]
@@ -317,7 +352,7 @@ class _Gen:
             self.inline_module(module or qual.rpartition(".")[0])
             return f"{fn.__name__}({call_args(n)})"
         if qual.startswith("torch.nn.functional."):
-            qual = "F." + qual[len("torch.nn.functional."):]
+            qual = "F." + qual[len("torch.nn.functional.") :]
         elif not qual.startswith("torch."):
             root = qual.split(".")[0]
             if root == "builtins":
@@ -340,14 +375,18 @@ def _init_parameters(cls: type) -> dict[str, inspect.Parameter]:
     for klass in cls.__mro__:
         if "__init__" not in vars(klass):
             continue
-        params = {k: p for k, p in inspect.signature(klass.__init__).parameters.items()
-                  if k not in ("self", "mode", "device", "dtype") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        params = {
+            k: p
+            for k, p in inspect.signature(klass.__init__).parameters.items()
+            if k not in ("self", "mode", "device", "dtype") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
         if params:
             if issubclass(cls, (nn.RNN, nn.GRU)):
                 params.pop("proj_size", None)  # LSTM only
             if issubclass(cls, nn.RNN):
-                params["nonlinearity"] = inspect.Parameter("nonlinearity", inspect.Parameter.KEYWORD_ONLY,
-                                                           default="tanh")
+                params["nonlinearity"] = inspect.Parameter(
+                    "nonlinearity", inspect.Parameter.KEYWORD_ONLY, default="tanh"
+                )
             return params
     return {}
 
@@ -355,7 +394,7 @@ def _init_parameters(cls: type) -> dict[str, inspect.Parameter]:
 def _kwargs_from_attributes(module: nn.Module) -> dict[str, Any]:
     """Constructor kwargs read back from a torch module's attributes (bias: whether a bias tensor exists)."""
     out: dict[str, Any] = {}
-    for name, p in _init_parameters(type(module)).items():
+    for name in _init_parameters(type(module)):
         if not hasattr(module, name):
             continue
         v = getattr(module, name)
@@ -386,37 +425,42 @@ def _spec_kwargs(graph: ModelGraph, model: fx.GraphModule) -> dict[str, tuple[ty
     return out
 
 
-def generate_python(graph: ModelGraph, *, class_name: str = "Model", weights_file: str | None = None,
-                    title: str = "") -> str:
+def generate_python(
+    graph: ModelGraph, *, class_name: str = "Model", weights_file: str | None = None, title: str = ""
+) -> str:
     """The source text of a standalone module defining `class_name` and `load_model(weights_path)`."""
     model = build_model(graph, None, 0)
     gen = _Gen(graph, _spec_kwargs(graph, model))
     gen.class_names.update({"load_model", "main"})
     root_name = gen.module_class(model, "", class_name, "Model")
     ins, _ = io_nodes(graph)
-    example = ", ".join(f"torch.randn(2, *{_literal(tuple(int(d) for d in n.params.get('shape', ())))})"
-                        if n.params.get("dtype") != "int64" else
-                        f"torch.zeros(2, *{_literal(tuple(int(d) for d in n.params.get('shape', ())))}, "
-                        f"dtype=torch.long)" for n in ins)
+    example = ", ".join(
+        f"torch.randn(2, *{_literal(tuple(int(d) for d in n.params.get('shape', ())))})"
+        if n.params.get("dtype") != "int64"
+        else f"torch.zeros(2, *{_literal(tuple(int(d) for d in n.params.get('shape', ())))}, dtype=torch.long)"
+        for n in ins
+    )
     extra = sorted({i for i in gen.extra_imports if i and "__future__" not in i} - set(_HEADER_IMPORTS))
     title_line = f"# Source: {title!r}\n" if title else ""
     # the weights file is looked up beside the generated module, wherever it is moved together with it
-    default_w = f"os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})" if weights_file \
-        else "None"
+    default_w = (
+        f"os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})" if weights_file else "None"
+    )
     parts = [
         '"""Generated by dlstudio: a standalone PyTorch model (needs torch; safetensors to load weights)."""\n'
-        + title_line + "\n".join(["import os", "import sys", *extra, *_HEADER_IMPORTS]),
+        + title_line
+        + "\n".join(["import os", "import sys", *extra, *_HEADER_IMPORTS]),
         *[src for src in gen.inlined.values() if src],
         *gen.classes,
         f"DEFAULT_WEIGHTS = {default_w}\n",
         f"def load_model(weights_path: str | None = DEFAULT_WEIGHTS) -> {root_name}:\n"
-        f"    \"\"\"Build the model; load a state_dict-layout .safetensors file when one is given.\"\"\"\n"
+        f'    """Build the model; load a state_dict-layout .safetensors file when one is given."""\n'
         f"    model = {root_name}()\n"
         f"    if weights_path:\n"
         f"        from safetensors.torch import load_file\n"
         f"        model.load_state_dict(load_file(weights_path))\n"
         f"    return model.eval()\n",
-        "if __name__ == \"__main__\":\n"
+        'if __name__ == "__main__":\n'
         "    model = load_model(sys.argv[1] if len(sys.argv) > 1 else None)\n"
         "    with torch.no_grad():\n"
         f"        out = model({example})\n"
@@ -442,9 +486,17 @@ def _load_generated(path: Path) -> Any:
     return mod
 
 
-def export_python(graph: ModelGraph, path: str | os.PathLike[str], *, weights: Any = None,
-                  weights_out: str | os.PathLike[str] | None = None, class_name: str = "Model",
-                  tolerance: float = 1e-6, seed: int = 0, title: str = "") -> Report:
+def export_python(
+    graph: ModelGraph,
+    path: str | os.PathLike[str],
+    *,
+    weights: Any = None,
+    weights_out: str | os.PathLike[str] | None = None,
+    class_name: str = "Model",
+    tolerance: float = 1e-6,
+    seed: int = 0,
+    title: str = "",
+) -> Report:
     """Write the module to `path` (and the weights, state_dict layout, to `weights_out`), then check that the
     generated module with the same weights matches the compiled model (max abs diff <= tolerance)."""
     from .weights import save_weights_file, state_dict_tensors
@@ -474,8 +526,10 @@ def export_python(graph: ModelGraph, path: str | os.PathLike[str], *, weights: A
         report.checks.append("generated module vs compiled model on a random batch of 3")
         bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
         if bad:
-            raise ExportError("The generated module differs from the compiled model: "
-                              + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items()))
+            raise ExportError(
+                "The generated module differs from the compiled model: "
+                + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items())
+            )
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

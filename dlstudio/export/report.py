@@ -1,4 +1,5 @@
 """Report types shared by exporters and importers: what was checked, the max difference, warnings."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 class Report:
     """The outcome of one export or import. `max_abs_diff` maps an output name to its parity difference."""
 
-    kind: str                                   # "onnx", "python", "weights", "onnx-import", "torch-import"
+    kind: str  # "onnx", "python", "weights", "onnx-import", "torch-import"
     path: Path | None = None
     checks: list[str] = field(default_factory=list)
     max_abs_diff: dict[str, float] = field(default_factory=dict)

@@ -26,6 +26,7 @@ sklearn "full" metrics (F1, AUC, confusion matrix), checkpoints/resume, mixed pr
 with an ExportError: autoencoder/GAN training, models with several Input nodes, the losses KLDivLoss and
 MultiMarginLoss, and an early-stopping monitor other than the metrics above.
 """
+
 from __future__ import annotations
 
 import json
@@ -361,8 +362,11 @@ def load_datasets(data_root=None):
     return split("train"), split("val"), split("test"), weights
 ''')
 
-_MONITORS = {"classification": ("loss", "val_loss", "val_accuracy"), "binary": ("loss", "val_loss", "val_accuracy"),
-             "regression": ("loss", "val_loss", "val_mse", "val_mae")}
+_MONITORS = {
+    "classification": ("loss", "val_loss", "val_accuracy"),
+    "binary": ("loss", "val_loss", "val_accuracy"),
+    "regression": ("loss", "val_loss", "val_mse", "val_mae"),
+}
 
 
 def _dict_literal(values: dict[str, Any], indent: int = 0) -> str:
@@ -384,21 +388,24 @@ def _image_spec(folder: Any, splits: Any, script_dir: Path) -> dict[str, Any]:
     root = Path(folder.source).resolve()
     try:
         rel = os.path.relpath(root, script_dir.resolve())
-    except ValueError:   # another drive (Windows): keep the absolute path
+    except ValueError:  # another drive (Windows): keep the absolute path
         rel = str(root)
     out: dict[str, Any] = {"root": Path(rel).as_posix(), "classes": list(folder.class_names), "splits": {}}
     for name in ("train", "val", "test"):
         part = getattr(splits, name)
         if part is not None and len(part):
-            out["splits"][name] = {"files": [Path(p).resolve().relative_to(root).as_posix() for p in part.files],
-                                   "labels": [int(v) for v in part.y]}
+            out["splits"][name] = {
+                "files": [Path(p).resolve().relative_to(root).as_posix() for p in part.files],
+                "labels": [int(v) for v in part.y],
+            }
     if splits.class_weights is not None:
         out["class_weights"] = [float(w) for w in splits.class_weights]
     return out
 
 
-def export_train_script(project: Any, path: str | os.PathLike[str], *, model_file: str | os.PathLike[str],
-                        class_name: str = "Model") -> Report:
+def export_train_script(
+    project: Any, path: str | os.PathLike[str], *, model_file: str | os.PathLike[str], class_name: str = "Model"
+) -> Report:
     """Write the training script and its data (<stem>_data.npz, or <stem>_data.json for an image folder)
     beside it. `model_file` is the generated model module (export_python) the script imports; it must be in
     the same folder."""
@@ -411,8 +418,10 @@ def export_train_script(project: Any, path: str | os.PathLike[str], *, model_fil
     target = Path(path)
     model_path = Path(model_file)
     if not model_path.stem.isidentifier():
-        raise ExportError(f"The model file name {model_path.name!r} must be a Python module name (letters, digits, "
-                          f"underscores) so the training script can import it")
+        raise ExportError(
+            f"The model file name {model_path.name!r} must be a Python module name (letters, digits, "
+            f"underscores) so the training script can import it"
+        )
     if model_path.parent.resolve() != target.parent.resolve():
         raise ExportError(f"The training script {target} must be written beside the model file {model_path}")
     dcfg = DataConfig.from_dict(project.data)
@@ -430,26 +439,44 @@ def export_train_script(project: Any, path: str | os.PathLike[str], *, model_fil
     es = tcfg.early_stopping
     allowed = _MONITORS.get(info.kind, ("loss", "val_loss"))
     if (es.patience or tcfg.schedule.name == "ReduceLROnPlateau") and es.monitor not in allowed:
-        raise ExportError(f"training.early_stopping.monitor {es.monitor!r} is not computed by the training script; "
-                          f"set it to one of {', '.join(allowed)}")
+        raise ExportError(
+            f"training.early_stopping.monitor {es.monitor!r} is not computed by the training script; "
+            f"set it to one of {', '.join(allowed)}"
+        )
     splits = prepare(data, dcfg, seed=tcfg.seed)
     images = not isinstance(data, ArrayData)
     settings = {
-        "loss": binding.loss, "loss_params": dict(tcfg.loss_params), "kind": info.kind, "head": info.head,
-        "optimizer": tcfg.optimizer, "lr": tcfg.lr, "optimizer_params": dict(tcfg.optimizer_params),
-        "weight_decay": tcfg.weight_decay, "l1": tcfg.l1, "l2": tcfg.l2, "grad_clip": tcfg.grad_clip,
-        "schedule": dict(vars(tcfg.schedule)), "batch_size": tcfg.batch_size, "epochs": tcfg.epochs,
-        "seed": tcfg.seed, "output_index": binding.output_index, "input_dtype": binding.input_dtype,
-        "shuffle": dcfg.shuffle, "num_workers": dcfg.num_workers if images else 0,
-        "augment": dict(vars(dcfg.augment)), "early_stopping": dict(vars(es)),
+        "loss": binding.loss,
+        "loss_params": dict(tcfg.loss_params),
+        "kind": info.kind,
+        "head": info.head,
+        "optimizer": tcfg.optimizer,
+        "lr": tcfg.lr,
+        "optimizer_params": dict(tcfg.optimizer_params),
+        "weight_decay": tcfg.weight_decay,
+        "l1": tcfg.l1,
+        "l2": tcfg.l2,
+        "grad_clip": tcfg.grad_clip,
+        "schedule": dict(vars(tcfg.schedule)),
+        "batch_size": tcfg.batch_size,
+        "epochs": tcfg.epochs,
+        "seed": tcfg.seed,
+        "output_index": binding.output_index,
+        "input_dtype": binding.input_dtype,
+        "shuffle": dcfg.shuffle,
+        "num_workers": dcfg.num_workers if images else 0,
+        "augment": dict(vars(dcfg.augment)),
+        "early_stopping": dict(vars(es)),
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     if images:
         data_file = f"{target.stem}_data.json"
         spec = _image_spec(data, splits, target.parent)
         data_code = _IMAGES.substitute(image_size=tuple(data.image_size), channels=data.channels)
-        data_doc = (f"The images are read from the folder named in {data_file} (relative to this file; --data-root\n"
-                    f"overrides it), split into the same train/validation/test files as in dlstudio.")
+        data_doc = (
+            f"The images are read from the folder named in {data_file} (relative to this file; --data-root\n"
+            f"overrides it), split into the same train/validation/test files as in dlstudio."
+        )
         root_help = "the image folder (default: the one named in the data file)"
     else:
         data_file = f"{target.stem}_data.npz"
@@ -461,16 +488,28 @@ def export_train_script(project: Any, path: str | os.PathLike[str], *, model_fil
         if splits.class_weights is not None:
             arrays["class_weights"] = splits.class_weights
         data_code = _ARRAYS
-        data_doc = (f"The data is the project's prepared data (split and scaled by dlstudio at export time) in\n"
-                    f"{data_file}.")
+        data_doc = (
+            f"The data is the project's prepared data (split and scaled by dlstudio at export time) in\n{data_file}."
+        )
         root_help = "the folder holding the data file (default: beside this script)"
     text = _SCRIPT.substitute(
-        title=repr(project.name), script=target.name, model_file=model_path.name, data_file=data_file,
-        model_module=model_path.stem, model_class=class_name, stem=target.stem, data_doc=data_doc,
-        needs_pil=", Pillow" if images else "", settings=_dict_literal(settings),
-        data_code=data_code.rstrip() + "\n", data_root_help=root_help,
-        json_import="import json\n" if images else "", dataset_class="Dataset" if images else "TensorDataset")
+        title=repr(project.name),
+        script=target.name,
+        model_file=model_path.name,
+        data_file=data_file,
+        model_module=model_path.stem,
+        model_class=class_name,
+        stem=target.stem,
+        data_doc=data_doc,
+        needs_pil=", Pillow" if images else "",
+        settings=_dict_literal(settings),
+        data_code=data_code.rstrip() + "\n",
+        data_root_help=root_help,
+        json_import="import json\n" if images else "",
+        dataset_class="Dataset" if images else "TensorDataset",
+    )
     import ast
+
     ast.parse(text)
     if images:
         (target.parent / data_file).write_text(json.dumps(spec, indent=1), encoding="utf-8")
@@ -479,6 +518,7 @@ def export_train_script(project: Any, path: str | os.PathLike[str], *, model_fil
     target.write_text(text, encoding="utf-8")
     report = Report(kind="train-script", path=target)
     report.checks.append("script parses; data written to " + data_file)
-    report.details.update(train_rows=int(len(splits.train)), loss=binding.loss,
-                          data="image folder" if images else "arrays")
+    report.details.update(
+        train_rows=int(len(splits.train)), loss=binding.loss, data="image folder" if images else "arrays"
+    )
     return report

@@ -6,6 +6,7 @@
 
 Never pickle: only safetensors (tensors) and JSON.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,11 +28,13 @@ def state_dict_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
 def node_tensors(model: nn.Module, graph: ModelGraph) -> dict[str, torch.Tensor]:
     """Tensors keyed ``<node id>.<name>`` (the project sidecar layout of dlstudio.compiler.weights)."""
     from ..compiler.weights import node_state
+
     return node_state(model, graph)
 
 
-def save_weights_file(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[str],
-                      layout: str = "state_dict") -> Path:
+def save_weights_file(
+    model: nn.Module, graph: ModelGraph, path: str | os.PathLike[str], layout: str = "state_dict"
+) -> Path:
     """Write the model's tensors to a .safetensors file in `layout` ("state_dict" or "node")."""
     from safetensors.torch import save_file
 
@@ -39,6 +42,7 @@ def save_weights_file(model: nn.Module, graph: ModelGraph, path: str | os.PathLi
         raise ExportError(f"Unknown weights layout {layout!r}: use 'state_dict' or 'node'")
     if layout == "node":
         from ..compiler.weights import save_weights
+
         return save_weights(model, graph, path)
     tensors = state_dict_tensors(model)
     target = Path(path)
@@ -51,4 +55,5 @@ def apply_weights(model: nn.Module, graph: ModelGraph, weights: Any) -> None:
     """Load weights (a .safetensors path or dict, node or state_dict layout) into a compiled model, strictly:
     raises WeightsError naming every missing, unexpected or mis-shaped tensor."""
     from ..compiler.weights import load_weights
+
     load_weights(model, graph, weights, strict=True)

@@ -6,6 +6,7 @@ become plain tensors; map each remaining op to catalog layers (tables in `onnx_o
 Every unsupported op is collected and reported in one ModelImportError (op type and node name); nothing is
 written unless the whole model imported. The first ONNX dimension is the batch, as in dlstudio.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,10 @@ from ..api import Graph
 from ..core.edits import AddNode, Connect
 from ..core.errors import DlstudioError, ModelImportError
 from ..core.graph import Edge, Node
+from ..core.layout import apply_layout
 from ..core.tensor import TensorInfo
 from ..export.report import Report, compare_outputs
 from ..layers.registry import REGISTRY
-from ..core.layout import apply_layout
 
 
 class Unsupported(Exception):
@@ -54,12 +55,13 @@ class ImportResult:
     report: Report
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
-    constants: dict[str, Any] = field(default_factory=dict)   # frozen graph inputs
+    constants: dict[str, Any] = field(default_factory=dict)  # frozen graph inputs
 
     def compile(self):
         """The compiled model with the imported weights loaded (eval mode)."""
         from ..compiler.build import compile_graph
         from ..compiler.weights import load_weights
+
         model = compile_graph(self.graph, seed=0)
         if self.weights:
             load_weights(model, self.graph, self.weights, strict=True)
@@ -77,11 +79,11 @@ class Context:
         self.shapes = ShapeResult()
         self.values: dict[str, Value] = {}
         self.consts: dict[str, np.ndarray] = {}
-        self.static_shapes: dict[str, tuple[int, ...]] = {}   # concrete ONNX shapes (incl. batch) when known
+        self.static_shapes: dict[str, tuple[int, ...]] = {}  # concrete ONNX shapes (incl. batch) when known
         self.weights: dict[str, Any] = {}
         self.opset = opset
         self.consumers = consumers
-        self.producer: dict[str, str] = {}   # onnx value -> node id that produced it
+        self.producer: dict[str, str] = {}  # onnx value -> node id that produced it
         self.batch_tainted: set[str] = set()  # folded with a stand-in batch size of 1 (Shape of a dynamic batch)
 
     # ---------------------------------------------------------------- reads
@@ -105,8 +107,10 @@ class Context:
         if name in self.values:
             v = self.values[name]
             if v.layout:
-                raise Unsupported(f"input {name!r} is a time-major recurrent tensor ({v.layout}); only the "
-                                  f"transposes back to batch-first are supported")
+                raise Unsupported(
+                    f"input {name!r} is a time-major recurrent tensor ({v.layout}); only the "
+                    f"transposes back to batch-first are supported"
+                )
             return v
         if name in self.consts:
             raise Unsupported(f"input {name!r} is a constant tensor where a layer input is expected")
@@ -116,8 +120,14 @@ class Context:
         return self.value(name).info.rank
 
     # --------------------------------------------------------------- writes
-    def add(self, type_name: str, inputs: list[Value], params: dict[str, Any] | None = None,
-            weights: dict[str, Any] | None = None, label: str = "") -> list[Value]:
+    def add(
+        self,
+        type_name: str,
+        inputs: list[Value],
+        params: dict[str, Any] | None = None,
+        weights: dict[str, Any] | None = None,
+        label: str = "",
+    ) -> list[Value]:
         """Add one layer fed by `inputs` (in port order; a many-port takes the rest) and infer its shape."""
         if type_name not in REGISTRY:
             raise Unsupported(f"the catalog has no {type_name} layer yet")
@@ -128,8 +138,13 @@ class Context:
         except DlstudioError as exc:
             raise Unsupported(f"{type_name}: {exc}") from None
         g = self.graph
-        node = Node(id=g.new_id("n"), type=spec.type, label=g.unique_label(label or type_name.lower()),
-                    params=params, type_version=spec.version)
+        node = Node(
+            id=g.new_id("n"),
+            type=spec.type,
+            label=g.unique_label(label or type_name.lower()),
+            params=params,
+            type_version=spec.version,
+        )
         AddNode(node).apply(g)
         ports = list(spec.inputs)
         pi = 0
@@ -171,11 +186,15 @@ def _fold(node: Any, consts: dict[str, np.ndarray], opset_imports: list[Any]) ->
         return [_constant_value(node)]
     inputs = [i for i in node.input if i]
     g = helper.make_graph(
-        [node], "fold",
-        [helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(consts[i].dtype), consts[i].shape)
-         for i in inputs],
+        [node],
+        "fold",
+        [
+            helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(consts[i].dtype), consts[i].shape)
+            for i in inputs
+        ],
         [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
-        [])
+        [],
+    )
     model = helper.make_model(g, opset_imports=opset_imports)
     res = ReferenceEvaluator(model).run(None, {i: consts[i] for i in inputs})
     return [np.asarray(r) for r in res]
@@ -183,6 +202,7 @@ def _fold(node: Any, consts: dict[str, np.ndarray], opset_imports: list[Any]) ->
 
 def _constant_value(node: Any) -> np.ndarray:
     from onnx import helper, numpy_helper
+
     for a in node.attribute:
         if a.name == "value":
             return numpy_helper.to_array(a.t)
@@ -207,6 +227,7 @@ def _static_shape(vi: Any) -> tuple[int, ...] | None:
 # ------------------------------------------------------------------------------------------------ the driver
 def _load(source: Any) -> Any:
     import onnx
+
     if isinstance(source, onnx.ModelProto):
         return source
     p = Path(source)
@@ -218,8 +239,12 @@ def _load(source: Any) -> Any:
         raise ModelImportError(f"{p}: not a readable ONNX model ({exc})") from None
 
 
-def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = None,
-            constants: dict[str, np.ndarray] | None = None) -> ImportResult:
+def convert(
+    source: Any,
+    *,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    constants: dict[str, np.ndarray] | None = None,
+) -> ImportResult:
     """Map an ONNX model (path or ModelProto) onto catalog layers. Raises ModelImportError listing every
     unsupported op. Does not write anything.
 
@@ -263,8 +288,10 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
         if input_shapes and vi.name in input_shapes:
             dims = [None, *input_shapes[vi.name]]
         if len(dims) < 1 or any(d is None for d in dims[1:]):
-            problems.append(f"input {vi.name!r}: needs fixed sizes after the batch dimension (got {dims}); "
-                            f"give them with input_shapes / --input-shape")
+            problems.append(
+                f"input {vi.name!r}: needs fixed sizes after the batch dimension (got {dims}); "
+                f"give them with input_shapes / --input-shape"
+            )
             continue
         dtype = _DTYPES.get(tt.elem_type)
         if dtype is None:
@@ -272,8 +299,10 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
             continue
         shape = tuple(int(d) for d in dims[1:])
         if not shape:
-            problems.append(f"input {vi.name!r}: a 1-D input (batch only) has no features; dlstudio inputs "
-                            f"need at least one dimension per sample")
+            problems.append(
+                f"input {vi.name!r}: a 1-D input (batch only) has no features; dlstudio inputs "
+                f"need at least one dimension per sample"
+            )
             continue
         node = Node(id=ctx.graph.new_id("n"), type="Input", label=vi.name, params={"shape": shape, "dtype": dtype})
         AddNode(node).apply(ctx.graph)
@@ -309,8 +338,12 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
         if n.op_type == "Shape" and ins[0] in ctx.static_shapes:
             ctx.consts[n.output[0]] = np.asarray(ctx.static_shapes[ins[0]], dtype=np.int64)
             continue
-        if n.op_type == "Shape" and ins[0] in ctx.values and not ctx.values[ins[0]].layout and \
-                not any(a.name in ("start", "end") for a in n.attribute):
+        if (
+            n.op_type == "Shape"
+            and ins[0] in ctx.values
+            and not ctx.values[ins[0]].layout
+            and not any(a.name in ("start", "end") for a in n.attribute)
+        ):
             # a dynamic batch: fold with a stand-in batch of 1 and mark everything computed from it, so only
             # uses that do not depend on the value (zero initial states, Reshape's batch entry) accept it
             info = ctx.values[ins[0]].info
@@ -332,22 +365,30 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
         if vo.name in poisoned:
             continue
         if vo.name not in ctx.values:
-            problems.append(f"output {vo.name!r}: is a constant or not computed from the inputs; dlstudio "
-                            f"outputs must come from layers")
+            problems.append(
+                f"output {vo.name!r}: is a constant or not computed from the inputs; dlstudio "
+                f"outputs must come from layers"
+            )
             continue
         v = ctx.values[vo.name]
         if v.layout == "rnn_y1":
             # ONNX's batch-first 4-D Y (N, L, dirs, H): a per-sample Reshape of the layer's (N, L, dirs*H)
             seq, width = int(v.info.shape[1]), int(v.info.shape[2])
             try:
-                v = ctx.add("Reshape", [Value(v.node_id, v.port, v.info)],
-                            {"shape": (seq, v.dirs, width // v.dirs)}, label=f"{vo.name}_4d")[0]
+                v = ctx.add(
+                    "Reshape",
+                    [Value(v.node_id, v.port, v.info)],
+                    {"shape": (seq, v.dirs, width // v.dirs)},
+                    label=f"{vo.name}_4d",
+                )[0]
             except Unsupported as exc:
                 problems.append(f"output {vo.name!r}: {exc}")
                 continue
         if v.layout:
-            problems.append(f"output {vo.name!r}: is a time-major view ({v.layout}) of a recurrent layer's "
-                            f"output; dlstudio outputs are batch-first")
+            problems.append(
+                f"output {vo.name!r}: is a time-major view ({v.layout}) of a recurrent layer's "
+                f"output; dlstudio outputs are batch-first"
+            )
             continue
         out = Node(id=ctx.graph.new_id("n"), type="Output", label=vo.name)
         AddNode(out).apply(ctx.graph)
@@ -358,19 +399,28 @@ def convert(source: Any, *, input_shapes: dict[str, tuple[int, ...]] | None = No
         what = "the model" if hasattr(source, "graph") else str(source)
         raise ModelImportError(
             f"Cannot import {what}: {len(problems)} problem(s) ({', '.join(ops)}); nothing was written.\n  "
-            + "\n  ".join(problems), problems)
+            + "\n  ".join(problems),
+            problems,
+        )
     apply_layout(ctx.graph)
     report = Report(kind="onnx-import", path=Path(source) if isinstance(source, (str, os.PathLike)) else None)
     report.details.update(opset=opset, nodes=len(ctx.graph), onnx_nodes=len(g.node), folded=len(ctx.consts))
     report.seconds = time.perf_counter() - start
     import torch
+
     weights = {k: torch.from_numpy(np.array(v)) for k, v in ctx.weights.items()}
     return ImportResult(ctx.graph, weights, report, input_names, output_names, dict(constants or {}))
 
 
-def import_onnx(source: Any, *, check: bool = True, tolerance: float = 1e-4, seed: int = 0,
-                input_shapes: dict[str, tuple[int, ...]] | None = None,
-                constants: dict[str, np.ndarray] | None = None) -> ImportResult:
+def import_onnx(
+    source: Any,
+    *,
+    check: bool = True,
+    tolerance: float = 1e-4,
+    seed: int = 0,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    constants: dict[str, np.ndarray] | None = None,
+) -> ImportResult:
     """Import and (by default) check: the compiled graph and onnxruntime agree on a random batch."""
     result = convert(source, input_shapes=input_shapes, constants=constants)
     if check:
@@ -395,8 +445,9 @@ def _check(result: ImportResult, model: Any, tolerance: float, seed: int) -> Non
     try:
         got = sess.run(result.output_names, feed)
     except Exception as exc:  # a model with a fixed batch size: its outputs cannot be compared at batch 2
-        result.report.warnings.append(f"onnxruntime could not run a batch of 2 ({str(exc).splitlines()[0]}); "
-                                      f"parity not checked")
+        result.report.warnings.append(
+            f"onnxruntime could not run a batch of 2 ({str(exc).splitlines()[0]}); parity not checked"
+        )
         return
     with torch.no_grad():
         expected = as_list(compiled(*args))
@@ -404,18 +455,22 @@ def _check(result: ImportResult, model: Any, tolerance: float, seed: int) -> Non
     result.report.checks.append("compiled graph vs onnxruntime on a random batch of 2")
     bad = {k: v for k, v in result.report.max_abs_diff.items() if not v <= tolerance}
     if bad:
-        raise ModelImportError("The imported graph does not reproduce the ONNX model: "
-                               + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items()), [])
+        raise ModelImportError(
+            "The imported graph does not reproduce the ONNX model: "
+            + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items()),
+            [],
+        )
 
 
-def save_import(result: ImportResult, path: str | os.PathLike[str], *, name: str = "",
-                source: str = "") -> Path:
+def save_import(result: ImportResult, path: str | os.PathLike[str], *, name: str = "", source: str = "") -> Path:
     """Write the project and its weights sidecar (weights first, so a project never lacks its weights)."""
     from ..compiler.weights import save_weights
     from ..io.project import Project
 
-    project = Project(graph=result.graph, meta={"name": name or Path(path).stem,
-                                                "description": f"Imported from {source}" if source else ""})
+    project = Project(
+        graph=result.graph,
+        meta={"name": name or Path(path).stem, "description": f"Imported from {source}" if source else ""},
+    )
     target = Path(path)
     project.path = target
     if result.weights:

@@ -4,9 +4,11 @@ raises Unsupported with the reason (which the importer lists with the node's nam
 Conventions: ONNX dim 0 is the batch; dlstudio dims in parameters count from 1 for the first per-sample dim.
 Weights are given in torch's layout (Linear weight is (out, in): ONNX Gemm's B transposed unless transB).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from onnx import helper
@@ -23,6 +25,7 @@ def handles(*ops: str) -> Callable[[Handler], Handler]:
         for op in ops:
             HANDLERS[op] = fn
         return fn
+
     return deco
 
 
@@ -57,8 +60,14 @@ def _one_output(node: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------ activations
-_SIMPLE = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softsign": "Softsign", "Mish": "Mish",
-           "Identity": "Identity"}
+_SIMPLE = {
+    "Relu": "ReLU",
+    "Sigmoid": "Sigmoid",
+    "Tanh": "Tanh",
+    "Softsign": "Softsign",
+    "Mish": "Mish",
+    "Identity": "Identity",
+}
 
 
 @handles(*_SIMPLE)
@@ -75,8 +84,9 @@ def _softplus(ctx: Context, node: Any, name: str) -> None:
 @handles("LeakyRelu")
 def _leaky(ctx: Context, node: Any, name: str) -> None:
     a = attrs(node).get("alpha", 0.01)
-    ctx.bind(node.output[0], ctx.add("LeakyReLU", [ctx.value(node.input[0])], {"negative_slope": float(a)},
-                                     label=name)[0])
+    ctx.bind(
+        node.output[0], ctx.add("LeakyReLU", [ctx.value(node.input[0])], {"negative_slope": float(a)}, label=name)[0]
+    )
 
 
 @handles("Elu")
@@ -88,8 +98,10 @@ def _elu(ctx: Context, node: Any, name: str) -> None:
 @handles("Selu")
 def _selu(ctx: Context, node: Any, name: str) -> None:
     at = attrs(node)
-    if abs(at.get("alpha", 1.67326319) - 1.6732632423543772) > 1e-5 or \
-            abs(at.get("gamma", 1.05070102) - 1.0507009873554805) > 1e-5:
+    if (
+        abs(at.get("alpha", 1.67326319) - 1.6732632423543772) > 1e-5
+        or abs(at.get("gamma", 1.05070102) - 1.0507009873554805) > 1e-5
+    ):
         raise Unsupported("SELU with non-standard alpha/gamma has no catalog layer")
     ctx.bind(node.output[0], ctx.add("SELU", [ctx.value(node.input[0])], label=name)[0])
 
@@ -153,8 +165,11 @@ def _linear(ctx: Context, x: Value, w: np.ndarray, b: np.ndarray | None, name: s
         raise Unsupported(f"weight {w.shape} does not fit input {x.info}")
     weights = {"weight": w.astype(np.float32)}
     if b is not None:
-        weights["bias"] = np.broadcast_to(b.astype(np.float32).reshape(-1), (w.shape[0],)).copy() \
-            if b.size in (1, w.shape[0]) else None
+        weights["bias"] = (
+            np.broadcast_to(b.astype(np.float32).reshape(-1), (w.shape[0],)).copy()
+            if b.size in (1, w.shape[0])
+            else None
+        )
         if weights["bias"] is None:
             raise Unsupported(f"bias of shape {b.shape} is not one value per output")
     return ctx.add("Linear", [x], {"out_features": int(w.shape[0]), "bias": b is not None}, weights, label=name)[0]
@@ -243,15 +258,15 @@ def _reshape(ctx: Context, node: Any, name: str) -> None:
         target[0] = 0  # the stand-in batch entry: keep the batch
     if raw.layout in ("rnn_y1", "rnn_y0_t") and len(target) == 3 and target[2] in (-1, raw.info.shape[-1]):
         # (N, L, dirs, H) -> (N, L, dirs*H) is the layer's batch-first output; time-major -> seq_first
-        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "" if raw.layout == "rnn_y1" else
-                                       "seq_first"))
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "" if raw.layout == "rnn_y1" else "seq_first"))
         return
     x = ctx.value(node.input[0])
     if attrs(node).get("allowzero", 0) and 0 in target:
         raise Unsupported("allowzero=1 with a zero size")
     src = ctx.static_shapes.get(node.input[0])
-    batch_ok = target and (target[0] == 0 or (src is not None and target[0] == src[0]) or
-                           (target[0] == -1 and -1 not in target[1:]))
+    batch_ok = target and (
+        target[0] == 0 or (src is not None and target[0] == src[0]) or (target[0] == -1 and -1 not in target[1:])
+    )
     if not batch_ok:
         raise Unsupported(f"target shape {target} does not keep the batch dimension first")
     feats = [int(x.info.shape[i + 1]) if v == 0 and i + 1 < x.info.rank else v for i, v in enumerate(target[1:])]
@@ -301,8 +316,9 @@ def _squeeze(ctx: Context, node: Any, name: str) -> None:
     if raw.layout in ("rnn_y0", "rnn_y1") and raw.dirs == 1:
         axes = _axes(ctx, node)
         if axes is not None and [a % 4 for a in axes] == [1 if raw.layout == "rnn_y0" else 2]:
-            ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info,
-                                           "seq_first" if raw.layout == "rnn_y0" else ""))
+            ctx.bind(
+                node.output[0], Value(raw.node_id, raw.port, raw.info, "seq_first" if raw.layout == "rnn_y0" else "")
+            )
             return
     x = ctx.value(node.input[0])
     axes = _axes(ctx, node)
@@ -383,14 +399,20 @@ def _gather(ctx: Context, node: Any, name: str) -> None:
     idx = ctx.value(node.input[1])
     if attrs(node).get("axis", 0) != 0 or table.ndim != 2 or idx.info.dtype != "int64":
         raise Unsupported("only an embedding lookup (constant 2-D table, integer indices, axis 0) is supported")
-    ctx.bind(node.output[0], ctx.add("Embedding", [idx], {"num_embeddings": int(table.shape[0]),
-                                                          "embedding_dim": int(table.shape[1])},
-                                     {"weight": table.astype(np.float32)}, label=name)[0])
+    ctx.bind(
+        node.output[0],
+        ctx.add(
+            "Embedding",
+            [idx],
+            {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
+            {"weight": table.astype(np.float32)},
+            label=name,
+        )[0],
+    )
 
 
 # -------------------------------------------------------------------------------------- convolution
-def _pads(ctx: Context, node: Any, x: Value, kernel: list[int], strides: list[int],
-          dilations: list[int]) -> list[int]:
+def _pads(ctx: Context, node: Any, x: Value, kernel: list[int], strides: list[int], dilations: list[int]) -> list[int]:
     """Explicit begin+end pads, resolving auto_pad from the static input size."""
     at = attrs(node)
     n = len(kernel)
@@ -436,8 +458,15 @@ def _conv(ctx: Context, node: Any, name: str) -> None:
     dil = list(at.get("dilations", [1] * nd))
     groups = int(at.get("group", 1))
     x, pad = _symmetric_or_pad(ctx, x, _pads(ctx, node, x, kernel, strides, dil), name)
-    params = {"out_channels": int(w.shape[0]), "kernel_size": tuple(kernel), "stride": tuple(strides),
-              "padding": pad, "dilation": tuple(dil), "groups": groups, "bias": b is not None}
+    params = {
+        "out_channels": int(w.shape[0]),
+        "kernel_size": tuple(kernel),
+        "stride": tuple(strides),
+        "padding": pad,
+        "dilation": tuple(dil),
+        "groups": groups,
+        "bias": b is not None,
+    }
     weights = {"weight": w} | ({"bias": b} if b is not None else {})
     ctx.bind(node.output[0], ctx.add(f"Conv{nd}d", [x], params, weights, label=name)[0])
 
@@ -455,10 +484,16 @@ def _conv_t(ctx: Context, node: Any, name: str) -> None:
     pads = list(at.get("pads", [0] * (2 * nd)))
     if pads[:nd] != pads[nd:]:
         raise Unsupported(f"asymmetric pads {pads}")
-    params = {"out_channels": int(w.shape[1]) * groups, "kernel_size": tuple(at.get("kernel_shape", w.shape[2:])),
-              "stride": tuple(at.get("strides", [1] * nd)), "padding": tuple(pads[:nd]),
-              "output_padding": tuple(at.get("output_padding", [0] * nd)),
-              "dilation": tuple(at.get("dilations", [1] * nd)), "groups": groups, "bias": b is not None}
+    params = {
+        "out_channels": int(w.shape[1]) * groups,
+        "kernel_size": tuple(at.get("kernel_shape", w.shape[2:])),
+        "stride": tuple(at.get("strides", [1] * nd)),
+        "padding": tuple(pads[:nd]),
+        "output_padding": tuple(at.get("output_padding", [0] * nd)),
+        "dilation": tuple(at.get("dilations", [1] * nd)),
+        "groups": groups,
+        "bias": b is not None,
+    }
     weights = {"weight": w} | ({"bias": b} if b is not None else {})
     ctx.bind(node.output[0], ctx.add(f"ConvTranspose{nd}d", [x], params, weights, label=name)[0])
 
@@ -479,8 +514,12 @@ def _pool(ctx: Context, node: Any, name: str) -> None:
     kind = "MaxPool" if node.op_type == "MaxPool" else "AvgPool"
     if nd not in (1, 2):
         raise Unsupported(f"{nd}-D pooling has no catalog layer")
-    params: dict[str, Any] = {"kernel_size": tuple(kernel), "stride": tuple(strides), "padding": tuple(pads[:nd]),
-                              "ceil_mode": bool(at.get("ceil_mode", 0))}
+    params: dict[str, Any] = {
+        "kernel_size": tuple(kernel),
+        "stride": tuple(strides),
+        "padding": tuple(pads[:nd]),
+        "ceil_mode": bool(at.get("ceil_mode", 0)),
+    }
     if kind == "MaxPool":
         params["dilation"] = tuple(dil)
         if at.get("storage_order", 0):
@@ -499,8 +538,9 @@ def _global(ctx: Context, node: Any, name: str) -> None:
     x = ctx.value(node.input[0])
     nd = x.info.rank - 2
     kind = "Avg" if node.op_type == "GlobalAveragePool" else "Max"
-    layer = {("Avg", 1): "AdaptiveAvgPool1d", ("Avg", 2): "AdaptiveAvgPool2d",
-             ("Max", 2): "AdaptiveMaxPool2d"}.get((kind, nd))
+    layer = {("Avg", 1): "AdaptiveAvgPool1d", ("Avg", 2): "AdaptiveAvgPool2d", ("Max", 2): "AdaptiveMaxPool2d"}.get(
+        (kind, nd)
+    )
     if layer is None:
         raise Unsupported(f"global {kind.lower()} pooling over {nd} spatial dims")
     ctx.bind(node.output[0], ctx.add(layer, [x], {"output_size": 1}, label=name)[0])
@@ -518,8 +558,13 @@ def _batchnorm(ctx: Context, node: Any, name: str) -> None:
     if layer is None:
         raise Unsupported(f"batch norm over a rank-{x.info.rank} input")
     scale, bias, mean, var = (ctx.const(node.input[i]).astype(np.float32) for i in range(1, 5))
-    weights = {"weight": scale, "bias": bias, "running_mean": mean, "running_var": var,
-               "num_batches_tracked": np.zeros((), dtype=np.int64)}
+    weights = {
+        "weight": scale,
+        "bias": bias,
+        "running_mean": mean,
+        "running_var": var,
+        "num_batches_tracked": np.zeros((), dtype=np.int64),
+    }
     params = {"eps": float(at.get("epsilon", 1e-5)), "momentum": round(1.0 - float(at.get("momentum", 0.9)), 6)}
     ctx.bind(node.output[0], ctx.add(layer, [x], params, weights, label=name)[0])
 
@@ -543,8 +588,12 @@ def _layernorm(ctx: Context, node: Any, name: str) -> None:
     norm_shape = tuple(int(d) for d in x.info.shape[axis:])
     scale = np.broadcast_to(ctx.const(node.input[1]).astype(np.float32), norm_shape).copy()
     bias = np.broadcast_to(ctx.const(node.input[2]).astype(np.float32), norm_shape).copy() if _opt(node, 2) else None
-    params = {"normalized_dims": x.info.rank - axis, "eps": float(at.get("epsilon", 1e-5)),
-              "elementwise_affine": True, "bias": bias is not None}
+    params = {
+        "normalized_dims": x.info.rank - axis,
+        "eps": float(at.get("epsilon", 1e-5)),
+        "elementwise_affine": True,
+        "bias": bias is not None,
+    }
     weights = {"weight": scale} | ({"bias": bias} if bias is not None else {})
     ctx.bind(node.output[0], ctx.add("LayerNorm", [x], params, weights, label=name)[0])
 
@@ -566,8 +615,12 @@ def _groupnorm(ctx: Context, node: Any, name: str) -> None:
 @handles("LRN")
 def _lrn(ctx: Context, node: Any, name: str) -> None:
     at = attrs(node)
-    params = {"size": int(at["size"]), "alpha": float(at.get("alpha", 1e-4)), "beta": float(at.get("beta", 0.75)),
-              "k": float(at.get("bias", 1.0))}
+    params = {
+        "size": int(at["size"]),
+        "alpha": float(at.get("alpha", 1e-4)),
+        "beta": float(at.get("beta", 0.75)),
+        "k": float(at.get("bias", 1.0)),
+    }
     ctx.bind(node.output[0], ctx.add("LocalResponseNorm", [ctx.value(node.input[0])], params, label=name)[0])
 
 
@@ -590,12 +643,17 @@ def _resize(ctx: Context, node: Any, name: str) -> None:
             sizes = ctx.const(node.input[3])
         if ctx.opset == 10 and _opt(node, 1):
             scales = ctx.const(node.input[1])
-    coord = at.get("coordinate_transformation_mode", "half_pixel" if node.op_type == "Resize" and ctx.opset >= 11
-                   else "asymmetric")
+    coord = at.get(
+        "coordinate_transformation_mode", "half_pixel" if node.op_type == "Resize" and ctx.opset >= 11 else "asymmetric"
+    )
     default_nearest = "round_prefer_floor" if node.op_type == "Resize" and ctx.opset >= 11 else "floor"
     spatial = [int(d) for d in x.info.shape[2:]]
-    if sizes is not None and len(sizes) and mode == "nearest" and \
-            all(int(o) % i == 0 and int(o) >= i for o, i in zip(sizes[2:], spatial)):
+    if (
+        sizes is not None
+        and len(sizes)
+        and mode == "nearest"
+        and all(int(o) % i == 0 and int(o) >= i for o, i in zip(sizes[2:], spatial))
+    ):
         # an exact integer upscale given as sizes: the same as a scale factor, which torch handles like ONNX
         scales, sizes = [1.0, 1.0, *(int(o) / i for o, i in zip(sizes[2:], spatial))], None
     if scales is not None and len(scales) and mode == "linear" and coord == "align_corners":
@@ -616,8 +674,9 @@ def _resize(ctx: Context, node: Any, name: str) -> None:
         params["size"] = None
     elif sizes is not None and len(sizes):
         sz = [int(v) for v in sizes]
-        if not sizes_given_as_scales and \
-                sz[:2] != [int(d) for d in ctx.static_shapes.get(node.input[0], (sz[0], x.info.shape[1]))[:2]]:
+        if not sizes_given_as_scales and sz[:2] != [
+            int(d) for d in ctx.static_shapes.get(node.input[0], (sz[0], x.info.shape[1]))[:2]
+        ]:
             raise Unsupported(f"sizes {sz} resize the batch or channel dims")
         params["size"] = tuple(sz[2:])
         params["scale_factor"] = None
@@ -625,10 +684,16 @@ def _resize(ctx: Context, node: Any, name: str) -> None:
         raise Unsupported("needs constant scales or sizes")
     if mode == "nearest":
         nearest = at.get("nearest_mode", default_nearest)
-        if not ((coord == "asymmetric" and nearest == "floor") or
-                (coord in ("half_pixel", "pytorch_half_pixel") and nearest == "round_prefer_floor"
-                 and params["scale_factor"] is not None and float(np.max(params["scale_factor"])) >= 1
-                 and all(float(v).is_integer() for v in np.atleast_1d(params["scale_factor"])))):
+        if not (
+            (coord == "asymmetric" and nearest == "floor")
+            or (
+                coord in ("half_pixel", "pytorch_half_pixel")
+                and nearest == "round_prefer_floor"
+                and params["scale_factor"] is not None
+                and float(np.max(params["scale_factor"])) >= 1
+                and all(float(v).is_integer() for v in np.atleast_1d(params["scale_factor"]))
+            )
+        ):
             raise Unsupported(f"nearest resize with coordinate_transformation_mode={coord}, nearest_mode={nearest}")
         params["mode"] = "nearest"
     elif mode == "linear":
@@ -671,8 +736,10 @@ def _depth_to_space(ctx: Context, node: Any, name: str) -> None:
     at = attrs(node)
     if at.get("mode", "DCR") != "CRD":
         raise Unsupported("DCR mode (PixelShuffle is CRD)")
-    ctx.bind(node.output[0], ctx.add("PixelShuffle", [ctx.value(node.input[0])],
-                                     {"upscale_factor": int(at["blocksize"])}, label=name)[0])
+    ctx.bind(
+        node.output[0],
+        ctx.add("PixelShuffle", [ctx.value(node.input[0])], {"upscale_factor": int(at["blocksize"])}, label=name)[0],
+    )
 
 
 @handles("ReduceMean", "ReduceMax")
@@ -707,6 +774,7 @@ def _sign(ctx: Context, node: Any, name: str) -> None:
         raise Unsupported("sign of a value that is not a ReLU output (only sign(relu(x)), a Step, maps)")
     src.type = "Step"  # same ports, no parameters: retype in place while the graph is still being built
     from ..analysis.shapes import infer_node
+
     infer_node(ctx.graph, src, ctx.shapes)
     ctx.bind(node.output[0], v)
 

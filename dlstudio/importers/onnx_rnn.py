@@ -4,6 +4,7 @@ ONNX stacks gate weights in another order than torch (LSTM i,o,f,c vs i,f,g,o; G
 reordered here. Time-major models (layout=0, what torch's exporter writes for batch_first layers) reach the
 layer through Transpose views (see Value.layout in onnx.py) that resolve back to batch-first tensors.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,9 +29,12 @@ def _recurrent(ctx: Context, node: Any, name: str) -> None:
     layout = int(at.get("layout", 0))
     raw = ctx.raw_value(node.input[0])
     if raw.layout != ("seq_first" if layout == 0 else ""):
-        raise Unsupported("layout=0 (time-major) needs its input transposed from batch-first data; the batch "
-                          "must stay the first dimension of the model's input" if layout == 0 else
-                          "its input is a time-major view")
+        raise Unsupported(
+            "layout=0 (time-major) needs its input transposed from batch-first data; the batch "
+            "must stay the first dimension of the model's input"
+            if layout == 0
+            else "its input is a time-major view"
+        )
     x = Value(raw.node_id, raw.port, raw.info)
     direction = at.get("direction", "forward")
     if direction == "reverse":
@@ -67,9 +71,15 @@ def _recurrent(ctx: Context, node: Any, name: str) -> None:
         weights["weight_hh" + sfx] = _reorder(r[d], gates, order)
         if b is not None:
             weights["bias_ih" + sfx] = _reorder(b[d][: gates * hidden], gates, order)
-            weights["bias_hh" + sfx] = _reorder(b[d][gates * hidden:], gates, order)
-    params = {"hidden_size": hidden, "num_layers": 1, "output": "sequence", "bidirectional": dirs == 2,
-              "bias": b is not None, **extra}
+            weights["bias_hh" + sfx] = _reorder(b[d][gates * hidden :], gates, order)
+    params = {
+        "hidden_size": hidden,
+        "num_layers": 1,
+        "output": "sequence",
+        "bidirectional": dirs == 2,
+        "bias": b is not None,
+        **extra,
+    }
     y, h_n = ctx.add(op, [x], params, weights, label=name)[:2]
     outs = list(node.output) + [""] * 3
     if outs[0]:
@@ -79,5 +89,3 @@ def _recurrent(ctx: Context, node: Any, name: str) -> None:
         ctx.bind(outs[1], Value(h_n.node_id, h_n.port, h_n.info, "seq_first" if layout == 0 else ""))
     if outs[2] and ctx.consumers.get(outs[2], 0):
         raise Unsupported("the final cell state Y_c is used (the catalog LSTM exposes y and h_n)")
-
-

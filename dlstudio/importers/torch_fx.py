@@ -8,6 +8,7 @@ Every unsupported part is listed in one ModelImportError naming its module path 
 
 Importing a .py file executes it (`import_torch_file`): only import code you trust.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,26 +17,28 @@ import operator
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
 from ..core.errors import DlstudioError, ModelImportError
+from ..core.layout import apply_layout
 from ..export.report import Report, compare_outputs
 from ..layers.registry import REGISTRY
-from ..core.layout import apply_layout
 from .onnx import Context, ImportResult, Unsupported, Value
 
-_BATCH = object()   # the value of x.size(0) / x.shape[0]: stands for the batch in view/reshape
+_BATCH = object()  # the value of x.size(0) / x.shape[0]: stands for the batch in view/reshape
 
 
 def _spec_for_class(cls: type) -> list[str]:
     """Catalog types built from this class, or from a dlstudio.nn class with the same name and source (the
     copies that Python export inlines into generated files)."""
     from ..compiler.build import resolve_dotted
+
     out = []
     for spec in REGISTRY.all():
         if spec.module:
@@ -88,46 +91,83 @@ def _generic_params(type_name: str, mod: nn.Module) -> dict[str, Any]:
 def _special_params(type_name: str, mod: nn.Module) -> dict[str, Any] | None:
     """Catalog types whose parameters are not the module's attribute names."""
     if isinstance(mod, nn.LayerNorm):
-        return {"normalized_dims": len(mod.normalized_shape), "eps": mod.eps,
-                "elementwise_affine": mod.elementwise_affine, "bias": mod.bias is not None}
+        return {
+            "normalized_dims": len(mod.normalized_shape),
+            "eps": mod.eps,
+            "elementwise_affine": mod.elementwise_affine,
+            "bias": mod.bias is not None,
+        }
     if isinstance(mod, nn.PReLU):
         return {"per_channel": mod.num_parameters > 1}
     if isinstance(mod, nn.MultiheadAttention):
         return {"num_heads": mod.num_heads, "dropout": float(mod.dropout), "bias": mod.in_proj_bias is not None}
     if isinstance(mod, (nn.TransformerEncoder, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
         layer = mod.layers[0] if isinstance(mod, nn.TransformerEncoder) else mod
-        act = {1: "relu", 2: "gelu"}.get(getattr(layer, "activation_relu_or_gelu", 0)) or \
-            {F.relu: "relu", F.gelu: "gelu"}.get(layer.activation, "relu")  # type: ignore[arg-type]
-        p = {"nhead": layer.self_attn.num_heads, "dim_feedforward": layer.linear1.out_features,
-             "dropout": float(layer.dropout.p), "activation": act, "layer_norm_eps": float(layer.norm1.eps),
-             "norm_first": bool(layer.norm_first), "bias": layer.linear1.bias is not None}
+        act = {1: "relu", 2: "gelu"}.get(getattr(layer, "activation_relu_or_gelu", 0)) or {
+            F.relu: "relu",
+            F.gelu: "gelu",
+        }.get(layer.activation, "relu")  # type: ignore[arg-type]
+        p = {
+            "nhead": layer.self_attn.num_heads,
+            "dim_feedforward": layer.linear1.out_features,
+            "dropout": float(layer.dropout.p),
+            "activation": act,
+            "layer_norm_eps": float(layer.norm1.eps),
+            "norm_first": bool(layer.norm_first),
+            "bias": layer.linear1.bias is not None,
+        }
         if isinstance(mod, nn.TransformerEncoder):
             p.update(num_layers=len(mod.layers), final_norm=mod.norm is not None)
         return p
     if isinstance(mod, (nn.LSTM, nn.GRU, nn.RNN)):
         if not mod.batch_first or getattr(mod, "proj_size", 0):
             raise Unsupported("only batch_first=True recurrent layers without proj_size map onto the catalog")
-        p = {"hidden_size": mod.hidden_size, "num_layers": mod.num_layers, "bidirectional": mod.bidirectional,
-             "dropout": float(mod.dropout), "bias": mod.bias, "output": "sequence"}
+        p = {
+            "hidden_size": mod.hidden_size,
+            "num_layers": mod.num_layers,
+            "bidirectional": mod.bidirectional,
+            "dropout": float(mod.dropout),
+            "bias": mod.bias,
+            "output": "sequence",
+        }
         if isinstance(mod, nn.RNN):
             p["nonlinearity"] = mod.nonlinearity
         return p
     if isinstance(mod, nn.Upsample):
         sf = mod.scale_factor
-        return {"mode": mod.mode, "align_corners": bool(mod.align_corners),
-                "size": (mod.size if isinstance(mod.size, tuple) else (mod.size,)) if mod.size is not None else None,
-                "scale_factor": (tuple(float(v) for v in sf) if isinstance(sf, tuple) else float(sf))
-                if sf is not None else None}
+        return {
+            "mode": mod.mode,
+            "align_corners": bool(mod.align_corners),
+            "size": (mod.size if isinstance(mod.size, tuple) else (mod.size,)) if mod.size is not None else None,
+            "scale_factor": (tuple(float(v) for v in sf) if isinstance(sf, tuple) else float(sf))
+            if sf is not None
+            else None,
+        }
     return None
 
 
 _FUNCTIONS: dict[Any, str] = {
-    torch.relu: "ReLU", F.relu: "ReLU", torch.sigmoid: "Sigmoid", F.sigmoid: "Sigmoid", torch.tanh: "Tanh",
-    F.tanh: "Tanh", F.silu: "SiLU", F.gelu: "GELU", F.mish: "Mish", F.softsign: "Softsign", F.selu: "SELU",
+    torch.relu: "ReLU",
+    F.relu: "ReLU",
+    torch.sigmoid: "Sigmoid",
+    F.sigmoid: "Sigmoid",
+    torch.tanh: "Tanh",
+    F.tanh: "Tanh",
+    F.silu: "SiLU",
+    F.gelu: "GELU",
+    F.mish: "Mish",
+    F.softsign: "Softsign",
+    F.selu: "SELU",
 }
 _METHODS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-_BINARY = {operator.add: "Add", torch.add: "Add", operator.mul: "Multiply", torch.mul: "Multiply",
-           operator.sub: "Subtract", torch.sub: "Subtract"}
+_BINARY = {
+    operator.add: "Add",
+    torch.add: "Add",
+    operator.mul: "Multiply",
+    torch.mul: "Multiply",
+    operator.sub: "Subtract",
+    torch.sub: "Subtract",
+}
 
 
 class _Importer:
@@ -149,9 +189,12 @@ class _Importer:
         mod = self.gm.get_submodule(str(n.target))
         if isinstance(mod, (nn.ReLU6, nn.Hardtanh)) and type(mod) in (nn.ReLU6, nn.Hardtanh):
             # ReLU6 is Hardtanh(0, 6) in the catalog
-            return self.ctx.add("Hardtanh", [self.value(n.args[0])],
-                                {"min_val": float(mod.min_val), "max_val": float(mod.max_val)},
-                                label=str(n.target).replace(".", "_"))[0]
+            return self.ctx.add(
+                "Hardtanh",
+                [self.value(n.args[0])],
+                {"min_val": float(mod.min_val), "max_val": float(mod.max_val)},
+                label=str(n.target).replace(".", "_"),
+            )[0]
         types = _spec_for_class(type(mod))
         if not types:
             raise Unsupported(f"{type(mod).__name__} has no catalog layer")
@@ -189,10 +232,14 @@ class _Importer:
         shapes): compile the node alone, fed by Inputs of the same shapes."""
         from ..api import Graph
         from ..compiler.build import compile_graph
+
         node = self.ctx.graph.node(node_id)
         g = Graph()
-        ins = [g.input(f"in{i}", tuple(int(d) for d in t.shape[1:]), t.dtype)
-               for i, t in enumerate(self.ctx.shapes.inputs[node_id]) if t is not None]
+        ins = [
+            g.input(f"in{i}", tuple(int(d) for d in t.shape[1:]), t.dtype)
+            for i, t in enumerate(self.ctx.shapes.inputs[node_id])
+            if t is not None
+        ]
         try:
             ref = g.add(node.type, *ins, **node.params)
             g.output("y", ref)
@@ -200,8 +247,9 @@ class _Importer:
             built = compiled.get_submodule(compiled.node_paths[ref.node_id])
         except DlstudioError as exc:
             raise Unsupported(f"{type(mod).__name__} cannot be rebuilt by the catalog {node.type}: {exc}") from None
-        same = _plain_repr(built) == _plain_repr(mod) and {k: tuple(v.shape) for k, v in built.state_dict().items()} \
-            == {k: tuple(v.shape) for k, v in mod.state_dict().items()}
+        same = _plain_repr(built) == _plain_repr(mod) and {
+            k: tuple(v.shape) for k, v in built.state_dict().items()
+        } == {k: tuple(v.shape) for k, v in mod.state_dict().items()}
         if not same:
             raise Unsupported(f"{mod!r} cannot be reproduced by the catalog {node.type} (got {built!r})")
 
@@ -217,8 +265,13 @@ class _Importer:
                 raise Unsupported("the hidden state of a recurrent layer is used (only its output sequence maps)")
             if isinstance(base, tuple) and isinstance(idx, int):
                 return base[idx]
-            if isinstance(base, Value) and isinstance(idx, tuple) and isinstance(idx[-1], int) and \
-                    all(i == slice(None) for i in idx[:-1]) and len(idx) >= 2:
+            if (
+                isinstance(base, Value)
+                and isinstance(idx, tuple)
+                and isinstance(idx[-1], int)
+                and all(i == slice(None) for i in idx[:-1])
+                and len(idx) >= 2
+            ):
                 return self.ctx.add("Select", [base], {"dim": len(idx) - 1, "index": idx[-1]}, label=n.name)[0]
             if base is _SHAPE and idx == 0:
                 return _BATCH
@@ -237,8 +290,9 @@ class _Importer:
         if fn is torch.flatten:
             start = n.kwargs.get("start_dim", n.args[1] if len(n.args) > 1 else 0)
             end = n.kwargs.get("end_dim", n.args[2] if len(n.args) > 2 else -1)
-            return self.ctx.add("Flatten", [self.value(n.args[0])], {"start_dim": start, "end_dim": end},
-                                label=n.name)[0]
+            return self.ctx.add("Flatten", [self.value(n.args[0])], {"start_dim": start, "end_dim": end}, label=n.name)[
+                0
+            ]
         if fn in (F.softmax, F.log_softmax, torch.softmax, torch.log_softmax):
             dim = n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else None)
             if dim is None:
@@ -254,8 +308,9 @@ class _Importer:
                 params.pop("stride", None)
             return self.ctx.add("MaxPool2d" if fn is F.max_pool2d else "AvgPool2d", [x], params, label=n.name)[0]
         if fn is F.adaptive_avg_pool2d:
-            return self.ctx.add("AdaptiveAvgPool2d", [self.value(n.args[0])], {"output_size": n.args[1]},
-                                label=n.name)[0]
+            return self.ctx.add("AdaptiveAvgPool2d", [self.value(n.args[0])], {"output_size": n.args[1]}, label=n.name)[
+                0
+            ]
         if fn is F.dropout:
             return self.value(n.args[0])  # functional dropout follows self.training; the traced model is eval
         name = getattr(fn, "__name__", str(fn))
@@ -314,8 +369,11 @@ class _Importer:
         if m == "mean" and (set(n.kwargs) <= {"dim"}) and len(args) <= 1:
             dims = n.kwargs.get("dim", args[0] if args else None)
             spatial = tuple(range(2, x.info.rank))
-            if dims is not None and tuple(sorted(d % x.info.rank for d in
-                                                 (dims if isinstance(dims, (tuple, list)) else [dims]))) == spatial:
+            if (
+                dims is not None
+                and tuple(sorted(d % x.info.rank for d in (dims if isinstance(dims, (tuple, list)) else [dims])))
+                == spatial
+            ):
                 return self.ctx.add("GlobalAvgPool", [x], label=n.name)[0]
         raise Unsupported(f"method x.{m}(...) has no catalog layer")
 
@@ -334,32 +392,49 @@ def _plain_repr(mod: nn.Module) -> str:
     return repr(mod).replace(", inplace=True", "").replace("inplace=True", "")
 
 
-def import_torch(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, dtypes: Sequence[str] | None = None,
-                 check: bool = True, tolerance: float = 1e-5, input_names: Sequence[str] | None = None,
-                 seed: int = 0) -> ImportResult:
+def import_torch(
+    module: nn.Module,
+    input_shapes: Sequence[Sequence[int]],
+    *,
+    dtypes: Sequence[str] | None = None,
+    check: bool = True,
+    tolerance: float = 1e-5,
+    input_names: Sequence[str] | None = None,
+    seed: int = 0,
+) -> ImportResult:
     """Trace `module` (one input shape per forward argument, without the batch) and map it onto the catalog."""
     start = time.perf_counter()
     module = module.eval()
     try:
         gm = _trace(module)
     except Exception as exc:  # torch.fx raises TraceError, TypeError, NotImplementedError...
-        raise ModelImportError(f"Cannot trace {type(module).__name__} with torch.fx: {exc}. Data-dependent control "
-                               f"flow (if/for on tensor values) cannot be traced; move it out of forward", []) \
-            from None
+        raise ModelImportError(
+            f"Cannot trace {type(module).__name__} with torch.fx: {exc}. Data-dependent control "
+            f"flow (if/for on tensor values) cannot be traced; move it out of forward",
+            [],
+        ) from None
     gm.graph.eliminate_dead_code()  # e.g. an unused hidden state: `out, _ = self.lstm(x)`
     imp = _Importer(module, gm)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(input_shapes):
-        raise ModelImportError(f"{type(module).__name__}.forward takes {len(placeholders)} input(s) but "
-                               f"{len(input_shapes)} shape(s) were given: give one --input-shape per input", [])
+        raise ModelImportError(
+            f"{type(module).__name__}.forward takes {len(placeholders)} input(s) but "
+            f"{len(input_shapes)} shape(s) were given: give one --input-shape per input",
+            [],
+        )
+    from ..analysis.shapes import infer_node
     from ..core.edits import AddNode
     from ..core.graph import Node
-    from ..analysis.shapes import infer_node
+
     for i, (ph, shape) in enumerate(zip(placeholders, input_shapes)):
-        dtype = (dtypes[i] if dtypes and i < len(dtypes) else "float32")
+        dtype = dtypes[i] if dtypes and i < len(dtypes) else "float32"
         label = input_names[i] if input_names and i < len(input_names) else ph.name
-        node = Node(id=imp.ctx.graph.new_id("n"), type="Input", label=label,
-                    params={"shape": tuple(int(d) for d in shape), "dtype": dtype})
+        node = Node(
+            id=imp.ctx.graph.new_id("n"),
+            type="Input",
+            label=label,
+            params={"shape": tuple(int(d) for d in shape), "dtype": dtype},
+        )
         AddNode(node).apply(imp.ctx.graph)
         outs = infer_node(imp.ctx.graph, node, imp.ctx.shapes)
         imp.env[ph] = Value(node.id, "out", outs[0])
@@ -374,8 +449,9 @@ def import_torch(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, dt
             continue  # downstream of a reported problem
         where = f"module '{n.target}'" if n.op == "call_module" else f"{n.op} '{n.name}'"
         try:
-            handler: Callable[[fx.Node], Any] = getattr(imp, n.op) if n.op in (
-                "call_module", "call_function", "call_method") else None  # type: ignore[assignment]
+            handler: Callable[[fx.Node], Any] = (
+                getattr(imp, n.op) if n.op in ("call_module", "call_function", "call_method") else None
+            )  # type: ignore[assignment]
             if handler is None:
                 raise Unsupported(f"{n.op} of {n.target} (parameters used directly in forward)")
             imp.env[n] = handler(n)
@@ -385,6 +461,7 @@ def import_torch(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, dt
             imp.problems.append(f"{where}: {exc}")
     from ..core.edits import Connect
     from ..core.graph import Edge
+
     out_names: list[str] = []
     if not imp.problems:
         for i, o in enumerate(outputs):
@@ -398,15 +475,20 @@ def import_torch(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, dt
             Connect(Edge(v.node_id, v.port, node.id, "x", 0)).apply(imp.ctx.graph)
             out_names.append(name)
     if imp.problems:
-        raise ModelImportError(f"Cannot import {type(module).__name__}: {len(imp.problems)} unsupported part(s); "
-                               f"nothing was written.\n  " + "\n  ".join(imp.problems), imp.problems)
+        raise ModelImportError(
+            f"Cannot import {type(module).__name__}: {len(imp.problems)} unsupported part(s); "
+            f"nothing was written.\n  " + "\n  ".join(imp.problems),
+            imp.problems,
+        )
     apply_layout(imp.ctx.graph)
     report = Report(kind="torch-import")
     report.details.update(nodes=len(imp.ctx.graph), module=type(module).__name__)
-    result = ImportResult(imp.ctx.graph, dict(imp.ctx.weights), report,
-                          [n.label for n in imp.ctx.graph.nodes_of_type("Input")], out_names)
+    result = ImportResult(
+        imp.ctx.graph, dict(imp.ctx.weights), report, [n.label for n in imp.ctx.graph.nodes_of_type("Input")], out_names
+    )
     if check:
         from ..export.common import as_list, sample_inputs
+
         args = sample_inputs(result.graph, batch=3, seed=seed)
         with torch.no_grad():
             expected = as_list(module(*args))
@@ -415,8 +497,11 @@ def import_torch(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, dt
         report.checks.append("imported graph vs the original module on a random batch of 3")
         bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
         if bad:
-            raise ModelImportError("The imported graph does not reproduce the module: "
-                                   + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items()), [])
+            raise ModelImportError(
+                "The imported graph does not reproduce the module: "
+                + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items()),
+                [],
+            )
     report.seconds = time.perf_counter() - start
     return result
 
@@ -439,21 +524,26 @@ def load_module_class(path: str | os.PathLike[str], class_name: str) -> type:
         raise ModelImportError(f"{p}: running the file failed: {type(exc).__name__}: {exc}", []) from None
     cls = getattr(mod, class_name, None)
     if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
-        found = [k for k, v in vars(mod).items() if inspect.isclass(v) and issubclass(v, nn.Module)
-                 and v.__module__ == name]
+        found = [
+            k for k, v in vars(mod).items() if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == name
+        ]
         raise ModelImportError(f"{p}: no nn.Module class {class_name!r} (found: {', '.join(found) or 'none'})", [])
     return cls
 
 
-def import_torch_file(path: str | os.PathLike[str], class_name: str, input_shapes: Sequence[Sequence[int]],
-                      **options: Any) -> ImportResult:
+def import_torch_file(
+    path: str | os.PathLike[str], class_name: str, input_shapes: Sequence[Sequence[int]], **options: Any
+) -> ImportResult:
     """`model.py:ClassName`: load (executing the file), instantiate without arguments, trace and map."""
     cls = load_module_class(path, class_name)
     try:
         module = cls()
     except TypeError as exc:
-        raise ModelImportError(f"{class_name}() needs constructor arguments ({exc}); give them defaults or "
-                               f"import from Python with dls.import_torch(module, shapes)", []) from None
+        raise ModelImportError(
+            f"{class_name}() needs constructor arguments ({exc}); give them defaults or "
+            f"import from Python with dls.import_torch(module, shapes)",
+            [],
+        ) from None
     result = import_torch(module, input_shapes, **options)
     result.report.path = Path(path)
     return result

@@ -23,10 +23,12 @@ Layer types used Keras-style names with a few Keras parameter names; a link endp
 the node's first port (looked up in today's spec of the renamed type); several links into a many-port were
 ordered by their position in "links".
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..core.errors import ProjectFileError
 
@@ -35,10 +37,11 @@ V1_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "InputLayer": ("Input", {}),
     "OutputLayer": ("Output", {}),
     "Dense": ("Linear", {"units": "out_features", "use_bias": "bias"}),
-    "Conv2D": ("Conv2d", {"filters": "out_channels", "kernel": "kernel_size", "strides": "stride",
-                          "use_bias": "bias"}),
-    "Conv2DTranspose": ("ConvTranspose2d", {"filters": "out_channels", "kernel": "kernel_size",
-                                            "strides": "stride", "use_bias": "bias"}),
+    "Conv2D": ("Conv2d", {"filters": "out_channels", "kernel": "kernel_size", "strides": "stride", "use_bias": "bias"}),
+    "Conv2DTranspose": (
+        "ConvTranspose2d",
+        {"filters": "out_channels", "kernel": "kernel_size", "strides": "stride", "use_bias": "bias"},
+    ),
     "MaxPooling2D": ("MaxPool2d", {"pool_size": "kernel_size", "strides": "stride"}),
     "AveragePooling2D": ("AvgPool2d", {"pool_size": "kernel_size", "strides": "stride"}),
     "BatchNormalization2D": ("BatchNorm2d", {"epsilon": "eps"}),
@@ -52,8 +55,18 @@ V1_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "Flatten": ("Flatten", {}),
 }
 
-_V1_KEYS = {"format", "format_version", "name", "description", "explanation", "layers", "links", "blocks",
-            "dataset", "training"}
+_V1_KEYS = {
+    "format",
+    "format_version",
+    "name",
+    "description",
+    "explanation",
+    "layers",
+    "links",
+    "blocks",
+    "dataset",
+    "training",
+}
 _V1_LAYER_KEYS = {"id", "type", "name", "config", "x", "y", "trainable", "version"}
 _V1_BLOCK_KEYS = {"id", "name", "members", "collapsed", "x", "y"}
 
@@ -63,7 +76,7 @@ def _fail(path: str, jp: str, reason: str) -> ProjectFileError:
 
 
 def _want(value: Any, kind: type | tuple[type, ...], path: str, jp: str, what: str) -> Any:
-    if isinstance(value, bool) and kind is not bool and (kind == int or kind == (int, float)):
+    if isinstance(value, bool) and kind is not bool and (kind is int or kind == (int, float)):
         raise _fail(path, jp, f"expected {what}, got a boolean")
     if not isinstance(value, kind):
         raise _fail(path, jp, f"expected {what}, got {type(value).__name__} {_short(value)}")
@@ -123,8 +136,18 @@ def migrate_v1_to_v2(data: dict[str, Any], path: str) -> dict[str, Any]:
         label = _want(layer.get("name", nid), str, path, f"{jp}.name", "text")
         version = _want(layer.get("version", 1), int, path, f"{jp}.version", "a whole number")
         types[nid] = new_type
-        nodes.append({"id": nid, "type": new_type, "label": label, "params": params, "position": [x, y],
-                      "frozen": not trainable, "group": None, "type_version": version})
+        nodes.append(
+            {
+                "id": nid,
+                "type": new_type,
+                "label": label,
+                "params": params,
+                "position": [x, y],
+                "frozen": not trainable,
+                "group": None,
+                "type_version": version,
+            }
+        )
 
     def in_port(node_id: str) -> str:
         return _first_port(types.get(node_id, ""), "in")
@@ -167,13 +190,28 @@ def migrate_v1_to_v2(data: dict[str, Any], path: str) -> dict[str, Any]:
             member_of.setdefault(m, gid)
         x = _want(block.get("x", 0.0), (int, float), path, f"{jp}.x", "a number")
         y = _want(block.get("y", 0.0), (int, float), path, f"{jp}.y", "a number")
-        groups.append({"id": gid, "label": block.get("name", gid), "node_ids": list(members),
-                       "collapsed": block.get("collapsed", True), "position": [x, y]})
+        groups.append(
+            {
+                "id": gid,
+                "label": block.get("name", gid),
+                "node_ids": list(members),
+                "collapsed": block.get("collapsed", True),
+                "position": [x, y],
+            }
+        )
     for nd in nodes:
         nd["group"] = member_of.get(nd["id"])
 
-    return {"format": data.get("format"), "format_version": 2, "meta": meta, "nodes": nodes, "edges": edges,
-            "groups": groups, "data": data.get("dataset", {}), "training": data.get("training", {})}
+    return {
+        "format": data.get("format"),
+        "format_version": 2,
+        "meta": meta,
+        "nodes": nodes,
+        "edges": edges,
+        "groups": groups,
+        "data": data.get("dataset", {}),
+        "training": data.get("training", {}),
+    }
 
 
 FORMAT_MIGRATIONS: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {
@@ -209,16 +247,22 @@ def migrate_nodes(nodes: list[dict[str, Any]], path: str, registry: Any = None) 
         nd["type"] = spec.type
         version = nd["type_version"]
         if version > spec.version:
-            raise _fail(path, f"{jp}.type_version",
-                        f"{spec.type} version {version} was written by a newer dlstudio (this one knows "
-                        f"version {spec.version}); update dlstudio")
+            raise _fail(
+                path,
+                f"{jp}.type_version",
+                f"{spec.type} version {version} was written by a newer dlstudio (this one knows "
+                f"version {spec.version}); update dlstudio",
+            )
         if version < spec.version:
             if spec.migrate is not None:
                 try:
                     params = spec.migrate(version, copy.deepcopy(nd["params"]))
                 except Exception as exc:  # spec code meeting arbitrary file content: report, never crash
-                    raise _fail(path, f"{jp}.params", f"cannot update {spec.type} parameters from version "
-                                f"{version} to {spec.version}: {exc}") from None
+                    raise _fail(
+                        path,
+                        f"{jp}.params",
+                        f"cannot update {spec.type} parameters from version {version} to {spec.version}: {exc}",
+                    ) from None
                 if not isinstance(params, dict):
                     raise _fail(path, f"{jp}.params", f"{spec.type} migration returned no parameter object")
                 nd["params"] = params

@@ -1,4 +1,5 @@
 """The Project: a graph plus data and training settings, saved as versioned JSON with a weights sidecar."""
+
 from __future__ import annotations
 
 import copy
@@ -19,9 +20,9 @@ SUFFIX = ".dlstudio"
 @dataclass
 class Project:
     graph: Graph = field(default_factory=Graph)
-    data: dict[str, Any] = field(default_factory=dict)       # data settings (dataset, split, scaling, binding)
-    training: dict[str, Any] = field(default_factory=dict)   # training settings (loss, optimizer, schedule, ...)
-    meta: dict[str, Any] = field(default_factory=dict)       # name, description, explanation
+    data: dict[str, Any] = field(default_factory=dict)  # data settings (dataset, split, scaling, binding)
+    training: dict[str, Any] = field(default_factory=dict)  # training settings (loss, optimizer, schedule, ...)
+    meta: dict[str, Any] = field(default_factory=dict)  # name, description, explanation
     path: Path | None = None
 
     @property
@@ -35,15 +36,18 @@ class Project:
     def save_weights(self, model: Any) -> Path:
         """Write a compiled model's weights to the sidecar beside the project file (save the project first)."""
         from ..compiler.weights import save_weights
+
         if self.weights_path is None:
-            raise ProjectFileError("<unsaved>", "", "save the project before its weights: the weights file "
-                                                    "lives beside it")
+            raise ProjectFileError(
+                "<unsaved>", "", "save the project before its weights: the weights file lives beside it"
+            )
         return save_weights(model, self.graph, self.weights_path)
 
     def compile(self, *, seed: int | None = 0, weights: Any = "sidecar") -> Any:
         """Compile the graph. weights="sidecar" loads the project's .safetensors when it exists; None skips
         weights; anything else is passed to load_weights (a path or a dict)."""
         from ..api import compile as compile_graph
+
         if isinstance(weights, str) and weights == "sidecar":
             sidecar = self.weights_path
             weights = sidecar if sidecar is not None and sidecar.is_file() else None
@@ -52,9 +56,14 @@ class Project:
     def to_dict(self) -> dict[str, Any]:
         g = self.graph.to_dict()
         return {
-            "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-            "meta": copy.deepcopy(self.meta), "nodes": g["nodes"], "edges": g["edges"], "groups": g["groups"],
-            "data": copy.deepcopy(self.data), "training": copy.deepcopy(self.training),
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "meta": copy.deepcopy(self.meta),
+            "nodes": g["nodes"],
+            "edges": g["edges"],
+            "groups": g["groups"],
+            "data": copy.deepcopy(self.data),
+            "training": copy.deepcopy(self.training),
         }
 
     def to_json(self) -> str:
@@ -64,8 +73,12 @@ class Project:
             return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
         except (TypeError, ValueError) as exc:
             where = str(self.path) if self.path else "<unsaved>"
-            raise ProjectFileError(where, "", f"cannot be written as JSON: {exc}; use plain numbers, text, "
-                                              "lists and objects in params, data and training") from None
+            raise ProjectFileError(
+                where,
+                "",
+                f"cannot be written as JSON: {exc}; use plain numbers, text, "
+                "lists and objects in params, data and training",
+            ) from None
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Atomic save: write a temporary file beside the target, then rename it over the target.
@@ -82,13 +95,14 @@ class Project:
         try:
             atomic_write_text(target, text)
         except OSError as exc:
-            raise ProjectFileError(str(target), "", f"cannot write the file ({exc.strerror or exc}); "
-                                                    "the previous version is unchanged") from None
+            raise ProjectFileError(
+                str(target), "", f"cannot write the file ({exc.strerror or exc}); the previous version is unchanged"
+            ) from None
         self.path = target
         return target
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Project":
+    def load(cls, path: str | os.PathLike[str]) -> Project:
         """Read, migrate and validate a project file. Raises ProjectFileError (file, JSON path, reason)."""
         p = Path(path)
         try:

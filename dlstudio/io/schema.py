@@ -5,6 +5,7 @@ Every problem with the file becomes exactly one ProjectFileError(path, json_path
 Unknown layer types and bad parameter values are not: they load, and the analysis reports them as diagnostics
 so the user can fix them in the editor. Nothing in the file is ever executed.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,15 @@ FORMAT_VERSION = 2
 # Limits far above any real project, low enough that a hostile file cannot exhaust memory or recursion.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 48
-MAX_INT = 2 ** 63 - 1            # torch sizes are int64: anything larger is no real value
+MAX_INT = 2**63 - 1  # torch sizes are int64: anything larger is no real value
 MAX_COORD = 1e9
-MAX_ITEMS = 200_000              # nodes, edges or groups
+MAX_ITEMS = 200_000  # nodes, edges or groups
 MAX_ID_LEN = 64
 MAX_TEXT_LEN = 1_000_000
 MAX_TYPE_VERSION = 1_000_000
 MAX_SLOT = 100_000
 
-ID_RE = re.compile(r"^[A-Za-z0-9_\-]+$")   # no "." (weights keys are "<id>.<tensor>") and no ":" (v1 links)
+ID_RE = re.compile(r"^[A-Za-z0-9_\-]+$")  # no "." (weights keys are "<id>.<tensor>") and no ":" (v1 links)
 
 TOP_KEYS = ("format", "format_version", "meta", "nodes", "edges", "groups", "data", "training")
 NODE_KEYS = ("id", "type", "label", "params", "position", "frozen", "group", "type_version")
@@ -71,8 +72,12 @@ def _key_path(base: str, key: str) -> str:
 
 def parse_json(raw: bytes, path: str) -> Any:
     if len(raw) > MAX_FILE_BYTES:
-        raise ProjectFileError(path, "", f"the file is {len(raw)} bytes; project files are at most "
-                                         f"{MAX_FILE_BYTES} bytes (weights belong in the .safetensors sidecar)")
+        raise ProjectFileError(
+            path,
+            "",
+            f"the file is {len(raw)} bytes; project files are at most "
+            f"{MAX_FILE_BYTES} bytes (weights belong in the .safetensors sidecar)",
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -80,8 +85,7 @@ def parse_json(raw: bytes, path: str) -> Any:
     try:
         data = json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ProjectFileError(path, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-                               ) from None
+        raise ProjectFileError(path, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise ProjectFileError(path, "", "the JSON is nested too deeply") from None
     except ValueError as exc:  # NaN/Infinity, or an integer with thousands of digits
@@ -99,8 +103,9 @@ def check_plain(data: Any, path: str, root: str = "") -> None:
             raise ProjectFileError(path, jp, f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, dict):
             if isinstance(value, _DupKeys):
-                raise ProjectFileError(path, _key_path(jp, value.duplicate),
-                                       f"the key {value.duplicate!r} appears twice; keep one")
+                raise ProjectFileError(
+                    path, _key_path(jp, value.duplicate), f"the key {value.duplicate!r} appears twice; keep one"
+                )
             for k, v in value.items():
                 if len(k) > MAX_TEXT_LEN:
                     raise ProjectFileError(path, jp, "a key is absurdly long")
@@ -131,8 +136,9 @@ def _type_name(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    return {int: "a whole number", float: "a number", str: "text", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)
+    return {int: "a whole number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
 
 
 class _Doc:
@@ -144,15 +150,17 @@ class _Doc:
     def fail(self, jp: str, reason: str) -> ProjectFileError:
         return ProjectFileError(self.path, jp, reason)
 
-    def obj(self, value: Any, jp: str, allowed: tuple[str, ...] | None = None,
-            required: tuple[str, ...] = ()) -> dict[str, Any]:
+    def obj(
+        self, value: Any, jp: str, allowed: tuple[str, ...] | None = None, required: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(jp, f"expected an object, got {_type_name(value)}")
         if allowed is not None:
             for key in value:
                 if key not in allowed:
-                    raise self.fail(_key_path(jp, key), f"unknown field {key!r} (allowed: {', '.join(allowed)}); "
-                                                        "remove it")
+                    raise self.fail(
+                        _key_path(jp, key), f"unknown field {key!r} (allowed: {', '.join(allowed)}); remove it"
+                    )
         for key in required:
             if key not in value:
                 raise self.fail(_key_path(jp, key), f"the required field {key!r} is missing")
@@ -181,8 +189,11 @@ class _Doc:
         return s
 
     def integer(self, value: Any, jp: str, lo: int, hi: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                (isinstance(value, float) and not value.is_integer()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not value.is_integer())
+        ):
             raise self.fail(jp, f"expected a whole number, got {_type_name(value)} {_short(value)}")
         v = int(value)
         if not lo <= v <= hi:
@@ -236,8 +247,18 @@ def validate_structure(data: dict[str, Any], path: str) -> dict[str, Any]:
         if group is not None:
             group = d.ident(group, f"{jp}.group")
         version = d.integer(nd.get("type_version", 1), f"{jp}.type_version", 1, MAX_TYPE_VERSION)
-        nodes.append({"id": nid, "type": ntype, "label": label, "params": params, "position": pos,
-                      "frozen": frozen, "group": group, "type_version": version})
+        nodes.append(
+            {
+                "id": nid,
+                "type": ntype,
+                "label": label,
+                "params": params,
+                "position": pos,
+                "frozen": frozen,
+                "group": group,
+                "type_version": version,
+            }
+        )
 
     edges: list[dict[str, Any]] = []
     wired: dict[tuple, int] = {}
@@ -248,15 +269,20 @@ def validate_structure(data: dict[str, Any], path: str) -> dict[str, Any]:
         dst = d.ident(ed["dst"], f"{jp}.dst")
         for end, key in ((src, "src"), (dst, "dst")):
             if end not in seen:
-                raise d.fail(f"{jp}.{key}", f"the wire points to node {end!r}, which is not in the file; "
-                                            "delete the wire or restore the node")
+                raise d.fail(
+                    f"{jp}.{key}",
+                    f"the wire points to node {end!r}, which is not in the file; delete the wire or restore the node",
+                )
         src_port = d.text(ed["src_port"], f"{jp}.src_port", 200, allow_empty=False)
         dst_port = d.text(ed["dst_port"], f"{jp}.dst_port", 200, allow_empty=False)
         slot = d.integer(ed.get("slot", 0), f"{jp}.slot", 0, MAX_SLOT)
         key = (dst, dst_port, slot)
         if key in wired:
-            raise d.fail(jp, f"input {dst}.{dst_port} slot {slot} is already wired by edges[{wired[key]}]; "
-                             "delete one of the two wires")
+            raise d.fail(
+                jp,
+                f"input {dst}.{dst_port} slot {slot} is already wired by edges[{wired[key]}]; "
+                "delete one of the two wires",
+            )
         wired[key] = i
         edges.append({"src": src, "src_port": src_port, "dst": dst, "dst_port": dst_port, "slot": slot})
 
@@ -279,20 +305,31 @@ def validate_structure(data: dict[str, Any], path: str) -> dict[str, Any]:
             if mid not in seen:
                 raise d.fail(f"{jp}.node_ids[{j}]", f"no node {mid!r} in the file")
             if mid in member_of:
-                raise d.fail(f"{jp}.node_ids[{j}]", f"node {mid!r} is already in group {member_of[mid]!r}; "
-                                                    "a node belongs to at most one group")
+                raise d.fail(
+                    f"{jp}.node_ids[{j}]",
+                    f"node {mid!r} is already in group {member_of[mid]!r}; a node belongs to at most one group",
+                )
             member_of[mid] = gid
         collapsed = d.boolean(gd.get("collapsed", True), f"{jp}.collapsed")
         pos = d.position(gd.get("position", [0.0, 0.0]), f"{jp}.position")
-        groups.append({"id": gid, "label": label, "node_ids": list(members), "collapsed": collapsed,
-                       "position": pos})
+        groups.append({"id": gid, "label": label, "node_ids": list(members), "collapsed": collapsed, "position": pos})
     for i, nd in enumerate(nodes):
         if nd["group"] != member_of.get(nd["id"]):
             expected = member_of.get(nd["id"])
-            raise d.fail(f"nodes[{i}].group", f"says {nd['group']!r} but the groups list puts the node in "
-                                              f"{expected!r}; make them agree")
-    return {"format": data["format"], "format_version": data["format_version"], "meta": meta, "nodes": nodes,
-            "edges": edges, "groups": groups, "data": data_section, "training": training}
+            raise d.fail(
+                f"nodes[{i}].group",
+                f"says {nd['group']!r} but the groups list puts the node in {expected!r}; make them agree",
+            )
+    return {
+        "format": data["format"],
+        "format_version": data["format_version"],
+        "meta": meta,
+        "nodes": nodes,
+        "edges": edges,
+        "groups": groups,
+        "data": data_section,
+        "training": training,
+    }
 
 
 def check_ports(doc: dict[str, Any], path: str) -> None:
@@ -317,33 +354,43 @@ def check_ports(doc: dict[str, Any], path: str) -> None:
         except Exception:  # invalid params: a diagnostic later, not a load error
             out_ports[nid] = None
     for i, ed in enumerate(doc["edges"]):
-        for node_key, port_key, table, what in (("src", "src_port", out_ports, "output"),
-                                                ("dst", "dst_port", in_ports, "input")):
+        for node_key, port_key, table, what in (
+            ("src", "src_port", out_ports, "output"),
+            ("dst", "dst_port", in_ports, "input"),
+        ):
             names = table[ed[node_key]]
             if names is not None and ed[port_key] not in names:
                 nd = by_id[ed[node_key]]
                 have = ", ".join(names) or "none"
-                raise ProjectFileError(path, f"edges[{i}].{port_key}",
-                                       f"{nd['type']} '{nd['label']}' ({nd['id']}) has no {what} port "
-                                       f"{ed[port_key]!r} ({what}s: {have}); rewire it")
+                raise ProjectFileError(
+                    path,
+                    f"edges[{i}].{port_key}",
+                    f"{nd['type']} '{nd['label']}' ({nd['id']}) has no {what} port "
+                    f"{ed[port_key]!r} ({what}s: {have}); rewire it",
+                )
 
 
 def read_document(raw: bytes, path: str) -> dict[str, Any]:
     """Parse, migrate and validate; returns the normalized current-version dict."""
     data = parse_json(raw, path)
     if not isinstance(data, dict):
-        raise ProjectFileError(path, "", f"expected a JSON object at the top, got {_type_name(data)}; "
-                                         "is this a dlstudio project?")
+        raise ProjectFileError(
+            path, "", f"expected a JSON object at the top, got {_type_name(data)}; is this a dlstudio project?"
+        )
     if data.get("format") != FORMAT_NAME:
-        raise ProjectFileError(path, "format", f"not a dlstudio project (expected \"format\": \"{FORMAT_NAME}\")")
+        raise ProjectFileError(path, "format", f'not a dlstudio project (expected "format": "{FORMAT_NAME}")')
     if "format_version" not in data:
         raise ProjectFileError(path, "format_version", "the required field 'format_version' is missing")
     version = data["format_version"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise ProjectFileError(path, "format_version", f"expected a whole number, got {_type_name(version)}")
     if version > FORMAT_VERSION:
-        raise ProjectFileError(path, "format_version", f"written by a newer dlstudio (format_version {version}); "
-                                                       f"update dlstudio (this one reads up to {FORMAT_VERSION})")
+        raise ProjectFileError(
+            path,
+            "format_version",
+            f"written by a newer dlstudio (format_version {version}); "
+            f"update dlstudio (this one reads up to {FORMAT_VERSION})",
+        )
     if version < 1:
         raise ProjectFileError(path, "format_version", f"format_version {version} does not exist (1..{FORMAT_VERSION})")
     data = migrate_format(data, version, FORMAT_VERSION, path)
@@ -355,13 +402,16 @@ def read_document(raw: bytes, path: str) -> dict[str, Any]:
         if version == FORMAT_VERSION:
             raise
         # the path names the updated layout (nodes/edges), not the old one (layers/links): say so
-        raise ProjectFileError(path, exc.json_path, f"{exc.reason} (in the file as updated from format_version "
-                                                    f"{version}: nodes = layers, edges = links, groups = blocks)"
-                               ) from None
+        raise ProjectFileError(
+            path,
+            exc.json_path,
+            f"{exc.reason} (in the file as updated from format_version "
+            f"{version}: nodes = layers, edges = links, groups = blocks)",
+        ) from None
     return doc
 
 
-def project_from_text(raw: bytes, path: str) -> "Project":
+def project_from_text(raw: bytes, path: str) -> Project:
     from ..api import Graph
     from .project import Project
 

@@ -1,4 +1,5 @@
 """The registry of LayerSpecs. Builtin specs register on first access (lazy, so import stays cheap)."""
+
 from __future__ import annotations
 
 import difflib
@@ -7,8 +8,19 @@ import importlib
 from ..core.errors import UnknownLayerError
 from .spec import CATEGORIES, LayerSpec
 
-_BUILTIN_MODULES = ("io", "dense", "conv", "pool", "norm", "regularization", "activation", "recurrent",
-                    "attention", "merge", "blocks")
+_BUILTIN_MODULES = (
+    "io",
+    "dense",
+    "conv",
+    "pool",
+    "norm",
+    "regularization",
+    "activation",
+    "recurrent",
+    "attention",
+    "merge",
+    "blocks",
+)
 
 
 class Registry:

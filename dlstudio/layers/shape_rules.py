@@ -1,8 +1,10 @@
 """Helpers shared by the pure-Python shape, parameter and MAC rules."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..core.errors import ShapeError
 from ..core.tensor import BATCH, TensorInfo
@@ -35,22 +37,30 @@ def expect_rank(t: TensorInfo, ranks: Sequence[int], layer: str, what: str, port
         raise ShapeError(
             f"{layer} expects {what} ({want} per sample) but receives {t.rank - 1}-D {t}: "
             f"insert Reshape/Flatten/Unsqueeze before it or pick the matching layer",
-            port=port, expected=want, got=str(t))
+            port=port,
+            expected=want,
+            got=str(t),
+        )
 
 
 def expect_float(t: TensorInfo, layer: str, port: str = "input") -> None:
     if t.dtype != "float32":
-        raise ShapeError(f"{layer} expects float values but receives {t.dtype}: only Embedding takes integer "
-                         f"indices; feed it through Embedding or make the Input float", port=port,
-                         expected="float32", got=t.dtype)
+        raise ShapeError(
+            f"{layer} expects float values but receives {t.dtype}: only Embedding takes integer "
+            f"indices; feed it through Embedding or make the Input float",
+            port=port,
+            expected="float32",
+            got=t.dtype,
+        )
 
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def conv_transpose_out(size: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0,
-                       dilation: int = 1) -> int:
+def conv_transpose_out(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
+) -> int:
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 

@@ -13,11 +13,13 @@ wires in slot order; an unwired optional port contributes ``None``):
 - ``kwargs(params, inputs) -> dict`` torch constructor keyword arguments (inferred sizes included).
 - ``sample(rng) -> (params, inputs)`` random valid parameters and inputs, used by the torch harness.
 """
+
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..core.errors import ParamError
 from ..core.tensor import TensorInfo
@@ -25,8 +27,17 @@ from ..core.tensor import TensorInfo
 PARAM_KINDS = ("int", "float", "bool", "choice", "str", "ints", "int_or_tuple", "float_or_tuple", "shape")
 
 CATEGORIES = (
-    "Input/Output", "Dense", "Convolution", "Pooling", "Normalization", "Regularization", "Recurrent",
-    "Embedding & Attention", "Activation", "Merge", "Blocks",
+    "Input/Output",
+    "Dense",
+    "Convolution",
+    "Pooling",
+    "Normalization",
+    "Regularization",
+    "Recurrent",
+    "Embedding & Attention",
+    "Activation",
+    "Merge",
+    "Blocks",
 )
 
 
@@ -123,8 +134,11 @@ class ParamSpec:
             if isinstance(value, str):
                 if value in self.choices:
                     return value
-                raise ParamError(self.name, f"{value!r} is not allowed; use a number"
-                                 + (f" or one of {', '.join(map(repr, self.choices))}" if self.choices else ""))
+                raise ParamError(
+                    self.name,
+                    f"{value!r} is not allowed; use a number"
+                    + (f" or one of {', '.join(map(repr, self.choices))}" if self.choices else ""),
+                )
             conv = self._int if k == "int_or_tuple" else self._float_item
             if isinstance(value, (list, tuple)):
                 if self.length is not None and len(value) != self.length:
@@ -196,17 +210,17 @@ class LayerSpec:
     sample: Callable[[random.Random], tuple[dict, list[TensorInfo]]] | None = None
     param_count: Rule = _no_params
     macs: Rule = _no_macs
-    module: str | None = None       # dotted path of the nn.Module class the compiler instantiates
-    function: str | None = None     # or: dotted path of a function for a call_function node
-    kwargs: Rule | None = None      # constructor / function kwargs; default: params with torch=True
-    emit: Rule | None = None        # custom fx emission: emit(builder, node, args) -> list of output values
+    module: str | None = None  # dotted path of the nn.Module class the compiler instantiates
+    function: str | None = None  # or: dotted path of a function for a call_function node
+    kwargs: Rule | None = None  # constructor / function kwargs; default: params with torch=True
+    emit: Rule | None = None  # custom fx emission: emit(builder, node, args) -> list of output values
     display_name: str = ""
     version: int = 1
     replaces: tuple[str, ...] = ()
     migrate: Callable[[int, dict], dict] | None = None  # (file's type_version, params) -> params at `version`
     key_params: tuple[str, ...] = ()
     dynamic_outputs: Callable[[dict], tuple[PortSpec, ...]] | None = None
-    train_only: bool = False        # acts only in training mode (Dropout, GaussianNoise)
+    train_only: bool = False  # acts only in training mode (Dropout, GaussianNoise)
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -265,8 +279,11 @@ class LayerSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "type": self.type, "category": self.category, "display_name": self.display_name,
-            "version": self.version, "explanation": self.explanation,
+            "type": self.type,
+            "category": self.category,
+            "display_name": self.display_name,
+            "version": self.version,
+            "explanation": self.explanation,
             "inputs": [{"name": p.name, "many": p.many, "optional": p.optional, "dtype": p.dtype} for p in self.inputs],
             "outputs": [{"name": p.name, "optional": p.optional, "dtype": p.dtype} for p in self.output_ports()],
             "params": [p.to_dict() for p in self.params],

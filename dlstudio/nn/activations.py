@@ -1,4 +1,5 @@
 """Activations that torch.nn lacks."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Attention helpers that torch.nn lacks: positional encodings for sequence models (batch_first)."""
+
 from __future__ import annotations
 
 import math
@@ -40,4 +41,3 @@ class PositionalEncoding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, max_len={self.max_len}, kind={self.kind!r}"
-

@@ -7,6 +7,7 @@ example. InceptionModule follows torchvision's GoogLeNet branch layout (conv wit
 layout (kept there for compatibility with old weights); with batch_norm=False the units are the paper's
 conv+bias+ReLU.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,7 +33,8 @@ class BasicBlock(nn.Module):
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -59,7 +61,8 @@ class Bottleneck(nn.Module):
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -69,11 +72,14 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-def _conv_bn_relu6(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                   groups: int = 1) -> nn.Sequential:
+def _conv_bn_relu6(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1
+) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, stride, (kernel_size - 1) // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(out_channels), nn.ReLU6(inplace=True))
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU6(inplace=True),
+    )
 
 
 class InvertedResidual(nn.Module):
@@ -88,8 +94,11 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expand_ratio != 1:
             layers.append(_conv_bn_relu6(in_channels, hidden, 1))
-        layers += [_conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),
-                   nn.Conv2d(hidden, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)]
+        layers += [
+            _conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,16 +120,28 @@ class _ConvUnit(nn.Sequential):
 class InceptionModule(nn.Module):
     """GoogLeNet Inception (v1) module: four parallel branches concatenated on channels."""
 
-    def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
-                 pool_proj: int, batch_norm: bool = True, branch3_kernel: int = 5) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int,
+        ch3x3red: int,
+        ch3x3: int,
+        ch5x5red: int,
+        ch5x5: int,
+        pool_proj: int,
+        batch_norm: bool = True,
+        branch3_kernel: int = 5,
+    ) -> None:
         super().__init__()
         bn = batch_norm
         self.branch1 = _ConvUnit(in_channels, ch1x1, 1, bn)
         self.branch2 = nn.Sequential(_ConvUnit(in_channels, ch3x3red, 1, bn), _ConvUnit(ch3x3red, ch3x3, 3, bn))
-        self.branch3 = nn.Sequential(_ConvUnit(in_channels, ch5x5red, 1, bn),
-                                     _ConvUnit(ch5x5red, ch5x5, branch3_kernel, bn))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
-                                     _ConvUnit(in_channels, pool_proj, 1, bn))
+        self.branch3 = nn.Sequential(
+            _ConvUnit(in_channels, ch5x5red, 1, bn), _ConvUnit(ch5x5red, ch5x5, branch3_kernel, bn)
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True), _ConvUnit(in_channels, pool_proj, 1, bn)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
@@ -150,8 +171,11 @@ class DCGANUpBlock(nn.Sequential):
     """Generator step: ConvTranspose2d(k4, s2, p1, no bias) + BatchNorm2d + ReLU doubles height and width."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=False),
-                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+        super().__init__(
+            nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
 
 
 class DCGANDownBlock(nn.Sequential):

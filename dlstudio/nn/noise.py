@@ -1,4 +1,5 @@
 """Noise layers used as train-time regularization / augmentation."""
+
 from __future__ import annotations
 
 import torch

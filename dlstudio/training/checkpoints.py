@@ -5,6 +5,7 @@ optimizer state with each tensor replaced by a reference, RNG states as uint8 te
 scheduler, early-stopping counters, history). Non-finite floats are written as {"__float__": "inf"} so the
 JSON stays strict.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,9 @@ def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "t")
         tensors[key] = obj.detach().cpu().contiguous()
         return {_REF: key}
     if isinstance(obj, dict):
-        return {"__dict__": [[flatten_state(k, tensors, prefix), flatten_state(v, tensors, prefix)]
-                             for k, v in obj.items()]}
+        return {
+            "__dict__": [[flatten_state(k, tensors, prefix), flatten_state(v, tensors, prefix)] for k, v in obj.items()]
+        }
     if isinstance(obj, tuple):
         return {_TUPLE: [flatten_state(v, tensors, prefix) for v in obj]}
     if isinstance(obj, list):
@@ -74,8 +76,10 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     np_state = np.random.get_state()
     tensors["numpy_keys"] = torch.from_numpy(np.asarray(np_state[1], dtype=np.int64))
     py = random.getstate()
-    meta = {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-            "python": [py[0], list(py[1]), py[2]]}
+    meta = {
+        "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": [py[0], list(py[1]), py[2]],
+    }
     return tensors, meta
 
 
@@ -123,9 +127,16 @@ def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
         raise DataError(f"{path}: not a safetensors weights file ({exc})") from None
 
 
-def save_checkpoint(folder: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler_state: dict[str, Any], epoch: int, extra: dict[str, Any],
-                    best_state: dict[str, torch.Tensor] | None = None) -> Path:
+def save_checkpoint(
+    folder: Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler_state: dict[str, Any],
+    epoch: int,
+    extra: dict[str, Any],
+    best_state: dict[str, torch.Tensor] | None = None,
+) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model, folder / "model.safetensors")
@@ -137,9 +148,15 @@ def save_checkpoint(folder: Path, *, model: torch.nn.Module, optimizer: torch.op
     if best_state is not None:
         save_weights(best_state, folder / "best.safetensors")
     sched_tensors: dict[str, torch.Tensor] = {}
-    state = {"format": "dlstudio-checkpoint", "format_version": 1, "epoch": epoch,
-             "optimizer": opt_skeleton, "scheduler": flatten_state(scheduler_state, sched_tensors, "s"),
-             "rng": rng_meta, "extra": flatten_state(extra, sched_tensors, "s")}
+    state = {
+        "format": "dlstudio-checkpoint",
+        "format_version": 1,
+        "epoch": epoch,
+        "optimizer": opt_skeleton,
+        "scheduler": flatten_state(scheduler_state, sched_tensors, "s"),
+        "rng": rng_meta,
+        "extra": flatten_state(extra, sched_tensors, "s"),
+    }
     if sched_tensors:
         save_file(sched_tensors, str(folder / "state.safetensors"))
     # state.json last: a folder with state.json is complete
@@ -154,8 +171,7 @@ def load_checkpoint(folder: Path) -> dict[str, Any]:
         folder = folder.parent
     state_file = folder / "state.json"
     if not state_file.is_file():
-        raise DataError(f"{folder}: not a checkpoint folder (no state.json); pick a folder under "
-                        "<run>/checkpoints/")
+        raise DataError(f"{folder}: not a checkpoint folder (no state.json); pick a folder under <run>/checkpoints/")
     try:
         state = json.loads(state_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -19,10 +19,10 @@ Anything else the run prints goes to stderr, which the studio keeps for a crash 
 The process starts before a job exists (torch imported, waiting on stdin), so the studio keeps one spare ready and
 a run starts without paying for the import.
 """
+
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import threading
@@ -53,7 +53,7 @@ class _Channel:
         self.lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
-        line = json.dumps(message, default=_plain)   # NaN stays NaN: both ends are Python's json
+        line = json.dumps(message, default=_plain)  # NaN stays NaN: both ends are Python's json
         with self.lock:
             self.stream.write(line + "\n")
             self.stream.flush()
@@ -98,7 +98,7 @@ class _Commands:
     def _read(self) -> None:
         for line in self.stream:
             self._apply(line.strip())
-        self._apply("stop")   # end of input: the studio closed or died; stop at the next batch
+        self._apply("stop")  # end of input: the studio closed or died; stop at the next batch
 
 
 def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
@@ -120,8 +120,9 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
         exchange.mkdir(parents=True, exist_ok=True)
         project = project_from_text(json.dumps(job["project"]).encode(), job.get("project_path") or "<studio>")
         project.path = Path(job["project_path"]) if job.get("project_path") else None
-        trainer = make_trainer(project, run_dir=job.get("run_dir"), resume=job.get("resume"),
-                               use_run_dir=job.get("run_dir") is not None)
+        trainer = make_trainer(
+            project, run_dir=job.get("run_dir"), resume=job.get("resume"), use_run_dir=job.get("run_dir") is not None
+        )
     except DlstudioError as exc:
         channel.send({"kind": "setup_failed", "message": str(exc), "node_id": getattr(exc, "node_id", None)})
         return 0
@@ -131,18 +132,28 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
     commands.attach(trainer)
     two_d = bool(job.get("live_boundary", True)) and trainer.kind != "generative" and is_two_d(trainer)
     binding = getattr(trainer, "binding", None)
-    channel.send({"kind": "ready", "train_rows": getattr(trainer, "train_rows", None), "task_kind": trainer.kind,
-                  "loss_name": getattr(trainer, "loss_name", None), "class_names": trainer.class_names,
-                  "output_index": getattr(binding, "output_index", 0), "n_outputs": getattr(binding, "n_outputs", 1),
-                  "device": str(trainer.device), "threads": _threads()})
+    channel.send(
+        {
+            "kind": "ready",
+            "train_rows": getattr(trainer, "train_rows", None),
+            "task_kind": trainer.kind,
+            "loss_name": getattr(trainer, "loss_name", None),
+            "class_names": trainer.class_names,
+            "output_index": getattr(binding, "output_index", 0),
+            "n_outputs": getattr(binding, "n_outputs", 1),
+            "device": str(trainer.device),
+            "threads": _threads(),
+        }
+    )
     flush_s = float(job.get("flush_s", 0.05))
     pending: list[dict[str, Any]] = []
     last_flush = time.perf_counter()
     for event in trainer.run():
         pending.append(event.to_dict())
         grid = getattr(event, "grid", None)
-        if grid is not None:   # a generative run's image grid: too big for a JSON line
+        if grid is not None:  # a generative run's image grid: too big for a JSON line
             import numpy as np
+
             path = exchange / f"samples_{event.epoch:04d}.npy"
             np.save(path, np.asarray(grid), allow_pickle=False)
             pending[-1]["grid_path"] = str(path)
@@ -155,6 +166,7 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
             channel.send({"kind": "boundary", "path": str(path)})
         if isinstance(event, Finished):
             from .checkpoints import save_weights
+
             weights = save_weights(trainer.model, exchange / "weights.safetensors")
             channel.send({"kind": "weights", "path": str(weights)})
             try:
@@ -171,6 +183,7 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
 
 def _threads() -> int:
     import torch
+
     return torch.get_num_threads()
 
 
@@ -178,18 +191,20 @@ def _warm_up() -> None:
     import torch
 
     from . import generative, loop, predictions, project  # noqa: F401
+
     # an optimizer's first construction imports torch._dynamo (~1 s): pay it now, not when the job arrives
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def main() -> int:
     channel = _Channel(_protocol_stream())
-    _warm_up()   # the slow imports happen while the process waits as the studio's spare
+    _warm_up()  # the slow imports happen while the process waits as the studio's spare
     from .loop import accelerators
+
     channel.send({"kind": "spare_ready", "devices": accelerators()})
     line = sys.stdin.readline()
     if not line.strip():
-        return 0   # the studio closed its spare without a job
+        return 0  # the studio closed its spare without a job
     try:
         job = json.loads(line)
     except ValueError as exc:

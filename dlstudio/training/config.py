@@ -1,5 +1,6 @@
 """The project's `data` and `training` sections as dataclasses: defaults that follow the task, validation with
 messages that name the field, and plain-dict round trips (the project file stores `to_dict()`)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,8 +33,14 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise TrainingConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
 
 
-def _check_number(name: str, value: Any, lo: float | None = None, hi: float | None = None,
-                  integer: bool = False, lo_open: bool = False) -> None:
+def _check_number(
+    name: str,
+    value: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    integer: bool = False,
+    lo_open: bool = False,
+) -> None:
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
         raise TrainingConfigError(name, f"expected {'an integer' if integer else 'a number'}, got {value!r}")
@@ -54,10 +61,10 @@ def _from_dict(cls: type, raw: dict[str, Any] | None, section: str) -> Any:
 
 @dataclass
 class EarlyStopping:
-    patience: int = 0            # 0 = off
+    patience: int = 0  # 0 = off
     min_delta: float = 0.0
     restore_best: bool = True
-    monitor: str = "val_loss"    # any metric in the history; "loss"-like metrics are minimized
+    monitor: str = "val_loss"  # any metric in the history; "loss"-like metrics are minimized
 
     def validate(self, prefix: str) -> None:
         _check_number(f"{prefix}.patience", self.patience, 0, integer=True)
@@ -67,14 +74,14 @@ class EarlyStopping:
 @dataclass
 class Schedule:
     name: str = "constant"
-    step_size: int = 10          # StepLR
-    gamma: float = 0.5           # StepLR, ExponentialLR
-    decay_rate: float = 0.1      # InverseTimeLR: lr / (1 + decay_rate * epoch)
-    T_max: int = 0               # CosineAnnealingLR; 0 = the number of epochs
+    step_size: int = 10  # StepLR
+    gamma: float = 0.5  # StepLR, ExponentialLR
+    decay_rate: float = 0.1  # InverseTimeLR: lr / (1 + decay_rate * epoch)
+    T_max: int = 0  # CosineAnnealingLR; 0 = the number of epochs
     eta_min: float = 0.0
-    factor: float = 0.1          # ReduceLROnPlateau
+    factor: float = 0.1  # ReduceLROnPlateau
     patience: int = 5
-    warmup_epochs: int = 0       # linear warmup before any schedule
+    warmup_epochs: int = 0  # linear warmup before any schedule
 
     def validate(self, prefix: str) -> None:
         _check_choice(f"{prefix}.name", self.name, SCHEDULES)
@@ -91,26 +98,26 @@ class Schedule:
 class TrainingConfig:
     """Everything the loop needs besides the graph and the data. Field names follow torch keywords."""
 
-    task: str | None = None              # None: the dataset's task
-    loss: str | None = None              # None: DEFAULT_LOSS[task]
-    loss_params: dict[str, Any] = field(default_factory=dict)   # e.g. label_smoothing, delta
+    task: str | None = None  # None: the dataset's task
+    loss: str | None = None  # None: DEFAULT_LOSS[task]
+    loss_params: dict[str, Any] = field(default_factory=dict)  # e.g. label_smoothing, delta
     optimizer: str = "Adam"
     lr: float = 1e-3
     optimizer_params: dict[str, Any] = field(default_factory=dict)  # momentum, nesterov, betas, ...
-    weight_decay: float = 0.0            # L2 through the optimizer
-    l1: float = 0.0                      # L1 penalty added to the loss
-    l2: float = 0.0                      # explicit L2 penalty added to the loss
+    weight_decay: float = 0.0  # L2 through the optimizer
+    l1: float = 0.0  # L1 penalty added to the loss
+    l2: float = 0.0  # explicit L2 penalty added to the loss
     schedule: Schedule = field(default_factory=Schedule)
     batch_size: int = 32
     epochs: int = 10
-    grad_clip: float = 0.0               # max gradient norm; 0 = off
+    grad_clip: float = 0.0  # max gradient norm; 0 = off
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
-    device: str = "auto"                 # auto, cpu, cuda, cuda:N, mps
-    amp: bool = False                    # mixed precision (GPU only; ignored on CPU)
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    amp: bool = False  # mixed precision (GPU only; ignored on CPU)
     seed: int = 0
-    checkpoint_every: int = 1            # epochs between checkpoints
+    checkpoint_every: int = 1  # epochs between checkpoints
     deterministic: bool = False
-    num_threads: int = 0                 # CPU threads for torch; 0 = torch's default
+    num_threads: int = 0  # CPU threads for torch; 0 = torch's default
     # per-epoch validation metrics: "full" (sklearn: accuracy, precision/recall/F1 macro, AUC; MSE/MAE/R2) or
     # "basic" (loss + accuracy or MSE/MAE with torch ops, for tiny epochs where sklearn's few ms per call show)
     epoch_metrics: str = "full"
@@ -118,7 +125,7 @@ class TrainingConfig:
     generative: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> "TrainingConfig":
+    def from_dict(cls, raw: dict[str, Any] | None) -> TrainingConfig:
         raw = dict(raw or {})
         sched = raw.pop("schedule", None)
         early = raw.pop("early_stopping", None)
@@ -135,11 +142,13 @@ class TrainingConfig:
 
     def validate(self) -> None:
         from .loss_table import LOSSES
+
         if self.task is not None:
             _check_choice("training.task", self.task, TASKS)
         if self.loss is not None and self.loss not in LOSSES:
-            raise TrainingConfigError("training.loss", f"unknown loss {self.loss!r}; pick one of "
-                                      f"{', '.join(sorted(LOSSES))}")
+            raise TrainingConfigError(
+                "training.loss", f"unknown loss {self.loss!r}; pick one of {', '.join(sorted(LOSSES))}"
+            )
         _check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
         _check_number("training.lr", self.lr, 0, lo_open=True)
         for name in ("weight_decay", "l1", "l2", "grad_clip"):
@@ -151,8 +160,9 @@ class TrainingConfig:
         _check_number("training.num_threads", self.num_threads, 0, integer=True)
         _check_choice("training.epoch_metrics", self.epoch_metrics, ("full", "basic"))
         dev = self.device
-        if not isinstance(dev, str) or not (dev in ("auto", "cpu", "cuda", "mps") or
-                                            (dev.startswith("cuda:") and dev[5:].isdigit())):
+        if not isinstance(dev, str) or not (
+            dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
+        ):
             raise TrainingConfigError("training.device", f"{dev!r} is not auto, cpu, cuda, cuda:N or mps")
         if not isinstance(self.loss_params, dict) or not isinstance(self.optimizer_params, dict):
             raise TrainingConfigError("training.loss_params", "loss_params and optimizer_params must be objects")
@@ -167,10 +177,10 @@ class TrainingConfig:
 class Augment:
     """Image augmentation, applied to training batches only."""
 
-    flip: bool = False           # random horizontal flip
-    rotation: float = 0.0        # max degrees either way
-    shift: int = 0               # max pixels either way (random crop of a padded image)
-    noise: float = 0.0           # std of added Gaussian noise
+    flip: bool = False  # random horizontal flip
+    rotation: float = 0.0  # max degrees either way
+    shift: int = 0  # max pixels either way (random crop of a padded image)
+    noise: float = 0.0  # std of added Gaussian noise
 
     def active(self) -> bool:
         return self.flip or self.rotation > 0 or self.shift > 0 or self.noise > 0
@@ -180,33 +190,33 @@ class Augment:
 class DataConfig:
     """Which data, how it is split and prepared, and which Input/Output nodes it binds to."""
 
-    dataset: str = "digits"              # a built-in name, or csv / npz / imagefolder
-    path: str | None = None              # user data file or folder (relative to the project file)
+    dataset: str = "digits"  # a built-in name, or csv / npz / imagefolder
+    path: str | None = None  # user data file or folder (relative to the project file)
     options: dict[str, Any] = field(default_factory=dict)  # built-in dataset options (n_samples, noise, ...)
-    features: list[str] | None = None    # CSV feature columns (None: all but the target)
-    target: str | None = None            # CSV target column; npz target key
-    categorical: list[str] = field(default_factory=list)   # CSV columns to one-hot encode
-    header: str = "auto"                 # CSV: auto, yes, no
-    x_key: str = "x"                     # npz arrays
+    features: list[str] | None = None  # CSV feature columns (None: all but the target)
+    target: str | None = None  # CSV target column; npz target key
+    categorical: list[str] = field(default_factory=list)  # CSV columns to one-hot encode
+    header: str = "auto"  # CSV: auto, yes, no
+    x_key: str = "x"  # npz arrays
     y_key: str = "y"
-    task: str | None = None              # user data: the task (None: guessed from the target)
+    task: str | None = None  # user data: the task (None: guessed from the target)
     image_size: list[int] | None = None  # imagefolder: (H, W); None: from the Input node
-    grayscale: bool | None = None        # imagefolder: None: from the Input node's channels
+    grayscale: bool | None = None  # imagefolder: None: from the Input node's channels
     split: str = "random"
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     split_seed: int = 0
     missing: str = "error"
-    scaling: str = "auto"                # auto: the dataset's recommendation (standard for tables)
+    scaling: str = "auto"  # auto: the dataset's recommendation (standard for tables)
     imbalance: str = "none"
     augment: Augment = field(default_factory=Augment)
     shuffle: bool = True
-    num_workers: int = 0                 # image folders only
-    input: str | None = None             # label of the Input node the features feed (None: the only one)
-    output: str | None = None            # label of the Output node the target is compared with
+    num_workers: int = 0  # image folders only
+    input: str | None = None  # label of the Input node the features feed (None: the only one)
+    output: str | None = None  # label of the Output node the target is compared with
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> "DataConfig":
+    def from_dict(cls, raw: dict[str, Any] | None) -> DataConfig:
         raw = dict(raw or {})
         aug = raw.pop("augment", None)
         cfg = _from_dict(cls, raw, "data")
@@ -219,10 +229,13 @@ class DataConfig:
 
     def validate(self) -> None:
         from .data.builtin import BUILTINS
+
         user = ("csv", "npz", "npy", "imagefolder")
         if self.dataset not in BUILTINS and self.dataset not in user:
-            raise TrainingConfigError("data.dataset", f"unknown dataset {self.dataset!r}; pick one of "
-                                      f"{', '.join(sorted(BUILTINS) + list(user))}")
+            raise TrainingConfigError(
+                "data.dataset",
+                f"unknown dataset {self.dataset!r}; pick one of {', '.join(sorted(BUILTINS) + list(user))}",
+            )
         if self.dataset in user and not self.path:
             raise TrainingConfigError("data.path", f"the {self.dataset} dataset needs a file or folder path")
         _check_choice("data.split", self.split, SPLITS)
@@ -242,8 +255,12 @@ class DataConfig:
         _check_number("data.augment.noise", self.augment.noise, 0)
 
 
-def resolve_configs(data: DataConfig | dict[str, Any] | None, training: TrainingConfig | dict[str, Any] | None,
-                    epochs: int | None = None, device: str | None = None) -> tuple[DataConfig, TrainingConfig]:
+def resolve_configs(
+    data: DataConfig | dict[str, Any] | None,
+    training: TrainingConfig | dict[str, Any] | None,
+    epochs: int | None = None,
+    device: str | None = None,
+) -> tuple[DataConfig, TrainingConfig]:
     """The data and training settings every trainer starts from: parsed from project dicts (or taken as
     given), with the command line's epochs/device overrides applied, then validated."""
     dcfg = data if isinstance(data, DataConfig) else DataConfig.from_dict(data)

@@ -1,5 +1,6 @@
 """Thread-safe stop and pause flags shared by every trainer: the studio's worker thread sets them, the training
 loop checks them between batches."""
+
 from __future__ import annotations
 
 import threading

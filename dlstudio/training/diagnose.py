@@ -1,8 +1,10 @@
 """Find the first graph node whose output goes non-finite, by re-running the batch through a torch.fx
 Interpreter over the compiled module (blocks are searched inside)."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.fx as fx
@@ -22,7 +24,7 @@ class _Finder(fx.Interpreter):
     def __init__(self, module: fx.GraphModule, prefix: str = "") -> None:
         super().__init__(module)
         self.prefix = prefix
-        self.culprit: str | None = None      # attribute path of a module, or "fx:<node name>"
+        self.culprit: str | None = None  # attribute path of a module, or "fx:<node name>"
         self.bad_input: str | None = None
 
     def run_node(self, n: fx.Node) -> Any:
@@ -44,8 +46,13 @@ class _Finder(fx.Interpreter):
         return result
 
 
-def find_nonfinite(model: torch.nn.Module, x: torch.Tensor, node_paths: dict[str, str], graph: ModelGraph,
-                   pick: Callable[[Any], torch.Tensor]) -> tuple[str | None, str]:
+def find_nonfinite(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    node_paths: dict[str, str],
+    graph: ModelGraph,
+    pick: Callable[[Any], torch.Tensor],
+) -> tuple[str | None, str]:
     """Returns (graph node id or None, a sentence saying where the values went non-finite)."""
     if isinstance(x, torch.Tensor) and x.is_floating_point() and not bool(torch.isfinite(x).all()):
         return None, "the input batch itself contains NaN/Inf values (check the data or set data.missing)"
@@ -55,8 +62,10 @@ def find_nonfinite(model: torch.nn.Module, x: torch.Tensor, node_paths: dict[str
     with torch.no_grad():
         finder.run(x)
     if finder.culprit is None:
-        return None, ("every node's output is finite, so the loss itself overflowed: check that the head fits "
-                      "the loss (logits vs probabilities) and that the targets are in range")
+        return None, (
+            "every node's output is finite, so the loss itself overflowed: check that the head fits "
+            "the loss (logits vs probabilities) and that the targets are in range"
+        )
     by_path = {p: nid for nid, p in node_paths.items()}
     nid = by_path.get(finder.culprit)
     if nid is not None and nid in graph.nodes:

@@ -1,6 +1,7 @@
 """Data-parallel training through torch.distributed (DDP). Each process is started by torchrun, which sets
 RANK/WORLD_SIZE/MASTER_ADDR; gloo on CPU, nccl on CUDA. Every rank draws the same permutation (same seed) and
 trains on its own slice of each global batch; DDP averages the gradients, so all ranks keep equal weights."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,9 @@ class DistInfo:
 
 
 def from_env() -> DistInfo:
-    return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                    int(os.environ.get("LOCAL_RANK", 0)))
+    return DistInfo(
+        int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+    )
 
 
 def init(info: DistInfo, device: torch.device) -> None:
@@ -52,5 +54,13 @@ def shutdown() -> None:
 
 def torchrun_argv(nproc: int, module_args: list[str]) -> list[str]:
     """The command that starts `nproc` local processes of `python -m dlstudio ...` under torchrun."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "dlstudio", *module_args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "dlstudio",
+        *module_args,
+    ]

@@ -1,5 +1,6 @@
 """Plain event dataclasses the training iterator yields. No Qt: the studio forwards them as queued signals, the
 CLI prints them; `to_dict()` gives one JSON line per event."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +18,7 @@ class Event:
 
 @dataclass
 class EpochStarted(Event):
-    epoch: int            # 1-based
+    epoch: int  # 1-based
     epochs: int
     batches: int
     lr: float
@@ -26,10 +27,10 @@ class EpochStarted(Event):
 @dataclass
 class BatchEnd(Event):
     epoch: int
-    batch: int            # 1-based within the epoch
+    batch: int  # 1-based within the epoch
     batches: int
     loss: float
-    samples: int          # samples seen so far in this epoch
+    samples: int  # samples seen so far in this epoch
     samples_per_s: float
 
 
@@ -37,16 +38,16 @@ class BatchEnd(Event):
 class EpochEnd(Event):
     epoch: int
     epochs: int
-    metrics: dict[str, float]   # loss, val_loss, val_accuracy, ... (flat, numbers only)
+    metrics: dict[str, float]  # loss, val_loss, val_accuracy, ... (flat, numbers only)
     lr: float
     seconds: float
-    warnings: list[str] = field(default_factory=list)   # e.g. validation loss rising while training loss falls
+    warnings: list[str] = field(default_factory=list)  # e.g. validation loss rising while training loss falls
 
 
 @dataclass
 class Checkpoint(Event):
     epoch: int
-    path: str             # the checkpoint folder
+    path: str  # the checkpoint folder
     best: bool = False
 
 
@@ -65,7 +66,7 @@ class Failed(Event):
     message: str
     epoch: int | None = None
     batch: int | None = None
-    node_id: str | None = None       # the first node whose output went non-finite, if known
+    node_id: str | None = None  # the first node whose output went non-finite, if known
     last_checkpoint: str | None = None
 
 
@@ -74,14 +75,19 @@ class SamplesSaved(Event):
     """A per-epoch image grid: inputs above reconstructions, or GAN samples from the fixed noise."""
 
     epoch: int
-    path: str | None          # the PNG in the run folder (None without a run folder)
-    kind: str                 # "reconstructions" or "samples"
-    change: float             # mean |difference| to the previous epoch's grid (0 on the first epoch)
-    grid: Any = field(default=None, repr=False)   # uint8 array (H, W, C) for live views; not in to_dict
+    path: str | None  # the PNG in the run folder (None without a run folder)
+    kind: str  # "reconstructions" or "samples"
+    change: float  # mean |difference| to the previous epoch's grid (0 on the first epoch)
+    grid: Any = field(default=None, repr=False)  # uint8 array (H, W, C) for live views; not in to_dict
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": "SamplesSaved", "epoch": self.epoch, "path": self.path, "kind": self.kind,
-                "change": self.change}
+        return {
+            "event": "SamplesSaved",
+            "epoch": self.epoch,
+            "path": self.path,
+            "kind": self.kind,
+            "change": self.change,
+        }
 
 
 # every event type by name with its field names; all of them are defined above (read once: the studio reads

@@ -20,6 +20,7 @@ Each epoch yields the usual EpochStarted / BatchEnd / EpochEnd events plus a `Sa
 holds inputs next to their reconstructions (autoencoder modes) or the generator's samples from a fixed noise
 batch (GAN), so the images are comparable from epoch to epoch. Resuming from checkpoints is not supported here.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,10 @@ import math
 import struct
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -40,12 +42,12 @@ from torch import nn
 from ..core.errors import TrainingConfigError
 from ..core.graph import ModelGraph
 from . import distributed as ddp
+from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, weights_digest
 from .config import DataConfig, TrainingConfig, resolve_configs
 from .control import RunControl
 from .data.binding import load_data, pick_input, pick_output
 from .data.dataset import ArrayData
 from .data.prepare import prepare
-from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, weights_digest
 from .events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Event, Failed, Finished, SamplesSaved
 from .loop import pick_device
 from .optim import EpochScheduler, build_optimizer
@@ -70,25 +72,26 @@ class GenerativeConfig:
     """`training.generative`, validated with messages that name the setting."""
 
     mode: str = "autoencoder"
-    scale: int = 2                                  # super_resolution: downscale factor of the inputs
-    gan_loss: str = "bce"                           # bce (non-saturating) or hinge
-    label_smoothing: float = 0.0                    # GAN, one-sided: real targets are 1 - label_smoothing
-    d_steps: int = 1                                # discriminator updates per generator update
-    samples: int = 16                               # images in the per-epoch grid
-    generator: dict[str, str] = field(default_factory=dict)       # {"input": label, "output": label}
+    scale: int = 2  # super_resolution: downscale factor of the inputs
+    gan_loss: str = "bce"  # bce (non-saturating) or hinge
+    label_smoothing: float = 0.0  # GAN, one-sided: real targets are 1 - label_smoothing
+    d_steps: int = 1  # discriminator updates per generator update
+    samples: int = 16  # images in the per-epoch grid
+    generator: dict[str, str] = field(default_factory=dict)  # {"input": label, "output": label}
     discriminator: dict[str, str] = field(default_factory=dict)
-    rescale: str = "auto"                           # GAN: auto (to [-1, 1] when the generator ends in Tanh), none
+    rescale: str = "auto"  # GAN: auto (to [-1, 1] when the generator ends in Tanh), none
 
     @classmethod
-    def from_training(cls, training: dict[str, Any] | None) -> "GenerativeConfig":
+    def from_training(cls, training: dict[str, Any] | None) -> GenerativeConfig:
         raw = dict((training or {}).get("generative") or {})
         if not raw.get("mode"):
             raw["mode"] = "autoencoder"
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise TrainingConfigError(f"training.generative.{unknown[0]}", f"unknown setting; known: "
-                                      f"{', '.join(sorted(known))}")
+            raise TrainingConfigError(
+                f"training.generative.{unknown[0]}", f"unknown setting; known: {', '.join(sorted(known))}"
+            )
         cfg = cls(**raw)
         cfg.validate()
         return cfg
@@ -111,13 +114,13 @@ class GenerativeConfig:
         for part in ("generator", "discriminator"):
             d = getattr(self, part)
             if not isinstance(d, dict) or set(d) - {"input", "output"}:
-                raise TrainingConfigError(f"{p}.{part}", 'expected {"input": <Input label>, "output": <Output '
-                                                          'label>}')
+                raise TrainingConfigError(f"{p}.{part}", 'expected {"input": <Input label>, "output": <Output label>}')
 
 
 # ------------------------------------------------------------------------------------------------ images
-def image_grid(images: torch.Tensor, nrow: int, pad: int = 2, value_range: tuple[float, float] = (0.0, 1.0)
-               ) -> np.ndarray:
+def image_grid(
+    images: torch.Tensor, nrow: int, pad: int = 2, value_range: tuple[float, float] = (0.0, 1.0)
+) -> np.ndarray:
     """(N, C, H, W) or (N, F) images as one uint8 (H, W, C) mosaic; flat samples are shown as squares when
     F is a square number (8x8 digits), else as one-row strips."""
     x = images.detach().float().cpu()
@@ -136,7 +139,7 @@ def image_grid(images: torch.Tensor, nrow: int, pad: int = 2, value_range: tuple
     out = torch.ones(c, rows * (h + pad) + pad, ncol * (w + pad) + pad)
     for i in range(n):
         r, col = divmod(i, ncol)
-        out[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = x[i]
+        out[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = x[i]
     return (out.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
@@ -151,8 +154,12 @@ def write_png(path: Path, pixels: np.ndarray) -> Path:
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
-    body = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    body = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     return path
@@ -167,10 +174,13 @@ def split_graph(graph: ModelGraph, input_label: str) -> ModelGraph:
     links.add_edges_from((e.src, e.dst) for e in graph.edges())
     keep = nx.node_connected_component(links, start.id)
     full = graph.to_dict()
-    part = {"nodes": [n for n in full["nodes"] if n["id"] in keep],
-            "edges": [e for e in full["edges"] if e["src"] in keep],
-            "groups": [g for g in full["groups"] if set(g["node_ids"]) <= keep]}
+    part = {
+        "nodes": [n for n in full["nodes"] if n["id"] in keep],
+        "edges": [e for e in full["edges"] if e["src"] in keep],
+        "groups": [g for g in full["groups"] if set(g["node_ids"]) <= keep],
+    }
     from ..api import Graph
+
     sub = Graph()
     sub.load_dict(part)
     return sub
@@ -210,14 +220,23 @@ class _States:
 class _Base(RunControl):
     """What the CLI and the studio use of a trainer: run(), stop/pause, dist, weights_digest, save_weights."""
 
-    def __init__(self, graph: ModelGraph, data: DataConfig | dict[str, Any] | None,
-                 training: TrainingConfig | dict[str, Any] | None, *, run_dir: str | Path | None = None,
-                 base_dir: str | Path | None = None, epochs: int | None = None, device: str | None = None,
-                 max_batches: int | None = None, project_meta: dict[str, Any] | None = None,
-                 resume: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        graph: ModelGraph,
+        data: DataConfig | dict[str, Any] | None,
+        training: TrainingConfig | dict[str, Any] | None,
+        *,
+        run_dir: str | Path | None = None,
+        base_dir: str | Path | None = None,
+        epochs: int | None = None,
+        device: str | None = None,
+        max_batches: int | None = None,
+        project_meta: dict[str, Any] | None = None,
+        resume: str | Path | None = None,
+    ) -> None:
         self.graph = graph
         self._resume_ckpt = load_checkpoint(Path(resume)) if resume is not None else None
-        if run_dir is None and self._resume_ckpt is not None:   # continue in the checkpoint's own run folder
+        if run_dir is None and self._resume_ckpt is not None:  # continue in the checkpoint's own run folder
             run_dir = self._resume_ckpt["folder"].parent.parent
         self.last_checkpoint: str | None = None
         raw_training = training.to_dict() if isinstance(training, TrainingConfig) else dict(training or {})
@@ -225,10 +244,11 @@ class _Base(RunControl):
         self.dcfg, self.cfg = resolve_configs(data, training, epochs, device)
         self.dist = ddp.from_env()
         if self.dist.enabled:
-            raise TrainingConfigError("training.generative", "generative modes train in one process; run without "
-                                                             "--nproc/torchrun")
+            raise TrainingConfigError(
+                "training.generative", "generative modes train in one process; run without --nproc/torchrun"
+            )
         self.device = pick_device(self.cfg.device)
-        self.max_batches = max_batches          # tests and quick previews: cap the batches per epoch
+        self.max_batches = max_batches  # tests and quick previews: cap the batches per epoch
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.writer = RunWriter(self.run_dir) if self.run_dir is not None else None
         self.base_dir = Path(base_dir) if base_dir is not None else None
@@ -244,13 +264,14 @@ class _Base(RunControl):
         self.val_set: _NoRows | None = None
         self.test_set: _NoRows | None = None
 
-
     def _load_images(self, graph: ModelGraph) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The dataset's samples (train, val) as float tensors on the device; labels are not used."""
         raw = load_data(self.dcfg, graph, self.base_dir)
         if not isinstance(raw, ArrayData):
-            raise TrainingConfigError("data.dataset", "generative modes read in-memory data (built-in, CSV, npz); "
-                                                      "convert the image folder to an .npz file")
+            raise TrainingConfigError(
+                "data.dataset",
+                "generative modes read in-memory data (built-in, CSV, npz); convert the image folder to an .npz file",
+            )
         splits = prepare(raw, self.dcfg, self.cfg.seed)
         x_train = torch.as_tensor(np.asarray(splits.train.x), dtype=torch.float32).to(self.device)
         x_val = None
@@ -264,14 +285,21 @@ class _Base(RunControl):
         for k, i in enumerate(range(0, len(x), bs)):
             if self.max_batches is not None and k >= self.max_batches:
                 return
-            yield x[order[i:i + bs]]
+            yield x[order[i : i + bs]]
 
     def _n_batches(self, n: int) -> int:
         nb = math.ceil(n / self.cfg.batch_size)
         return min(nb, self.max_batches) if self.max_batches is not None else nb
 
-    def _samples_event(self, epoch: int, images: torch.Tensor, nrow: int, kind: str, previous: torch.Tensor | None,
-                       value_range: tuple[float, float]) -> SamplesSaved:
+    def _samples_event(
+        self,
+        epoch: int,
+        images: torch.Tensor,
+        nrow: int,
+        kind: str,
+        previous: torch.Tensor | None,
+        value_range: tuple[float, float],
+    ) -> SamplesSaved:
         grid = image_grid(images, nrow, value_range=value_range)
         change = float((images - previous).abs().mean()) if previous is not None else 0.0
         path = None
@@ -283,11 +311,20 @@ class _Base(RunControl):
         if self.run_dir is None:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        settings = {"data": self.dcfg.to_dict(), "training": self.cfg.to_dict(), "graph": self.graph.to_dict(),
-                    "mode": self.gcfg.mode, "device": str(self.device), "torch": torch.__version__,
-                    "meta": self.project_meta, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
-        (self.run_dir / "settings.json").write_text(json.dumps(settings, indent=2, sort_keys=True, default=str),
-                                                    encoding="utf-8")
+        settings = {
+            "data": self.dcfg.to_dict(),
+            "training": self.cfg.to_dict(),
+            "graph": self.graph.to_dict(),
+            "mode": self.gcfg.mode,
+            "device": str(self.device),
+            "torch": torch.__version__,
+            "meta": self.project_meta,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **extra,
+        }
+        (self.run_dir / "settings.json").write_text(
+            json.dumps(settings, indent=2, sort_keys=True, default=str), encoding="utf-8"
+        )
 
     def _finish(self, interrupted: bool, previous: torch.Tensor | None) -> Finished:
         """The run's end; `interrupted`: a stop cut an epoch short (its checkpoint is written)."""
@@ -298,12 +335,14 @@ class _Base(RunControl):
         final.pop("epoch", None)
         if self.run_dir is not None:
             self.save_weights(self.run_dir / "last.safetensors")
-            report = {"mode": self.gcfg.mode, "epochs_run": len(self.history), "final": final,
-                      "stopped_by_user": stopped}
-            (self.run_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True),
-                                                      encoding="utf-8")
-        return Finished(len(self.history), False, stopped, final, {},
-                        str(self.run_dir) if self.run_dir else None)
+            report = {
+                "mode": self.gcfg.mode,
+                "epochs_run": len(self.history),
+                "final": final,
+                "stopped_by_user": stopped,
+            }
+            (self.run_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
+        return Finished(len(self.history), False, stopped, final, {}, str(self.run_dir) if self.run_dir else None)
 
     def weights_digest(self) -> str:
         return weights_digest(self.model)
@@ -318,11 +357,16 @@ class _Base(RunControl):
 
         from ..compiler.weights import WEIGHTS_FORMAT, WEIGHTS_FORMAT_VERSION
         from ..io.project import atomic_write_bytes
+
         tensors = self.node_weights()
         used = sorted({k.split(".", 1)[0] for k in tensors})
         nodes = {nid: {"label": self.graph.node(nid).label, "type": self.graph.node(nid).type} for nid in used}
-        meta = {"format": WEIGHTS_FORMAT, "format_version": str(WEIGHTS_FORMAT_VERSION), "layout": "node",
-                "nodes": json.dumps(nodes, sort_keys=True)}
+        meta = {
+            "format": WEIGHTS_FORMAT,
+            "format_version": str(WEIGHTS_FORMAT_VERSION),
+            "layout": "node",
+            "nodes": json.dumps(nodes, sort_keys=True),
+        }
         target = Path(path)
         atomic_write_bytes(target, save(tensors, metadata=meta))
         return target
@@ -359,10 +403,14 @@ class _Base(RunControl):
             return None
         optimizer, scheduler = self._optim_state()
         name = f"epoch_{epoch:04d}" + ("_interrupted" if partial else "")
-        folder = save_checkpoint(self.run_dir / "checkpoints" / name, model=self.model, optimizer=optimizer,
-                                 scheduler_state=scheduler, epoch=epoch,
-                                 extra={"history": self.history, "mode": self.gcfg.mode, "previous": previous,
-                                        "partial": partial})
+        folder = save_checkpoint(
+            self.run_dir / "checkpoints" / name,
+            model=self.model,
+            optimizer=optimizer,
+            scheduler_state=scheduler,
+            epoch=epoch,
+            extra={"history": self.history, "mode": self.gcfg.mode, "previous": previous, "partial": partial},
+        )
         self.last_checkpoint = str(folder)
         return self.last_checkpoint
 
@@ -393,8 +441,12 @@ class _Base(RunControl):
 
     @staticmethod
     def _nonfinite(what: str, value: float, epoch: int, batch: int) -> Failed:
-        return Failed(f"The {what} became {'NaN' if math.isnan(value) else 'Inf'} at epoch {epoch}, batch {batch}: "
-                      "try a lower learning rate or gradient clipping", epoch, batch)
+        return Failed(
+            f"The {what} became {'NaN' if math.isnan(value) else 'Inf'} at epoch {epoch}, batch {batch}: "
+            "try a lower learning rate or gradient clipping",
+            epoch,
+            batch,
+        )
 
 
 class ReconstructionTrainer(_Base):
@@ -406,8 +458,10 @@ class ReconstructionTrainer(_Base):
             raise TrainingConfigError("training.generative.mode", f"{self.gcfg.mode!r} is not a reconstruction mode")
         self.loss_name = self.cfg.loss or "MSELoss"
         if self.loss_name not in RECONSTRUCTION_LOSSES:
-            raise TrainingConfigError("training.loss", f"{self.loss_name} does not compare images; use one of "
-                                                       f"{', '.join(RECONSTRUCTION_LOSSES)}")
+            raise TrainingConfigError(
+                "training.loss",
+                f"{self.loss_name} does not compare images; use one of {', '.join(RECONSTRUCTION_LOSSES)}",
+            )
         self.loss_fn = getattr(nn, self.loss_name)(**self.cfg.loss_params)
         self.input_node = pick_input(graph, self.dcfg.input)
         self.out_index = _output_index(graph, self.dcfg.output)
@@ -416,10 +470,14 @@ class ReconstructionTrainer(_Base):
         want = tuple(int(d) for d in self.input_node.params.get("shape", ()))
         got = tuple(self._degrade(self.x_train[:1]).shape[1:])
         if want != got:
-            hint = (f"set the Input shape to {got}" if self.gcfg.mode == "autoencoder" else
-                    f"the data pooled by scale {self.gcfg.scale} gives {got}: set the Input shape or the scale")
+            hint = (
+                f"set the Input shape to {got}"
+                if self.gcfg.mode == "autoencoder"
+                else f"the data pooled by scale {self.gcfg.scale} gives {got}: set the Input shape or the scale"
+            )
             raise TrainingConfigError("data.dataset", f"Input '{self.input_node.label}' expects {want}; {hint}")
         from ..compiler.build import compile_graph
+
         self.model = compile_graph(graph, seed=self.cfg.seed).to(self.device)
         self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], self.cfg)
         self.scheduler = EpochScheduler(self.optimizer, self.cfg)
@@ -443,7 +501,7 @@ class ReconstructionTrainer(_Base):
         total = base = 0.0
         try:
             for i in range(0, len(x), 512):
-                target = x[i:i + 512]
+                target = x[i : i + 512]
                 inp = self._degrade(target)
                 total += float(self.loss_fn(self._forward(inp), target)) * len(target)
                 if self.gcfg.mode == "super_resolution":
@@ -458,6 +516,7 @@ class ReconstructionTrainer(_Base):
 
     def node_weights(self) -> dict[str, torch.Tensor]:
         from ..compiler.weights import node_state
+
         return node_state(self.model, self.graph)
 
     def _optim_state(self) -> tuple[Any, dict[str, Any]]:
@@ -469,7 +528,7 @@ class ReconstructionTrainer(_Base):
 
     def _run(self, start: int, previous: torch.Tensor | None) -> Iterator[Event]:
         self._write_settings({"loss": self.loss_name})
-        shown = (self.x_val if self.x_val is not None else self.x_train)[:self.gcfg.samples]
+        shown = (self.x_val if self.x_val is not None else self.x_train)[: self.gcfg.samples]
         n_batches = self._n_batches(len(self.x_train))
         stopped = False
         for epoch in range(start + 1, self.cfg.epochs + 1):
@@ -508,10 +567,11 @@ class ReconstructionTrainer(_Base):
                 recon = self._forward(self._degrade(shown)).reshape(shown.shape)
             self.model.train()
             inputs = shown
-            if self.gcfg.mode == "super_resolution":   # show the low-res input enlarged, for a fair comparison
+            if self.gcfg.mode == "super_resolution":  # show the low-res input enlarged, for a fair comparison
                 inputs = F.interpolate(self._degrade(shown), size=shown.shape[-2:], mode="nearest")
-            ev = self._samples_event(epoch, torch.cat([inputs, recon]), len(shown), "reconstructions", previous,
-                                     (0.0, 1.0))
+            ev = self._samples_event(
+                epoch, torch.cat([inputs, recon]), len(shown), "reconstructions", previous, (0.0, 1.0)
+            )
             previous = torch.cat([inputs, recon])
             yield ev
             ck = self._end_of_epoch_checkpoint(epoch, previous)
@@ -530,15 +590,20 @@ class GANTrainer(_Base):
             raise TrainingConfigError("training.generative.mode", f"{g.mode!r} is not gan")
         g_in, d_in = g.generator.get("input"), g.discriminator.get("input")
         if not g_in or not d_in:
-            raise TrainingConfigError("training.generative.generator", 'name both Input nodes: "generator": '
-                                      '{"input": ...}, "discriminator": {"input": ...}')
+            raise TrainingConfigError(
+                "training.generative.generator",
+                'name both Input nodes: "generator": {"input": ...}, "discriminator": {"input": ...}',
+            )
         self.g_graph = split_graph(graph, g_in)
         self.d_graph = split_graph(graph, d_in)
         shared = set(self.g_graph.nodes) & set(self.d_graph.nodes)
         if shared:
             nid = sorted(shared)[0]
-            raise TrainingConfigError("training.generative", f"the generator and the discriminator share node "
-                                      f"'{graph.node(nid).label}': they must be two separate parts of the graph")
+            raise TrainingConfigError(
+                "training.generative",
+                f"the generator and the discriminator share node "
+                f"'{graph.node(nid).label}': they must be two separate parts of the graph",
+            )
         self.g_out = _output_index(self.g_graph, g.generator.get("output"))
         self.d_out = _output_index(self.d_graph, g.discriminator.get("output"))
         self.g_outputs = len(self.g_graph.nodes_of_type("Output"))
@@ -549,18 +614,24 @@ class GANTrainer(_Base):
         self.dcfg.input = d_in
         self.x_train, _ = self._load_images(self.d_graph)
         if tuple(self.x_train.shape[1:]) != self.image_shape:
-            raise TrainingConfigError("data.dataset", f"the discriminator's Input '{d_in}' expects "
-                                      f"{self.image_shape}; the dataset gives {tuple(self.x_train.shape[1:])}")
+            raise TrainingConfigError(
+                "data.dataset",
+                f"the discriminator's Input '{d_in}' expects "
+                f"{self.image_shape}; the dataset gives {tuple(self.x_train.shape[1:])}",
+            )
         if self.tanh:  # data in [0, 1] -> [-1, 1], the range of the generator's Tanh
             self.x_train = self.x_train * 2 - 1
         from ..compiler.build import compile_graph
+
         self.generator = compile_graph(self.g_graph, seed=self.cfg.seed).to(self.device)
         self.discriminator = compile_graph(self.d_graph, seed=self.cfg.seed + 1).to(self.device)
         self.model = nn.ModuleDict({"generator": self.generator, "discriminator": self.discriminator})
         g_fake = self._generate(torch.zeros(1, *self.noise_shape, device=self.device))
         if tuple(g_fake.shape[1:]) != self.image_shape:
-            raise TrainingConfigError("training.generative.generator", f"the generator makes {tuple(g_fake.shape[1:])}"
-                                      f" images but the discriminator reads {self.image_shape}")
+            raise TrainingConfigError(
+                "training.generative.generator",
+                f"the generator makes {tuple(g_fake.shape[1:])} images but the discriminator reads {self.image_shape}",
+            )
         self.opt_g = build_optimizer([p for p in self.generator.parameters() if p.requires_grad], self.cfg)
         self.opt_d = build_optimizer([p for p in self.discriminator.parameters() if p.requires_grad], self.cfg)
         self.sched_g = EpochScheduler(self.opt_g, self.cfg)
@@ -580,8 +651,9 @@ class GANTrainer(_Base):
         if self.gcfg.gan_loss == "hinge":
             return F.relu(1 - real_score).mean() + F.relu(1 + fake_score).mean()
         real_target = torch.full_like(real_score, 1.0 - self.gcfg.label_smoothing)
-        return (F.binary_cross_entropy_with_logits(real_score, real_target)
-                + F.binary_cross_entropy_with_logits(fake_score, torch.zeros_like(fake_score)))
+        return F.binary_cross_entropy_with_logits(real_score, real_target) + F.binary_cross_entropy_with_logits(
+            fake_score, torch.zeros_like(fake_score)
+        )
 
     def g_loss(self, fake_score: torch.Tensor) -> torch.Tensor:
         if self.gcfg.gan_loss == "hinge":
@@ -591,6 +663,7 @@ class GANTrainer(_Base):
 
     def node_weights(self) -> dict[str, torch.Tensor]:
         from ..compiler.weights import node_state
+
         return {**node_state(self.generator, self.g_graph), **node_state(self.discriminator, self.d_graph)}
 
     def _optim_state(self) -> tuple[Any, dict[str, Any]]:
@@ -660,8 +733,9 @@ class GANTrainer(_Base):
             self.sched_d.step(metrics["d_loss"])
             yield self._epoch_end(epoch, metrics, lr, t0)
             value_range = (-1.0, 1.0) if self.tanh else (0.0, 1.0)
-            yield self._samples_event(epoch, samples, int(math.ceil(math.sqrt(len(samples)))), "samples", previous,
-                                      value_range)
+            yield self._samples_event(
+                epoch, samples, int(math.ceil(math.sqrt(len(samples)))), "samples", previous, value_range
+            )
             previous = samples
             ck = self._end_of_epoch_checkpoint(epoch, previous)
             if ck is not None:
@@ -669,19 +743,36 @@ class GANTrainer(_Base):
         yield self._finish(stopped, previous)
 
 
-def make_generative_trainer(project: Any, *, run_dir: str | Path | None = None, epochs: int | None = None,
-                            device: str | None = None, weights: str | Path | None = None,
-                            max_batches: int | None = None,
-                            resume: str | Path | None = None) -> ReconstructionTrainer | GANTrainer:
+def make_generative_trainer(
+    project: Any,
+    *,
+    run_dir: str | Path | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+    weights: str | Path | None = None,
+    max_batches: int | None = None,
+    resume: str | Path | None = None,
+) -> ReconstructionTrainer | GANTrainer:
     """The trainer for a project whose training section asks for a generative mode (see generative_mode)."""
     mode = generative_mode(project.training)
     base = project.path.parent if getattr(project, "path", None) else None
     meta = {"name": project.name, **{k: v for k, v in project.meta.items() if isinstance(v, (str, int, float))}}
     cls = GANTrainer if mode == "gan" else ReconstructionTrainer
-    trainer = cls(project.graph, project.data, project.training, run_dir=run_dir, base_dir=base, epochs=epochs,
-                  device=device, max_batches=max_batches, project_meta=meta, resume=resume)
+    trainer = cls(
+        project.graph,
+        project.data,
+        project.training,
+        run_dir=run_dir,
+        base_dir=base,
+        epochs=epochs,
+        device=device,
+        max_batches=max_batches,
+        project_meta=meta,
+        resume=resume,
+    )
     if weights is not None and resume is None:
         from ..compiler.weights import read_weights
+
         tensors, _ = read_weights(weights)
         _load_node_weights(trainer, tensors)
     return trainer
@@ -689,6 +780,7 @@ def make_generative_trainer(project: Any, *, run_dir: str | Path | None = None, 
 
 def _load_node_weights(trainer: ReconstructionTrainer | GANTrainer, tensors: dict[str, torch.Tensor]) -> None:
     from ..compiler.weights import load_weights
+
     if isinstance(trainer, GANTrainer):
         for model, graph in ((trainer.generator, trainer.g_graph), (trainer.discriminator, trainer.d_graph)):
             load_weights(model, graph, {k: v for k, v in tensors.items() if k.split(".", 1)[0] in graph.nodes})

@@ -6,14 +6,16 @@
 
 In-memory data is batched by tensor indexing (no per-sample collation); image folders go through a DataLoader.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,8 +23,7 @@ from torch import nn
 
 from ..core.graph import ModelGraph
 from . import distributed as ddp
-from .checkpoints import (load_checkpoint, model_state, save_checkpoint, save_weights, set_rng_state,
-                          weights_digest)
+from .checkpoints import load_checkpoint, model_state, save_checkpoint, save_weights, set_rng_state, weights_digest
 from .config import DataConfig, TrainingConfig, resolve_configs
 from .control import RunControl
 from .data.binding import Binding, bind, load_data
@@ -67,17 +68,25 @@ class _Split:
         return len(self.folder) if self.folder is not None else int(self.x.shape[0])  # type: ignore[union-attr]
 
 
-_NULL = contextlib.nullcontext()   # reusable: entering it does nothing
+_NULL = contextlib.nullcontext()  # reusable: entering it does nothing
 
 
 def _reconstruction_targets(d: ArrayData) -> ArrayData:
-    return ArrayData(d.x, d.x.reshape(len(d), -1).astype(np.float32), "reconstruction", d.name, None, d.ordered,
-                     d.recommended_scaling, d.source)
+    return ArrayData(
+        d.x,
+        d.x.reshape(len(d), -1).astype(np.float32),
+        "reconstruction",
+        d.name,
+        None,
+        d.ordered,
+        d.recommended_scaling,
+        d.source,
+    )
 
 
 @dataclass
 class _State:
-    epoch: int = 0                                   # epochs completed
+    epoch: int = 0  # epochs completed
     history: list[dict[str, float]] = field(default_factory=list)
     best_value: float | None = None
     best_epoch: int = 0
@@ -89,12 +98,20 @@ class Trainer(RunControl):
     """Set up everything that can be checked before training (data, binding, model, optimizer) in the
     constructor, which raises typed errors; `run()` then yields events and reports faults as `Failed`."""
 
-    def __init__(self, graph: ModelGraph, data: DataConfig | dict[str, Any] | None,
-                 training: TrainingConfig | dict[str, Any] | None, *, run_dir: str | Path | None = None,
-                 base_dir: str | Path | None = None, resume: str | Path | None = None,
-                 epochs: int | None = None, device: str | None = None,
-                 initial_weights: dict[str, torch.Tensor] | None = None,
-                 project_meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        graph: ModelGraph,
+        data: DataConfig | dict[str, Any] | None,
+        training: TrainingConfig | dict[str, Any] | None,
+        *,
+        run_dir: str | Path | None = None,
+        base_dir: str | Path | None = None,
+        resume: str | Path | None = None,
+        epochs: int | None = None,
+        device: str | None = None,
+        initial_weights: dict[str, torch.Tensor] | None = None,
+        project_meta: dict[str, Any] | None = None,
+    ) -> None:
         self.graph = graph
         self.dcfg, self.cfg = resolve_configs(data, training, epochs, device)
         if self.cfg.num_threads:
@@ -111,7 +128,7 @@ class Trainer(RunControl):
 
         raw = load_data(self.dcfg, graph, base)
         reconstruct = (self.cfg.task or self.dcfg.task) == "reconstruction" and isinstance(raw, ArrayData)
-        if reconstruct:   # an autoencoder's target is its own (prepared) input
+        if reconstruct:  # an autoencoder's target is its own (prepared) input
             raw = _reconstruction_targets(raw)
         self.binding: Binding = bind(graph, raw, self.dcfg, self.cfg)
         self.splits: Splits = prepare(raw, self.dcfg, self.cfg.seed)
@@ -125,6 +142,7 @@ class Trainer(RunControl):
         self.kind = LOSSES[self.loss_name].kind
 
         from ..compiler.build import compile_graph
+
         self.model = compile_graph(graph, seed=self.cfg.seed).to(self.device)
         if initial_weights is not None:
             self.model.load_state_dict(initial_weights)
@@ -138,6 +156,7 @@ class Trainer(RunControl):
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             from ..core.errors import TrainingConfigError
+
             raise TrainingConfigError("graph", "every node is frozen: nothing to train; unfreeze at least one node")
         self.optimizer = build_optimizer(params, self.cfg)
         self.scheduler = EpochScheduler(self.optimizer, self.cfg)
@@ -166,16 +185,19 @@ class Trainer(RunControl):
         y = y.long() if self.kind == "classification" or y.dtype == torch.int64 else y.float()
         return _Split(x.to(self.device), y.to(self.device))
 
-    def _batches(self, split: _Split, shuffle: bool, epoch: int,
-                 batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(
+        self, split: _Split, shuffle: bool, epoch: int, batch_size: int | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         bs = batch_size or self.cfg.batch_size
         if split.folder is not None:
             from .data.imagefolder import epoch_order, make_loader
+
             key = (id(split), bs)
             loader = self._loaders.get(key)
-            if loader is None:   # one loader per split: its workers persist across epochs
-                loader = self._loaders[key] = make_loader(split.folder, bs, seed=self.cfg.seed,
-                                                          num_workers=self.dcfg.num_workers)
+            if loader is None:  # one loader per split: its workers persist across epochs
+                loader = self._loaders[key] = make_loader(
+                    split.folder, bs, seed=self.cfg.seed, num_workers=self.dcfg.num_workers
+                )
             loader.sampler.order = epoch_order(len(split.folder), self.cfg.seed, epoch, shuffle)
             for xb, yb in loader:
                 yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
@@ -184,7 +206,7 @@ class Trainer(RunControl):
         assert split.x is not None and split.y is not None
         x, y = split.x, split.y
         if shuffle:
-            for idx in torch.randperm(n).to(self.device).split(bs):   # one call makes every batch's indices
+            for idx in torch.randperm(n).to(self.device).split(bs):  # one call makes every batch's indices
                 yield x[idx], y[idx]
         else:
             yield from zip(x.split(bs), y.split(bs))
@@ -234,8 +256,9 @@ class Trainer(RunControl):
         if basic:
             if self.kind == "regression":
                 o, t = out.reshape(len(out), -1), y.reshape(len(y), -1).to(out.dtype)
-                result.update(mse=float(torch.nn.functional.mse_loss(o, t)),
-                              mae=float(torch.nn.functional.l1_loss(o, t)))
+                result.update(
+                    mse=float(torch.nn.functional.mse_loss(o, t)), mae=float(torch.nn.functional.l1_loss(o, t))
+                )
             elif self.kind == "classification":
                 result["accuracy"] = float((out.reshape(len(out), -1).argmax(1) == y.reshape(-1)).float().mean())
             else:
@@ -243,12 +266,16 @@ class Trainer(RunControl):
                 result["accuracy"] = float(((s >= 0.5).long() == y.reshape(len(y), -1).long()).float().mean())
             return result
         if self.kind == "regression":
-            result.update(regression_metrics(y.reshape(len(y), -1).cpu().numpy(),
-                                             out.reshape(len(out), -1).cpu().numpy()))
+            result.update(
+                regression_metrics(y.reshape(len(y), -1).cpu().numpy(), out.reshape(len(out), -1).cpu().numpy())
+            )
         else:
             scores = scores_of(self.loss_name, out).cpu().numpy()
-            result.update(classification_metrics(y.cpu().numpy(), scores, binary=self.kind == "binary", full=full,
-                                                 class_names=self.class_names))
+            result.update(
+                classification_metrics(
+                    y.cpu().numpy(), scores, binary=self.kind == "binary", full=full, class_names=self.class_names
+                )
+            )
         return result
 
     # ------------------------------------------------------------------ resume / checkpoints
@@ -257,9 +284,14 @@ class Trainer(RunControl):
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         extra = ckpt["extra"]
-        self.state = _State(epoch=ckpt["epoch"], history=list(extra.get("history", [])),
-                            best_value=extra.get("best_value"), best_epoch=int(extra.get("best_epoch", 0)),
-                            bad_epochs=int(extra.get("bad_epochs", 0)), best_state=ckpt["best"])
+        self.state = _State(
+            epoch=ckpt["epoch"],
+            history=list(extra.get("history", [])),
+            best_value=extra.get("best_value"),
+            best_epoch=int(extra.get("best_epoch", 0)),
+            bad_epochs=int(extra.get("bad_epochs", 0)),
+            best_state=ckpt["best"],
+        )
         set_rng_state(ckpt["rng_tensors"], ckpt["rng_meta"])
         if self.writer is not None:
             self.writer.rewrite_history(self.state.history)
@@ -268,12 +300,23 @@ class Trainer(RunControl):
         if self.writer is None or not self.dist.is_main:
             return None
         s = self.state
-        extra = {"history": s.history, "best_value": s.best_value, "best_epoch": s.best_epoch,
-                 "bad_epochs": s.bad_epochs, "partial": partial}
+        extra = {
+            "history": s.history,
+            "best_value": s.best_value,
+            "best_epoch": s.best_epoch,
+            "bad_epochs": s.bad_epochs,
+            "partial": partial,
+        }
         name = f"epoch_{s.epoch:04d}" + ("_interrupted" if partial else "")
-        folder = save_checkpoint(self.writer.run_dir / "checkpoints" / name, model=self.model,
-                                 optimizer=self.optimizer, scheduler_state=self.scheduler.state_dict(),
-                                 epoch=s.epoch, extra=extra, best_state=s.best_state)
+        folder = save_checkpoint(
+            self.writer.run_dir / "checkpoints" / name,
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler_state=self.scheduler.state_dict(),
+            epoch=s.epoch,
+            extra=extra,
+            best_state=s.best_state,
+        )
         self.last_checkpoint = str(folder)
         return self.last_checkpoint
 
@@ -292,7 +335,8 @@ class Trainer(RunControl):
             return False
         s = self.state
         better = s.best_value is None or (
-            value < s.best_value - es.min_delta if lower_is_better(name) else value > s.best_value + es.min_delta)
+            value < s.best_value - es.min_delta if lower_is_better(name) else value > s.best_value + es.min_delta
+        )
         if better:
             s.best_value, s.best_epoch, s.bad_epochs = float(value), s.epoch, 0
             s.best_state = model_state(self.model)
@@ -312,8 +356,10 @@ class Trainer(RunControl):
             train_model: nn.Module = self.model
             if self.dist.enabled:
                 from torch.nn.parallel import DistributedDataParallel
+
                 train_model = DistributedDataParallel(
-                    self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+                    self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                )
             if self._resume_ckpt is not None:
                 self._restore(self._resume_ckpt)
             else:
@@ -323,13 +369,17 @@ class Trainer(RunControl):
                 self.writer.start(self)
             stopped_early = stopped_user = False
             n_batches = self._n_batches(self.train_set)
-            loss_fn = self.loss_fn.forward   # no hooks on our own loss wrapper: skip Module.__call__
+            loss_fn = self.loss_fn.forward  # no hooks on our own loss wrapper: skip Module.__call__
             augment = self.dcfg.augment.active()
             multi_out = self.binding.n_outputs > 1
             penalties = bool(self.cfg.l1 or self.cfg.l2)
-            autocast = self._autocast()   # reusable: a no-op context on CPU, float16 autocast with AMP on CUDA
-            optimizer, scaler, grad_clip, distributed = self.optimizer, self.scaler, self.cfg.grad_clip, \
-                self.dist.enabled
+            autocast = self._autocast()  # reusable: a no-op context on CPU, float16 autocast with AMP on CUDA
+            optimizer, scaler, grad_clip, distributed = (
+                self.optimizer,
+                self.scaler,
+                self.cfg.grad_clip,
+                self.dist.enabled,
+            )
             clock = time.perf_counter
             while self.state.epoch < self.cfg.epochs and not self._stop.is_set():
                 epoch = self.state.epoch + 1
@@ -339,13 +389,13 @@ class Trainer(RunControl):
                 self.model.train()
                 interrupted = False
                 for batch, (xb, yb) in enumerate(self._batches(self.train_set, self.dcfg.shuffle, epoch), 1):
-                    if self._interrupted and self._wait_if_paused():   # a pause waits here, between batches
+                    if self._interrupted and self._wait_if_paused():  # a pause waits here, between batches
                         interrupted = True
                         break
                     if distributed:
                         if len(xb) < self.dist.world_size:
                             continue  # every rank skips it alike: DDP needs the same number of steps on all
-                        xb, yb = xb[self.dist.rank::self.dist.world_size], yb[self.dist.rank::self.dist.world_size]
+                        xb, yb = xb[self.dist.rank :: self.dist.world_size], yb[self.dist.rank :: self.dist.world_size]
                     if augment:
                         xb = augment_batch(xb, self.dcfg.augment)
                     with autocast:
@@ -358,7 +408,7 @@ class Trainer(RunControl):
                         if penalties:
                             total = total + self._penalty()
                     lv = total.item()
-                    if distributed:   # the mean over ranks: every rank sees the same loss and fails alike
+                    if distributed:  # the mean over ranks: every rank sees the same loss and fails alike
                         lv = ddp.mean_over_ranks(lv, self.device)
                     if not math.isfinite(lv):
                         yield self._nonfinite(epoch, batch, xb, yb, lv)
@@ -399,8 +449,9 @@ class Trainer(RunControl):
                 if self.writer is not None:
                     self.writer.epoch(self.state.history[-1])
                 yield EpochEnd(epoch, self.cfg.epochs, metrics, lr, seconds, [warn] if warn else [])
-                if self.writer is not None and (epoch % self.cfg.checkpoint_every == 0 or epoch == self.cfg.epochs
-                                                or stop_now):
+                if self.writer is not None and (
+                    epoch % self.cfg.checkpoint_every == 0 or epoch == self.cfg.epochs or stop_now
+                ):
                     path = self._checkpoint()
                     if path:
                         yield Checkpoint(epoch, path, best=self.state.best_epoch == epoch)
@@ -410,19 +461,29 @@ class Trainer(RunControl):
             if self._stop.is_set():
                 stopped_user = True
             epoch, batch = None, None
-            if self.cfg.early_stopping.restore_best and self.cfg.early_stopping.patience and \
-                    self.state.best_state is not None:
+            if (
+                self.cfg.early_stopping.restore_best
+                and self.cfg.early_stopping.patience
+                and self.state.best_state is not None
+            ):
                 self.model.load_state_dict(self.state.best_state)
-            test = self.evaluate_split(self.test_set, full=True) if self.test_set is not None and len(self.test_set) \
+            test = (
+                self.evaluate_split(self.test_set, full=True)
+                if self.test_set is not None and len(self.test_set)
                 else {}
+            )
             final = dict(self.state.history[-1]) if self.state.history else {}
             final.pop("epoch", None)
             if self.writer is not None:
-                val = self.evaluate_split(self.val_set, full=True) if self.val_set is not None and \
-                    len(self.val_set) else {}
+                val = (
+                    self.evaluate_split(self.val_set, full=True)
+                    if self.val_set is not None and len(self.val_set)
+                    else {}
+                )
                 self.writer.finish(self, test, stopped_early, stopped_user, val)
-            yield Finished(self.state.epoch, stopped_early, stopped_user, final, test,
-                           str(self.run_dir) if self.run_dir else None)
+            yield Finished(
+                self.state.epoch, stopped_early, stopped_user, final, test, str(self.run_dir) if self.run_dir else None
+            )
         except Exception as exc:  # noqa: BLE001 - any fault from data or model becomes a Failed event
             where = f" (epoch {epoch}, batch {batch})" if epoch is not None else ""
             yield Failed(f"{type(exc).__name__}: {exc}{where}", epoch, batch, None, self.last_checkpoint)
@@ -430,9 +491,11 @@ class Trainer(RunControl):
     def _nonfinite(self, epoch: int, batch: int, xb: torch.Tensor, yb: torch.Tensor, value: float) -> Failed:
         node_id, where = find_nonfinite(self.model, xb, self.node_paths, self.graph, self._pick)
         what = "NaN" if math.isnan(value) else "Inf"
-        msg = (f"The loss became {what} at epoch {epoch}, batch {batch}: {where}. Try a lower learning rate "
-               f"(now {self.scheduler.lr:g}), gradient clipping, or scaling the inputs; the last good checkpoint "
-               f"is {self.last_checkpoint or 'none (no run folder or no epoch finished)'}")
+        msg = (
+            f"The loss became {what} at epoch {epoch}, batch {batch}: {where}. Try a lower learning rate "
+            f"(now {self.scheduler.lr:g}), gradient clipping, or scaling the inputs; the last good checkpoint "
+            f"is {self.last_checkpoint or 'none (no run folder or no epoch finished)'}"
+        )
         return Failed(msg, epoch, batch, node_id, self.last_checkpoint)
 
     def save_weights(self, path: str | Path) -> Path:

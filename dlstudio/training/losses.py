@@ -3,6 +3,7 @@
 `head` says what the model's last layer is expected to give: logits (no activation), probs (after Sigmoid or
 Softmax), log_probs (after LogSoftmax), margin (raw score for hinge losses) or value (regression).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,11 +22,18 @@ class LossFn(nn.Module):
     """Wraps a torch loss so that the loop can always call `loss(output, target)` with the dataset's targets:
     integer class labels (N,) for classification, float (N, ...) otherwise."""
 
-    def __init__(self, name: str, params: dict[str, Any] | None = None, n_classes: int | None = None,
-                 class_weights: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        n_classes: int | None = None,
+        class_weights: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         if name not in LOSSES:
-            raise TrainingConfigError("training.loss", f"unknown loss {name!r}; pick one of {', '.join(sorted(LOSSES))}")
+            raise TrainingConfigError(
+                "training.loss", f"unknown loss {name!r}; pick one of {', '.join(sorted(LOSSES))}"
+            )
         self.info = LOSSES[name]
         self.n_classes = n_classes
         params = dict(params or {})
@@ -61,7 +69,7 @@ class LossFn(nn.Module):
                 output = output.reshape(output.shape[0], -1)
             if name in ("CategoricalCrossEntropyLoss", "KLDivLoss"):
                 target = F.one_hot(target, output.shape[1]).to(output.dtype)
-            return self.fn.forward(output, target)   # our own submodule: no hooks to run
+            return self.fn.forward(output, target)  # our own submodule: no hooks to run
         target = target.to(output.dtype).reshape(output.shape)
         if name == "HingeLoss":
             return torch.clamp(self.margin - (2 * target - 1) * output, min=0).mean()
@@ -76,7 +84,7 @@ def scores_of(loss_name: str, output: torch.Tensor) -> torch.Tensor:
         out = output.reshape(output.shape[0], -1)
         if head == "probs":
             return out
-        return torch.sigmoid(out)   # logits and hinge margins: sigmoid keeps the order and the 0 threshold
+        return torch.sigmoid(out)  # logits and hinge margins: sigmoid keeps the order and the 0 threshold
     if kind == "classification":
         out = output.reshape(output.shape[0], -1)
         if head == "log_probs":

@@ -1,5 +1,6 @@
 """Evaluation metrics through sklearn.metrics: accuracy, precision/recall/F1 (macro and per class), AUC-ROC
 (binary and one-vs-rest), confusion matrix, ROC curve; MSE, MAE, R2 for regression."""
+
 from __future__ import annotations
 
 import warnings
@@ -29,8 +30,9 @@ def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return precision, recall, f1
 
 
-def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bool, full: bool = False,
-                           class_names: list[str] | None = None) -> dict[str, Any]:
+def classification_metrics(
+    y_true: np.ndarray, scores: np.ndarray, *, binary: bool, full: bool = False, class_names: list[str] | None = None
+) -> dict[str, Any]:
     """`scores`: (N, C) class probabilities, or (N,)/(N, 1) positive-class probabilities when binary (or
     (N, L) for multi-label, scored per label and averaged)."""
     y_true = np.asarray(y_true)
@@ -44,7 +46,7 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bo
             s = scores.reshape(len(scores), -1)
             y = y_true.reshape(len(y_true), -1).astype(int)
             pred = (s >= 0.5).astype(int)
-            if s.shape[1] > 1:   # multi-label: per-label means
+            if s.shape[1] > 1:  # multi-label: per-label means
                 out["accuracy"] = float(np.mean(pred == y))
                 out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
                 return out
@@ -61,7 +63,7 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bo
             present = np.unique(y)
             if len(present) == scores.shape[1] and len(present) > 1 and full:
                 p = scores / np.clip(scores.sum(axis=1, keepdims=True), 1e-12, None)
-                if p.shape[1] == 2:   # two classes: sklearn wants the positive class's score
+                if p.shape[1] == 2:  # two classes: sklearn wants the positive class's score
                     out["auc_roc"] = float(skm.roc_auc_score(y, p[:, 1]))
                     fpr, tpr, _ = skm.roc_curve(y, p[:, 1])
                     out["roc_curve"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
@@ -70,14 +72,20 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bo
         if full or binary:
             # one sklearn call gives every class; the macro average is their plain mean (as average="macro")
             pc, rc, fc, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-        else:   # per-epoch validation: the same numbers from one bincount, without sklearn's per-call overhead
+        else:  # per-epoch validation: the same numbers from one bincount, without sklearn's per-call overhead
             pc, rc, fc = per_class_scores(confusion_counts(y, pred, len(labels)))
         out.update(precision_macro=float(pc.mean()), recall_macro=float(rc.mean()), f1_macro=float(fc.mean()))
         if full:
             names = class_names or [str(i) for i in labels]
-            out["per_class"] = {names[i] if i < len(names) else str(i):
-                                {"precision": float(pc[i]), "recall": float(rc[i]), "f1": float(fc[i]),
-                                 "support": int(support[i])} for i in range(len(labels))}
+            out["per_class"] = {
+                names[i] if i < len(names) else str(i): {
+                    "precision": float(pc[i]),
+                    "recall": float(rc[i]),
+                    "f1": float(fc[i]),
+                    "support": int(support[i]),
+                }
+                for i in range(len(labels))
+            }
             out["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=labels).tolist()
             if binary and len(np.unique(y)) == 2:
                 fpr, tpr, thr = skm.roc_curve(y, s)
@@ -88,18 +96,23 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, *, binary: bo
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     y = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     p = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
-    return {"mse": float(skm.mean_squared_error(y, p)), "mae": float(skm.mean_absolute_error(y, p)),
-            "r2": float(skm.r2_score(y, p)) if len(y) > 1 else float("nan")}
+    return {
+        "mse": float(skm.mean_squared_error(y, p)),
+        "mae": float(skm.mean_absolute_error(y, p)),
+        "r2": float(skm.r2_score(y, p)) if len(y) > 1 else float("nan"),
+    }
 
 
 def overfitting_warning(history: list[dict[str, float]], window: int = 3) -> str | None:
     """Warn when validation loss has risen for `window` epochs while training loss fell."""
     if len(history) <= window or "val_loss" not in history[-1]:
         return None
-    recent = history[-window - 1:]
+    recent = history[-window - 1 :]
     val = [h["val_loss"] for h in recent]
     train = [h["loss"] for h in recent]
     if all(b > a for a, b in zip(val, val[1:])) and train[-1] < train[0]:
-        return (f"validation loss rose for {window} epochs while training loss fell: the model is starting to "
-                "overfit (try early stopping, dropout, weight decay or more data)")
+        return (
+            f"validation loss rose for {window} epochs while training loss fell: the model is starting to "
+            "overfit (try early stopping, dropout, weight decay or more data)"
+        )
     return None

@@ -3,11 +3,13 @@
 Every schedule except ReduceLROnPlateau is one LambdaLR whose factor is a closed form of the epoch (with the
 linear warmup folded in), so its state is just counters: JSON in a checkpoint, and resume is exact.
 """
+
 from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -34,7 +36,7 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: TrainingConfig) -
         except (RuntimeError, ValueError, TypeError):
             if not auto_fused:
                 raise
-            del kwargs["fused"]   # this combination has no fused kernel: the plain implementation is the same update
+            del kwargs["fused"]  # this combination has no fused kernel: the plain implementation is the same update
             return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kwargs)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise TrainingConfigError("training.optimizer_params", f"{cfg.optimizer}: {exc}") from None
@@ -57,7 +59,7 @@ def lr_factor(s: Schedule, epochs: int) -> Callable[[int], float]:
         if s.name == "StepLR":
             return s.gamma ** (k // s.step_size)
         if s.name == "ExponentialLR":
-            return s.gamma ** k
+            return s.gamma**k
         if s.name == "InverseTimeLR":
             return 1.0 / (1.0 + s.decay_rate * k)
         if s.name == "CosineAnnealingLR":
@@ -84,15 +86,18 @@ class EpochScheduler:
         fac = lr_factor(s, cfg.epochs)
         if self.eta_min:
             span = 1 - self.eta_min / cfg.lr
-            fac0 = fac
-            fac = (lambda e: fac0(e) if (s.warmup_epochs and e < s.warmup_epochs)
-                   else self.eta_min / cfg.lr + span * fac0(e))
+            fac0, floor = fac, self.eta_min / cfg.lr
+
+            def fac(e: int) -> float:  # warm-up as planned, then cosine down to eta_min instead of 0
+                return fac0(e) if (s.warmup_epochs and e < s.warmup_epochs) else floor + span * fac0(e)
+
         self.lambda_lr = torch.optim.lr_scheduler.LambdaLR(optimizer, fac)
         if s.name == "ReduceLROnPlateau":
             # the monitored metric is the early-stopping one: losses and errors fall, accuracies rise
             mode = "min" if lower_is_better(cfg.early_stopping.monitor) else "max"
-            self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=s.factor,
-                                                                      patience=s.patience)
+            self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode=mode, factor=s.factor, patience=s.patience
+            )
         self.warmup = s.warmup_epochs
 
     def step(self, monitored: float | None) -> None:

@@ -1,6 +1,7 @@
 """What the studio's results views need from a trained model, computed where the model lives (the training thread
 or the training process): predictions on the held-out split and the decision boundary of a 2-D classifier. Plain
 numpy out; `save_npz`/`load_npz` carry them between processes without pickle."""
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,11 @@ import numpy as np
 class Predictions:
     """Model outputs on one split, for the results views (numpy only, safe to hand to the GUI thread)."""
 
-    split: str                      # "test" or "validation"
+    split: str  # "test" or "validation"
     x: np.ndarray
     y: np.ndarray
-    scores: np.ndarray              # class probabilities (N, C), positive-class probability (N,), or values
-    kind: str                       # "classification", "binary", "regression"
+    scores: np.ndarray  # class probabilities (N, C), positive-class probability (N,), or values
+    kind: str  # "classification", "binary", "regression"
     class_names: list[str] | None
     input_shape: tuple[int, ...] = field(default_factory=tuple)
 
@@ -29,16 +30,17 @@ class Boundary:
     """Class probabilities over a grid covering a 2-D dataset, plus the training points."""
 
     epoch: int
-    xs: np.ndarray                  # (W,) grid x coordinates
-    ys: np.ndarray                  # (H,) grid y coordinates
-    labels: np.ndarray              # (H, W) predicted class
-    confidence: np.ndarray          # (H, W) probability of the predicted class
-    points: np.ndarray              # (N, 2) training inputs
-    targets: np.ndarray             # (N,) training classes
+    xs: np.ndarray  # (W,) grid x coordinates
+    ys: np.ndarray  # (H,) grid y coordinates
+    labels: np.ndarray  # (H, W) predicted class
+    confidence: np.ndarray  # (H, W) probability of the predicted class
+    points: np.ndarray  # (N, 2) training inputs
+    targets: np.ndarray  # (N,) training classes
 
 
 def _scores(trainer: Any, out: Any) -> Any:
     from ..training.losses import scores_of
+
     if trainer.kind == "regression":
         return out
     return scores_of(trainer.loss_name, out)
@@ -47,6 +49,7 @@ def _scores(trainer: Any, out: Any) -> Any:
 def predict(trainer: Any, x: Any) -> np.ndarray:
     """Scores of the trainer's model on a batch tensor (eval mode, no grad), in chunks."""
     import torch
+
     model = trainer.model
     was = model.training
     model.eval()
@@ -54,14 +57,14 @@ def predict(trainer: Any, x: Any) -> np.ndarray:
     try:
         with torch.no_grad():
             for i in range(0, len(x), 1024):
-                xb = x[i:i + 1024].to(trainer.device)
+                xb = x[i : i + 1024].to(trainer.device)
                 outs.append(_scores(trainer, trainer._pick(model(xb)).float()).cpu())
     finally:
         model.train(was)
     return torch.cat(outs).numpy() if outs else np.zeros((0,))
 
 
-FOLDER_ROWS = 1000   # image folders: the results views read at most this many held-out images
+FOLDER_ROWS = 1000  # image folders: the results views read at most this many held-out images
 
 
 def _held_out_arrays(trainer: Any, split: Any) -> tuple[Any, Any]:
@@ -70,6 +73,7 @@ def _held_out_arrays(trainer: Any, split: Any) -> tuple[Any, Any]:
     if split.x is not None:
         return split.x, split.y
     import torch
+
     xs, ys, n = [], [], 0
     for xb, yb in trainer._batches(split, False, 0):
         xs.append(xb.cpu())
@@ -86,23 +90,40 @@ def collect_predictions(trainer: Any) -> Predictions | None:
         if split is not None and len(split):
             x, y = _held_out_arrays(trainer, split)
             scores = predict(trainer, x)
-            kind = "regression" if trainer.kind == "regression" else \
-                "binary" if trainer.kind == "binary" else "classification"
-            return Predictions(name, x.cpu().numpy(), y.cpu().numpy(), scores, kind,
-                               list(trainer.class_names) if trainer.class_names else None,
-                               tuple(x.shape[1:]))
+            kind = (
+                "regression"
+                if trainer.kind == "regression"
+                else "binary"
+                if trainer.kind == "binary"
+                else "classification"
+            )
+            return Predictions(
+                name,
+                x.cpu().numpy(),
+                y.cpu().numpy(),
+                scores,
+                kind,
+                list(trainer.class_names) if trainer.class_names else None,
+                tuple(x.shape[1:]),
+            )
     return None
 
 
 def is_two_d(trainer: Any) -> bool:
     s = trainer.train_set
-    return (s.x is not None and s.x.dim() == 2 and s.x.shape[1] == 2 and s.x.is_floating_point()
-            and trainer.kind != "regression")
+    return (
+        s.x is not None
+        and s.x.dim() == 2
+        and s.x.shape[1] == 2
+        and s.x.is_floating_point()
+        and trainer.kind != "regression"
+    )
 
 
 def decision_boundary(trainer: Any, epoch: int, steps: int = 70, max_points: int = 600) -> Boundary:
     """Predicted class and confidence over a steps x steps grid that covers the training inputs."""
     import torch
+
     x = trainer.train_set.x.cpu()
     y = trainer.train_set.y.cpu()
     lo, hi = x.min(0).values.numpy(), x.max(0).values.numpy()
@@ -112,7 +133,7 @@ def decision_boundary(trainer: Any, epoch: int, steps: int = 70, max_points: int
     gx, gy = np.meshgrid(xs, ys)
     grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1))
     s = predict(trainer, grid)
-    if s.ndim == 1 or s.shape[1] == 1:   # binary head: one positive-class probability
+    if s.ndim == 1 or s.shape[1] == 1:  # binary head: one positive-class probability
         p = s.reshape(-1)
         s = np.stack([1 - p, p], 1)
     labels = s.argmax(1).reshape(steps, steps)
@@ -163,17 +184,20 @@ class TrainedModel:
     def state(self) -> dict[str, Any]:
         """The weights as torch tensors (state_dict layout)."""
         import torch
+
         return {k: torch.from_numpy(np.array(v)) for k, v in self.arrays.items()}
 
     @property
     def device(self) -> Any:
         import torch
+
         return torch.device("cpu")
 
     @property
     def model(self) -> Any:
         if self._model is None:
             from ..compiler.build import compile_graph
+
             model = compile_graph(self.graph, seed=0)
             model.load_state_dict(self.state)
             self._model = model.eval()

@@ -1,15 +1,24 @@
 """Small ready graphs for a dataset (used by the benchmark, the tests and the docs): an MLP sized from a
 built-in dataset, and LeNet-5 for 1x28x28 images."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..api import Graph
 from .data.builtin import BUILTINS
 
 
-def mlp_graph(in_shape: Sequence[int], hidden: Sequence[int], out_features: int, *,
-              activation: str = "ReLU", input_name: str = "x", output_name: str = "y") -> Graph:
+def mlp_graph(
+    in_shape: Sequence[int],
+    hidden: Sequence[int],
+    out_features: int,
+    *,
+    activation: str = "ReLU",
+    input_name: str = "x",
+    output_name: str = "y",
+) -> Graph:
     g = Graph()
     h = g.input(input_name, tuple(in_shape))
     if len(in_shape) > 1:

@@ -1,13 +1,14 @@
 """The run folder:
 
-    <run>/settings.json        data + training settings as resolved, the graph, binding, scaler, versions
-    <run>/metrics.csv          one row per epoch (same as metrics.jsonl)
-    <run>/metrics.jsonl
-    <run>/checkpoints/epoch_0003/{model,optimizer,rng}.safetensors + state.json (+ best.safetensors)
-    <run>/best.safetensors     weights of the best epoch (by early_stopping.monitor)
-    <run>/last.safetensors     weights at the end
-    <run>/report.json, report.md   final report: epochs, best epoch, final and test metrics
+<run>/settings.json        data + training settings as resolved, the graph, binding, scaler, versions
+<run>/metrics.csv          one row per epoch (same as metrics.jsonl)
+<run>/metrics.jsonl
+<run>/checkpoints/epoch_0003/{model,optimizer,rng}.safetensors + state.json (+ best.safetensors)
+<run>/best.safetensors     weights of the best epoch (by early_stopping.monitor)
+<run>/last.safetensors     weights at the end
+<run>/report.json, report.md   final report: epochs, best epoch, final and test metrics
 """
+
 from __future__ import annotations
 
 import csv
@@ -53,19 +54,33 @@ class RunWriter:
         self.enabled = enabled
         self.columns: list[str] | None = None
 
-    def start(self, t: "Trainer") -> None:
+    def start(self, t: Trainer) -> None:
         if not self.enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         settings = {
-            "data": t.dcfg.to_dict(), "training": t.cfg.to_dict(), "graph": t.graph.to_dict(),
-            "binding": {"input": t.binding.input_node.label, "output": t.binding.output_node.label,
-                        "task": t.task, "loss": t.loss_name, "n_classes": t.binding.n_classes},
-            "class_names": t.class_names, "scaler": t.splits.scaler,
-            "rows": {"train": len(t.train_set), "val": len(t.val_set) if t.val_set else 0,
-                     "test": len(t.test_set) if t.test_set else 0},
-            "device": str(t.device), "world_size": t.dist.world_size, "torch": torch.__version__,
-            "meta": t.project_meta, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "data": t.dcfg.to_dict(),
+            "training": t.cfg.to_dict(),
+            "graph": t.graph.to_dict(),
+            "binding": {
+                "input": t.binding.input_node.label,
+                "output": t.binding.output_node.label,
+                "task": t.task,
+                "loss": t.loss_name,
+                "n_classes": t.binding.n_classes,
+            },
+            "class_names": t.class_names,
+            "scaler": t.splits.scaler,
+            "rows": {
+                "train": len(t.train_set),
+                "val": len(t.val_set) if t.val_set else 0,
+                "test": len(t.test_set) if t.test_set else 0,
+            },
+            "device": str(t.device),
+            "world_size": t.dist.world_size,
+            "torch": torch.__version__,
+            "meta": t.project_meta,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         atomic_write_text(self.run_dir / "settings.json", _dump(_num(settings)))
 
@@ -98,25 +113,48 @@ class RunWriter:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(buf.getvalue())
 
-    def finish(self, t: "Trainer", test: dict[str, Any], stopped_early: bool, stopped_user: bool,
-               val: dict[str, Any] | None = None) -> None:
+    def finish(
+        self,
+        t: Trainer,
+        test: dict[str, Any],
+        stopped_early: bool,
+        stopped_user: bool,
+        val: dict[str, Any] | None = None,
+    ) -> None:
         if not self.enabled:
             return
         save_weights(t.model, self.run_dir / "last.safetensors")
         if t.state.best_state is not None:
             save_weights(t.state.best_state, self.run_dir / "best.safetensors")
         final = dict(t.state.history[-1]) if t.state.history else {}
-        report = {"epochs_run": t.state.epoch, "epochs": t.cfg.epochs, "best_epoch": t.state.best_epoch,
-                  "monitor": t._monitor(), "best_value": t.state.best_value, "stopped_early": stopped_early,
-                  "stopped_by_user": stopped_user, "final": final, "validation": val or {}, "test": test, "task": t.task,
-                  "loss": t.loss_name, "last_checkpoint": t.last_checkpoint}
+        report = {
+            "epochs_run": t.state.epoch,
+            "epochs": t.cfg.epochs,
+            "best_epoch": t.state.best_epoch,
+            "monitor": t._monitor(),
+            "best_value": t.state.best_value,
+            "stopped_early": stopped_early,
+            "stopped_by_user": stopped_user,
+            "final": final,
+            "validation": val or {},
+            "test": test,
+            "task": t.task,
+            "loss": t.loss_name,
+            "last_checkpoint": t.last_checkpoint,
+        }
         atomic_write_text(self.run_dir / "report.json", _dump(_num(report)))
-        lines = [f"# Training report: {t.project_meta.get('name', t.run_dir.name if t.run_dir else 'run')}", "",
-                 f"- task: {t.task}, loss: {t.loss_name}, optimizer: {t.cfg.optimizer} (lr {t.cfg.lr:g})",
-                 f"- epochs run: {t.state.epoch} of {t.cfg.epochs}"
-                 + (" (stopped early)" if stopped_early else "") + (" (stopped by user)" if stopped_user else ""),
-                 f"- best epoch: {t.state.best_epoch} ({t._monitor()} = {t.state.best_value})", "",
-                 "| metric | final epoch |", "|---|---|"]
+        lines = [
+            f"# Training report: {t.project_meta.get('name', t.run_dir.name if t.run_dir else 'run')}",
+            "",
+            f"- task: {t.task}, loss: {t.loss_name}, optimizer: {t.cfg.optimizer} (lr {t.cfg.lr:g})",
+            f"- epochs run: {t.state.epoch} of {t.cfg.epochs}"
+            + (" (stopped early)" if stopped_early else "")
+            + (" (stopped by user)" if stopped_user else ""),
+            f"- best epoch: {t.state.best_epoch} ({t._monitor()} = {t.state.best_value})",
+            "",
+            "| metric | final epoch |",
+            "|---|---|",
+        ]
         lines += [f"| {k} | {v:.6g} |" for k, v in final.items() if k != "epoch" and isinstance(v, (int, float))]
         scalars = {k: v for k, v in test.items() if isinstance(v, (int, float))}
         if scalars:

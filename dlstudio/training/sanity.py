@@ -4,6 +4,7 @@
 - lr_range_test: raise the learning rate exponentially over a few steps, record the loss, and suggest a rate
   where the loss falls fastest (the steepest negative slope of the smoothed curve), as in Smith's range test.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,16 +29,19 @@ class OverfitResult:
     def message(self) -> str:
         if self.passed:
             return f"overfit one batch: loss {self.initial_loss:.4g} -> {self.final_loss:.4g} in {self.steps} steps"
-        return (f"the model could not overfit one batch (loss {self.initial_loss:.4g} -> {self.final_loss:.4g}): "
-                "check the head/loss pairing, frozen layers, the learning rate, or a bug in the data")
+        return (
+            f"the model could not overfit one batch (loss {self.initial_loss:.4g} -> {self.final_loss:.4g}): "
+            "check the head/loss pairing, frozen layers, the learning rate, or a bug in the data"
+        )
 
 
 def _first_batch(t: Trainer, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return next(iter(t._batches(t.train_set, False, 0, size)))
 
 
-def overfit_one_batch(t: Trainer, *, batch_size: int = 16, steps: int = 200, lr: float | None = None,
-                      threshold: float = 0.05) -> OverfitResult:
+def overfit_one_batch(
+    t: Trainer, *, batch_size: int = 16, steps: int = 200, lr: float | None = None, threshold: float = 0.05
+) -> OverfitResult:
     model = copy.deepcopy(t.model).train()
     xb, yb = _first_batch(t, batch_size)
     cfg = copy.deepcopy(t.cfg)
@@ -72,8 +76,9 @@ class RangeTestResult:
     suggested_lr: float
 
 
-def lr_range_test(t: Trainer, *, start_lr: float = 1e-6, end_lr: float = 1.0, steps: int = 100,
-                  smooth: float = 0.9) -> RangeTestResult:
+def lr_range_test(
+    t: Trainer, *, start_lr: float = 1e-6, end_lr: float = 1.0, steps: int = 100, smooth: float = 0.9
+) -> RangeTestResult:
     model = copy.deepcopy(t.model).train()
     cfg = copy.deepcopy(t.cfg)
     cfg.lr = start_lr
@@ -86,7 +91,7 @@ def lr_range_test(t: Trainer, *, start_lr: float = 1e-6, end_lr: float = 1.0, st
     batches = iter(())
     try:
         for i in range(steps):
-            lr = start_lr * mult ** i
+            lr = start_lr * mult**i
             for g in opt.param_groups:
                 g["lr"] = lr
             try:

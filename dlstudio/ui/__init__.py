@@ -1,4 +1,5 @@
 """The studio window (PySide6). Everything Qt lives here and in dlstudio/app.py."""
+
 from __future__ import annotations
 
 import sys
@@ -14,6 +15,7 @@ def _pin_singleton_refcounts() -> None:
     if sys.version_info >= (3, 12):
         return
     import ctypes
+
     for obj in (None, True, False):
         refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of every object
         if refcnt.value < 1 << 50:
@@ -29,5 +31,6 @@ def freeze_startup_objects() -> None:
     shows as a stutter (benchmarks/gui_responsiveness.py). Called when the window is up and again when the
     training dock has loaded its views; objects created later are collected as usual."""
     import gc
+
     gc.collect()
     gc.freeze()

@@ -4,21 +4,36 @@ the core edit, applies it, and records it on the QUndoStack wrapped in a thin co
 Edits are applied before the command is pushed, so an edit that raises never reaches the stack and the user
 sees the reason instead.
 """
+
 from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..core.edits import (AddNode, Composite, Connect, Disconnect, Edit, GroupNodes, Move, RemoveNode, Rename,
-                          SetFrozen, SetGroup, SetParam, Ungroup)
+from ..core.edits import (
+    AddNode,
+    Composite,
+    Connect,
+    Disconnect,
+    Edit,
+    GroupNodes,
+    Move,
+    RemoveNode,
+    Rename,
+    SetFrozen,
+    SetGroup,
+    SetParam,
+    Ungroup,
+)
 from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
-from ..layers.registry import REGISTRY
 from ..core.layout import plan_layout
+from ..layers.registry import REGISTRY
 
 MIME_NODES = "application/x-dlstudio-nodes"
 PASTE_OFFSET = 40.0
@@ -41,13 +56,14 @@ class EditCommand(QUndoCommand):
 
     MERGE_ID = 0x0D15
 
-    def __init__(self, controller: "Controller", edit: Edit, mergeable: bool, text: str | None = None,
-                 joinable: bool = True) -> None:
+    def __init__(
+        self, controller: Controller, edit: Edit, mergeable: bool, text: str | None = None, joinable: bool = True
+    ) -> None:
         super().__init__(text or edit.text)
         self.controller = controller
         self.edit = edit
         self.key = _merge_key(edit) if mergeable else None
-        self.joinable = joinable   # False: may absorb later edits, but starts a new step itself
+        self.joinable = joinable  # False: may absorb later edits, but starts a new step itself
         self._applied = True
 
     def id(self) -> int:  # noqa: A003 - Qt override
@@ -158,9 +174,14 @@ class Controller(QObject):
     # ----------------------------------------------------------------- nodes
     def new_node(self, type_name: str, position: tuple[float, float], params: dict[str, Any] | None = None) -> Node:
         spec = REGISTRY.get(type_name)
-        return Node(id=self.graph.new_id("n"), type=spec.type, label=self.graph.unique_label(spec.type.lower()),
-                    params=dict(params or {}), position=(float(position[0]), float(position[1])),
-                    type_version=spec.version)
+        return Node(
+            id=self.graph.new_id("n"),
+            type=spec.type,
+            label=self.graph.unique_label(spec.type.lower()),
+            params=dict(params or {}),
+            position=(float(position[0]), float(position[1])),
+            type_version=spec.version,
+        )
 
     def add_node(self, type_name: str, position: tuple[float, float]) -> str | None:
         try:
@@ -247,15 +268,19 @@ class Controller(QObject):
         if any(e.src == src and e.src_port == src_port for e in wired):
             return "These ports are already wired"
         if wired and not port.many:
-            return (f"Refused: input '{dst_port}' of {g.node(dst).label} already has a wire and takes only one; "
-                    f"delete that wire first or use a merge layer (Add, Concat)")
+            return (
+                f"Refused: input '{dst_port}' of {g.node(dst).label} already has a wire and takes only one; "
+                f"delete that wire first or use a merge layer (Add, Concat)"
+            )
         have = self.dtype_of(Edge(src, src_port, dst, dst_port)) or out.dtype
         want = port.dtype
         kind = {"int64": "int", "float32": "float", "bool": "int"}.get(have, have)
         if want != "any" and kind not in ("any", want):
-            return (f"Refused: {g.node(dst).label}.{dst_port} takes {want} tensors but "
-                    f"{g.node(src).label}.{src_port} gives {have}" +
-                    (" (an Embedding turns indices into floats)" if want == "float" else ""))
+            return (
+                f"Refused: {g.node(dst).label}.{dst_port} takes {want} tensors but "
+                f"{g.node(src).label}.{src_port} gives {have}"
+                + (" (an Embedding turns indices into floats)" if want == "float" else "")
+            )
         return None
 
     def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> bool:
@@ -277,11 +302,17 @@ class Controller(QObject):
         many = spec.input_port(dst_port).many
         slot = self.graph.next_slot(dst, dst_port) if many else 0
         new = Edge(src, src_port, dst, dst_port, slot)
-        return self.push(Composite(f"Reconnect {self._label(src)} \u2192 {self._label(dst)}",
-                                   [Disconnect(old), Connect(new)]))
+        return self.push(
+            Composite(f"Reconnect {self._label(src)} \u2192 {self._label(dst)}", [Disconnect(old), Connect(new)])
+        )
 
-    def insert_on_wire(self, edge: Edge, type_name: str | None = None, node_id: str | None = None,
-                       position: tuple[float, float] | None = None) -> str | None:
+    def insert_on_wire(
+        self,
+        edge: Edge,
+        type_name: str | None = None,
+        node_id: str | None = None,
+        position: tuple[float, float] | None = None,
+    ) -> str | None:
         """Splits `edge` with a new node of `type_name` (palette drop) or an existing unwired `node_id`."""
         g = self.graph
         edits: list[Edit] = [Disconnect(edge)]
@@ -296,8 +327,10 @@ class Controller(QObject):
         if not spec.inputs or not outs:
             self.refused.emit(f"{node.type} has no input or no output: it cannot go on a wire")
             return None
-        edits += [Connect(Edge(edge.src, edge.src_port, node.id, spec.inputs[0].name, 0)),
-                  Connect(Edge(node.id, outs[0].name, edge.dst, edge.dst_port, edge.slot))]
+        edits += [
+            Connect(Edge(edge.src, edge.src_port, node.id, spec.inputs[0].name, 0)),
+            Connect(Edge(node.id, outs[0].name, edge.dst, edge.dst_port, edge.slot)),
+        ]
         if self.push(Composite(f"Insert {node.type} on wire", edits)):
             self.select_requested.emit([node.id])
             return node.id
@@ -311,8 +344,7 @@ class Controller(QObject):
         data["groups"] = [g.to_dict() for g in self.graph.groups.values() if g.node_ids and set(g.node_ids) <= ids]
         return data
 
-    def paste_dict(self, data: dict[str, Any], offset: tuple[float, float] = (PASTE_OFFSET, PASTE_OFFSET)
-                   ) -> list[str]:
+    def paste_dict(self, data: dict[str, Any], offset: tuple[float, float] = (PASTE_OFFSET, PASTE_OFFSET)) -> list[str]:
         """Adds copies of the nodes (fresh ids, unique labels) with the wires among them."""
         nodes = data.get("nodes", [])
         if not nodes:
@@ -335,21 +367,36 @@ class Controller(QObject):
                 label, i = f"{base}_{i}", i + 1
             labels.add(label)
             pos = nd.get("position", (0.0, 0.0))
-            edits.append(AddNode(Node(new_id, spec.type, label, copy.deepcopy(nd.get("params", {})),
-                                      (float(pos[0]) + offset[0], float(pos[1]) + offset[1]),
-                                      bool(nd.get("frozen", False)), None, spec.version)))
+            edits.append(
+                AddNode(
+                    Node(
+                        new_id,
+                        spec.type,
+                        label,
+                        copy.deepcopy(nd.get("params", {})),
+                        (float(pos[0]) + offset[0], float(pos[1]) + offset[1]),
+                        bool(nd.get("frozen", False)),
+                        None,
+                        spec.version,
+                    )
+                )
+            )
         for ed in data.get("edges", []):
             if ed["src"] in remap and ed["dst"] in remap:
-                edits.append(Connect(Edge(remap[ed["src"]], ed["src_port"], remap[ed["dst"]], ed["dst_port"],
-                                          int(ed.get("slot", 0)))))
-        for gd in data.get("groups", []):   # blocks come back as blocks, around the pasted copies
+                edits.append(
+                    Connect(
+                        Edge(remap[ed["src"]], ed["src_port"], remap[ed["dst"]], ed["dst_port"], int(ed.get("slot", 0)))
+                    )
+                )
+        for gd in data.get("groups", []):  # blocks come back as blocks, around the pasted copies
             members = tuple(remap[n] for n in gd.get("node_ids", []) if n in remap)
             if members and len(members) == len(gd.get("node_ids", [])):
                 gid = self.graph.new_id("g")
                 while any(isinstance(e, GroupNodes) and e.group_id == gid for e in edits):
                     gid = f"{gid}_"
-                edits.append(GroupNodes(gid, str(gd.get("label", "block")), members,
-                                        collapsed=bool(gd.get("collapsed", True))))
+                edits.append(
+                    GroupNodes(gid, str(gd.get("label", "block")), members, collapsed=bool(gd.get("collapsed", True)))
+                )
         if self.push(Composite(f"Paste {len(nodes)} node(s)", edits)):
             ids = list(remap.values())
             self.select_requested.emit(ids)
@@ -390,8 +437,7 @@ class Controller(QObject):
         """Layered layout of the graph (or of `node_ids`); a collapsed block counts as one node."""
         pos, blocks = plan_layout(self.graph, node_ids or None)
         moved = {n: p for n, p in pos.items() if self.graph.node(n).position != p}
-        edits: list[Edit] = [SetGroup(g, "position", p) for g, p in blocks.items()
-                             if self.graph.group(g).position != p]
+        edits: list[Edit] = [SetGroup(g, "position", p) for g, p in blocks.items() if self.graph.group(g).position != p]
         if moved:
             edits.insert(0, Move(moved))
         if not edits:

@@ -4,14 +4,14 @@ Self-contained on purpose: it does not use the canvas scene, so `dlstudio render
 Layout: layered left to right (dlstudio.core.layout), inputs on the left, outputs on the right; each wire
 is labelled with the tensor shape that flows on it (without the batch dimension); groups get a dashed frame.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from ..analysis.shapes import infer_all
 from ..analysis.ports import output_index
-from ..analysis.shapes import spec_of
+from ..analysis.shapes import infer_all, spec_of
 from ..core.errors import DlstudioError, UnknownLayerError
 from ..core.graph import ModelGraph
 from ..core.layout import layers_of
@@ -21,9 +21,17 @@ COL_GAP, ROW_GAP = 92.0, 34.0
 MARGIN = 30.0
 # Category colours (fill) chosen to stay readable in print
 COLOURS = {
-    "Input/Output": "#d9ead3", "Dense": "#cfe2f3", "Convolution": "#fce5cd", "Pooling": "#fff2cc",
-    "Normalization": "#d9d2e9", "Regularization": "#eeeeee", "Recurrent": "#f4cccc",
-    "Embedding & Attention": "#ead1dc", "Activation": "#d0e0e3", "Merge": "#e6e6e6", "Blocks": "#f9cb9c",
+    "Input/Output": "#d9ead3",
+    "Dense": "#cfe2f3",
+    "Convolution": "#fce5cd",
+    "Pooling": "#fff2cc",
+    "Normalization": "#d9d2e9",
+    "Regularization": "#eeeeee",
+    "Recurrent": "#f4cccc",
+    "Embedding & Attention": "#ead1dc",
+    "Activation": "#d0e0e3",
+    "Merge": "#e6e6e6",
+    "Blocks": "#f9cb9c",
 }
 
 
@@ -36,6 +44,7 @@ def _app() -> object:
     chosen). A QApplication, not a QGuiApplication: widgets created later in the same process need it."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
+
     return QApplication.instance() or QApplication([])
 
 
@@ -148,6 +157,7 @@ def render_file(graph: ModelGraph, path: str | os.PathLike[str], *, scale: float
     _, width, height = _positions(graph)
     if suffix == ".svg":
         from PySide6.QtSvg import QSvgGenerator
+
         gen = QSvgGenerator()
         gen.setFileName(str(target))
         gen.setSize(QSize(int(width), int(height)))

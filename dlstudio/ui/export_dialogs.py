@@ -5,6 +5,7 @@ verification report (checks run, max difference, warnings) and offers to open th
 missing from this build is reported as "not available" instead of failing. `export_to(path)` is the whole
 action without the file picker (tests and scripts use it).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,20 @@ from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.errors import DlstudioError
 from ..io.project import Project
@@ -32,8 +45,7 @@ KINDS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
 def format_report(report: Any) -> str:
     """Report objects format themselves; a plain path (diagram, weights) gets a short line."""
     if hasattr(report, "format"):
-        ok = "verified" if report.checks and all(v <= 1e-3 for v in report.max_abs_diff.values()) else \
-            "written"
+        ok = "verified" if report.checks and all(v <= 1e-3 for v in report.max_abs_diff.values()) else "written"
         return f"{ok.upper()}\n" + report.format()
     return f"WRITTEN\n{report}"
 
@@ -42,8 +54,9 @@ class ExportDialog(QDialog):
     """One export. `weights`: a state_dict of trained weights (None: the project's sidecar or the seeded
     initialisation)."""
 
-    def __init__(self, kind: str, project: Project, *, weights: dict[str, Any] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, kind: str, project: Project, *, weights: dict[str, Any] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         if kind not in KINDS:
             raise ValueError(f"unknown export kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -77,8 +90,11 @@ class ExportDialog(QDialog):
             form.addRow("Opset", self.opset)
         if kind == "python":
             form.addRow(self.train_script)
-        weights_note = "trained weights of the last run" if weights is not None else \
-            "project weights (sidecar) or the seeded initialisation"
+        weights_note = (
+            "trained weights of the last run"
+            if weights is not None
+            else "project weights (sidecar) or the seeded initialisation"
+        )
         if kind in ("onnx", "python", "weights"):
             form.addRow("Weights", QLabel(weights_note))
         self.output = QPlainTextEdit()
@@ -127,15 +143,19 @@ class ExportDialog(QDialog):
                 result = self.exporter(graph, target, opset=self.opset.value(), weights=self._weights_arg())
             elif self.kind == "python":
                 wfile = target.with_suffix(".safetensors")
-                result = self.exporter(graph, target, weights=self._weights_arg(), weights_out=wfile,
-                                       title=self.project.name)
+                result = self.exporter(
+                    graph, target, weights=self._weights_arg(), weights_out=wfile, title=self.project.name
+                )
                 if self.train_script.isChecked():
                     from ..export.train_script import export_train_script
-                    script = export_train_script(self.project, target.parent / f"train_{target.stem}.py",
-                                                 model_file=target)
+
+                    script = export_train_script(
+                        self.project, target.parent / f"train_{target.stem}.py", model_file=target
+                    )
                     result.checks.extend(f"training script: {c}" for c in script.checks)
             elif self.kind == "weights":
                 from ..export.common import build_model
+
                 model = build_model(graph, self._weights_arg(), 0)
                 result = self.exporter(model, graph, target)
             else:

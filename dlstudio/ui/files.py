@@ -1,14 +1,16 @@
 """File helpers for the window: recent-file list, crash-recovery files, the template gallery, optional
 import/export entry points (guarded so a missing module gives a clear message, not a traceback)."""
+
 from __future__ import annotations
 
 import importlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..io.project import Project, atomic_write_text
 
@@ -113,7 +115,7 @@ EXPORTERS: dict[str, list[tuple[str, str]]] = {
     "onnx": [("dlstudio.export.onnx", "export_onnx"), ("dlstudio.api", "export_onnx")],
     "python": [("dlstudio.export.python_code", "export_python"), ("dlstudio.api", "export_python")],
     "weights": [("dlstudio.ui.files", "export_weights")],
-    "png": [("dlstudio.ui.diagram", "render_file")],   # the format follows the file suffix
+    "png": [("dlstudio.ui.diagram", "render_file")],  # the format follows the file suffix
     "svg": [("dlstudio.ui.diagram", "render_file")],
 }
 TAKES_PROJECT = {"weights"}

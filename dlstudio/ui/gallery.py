@@ -1,12 +1,21 @@
 """New-from-template: every project in examples/ with a live preview of its graph."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.errors import DlstudioError
 from ..io.project import Project
@@ -21,6 +30,7 @@ PREVIEW_W, PREVIEW_H = 560, 320
 def render_preview(project: Project, theme: Theme, size: tuple[int, int] = (PREVIEW_W, PREVIEW_H)) -> QPixmap:
     """The project's graph drawn by the canvas scene itself, fitted into an image."""
     from .canvas.scene import GraphScene
+
     scene = GraphScene(project.graph, Controller(project.graph), make_engine(project.graph), theme)
     scene.show_grid = False
     img = QImage(size[0], size[1], QImage.Format.Format_ARGB32_Premultiplied)
@@ -31,8 +41,9 @@ def render_preview(project: Project, theme: Theme, size: tuple[int, int] = (PREV
     if not src.isEmpty():  # centred, aspect kept
         k = min(size[0] / src.width(), size[1] / src.height())
         w, h = src.width() * k, src.height() * k
-        scene.render(painter, QRectF((size[0] - w) / 2, (size[1] - h) / 2, w, h), src,
-                     Qt.AspectRatioMode.KeepAspectRatio)
+        scene.render(
+            painter, QRectF((size[0] - w) / 2, (size[1] - h) / 2, w, h), src, Qt.AspectRatioMode.KeepAspectRatio
+        )
     painter.end()
     scene.detach()
     return QPixmap.fromImage(img)

@@ -4,13 +4,28 @@ One editor per parameter kind; advanced parameters folded; derived values (infer
 parameters, MACs) read-only; invalid values refused inline with the reason. With several nodes selected, the
 parameters they share edit all of them. The form blocks its own signals while it refreshes.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout,
-                               QLabel, QLineEdit, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..analysis.ports import gather_inputs
 from ..core.errors import DlstudioError, ParamError, UnknownLayerError
@@ -19,7 +34,7 @@ from ..layers.registry import REGISTRY
 from ..layers.spec import ParamSpec, _no_params
 from .canvas.scene import human
 
-INT_MIN, INT_MAX = -(2 ** 31) + 1, 2 ** 31 - 1
+INT_MIN, INT_MAX = -(2**31) + 1, 2**31 - 1
 
 
 class _FloatSpin(QDoubleSpinBox):
@@ -33,7 +48,6 @@ class ParamEditor(QWidget):
     """Wraps the editor for one parameter; `edited(value)` carries a raw value for validation."""
 
     edited = Signal(object)
-
 
     def __init__(self, spec: ParamSpec) -> None:
         super().__init__()
@@ -133,8 +147,9 @@ class ParamEditor(QWidget):
             if self.mode is not None and self.mode.currentData() is not None:
                 return self.mode.currentData()
             vals = [sp.value() for sp in self.spins]
-            return vals[0] if self.link is not None and self.link.isChecked() and self.spec.length is None \
-                else tuple(vals)
+            return (
+                vals[0] if self.link is not None and self.link.isChecked() and self.spec.length is None else tuple(vals)
+            )
         return self._parse(w.text())  # type: ignore[attr-defined]
 
     def _add(self, w: QWidget) -> None:
@@ -260,8 +275,10 @@ class Inspector(QScrollArea):
         body = QWidget()
         lay = QVBoxLayout(body)
         if not self.node_ids or self.graph is None:
-            hint = QLabel("Select a layer to see and edit its parameters.\n\nDrag layers from the palette, "
-                          "wire outputs (right) to inputs (left). F fits the view, Ctrl+G groups.")
+            hint = QLabel(
+                "Select a layer to see and edit its parameters.\n\nDrag layers from the palette, "
+                "wire outputs (right) to inputs (left). F fits the view, Ctrl+G groups."
+            )
             hint.setWordWrap(True)
             hint.setEnabled(False)
             lay.addWidget(hint)
@@ -288,16 +305,21 @@ class Inspector(QScrollArea):
             lay.addWidget(sub)
         else:
             types = sorted({s.type for s in specs})
-            lay.addWidget(QLabel(f"<b>{len(nodes)} layers selected</b> ({', '.join(types)})<br>"
-                                 "Shared parameters below edit all of them."))
+            lay.addWidget(
+                QLabel(
+                    f"<b>{len(nodes)} layers selected</b> ({', '.join(types)})<br>"
+                    "Shared parameters below edit all of them."
+                )
+            )
         if len({s.type for s in specs}) == 1:
             expl = QLabel(first.explanation)
             expl.setWordWrap(True)
             expl.setObjectName("explanation")
             expl.setStyleSheet("color: palette(placeholder-text); padding: 4px 0;")
             lay.addWidget(expl)
-        shared = [p for p in first.params
-                  if all(s.has_param(p.name) and s.param(p.name).kind == p.kind for s in specs[1:])]
+        shared = [
+            p for p in first.params if all(s.has_param(p.name) and s.param(p.name).kind == p.kind for s in specs[1:])
+        ]
         basic = QFormLayout()
         basic.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         lay.addLayout(basic)
@@ -313,8 +335,9 @@ class Inspector(QScrollArea):
         adv.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         adv_inner.setVisible(False)
         adv_box.toggled.connect(adv_inner.setVisible)
-        adv_box.toggled.connect(lambda on, b=adv_box: b.setArrowType(
-            Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow))
+        adv_box.toggled.connect(
+            lambda on, b=adv_box: b.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        )
         for p in shared:
             ed = ParamEditor(p)
             err = QLabel()
@@ -402,8 +425,11 @@ class Inspector(QScrollArea):
         p = int(getattr(st, "params", 0) or 0)
         rows.append(("parameters", f"{p:,}" + (" (frozen)" if node.frozen and p else "")))
         rows.append(("MACs / sample", human(int(getattr(st, "macs", 0) or 0))))
-        html = "<table>" + "".join(f"<tr><td style='padding-right:10px'><i>{k}</i></td><td>{v}</td></tr>"
-                                   for k, v in rows) + "</table>"
+        html = (
+            "<table>"
+            + "".join(f"<tr><td style='padding-right:10px'><i>{k}</i></td><td>{v}</td></tr>" for k, v in rows)
+            + "</table>"
+        )
         for d in self.engine.diagnostics_for(node.id):
             colour = "#d93025" if d.severity == "error" else "#e8900c"
             html += f"<p style='color:{colour}'>{d.severity}: {d.message}</p>"

@@ -1,20 +1,30 @@
 """The studio window: palette (left), canvas (centre), inspector (right), diagnostics and summary (bottom),
 menus, toolbar, status bar, files, autosave and crash recovery, themes, QSettings persistence."""
+
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import shiboken6
-from pathlib import Path
-from typing import Any, Callable
-
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-                               QToolBar,
-                               QUndoView, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+    QUndoView,
+    QWidget,
+)
 
 from ..core.errors import DlstudioError
 from ..io.project import SUFFIX, Project
@@ -24,8 +34,18 @@ from .canvas.items import NodeItem
 from .canvas.scene import GraphScene, human
 from .canvas.view import GraphView
 from .controller import MIME_NODES, Controller
-from .files import (DEFAULT_EXAMPLE, EXAMPLES_DIR, EXPORTERS, IMPORTERS, TAKES_PROJECT, TAKES_WEIGHTS,
-                    FeatureUnavailable, Recovery, find_callable, push_recent)
+from .files import (
+    DEFAULT_EXAMPLE,
+    EXAMPLES_DIR,
+    EXPORTERS,
+    IMPORTERS,
+    TAKES_PROJECT,
+    TAKES_WEIGHTS,
+    FeatureUnavailable,
+    Recovery,
+    find_callable,
+    push_recent,
+)
 from .inspector import Inspector
 from .palette import Palette
 from .summary import BottomPanel
@@ -85,7 +105,7 @@ class MainWindow(QMainWindow):
         self.panel.node_activated.connect(self.focus_node)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
-        self.training: Any = None   # the training workspace (dlstudio.ui.training), built on first use
+        self.training: Any = None  # the training workspace (dlstudio.ui.training), built on first use
         self.training_dock: QDockWidget | None = None
         self._build_actions()
         self.set_project(Project())
@@ -107,8 +127,15 @@ class MainWindow(QMainWindow):
         return dock
 
     # ------------------------------------------------------------ actions
-    def _act(self, menu: Any, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = "",
-             checkable: bool = False) -> QAction:
+    def _act(
+        self,
+        menu: Any,
+        text: str,
+        slot: Callable[[], Any],
+        shortcut: Any = None,
+        tip: str = "",
+        checkable: bool = False,
+    ) -> QAction:
         a = QAction(text, self)
         if shortcut is not None:
             if isinstance(shortcut, list):
@@ -131,8 +158,9 @@ class MainWindow(QMainWindow):
         SK = QKeySequence.StandardKey
         f = mb.addMenu("&File")
         self.act_new = self._act(f, "&New", self.new_blank, SK.New, "Start an empty network")
-        self.act_template = self._act(f, "New from &template...", self.new_from_template, "Ctrl+Shift+N",
-                                      "Start from an example")
+        self.act_template = self._act(
+            f, "New from &template...", self.new_from_template, "Ctrl+Shift+N", "Start from an example"
+        )
         self.act_open = self._act(f, "&Open...", self.open_dialog, SK.Open)
         self.recent_menu = f.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -141,9 +169,13 @@ class MainWindow(QMainWindow):
         self.act_save = self._act(f, "&Save", self.save, SK.Save)
         self._act(f, "Save &as...", self.save_as_dialog, SK.SaveAs)
         ex = f.addMenu("&Export")
-        for key, text in (("onnx", "ONNX model (.onnx)..."), ("python", "PyTorch code (.py)..."),
-                          ("weights", "Weights (.safetensors)..."), ("png", "Diagram as PNG..."),
-                          ("svg", "Diagram as SVG...")):
+        for key, text in (
+            ("onnx", "ONNX model (.onnx)..."),
+            ("python", "PyTorch code (.py)..."),
+            ("weights", "Weights (.safetensors)..."),
+            ("png", "Diagram as PNG..."),
+            ("svg", "Diagram as SVG..."),
+        ):
             self._act(ex, text, lambda k=key: self.export_dialog(k))
         f.addSeparator()
         self._act(f, "&Quit", self.close, SK.Quit)
@@ -157,8 +189,9 @@ class MainWindow(QMainWindow):
         self._act(e, "&Copy", self.copy, SK.Copy)
         self._act(e, "&Paste", self.paste, SK.Paste)
         self._act(e, "D&uplicate", self.duplicate, "Ctrl+D")
-        self._act(e, "&Delete", self.delete_selection, [QKeySequence(Qt.Key.Key_Delete),
-                                                         QKeySequence(Qt.Key.Key_Backspace)])
+        self._act(
+            e, "&Delete", self.delete_selection, [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)]
+        )
         self._act(e, "Select &all", self.select_all, SK.SelectAll)
         self._act(e, "Re&name", self.rename_selected, "F2")
         self._act(e, "&Freeze / unfreeze", self.toggle_frozen, "Ctrl+Shift+F", "Keep the weights fixed in training")
@@ -172,8 +205,9 @@ class MainWindow(QMainWindow):
         self._act(v, "Layout &selection", lambda: self.auto_layout(selection=True), "Ctrl+Shift+L")
         self.act_snap = self._act(v, "Snap to &grid", self._toggle_snap, None, checkable=True)
         self.act_snap.setChecked(self.settings.value("grid_snap", "true") in (True, "true"))
-        self.act_minimap = self._act(v, "&Minimap", lambda: self.view.set_minimap(self.act_minimap.isChecked()),
-                                     "M", checkable=True)
+        self.act_minimap = self._act(
+            v, "&Minimap", lambda: self.view.set_minimap(self.act_minimap.isChecked()), "M", checkable=True
+        )
         self.act_minimap.setChecked(True)
         tm = v.addMenu("&Theme")
         group = QActionGroup(self)
@@ -191,11 +225,21 @@ class MainWindow(QMainWindow):
         self._act(b, "&Collapse / expand", self.toggle_collapse, "Ctrl+E")
 
         t = mb.addMenu("&Train")
-        self.act_train = self._act(t, "&Start training", self.start_training, "F5",
-                                   "Train a copy of the graph with the project's data and training settings")
+        self.act_train = self._act(
+            t,
+            "&Start training",
+            self.start_training,
+            "F5",
+            "Train a copy of the graph with the project's data and training settings",
+        )
         self._act(t, "&Pause / resume", lambda: self.training_workspace().toggle_pause(), "F6")
-        self.act_stop = self._act(t, "S&top training", lambda: self.training_workspace().stop(), "Shift+F5",
-                                  "Stop after this batch (keeps a checkpoint)")
+        self.act_stop = self._act(
+            t,
+            "S&top training",
+            lambda: self.training_workspace().stop(),
+            "Shift+F5",
+            "Stop after this batch (keeps a checkpoint)",
+        )
         t.addSeparator()
         self._act(t, "Training &panel", self.training_workspace, "Ctrl+T", "Data, training settings, results")
         self._act(t, "&Export trained model...", lambda: self.training_workspace().open_export("onnx"))
@@ -203,8 +247,13 @@ class MainWindow(QMainWindow):
         self.act_stop.setIconText("Stop")
 
         h = mb.addMenu("&Help")
-        self._act(h, "&About dlstudio", lambda: QMessageBox.about(
-            self, "About dlstudio", "dlstudio: draw a network, see its shapes, train it, export it."))
+        self._act(
+            h,
+            "&About dlstudio",
+            lambda: QMessageBox.about(
+                self, "About dlstudio", "dlstudio: draw a network, see its shapes, train it, export it."
+            ),
+        )
 
         tb = QToolBar("Main")
         tb.setObjectName("main_toolbar")
@@ -229,7 +278,7 @@ class MainWindow(QMainWindow):
         if self.scene is not None:
             self.scene.detach()
         self.project = project
-        self._imported: Any = None   # an import whose weights go to the sidecar on the first save
+        self._imported: Any = None  # an import whose weights go to the sidecar on the first save
         self._settings_dirty = False  # data/training settings edited since the last save (not undoable edits)
         graph = project.graph
         self.engine = make_engine(graph)
@@ -279,8 +328,10 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         t = self.engine.totals()
-        self.status_counts.setText(f"{len(self.project.graph)} layers \u00b7 {human(int(getattr(t, 'params', 0)))} "
-                                   f"params \u00b7 {human(int(getattr(t, 'macs', 0)))} MACs")
+        self.status_counts.setText(
+            f"{len(self.project.graph)} layers \u00b7 {human(int(getattr(t, 'params', 0)))} "
+            f"params \u00b7 {human(int(getattr(t, 'macs', 0)))} MACs"
+        )
         errors = sum(d.severity == "error" for d in self.engine.diagnostics())
         self.status_valid.setText("\u2714 valid" if not errors else f"\u2716 {errors} error(s)")
         self.status_valid.setStyleSheet(f"color: {'#3fb27f' if not errors else self.theme.error};")
@@ -318,8 +369,11 @@ class MainWindow(QMainWindow):
             return
         self.scene.select_nodes([node_id])
         grp = self.project.graph.node(node_id).group
-        item = self.scene.blocks[grp] if grp in self.scene.blocks and self.project.graph.group(grp).collapsed \
+        item = (
+            self.scene.blocks[grp]
+            if grp in self.scene.blocks and self.project.graph.group(grp).collapsed
             else self.scene.nodes[node_id]
+        )
         self.view.centre_on_node(item)
 
     def select_all(self) -> None:
@@ -336,9 +390,23 @@ class MainWindow(QMainWindow):
             self.scene.clearSelection()
             item.setSelected(True)
         menu = QMenu(self)
-        for text in ("Re&name", "Cu&t", "&Copy", "&Paste", "D&uplicate", "&Delete", None, "&Group selection",
-                     "&Ungroup", "&Collapse / expand", "&Freeze / unfreeze", None, "Layout &selection",
-                     "&Auto-layout", "&Fit"):
+        for text in (
+            "Re&name",
+            "Cu&t",
+            "&Copy",
+            "&Paste",
+            "D&uplicate",
+            "&Delete",
+            None,
+            "&Group selection",
+            "&Ungroup",
+            "&Collapse / expand",
+            "&Freeze / unfreeze",
+            None,
+            "Layout &selection",
+            "&Auto-layout",
+            "&Fit",
+        ):
             if text is None:
                 menu.addSeparator()
             elif text in self._actions:
@@ -416,6 +484,7 @@ class MainWindow(QMainWindow):
                 self.controller.rename_group(key, text)  # type: ignore[union-attr]
             else:
                 self.controller.rename(key, text)  # type: ignore[union-attr]
+
         self.view.begin_rename(items[0], done)
 
     def toggle_frozen(self) -> None:
@@ -435,14 +504,16 @@ class MainWindow(QMainWindow):
     def ungroup_selection(self) -> None:
         assert self.scene is not None and self.controller is not None
         gids = self.scene.selected_group_ids() or list(
-            {self.project.graph.node(n).group for n in self.scene.selected_node_ids()} - {None})
+            {self.project.graph.node(n).group for n in self.scene.selected_node_ids()} - {None}
+        )
         for gid in gids:
             self.controller.ungroup(gid)
 
     def toggle_collapse(self) -> None:
         assert self.scene is not None and self.controller is not None
         gids = self.scene.selected_group_ids() or list(
-            {self.project.graph.node(n).group for n in self.scene.selected_node_ids()} - {None})
+            {self.project.graph.node(n).group for n in self.scene.selected_node_ids()} - {None}
+        )
         for gid in gids:
             self.controller.set_collapsed(gid, not self.project.graph.group(gid).collapsed)
 
@@ -470,10 +541,17 @@ class MainWindow(QMainWindow):
     # -------------------------------------------------------------- files
     def _ask_dialog(self, kind: str, text: str) -> str:
         if kind == "unsaved":
-            r = QMessageBox.question(self, "Unsaved changes", text, QMessageBox.StandardButton.Save
-                                     | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
-            return {QMessageBox.StandardButton.Save: "save",
-                    QMessageBox.StandardButton.Discard: "discard"}.get(r, "cancel")
+            r = QMessageBox.question(
+                self,
+                "Unsaved changes",
+                text,
+                QMessageBox.StandardButton.Save
+                | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel,
+            )
+            return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
+                r, "cancel"
+            )
         if kind == "restore":
             r = QMessageBox.question(self, "Restore unsaved work?", text)
             return "yes" if r == QMessageBox.StandardButton.Yes else "no"
@@ -507,6 +585,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return
         from .gallery import TemplateGallery
+
         dlg = TemplateGallery(self, self.theme)
         if dlg.exec() and dlg.chosen is not None:
             try:
@@ -577,8 +656,10 @@ class MainWindow(QMainWindow):
         return self.save_to(self.project.path)
 
     def save_as_dialog(self) -> bool:
-        path = self.ask("save", str(self.project.path or Path(str(self.settings.value("last_dir", "")))
-                                    / f"{self.project.name}{SUFFIX}"))
+        path = self.ask(
+            "save",
+            str(self.project.path or Path(str(self.settings.value("last_dir", ""))) / f"{self.project.name}{SUFFIX}"),
+        )
         if not path:
             return False
         if not path.endswith(SUFFIX):
@@ -677,8 +758,9 @@ class MainWindow(QMainWindow):
             self.ask("error", f"Export to {kind} is not available yet: {exc}")
             return False
         ext = {"onnx": ".onnx", "python": ".py", "weights": ".safetensors", "png": ".png", "svg": ".svg"}[kind]
-        path = self.ask(f"export:{kind}", str(Path(str(self.settings.value("last_dir", "")))
-                                              / f"{self.project.name}{ext}"))
+        path = self.ask(
+            f"export:{kind}", str(Path(str(self.settings.value("last_dir", ""))) / f"{self.project.name}{ext}")
+        )
         if not path:
             return False
         try:
@@ -703,11 +785,13 @@ class MainWindow(QMainWindow):
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
                 from .training import TrainingWorkspace
+
                 self.training = TrainingWorkspace(lambda: self.project, self)
                 self.training.node_failed.connect(self.focus_node)
                 self.training.settings_changed.connect(self._settings_edited)
-                self.training_dock = self._dock("Training and results", self.training,
-                                                Qt.DockWidgetArea.BottomDockWidgetArea)
+                self.training_dock = self._dock(
+                    "Training and results", self.training, Qt.DockWidgetArea.BottomDockWidgetArea
+                )
                 self.tabifyDockWidget(self.panel_dock, self.training_dock)
                 self.training.load_project()
             finally:
@@ -728,7 +812,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         if self.training is not None:
-            self.training.shutdown()   # a running QThread must end before its widgets go
+            self.training.shutdown()  # a running QThread must end before its widgets go
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.recovery.clear()
@@ -762,10 +846,12 @@ def launch(args: list[str]) -> int:
     freeze_startup_objects()
     smoke = os.environ.get("DLSTUDIO_SMOKE_EXIT_MS")
     if smoke:  # packaging smoke check: start, show the project, report and quit
+
         def report() -> None:
             print(f"dlstudio smoke: {win.windowTitle()} with {len(win.project.graph)} layers")
             win.controller.undo_stack.setClean()  # type: ignore[union-attr]
             win.close()
+
         QTimer.singleShot(int(smoke), report)
     code = int(app.exec())  # type: ignore[union-attr]
     release_clipboard(app)

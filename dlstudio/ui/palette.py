@@ -1,5 +1,6 @@
 """The layer palette: every registered LayerSpec by category, filtered by a search over name, category and
 explanation. Drag an entry onto the canvas, or double-click to add it at the view centre."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
@@ -49,7 +50,7 @@ def layer_mime(type_name: str) -> QMimeData:
 
 
 class Palette(QWidget):
-    add_requested = Signal(str)   # double-click: add at the view centre
+    add_requested = Signal(str)  # double-click: add at the view centre
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,12 +92,12 @@ class Palette(QWidget):
                 item.setIcon(0, icon)
                 item.setData(0, TYPE_ROLE, spec.type)
                 item.setToolTip(0, f"<b>{spec.display_name}</b> ({category})<br>{spec.explanation}")
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                              | Qt.ItemFlag.ItemIsDragEnabled)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
                 head.addChild(item)
                 self.items[spec.type] = item
-                self._texts[spec.type] = " ".join((spec.type, spec.display_name, category, spec.explanation,
-                                                   " ".join(spec.tags))).lower()
+                self._texts[spec.type] = " ".join(
+                    (spec.type, spec.display_name, category, spec.explanation, " ".join(spec.tags))
+                ).lower()
             head.setExpanded(True)
 
     def filter(self, text: str) -> list[str]:

@@ -7,6 +7,7 @@ thread; each message is one JSON line, and arrays (decision boundary, prediction
 files in a private exchange folder, read without pickle. One spare process (torch already imported) waits for
 the next job, so pressing Start does not pay for the import.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ from ..training.predictions import TrainedModel, load_npz
 
 # the training process runs a little below the window's priority (see dlstudio.training.child)
 TRAIN_NICE = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "5"))
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder that holds the dlstudio package
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds the dlstudio package
 
 
 def _new_process() -> QProcess:
@@ -47,13 +48,13 @@ class _Spares(QObject):
     """At most one idle training process, started ahead of need. Its first message also says which
     accelerators the machine has, so the studio itself need not import torch to list them."""
 
-    devices_found = Signal(list)   # ["cuda:0", ...] (empty on a CPU-only machine)
+    devices_found = Signal(list)  # ["cuda:0", ...] (empty on a CPU-only machine)
 
     def __init__(self) -> None:
         super().__init__()
         self.devices: list[str] | None = None
         self.spare: QProcess | None = None
-        self.warm = False              # the spare has finished its imports
+        self.warm = False  # the spare has finished its imports
         self._hooked = False
 
     def prepare(self) -> None:
@@ -87,8 +88,12 @@ class _Spares(QObject):
         self.prepare()
         proc = self.spare
         waited = 0
-        while not self.warm and proc is not None and proc.state() != QProcess.ProcessState.NotRunning \
-                and waited < timeout_ms:
+        while (
+            not self.warm
+            and proc is not None
+            and proc.state() != QProcess.ProcessState.NotRunning
+            and waited < timeout_ms
+        ):
             proc.waitForReadyRead(200)
             self._on_output()
             waited += 200
@@ -106,7 +111,7 @@ class _Spares(QObject):
     def shutdown(self) -> None:
         proc, self.spare = self.spare, None
         if proc is not None and proc.state() != QProcess.ProcessState.NotRunning:
-            proc.closeWriteChannel()   # end of input: the spare exits on its own
+            proc.closeWriteChannel()  # end of input: the spare exits on its own
             if not proc.waitForFinished(3000):
                 proc.kill()
                 proc.waitForFinished(1000)
@@ -118,11 +123,11 @@ SPARES = _Spares()
 class TrainingProcess(QObject):
     """One run in a child process. `stop()`, `pause()` and `resume()` write a command line to the child."""
 
-    events_emitted = Signal(list)         # Event objects, in order
-    setup_failed = Signal(str, object)    # message, node id
-    boundary_ready = Signal(object)       # Boundary
-    predictions_ready = Signal(object)    # Predictions
-    finished = Signal()                   # the process has ended and every message was delivered
+    events_emitted = Signal(list)  # Event objects, in order
+    setup_failed = Signal(str, object)  # message, node id
+    boundary_ready = Signal(object)  # Boundary
+    predictions_ready = Signal(object)  # Predictions
+    finished = Signal()  # the process has ended and every message was delivered
 
     def __init__(self, job: dict[str, Any], graph: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -195,7 +200,7 @@ class TrainingProcess(QObject):
                 continue
             try:
                 self._handle(json.loads(line))
-            except (ValueError, KeyError, OSError, TypeError) as exc:   # a damaged message: say so, keep going
+            except (ValueError, KeyError, OSError, TypeError) as exc:  # a damaged message: say so, keep going
                 self.setup_failed.emit(f"A message from the training process could not be read: {exc}", None)
 
     def _read_stderr(self) -> None:
@@ -230,7 +235,8 @@ class TrainingProcess(QObject):
         grid_path = d.get("grid_path")
         if grid_path:
             import numpy as np
-            event.grid = np.load(grid_path, allow_pickle=False)   # type: ignore[attr-defined]
+
+            event.grid = np.load(grid_path, allow_pickle=False)  # type: ignore[attr-defined]
         return event
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
@@ -245,18 +251,22 @@ class TrainingProcess(QObject):
         self._read()
         self._read_stderr()
         if not self._ended_by_event and not self._reported:
-            how = "was killed (out of memory?)" if status == QProcess.ExitStatus.CrashExit else \
-                f"ended unexpectedly (exit code {code})"
+            how = (
+                "was killed (out of memory?)"
+                if status == QProcess.ExitStatus.CrashExit
+                else f"ended unexpectedly (exit code {code})"
+            )
             tail = next((line for line in reversed(self._stderr)), "")
             message = self._start_error or f"The training process {how}" + (f": {tail}" if tail else "")
             self.events_emitted.emit([Failed(message)])
         if self._weights:
             try:
-                from safetensors.numpy import load_file   # numpy: the window need not import torch for this
+                from safetensors.numpy import load_file  # numpy: the window need not import torch for this
+
                 self.trainer = TrainedModel(self.graph, load_file(self._weights), self.info)
             except Exception as exc:  # noqa: BLE001 - the run's own folder still has its weights
                 self.setup_failed.emit(f"The trained weights could not be read back: {exc}", None)
         shutil.rmtree(self.exchange, ignore_errors=True)
         self._done = True
         self.finished.emit()
-        SPARES.prepare()   # the next run starts warm; the spare's import no longer competes with this run
+        SPARES.prepare()  # the next run starts warm; the spare's import no longer competes with this run

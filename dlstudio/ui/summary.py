@@ -1,13 +1,25 @@
 """The bottom dock: diagnostics (click one to select and centre its node) and the live model summary
 (layer, type, output shape, params, MACs, memory) with totals and a training-memory estimate."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QSpinBox,
-                               QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSpinBox,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.graph import ModelGraph
 from .canvas.scene import human
@@ -51,6 +63,7 @@ class SummaryModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and self.ids[index.row()] == "":
             from PySide6.QtGui import QFont
+
             f = QFont()
             f.setBold(True)
             return f
@@ -98,8 +111,12 @@ class BottomPanel(QTabWidget):
         self.batch = QSpinBox(minimum=1, maximum=1 << 16, value=32)
         bar.addWidget(self.batch)
         self.optimizer = QComboBox()
-        for name, key in (("Adam / AdamW", "adam"), ("SGD + momentum", "sgd_momentum"), ("SGD", "sgd"),
-                          ("RMSprop", "rmsprop")):
+        for name, key in (
+            ("Adam / AdamW", "adam"),
+            ("SGD + momentum", "sgd_momentum"),
+            ("SGD", "sgd"),
+            ("RMSprop", "rmsprop"),
+        ):
             self.optimizer.addItem(name, key)
         bar.addWidget(self.optimizer)
         self.memory = QLabel()
@@ -129,7 +146,7 @@ class BottomPanel(QTabWidget):
             item.setForeground(QColor("#d93025" if d.severity == "error" else "#c77700"))
             item.setToolTip(f"{d.code}: {d.message}")
             self.diag_list.addItem(item)
-        if not diags and len(g):   # say so, rather than show an empty list that looks broken
+        if not diags and len(g):  # say so, rather than show an empty list that looks broken
             ok = QListWidgetItem("\u2714  No errors or warnings: every wire's shape fits.")
             ok.setForeground(QColor("#3fb27f"))
             ok.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -150,17 +167,35 @@ class BottomPanel(QTabWidget):
             shape = ", ".join(str(t) for t in outs) if outs else ("?" if outs is None else "")
             act = int(getattr(st, "activation_bytes", 0) or 0)
             ids.append(nid)
-            rows.append((node.label, node.type, shape, f"{int(getattr(st, 'params', 0) or 0):,}",
-                         human(int(getattr(st, "macs", 0) or 0)), fmt_bytes(act)))
+            rows.append(
+                (
+                    node.label,
+                    node.type,
+                    shape,
+                    f"{int(getattr(st, 'params', 0) or 0):,}",
+                    human(int(getattr(st, "macs", 0) or 0)),
+                    fmt_bytes(act),
+                )
+            )
         t = eng.totals()
         ids.append("")
-        rows.append(("Total", f"{len(g)} layers", "", f"{int(getattr(t, 'params', 0)):,}",
-                     human(int(getattr(t, "macs", 0))), fmt_bytes(int(getattr(t, "activation_bytes", 0)))))
+        rows.append(
+            (
+                "Total",
+                f"{len(g)} layers",
+                "",
+                f"{int(getattr(t, 'params', 0)):,}",
+                human(int(getattr(t, "macs", 0))),
+                fmt_bytes(int(getattr(t, "activation_bytes", 0))),
+            )
+        )
         self.model.set_rows(ids, rows)
         frozen = int(getattr(t, "frozen", 0) or 0)
-        self.totals.setText(f"{int(getattr(t, 'params', 0)):,} parameters"
-                            + (f" ({frozen:,} frozen)" if frozen else "")
-                            + f" \u00b7 {human(int(getattr(t, 'macs', 0)))} MACs per sample")
+        self.totals.setText(
+            f"{int(getattr(t, 'params', 0)):,} parameters"
+            + (f" ({frozen:,} frozen)" if frozen else "")
+            + f" \u00b7 {human(int(getattr(t, 'macs', 0)))} MACs per sample"
+        )
         self._update_memory()
 
     def _update_memory(self) -> None:
@@ -170,9 +205,11 @@ class BottomPanel(QTabWidget):
         total = getattr(est, "total_bytes", None)
         if total is None:
             total = getattr(est, "total", 0)
-        parts = [f"{k.split('_')[0]} {fmt_bytes(int(getattr(est, k)))}"
-                 for k in ("params_bytes", "grads_bytes", "optimizer_bytes", "activation_bytes", "activations_bytes")
-                 if hasattr(est, k)]
+        parts = [
+            f"{k.split('_')[0]} {fmt_bytes(int(getattr(est, k)))}"
+            for k in ("params_bytes", "grads_bytes", "optimizer_bytes", "activation_bytes", "activations_bytes")
+            if hasattr(est, k)
+        ]
         self.memory.setText(f"Training memory \u2248 <b>{fmt_bytes(int(total))}</b>")
         self.memory.setToolTip(" + ".join(parts) + f" at batch size {self.batch.value()}")
 

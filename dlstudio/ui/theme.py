@@ -1,4 +1,5 @@
 """Light and dark themes: one palette for widgets (Fusion style) and one for the canvas."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,9 +8,17 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 CATEGORY_COLOURS = {
-    "Input/Output": "#5b8def", "Dense": "#e8a33d", "Convolution": "#3fb27f", "Pooling": "#28a0a8",
-    "Normalization": "#a77bdb", "Regularization": "#9a9a9a", "Recurrent": "#e0679a",
-    "Embedding & Attention": "#d4704a", "Activation": "#c9b33a", "Merge": "#6c8ebf", "Blocks": "#8d6e63",
+    "Input/Output": "#5b8def",
+    "Dense": "#e8a33d",
+    "Convolution": "#3fb27f",
+    "Pooling": "#28a0a8",
+    "Normalization": "#a77bdb",
+    "Regularization": "#9a9a9a",
+    "Recurrent": "#e0679a",
+    "Embedding & Attention": "#d4704a",
+    "Activation": "#c9b33a",
+    "Merge": "#6c8ebf",
+    "Blocks": "#8d6e63",
 }
 
 
@@ -30,12 +39,36 @@ class Theme:
     block: str
 
 
-LIGHT = Theme("light", canvas="#f7f7f9", grid="#e9e9ee", grid_major="#dcdce4", node="#ffffff",
-              node_text="#1f2330", node_subtext="#5d6475", wire="#7d8598", wire_label="#3b4252",
-              selection="#2f7cf6", error="#d93025", warning="#e8900c", block="#eef1f8")
-DARK = Theme("dark", canvas="#1e2127", grid="#262a31", grid_major="#2e333b", node="#2b3038",
-             node_text="#e6e9ef", node_subtext="#a3abba", wire="#8a93a6", wire_label="#d0d6e0",
-             selection="#5c9bff", error="#ff6b5e", warning="#ffb340", block="#252a33")
+LIGHT = Theme(
+    "light",
+    canvas="#f7f7f9",
+    grid="#e9e9ee",
+    grid_major="#dcdce4",
+    node="#ffffff",
+    node_text="#1f2330",
+    node_subtext="#5d6475",
+    wire="#7d8598",
+    wire_label="#3b4252",
+    selection="#2f7cf6",
+    error="#d93025",
+    warning="#e8900c",
+    block="#eef1f8",
+)
+DARK = Theme(
+    "dark",
+    canvas="#1e2127",
+    grid="#262a31",
+    grid_major="#2e333b",
+    node="#2b3038",
+    node_text="#e6e9ef",
+    node_subtext="#a3abba",
+    wire="#8a93a6",
+    wire_label="#d0d6e0",
+    selection="#5c9bff",
+    error="#ff6b5e",
+    warning="#ffb340",
+    block="#252a33",
+)
 THEMES = {"light": LIGHT, "dark": DARK}
 
 

@@ -6,17 +6,18 @@ store the events; views repaint from a timer (10-20 Hz), never once per batch. W
 while it trains (the live decision boundary, the final predictions for the results views) runs here, in the
 thread that owns the model, between events.
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from ..training.predictions import (Boundary, Predictions, collect_predictions, decision_boundary,  # noqa: F401
-                                    is_two_d, predict)
+from ..training.predictions import Boundary, Predictions, collect_predictions, decision_boundary, is_two_d, predict  # noqa: F401
 
 
 class TrainingWorker(QThread):
@@ -27,13 +28,20 @@ class TrainingWorker(QThread):
     queued signal wakes the GUI thread and makes the two threads trade the GIL, which at hundreds of batches a
     second costs the training thread a noticeable share of its speed."""
 
-    events_emitted = Signal(list)         # dlstudio.training.events.Event objects, in order
-    setup_failed = Signal(str, object)    # message, node id (a data/graph misfit names the Input/Output node)
-    boundary_ready = Signal(object)       # Boundary, after each epoch of a 2-D classification run
-    predictions_ready = Signal(object)    # Predictions, after the run finished
+    events_emitted = Signal(list)  # dlstudio.training.events.Event objects, in order
+    setup_failed = Signal(str, object)  # message, node id (a data/graph misfit names the Input/Output node)
+    boundary_ready = Signal(object)  # Boundary, after each epoch of a 2-D classification run
+    predictions_ready = Signal(object)  # Predictions, after the run finished
 
-    def __init__(self, factory: Callable[[], Any], parent: Any = None, *, live_boundary: bool = True,
-                 nice: int = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "0")), flush_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        parent: Any = None,
+        *,
+        live_boundary: bool = True,
+        nice: int = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "0")),
+        flush_s: float = 0.05,
+    ) -> None:
         super().__init__(parent)
         self.flush_s = flush_s
         self.nice = nice
@@ -70,6 +78,7 @@ class TrainingWorker(QThread):
     # the thread ----------------------------------------------------------------------------------------------
     def run(self) -> None:  # noqa: D401 - QThread override
         from ..core.errors import DlstudioError
+
         if self.nice and hasattr(os, "setpriority"):
             # a slightly lower priority for this thread only: the GUI thread wins the CPU when both want it
             try:
@@ -77,6 +86,7 @@ class TrainingWorker(QThread):
             except OSError:
                 pass
         from ..training.events import BatchEnd, EpochEnd, Finished
+
         try:
             trainer = self._factory()
         except DlstudioError as exc:

@@ -4,11 +4,13 @@ ZeroPad2d, ReflectionPad2d.
 Shapes follow torch's formulas exactly (the harness checks them against real forwards). The layout helpers at
 the top are shared with pool.py.
 """
+
 from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ...core.errors import ShapeError
 from ...core.tensor import TensorInfo
@@ -37,8 +39,12 @@ def expect_layout(t: TensorInfo, layer: str, nd: int, port: str = "x") -> None:
     variant = f"{layer[:-2]}{got_nd}d"
     if got_nd in LAYOUTS and layer[-2:] in ("1d", "2d", "3d") and variant in REGISTRY:
         hint += f", or use {variant}"
-    raise ShapeError(f"{layer} expects {want} per sample but receives {tuple(t.features)}: {hint}",
-                     port=port, expected=want, got=str(tuple(t.features)))
+    raise ShapeError(
+        f"{layer} expects {want} per sample but receives {tuple(t.features)}: {hint}",
+        port=port,
+        expected=want,
+        got=str(tuple(t.features)),
+    )
 
 
 def spatial_text(sizes: Sequence[Any]) -> str:
@@ -53,6 +59,7 @@ def as_text(value: Any) -> str:
 def sample_valid(rule: Callable[[dict, list], Any], gen: Sampler, tries: int = 500) -> Sampler:
     """A sampler that draws from `gen` until the shape rule accepts the draw, so the harness gets varied but
     always valid parameters without each generator encoding every constraint."""
+
     def sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
         for _ in range(tries):
             params, inputs = gen(rng)
@@ -62,6 +69,7 @@ def sample_valid(rule: Callable[[dict, list], Any], gen: Sampler, tries: int = 5
                 continue
             return params, inputs
         raise RuntimeError("sampler found no valid draw")  # a bug in the generator, caught by the harness
+
     return sample
 
 
@@ -90,9 +98,11 @@ def _conv_geometry(layer: str, nd: int, params: dict, t: TensorInfo) -> tuple[in
     pad = params["padding"]
     if pad == "same":
         if any(v != 1 for v in s):
-            raise ShapeError(f"{layer}: padding='same' keeps the size only with stride 1 but stride is "
-                             f"{as_text(params['stride'])}: set stride to 1 or give padding as a number",
-                             param="padding")
+            raise ShapeError(
+                f"{layer}: padding='same' keeps the size only with stride 1 but stride is "
+                f"{as_text(params['stride'])}: set stride to 1 or give padding as a number",
+                param="padding",
+            )
         # torch pads dilation*(kernel_size-1) in total, the odd one on the right
         sides = [(d[i] * (k[i] - 1) // 2, d[i] * (k[i] - 1) - d[i] * (k[i] - 1) // 2) for i in range(nd)]
         p = (0,) * nd
@@ -103,12 +113,17 @@ def _conv_geometry(layer: str, nd: int, params: dict, t: TensorInfo) -> tuple[in
     for i in range(nd):
         widest = max(sides[i])
         if mode == "reflect" and widest >= sizes[i]:
-            raise ShapeError(f"{layer}: padding_mode='reflect' needs padding smaller than the input "
-                             f"({widest} vs {spatial_text(sizes)}): reduce padding or use 'replicate'",
-                             param="padding")
+            raise ShapeError(
+                f"{layer}: padding_mode='reflect' needs padding smaller than the input "
+                f"({widest} vs {spatial_text(sizes)}): reduce padding or use 'replicate'",
+                param="padding",
+            )
         if mode == "circular" and widest > sizes[i]:
-            raise ShapeError(f"{layer}: padding_mode='circular' cannot wrap more than the input size "
-                             f"({widest} vs {spatial_text(sizes)}): reduce padding", param="padding")
+            raise ShapeError(
+                f"{layer}: padding_mode='circular' cannot wrap more than the input size "
+                f"({widest} vs {spatial_text(sizes)}): reduce padding",
+                param="padding",
+            )
     if pad == "same":
         return tuple(sizes)
     span = [d[i] * (k[i] - 1) + 1 for i in range(nd)]
@@ -116,22 +131,31 @@ def _conv_geometry(layer: str, nd: int, params: dict, t: TensorInfo) -> tuple[in
         what = f"kernel_size {as_text(params['kernel_size'])}"
         if any(v != 1 for v in d):
             what += f" with dilation {as_text(params['dilation'])} (spanning {spatial_text(span)})"
-        raise ShapeError(f"{layer}: {what} is larger than the {spatial_text(sizes)} input plus padding: "
-                         f"reduce kernel_size or add padding", param="kernel_size",
-                         expected=f"<= {spatial_text([sizes[i] + 2 * p[i] for i in range(nd)])}",
-                         got=spatial_text(span))
+        raise ShapeError(
+            f"{layer}: {what} is larger than the {spatial_text(sizes)} input plus padding: "
+            f"reduce kernel_size or add padding",
+            param="kernel_size",
+            expected=f"<= {spatial_text([sizes[i] + 2 * p[i] for i in range(nd)])}",
+            got=spatial_text(span),
+        )
     return tuple(conv_out(sizes[i], k[i], s[i], p[i], d[i]) for i in range(nd))
 
 
 def _check_groups(layer: str, channels: int, params: dict, out_channels: int) -> None:
     g = params["groups"]
     if channels % g:
-        raise ShapeError(f"{layer}: in_channels {channels} is not divisible by groups={g}: choose groups that "
-                         f"divides {channels} (groups={channels} makes it depthwise)", param="groups",
-                         expected=f"a divisor of {channels}", got=g)
+        raise ShapeError(
+            f"{layer}: in_channels {channels} is not divisible by groups={g}: choose groups that "
+            f"divides {channels} (groups={channels} makes it depthwise)",
+            param="groups",
+            expected=f"a divisor of {channels}",
+            got=g,
+        )
     if out_channels % g:
-        raise ShapeError(f"{layer}: out_channels {out_channels} is not divisible by groups={g}: make "
-                         f"out_channels a multiple of {g}", param="out_channels")
+        raise ShapeError(
+            f"{layer}: out_channels {out_channels} is not divisible by groups={g}: make out_channels a multiple of {g}",
+            param="out_channels",
+        )
 
 
 def _conv_shape(layer: str, nd: int) -> Callable[[dict, list], list[TensorInfo]]:
@@ -142,6 +166,7 @@ def _conv_shape(layer: str, nd: int) -> Callable[[dict, list], list[TensorInfo]]
         _check_groups(layer, int(t.shape[1]), params, params["out_channels"])
         out = _conv_geometry(layer, nd, params, t)
         return [t.with_shape(("N", params["out_channels"], *out))]
+
     return rule
 
 
@@ -154,6 +179,7 @@ def _conv_params(nd: int) -> Callable[[dict, list], int]:
         cin = int(inputs[0].shape[1])
         w = params["out_channels"] * (cin // params["groups"]) * _kvol(params, nd)
         return w + (params["out_channels"] if params["bias"] else 0)
+
     return count
 
 
@@ -161,6 +187,7 @@ def _conv_macs(nd: int) -> Callable[[dict, list, list], int]:
     def macs(params: dict, inputs: list, outputs: list) -> int:
         cin = int(inputs[0].shape[1])
         return outputs[0].numel_per_sample() * (cin // params["groups"]) * _kvol(params, nd)
+
     return macs
 
 
@@ -169,16 +196,39 @@ def _conv_param_specs(nd: int) -> tuple[ParamSpec, ...]:
         ParamSpec("out_channels", "int", 16, "Number of filters (output channels)", min=1),
         ParamSpec("kernel_size", "int_or_tuple", 3, "Window size of each filter", min=1, length=nd),
         ParamSpec("stride", "int_or_tuple", 1, "Step between windows; 2 halves the size", min=1, length=nd),
-        ParamSpec("padding", "int_or_tuple", 0, "Zeros added on each side; 'same' keeps the size (stride 1), "
-                  "'valid' adds none", min=0, length=nd, choices=("same", "valid")),
-        ParamSpec("dilation", "int_or_tuple", 1, "Gap between kernel taps (atrous convolution)", min=1, length=nd,
-                  advanced=True),
-        ParamSpec("groups", "int", 1, "Split channels into independent groups; groups = in_channels (and "
-                  "out_channels a multiple of it) gives a depthwise convolution", min=1, advanced=True),
-        ParamSpec("bias", "bool", True, "Learn an additive bias per output channel (off before BatchNorm)",
-                  advanced=True),
-        ParamSpec("padding_mode", "choice", "zeros", "What the padding is filled with", choices=PADDING_MODES,
-                  advanced=True),
+        ParamSpec(
+            "padding",
+            "int_or_tuple",
+            0,
+            "Zeros added on each side; 'same' keeps the size (stride 1), 'valid' adds none",
+            min=0,
+            length=nd,
+            choices=("same", "valid"),
+        ),
+        ParamSpec(
+            "dilation",
+            "int_or_tuple",
+            1,
+            "Gap between kernel taps (atrous convolution)",
+            min=1,
+            length=nd,
+            advanced=True,
+        ),
+        ParamSpec(
+            "groups",
+            "int",
+            1,
+            "Split channels into independent groups; groups = in_channels (and "
+            "out_channels a multiple of it) gives a depthwise convolution",
+            min=1,
+            advanced=True,
+        ),
+        ParamSpec(
+            "bias", "bool", True, "Learn an additive bias per output channel (off before BatchNorm)", advanced=True
+        ),
+        ParamSpec(
+            "padding_mode", "choice", "zeros", "What the padding is filled with", choices=PADDING_MODES, advanced=True
+        ),
     )
 
 
@@ -200,33 +250,48 @@ def _conv_gen(nd: int) -> Sampler:
             "padding_mode": rng.choice(PADDING_MODES),
         }
         return params, [t]
+
     return gen
 
 
 _CONV_TEXT = {
-    1: ("Slides learned filters along one axis, e.g. over time steps or a signal: input (C, L). Use it for "
+    1: (
+        "Slides learned filters along one axis, e.g. over time steps or a signal: input (C, L). Use it for "
         "audio, sensor data or token sequences laid out as channels x length. A sequence stored as (L, C), as "
-        "recurrent layers use it, must be permuted to (C, L) first."),
-    2: ("Slides learned KxK filters over an image and outputs one feature map per filter: input (C, H, W). "
+        "recurrent layers use it, must be permuted to (C, L) first."
+    ),
+    2: (
+        "Slides learned KxK filters over an image and outputs one feature map per filter: input (C, H, W). "
         "It is the workhorse of image models; in_channels follows from the input. Without padding every layer "
-        "shrinks the map by kernel_size - 1, so use padding='same' to keep it."),
-    3: ("Slides learned filters over a volume: input (C, D, H, W), e.g. video frames or medical scans. Use it "
+        "shrinks the map by kernel_size - 1, so use padding='same' to keep it."
+    ),
+    3: (
+        "Slides learned filters over a volume: input (C, D, H, W), e.g. video frames or medical scans. Use it "
         "when the third axis carries spatial or temporal structure. Costs grow with the cube of kernel_size, "
-        "so keep kernels and channel counts small."),
+        "so keep kernels and channel counts small."
+    ),
 }
 
 for _nd in (1, 2, 3):
     _name = f"Conv{_nd}d"
     _rule = _conv_shape(_name, _nd)
-    register(LayerSpec(
-        type=_name, category="Convolution", explanation=_CONV_TEXT[_nd],
-        inputs=X, outputs=Y, params=_conv_param_specs(_nd),
-        shape=_rule, param_count=_conv_params(_nd), macs=_conv_macs(_nd),
-        module=f"torch.nn.{_name}",
-        kwargs=lambda p, i: {"in_channels": int(i[0].shape[1]), **p},
-        key_params=("out_channels", "kernel_size", "stride", "padding"),
-        sample=sample_valid(_rule, _conv_gen(_nd)),
-    ))
+    register(
+        LayerSpec(
+            type=_name,
+            category="Convolution",
+            explanation=_CONV_TEXT[_nd],
+            inputs=X,
+            outputs=Y,
+            params=_conv_param_specs(_nd),
+            shape=_rule,
+            param_count=_conv_params(_nd),
+            macs=_conv_macs(_nd),
+            module=f"torch.nn.{_name}",
+            kwargs=lambda p, i: {"in_channels": int(i[0].shape[1]), **p},
+            key_params=("out_channels", "kernel_size", "stride", "padding"),
+            sample=sample_valid(_rule, _conv_gen(_nd)),
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- DepthwiseSeparableConv2d
@@ -263,19 +328,28 @@ def _dsconv_gen(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
     return params, inputs
 
 
-register(LayerSpec(
-    type="DepthwiseSeparableConv2d", category="Convolution",
-    explanation=("A per-channel KxK convolution followed by a 1x1 convolution that mixes channels, as in "
-                 "MobileNet. It needs roughly kernel_size squared times fewer weights and MACs than a Conv2d of "
-                 "the same size, which suits small or mobile models. It is a little less expressive, so "
-                 "networks built from it are usually made wider or deeper."),
-    inputs=X, outputs=Y, params=_DS_PARAMS,
-    shape=_dsconv_shape, param_count=_dsconv_params, macs=_dsconv_macs,
-    module="dlstudio.nn.conv.DepthwiseSeparableConv2d",
-    kwargs=lambda p, i: {"in_channels": int(i[0].shape[1]), **p},
-    key_params=("out_channels", "kernel_size", "stride"),
-    sample=sample_valid(_dsconv_shape, _dsconv_gen),
-))
+register(
+    LayerSpec(
+        type="DepthwiseSeparableConv2d",
+        category="Convolution",
+        explanation=(
+            "A per-channel KxK convolution followed by a 1x1 convolution that mixes channels, as in "
+            "MobileNet. It needs roughly kernel_size squared times fewer weights and MACs than a Conv2d of "
+            "the same size, which suits small or mobile models. It is a little less expressive, so "
+            "networks built from it are usually made wider or deeper."
+        ),
+        inputs=X,
+        outputs=Y,
+        params=_DS_PARAMS,
+        shape=_dsconv_shape,
+        param_count=_dsconv_params,
+        macs=_dsconv_macs,
+        module="dlstudio.nn.conv.DepthwiseSeparableConv2d",
+        kwargs=lambda p, i: {"in_channels": int(i[0].shape[1]), **p},
+        key_params=("out_channels", "kernel_size", "stride"),
+        sample=sample_valid(_dsconv_shape, _dsconv_gen),
+    )
+)
 
 
 # --------------------------------------------------------------------------------------- ConvTransposeNd
@@ -293,14 +367,22 @@ def _convt_shape(layer: str, nd: int) -> Callable[[dict, list], list[TensorInfo]
         for i in range(nd):
             # torch also accepts output_padding < dilation, but ONNX runtimes require < stride: keep it portable
             if op[i] >= s[i]:
-                raise ShapeError(f"{layer}: output_padding {as_text(params['output_padding'])} must be smaller "
-                                 f"than stride {as_text(params['stride'])}: reduce output_padding or raise stride",
-                                 param="output_padding", expected=f"< {s[i]}", got=op[i])
+                raise ShapeError(
+                    f"{layer}: output_padding {as_text(params['output_padding'])} must be smaller "
+                    f"than stride {as_text(params['stride'])}: reduce output_padding or raise stride",
+                    param="output_padding",
+                    expected=f"< {s[i]}",
+                    got=op[i],
+                )
         out = tuple(conv_transpose_out(int(t.shape[2 + i]), k[i], s[i], p[i], op[i], d[i]) for i in range(nd))
         if any(o < 1 for o in out):
-            raise ShapeError(f"{layer}: padding {as_text(params['padding'])} removes more than the "
-                             f"{spatial_text(t.shape[2:])} input grows to: reduce padding", param="padding")
+            raise ShapeError(
+                f"{layer}: padding {as_text(params['padding'])} removes more than the "
+                f"{spatial_text(t.shape[2:])} input grows to: reduce padding",
+                param="padding",
+            )
         return [t.with_shape(("N", params["out_channels"], *out))]
+
     return rule
 
 
@@ -309,6 +391,7 @@ def _convt_params(nd: int) -> Callable[[dict, list], int]:
         cin = int(inputs[0].shape[1])
         w = cin * (params["out_channels"] // params["groups"]) * _kvol(params, nd)
         return w + (params["out_channels"] if params["bias"] else 0)
+
     return count
 
 
@@ -316,6 +399,7 @@ def _convt_macs(nd: int) -> Callable[[dict, list, list], int]:
     def macs(params: dict, inputs: list, outputs: list) -> int:
         # every input element is scattered through (out_channels / groups) kernels
         return inputs[0].numel_per_sample() * (params["out_channels"] // params["groups"]) * _kvol(params, nd)
+
     return macs
 
 
@@ -325,8 +409,15 @@ def _convt_param_specs(nd: int) -> tuple[ParamSpec, ...]:
         ParamSpec("kernel_size", "int_or_tuple", 2, "Window size of each filter", min=1, length=nd),
         ParamSpec("stride", "int_or_tuple", 2, "Upsampling factor: 2 roughly doubles the size", min=1, length=nd),
         ParamSpec("padding", "int_or_tuple", 0, "Rows/columns removed from each side of the output", min=0, length=nd),
-        ParamSpec("output_padding", "int_or_tuple", 0, "Extra rows/columns on one side to hit an exact size "
-                  "(smaller than stride)", min=0, length=nd, advanced=True),
+        ParamSpec(
+            "output_padding",
+            "int_or_tuple",
+            0,
+            "Extra rows/columns on one side to hit an exact size (smaller than stride)",
+            min=0,
+            length=nd,
+            advanced=True,
+        ),
         ParamSpec("dilation", "int_or_tuple", 1, "Gap between kernel taps", min=1, length=nd, advanced=True),
         ParamSpec("groups", "int", 1, "Independent channel groups", min=1, advanced=True),
         ParamSpec("bias", "bool", True, "Learn an additive bias per output channel", advanced=True),
@@ -348,30 +439,43 @@ def _convt_gen(nd: int) -> Sampler:
             "groups": groups,
             "bias": rng.random() < 0.7,
         }, [t]
+
     return gen
 
 
 _CONVT_TEXT = {
-    1: ("The learned opposite of a strided Conv1d: spreads every input step over kernel_size outputs, growing "
+    1: (
+        "The learned opposite of a strided Conv1d: spreads every input step over kernel_size outputs, growing "
         "the length by about stride. Use it in sequence decoders and 1-D autoencoders. Overlapping windows "
-        "(kernel_size not a multiple of stride) can leave periodic artifacts."),
-    2: ("A learned upsampling ('deconvolution'): each input pixel paints a KxK patch, so stride 2 roughly "
+        "(kernel_size not a multiple of stride) can leave periodic artifacts."
+    ),
+    2: (
+        "A learned upsampling ('deconvolution'): each input pixel paints a KxK patch, so stride 2 roughly "
         "doubles height and width. Use it in decoders, autoencoders and GAN generators. Choose kernel_size as "
-        "a multiple of stride (e.g. 4 with stride 2, padding 1) to avoid checkerboard artifacts."),
+        "a multiple of stride (e.g. 4 with stride 2, padding 1) to avoid checkerboard artifacts."
+    ),
 }
 
 for _nd in (1, 2):
     _name = f"ConvTranspose{_nd}d"
     _rule = _convt_shape(_name, _nd)
-    register(LayerSpec(
-        type=_name, category="Convolution", explanation=_CONVT_TEXT[_nd],
-        inputs=X, outputs=Y, params=_convt_param_specs(_nd),
-        shape=_rule, param_count=_convt_params(_nd), macs=_convt_macs(_nd),
-        module=f"torch.nn.{_name}",
-        kwargs=lambda p, i: {"in_channels": int(i[0].shape[1]), **p},
-        key_params=("out_channels", "kernel_size", "stride"),
-        sample=sample_valid(_rule, _convt_gen(_nd)),
-    ))
+    register(
+        LayerSpec(
+            type=_name,
+            category="Convolution",
+            explanation=_CONVT_TEXT[_nd],
+            inputs=X,
+            outputs=Y,
+            params=_convt_param_specs(_nd),
+            shape=_rule,
+            param_count=_convt_params(_nd),
+            macs=_convt_macs(_nd),
+            module=f"torch.nn.{_name}",
+            kwargs=lambda p, i: {"in_channels": int(i[0].shape[1]), **p},
+            key_params=("out_channels", "kernel_size", "stride"),
+            sample=sample_valid(_rule, _convt_gen(_nd)),
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------------ Upsample
@@ -383,18 +487,27 @@ def _upsample_shape(params: dict, inputs: list) -> list[TensorInfo]:
     t = require(inputs, "Upsample", port="x")
     nd = t.rank - 2
     if nd not in LAYOUTS:
-        raise ShapeError(f"Upsample expects (C, L), (C, H, W) or (C, D, H, W) per sample but receives "
-                         f"{tuple(t.features)}: insert Unflatten or Reshape before it", port="x",
-                         expected="(C, H, W)", got=str(tuple(t.features)))
+        raise ShapeError(
+            f"Upsample expects (C, L), (C, H, W) or (C, D, H, W) per sample but receives "
+            f"{tuple(t.features)}: insert Unflatten or Reshape before it",
+            port="x",
+            expected="(C, H, W)",
+            got=str(tuple(t.features)),
+        )
     expect_float(t, "Upsample", port="x")
     mode = params["mode"]
     if mode in _MODE_ND and _MODE_ND[mode] != nd:
         fit = [m for m, n in _MODE_ND.items() if n == nd]
-        raise ShapeError(f"Upsample mode '{mode}' works on {LAYOUTS[_MODE_ND[mode]]} inputs but receives "
-                         f"{tuple(t.features)}: use mode 'nearest' or '{fit[0]}'", param="mode")
+        raise ShapeError(
+            f"Upsample mode '{mode}' works on {LAYOUTS[_MODE_ND[mode]]} inputs but receives "
+            f"{tuple(t.features)}: use mode 'nearest' or '{fit[0]}'",
+            param="mode",
+        )
     if params["align_corners"] and mode == "nearest":
-        raise ShapeError("Upsample: align_corners only applies to the linear modes: turn it off or pick "
-                         "'bilinear'", param="align_corners")
+        raise ShapeError(
+            "Upsample: align_corners only applies to the linear modes: turn it off or pick 'bilinear'",
+            param="align_corners",
+        )
     size, scale = params["size"], params["scale_factor"]
     if size is None and scale is None:
         raise ShapeError("Upsample needs a size or a scale_factor: set one of them", param="scale_factor")
@@ -402,17 +515,26 @@ def _upsample_shape(params: dict, inputs: list) -> list[TensorInfo]:
     if size is not None:
         out = tuple(size) if len(size) > 1 else tuple(size) * nd
         if len(out) != nd:
-            raise ShapeError(f"Upsample size {as_text(size)} has {len(size)} values but the input has {nd} "
-                             f"spatial dims: give {nd} values", param="size")
+            raise ShapeError(
+                f"Upsample size {as_text(size)} has {len(size)} values but the input has {nd} "
+                f"spatial dims: give {nd} values",
+                param="size",
+            )
     else:
         sf = scale if isinstance(scale, tuple) else (scale,) * nd
         if len(sf) != nd:
-            raise ShapeError(f"Upsample scale_factor {as_text(scale)} has {len(sf)} values but the input has "
-                             f"{nd} spatial dims: give one or {nd} values", param="scale_factor")
+            raise ShapeError(
+                f"Upsample scale_factor {as_text(scale)} has {len(sf)} values but the input has "
+                f"{nd} spatial dims: give one or {nd} values",
+                param="scale_factor",
+            )
         out = tuple(math.floor(float(s) * f) for s, f in zip(spatial, sf))  # torch's own rounding
         if any(o < 1 for o in out):
-            raise ShapeError(f"Upsample scale_factor {as_text(scale)} shrinks {spatial_text(spatial)} to "
-                             f"nothing: use a larger factor", param="scale_factor")
+            raise ShapeError(
+                f"Upsample scale_factor {as_text(scale)} shrinks {spatial_text(spatial)} to "
+                f"nothing: use a larger factor",
+                param="scale_factor",
+            )
     return [t.with_shape((*t.shape[:2], *out))]
 
 
@@ -439,36 +561,51 @@ def _upsample_gen(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
     nd = rng.choice([1, 2, 2, 3])
     t = image(rng, nd, s_hi=6)
     mode = rng.choice(["nearest"] + [m for m, n in _MODE_ND.items() if n == nd])
-    params: dict[str, Any] = {"mode": mode, "align_corners": mode != "nearest" and rng.random() < 0.5,
-                              "size": None}
+    params: dict[str, Any] = {"mode": mode, "align_corners": mode != "nearest" and rng.random() < 0.5, "size": None}
     if rng.random() < 0.4:
         params["size"] = tuple(rng.randint(1, 12) for _ in range(nd if rng.random() < 0.6 else 1))
         params["scale_factor"] = None if rng.random() < 0.7 else 2.0  # a given size overrides the factor
     else:
-        params["scale_factor"] = rng.choice([2.0, 3.0, 1.5, 0.5]) if rng.random() < 0.8 else \
-            tuple(rng.choice([1.0, 2.0, 2.5]) for _ in range(nd))
+        params["scale_factor"] = (
+            rng.choice([2.0, 3.0, 1.5, 0.5])
+            if rng.random() < 0.8
+            else tuple(rng.choice([1.0, 2.0, 2.5]) for _ in range(nd))
+        )
     return params, [t]
 
 
-register(LayerSpec(
-    type="Upsample", category="Convolution",
-    explanation=("Enlarges feature maps by a fixed rule with no weights: 'nearest' repeats pixels, "
-                 "'bilinear'/'bicubic' interpolate. Use it in decoders and segmentation heads, often followed by "
-                 "a Conv2d that learns to smooth the result. A given size overrides scale_factor, and 'bilinear' "
-                 "needs (C, H, W) input while 'linear' needs (C, L)."),
-    inputs=X, outputs=Y,
-    params=(ParamSpec("scale_factor", "float_or_tuple", 2.0, "Multiplier for each spatial size", min=0.0,
-                      nullable=True),
-            ParamSpec("size", "ints", None, "Exact output size; overrides scale_factor when given", min=1,
-                      nullable=True),
+register(
+    LayerSpec(
+        type="Upsample",
+        category="Convolution",
+        explanation=(
+            "Enlarges feature maps by a fixed rule with no weights: 'nearest' repeats pixels, "
+            "'bilinear'/'bicubic' interpolate. Use it in decoders and segmentation heads, often followed by "
+            "a Conv2d that learns to smooth the result. A given size overrides scale_factor, and 'bilinear' "
+            "needs (C, H, W) input while 'linear' needs (C, L)."
+        ),
+        inputs=X,
+        outputs=Y,
+        params=(
+            ParamSpec(
+                "scale_factor", "float_or_tuple", 2.0, "Multiplier for each spatial size", min=0.0, nullable=True
+            ),
+            ParamSpec(
+                "size", "ints", None, "Exact output size; overrides scale_factor when given", min=1, nullable=True
+            ),
             ParamSpec("mode", "choice", "nearest", "How new values are computed", choices=_UPSAMPLE_MODES),
-            ParamSpec("align_corners", "bool", False, "Linear modes: map corner pixels exactly onto each other",
-                      advanced=True)),
-    shape=_upsample_shape, macs=_upsample_macs,
-    module="torch.nn.Upsample", kwargs=_upsample_kwargs,
-    key_params=("scale_factor", "size", "mode"),
-    sample=sample_valid(_upsample_shape, _upsample_gen),
-))
+            ParamSpec(
+                "align_corners", "bool", False, "Linear modes: map corner pixels exactly onto each other", advanced=True
+            ),
+        ),
+        shape=_upsample_shape,
+        macs=_upsample_macs,
+        module="torch.nn.Upsample",
+        kwargs=_upsample_kwargs,
+        key_params=("scale_factor", "size", "mode"),
+        sample=sample_valid(_upsample_shape, _upsample_gen),
+    )
+)
 
 
 # -------------------------------------------------------------------------------------------- PixelShuffle
@@ -478,28 +615,39 @@ def _pixel_shuffle_shape(params: dict, inputs: list) -> list[TensorInfo]:
     r = params["upscale_factor"]
     c, h, w = (int(v) for v in t.shape[1:])
     if c % (r * r):
-        raise ShapeError(f"PixelShuffle with upscale_factor {r} needs channels divisible by {r * r} but receives "
-                         f"{c}: give the Conv2d before it out_channels = {r * r} x (output channels)",
-                         param="upscale_factor", expected=f"a multiple of {r * r}", got=c)
+        raise ShapeError(
+            f"PixelShuffle with upscale_factor {r} needs channels divisible by {r * r} but receives "
+            f"{c}: give the Conv2d before it out_channels = {r * r} x (output channels)",
+            param="upscale_factor",
+            expected=f"a multiple of {r * r}",
+            got=c,
+        )
     return [t.with_shape(("N", c // (r * r), h * r, w * r))]
 
 
 def _pixel_shuffle_gen(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
     r = rng.randint(1, 3)
-    return {"upscale_factor": r}, [TensorInfo(("N", r * r * rng.randint(1, 3), rng.randint(1, 6),
-                                               rng.randint(1, 6)))]
+    return {"upscale_factor": r}, [TensorInfo(("N", r * r * rng.randint(1, 3), rng.randint(1, 6), rng.randint(1, 6)))]
 
 
-register(LayerSpec(
-    type="PixelShuffle", category="Convolution",
-    explanation=("Rearranges channels into space: (C*r*r, H, W) becomes (C, H*r, W*r). Put it after a Conv2d "
-                 "to upsample in super-resolution models (sub-pixel convolution) without checkerboard "
-                 "artifacts. The incoming channel count must be a multiple of upscale_factor squared."),
-    inputs=X, outputs=Y,
-    params=(ParamSpec("upscale_factor", "int", 2, "Factor r by which height and width grow", min=1),),
-    shape=_pixel_shuffle_shape, module="torch.nn.PixelShuffle", key_params=("upscale_factor",),
-    sample=_pixel_shuffle_gen,
-))
+register(
+    LayerSpec(
+        type="PixelShuffle",
+        category="Convolution",
+        explanation=(
+            "Rearranges channels into space: (C*r*r, H, W) becomes (C, H*r, W*r). Put it after a Conv2d "
+            "to upsample in super-resolution models (sub-pixel convolution) without checkerboard "
+            "artifacts. The incoming channel count must be a multiple of upscale_factor squared."
+        ),
+        inputs=X,
+        outputs=Y,
+        params=(ParamSpec("upscale_factor", "int", 2, "Factor r by which height and width grow", min=1),),
+        shape=_pixel_shuffle_shape,
+        module="torch.nn.PixelShuffle",
+        key_params=("upscale_factor",),
+        sample=_pixel_shuffle_gen,
+    )
+)
 
 
 # ------------------------------------------------------------------------------------------------- padding
@@ -514,14 +662,19 @@ def _pad_shape(layer: str, reflect: bool) -> Callable[[dict, list], list[TensorI
         left, right, top, bottom = _pad4(params["padding"])
         h, w = int(t.shape[2]), int(t.shape[3])
         if reflect and (max(left, right) >= w or max(top, bottom) >= h):
-            raise ShapeError(f"{layer}: padding {as_text(params['padding'])} must be smaller than the {h}x{w} "
-                             f"input it mirrors: reduce padding or use ZeroPad2d", param="padding")
+            raise ShapeError(
+                f"{layer}: padding {as_text(params['padding'])} must be smaller than the {h}x{w} "
+                f"input it mirrors: reduce padding or use ZeroPad2d",
+                param="padding",
+            )
         return [t.with_shape(("N", t.shape[1], h + top + bottom, w + left + right))]
+
     return rule
 
 
-_PAD_PARAM = ParamSpec("padding", "int_or_tuple", 1, "One number for all sides, or (left, right, top, bottom)",
-                       min=0, length=4)
+_PAD_PARAM = ParamSpec(
+    "padding", "int_or_tuple", 1, "One number for all sides, or (left, right, top, bottom)", min=0, length=4
+)
 
 
 def _pad_gen(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
@@ -530,19 +683,33 @@ def _pad_gen(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 
 
 for _name, _reflect, _text in (
-    ("ZeroPad2d", False,
-     "Adds rows and columns of zeros around each feature map. Use it for explicit or asymmetric padding, e.g. "
-     "to make an odd size even before a stride-2 layer. The zeros form an artificial dark border that the next "
-     "convolution sees."),
-    ("ReflectionPad2d", True,
-     "Pads each feature map with a mirror image of its own border instead of zeros. Common in style transfer "
-     "and image-to-image models because it avoids dark edges. The padding must be smaller than the input size "
-     "on that axis."),
+    (
+        "ZeroPad2d",
+        False,
+        "Adds rows and columns of zeros around each feature map. Use it for explicit or asymmetric padding, e.g. "
+        "to make an odd size even before a stride-2 layer. The zeros form an artificial dark border that the next "
+        "convolution sees.",
+    ),
+    (
+        "ReflectionPad2d",
+        True,
+        "Pads each feature map with a mirror image of its own border instead of zeros. Common in style transfer "
+        "and image-to-image models because it avoids dark edges. The padding must be smaller than the input size "
+        "on that axis.",
+    ),
 ):
     _rule = _pad_shape(_name, _reflect)
-    register(LayerSpec(
-        type=_name, category="Convolution", explanation=_text,
-        inputs=X, outputs=Y, params=(_PAD_PARAM,), shape=_rule,
-        module=f"torch.nn.{_name}", key_params=("padding",),
-        sample=sample_valid(_rule, _pad_gen),
-    ))
+    register(
+        LayerSpec(
+            type=_name,
+            category="Convolution",
+            explanation=_text,
+            inputs=X,
+            outputs=Y,
+            params=(_PAD_PARAM,),
+            shape=_rule,
+            module=f"torch.nn.{_name}",
+            key_params=("padding",),
+            sample=sample_valid(_rule, _pad_gen),
+        )
+    )

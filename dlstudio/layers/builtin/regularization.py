@@ -1,4 +1,5 @@
 """Regularization layers: act only in training mode (identity in evaluation)."""
+
 from __future__ import annotations
 
 import random
@@ -21,6 +22,7 @@ def _shape(layer: str, ranks: tuple[int, ...] | None = None, what: str = ""):
         if ranks is not None:
             expect_rank(t, ranks, layer, what, port="x")
         return [t]
+
     return rule
 
 
@@ -33,46 +35,88 @@ def _sample(rng: random.Random, rank: int | None = None) -> list[TensorInfo]:
     return [TensorInfo(("N",) + tuple(rng.randint(1, 6) for _ in range(n)))]
 
 
-register(LayerSpec(
-    type="Dropout", category="Regularization",
-    explanation=("During training, zeroes each element with probability p and scales the rest by 1/(1-p); in "
-                 "evaluation it does nothing. Put it after hidden Dense layers to reduce overfitting (0.2-0.5 is "
-                 "typical). Never put it after the output layer, and remember to switch the model to eval mode "
-                 "for predictions."),
-    inputs=X, outputs=Y, params=(_P,), shape=_shape("Dropout"), macs=_one_per_element,
-    module="torch.nn.Dropout", key_params=("p",), train_only=True,
-    sample=lambda rng: ({"p": rng.choice([0.0, 0.2, 0.5])}, _sample(rng)),
-))
+register(
+    LayerSpec(
+        type="Dropout",
+        category="Regularization",
+        explanation=(
+            "During training, zeroes each element with probability p and scales the rest by 1/(1-p); in "
+            "evaluation it does nothing. Put it after hidden Dense layers to reduce overfitting (0.2-0.5 is "
+            "typical). Never put it after the output layer, and remember to switch the model to eval mode "
+            "for predictions."
+        ),
+        inputs=X,
+        outputs=Y,
+        params=(_P,),
+        shape=_shape("Dropout"),
+        macs=_one_per_element,
+        module="torch.nn.Dropout",
+        key_params=("p",),
+        train_only=True,
+        sample=lambda rng: ({"p": rng.choice([0.0, 0.2, 0.5])}, _sample(rng)),
+    )
+)
 
-register(LayerSpec(
-    type="Dropout2d", category="Regularization",
-    explanation=("During training, drops whole channels of (C, H, W) feature maps with probability p. Neighbouring "
-                 "pixels are strongly correlated, so dropping single pixels barely regularizes a CNN; dropping "
-                 "channels does. It expects 4-D input (batch, C, H, W); use Dropout for flat features."),
-    inputs=X, outputs=Y, params=(_P,), shape=_shape("Dropout2d", (4,), "feature maps (C, H, W)"),
-    macs=_one_per_element, module="torch.nn.Dropout2d", key_params=("p",), train_only=True,
-    sample=lambda rng: ({"p": rng.choice([0.1, 0.5])}, _sample(rng, 4)),
-))
+register(
+    LayerSpec(
+        type="Dropout2d",
+        category="Regularization",
+        explanation=(
+            "During training, drops whole channels of (C, H, W) feature maps with probability p. Neighbouring "
+            "pixels are strongly correlated, so dropping single pixels barely regularizes a CNN; dropping "
+            "channels does. It expects 4-D input (batch, C, H, W); use Dropout for flat features."
+        ),
+        inputs=X,
+        outputs=Y,
+        params=(_P,),
+        shape=_shape("Dropout2d", (4,), "feature maps (C, H, W)"),
+        macs=_one_per_element,
+        module="torch.nn.Dropout2d",
+        key_params=("p",),
+        train_only=True,
+        sample=lambda rng: ({"p": rng.choice([0.1, 0.5])}, _sample(rng, 4)),
+    )
+)
 
-register(LayerSpec(
-    type="AlphaDropout", category="Regularization",
-    explanation=("Dropout for self-normalizing networks: dropped units are set to SELU's negative saturation value "
-                 "and the result is rescaled so the mean and variance stay unchanged. Use it together with SELU "
-                 "activations. With ReLU networks use ordinary Dropout instead."),
-    inputs=X, outputs=Y, params=(_P,), shape=_shape("AlphaDropout"), macs=_one_per_element,
-    module="torch.nn.AlphaDropout", key_params=("p",), train_only=True,
-    sample=lambda rng: ({"p": rng.choice([0.05, 0.1, 0.5])}, _sample(rng)),
-))
+register(
+    LayerSpec(
+        type="AlphaDropout",
+        category="Regularization",
+        explanation=(
+            "Dropout for self-normalizing networks: dropped units are set to SELU's negative saturation value "
+            "and the result is rescaled so the mean and variance stay unchanged. Use it together with SELU "
+            "activations. With ReLU networks use ordinary Dropout instead."
+        ),
+        inputs=X,
+        outputs=Y,
+        params=(_P,),
+        shape=_shape("AlphaDropout"),
+        macs=_one_per_element,
+        module="torch.nn.AlphaDropout",
+        key_params=("p",),
+        train_only=True,
+        sample=lambda rng: ({"p": rng.choice([0.05, 0.1, 0.5])}, _sample(rng)),
+    )
+)
 
-register(LayerSpec(
-    type="GaussianNoise", category="Regularization",
-    explanation=("Adds random normal noise with standard deviation std to every element during training only; in "
-                 "evaluation it passes data through unchanged. It works as data augmentation and makes the "
-                 "network robust to small input changes (denoising autoencoders). Choose std relative to the "
-                 "data's scale: noise of 1.0 on inputs in [0, 1] drowns the signal."),
-    inputs=X, outputs=Y,
-    params=(ParamSpec("std", "float", 0.1, "Standard deviation of the added noise", min=0.0),),
-    shape=_shape("GaussianNoise"), macs=_one_per_element, module="dlstudio.nn.noise.GaussianNoise",
-    key_params=("std",), train_only=True,
-    sample=lambda rng: ({"std": rng.choice([0.0, 0.05, 0.1, 1.0])}, _sample(rng)),
-))
+register(
+    LayerSpec(
+        type="GaussianNoise",
+        category="Regularization",
+        explanation=(
+            "Adds random normal noise with standard deviation std to every element during training only; in "
+            "evaluation it passes data through unchanged. It works as data augmentation and makes the "
+            "network robust to small input changes (denoising autoencoders). Choose std relative to the "
+            "data's scale: noise of 1.0 on inputs in [0, 1] drowns the signal."
+        ),
+        inputs=X,
+        outputs=Y,
+        params=(ParamSpec("std", "float", 0.1, "Standard deviation of the added noise", min=0.0),),
+        shape=_shape("GaussianNoise"),
+        macs=_one_per_element,
+        module="dlstudio.nn.noise.GaussianNoise",
+        key_params=("std",),
+        train_only=True,
+        sample=lambda rng: ({"std": rng.choice([0.0, 0.05, 0.1, 1.0])}, _sample(rng)),
+    )
+)

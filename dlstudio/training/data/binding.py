@@ -1,6 +1,7 @@
 """Binding data to the graph: which Input node the features feed, which Output the target is compared with, and
 every misfit as an error before training, pinned to the node ("Input 'image' expects (1, 28, 28); the dataset
 gives (64,): pick digits 28x28 or insert Reshape")."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ def _fmt(shape: tuple[int, ...] | list[int]) -> str:
 class Binding:
     input_node: Node
     output_node: Node
-    output_index: int          # position in the compiled module's output tuple
+    output_index: int  # position in the compiled module's output tuple
     n_outputs: int
     input_dtype: str
     task: str
@@ -44,12 +45,15 @@ def pick_input(graph: ModelGraph, label: str | None) -> Node:
         for n in inputs:
             if n.label == label:
                 return n
-        raise BindingError(f"data.input names Input {label!r} but the graph's inputs are "
-                           f"{', '.join(repr(n.label) for n in inputs)}")
+        raise BindingError(
+            f"data.input names Input {label!r} but the graph's inputs are {', '.join(repr(n.label) for n in inputs)}"
+        )
     if len(inputs) > 1:
-        raise BindingError(f"The graph has {len(inputs)} Input nodes ({', '.join(repr(n.label) for n in inputs)}) "
-                           "and the dataset gives one feature tensor; set data.input to the one it feeds",
-                           inputs[0].id)
+        raise BindingError(
+            f"The graph has {len(inputs)} Input nodes ({', '.join(repr(n.label) for n in inputs)}) "
+            "and the dataset gives one feature tensor; set data.input to the one it feeds",
+            inputs[0].id,
+        )
     return inputs[0]
 
 
@@ -60,8 +64,9 @@ def pick_output(graph: ModelGraph, label: str | None) -> tuple[Node, int, int]:
     for i, n in enumerate(outputs):
         if label is None or n.label == label:
             return n, i, len(outputs)
-    raise BindingError(f"data.output names Output {label!r} but the graph's outputs are "
-                       f"{', '.join(repr(n.label) for n in outputs)}")
+    raise BindingError(
+        f"data.output names Output {label!r} but the graph's outputs are {', '.join(repr(n.label) for n in outputs)}"
+    )
 
 
 def load_data(cfg: DataConfig, graph: ModelGraph, base_dir: Path | None = None) -> ArrayData | FolderData:
@@ -73,17 +78,28 @@ def load_data(cfg: DataConfig, graph: ModelGraph, base_dir: Path | None = None) 
         path = base_dir / path
     if cfg.dataset == "csv":
         from .csv import read_csv
-        return read_csv(path, features=cfg.features, target=cfg.target, categorical=list(cfg.categorical),
-                        header=cfg.header, task=cfg.task)
+
+        return read_csv(
+            path,
+            features=cfg.features,
+            target=cfg.target,
+            categorical=list(cfg.categorical),
+            header=cfg.header,
+            task=cfg.task,
+        )
     if cfg.dataset in ("npz", "npy"):
         from .npz import read_numpy
+
         return read_numpy(path, x_key=cfg.x_key, y_key=cfg.y_key, task=cfg.task)
     from .imagefolder import scan_folder
+
     node = pick_input(graph, cfg.input)
     shape = tuple(int(d) for d in node.params.get("shape", (1, 28, 28)))
     if len(shape) != 3:
-        raise BindingError(f"Input '{node.label}' has shape {_fmt(shape)}; images need (channels, height, width), "
-                           "e.g. (3, 32, 32)", node.id)
+        raise BindingError(
+            f"Input '{node.label}' has shape {_fmt(shape)}; images need (channels, height, width), e.g. (3, 32, 32)",
+            node.id,
+        )
     size = tuple(cfg.image_size) if cfg.image_size else shape[1:]
     channels = (1 if cfg.grayscale else 3) if cfg.grayscale is not None else shape[0]
     return scan_folder(path, (int(size[0]), int(size[1])), channels)
@@ -105,8 +121,11 @@ def bind(graph: ModelGraph, data: ArrayData | FolderData, dcfg: DataConfig, tcfg
         raise BindingError(f"Input '{inp.label}' expects {_fmt(want)}; the dataset gives {_fmt(got)}: {hint}", inp.id)
     in_dtype = str(inp.params.get("dtype", "float32"))
     if in_dtype == "int64" and isinstance(data, ArrayData) and not np.issubdtype(data.x.dtype, np.integer):
-        raise BindingError(f"Input '{inp.label}' takes int64 ids (for an Embedding) but the dataset gives "
-                           f"{data.x.dtype} values: set the Input dtype to float32", inp.id)
+        raise BindingError(
+            f"Input '{inp.label}' takes int64 ids (for an Embedding) but the dataset gives "
+            f"{data.x.dtype} values: set the Input dtype to float32",
+            inp.id,
+        )
     task = tcfg.task or data.task
     loss = tcfg.resolved_loss(task)
     if loss in LOSSES and LOSSES[loss].kind == "binary" and task == "multiclass" and (data.n_classes or 0) <= 2:
@@ -125,34 +144,52 @@ def bind(graph: ModelGraph, data: ArrayData | FolderData, dcfg: DataConfig, tcfg
     kind = LOSSES[loss].kind
     n_classes = data.n_classes
     if kind == "classification":
-        if n_classes is not None and units != n_classes and (data.name in BUILTINS or data.class_names and
-                                                              not data.class_names[0].isdigit()):
-            raise BindingError(f"Output '{out.label}' gives {units} values per sample but the dataset has "
-                               f"{n_classes} classes: set the last Linear's out_features to {n_classes}", out.id)
+        if (
+            n_classes is not None
+            and units != n_classes
+            and (data.name in BUILTINS or data.class_names and not data.class_names[0].isdigit())
+        ):
+            raise BindingError(
+                f"Output '{out.label}' gives {units} values per sample but the dataset has "
+                f"{n_classes} classes: set the last Linear's out_features to {n_classes}",
+                out.id,
+            )
         labels = data.y
         if len(labels) and int(labels.max()) >= units:
             row = int(np.argmax(labels >= units))
-            raise BindingError(f"label {int(labels[row])} (row {row + 1} of {data.source}) is out of range for "
-                               f"Output '{out.label}' with {units} units (classes 0..{units - 1}): give the last "
-                               f"layer {int(labels.max()) + 1} outputs or fix the labels", out.id)
+            raise BindingError(
+                f"label {int(labels[row])} (row {row + 1} of {data.source}) is out of range for "
+                f"Output '{out.label}' with {units} units (classes 0..{units - 1}): give the last "
+                f"layer {int(labels.max()) + 1} outputs or fix the labels",
+                out.id,
+            )
         n_classes = max(units, n_classes or 0)
     elif kind == "binary" and data.task in ("multiclass", "binary"):
         if units != 1:
-            raise BindingError(f"Output '{out.label}' gives {units} values per sample but {loss} needs 1 unit "
-                               f"for a binary task: set the last Linear's out_features to 1, or use "
-                               f"CrossEntropyLoss with {units} classes", out.id)
+            raise BindingError(
+                f"Output '{out.label}' gives {units} values per sample but {loss} needs 1 unit "
+                f"for a binary task: set the last Linear's out_features to 1, or use "
+                f"CrossEntropyLoss with {units} classes",
+                out.id,
+            )
         if len(data.y) and (data.y.min() < 0 or data.y.max() > 1):
             row = int(np.argmax((data.y < 0) | (data.y > 1)))
-            raise BindingError(f"label {int(data.y[row])} (row {row + 1} of {data.source}) is out of range for a "
-                               f"binary task: labels must be 0 or 1 (or use CrossEntropyLoss)", out.id)
+            raise BindingError(
+                f"label {int(data.y[row])} (row {row + 1} of {data.source}) is out of range for a "
+                f"binary task: labels must be 0 or 1 (or use CrossEntropyLoss)",
+                out.id,
+            )
         n_classes = 2
     elif kind == "regression":
         tgt = int(np.prod(data.y.shape[1:])) if data.y.ndim > 1 else 1
         if data.task in ("multiclass", "binary"):
             tgt = 1
         if tgt != units:
-            raise BindingError(f"Output '{out.label}' gives {units} values per sample but the target has {tgt}: "
-                               f"set the last Linear's out_features to {tgt}", out.id)
+            raise BindingError(
+                f"Output '{out.label}' gives {units} values per sample but the target has {tgt}: "
+                f"set the last Linear's out_features to {tgt}",
+                out.id,
+            )
     return Binding(inp, out, out_index, n_out, in_dtype, task, loss, n_classes, feats)
 
 
@@ -162,14 +199,18 @@ class TaskInfo:
 
     task: str | None
     loss: str | None
-    loss_head: str | None         # logits, probs, log_probs, margin, value
+    loss_head: str | None  # logits, probs, log_probs, margin, value
     n_classes: int | None
-    expected_units: int | None    # what the bound Output should give per sample
+    expected_units: int | None  # what the bound Output should give per sample
     output_label: str | None
 
 
-def task_info(data: dict[str, Any] | None, training: dict[str, Any] | None, graph: ModelGraph | None = None,
-              base_dir: Path | None = None) -> TaskInfo:
+def task_info(
+    data: dict[str, Any] | None,
+    training: dict[str, Any] | None,
+    graph: ModelGraph | None = None,
+    base_dir: Path | None = None,
+) -> TaskInfo:
     """Task, loss and class count from a project's `data` and `training` sections. Never raises: unknown
     parts come back as None (the lints then skip that check)."""
     try:

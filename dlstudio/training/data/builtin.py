@@ -1,8 +1,10 @@
 """Built-in offline datasets: scikit-learn's bundled tables and seeded synthetic generators (no download)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +47,7 @@ def upscale(images: np.ndarray, size: int) -> np.ndarray:
 def _digits(shape: tuple[int, ...]) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.datasets import load_digits
+
         d = load_digits()
         x = (d.data / 16.0).astype(np.float32)
         if shape == (1, 28, 28):
@@ -52,23 +55,28 @@ def _digits(shape: tuple[int, ...]) -> Callable[[dict[str, Any]], tuple[np.ndarr
         else:
             x = x.reshape((-1, *shape))
         return np.ascontiguousarray(x, dtype=np.float32), d.target.astype(np.int64)
+
     return load
 
 
 def _digits_rgb(size: int) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
     """Digits upscaled to size x size and repeated over 3 channels: an offline stand-in for CIFAR-style RGB
     inputs (ResNet-18, MobileNetV2 and DCGAN templates keep their reference channel counts)."""
+
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.datasets import load_digits
+
         d = load_digits()
         x = upscale((d.data / 16.0).astype(np.float32).reshape(-1, 8, 8), size)[:, None].repeat(3, axis=1)
         return np.ascontiguousarray(x, dtype=np.float32), d.target.astype(np.int64)
+
     return load
 
 
 def _sk(loader: str, target_float: bool = False) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         import sklearn.datasets as sd
+
         d = getattr(sd, loader)()
         x = d.data.astype(np.float32)
         if target_float:
@@ -76,6 +84,7 @@ def _sk(loader: str, target_float: bool = False) -> Callable[[dict[str, Any]], t
             y = ((y - y.mean()) / y.std()).astype(np.float32).reshape(-1, 1)  # z-scored target keeps MSE readable
             return x, y
         return x, d.target.astype(np.int64)
+
     return load
 
 
@@ -83,27 +92,41 @@ def _gen(fn: Callable[[np.random.Generator, dict[str, Any]], tuple[np.ndarray, n
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(int(opts.get("seed", 0)))
         return fn(rng, opts)
+
     return load
 
 
 def _circles(rng: np.random.Generator, o: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_circles
-    x, y = make_circles(int(o.get("n_samples", 1000)), noise=float(o.get("noise", 0.08)), factor=0.5,
-                        random_state=int(rng.integers(1 << 31)))
+
+    x, y = make_circles(
+        int(o.get("n_samples", 1000)),
+        noise=float(o.get("noise", 0.08)),
+        factor=0.5,
+        random_state=int(rng.integers(1 << 31)),
+    )
     return x.astype(np.float32), y.astype(np.int64)
 
 
 def _moons(rng: np.random.Generator, o: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_moons
-    x, y = make_moons(int(o.get("n_samples", 1000)), noise=float(o.get("noise", 0.15)),
-                      random_state=int(rng.integers(1 << 31)))
+
+    x, y = make_moons(
+        int(o.get("n_samples", 1000)), noise=float(o.get("noise", 0.15)), random_state=int(rng.integers(1 << 31))
+    )
     return x.astype(np.float32), y.astype(np.int64)
 
 
 def _blobs(rng: np.random.Generator, o: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_blobs
-    x, y = make_blobs(int(o.get("n_samples", 900)), centers=int(o.get("centers", 3)), n_features=2,
-                      cluster_std=float(o.get("noise", 1.0)), random_state=int(rng.integers(1 << 31)))
+
+    x, y = make_blobs(
+        int(o.get("n_samples", 900)),
+        centers=int(o.get("centers", 3)),
+        n_features=2,
+        cluster_std=float(o.get("noise", 1.0)),
+        random_state=int(rng.integers(1 << 31)),
+    )
     return x.astype(np.float32), y.astype(np.int64)
 
 
@@ -144,7 +167,7 @@ def _sine_series(rng: np.random.Generator, o: dict[str, Any]) -> tuple[np.ndarra
     t = np.arange(n + window + 1) * 0.1
     s = np.sin(t) + 0.5 * np.sin(0.31 * t) + rng.normal(0, float(o.get("noise", 0.05)), t.shape)
     idx = np.arange(window)[None, :] + np.arange(n)[:, None]
-    x = s[idx][..., None]                       # (N, window, 1): sequence-first per sample, batch_first
+    x = s[idx][..., None]  # (N, window, 1): sequence-first per sample, batch_first
     y = s[np.arange(n) + window].reshape(-1, 1)
     return x.astype(np.float32), y.astype(np.float32)
 
@@ -163,49 +186,152 @@ def _toy_text(rng: np.random.Generator, o: dict[str, Any]) -> tuple[np.ndarray, 
 
 
 _D10 = tuple(str(i) for i in range(10))
-BUILTINS: dict[str, BuiltinInfo] = {b.name: b for b in (
-    BuiltinInfo("digits", "multiclass", (64,), "float32", _D10,
-                "Handwritten digits 8x8, flattened to 64 values in [0, 1] (1797 images).", _digits((64,))),
-    BuiltinInfo("digits_8x8", "multiclass", (1, 8, 8), "float32", _D10,
-                "Handwritten digits as 1x8x8 images in [0, 1].", _digits((1, 8, 8))),
-    BuiltinInfo("digits_28x28", "multiclass", (1, 28, 28), "float32", _D10,
-                "Handwritten digits upscaled (bilinear) to 1x28x28, the MNIST/LeNet size.", _digits((1, 28, 28))),
-    BuiltinInfo("digits_rgb_32x32", "multiclass", (3, 32, 32), "float32", _D10,
-                "Handwritten digits upscaled to 32x32 on 3 equal channels (the CIFAR input layout).",
-                _digits_rgb(32)),
-    BuiltinInfo("digits_rgb_64x64", "multiclass", (3, 64, 64), "float32", _D10,
-                "Handwritten digits upscaled to 64x64 on 3 equal channels (the DCGAN image size).", _digits_rgb(64)),
-    BuiltinInfo("iris", "multiclass", (4,), "float32", ("setosa", "versicolor", "virginica"),
-                "Fisher's iris: 4 measurements, 3 species (150 rows).", _sk("load_iris"), scaling="standard"),
-    BuiltinInfo("wine", "multiclass", (13,), "float32", ("class_0", "class_1", "class_2"),
-                "Wine recognition: 13 chemical measurements, 3 cultivars (178 rows).", _sk("load_wine"),
-                scaling="standard"),
-    BuiltinInfo("breast_cancer", "multiclass", (30,), "float32", ("malignant", "benign"),
-                "Wisconsin breast cancer: 30 features, 2 classes (569 rows).", _sk("load_breast_cancer"),
-                scaling="standard"),
-    BuiltinInfo("diabetes", "regression", (10,), "float32", None,
-                "Diabetes progression: 10 features, target z-scored (442 rows).", _sk("load_diabetes", True),
-                scaling="standard"),
-    BuiltinInfo("circles", "multiclass", (2,), "float32", ("outer", "inner"),
-                "Two noisy concentric circles (options: n_samples, noise, seed).", _gen(_circles)),
-    BuiltinInfo("moons", "multiclass", (2,), "float32", ("upper", "lower"),
-                "Two interleaving half-moons.", _gen(_moons)),
-    BuiltinInfo("blobs", "multiclass", (2,), "float32", ("0", "1", "2"),
-                "Gaussian blobs, 3 classes.", _gen(_blobs)),
-    BuiltinInfo("spirals", "multiclass", (2,), "float32", ("a", "b"),
-                "Two interleaved spirals: needs a few hidden layers.", _gen(_spirals)),
-    BuiltinInfo("xor", "multiclass", (2,), "float32", ("same", "different"),
-                "XOR of the signs of two features: not linearly separable.", _gen(_xor)),
-    BuiltinInfo("sine", "regression", (1,), "float32", None,
-                "Noisy sine: y = sin(x) + noise, x in [-pi, pi].", _gen(_sine)),
-    BuiltinInfo("linear", "regression", (1,), "float32", None,
-                "Noisy line: y = 2x + 0.5 + noise.", _gen(_linear)),
-    BuiltinInfo("sine_series", "regression", (20, 1), "float32", None,
-                "Time series windows (20 steps, 1 feature) of a noisy sine mix; predict the next value.",
-                _gen(_sine_series), ordered=True),
-    BuiltinInfo("toy_text", "multiclass", (12,), "int64", ("negative", "positive"),
-                "Token sequences (vocabulary 20, length 12, 0 = padding) for Embedding + LSTM.", _gen(_toy_text)),
-)}
+BUILTINS: dict[str, BuiltinInfo] = {
+    b.name: b
+    for b in (
+        BuiltinInfo(
+            "digits",
+            "multiclass",
+            (64,),
+            "float32",
+            _D10,
+            "Handwritten digits 8x8, flattened to 64 values in [0, 1] (1797 images).",
+            _digits((64,)),
+        ),
+        BuiltinInfo(
+            "digits_8x8",
+            "multiclass",
+            (1, 8, 8),
+            "float32",
+            _D10,
+            "Handwritten digits as 1x8x8 images in [0, 1].",
+            _digits((1, 8, 8)),
+        ),
+        BuiltinInfo(
+            "digits_28x28",
+            "multiclass",
+            (1, 28, 28),
+            "float32",
+            _D10,
+            "Handwritten digits upscaled (bilinear) to 1x28x28, the MNIST/LeNet size.",
+            _digits((1, 28, 28)),
+        ),
+        BuiltinInfo(
+            "digits_rgb_32x32",
+            "multiclass",
+            (3, 32, 32),
+            "float32",
+            _D10,
+            "Handwritten digits upscaled to 32x32 on 3 equal channels (the CIFAR input layout).",
+            _digits_rgb(32),
+        ),
+        BuiltinInfo(
+            "digits_rgb_64x64",
+            "multiclass",
+            (3, 64, 64),
+            "float32",
+            _D10,
+            "Handwritten digits upscaled to 64x64 on 3 equal channels (the DCGAN image size).",
+            _digits_rgb(64),
+        ),
+        BuiltinInfo(
+            "iris",
+            "multiclass",
+            (4,),
+            "float32",
+            ("setosa", "versicolor", "virginica"),
+            "Fisher's iris: 4 measurements, 3 species (150 rows).",
+            _sk("load_iris"),
+            scaling="standard",
+        ),
+        BuiltinInfo(
+            "wine",
+            "multiclass",
+            (13,),
+            "float32",
+            ("class_0", "class_1", "class_2"),
+            "Wine recognition: 13 chemical measurements, 3 cultivars (178 rows).",
+            _sk("load_wine"),
+            scaling="standard",
+        ),
+        BuiltinInfo(
+            "breast_cancer",
+            "multiclass",
+            (30,),
+            "float32",
+            ("malignant", "benign"),
+            "Wisconsin breast cancer: 30 features, 2 classes (569 rows).",
+            _sk("load_breast_cancer"),
+            scaling="standard",
+        ),
+        BuiltinInfo(
+            "diabetes",
+            "regression",
+            (10,),
+            "float32",
+            None,
+            "Diabetes progression: 10 features, target z-scored (442 rows).",
+            _sk("load_diabetes", True),
+            scaling="standard",
+        ),
+        BuiltinInfo(
+            "circles",
+            "multiclass",
+            (2,),
+            "float32",
+            ("outer", "inner"),
+            "Two noisy concentric circles (options: n_samples, noise, seed).",
+            _gen(_circles),
+        ),
+        BuiltinInfo(
+            "moons", "multiclass", (2,), "float32", ("upper", "lower"), "Two interleaving half-moons.", _gen(_moons)
+        ),
+        BuiltinInfo(
+            "blobs", "multiclass", (2,), "float32", ("0", "1", "2"), "Gaussian blobs, 3 classes.", _gen(_blobs)
+        ),
+        BuiltinInfo(
+            "spirals",
+            "multiclass",
+            (2,),
+            "float32",
+            ("a", "b"),
+            "Two interleaved spirals: needs a few hidden layers.",
+            _gen(_spirals),
+        ),
+        BuiltinInfo(
+            "xor",
+            "multiclass",
+            (2,),
+            "float32",
+            ("same", "different"),
+            "XOR of the signs of two features: not linearly separable.",
+            _gen(_xor),
+        ),
+        BuiltinInfo(
+            "sine", "regression", (1,), "float32", None, "Noisy sine: y = sin(x) + noise, x in [-pi, pi].", _gen(_sine)
+        ),
+        BuiltinInfo("linear", "regression", (1,), "float32", None, "Noisy line: y = 2x + 0.5 + noise.", _gen(_linear)),
+        BuiltinInfo(
+            "sine_series",
+            "regression",
+            (20, 1),
+            "float32",
+            None,
+            "Time series windows (20 steps, 1 feature) of a noisy sine mix; predict the next value.",
+            _gen(_sine_series),
+            ordered=True,
+        ),
+        BuiltinInfo(
+            "toy_text",
+            "multiclass",
+            (12,),
+            "int64",
+            ("negative", "positive"),
+            "Token sequences (vocabulary 20, length 12, 0 = padding) for Embedding + LSTM.",
+            _gen(_toy_text),
+        ),
+    )
+}
 
 
 def load_builtin(name: str, options: dict[str, Any] | None = None) -> ArrayData:

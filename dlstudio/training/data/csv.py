@@ -1,5 +1,6 @@
 """CSV tables: feature and target columns by name, header detection, one-hot categorical columns, string class
 labels. Errors name the file, the line and the column."""
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,15 @@ def _is_number(s: str) -> bool:
         return False
 
 
-def read_csv(path: Path, *, features: list[str] | None, target: str | None, categorical: list[str],
-             header: str = "auto", task: str | None = None) -> ArrayData:
+def read_csv(
+    path: Path,
+    *,
+    features: list[str] | None,
+    target: str | None,
+    categorical: list[str],
+    header: str = "auto",
+    task: str | None = None,
+) -> ArrayData:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -39,8 +47,9 @@ def read_csv(path: Path, *, features: list[str] | None, target: str | None, cate
     if not rows:
         raise DataError(f"{path}: the file is empty; it needs a header line and at least one data row")
     first = rows[0][1]
-    has_header = header == "yes" or (header == "auto" and not all(_is_number(c) or c.strip().lower() in _MISSING
-                                                                    for c in first))
+    has_header = header == "yes" or (
+        header == "auto" and not all(_is_number(c) or c.strip().lower() in _MISSING for c in first)
+    )
     if has_header:
         names = [c.strip() for c in first]
         data_rows = rows[1:]
@@ -55,8 +64,10 @@ def read_csv(path: Path, *, features: list[str] | None, target: str | None, cate
     wanted = list(features) if features is not None else [n for n in names if n != target]
     for col in [*wanted, target, *categorical]:
         if col not in index:
-            raise DataError(f"{path}: no column {col!r}; the columns are {', '.join(names)} "
-                            "(fix data.features / data.target / data.categorical)")
+            raise DataError(
+                f"{path}: no column {col!r}; the columns are {', '.join(names)} "
+                "(fix data.features / data.target / data.categorical)"
+            )
     for line, r in data_rows:
         if len(r) != len(names):
             raise DataError(f"{path} line {line}: {len(r)} cells but the header has {len(names)} columns")
@@ -80,8 +91,10 @@ def read_csv(path: Path, *, features: list[str] | None, target: str | None, cate
             try:
                 values[k] = float(c)
             except ValueError:
-                raise DataError(f"{path} line {line}, column {col!r}: {c!r} is not a number; fix the cell or list "
-                                f"the column in data.categorical to one-hot encode it") from None
+                raise DataError(
+                    f"{path} line {line}, column {col!r}: {c!r} is not a number; fix the cell or list "
+                    f"the column in data.categorical to one-hot encode it"
+                ) from None
         blocks.append(values[:, None])
     x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(data_rows), 0), np.float32)
 
@@ -103,8 +116,10 @@ def read_csv(path: Path, *, features: list[str] | None, target: str | None, cate
             y = np.array([int(float(c)) for _, c in tcells], dtype=np.int64)
             for (line, _), v in zip(tcells, y):
                 if v < 0:
-                    raise DataError(f"{path} line {line}, column {target!r}: class label {v} is negative; "
-                                    "labels must be 0, 1, 2, ...")
+                    raise DataError(
+                        f"{path} line {line}, column {target!r}: class label {v} is negative; "
+                        "labels must be 0, 1, 2, ..."
+                    )
             class_names = [str(i) for i in range(int(y.max()) + 1)]
         else:
             class_names = sorted({c for _, c in tcells})
@@ -112,7 +127,6 @@ def read_csv(path: Path, *, features: list[str] | None, target: str | None, cate
     else:
         for line, c in tcells:
             if not _is_number(c):
-                raise DataError(f"{path} line {line}, column {target!r}: {c!r} is not a number but the task is "
-                                f"{task}")
+                raise DataError(f"{path} line {line}, column {target!r}: {c!r} is not a number but the task is {task}")
         y = np.array([float(c) for _, c in tcells], dtype=np.float32).reshape(-1, 1)
     return ArrayData(x, y, task, path.stem, class_names, source=str(path), recommended_scaling="standard")

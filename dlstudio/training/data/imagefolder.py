@@ -1,9 +1,10 @@
 """Image folders: one subfolder per class. Files are decoded by Pillow inside DataLoader workers and resized to
 the Input node's (H, W); grey or RGB from the Input node's channel count."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -21,8 +22,9 @@ def scan_folder(root: Path, image_size: tuple[int, int], channels: int) -> Folde
         raise DataError(f"{root}: not a folder; an image dataset is a folder with one subfolder per class")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
-        raise DataError(f"{root}: no class subfolders; put the images of each class in its own subfolder "
-                        "(e.g. cats/, dogs/)")
+        raise DataError(
+            f"{root}: no class subfolders; put the images of each class in its own subfolder (e.g. cats/, dogs/)"
+        )
     files: list[Path] = []
     labels: list[int] = []
     for k, name in enumerate(classes):
@@ -30,16 +32,25 @@ def scan_folder(root: Path, image_size: tuple[int, int], channels: int) -> Folde
         files.extend(found)
         labels.extend([k] * len(found))
     if not files:
-        raise DataError(f"{root}: the class folders ({', '.join(classes)}) contain no images "
-                        f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise DataError(
+            f"{root}: the class folders ({', '.join(classes)}) contain no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
     if channels not in (1, 3):
         raise DataError(f"{root}: images can feed an Input with 1 (grey) or 3 (RGB) channels, not {channels}")
-    return FolderData(files, np.asarray(labels, dtype=np.int64), classes, (int(image_size[0]), int(image_size[1])),
-                      channels, name=root.name, source=str(root))
+    return FolderData(
+        files,
+        np.asarray(labels, dtype=np.int64),
+        classes,
+        (int(image_size[0]), int(image_size[1])),
+        channels,
+        name=root.name,
+        source=str(root),
+    )
 
 
 def decode_image(path: Path, image_size: tuple[int, int], channels: int) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as im:
             im = im.convert("L" if channels == 1 else "RGB")
@@ -78,9 +89,15 @@ class OrderSampler(Sampler[int]):
 
 def make_loader(data: FolderData, batch_size: int, *, seed: int, num_workers: int) -> DataLoader:
     g = torch.Generator()
-    g.manual_seed(seed)   # worker seeds come from here, so the global RNG is not consumed
-    return DataLoader(_ImageSet(data), batch_size=batch_size, sampler=OrderSampler(len(data)), generator=g,
-                      num_workers=num_workers, persistent_workers=num_workers > 0)
+    g.manual_seed(seed)  # worker seeds come from here, so the global RNG is not consumed
+    return DataLoader(
+        _ImageSet(data),
+        batch_size=batch_size,
+        sampler=OrderSampler(len(data)),
+        generator=g,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
 
 
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> list[int]:
@@ -93,6 +110,9 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> list[int]:
 
 def load_all(data: FolderData) -> tuple[np.ndarray, np.ndarray]:
     """Decode every image (for evaluation splits and small folders)."""
-    x = np.stack([decode_image(p, data.image_size, data.channels) for p in data.files]) if len(data) else \
-        np.zeros((0, data.channels, *data.image_size), np.float32)
+    x = (
+        np.stack([decode_image(p, data.image_size, data.channels) for p in data.files])
+        if len(data)
+        else np.zeros((0, data.channels, *data.image_size), np.float32)
+    )
     return x, data.y

@@ -1,5 +1,6 @@
 """NumPy files: .npz with feature and target arrays by key, or one .npy whose last column is the target.
 Loaded with allow_pickle=False: object arrays are refused, never unpickled."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,20 +19,25 @@ def read_numpy(path: Path, *, x_key: str = "x", y_key: str = "y", task: str | No
         raise DataError(f"{path}: cannot read the NumPy file ({exc}); object arrays are not supported") from None
     if isinstance(loaded, np.ndarray):
         if loaded.ndim != 2 or loaded.shape[1] < 2:
-            raise DataError(f"{path}: a .npy file must be a 2-D table whose last column is the target; got shape "
-                            f"{loaded.shape}. Use a .npz with arrays {x_key!r} and {y_key!r} for other shapes")
+            raise DataError(
+                f"{path}: a .npy file must be a 2-D table whose last column is the target; got shape "
+                f"{loaded.shape}. Use a .npz with arrays {x_key!r} and {y_key!r} for other shapes"
+            )
         x, y = loaded[:, :-1], loaded[:, -1]
     else:
         with loaded:
             for key in (x_key, y_key):
                 if key not in loaded.files:
-                    raise DataError(f"{path}: no array {key!r}; the file has {', '.join(loaded.files) or 'none'} "
-                                    "(set data.x_key / data.y_key)")
+                    raise DataError(
+                        f"{path}: no array {key!r}; the file has {', '.join(loaded.files) or 'none'} "
+                        "(set data.x_key / data.y_key)"
+                    )
             try:
                 x, y = loaded[x_key], loaded[y_key]
             except ValueError as exc:  # object arrays: numpy refuses to unpickle them
-                raise DataError(f"{path}: cannot read arrays {x_key!r}/{y_key!r} ({exc}); save plain numeric "
-                                "arrays") from None
+                raise DataError(
+                    f"{path}: cannot read arrays {x_key!r}/{y_key!r} ({exc}); save plain numeric arrays"
+                ) from None
     if len(x) == 0:
         raise DataError(f"{path}: the arrays are empty")
     if len(x) != len(y):
@@ -54,4 +60,3 @@ def read_numpy(path: Path, *, x_key: str = "x", y_key: str = "y", task: str | No
         y = y.astype(np.float32).reshape(len(y), -1)
         names = None
     return ArrayData(x, y, task, path.stem, names, source=str(path))
-

@@ -1,5 +1,6 @@
 """Preparation: train/validation/test split (random, stratified, time-ordered), missing values, scaling fitted on
 the training split only, class imbalance. Pure NumPy/scikit-learn; returns new arrays."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,23 +21,29 @@ class Splits:
     val: Data | None
     test: Data | None
     class_weights: np.ndarray | None = None
-    scaler: dict[str, Any] = field(default_factory=dict)   # kind + fitted statistics (saved in the run settings)
+    scaler: dict[str, Any] = field(default_factory=dict)  # kind + fitted statistics (saved in the run settings)
 
 
 def split_indices(n: int, y: np.ndarray | None, cfg: DataConfig, ordered: bool) -> tuple[np.ndarray, ...]:
     from sklearn.model_selection import train_test_split  # lazy: the lints import this package
+
     idx = np.arange(n)
     method = "time" if ordered and cfg.split == "random" else cfg.split
     n_test = int(round(cfg.test_fraction * n))
     n_val = int(round(cfg.val_fraction * n))
     if n - n_test - n_val < 1:
-        raise DataError(f"only {n} rows: too few to split off {n_val} validation and {n_test} test rows; "
-                        "lower data.val_fraction / data.test_fraction")
+        raise DataError(
+            f"only {n} rows: too few to split off {n_val} validation and {n_test} test rows; "
+            "lower data.val_fraction / data.test_fraction"
+        )
     if method == "time":
-        return idx[:n - n_val - n_test], idx[n - n_val - n_test:n - n_test], idx[n - n_test:]
+        return idx[: n - n_val - n_test], idx[n - n_val - n_test : n - n_test], idx[n - n_test :]
     strat = y if method == "stratified" and y is not None and y.ndim == 1 else None
-    rest, test = (idx, idx[:0]) if n_test == 0 else train_test_split(
-        idx, test_size=n_test, random_state=cfg.split_seed, stratify=strat)
+    rest, test = (
+        (idx, idx[:0])
+        if n_test == 0
+        else train_test_split(idx, test_size=n_test, random_state=cfg.split_seed, stratify=strat)
+    )
     if n_val == 0:
         return np.sort(rest), idx[:0], np.sort(test)
     s2 = strat[rest] if strat is not None else None
@@ -54,8 +61,10 @@ def _missing(data: ArrayData, cfg: DataConfig) -> ArrayData:
     if cfg.missing == "error":
         row = int(np.argmax(bad_rows))
         col = int(np.argmax(np.isnan(flat[row])))
-        raise DataError(f"{data.source}: {int(bad_rows.sum())} row(s) have missing values (first: data row "
-                        f"{row + 1}, feature {col + 1}); set data.missing to drop, mean or median")
+        raise DataError(
+            f"{data.source}: {int(bad_rows.sum())} row(s) have missing values (first: data row "
+            f"{row + 1}, feature {col + 1}); set data.missing to drop, mean or median"
+        )
     if cfg.missing == "drop":
         keep = ~bad_rows
         if not keep.any():
@@ -126,11 +135,19 @@ def prepare(data: Data, cfg: DataConfig, seed: int = 0) -> Splits:
         if cfg.imbalance == "downsample":
             rng = np.random.default_rng(seed)
             m = int(counts[counts > 0].min())
-            keep = np.sort(np.concatenate([rng.choice(np.flatnonzero(train.y == k), m, replace=False)
-                                           for k in range(n_classes) if counts[k] > 0]))
+            keep = np.sort(
+                np.concatenate(
+                    [
+                        rng.choice(np.flatnonzero(train.y == k), m, replace=False)
+                        for k in range(n_classes)
+                        if counts[k] > 0
+                    ]
+                )
+            )
             parts[0] = train.subset(keep)
         else:
             from sklearn.utils.class_weight import compute_class_weight
+
             present = np.flatnonzero(counts)
             w = np.ones(n_classes)
             w[present] = compute_class_weight("balanced", classes=present, y=train.y)

@@ -1,5 +1,6 @@
 """Batch image augmentation on tensors (training batches only): random horizontal flip, rotation and shift in
 one affine resample, then Gaussian noise. Uses torch's global RNG, which checkpoints save, so resume is exact."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Gestures as small state objects: each collects mouse input and ends by sending intent to the controller."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -20,11 +21,11 @@ class WireGesture:
     Started on an input that already has a wire, it picks that wire up: drop it on another input to
     re-route it, or on empty canvas to delete it."""
 
-    def __init__(self, scene: "GraphScene", start: PortItem, detached: "Edge | None" = None) -> None:
+    def __init__(self, scene: GraphScene, start: PortItem, detached: Edge | None = None) -> None:
         self.scene = scene
         self.start = start
         self.detached = detached
-        self.origin: PortItem | None = None   # the input the detached wire came from
+        self.origin: PortItem | None = None  # the input the detached wire came from
         if detached is not None:
             scene.edges[detached].setVisible(False)
             self.origin = scene.nodes[detached.dst].in_ports.get(detached.dst_port)
@@ -91,7 +92,7 @@ class WireGesture:
         ctl = self.scene.controller
         if self.detached is not None:
             if port is None:
-                ctl.remove([], [self.detached])           # dragged off into the void: delete the wire
+                ctl.remove([], [self.detached])  # dragged off into the void: delete the wire
                 return None
             if port is self.origin or port is self.start:
                 return None

@@ -3,6 +3,7 @@
 Items only draw what the scene tells them; they never edit the graph. Node painting is cached
 (DeviceCoordinateCache), so panning a 1,000-node canvas repaints pixmaps, not text.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -38,13 +39,13 @@ FONT_SMALL = _font(7.5)
 class PortItem(QGraphicsItem):
     """A connection point. Gestures find it under the mouse; it does not act on its own."""
 
-    def __init__(self, parent: "NodeItem | BlockItem", name: str, is_output: bool, dtype: str, many: bool) -> None:
+    def __init__(self, parent: NodeItem | BlockItem, name: str, is_output: bool, dtype: str, many: bool) -> None:
         super().__init__(parent)
         self.name = name
         self.is_output = is_output
         self.dtype = dtype
         self.many = many
-        self.highlight: str | None = None   # "ok" / "bad" while a wire is dragged over it
+        self.highlight: str | None = None  # "ok" / "bad" while a wire is dragged over it
         self.setAcceptHoverEvents(True)
         self.setZValue(2)
         self.setCursor(Qt.CursorShape.CrossCursor)
@@ -94,8 +95,11 @@ class NodeItem(QGraphicsObject):
         self.in_ports: dict[str, PortItem] = {}
         self.out_ports: dict[str, PortItem] = {}
         self._height = 0.0
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
         self.set_ports(inputs, outputs)
@@ -115,12 +119,23 @@ class NodeItem(QGraphicsObject):
         for i, p in enumerate(self.out_ports.values()):
             p.setPos(NODE_W, HEADER_H + 16 + i * PORT_GAP)
 
-    def set_info(self, label: str, type_name: str, lines: list[str], severity: str | None, tooltip: str,
-                 frozen: bool = False) -> None:
-        if (label, type_name, lines, severity, frozen) != (self.label, self.type_name, self.lines, self.severity,
-                                                           self.frozen):
-            self.label, self.type_name, self.lines, self.severity, self.frozen = \
-                label, type_name, lines, severity, frozen
+    def set_info(
+        self, label: str, type_name: str, lines: list[str], severity: str | None, tooltip: str, frozen: bool = False
+    ) -> None:
+        if (label, type_name, lines, severity, frozen) != (
+            self.label,
+            self.type_name,
+            self.lines,
+            self.severity,
+            self.frozen,
+        ):
+            self.label, self.type_name, self.lines, self.severity, self.frozen = (
+                label,
+                type_name,
+                lines,
+                severity,
+                frozen,
+            )
             self.update()
         self.setToolTip(tooltip)
 
@@ -142,8 +157,9 @@ class NodeItem(QGraphicsObject):
             # zoomed far out: text would be unreadable, a coloured box keeps big graphs fast to draw
             painter.fillRect(rect, colour)
             if self.severity or self.isSelected():
-                sel = QColor(theme.selection if self.isSelected() else
-                             theme.error if self.severity == "error" else theme.warning)
+                sel = QColor(
+                    theme.selection if self.isSelected() else theme.error if self.severity == "error" else theme.warning
+                )
                 painter.setPen(QPen(sel, 8))
                 painter.drawRect(rect)
             return
@@ -180,22 +196,30 @@ class NodeItem(QGraphicsObject):
             type_w = min(fs.horizontalAdvance(self.type_name) + 8, NODE_W * 0.45)
             right = NODE_W - (26 if self.severity else 8)
             painter.setPen(QColor(255, 255, 255, 200))
-            painter.drawText(QRectF(right - type_w, 0, type_w, HEADER_H),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                             fs.elidedText(self.type_name, Qt.TextElideMode.ElideRight, type_w))
+            painter.drawText(
+                QRectF(right - type_w, 0, type_w, HEADER_H),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                fs.elidedText(self.type_name, Qt.TextElideMode.ElideRight, type_w),
+            )
             painter.setPen(QColor("#ffffff"))
             painter.setFont(FONT_TITLE)
         room = NODE_W - 16 - type_w - (18 if self.severity else 0)
-        painter.drawText(QRectF(8, 0, room, HEADER_H), Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(title, Qt.TextElideMode.ElideRight, room))
+        painter.drawText(
+            QRectF(8, 0, room, HEADER_H),
+            Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(title, Qt.TextElideMode.ElideRight, room),
+        )
         # body lines
         painter.setFont(FONT_BODY)
         fb = QFontMetricsF(FONT_BODY)
         y = HEADER_H + 4
         for i, line in enumerate(self.lines[:4]):
             painter.setPen(QColor(theme.node_text if i == 0 else theme.node_subtext))
-            painter.drawText(QRectF(12, y, NODE_W - 24, LINE_H), Qt.AlignmentFlag.AlignVCenter,
-                             fb.elidedText(line, Qt.TextElideMode.ElideRight, NODE_W - 24))
+            painter.drawText(
+                QRectF(12, y, NODE_W - 24, LINE_H),
+                Qt.AlignmentFlag.AlignVCenter,
+                fb.elidedText(line, Qt.TextElideMode.ElideRight, NODE_W - 24),
+            )
             y += LINE_H
         # port names when a node has several ports on one side
         painter.setFont(FONT_SMALL)
@@ -204,8 +228,12 @@ class NodeItem(QGraphicsObject):
             if len(ports) > 1:
                 for p in ports.values():
                     r = QRectF(10, p.y() - 7, NODE_W - 20, 14)
-                    painter.drawText(r, (Qt.AlignmentFlag.AlignRight if side else Qt.AlignmentFlag.AlignLeft)
-                                     | Qt.AlignmentFlag.AlignBottom, p.name)
+                    painter.drawText(
+                        r,
+                        (Qt.AlignmentFlag.AlignRight if side else Qt.AlignmentFlag.AlignLeft)
+                        | Qt.AlignmentFlag.AlignBottom,
+                        p.name,
+                    )
         if self.severity:
             badge = QColor(theme.error if self.severity == "error" else theme.warning)
             painter.setPen(Qt.PenStyle.NoPen)
@@ -232,15 +260,16 @@ class BlockItem(NodeItem):
         super().__init__(group_id, "Blocks", [], [])
         self.collapsed = True
         self.frame = QRectF()
-        self.anchor_ports: dict[tuple[str, str, bool], str] = {}   # (node, port, is_output) -> block port name
+        self.anchor_ports: dict[tuple[str, str, bool], str] = {}  # (node, port, is_output) -> block port name
 
-    def set_boundary(self, n_inputs: int, inputs: list[tuple[str, str, int]], outputs: list[tuple[str, str]]
-                     ) -> None:
+    def set_boundary(self, n_inputs: int, inputs: list[tuple[str, str, int]], outputs: list[tuple[str, str]]) -> None:
         """Ports for the wires that cross the block's boundary. `inputs`: (member, member port, block input
         index); `outputs`: (member, member port), one block output each."""
+
         class P:
             def __init__(self, name: str) -> None:
                 self.name, self.dtype, self.many = name, "any", False
+
         ins = [P(f"in{i + 1}") for i in range(n_inputs)]
         outs = [P(f"out{i + 1}") for i in range(len(outputs))]
         self.anchor_ports = {}
@@ -281,16 +310,19 @@ class BlockItem(NodeItem):
             return
         theme: Theme = getattr(self.scene(), "theme", LIGHT)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(QColor(theme.selection) if self.isSelected() else category_colour("Blocks"), 1.6,
-                   Qt.PenStyle.DashLine)
+        pen = QPen(
+            QColor(theme.selection) if self.isSelected() else category_colour("Blocks"), 1.6, Qt.PenStyle.DashLine
+        )
         painter.setPen(pen)
         painter.setBrush(QColor(theme.block))
         painter.drawRoundedRect(self.frame, 10, 10)
         painter.setPen(QColor(theme.node_text))
         painter.setFont(FONT_TITLE)
-        painter.drawText(QRectF(self.frame.left() + 10, self.frame.top(), self.frame.width() - 20, HEADER_H),
-                         Qt.AlignmentFlag.AlignVCenter, f"\u25be {self.label}   " + (self.lines[1] if len(self.lines) > 1
-                                                                                      else ""))
+        painter.drawText(
+            QRectF(self.frame.left() + 10, self.frame.top(), self.frame.width() - 20, HEADER_H),
+            Qt.AlignmentFlag.AlignVCenter,
+            f"\u25be {self.label}   " + (self.lines[1] if len(self.lines) > 1 else ""),
+        )
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
         if not getattr(self, "collapsed", True):  # an expanded frame follows its members; no snapping
@@ -302,7 +334,7 @@ class EdgeItem(QGraphicsItem):
     """A wire: a cubic curve from an output port to an input port, its tensor shape written at the middle.
     Geometry is computed once per change and cached (boundingRect/shape are called very often)."""
 
-    def __init__(self, edge: "Edge") -> None:
+    def __init__(self, edge: Edge) -> None:
         super().__init__()
         self.edge = edge
         self.text = ""

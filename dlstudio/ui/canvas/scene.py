@@ -1,5 +1,6 @@
 """The canvas scene. It creates, updates and removes items from the graph's change signals only, and turns
 mouse gestures into intent for the controller (it never edits the graph itself)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,8 +40,11 @@ def key_param_text(node: Node) -> str:
         if spec.has_param(n):
             v = node.params.get(n, spec.param(n).default)
             if isinstance(v, (list, tuple)):  # (5, 5) reads as 5, like torch accepts it
-                v = v[0] if v and len(set(v)) == 1 and spec.param(n).kind != "shape" else \
-                    "(" + ", ".join(map(str, v)) + ")"
+                v = (
+                    v[0]
+                    if v and len(set(v)) == 1 and spec.param(n).kind != "shape"
+                    else "(" + ", ".join(map(str, v)) + ")"
+                )
             parts.append(f"{n}={v}")
     return "  ".join(parts) if parts else spec.display_name
 
@@ -96,12 +100,19 @@ class GraphScene(QGraphicsScene):
     def detach(self) -> None:
         """Stop observing the graph (the window replaces the scene when a file is opened)."""
         g = self.graph
-        for sig, slot in ((g.node_added, self._on_node_added), (g.node_removed, self._on_node_removed),
-                          (g.edge_added, self._on_edge_added), (g.edge_removed, self._on_edge_removed),
-                          (g.param_changed, self._on_param_changed), (g.node_moved, self._on_node_moved),
-                          (g.node_changed, self._on_node_changed), (g.group_added, self._on_group_added),
-                          (g.group_removed, self._on_group_removed), (g.group_changed, self._on_group_changed),
-                          (g.node_renamed, self._on_renamed)):
+        for sig, slot in (
+            (g.node_added, self._on_node_added),
+            (g.node_removed, self._on_node_removed),
+            (g.edge_added, self._on_edge_added),
+            (g.edge_removed, self._on_edge_removed),
+            (g.param_changed, self._on_param_changed),
+            (g.node_moved, self._on_node_moved),
+            (g.node_changed, self._on_node_changed),
+            (g.group_added, self._on_group_added),
+            (g.group_removed, self._on_group_removed),
+            (g.group_changed, self._on_group_changed),
+            (g.node_renamed, self._on_renamed),
+        ):
             sig.disconnect(slot)
 
     def set_theme(self, theme: Theme) -> None:
@@ -265,9 +276,14 @@ class GraphScene(QGraphicsScene):
         item.set_collapsed(grp.collapsed, frame)
         last = [self.engine.outputs(n) for n, _ in outs[:1]]
         shape = f"\u2192 {last[0][0]}" if last and last[0] else ""
-        item.set_info(grp.label, "Block", [f"Block  {len(members)} layers", f"{human(params)} params", shape],
-                      None, f"Block '{grp.label}': {len(members)} layers, {params:,} parameters. "
-                      "Double-click to " + ("expand." if grp.collapsed else "collapse."))
+        item.set_info(
+            grp.label,
+            "Block",
+            [f"Block  {len(members)} layers", f"{human(params)} params", shape],
+            None,
+            f"Block '{grp.label}': {len(members)} layers, {params:,} parameters. "
+            "Double-click to " + ("expand." if grp.collapsed else "collapse."),
+        )
         for nid in grp.node_ids:
             self._sync_visibility(nid)
             self._place_edges_of(nid)
@@ -320,8 +336,10 @@ class GraphScene(QGraphicsScene):
         t = self.engine.edge_shape(item.edge)
         item.set_text(str(t) if t is not None else "?", t is None)
         e = item.edge
-        item.setToolTip(f"{self.graph.node(e.src).label}.{e.src_port} \u2192 {self.graph.node(e.dst).label}.{e.dst_port}"
-                        f": {t if t is not None else 'shape unknown (fix the upstream error)'}")
+        item.setToolTip(
+            f"{self.graph.node(e.src).label}.{e.src_port} \u2192 {self.graph.node(e.dst).label}.{e.dst_port}"
+            f": {t if t is not None else 'shape unknown (fix the upstream error)'}"
+        )
 
     # ---------------------------------------------------------- analysis
     def apply_analysis(self, changed: set[str]) -> None:
@@ -383,7 +401,9 @@ class GraphScene(QGraphicsScene):
         if diags:
             tip += "<br>" + "<br>".join(
                 f"<span style='color:{self.theme.error if d.severity == 'error' else self.theme.warning}'>"
-                f"{d.severity}: {d.message}</span>" for d in diags)
+                f"{d.severity}: {d.message}</span>"
+                for d in diags
+            )
         item.set_info(node.label, node.type, [key_param_text(node), shape, line3], severity, tip, node.frozen)
 
     # ----------------------------------------------------------- queries
@@ -465,10 +485,13 @@ class GraphScene(QGraphicsScene):
             if block.collapsed and p != old:
                 # members travel with their block, so expanding it shows them where the block is
                 dx, dy = p[0] - old[0], p[1] - old[1]
-                members = {n: (self.graph.node(n).position[0] + dx, self.graph.node(n).position[1] + dy)
-                           for n in self.graph.group(gid).node_ids}
-                self.controller.push(Composite("Move block", [SetGroup(gid, "position", p), Move(members)]),
-                                     mergeable=False)
+                members = {
+                    n: (self.graph.node(n).position[0] + dx, self.graph.node(n).position[1] + dy)
+                    for n in self.graph.group(gid).node_ids
+                }
+                self.controller.push(
+                    Composite("Move block", [SetGroup(gid, "position", p), Move(members)]), mergeable=False
+                )
         if not moved:
             return
         if len(moved) == 1:

@@ -1,12 +1,22 @@
 """The canvas view: zoom (wheel, Ctrl +/-), pan (middle drag, space+drag), fit (F), a minimap, drops from
 the palette (on a wire: insert), and in-place rename (F2)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import (QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent, QPainter,
-                           QPen, QWheelEvent)
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QGraphicsView, QLineEdit, QWidget
 
 from .items import NODE_W, BlockItem, NodeItem
@@ -19,7 +29,7 @@ MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
 class Minimap(QGraphicsView):
     """An overview of the whole scene; click or drag to move the main view there."""
 
-    def __init__(self, main: "GraphView") -> None:
+    def __init__(self, main: GraphView) -> None:
         super().__init__(main)
         self.main = main
         self.setInteractive(False)
@@ -107,8 +117,9 @@ class GraphView(QGraphicsView):
         # on a small canvas the overview would hide the graph itself
         scene = self.scene()
         has_nodes = isinstance(scene, GraphScene) and bool(scene.nodes)
-        self.minimap.setVisible(self.minimap_enabled and has_nodes and vw >= 3 * self.minimap.width()
-                                and vh >= 2.5 * self.minimap.height())
+        self.minimap.setVisible(
+            self.minimap_enabled and has_nodes and vw >= 3 * self.minimap.width() and vh >= 2.5 * self.minimap.height()
+        )
         self.minimap.move(vw - self.minimap.width() - 10, vh - self.minimap.height() - 10)
 
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
@@ -129,9 +140,12 @@ class GraphView(QGraphicsView):
             f = painter.font()
             f.setPointSizeF(f.pointSizeF() * 1.3)
             painter.setFont(f)
-            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
-                             "Drag layers here from the palette on the left\n"
-                             "or start from an example: File \u25b8 New from template (Ctrl+Shift+N)")
+            painter.drawText(
+                self.viewport().rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "Drag layers here from the palette on the left\n"
+                "or start from an example: File \u25b8 New from template (Ctrl+Shift+N)",
+            )
             painter.restore()
 
     # ---------------------------------------------------------------- zoom
@@ -157,8 +171,9 @@ class GraphView(QGraphicsView):
             return
         if rect is None:
             sel = [i.sceneBoundingRect() for i in self.scene().selectedItems() if isinstance(i, NodeItem)]
-            items = sel or [i.sceneBoundingRect() for i in self.scene().items() if isinstance(i, NodeItem)
-                            and i.isVisible()]
+            items = sel or [
+                i.sceneBoundingRect() for i in self.scene().items() if isinstance(i, NodeItem) and i.isVisible()
+            ]
             rect = QRectF()
             for r in items:
                 rect = rect.united(r)
@@ -202,7 +217,7 @@ class GraphView(QGraphicsView):
             return
         delta = event.angleDelta().y()
         if delta:
-            self.set_zoom(1.0015 ** delta)
+            self.set_zoom(1.0015**delta)
 
     # ----------------------------------------------------------------- pan
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802

@@ -3,6 +3,7 @@ samples/s, a log-scale toggle, the overfitting hint; and the runs list whose cur
 
 Events only append to plain Python lists; `repaint()` (called by the workspace's 15 Hz timer) pushes them to
 the curves with `setData`, so a fast run costs the GUI thread a few list appends per batch."""
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,16 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QProgressBar, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...training.events import BatchEnd, EpochEnd, EpochStarted, Event
 
@@ -25,7 +34,7 @@ class RunRecord:
 
     name: str
     settings: dict[str, Any]
-    batch_x: list[float] = field(default_factory=list)      # fractional epoch of each batch
+    batch_x: list[float] = field(default_factory=list)  # fractional epoch of each batch
     batch_loss: list[float] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
@@ -85,8 +94,9 @@ class LivePlots(QWidget):
         lay.addLayout(row, 3)
         lay.addWidget(self.lr_plot, 1)
         # no point symbols on the epoch curves: scatter items cost more to paint than the lines themselves
-        self.batch_curve = self.loss_plot.plot(name="train (batch)", pen=pg.mkPen("#9ecae1", width=1),
-                                               skipFiniteCheck=True)
+        self.batch_curve = self.loss_plot.plot(
+            name="train (batch)", pen=pg.mkPen("#9ecae1", width=1), skipFiniteCheck=True
+        )
         # long runs have many batch points: draw at most about one per pixel of the visible range
         self.batch_curve.setDownsampling(auto=True, method="peak")
         self.batch_curve.setClipToView(True)
@@ -102,13 +112,13 @@ class LivePlots(QWidget):
         self._epochs_total = 0
         self._last_batch: BatchEnd | None = None
         self._epoch_started_at = 0.0
-        self._painted = (-1, -1)        # batch and epoch counts already on the curves
+        self._painted = (-1, -1)  # batch and epoch counts already on the curves
         self._metric_title = ""
         self.repaints = 0
         # the loss axis runs from 0 to the largest loss seen and changes only when a loss goes above it: an axis
         # that follows every new minimum is re-laid out (its ticks and labels regenerated) on every repaint
-        self._loss_top = 0.0          # largest finite loss of this run and the overlaid runs
-        self._loss_axis_top = -1.0    # the top the axis was last set to
+        self._loss_top = 0.0  # largest finite loss of this run and the overlaid runs
+        self._loss_axis_top = -1.0  # the top the axis was last set to
 
     # ----------------------------------------------------------------------------------------- events (cheap)
     def start(self, run: RunRecord, epochs: int) -> None:
@@ -143,6 +153,7 @@ class LivePlots(QWidget):
                 self.hint.show()
         elif isinstance(event, EpochStarted):
             import time
+
             self._epoch_started_at = time.perf_counter()
             if event.epochs != self._epochs_total:
                 self._set_epoch_range(event.epochs)
@@ -159,7 +170,7 @@ class LivePlots(QWidget):
         self.repaints += 1
         if len(run.batch_loss) != self._painted[0]:
             self.batch_curve.setData(run.batch_x, run.batch_loss)
-        if len(run.history) != self._painted[1]:   # epoch curves change once per epoch: repaint them only then
+        if len(run.history) != self._painted[1]:  # epoch curves change once per epoch: repaint them only then
             self.train_curve.setData(*run.series("loss"))
             self.val_curve.setData(*run.series("val_loss"))
             key = _metric_key(run.history)
@@ -176,9 +187,9 @@ class LivePlots(QWidget):
             lr_x, lr_y = run.series("lr")
             self.lr_curve.setData(lr_x, lr_y)
             axis = self.lr_plot.getAxis("left")
-            if lr_y and max(lr_y) == min(lr_y) and lr_y[0] > 0:   # a constant rate: centre it, not at 0 +- 0.5
+            if lr_y and max(lr_y) == min(lr_y) and lr_y[0] > 0:  # a constant rate: centre it, not at 0 +- 0.5
                 self.lr_plot.setYRange(lr_y[0] * 0.5, lr_y[0] * 1.5)
-                axis.setTicks([[(lr_y[0], f"{lr_y[0]:g}")]])   # one label: the short plot has no room for more
+                axis.setTicks([[(lr_y[0], f"{lr_y[0]:g}")]])  # one label: the short plot has no room for more
             else:
                 axis.setTicks(None)
                 self.lr_plot.enableAutoRange(y=True)
@@ -193,8 +204,10 @@ class LivePlots(QWidget):
             per_batch = b.samples / max(rate, 1e-9) / max(b.batch, 1)
             eta = remaining_batches * per_batch
             self.progress.setValue(b.epoch - 1 + (1 if b.batch == b.batches else 0))
-            self.rate.setText(f"epoch {b.epoch}/{self._epochs_total}, batch {b.batch}/{b.batches}  "
-                                f"{rate:,.0f} samples/s  ETA {eta:.0f} s  loss {b.loss:.4f}")
+            self.rate.setText(
+                f"epoch {b.epoch}/{self._epochs_total}, batch {b.batch}/{b.batches}  "
+                f"{rate:,.0f} samples/s  ETA {eta:.0f} s  loss {b.loss:.4f}"
+            )
 
     def _set_epoch_range(self, epochs: int) -> None:
         """A fixed epoch axis for the run: the x axis is not re-laid out on every repaint (a large share of
@@ -202,7 +215,7 @@ class LivePlots(QWidget):
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.setXRange(0, max(epochs, 1), padding=0.02)
             p.enableAutoRange(x=False, y=True)
-        self._loss_axis_top = -1.0   # the loss axis is set again at the next repaint
+        self._loss_axis_top = -1.0  # the loss axis is set again at the next repaint
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
@@ -214,11 +227,11 @@ class LivePlots(QWidget):
         self._fit_loss_axis()
 
     def _fit_loss_axis(self) -> None:
-        if self.log_scale.isChecked():   # a log axis has no 0: let it follow the data
+        if self.log_scale.isChecked():  # a log axis has no 0: let it follow the data
             self.loss_plot.enableAutoRange(y=True)
             return
         top = self._loss_top
-        for h in (self.run.history if self.run is not None else []):
+        for h in self.run.history if self.run is not None else []:
             for k in ("loss", "val_loss"):
                 v = h.get(k)
                 if isinstance(v, (int, float)) and math.isfinite(v) and v > top:
@@ -273,17 +286,28 @@ class RunsList(QWidget):
         t = self.table
         t.blockSignals(True)
         try:
-            checked = {self.runs[i].name for i in range(t.rowCount())
-                       if t.item(i, 0) is not None and t.item(i, 0).checkState() == Qt.CheckState.Checked}
+            checked = {
+                self.runs[i].name
+                for i in range(t.rowCount())
+                if t.item(i, 0) is not None and t.item(i, 0).checkState() == Qt.CheckState.Checked
+            }
             t.setRowCount(len(self.runs))
             for i, r in enumerate(self.runs):
                 s = r.settings
                 last = r.history[-1] if r.history else {}
                 key = _metric_key(r.history)
                 metric = last.get("val_" + key, last.get(key)) if key else None
-                cells = [r.name, r.status, s.get("optimizer", ""), f"{s.get('lr', 0):g}", str(s.get("batch_size", "")),
-                         f"{len(r.history)}/{s.get('epochs', '')}", _fmt(last.get("loss")), _fmt(last.get("val_loss")),
-                         f"{key} {_fmt(metric)}" if key else ""]
+                cells = [
+                    r.name,
+                    r.status,
+                    s.get("optimizer", ""),
+                    f"{s.get('lr', 0):g}",
+                    str(s.get("batch_size", "")),
+                    f"{len(r.history)}/{s.get('epochs', '')}",
+                    _fmt(last.get("loss")),
+                    _fmt(last.get("val_loss")),
+                    f"{key} {_fmt(metric)}" if key else "",
+                ]
                 for j, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
@@ -296,8 +320,11 @@ class RunsList(QWidget):
             t.blockSignals(False)
 
     def checked_runs(self) -> list[RunRecord]:
-        return [self.runs[i] for i in range(self.table.rowCount())
-                if self.table.item(i, 0).checkState() == Qt.CheckState.Checked]
+        return [
+            self.runs[i]
+            for i in range(self.table.rowCount())
+            if self.table.item(i, 0).checkState() == Qt.CheckState.Checked
+        ]
 
     def set_checked(self, index: int, on: bool) -> None:
         self.table.item(index, 0).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)

@@ -1,16 +1,29 @@
 """After training: confusion matrix heatmap, per-class precision/recall/F1, ROC curves, predicted-vs-true
 scatter, a prediction gallery (mistakes first), the decision boundary of 2-D datasets (live during training),
 and "Try it" (a test sample or a digit drawn with the mouse). Metrics come from sklearn.metrics."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..workers import Boundary, Predictions
 
@@ -36,7 +49,7 @@ def _image_of(x: np.ndarray) -> QImage | None:
     if a.ndim == 3 and a.shape[0] == 1:
         a = a[0]
     if colour:
-        a = a.transpose(1, 2, 0)            # (H, W, 3) for Qt
+        a = a.transpose(1, 2, 0)  # (H, W, 3) for Qt
     elif a.ndim != 2:
         return None
     if min(a.shape[:2]) < 4:
@@ -48,7 +61,7 @@ def _image_of(x: np.ndarray) -> QImage | None:
         img = QImage(g.data, w, h, 3 * w, QImage.Format.Format_RGB888)
     else:
         img = QImage(g.data, w, h, w, QImage.Format.Format_Grayscale8)
-    return img.copy()   # own the pixels: `g` goes away
+    return img.copy()  # own the pixels: `g` goes away
 
 
 class ResultsView(QTabWidget):
@@ -150,7 +163,8 @@ class ResultsView(QTabWidget):
             self.cm_texts.append(t)
 
     def _confusion(self, p: Predictions) -> None:
-        from sklearn import metrics as skm   # loaded with the first results, not with the window
+        from sklearn import metrics as skm  # loaded with the first results, not with the window
+
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         pred = prob.argmax(1)
@@ -178,7 +192,8 @@ class ResultsView(QTabWidget):
         self.cm_plot.getAxis("left").setTicks(ax_ticks)
 
     def _per_class(self, p: Predictions) -> None:
-        from sklearn import metrics as skm   # loaded with the first results, not with the window
+        from sklearn import metrics as skm  # loaded with the first results, not with the window
+
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         pred = prob.argmax(1)
@@ -193,7 +208,8 @@ class ResultsView(QTabWidget):
                 t.setItem(i, j, QTableWidgetItem(v))
 
     def _roc(self, p: Predictions) -> None:
-        from sklearn import metrics as skm   # loaded with the first results, not with the window
+        from sklearn import metrics as skm  # loaded with the first results, not with the window
+
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         labels = list(range(prob.shape[1]))
@@ -205,7 +221,7 @@ class ResultsView(QTabWidget):
         for c, curve in enumerate(self.roc_curves):
             k = classes[c] if c < len(classes) else -1
             yk = (y == k).astype(int)
-            if k < 0 or yk.min() == yk.max():   # ROC needs both classes present
+            if k < 0 or yk.min() == yk.max():  # ROC needs both classes present
                 curve.setData([], [])
                 continue
             fpr, tpr, _ = skm.roc_curve(yk, prob[:, k])
@@ -217,15 +233,17 @@ class ResultsView(QTabWidget):
             self.setTabEnabled(self.indexOf(w), True)
 
     def _regression(self, p: Predictions) -> None:
-        from sklearn import metrics as skm   # loaded with the first results, not with the window
+        from sklearn import metrics as skm  # loaded with the first results, not with the window
+
         y = np.asarray(p.y, dtype=float).reshape(len(p.y), -1)[:, 0]
         s = np.asarray(p.scores, dtype=float).reshape(len(p.scores), -1)[:, 0]
         self.scatter_points.setData(y, s)
         lo, hi = float(min(y.min(), s.min())), float(max(y.max(), s.max()))
         self.scatter_diagonal.setData([lo, hi], [lo, hi])
         r2 = skm.r2_score(y, s) if len(y) > 1 else float("nan")
-        self.summary.setText(f"{p.split.title()} split: {len(y)} samples, MAE {skm.mean_absolute_error(y, s):.4g}, "
-                             f"R2 {r2:.3f}")
+        self.summary.setText(
+            f"{p.split.title()} split: {len(y)} samples, MAE {skm.mean_absolute_error(y, s):.4g}, R2 {r2:.3f}"
+        )
         self.confusion = None
         self.setTabEnabled(self.indexOf(self.scatter_plot), True)
         for w in (self.roc_page, self.per_class):
@@ -245,13 +263,22 @@ class ResultsView(QTabWidget):
         pred = prob.argmax(1)
         y = np.asarray(p.y).reshape(-1).astype(int)
         names = _names(p, prob.shape[1])
-        order = np.argsort((pred == y).astype(int) * 2 - prob.max(1), kind="stable")[:limit]   # mistakes first
+        order = np.argsort((pred == y).astype(int) * 2 - prob.max(1), kind="stable")[:limit]  # mistakes first
         # 16 cells per event-loop turn: building many labels at once would stall the GUI thread
-        self._steps[:0] = [lambda c=c: self._gallery_cells(p, order, pred, y, names, c, c + 16)
-                           for c in range(0, len(order), 16)]
+        self._steps[:0] = [
+            lambda c=c: self._gallery_cells(p, order, pred, y, names, c, c + 16) for c in range(0, len(order), 16)
+        ]
 
-    def _gallery_cells(self, p: Predictions, order: np.ndarray, pred: np.ndarray, y: np.ndarray,
-                       names: list[str], start: int, stop: int) -> None:
+    def _gallery_cells(
+        self,
+        p: Predictions,
+        order: np.ndarray,
+        pred: np.ndarray,
+        y: np.ndarray,
+        names: list[str],
+        start: int,
+        stop: int,
+    ) -> None:
         for k in range(start, min(stop, len(order))):
             i = order[k]
             img = _image_of(p.x[i])
@@ -289,8 +316,9 @@ class ResultsView(QTabWidget):
         self.boundary_image.setImage(rgb.transpose(1, 0, 2).astype(np.uint8), levels=(0, 255))
         dx = (b.xs[-1] - b.xs[0]) / max(len(b.xs) - 1, 1)
         dy = (b.ys[-1] - b.ys[0]) / max(len(b.ys) - 1, 1)
-        self.boundary_image.setRect(float(b.xs[0] - dx / 2), float(b.ys[0] - dy / 2),
-                                    float(dx * len(b.xs)), float(dy * len(b.ys)))
+        self.boundary_image.setRect(
+            float(b.xs[0] - dx / 2), float(b.ys[0] - dy / 2), float(dx * len(b.xs)), float(dy * len(b.ys))
+        )
         brushes = [pg.mkBrush(pg.intColor(int(c), hues=max(n, 2))) for c in b.targets]
         self.boundary_points.setData(b.points[:, 0], b.points[:, 1], brush=brushes)
         self.boundary_plot.setTitle(f"Decision boundary after epoch {b.epoch}")
@@ -340,8 +368,9 @@ class DrawPad(QWidget):
 
     def array(self, size: int) -> np.ndarray:
         """The drawing scaled to size x size, values in [0, 1]."""
-        small = self.image.scaled(size, size, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                  Qt.TransformationMode.SmoothTransformation)
+        small = self.image.scaled(
+            size, size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
         small = small.convertToFormat(QImage.Format.Format_Grayscale8)
         bpl = small.bytesPerLine()
         buf = np.frombuffer(small.constBits(), dtype=np.uint8).reshape(size, bpl)[:, :size]
@@ -403,7 +432,7 @@ class TryIt(QWidget):
         else:
             self.sample_label.setText(", ".join(f"{v:.3g}" for v in np.asarray(p.x[i]).reshape(-1)[:8]))
         true = np.asarray(p.y[i]).reshape(-1)
-        self._show(self.predict(p.x[i:i + 1])[0], f"true: {self._label(true)}")
+        self._show(self.predict(p.x[i : i + 1])[0], f"true: {self._label(true)}")
 
     def run_drawing(self) -> None:
         p = self.predictions

@@ -1,5 +1,6 @@
 """The live sample grid of generative runs: GAN samples from the fixed noise, or inputs above their
 reconstructions, replaced each epoch as the trainer's SamplesSaved events arrive."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,17 +41,21 @@ class SamplesView(QWidget):
             img = QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8)
         else:
             img = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-        self._pixmap = QPixmap.fromImage(img.copy())   # copy: the array's buffer is not kept alive
+        self._pixmap = QPixmap.fromImage(img.copy())  # copy: the array's buffer is not kept alive
         self.epoch = int(event.epoch)
         title = TITLES.get(getattr(event, "kind", ""), "Samples")
-        self.caption.setText(f"{title}, epoch {self.epoch} (change from the previous epoch: "
-                             f"{float(getattr(event, 'change', 0.0)):.3f})")
+        self.caption.setText(
+            f"{title}, epoch {self.epoch} (change from the previous epoch: {float(getattr(event, 'change', 0.0)):.3f})"
+        )
         self._rescale()
 
     def _rescale(self) -> None:
         if self._pixmap is not None:
-            self.image.setPixmap(self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                     Qt.TransformationMode.FastTransformation))
+            self.image.setPixmap(
+                self._pixmap.scaled(
+                    self.image.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+                )
+            )
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

@@ -1,5 +1,6 @@
 """Data and training settings forms. Each reads from and writes to the project's plain `data` / `training` dicts
 (the same dicts the project file stores), so the settings are saved with the project."""
+
 from __future__ import annotations
 
 import copy
@@ -10,12 +11,25 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...training.config import (MISSING, OPTIMIZERS, SCALING, SCHEDULES, SPLITS, TASKS, DataConfig,
-                                TrainingConfig)
+from ...training.config import MISSING, OPTIMIZERS, SCALING, SCHEDULES, SPLITS, TASKS, DataConfig, TrainingConfig
 from ...training.data.builtin import BUILTINS
 from ...training.loss_table import LOSSES
 
@@ -47,8 +61,9 @@ def _ispin(value: int, lo: int, hi: int) -> QSpinBox:
 
 
 def cuda_devices() -> list[str]:
-    """"auto", "cpu" and each accelerator torch finds (imports torch: the studio asks its training process)."""
+    """ "auto", "cpu" and each accelerator torch finds (imports torch: the studio asks its training process)."""
     from ...training.loop import accelerators
+
     return ["auto", "cpu", *accelerators()]
 
 
@@ -57,6 +72,7 @@ def folder_grid(root: Path, cell: int = 32, cols: int = 8, rows: int = 4) -> tup
     from PIL import Image
 
     from ...training.data.imagefolder import IMAGE_SUFFIXES
+
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
     classes = sorted(d for d in root.iterdir() if d.is_dir())
@@ -65,13 +81,13 @@ def folder_grid(root: Path, cell: int = 32, cols: int = 8, rows: int = 4) -> tup
     if not total:
         raise FileNotFoundError(f"no images in the class sub-folders of {root}")
     per_class = max(1, (cols * rows) // max(len(classes), 1))
-    picked = [p for d in classes for p in files[d.name][:per_class]][:cols * rows]
+    picked = [p for d in classes for p in files[d.name][:per_class]][: cols * rows]
     grid = np.full((rows * cell, cols * cell, 3), 255, dtype=np.uint8)
     for k, p in enumerate(picked):
         with Image.open(p) as im:
             a = np.asarray(im.convert("RGB").resize((cell, cell)))
         r, c = divmod(k, cols)
-        grid[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = a
+        grid[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell] = a
     names = ", ".join(f"{d.name} ({len(files[d.name])})" for d in classes[:8]) + (" ..." if len(classes) > 8 else "")
     return grid, f"Preview: {total} images in {len(classes)} classes: {names}"
 
@@ -81,7 +97,7 @@ class DataPanel(QWidget):
 
     changed = Signal()
 
-    preview_loaded = Signal(object, object)   # (dataset, options) key, ArrayData or the exception; any thread
+    preview_loaded = Signal(object, object)  # (dataset, options) key, ArrayData or the exception; any thread
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -173,6 +189,7 @@ class DataPanel(QWidget):
     def _csv_columns(self) -> None:
         """Fill the target picker and the preview table from the CSV header and first rows."""
         import csv
+
         if self.dataset.currentText() != "csv" or not self.path.text():
             return
         try:
@@ -210,8 +227,11 @@ class DataPanel(QWidget):
 
     def _checked_columns(self, col: int) -> list[str]:
         t = self.columns
-        return [t.verticalHeaderItem(i).text() for i in range(t.rowCount())
-                if t.item(i, col) is not None and t.item(i, col).checkState() == Qt.CheckState.Checked]
+        return [
+            t.verticalHeaderItem(i).text()
+            for i in range(t.rowCount())
+            if t.item(i, col) is not None and t.item(i, col).checkState() == Qt.CheckState.Checked
+        ]
 
     def _show_table(self, header: list[str], rows: list[list[Any]]) -> None:
         self.preview_plot.hide()
@@ -234,9 +254,13 @@ class DataPanel(QWidget):
         if info is not None:
             self.description.setText(f"{info.doc}  Task: {info.task}; sample shape {tuple(info.shape)}.")
         else:
-            self.description.setText({"csv": "A CSV table: pick the target column; the others are features.",
-                                      "npz": "A NumPy .npz file with arrays x and y.",
-                                      "imagefolder": "A folder with one sub-folder of images per class."}[name])
+            self.description.setText(
+                {
+                    "csv": "A CSV table: pick the target column; the others are features.",
+                    "npz": "A NumPy .npz file with arrays x and y.",
+                    "imagefolder": "A folder with one sub-folder of images per class.",
+                }[name]
+            )
         self.show_preview()
         self.changed.emit()
 
@@ -264,13 +288,14 @@ class DataPanel(QWidget):
 
         def load() -> None:
             from ...training.data.builtin import load_builtin
+
             try:
                 result: Any = load_builtin(name, options)
             except Exception as exc:  # noqa: BLE001 - shown in the label
                 result = exc
             try:
                 self.preview_loaded.emit(key, result)
-            except RuntimeError:   # the panel was closed while its preview loaded: nothing left to show it in
+            except RuntimeError:  # the panel was closed while its preview loaded: nothing left to show it in
                 pass
 
         threading.Thread(target=load, name="dlstudio-preview", daemon=True).start()
@@ -280,7 +305,7 @@ class DataPanel(QWidget):
             if len(self._preview_cache) >= 4:
                 self._preview_cache.pop(next(iter(self._preview_cache)))
             self._preview_cache[key] = result
-        if key != self._preview_wanted:   # the user picked another dataset meanwhile
+        if key != self._preview_wanted:  # the user picked another dataset meanwhile
             return
         if isinstance(result, Exception):
             self.preview_label.setText(f"Preview unavailable: {result}")
@@ -320,7 +345,7 @@ class DataPanel(QWidget):
             grid = np.zeros((4 * h, 8 * w), dtype=np.float32)
             for k, im in enumerate(imgs):
                 r, c = divmod(k, 8)
-                grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = im
+                grid[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
             item = pg.ImageItem(grid.T[:, ::-1])
             plot.addItem(item)
             plot.setAspectLocked(True)
@@ -340,14 +365,26 @@ class DataPanel(QWidget):
         else:
             header = [f"x{i}" for i in range(min(x.reshape(len(x), -1).shape[1], 12))] + ["target"]
             flat = x.reshape(len(x), -1)[:20, :12]
-            self._show_table(header, [[*map(float, r), yi.item() if hasattr(yi, "item") else yi]
-                                      for r, yi in zip(flat, y[:20])])
+            self._show_table(
+                header, [[*map(float, r), yi.item() if hasattr(yi, "item") else yi] for r, yi in zip(flat, y[:20])]
+            )
 
     # ---------------------------------------------------------------------------------------------- dicts
     def load(self, data: dict[str, Any]) -> None:
         cfg = DataConfig.from_dict(data) if data else DataConfig()
-        widgets = (self.dataset, self.split, self.scaling, self.missing, self.val_fraction, self.test_fraction,
-                   self.flip, self.rotation, self.shift, self.path, self.target)
+        widgets = (
+            self.dataset,
+            self.split,
+            self.scaling,
+            self.missing,
+            self.val_fraction,
+            self.test_fraction,
+            self.flip,
+            self.rotation,
+            self.shift,
+            self.path,
+            self.target,
+        )
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -372,9 +409,14 @@ class DataPanel(QWidget):
         """The form over the loaded dict: keys the form does not show (options, binding, ...) are kept."""
         out = copy.deepcopy(self._extra)
         name = self.dataset.currentText()
-        out.update(dataset=name, split=self.split.currentText(), scaling=self.scaling.currentText(),
-                   missing=self.missing.currentText(), val_fraction=round(self.val_fraction.value(), 4),
-                   test_fraction=round(self.test_fraction.value(), 4))
+        out.update(
+            dataset=name,
+            split=self.split.currentText(),
+            scaling=self.scaling.currentText(),
+            missing=self.missing.currentText(),
+            val_fraction=round(self.val_fraction.value(), 4),
+            test_fraction=round(self.test_fraction.value(), 4),
+        )
         aug = dict(out.get("augment") or {})
         aug.update(flip=self.flip.isChecked(), rotation=float(self.rotation.value()), shift=int(self.shift.value()))
         out["augment"] = aug
@@ -390,7 +432,7 @@ class DataPanel(QWidget):
         else:
             out.pop("path", None)
             if out.get("dataset") != (self._extra or {}).get("dataset"):
-                out.pop("options", None)   # options belong to the previous dataset
+                out.pop("options", None)  # options belong to the previous dataset
         return out
 
 
@@ -422,21 +464,41 @@ class TrainingPanel(QWidget):
         # would block the window for seconds)
         self.device = _combo(["auto", "cpu"], cfg.device)
         self.amp = QCheckBox("mixed precision (GPU)")
-        self.seed = _ispin(cfg.seed, 0, 2 ** 31 - 1)
-        for label, w in (("Task", self.task), ("Loss", self.loss), ("Optimizer", self.optimizer),
-                         ("Learning rate", self.lr), ("Schedule", self.schedule), ("Batch size", self.batch_size),
-                         ("Epochs", self.epochs), ("Weight decay", self.weight_decay),
-                         ("L1 penalty", self.l1), ("L2 penalty", self.l2), ("Gradient clip", self.grad_clip),
-                         ("Early stopping patience", self.patience),
-                         ("Device", self.device), ("Precision", self.amp), ("Seed", self.seed)):
+        self.seed = _ispin(cfg.seed, 0, 2**31 - 1)
+        for label, w in (
+            ("Task", self.task),
+            ("Loss", self.loss),
+            ("Optimizer", self.optimizer),
+            ("Learning rate", self.lr),
+            ("Schedule", self.schedule),
+            ("Batch size", self.batch_size),
+            ("Epochs", self.epochs),
+            ("Weight decay", self.weight_decay),
+            ("L1 penalty", self.l1),
+            ("L2 penalty", self.l2),
+            ("Gradient clip", self.grad_clip),
+            ("Early stopping patience", self.patience),
+            ("Device", self.device),
+            ("Precision", self.amp),
+            ("Seed", self.seed),
+        ):
             form.addRow(label, w)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(box)
         for c in (self.task, self.loss, self.optimizer, self.schedule, self.device):
             c.currentTextChanged.connect(self.changed)
-        for s in (self.lr, self.weight_decay, self.l1, self.l2, self.grad_clip, self.batch_size, self.epochs,
-                  self.patience, self.seed):
+        for s in (
+            self.lr,
+            self.weight_decay,
+            self.l1,
+            self.l2,
+            self.grad_clip,
+            self.batch_size,
+            self.epochs,
+            self.patience,
+            self.seed,
+        ):
             s.valueChanged.connect(self.changed)
         self.amp.toggled.connect(self.changed)
         self._extra: dict[str, Any] = {}
@@ -449,8 +511,23 @@ class TrainingPanel(QWidget):
 
     def load(self, training: dict[str, Any]) -> None:
         cfg = TrainingConfig.from_dict(training) if training else TrainingConfig()
-        ws = (self.task, self.loss, self.optimizer, self.lr, self.schedule, self.batch_size, self.epochs,
-              self.weight_decay, self.l1, self.l2, self.grad_clip, self.patience, self.device, self.amp, self.seed)
+        ws = (
+            self.task,
+            self.loss,
+            self.optimizer,
+            self.lr,
+            self.schedule,
+            self.batch_size,
+            self.epochs,
+            self.weight_decay,
+            self.l1,
+            self.l2,
+            self.grad_clip,
+            self.patience,
+            self.device,
+            self.amp,
+            self.seed,
+        )
         for w in ws:
             w.blockSignals(True)
         try:
@@ -480,12 +557,21 @@ class TrainingPanel(QWidget):
         out = copy.deepcopy(self._extra)
         task = self.task.currentText()
         loss = self.loss.currentText()
-        out.update(task=None if task.startswith("(") else task, loss=None if loss.startswith("(") else loss,
-                   optimizer=self.optimizer.currentText(), lr=float(self.lr.value()),
-                   batch_size=int(self.batch_size.value()), epochs=int(self.epochs.value()),
-                   weight_decay=float(self.weight_decay.value()), grad_clip=float(self.grad_clip.value()),
-                   l1=float(self.l1.value()), l2=float(self.l2.value()),
-                   device=self.device.currentText(), amp=self.amp.isChecked(), seed=int(self.seed.value()))
+        out.update(
+            task=None if task.startswith("(") else task,
+            loss=None if loss.startswith("(") else loss,
+            optimizer=self.optimizer.currentText(),
+            lr=float(self.lr.value()),
+            batch_size=int(self.batch_size.value()),
+            epochs=int(self.epochs.value()),
+            weight_decay=float(self.weight_decay.value()),
+            grad_clip=float(self.grad_clip.value()),
+            l1=float(self.l1.value()),
+            l2=float(self.l2.value()),
+            device=self.device.currentText(),
+            amp=self.amp.isChecked(),
+            seed=int(self.seed.value()),
+        )
         sched = out.get("schedule")
         sched = {"name": sched} if isinstance(sched, str) else dict(sched or {})
         sched["name"] = self.schedule.currentText()

@@ -8,19 +8,29 @@ the right; Start / Pause / Stop / Resume-from-checkpoint / Export.
 A run trains a snapshot of the project taken when it starts, so the graph stays editable during the run and
 edits do not reach the running model.
 """
+
 from __future__ import annotations
 
 import copy
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QPushButton, QScrollArea, QSplitter, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import DlstudioError
 from ...io.project import Project
@@ -33,24 +43,35 @@ from .results import ResultsView, TryIt
 from .samples import SamplesView
 from .settings import DataPanel, TrainingPanel
 
-REPAINT_MS = 100   # 10 Hz: plots never repaint per batch
+REPAINT_MS = 100  # 10 Hz: plots never repaint per batch
 
 
 def snapshot(project: Project) -> Project:
     """An independent copy of the project (graph and settings) for one run."""
-    return Project(graph=project.graph.copy(), data=copy.deepcopy(project.data),
-                   training=copy.deepcopy(project.training), meta=copy.deepcopy(project.meta), path=project.path)
+    return Project(
+        graph=project.graph.copy(),
+        data=copy.deepcopy(project.data),
+        training=copy.deepcopy(project.training),
+        meta=copy.deepcopy(project.meta),
+        path=project.path,
+    )
 
 
 class TrainingWorkspace(QWidget):
     run_started = Signal()
-    run_ended = Signal(object)          # the last event (Finished or Failed), or None when setup failed
-    node_failed = Signal(str)           # id of the node that went non-finite or does not fit the data
+    run_ended = Signal(object)  # the last event (Finished or Failed), or None when setup failed
+    node_failed = Signal(str)  # id of the node that went non-finite or does not fit the data
     settings_changed = Signal()
 
-    def __init__(self, project_provider: Callable[[], Project], parent: QWidget | None = None, *,
-                 runs_root: str | Path | None = None, reserve_gui_core: bool = True,
-                 isolation: str = os.environ.get("DLSTUDIO_TRAIN_ISOLATION", "process")) -> None:
+    def __init__(
+        self,
+        project_provider: Callable[[], Project],
+        parent: QWidget | None = None,
+        *,
+        runs_root: str | Path | None = None,
+        reserve_gui_core: bool = True,
+        isolation: str = os.environ.get("DLSTUDIO_TRAIN_ISOLATION", "process"),
+    ) -> None:
         super().__init__(parent)
         # "process": each run trains in a child process (full speed, a responsive window); "thread": in a QThread
         # of this process (no process start; the GUI and the trainer then share one interpreter lock)
@@ -59,7 +80,7 @@ class TrainingWorkspace(QWidget):
         self.project_provider = project_provider
         self.runs_root = Path(runs_root) if runs_root is not None else None
         self.worker: TrainingWorker | TrainingProcess | None = None
-        self.trainer: Any = None              # the last run's trainer or TrainedModel (for Try it / export)
+        self.trainer: Any = None  # the last run's trainer or TrainedModel (for Try it / export)
         self.run_project: Project | None = None
         self.run: RunRecord | None = None
         self.last_event: Event | None = None
@@ -125,15 +146,17 @@ class TrainingWorkspace(QWidget):
         self.timer = QTimer(self, interval=REPAINT_MS, timeout=self._repaint)
         self._update_buttons()
         if self.isolation == "process":
-            SPARES.prepare()   # a training process imports torch now, so that Start is quick
+            SPARES.prepare()  # a training process imports torch now, so that Start is quick
             if SPARES.devices is not None:
                 self.training_panel.add_devices(SPARES.devices)
             SPARES.devices_found.connect(self.training_panel.add_devices)
         else:
             from .settings import cuda_devices
+
             self.training_panel.add_devices(cuda_devices()[2:])
         from .. import freeze_startup_objects
-        freeze_startup_objects()   # the plots and panels just loaded: keep full collections short while training
+
+        freeze_startup_objects()  # the plots and panels just loaded: keep full collections short while training
 
     # ------------------------------------------------------------------------------------------ settings
     def load_project(self) -> None:
@@ -181,6 +204,7 @@ class TrainingWorkspace(QWidget):
         project.training = self.training_panel.to_dict()
         try:
             from ...training.config import DataConfig, TrainingConfig
+
             DataConfig.from_dict(project.data)
             TrainingConfig.from_dict(project.training)
         except DlstudioError as exc:
@@ -190,9 +214,12 @@ class TrainingWorkspace(QWidget):
         run_dir = None if resume_from is not None else self._run_dir(project)
         self._threads_before = 0
         if self.isolation == "process":
-            job = {"project": snap.to_dict(), "project_path": str(snap.path) if snap.path else None,
-                   "run_dir": str(run_dir) if run_dir is not None else None,
-                   "resume": str(resume_from) if resume_from is not None else None}
+            job = {
+                "project": snap.to_dict(),
+                "project_path": str(snap.path) if snap.path else None,
+                "run_dir": str(run_dir) if run_dir is not None else None,
+                "resume": str(resume_from) if resume_from is not None else None,
+            }
             worker: TrainingWorker | TrainingProcess = TrainingProcess(job, snap.graph, self)
         else:
             worker = self._thread_worker(snap, run_dir, resume_from)
@@ -221,7 +248,8 @@ class TrainingWorkspace(QWidget):
             # torch's default uses every core; its busy-waiting worker threads then starve the GUI thread
             snap.training["num_threads"] = max(1, (os.cpu_count() or 1) - 1)
         import torch
-        self._threads_before = torch.get_num_threads()   # set_num_threads is process-wide: restored after
+
+        self._threads_before = torch.get_num_threads()  # set_num_threads is process-wide: restored after
         from ...training.project import make_trainer
 
         def factory() -> Any:
@@ -256,6 +284,7 @@ class TrainingWorkspace(QWidget):
         w.stop()
         ok = w.wait(timeout_ms)
         from PySide6.QtCore import QCoreApplication
+
         QCoreApplication.processEvents()
         return ok
 
@@ -278,8 +307,9 @@ class TrainingWorkspace(QWidget):
             self.live.set_status(f"Training: {event.batches} batches per epoch")
         elif isinstance(event, Finished):
             assert self.run is not None
-            self.run.status = "stopped" if event.stopped_by_user else "early stop" if event.stopped_early \
-                else "finished"
+            self.run.status = (
+                "stopped" if event.stopped_by_user else "early stop" if event.stopped_early else "finished"
+            )
             self.run.final = {k: v for k, v in event.final_metrics.items() if isinstance(v, (int, float))}
             self.run.run_dir = event.run_dir
             bits = ", ".join(f"{k} {v:.4g}" for k, v in self.run.final.items() if k != "lr")
@@ -287,7 +317,7 @@ class TrainingWorkspace(QWidget):
             self.runs.refresh()
         elif isinstance(event, Failed):
             self._fail(event.message, event.node_id)
-        elif type(event).__name__ == "SamplesSaved":   # generative runs (the class lives with their trainer)
+        elif type(event).__name__ == "SamplesSaved":  # generative runs (the class lives with their trainer)
             first = self.samples.epoch == 0
             self.samples.show_grid(event)
             if first:
@@ -323,6 +353,7 @@ class TrainingWorkspace(QWidget):
         self.timer.stop()
         if self._threads_before:
             import torch
+
             torch.set_num_threads(self._threads_before)
         self._repaint()
         self.pause_button.setText("Pause")
@@ -332,6 +363,7 @@ class TrainingWorkspace(QWidget):
 
             def attach() -> None:
                 import torch
+
                 self.try_it.set_model(lambda x: predict(trainer, torch.as_tensor(np.asarray(x))), preds)
 
             # when the Try it tab is shown: its model needs torch in this process (and a compile), which a run
@@ -373,8 +405,10 @@ class TrainingWorkspace(QWidget):
 
     def open_export(self, kind: str) -> Any:
         from ..export_dialogs import ExportDialog
-        project = self.run_project if self.trained_weights() is not None and self.run_project else \
-            self.project_provider()
+
+        project = (
+            self.run_project if self.trained_weights() is not None and self.run_project else self.project_provider()
+        )
         dlg = ExportDialog(kind, project, weights=self.trained_weights(), parent=self)
         dlg.show()
         return dlg
