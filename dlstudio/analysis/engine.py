@@ -14,12 +14,13 @@ from __future__ import annotations
 import gc
 import heapq
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core.graph import Edge, Group, ModelGraph, Node
 from ..core.signals import Signal
 from ..core.tensor import TensorInfo
+from ..layers.spec import LayerSpec
 from . import diagnostics as D
 from .diagnostics import Diagnostic, MemoryEstimate, NodeStats, Totals, memory_estimate
 from .evaluate import NodeState, evaluate_node, pred_of, spec_or_error, succ_of
@@ -57,7 +58,7 @@ class AnalysisEngine:
         for node in graph.nodes.values():
             self._type_count[node.type] = self._type_count.get(node.type, 0) + 1
             self._dirty.add(node.id)
-        self._connections = [
+        self._connections: list[tuple[Signal, Callable[..., Any]]] = [
             (graph.node_added, self._on_node_added),
             (graph.node_removed, self._on_node_removed),
             (graph.edge_added, self._on_edge_added),
@@ -257,6 +258,8 @@ class AnalysisEngine:
 
     def _evaluate(self, node: Node, blocked: bool) -> NodeState:
         old = self._states.get(node.id)
+        spec: LayerSpec | None
+        spec_diag: Diagnostic | None
         if old is not None and old.spec is not None:
             spec, spec_diag = old.spec, None  # a node's type never changes: keep the looked-up spec
         else:
@@ -296,12 +299,12 @@ class AnalysisEngine:
             return False  # a self-loop: the re-sort reports it as a cycle
         lo = max((rank[p] for p in preds), default=None)
         hi = min((rank[s] for s in succs), default=None)
-        if lo is None and hi is None:
-            return True
-        if lo is None:
-            new = hi - 1.0
-        elif hi is None:
+        if hi is None:
+            if lo is None:
+                return True
             new = lo + 1.0
+        elif lo is None:
+            new = hi - 1.0
         elif hi - lo > 1e-6:
             new = (lo + hi) / 2.0
         else:

@@ -213,7 +213,7 @@ def _builtin_training_rows(data: Any) -> int | None:
         from ..training.config import DataConfig
         from ..training.data.builtin import BUILTINS, load_builtin
 
-        cfg = DataConfig.from_dict(data if isinstance(data, Mapping) else None)
+        cfg = DataConfig.from_dict(dict(data) if isinstance(data, Mapping) else None)
         if cfg.dataset not in BUILTINS:
             return None
         n = len(load_builtin(cfg.dataset, cfg.options).x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
@@ -101,13 +102,13 @@ def group_diagnostics(graph: ModelGraph) -> list[Diagnostic]:
     return out
 
 
-def _reach(starts: list[str], adj: object, exclude: set[str]) -> set[str]:
+def _reach(starts: list[str], adj: Mapping[str, Iterable[str]], exclude: set[str]) -> set[str]:
     """Nodes outside `exclude` reachable from `starts` along `adj` (succ or pred)."""
     seen: set[str] = set()
     queue = deque(starts)
     while queue:
         cur = queue.popleft()
-        for s in adj[cur]:  # type: ignore[index]
+        for s in adj[cur]:
             if s not in exclude and s not in seen:
                 seen.add(s)
                 queue.append(s)

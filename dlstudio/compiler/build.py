@@ -199,7 +199,8 @@ def compile_graph(
     for m in b.frozen:
         for p in m.parameters():
             p.requires_grad_(False)
-    gm.node_paths = dict(b.paths)  # type: ignore[attr-defined]
+    # nn.Module.__setattr__ is typed for tensors and submodules only; a plain attribute is fine at runtime
+    gm.node_paths = dict(b.paths)  # type: ignore[assignment]
     return gm
 
 

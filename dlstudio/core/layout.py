@@ -7,7 +7,8 @@ the mean row of their predecessors (one barycentre sweep keeps wires mostly stra
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
 
 import networkx as nx
 
@@ -16,19 +17,21 @@ from .graph import ModelGraph
 X_STEP = 310.0  # node width 200 + room for the shape label on the wire
 Y_STEP = 130.0
 
+N = TypeVar("N", bound=Hashable)  # a node of the laid-out graph: a node id or a collapsed block's id
 
-def _columns(dg: nx.DiGraph, order: dict[Hashable, int]) -> list[list[Hashable]]:
+
+def _columns(dg: nx.DiGraph, order: Mapping[N, int]) -> list[list[N]]:
     """One column per topological generation; rows ordered by the mean row of their predecessors (one
     barycentre sweep keeps wires mostly straight). Cycles are broken first: they are diagnostics, not a
     reason to refuse a layout."""
     dg = nx.DiGraph(dg)
     while not nx.is_directed_acyclic_graph(dg):
         dg.remove_edges_from(list(nx.find_cycle(dg))[:1])
-    row: dict[Hashable, float] = {}
-    columns: list[list[Hashable]] = []
+    row: dict[N, float] = {}
+    columns: list[list[N]] = []
     for gen in nx.topological_generations(dg):
 
-        def key(n: Hashable) -> tuple[float, int]:
+        def key(n: N) -> tuple[float, int]:
             preds = [row[p] for p in dg.predecessors(n) if p in row]
             return (sum(preds) / len(preds) if preds else float(order[n]), order[n])
 
@@ -39,9 +42,9 @@ def _columns(dg: nx.DiGraph, order: dict[Hashable, int]) -> list[list[Hashable]]
     return columns
 
 
-def _place(columns: list[list[Hashable]], origin: tuple[float, float]) -> dict[Hashable, tuple[float, float]]:
+def _place(columns: list[list[N]], origin: tuple[float, float]) -> dict[N, tuple[float, float]]:
     tallest = max((len(c) for c in columns), default=0)
-    out: dict[Hashable, tuple[float, float]] = {}
+    out: dict[N, tuple[float, float]] = {}
     for ci, col in enumerate(columns):
         offset = (tallest - len(col)) * Y_STEP / 2.0  # centre short columns against the tallest one
         for ri, n in enumerate(col):
@@ -61,7 +64,7 @@ def layered_positions(
         ys = [graph.node(n).position[1] for n in ids]
         origin = (min(xs), min(ys)) if node_ids is not None else (0.0, 0.0)
     dg = nx.DiGraph(graph.nx.subgraph(ids))
-    return _place(_columns(dg, {n: i for i, n in enumerate(ids)}), origin)  # type: ignore[return-value]
+    return _place(_columns(dg, {n: i for i, n in enumerate(ids)}), origin)
 
 
 def plan_layout(
@@ -78,7 +81,7 @@ def plan_layout(
         gid = graph.node(n).group
         unit[n] = gid if gid is not None and gid in graph.groups and graph.group(gid).collapsed else n
     dg = nx.DiGraph()
-    order: dict[Hashable, int] = {}
+    order: dict[str, int] = {}
     for n in ids:
         order.setdefault(unit[n], len(order))
         dg.add_node(unit[n])
@@ -94,11 +97,11 @@ def plan_layout(
     groups: dict[str, tuple[float, float]] = {}
     for u, p in cells.items():
         if u in graph.groups:
-            groups[u] = p  # type: ignore[index]
+            groups[u] = p
             members = [n for n in ids if unit[n] == u]
             nodes.update(layered_positions(graph, members, origin=p))
         else:
-            nodes[u] = p  # type: ignore[index]
+            nodes[u] = p
     return nodes, groups
 
 

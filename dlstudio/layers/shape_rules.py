@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..core.errors import ShapeError
-from ..core.tensor import BATCH, TensorInfo
+from ..core.tensor import BATCH, Dim, TensorInfo
 
 
 def ntuple(value: Any, n: int) -> tuple[int, ...]:
@@ -19,15 +19,17 @@ def ntuple(value: Any, n: int) -> tuple[int, ...]:
     return (value,) * n
 
 
-def prod(values: Sequence[int]) -> int:
+def prod(values: Iterable[Dim]) -> int:
+    """Product of feature sizes (symbolic Dims past the batch dimension are always ints)."""
     return math.prod(int(v) for v in values)
 
 
 def require(inputs: Sequence[TensorInfo | None], layer: str, index: int = 0, port: str = "input") -> TensorInfo:
     """The tensor on input `index`; raises if the port is unwired (diagnostics report that separately)."""
-    if index >= len(inputs) or inputs[index] is None:
+    t = inputs[index] if index < len(inputs) else None
+    if t is None:
         raise ShapeError(f"{layer} has nothing connected to '{port}'", port=port)
-    return inputs[index]  # type: ignore[return-value]
+    return t
 
 
 def expect_rank(t: TensorInfo, ranks: Sequence[int], layer: str, what: str, port: str = "input") -> None:

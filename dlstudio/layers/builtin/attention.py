@@ -305,7 +305,7 @@ register(
 
 # ----------------------------------------------------------------------------------- Transformer layers
 def _tf_params(with_layers: bool = False, masked: str = "self-attention") -> tuple[ParamSpec, ...]:
-    ps = (
+    ps: tuple[ParamSpec, ...] = (
         ParamSpec(
             "nhead", "int", 4, "Number of attention heads (must divide d_model, the input's last dimension)", min=1
         ),

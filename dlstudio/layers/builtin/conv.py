@@ -652,7 +652,7 @@ register(
 
 # ------------------------------------------------------------------------------------------------- padding
 def _pad4(value: Any) -> tuple[int, int, int, int]:
-    return tuple(value) if isinstance(value, tuple) else (value,) * 4  # type: ignore[return-value]
+    return tuple(value) if isinstance(value, tuple) else (value,) * 4
 
 
 def _pad_shape(layer: str, reflect: bool) -> Callable[[dict, list], list[TensorInfo]]:
