@@ -118,7 +118,6 @@ def test_settings_persist_theme_recent_and_layout(qtbot, win, tmp_path):
 
 
 def test_export_menu_writes_python_and_weights_and_onnx_roundtrip(win, tmp_path):
-    pytest.importorskip("torch")
     py = tmp_path / "model.py"
     win.ask.replies["export"] = [str(py)]
     assert win.export_dialog("python"), win.ask.asked
@@ -198,7 +197,6 @@ def test_context_menu_and_escape_cancels_a_wire(qtbot, win):
 
 
 def test_export_diagram_png_and_svg(win, tmp_path):
-    pytest.importorskip("dlstudio.ui.diagram")
     png, svg = tmp_path / "d.png", tmp_path / "d.svg"
     win.ask.replies["export"] = [str(png), str(svg)]
     assert win.export_dialog("png"), win.ask.asked

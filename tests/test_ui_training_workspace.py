@@ -233,8 +233,7 @@ def test_settings_round_trip_through_the_forms(qtbot, tmp_path: Path) -> None:
     assert project.data["dataset"] == "circles" and "options" not in project.data
 
 
-def test_export_dialogs_python_with_script_weights_diagram_and_missing(qtbot, tmp_path: Path, monkeypatch) -> None:
-    from dlstudio.ui import export_dialogs
+def test_export_dialogs_python_with_script_weights_and_diagram(qtbot, tmp_path: Path) -> None:
     from dlstudio.ui.export_dialogs import ExportDialog
 
     project = Project(graph=mlp_for("iris", (8,)), data={"dataset": "iris"}, training={"epochs": 1})
@@ -256,11 +255,6 @@ def test_export_dialogs_python_with_script_weights_diagram_and_missing(qtbot, tm
     bad = ExportDialog("png", project)
     qtbot.addWidget(bad)
     assert bad.export_to(tmp_path / "diagram.gif") is None and "Export failed" in bad.output.toPlainText()
-    monkeypatch.setitem(export_dialogs.KINDS, "onnx", ("ONNX", ".onnx", [("dlstudio.no_such_module", "f")]))
-    missing = ExportDialog("onnx", project)
-    qtbot.addWidget(missing)
-    assert not missing.export_button.isEnabled() and "Not available" in missing.output.toPlainText()
-    assert missing.export_to(tmp_path / "x.onnx") is None
 
 
 def test_batch_events_reach_the_gui_as_queued_signals(qtbot, tmp_path: Path) -> None:

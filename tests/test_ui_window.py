@@ -341,13 +341,21 @@ def test_view_zoom_fit_layout_theme(win):
     assert win.controller.undo_stack.text(win.controller.undo_stack.count() - 1) == "Auto-layout"
 
 
-def test_unavailable_exporter_gives_a_clear_message(win, monkeypatch):
-    import dlstudio.ui.files as files
-
-    monkeypatch.setitem(files.EXPORTERS, "svg", [("dlstudio.nope", "render_svg")])
-    assert not win.export_dialog("svg")
+def test_a_failed_export_gives_a_clear_message(win, tmp_path):
+    win.ask.replies["export"] = [str(tmp_path / "diagram.gif")]  # no such diagram format
+    assert not win.export_dialog("png")
     kind, text = win.ask.asked[-1]
-    assert kind == "error" and "not available" in text
+    assert kind == "error" and text.startswith("Export failed:") and ".gif" in text
+
+
+def test_a_broken_exporter_import_fails_loudly(win, monkeypatch):
+    """Every exporter is a hard dependency: a module that cannot be imported is an error, not a menu message."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dlstudio.ui.diagram", None)  # importing it now raises ImportError
+    with pytest.raises(ImportError):
+        win.export_dialog("svg")
+    assert not any(kind == "error" for kind, _ in win.ask.asked)
 
 
 def test_pick_up_a_wire_from_its_input_reroute_and_delete(qtbot, win):

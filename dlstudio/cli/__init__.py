@@ -6,18 +6,21 @@ Exit codes: 0 success, 1 the model/graph has errors (or a run failed), 2 the inp
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from types import ModuleType
 
-# verb -> module under dlstudio.cli that defines `add_arguments(parser)` and `run(args) -> int`
-VERBS: dict[str, str] = {
-    "layers": "layers",
-    "check": "check",
-    "train": "train",
-    "evaluate": "evaluate",
-    "export": "export",
-    "import": "import_",
-    "render": "render",
+# the verb modules import only the standard library at module level (torch, onnx and Qt load inside `run`)
+from . import check, evaluate, export, import_, layers, render, train
+
+# verb -> its module, which defines HELP, optionally DESCRIPTION, `add_arguments(parser)` and `run(args) -> int`
+VERBS: dict[str, ModuleType] = {
+    "layers": layers,
+    "check": check,
+    "train": train,
+    "evaluate": evaluate,
+    "export": export,
+    "import": import_,
+    "render": render,
 }
 
 
@@ -31,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dlstudio {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb, module_name in VERBS.items():
-        try:
-            mod = importlib.import_module(f"dlstudio.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"dlstudio.cli.{module_name}":
-                continue  # verb not built yet
-            raise
+    for verb, mod in VERBS.items():
         p = sub.add_parser(verb, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

@@ -1,8 +1,8 @@
 """Export dialogs: ONNX, Python code (+ training script), weights, diagram PNG/SVG.
 
 Each dialog asks for a file, calls the exporter (dlstudio.export.*, dlstudio.ui.diagram), shows its
-verification report (checks run, max difference, warnings) and offers to open the folder. An exporter that is
-missing from this build is reported as "not available" instead of failing. `export_to(path)` is the whole
+verification report (checks run, max difference, warnings) and offers to open the folder. The exporters load
+torch/onnx, so they are imported when an export runs, not with the window. `export_to(path)` is the whole
 action without the file picker (tests and scripts use it).
 """
 
@@ -30,15 +30,14 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import DlstudioError
 from ..io.project import Project
-from .files import FeatureUnavailable, find_callable
+from .files import EXPORT_SUFFIXES
 
-KINDS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
-    # kind: (title, suffix, exporter candidates)
-    "onnx": ("Export ONNX model", ".onnx", [("dlstudio.export.onnx", "export_onnx")]),
-    "python": ("Export PyTorch code", ".py", [("dlstudio.export.python_code", "export_python")]),
-    "weights": ("Export weights", ".safetensors", [("dlstudio.export.weights", "save_weights_file")]),
-    "png": ("Export diagram (PNG)", ".png", [("dlstudio.ui.diagram", "render_file")]),
-    "svg": ("Export diagram (SVG)", ".svg", [("dlstudio.ui.diagram", "render_file")]),
+TITLES: dict[str, str] = {
+    "onnx": "Export ONNX model",
+    "python": "Export PyTorch code",
+    "weights": "Export weights",
+    "png": "Export diagram (PNG)",
+    "svg": "Export diagram (SVG)",
 }
 
 
@@ -58,22 +57,15 @@ class ExportDialog(QDialog):
         self, kind: str, project: Project, *, weights: dict[str, Any] | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        if kind not in KINDS:
-            raise ValueError(f"unknown export kind {kind!r}; use one of {', '.join(KINDS)}")
+        if kind not in TITLES:
+            raise ValueError(f"unknown export kind {kind!r}; use one of {', '.join(TITLES)}")
         self.kind = kind
         self.project = project
         self.weights = weights
         self.report: Any = None
         self.error: str | None = None
-        title, suffix, candidates = KINDS[kind]
-        self.setWindowTitle(title)
-        try:
-            self.exporter: Any = find_callable(candidates)
-            self.available = True
-        except FeatureUnavailable as exc:
-            self.exporter = None
-            self.available = False
-            self.error = f"Not available: {exc}"
+        suffix = EXPORT_SUFFIXES[kind]
+        self.setWindowTitle(TITLES[kind])
         self.path = QLineEdit(str(Path.cwd() / f"{project.name}{suffix}"))
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._browse)
@@ -116,13 +108,10 @@ class ExportDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(self.output)
         lay.addLayout(buttons)
-        if not self.available:
-            self.output.setPlainText(self.error or "")
-            self.export_button.setEnabled(False)
 
     def _browse(self) -> None:
-        suffix = KINDS[self.kind][1]
-        path, _ = QFileDialog.getSaveFileName(self, KINDS[self.kind][0], self.path.text(), f"*{suffix}")
+        suffix = EXPORT_SUFFIXES[self.kind]
+        path, _ = QFileDialog.getSaveFileName(self, TITLES[self.kind], self.path.text(), f"*{suffix}")
         if path:
             self.path.setText(path)
 
@@ -134,16 +123,18 @@ class ExportDialog(QDialog):
 
     def export_to(self, path: str | Path) -> Any:
         """Export to `path`; returns the report (or the written path), None on failure (reason shown)."""
-        if not self.available:
-            return None
         target = Path(path)
         graph = self.project.graph
         try:
             if self.kind == "onnx":
-                result = self.exporter(graph, target, opset=self.opset.value(), weights=self._weights_arg())
+                from ..export.onnx import export_onnx
+
+                result = export_onnx(graph, target, opset=self.opset.value(), weights=self._weights_arg())
             elif self.kind == "python":
+                from ..export.python_code import export_python
+
                 wfile = target.with_suffix(".safetensors")
-                result = self.exporter(
+                result = export_python(
                     graph, target, weights=self._weights_arg(), weights_out=wfile, title=self.project.name
                 )
                 if self.train_script.isChecked():
@@ -155,11 +146,14 @@ class ExportDialog(QDialog):
                     result.checks.extend(f"training script: {c}" for c in script.checks)
             elif self.kind == "weights":
                 from ..export.common import build_model
+                from ..export.weights import save_weights_file
 
                 model = build_model(graph, self._weights_arg(), 0)
-                result = self.exporter(model, graph, target)
+                result = save_weights_file(model, graph, target)
             else:
-                result = self.exporter(graph, target, title=self.project.name)
+                from .diagram import render_file
+
+                result = render_file(graph, target, title=self.project.name)
         except (DlstudioError, OSError, ValueError) as exc:
             self.error = f"Export failed: {exc}"
             self.report = None

@@ -1,9 +1,8 @@
-"""File helpers for the window: recent-file list, crash-recovery files, the template gallery, optional
-import/export entry points (guarded so a missing module gives a clear message, not a traceback)."""
+"""File helpers for the window: recent-file list, crash-recovery files, the template gallery and the plain
+(dialog-less) export entry point."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import time
@@ -17,10 +16,6 @@ from ..io.project import Project, atomic_write_text
 MAX_RECENT = 10
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_EXAMPLE = "mlp_digits.dlstudio"
-
-
-class FeatureUnavailable(Exception):
-    """An optional module (importer/exporter) is not installed in this build."""
 
 
 def push_recent(recent: list[str], path: str | os.PathLike[str]) -> list[str]:
@@ -89,37 +84,34 @@ def templates(directory: Path = EXAMPLES_DIR) -> list[Path]:
     return sorted(directory.glob("*.dlstudio")) if directory.is_dir() else []
 
 
-def find_callable(candidates: list[tuple[str, str]]) -> Callable[..., Any]:
-    """The first (module, function) that exists; FeatureUnavailable names what is missing."""
-    for mod, fn in candidates:
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            continue
-        f = getattr(m, fn, None)
-        if callable(f):
-            return f
-    names = ", ".join(f"{m}.{f}" for m, f in candidates)
-    raise FeatureUnavailable(f"This feature is not available in this build (looked for {names}).")
+EXPORT_SUFFIXES = {"onnx": ".onnx", "python": ".py", "weights": ".safetensors", "png": ".png", "svg": ".svg"}
 
 
-def export_weights(project: Project, path: str) -> Any:
-    """The project's weights (trained sidecar when present, else the seeded initialisation) as safetensors."""
-    fn = find_callable([("dlstudio.export.weights", "save_weights_file")])
-    model = project.compile(weights="sidecar")
-    return fn(model, project.graph, path)
+def exporter(kind: str) -> Callable[[Project, str], Any]:
+    """The function that writes a project as `kind` (a key of EXPORT_SUFFIXES) to a path.
+
+    The exporter module (torch, onnx) is imported here, on first use, so the window starts without it; the
+    project's trained weights (the .safetensors sidecar) are used when they exist, else the seeded
+    initialisation."""
+    if kind == "onnx":
+        from ..export.onnx import export_onnx
+
+        return lambda project, path: export_onnx(project.graph, path, weights=_sidecar(project))
+    if kind == "python":
+        from ..export.python_code import export_python
+
+        return lambda project, path: export_python(project.graph, path, weights=_sidecar(project))
+    if kind == "weights":
+        from ..export.weights import save_weights_file
+
+        return lambda project, path: save_weights_file(project.compile(weights="sidecar"), project.graph, path)
+    if kind in ("png", "svg"):  # the format follows the file suffix
+        from .diagram import render_file
+
+        return lambda project, path: render_file(project.graph, path)
+    raise ValueError(f"unknown export kind {kind!r}; use one of {', '.join(EXPORT_SUFFIXES)}")
 
 
-# kind -> candidates (module, function), each called as fn(graph, path, **kw); "project" marks helpers above
-EXPORTERS: dict[str, list[tuple[str, str]]] = {
-    "onnx": [("dlstudio.export.onnx", "export_onnx"), ("dlstudio.api", "export_onnx")],
-    "python": [("dlstudio.export.python_code", "export_python"), ("dlstudio.api", "export_python")],
-    "weights": [("dlstudio.ui.files", "export_weights")],
-    "png": [("dlstudio.ui.diagram", "render_file")],  # the format follows the file suffix
-    "svg": [("dlstudio.ui.diagram", "render_file")],
-}
-TAKES_PROJECT = {"weights"}
-TAKES_WEIGHTS = {"onnx", "python"}
-IMPORTERS: dict[str, list[tuple[str, str]]] = {
-    "onnx": [("dlstudio.importers.onnx", "import_onnx"), ("dlstudio.api", "import_onnx")],
-}
+def _sidecar(project: Project) -> str | None:
+    side = project.weights_path
+    return str(side) if side is not None and side.is_file() else None

@@ -34,18 +34,7 @@ from .canvas.items import NodeItem
 from .canvas.scene import GraphScene, human
 from .canvas.view import GraphView
 from .controller import MIME_NODES, Controller
-from .files import (
-    DEFAULT_EXAMPLE,
-    EXAMPLES_DIR,
-    EXPORTERS,
-    IMPORTERS,
-    TAKES_PROJECT,
-    TAKES_WEIGHTS,
-    FeatureUnavailable,
-    Recovery,
-    find_callable,
-    push_recent,
-)
+from .files import DEFAULT_EXAMPLE, EXAMPLES_DIR, EXPORT_SUFFIXES, Recovery, exporter, push_recent
 from .inspector import Inspector
 from .palette import Palette
 from .summary import BottomPanel
@@ -725,12 +714,10 @@ class MainWindow(QMainWindow):
     def import_onnx(self, path: str) -> bool:
         if not self.maybe_save():
             return False
+        from ..importers.onnx import import_onnx  # loads onnx and torch: on first use, not at start-up
+
         try:
-            fn = find_callable(IMPORTERS["onnx"])
-            result = fn(path)
-        except FeatureUnavailable as exc:
-            self.ask("error", f"ONNX import is not available: {exc}")
-            return False
+            result = import_onnx(path)
         except Exception as exc:  # an importer failure is reported, never fatal to the editor
             self.ask("error", f"Could not import {path}: {exc}")
             return False
@@ -745,31 +732,20 @@ class MainWindow(QMainWindow):
 
     def export_dialog(self, kind: str) -> bool:
         if self.ask == self._ask_dialog:
-            # interactive: the export dialogs (options, verification report) when this build has them
-            try:
-                from .export_dialogs import ExportDialog
-            except Exception:  # noqa: BLE001 - absent or broken optional module: use the plain path below
-                ExportDialog = None  # type: ignore[assignment,misc]
-            if ExportDialog is not None:
-                return bool(ExportDialog(kind, self.project, parent=self).exec())
-        try:
-            fn = find_callable(EXPORTERS[kind])
-        except FeatureUnavailable as exc:
-            self.ask("error", f"Export to {kind} is not available yet: {exc}")
-            return False
-        ext = {"onnx": ".onnx", "python": ".py", "weights": ".safetensors", "png": ".png", "svg": ".svg"}[kind]
+            # interactive: the export dialog (options, verification report)
+            from .export_dialogs import ExportDialog
+
+            return bool(ExportDialog(kind, self.project, parent=self).exec())
+        # scripted (tests, `ask` replaced): ask for the file, export with the default options
+        fn = exporter(kind)
+        ext = EXPORT_SUFFIXES[kind]
         path = self.ask(
             f"export:{kind}", str(Path(str(self.settings.value("last_dir", ""))) / f"{self.project.name}{ext}")
         )
         if not path:
             return False
         try:
-            if kind in TAKES_PROJECT:
-                fn(self.project, path)
-            elif kind in TAKES_WEIGHTS and self.project.weights_path and self.project.weights_path.exists():
-                fn(self.project.graph, path, weights=str(self.project.weights_path))
-            else:
-                fn(self.project.graph, path)
+            fn(self.project, path)
         except Exception as exc:  # exporters report their own reasons; show them
             self.ask("error", f"Export failed: {exc}")
             return False
