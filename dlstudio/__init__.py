@@ -31,13 +31,29 @@ from .core.errors import (  # noqa: F401
     UnknownLayerError,
 )
 
-__version__ = "0.1.0"
+UNKNOWN_VERSION = "0+unknown"
+
+
+def _version() -> str:
+    """The installed distribution's version: pyproject.toml `[project] version` is the one place it is written.
+
+    A source tree that was never installed has no metadata; `pip install -e .` gives it some."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dlstudio")
+    except PackageNotFoundError:
+        return UNKNOWN_VERSION
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: the project module is light, but keep the top-level import free of optional work.
+    # Lazy: the project module is light and the version lookup reads package metadata; keep the top-level
+    # import free of that work.
     if name == "Project":
         from .io.project import Project
 
         return Project
+    if name == "__version__":
+        globals()["__version__"] = value = _version()  # looked up once
+        return value
     raise AttributeError(name)
