@@ -26,9 +26,11 @@ venv: $(STAMP)
 dev: $(DEVSTAMP)
 
 run: $(STAMP)
+	$(PY) -m dlstudio.system_deps --install --platform xcb
 	$(PY) -m dlstudio
 
 test: $(DEVSTAMP)
+	$(PY) -m dlstudio.system_deps --install --platform offscreen
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)

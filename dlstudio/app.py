@@ -6,6 +6,12 @@ import sys
 
 
 def run_studio(args: list[str]) -> int:
+    from .system_deps import gui_start_problem  # imports no Qt: names missing system libraries before Qt aborts
+
+    problem = gui_start_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     try:
         from .ui.main_window import launch
     except ImportError as exc:
