@@ -8,7 +8,9 @@ class DlstudioError(Exception):
 
 
 class DlstudioWarning(UserWarning):
-    """Warnings dlstudio emits; the test suite turns them into errors."""
+    """Something dlstudio went on without, which the user asked for: a setting a run cannot apply (mixed
+    precision off CUDA, supervised-only settings in a generative run). The message names the setting to change.
+    The test suite turns these warnings into errors."""
 
 
 class GraphError(DlstudioError):

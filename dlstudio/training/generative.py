@@ -27,6 +27,7 @@ import json
 import math
 import struct
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.errors import TrainingConfigError
+from ..core.errors import DlstudioWarning, TrainingConfigError
 from ..core.graph import ModelGraph
 from . import distributed as ddp
 from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, weights_digest
@@ -217,6 +218,28 @@ class _States:
         return {name: opt.state_dict() for name, opt in self.optimizers.items()}
 
 
+def _warn_unused_settings(cfg: TrainingConfig, mode: str) -> None:
+    """Supervised-training settings the generative trainers do not apply: set, they would be silently ignored."""
+    unused = [
+        name
+        for name, on in (
+            ("training.amp", cfg.amp),
+            ("training.deterministic", cfg.deterministic),
+            ("training.l1", cfg.l1 > 0),
+            ("training.l2", cfg.l2 > 0),
+            ("training.early_stopping.patience", cfg.early_stopping.patience > 0),
+        )
+        if on
+    ]
+    if unused:
+        warnings.warn(
+            f"Generative mode {mode!r} ignores these training settings: {', '.join(unused)}. Remove them from the "
+            "project's training section (they apply to supervised training only).",
+            DlstudioWarning,
+            stacklevel=4,  # the caller of ReconstructionTrainer(...) / GANTrainer(...)
+        )
+
+
 class _Base(RunControl):
     """What the CLI and the studio use of a trainer: run(), stop/pause, dist, weights_digest, save_weights."""
 
@@ -242,6 +265,7 @@ class _Base(RunControl):
         raw_training = training.to_dict() if isinstance(training, TrainingConfig) else dict(training or {})
         self.gcfg = GenerativeConfig.from_training(raw_training)
         self.dcfg, self.cfg = resolve_configs(data, training, epochs, device)
+        _warn_unused_settings(self.cfg, self.gcfg.mode)
         self.dist = ddp.from_env()
         if self.dist.enabled:
             raise TrainingConfigError(

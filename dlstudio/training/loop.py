@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.errors import DlstudioWarning
 from ..core.graph import ModelGraph
 from . import distributed as ddp
 from .checkpoints import load_checkpoint, model_state, save_checkpoint, save_weights, set_rng_state, weights_digest
@@ -161,6 +163,13 @@ class Trainer(RunControl):
         self.optimizer = build_optimizer(params, self.cfg)
         self.scheduler = EpochScheduler(self.optimizer, self.cfg)
         self.amp = bool(self.cfg.amp and self.device.type == "cuda")
+        if self.cfg.amp and not self.amp:
+            warnings.warn(
+                f"training.amp is on but this run trains on {self.device}: mixed precision runs on CUDA only, so "
+                "it trains in float32. Set training.amp to false, or train on a CUDA device.",
+                DlstudioWarning,
+                stacklevel=2,
+            )
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.state = _State()
         self._resume_ckpt = load_checkpoint(Path(resume)) if resume is not None else None
