@@ -1,6 +1,8 @@
 # make run  : create/refresh .venv, install dlstudio, open the studio on the default example
 # make package : one-folder app in dist/dlstudio (PyInstaller)
-# make test : create/refresh .venv, install dlstudio with dev extras, run the whole test suite
+# make test : create/refresh .venv, install dlstudio with dev extras, run the lint checks and the whole test suite
+# make test-fast : the suite without GUI, training-to-quality and slow (subprocess) tests
+# make lint : ruff (lint + format check) and mypy
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 CONSTRAINTS := packaging/constraints.txt
 
-.PHONY: run test venv dev clean bench package
+.PHONY: run test test-fast lint venv dev clean bench package
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +31,20 @@ run: $(STAMP)
 	$(PY) -m dlstudio.system_deps --install --platform xcb
 	$(PY) -m dlstudio
 
-test: $(DEVSTAMP)
+# two pytest-xdist workers, each with its own QApplication; a worker that a stuck test ends is replaced
+PYTEST := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2 --dist worksteal --max-worker-restart 8
+
+test: $(DEVSTAMP) lint
 	$(PY) -m dlstudio.system_deps --install --platform offscreen
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	$(PYTEST)
+
+test-fast: $(DEVSTAMP)
+	$(PYTEST) -m "not gui and not train and not slow"
+
+lint: $(DEVSTAMP)
+	$(PY) -m ruff check dlstudio tests benchmarks examples
+	$(PY) -m ruff format --check dlstudio tests benchmarks examples
+	$(PY) -m mypy
 
 bench: $(STAMP)
 	$(PY) benchmarks/compile_overhead.py

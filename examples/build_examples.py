@@ -7,12 +7,13 @@ Each example is a function returning a Project; the files are its `Project.save`
 and rerunning the script is the way to change an example. The "data" and "training" sections hold only a hint
 (the dataset and the task); the studio and `dlstudio train` fill in the rest.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # run from a checkout without installing
@@ -26,16 +27,27 @@ from dlstudio.core.edits import GroupNodes  # noqa: E402
 from dlstudio.core.layout import apply_layout  # noqa: E402
 
 
-def _project(g: dls.Graph, name: str, description: str, explanation: str, dataset: str, task: str,
-             generative: dict[str, str] | None = None) -> "dls.Project":
+def _project(
+    g: dls.Graph,
+    name: str,
+    description: str,
+    explanation: str,
+    dataset: str,
+    task: str,
+    generative: dict[str, str] | None = None,
+) -> dls.Project:
     training: dict[str, object] = {"task": task}
     if generative:  # autoencoder mode: reconstructions drawn next to their inputs every epoch
         training["generative"] = generative
-    return dls.Project(graph=g, meta={"name": name, "description": description, "explanation": explanation},
-                       data={"dataset": dataset}, training=training)
+    return dls.Project(
+        graph=g,
+        meta={"name": name, "description": description, "explanation": explanation},
+        data={"dataset": dataset},
+        training=training,
+    )
 
 
-def mlp_digits() -> "dls.Project":
+def mlp_digits() -> dls.Project:
     g = dls.Graph()
     x = g.input("pixels", shape=(64,))
     h = g.add("ReLU", g.add("Linear", x, out_features=64, label="hidden1"))
@@ -43,17 +55,21 @@ def mlp_digits() -> "dls.Project":
     h = g.add("ReLU", g.add("Linear", h, out_features=32, label="hidden2"))
     g.output("logits", g.add("Linear", h, out_features=10, label="classifier"))
     return _project(
-        g, "mlp_digits", "A multilayer perceptron that classifies 8x8 handwritten digits from their 64 pixels.",
+        g,
+        "mlp_digits",
+        "A multilayer perceptron that classifies 8x8 handwritten digits from their 64 pixels.",
         "Each 8x8 digit image arrives flattened into 64 numbers. Two fully connected hidden layers with ReLU "
         "between them learn combinations of pixels (strokes, loops), and the last Linear layer gives one score "
         "(logit) per digit. There is no Softmax at the end on purpose: CrossEntropyLoss applies it itself. "
         "Without the ReLUs the three Linear layers would collapse into a single linear map; the small Dropout "
         "makes the network rely on more than a few pixels. Expect about 95% validation accuracy within a "
         "minute on a CPU.",
-        "digits", "multiclass")
+        "digits",
+        "multiclass",
+    )
 
 
-def lenet5() -> "dls.Project":
+def lenet5() -> dls.Project:
     g = dls.Graph()
     x = g.input("image", shape=(1, 28, 28))
     h = g.add("Tanh", g.add("Conv2d", x, out_channels=6, kernel_size=5, padding=2, label="c1"))
@@ -65,15 +81,18 @@ def lenet5() -> "dls.Project":
     h = g.add("Tanh", g.add("Linear", h, out_features=84, label="f6"))
     g.output("logits", g.add("Linear", h, out_features=10, label="f7"))
     return _project(
-        g, "lenet5", "LeNet-5 (LeCun et al., 1998): two convolution + pooling stages and three dense layers, "
-                     "61,706 parameters.",
+        g,
+        "lenet5",
+        "LeNet-5 (LeCun et al., 1998): two convolution + pooling stages and three dense layers, 61,706 parameters.",
         "LeNet-5 reads a 28x28 grey image. The first convolution (6 filters of 5x5, padded to keep 28x28) finds "
         "edges and blobs; average pooling halves the resolution; the second convolution (16 filters of 5x5) "
         "combines them into parts of digits on a 10x10 grid, pooled again to 5x5. Flatten turns the 16x5x5 "
         "feature maps into 400 numbers for three dense layers (120, 84, 10). Tanh and average pooling follow the "
         "original paper, which is why the check warns about a stack of Tanh layers; swapping them for ReLU and "
         "MaxPool2d is the usual modern variant and trains faster.",
-        "digits_28x28", "multiclass")
+        "digits_28x28",
+        "multiclass",
+    )
 
 
 def _residual_block(g: dls.Graph, x: Ref, channels: int, name: str) -> Ref:
@@ -86,12 +105,12 @@ def _residual_block(g: dls.Graph, x: Ref, channels: int, name: str) -> Ref:
     a = g.add("Add", a, x, label=f"{name}_add")
     out = g.add("ReLU", a, label=f"{name}_relu2")
     ids = list(g.nodes)
-    members = tuple(ids[ids.index(first):ids.index(out.node_id) + 1])
+    members = tuple(ids[ids.index(first) : ids.index(out.node_id) + 1])
     GroupNodes(g.new_id("g"), name, members).apply(g)
     return out
 
 
-def resnet_mini() -> "dls.Project":
+def resnet_mini() -> dls.Project:
     g = dls.Graph()
     x = g.input("image", shape=(1, 8, 8))
     h = g.add("Conv2d", x, out_channels=16, kernel_size=3, padding=1, bias=False, label="stem_conv")
@@ -101,35 +120,41 @@ def resnet_mini() -> "dls.Project":
     h = g.add("GlobalAvgPool", h, label="pool")
     g.output("logits", g.add("Linear", h, out_features=10, label="classifier"))
     return _project(
-        g, "resnet_mini", "A small residual network: a convolution stem, two residual blocks and a global-pooling "
-                          "head, for 8x8 digits.",
+        g,
+        "resnet_mini",
+        "A small residual network: a convolution stem, two residual blocks and a global-pooling head, for 8x8 digits.",
         "Each residual block computes conv-BatchNorm-ReLU-conv-BatchNorm and adds its own input back (the skip "
         "wire into Add) before the final ReLU. Because the block only has to learn a correction to its input, "
         "gradients reach early layers through the skip path and deep stacks stay trainable. The blocks keep 16 "
         "channels and the 8x8 size, so the identity skip fits the Add without a projection. Both blocks are "
         "groups: collapse them on the canvas to see the architecture, open them to edit; each compiles to a "
         "submodule. The convolutions have no bias because BatchNorm's shift does that job.",
-        "digits_8x8", "multiclass")
+        "digits_8x8",
+        "multiclass",
+    )
 
 
-def lstm_sequence() -> "dls.Project":
+def lstm_sequence() -> dls.Project:
     g = dls.Graph()
     x = g.input("tokens", shape=(12,), dtype="int64")
     h = g.add("Embedding", x, num_embeddings=20, embedding_dim=16, label="embed")
     h = g.add("LSTM", h, hidden_size=32, output="last", label="lstm")
     g.output("logits", g.add("Linear", h, out_features=2, label="classifier"))
     return _project(
-        g, "lstm_sequence", "A many-to-one sequence classifier: token embeddings read by an LSTM whose last step "
-                            "feeds a two-class head.",
+        g,
+        "lstm_sequence",
+        "A many-to-one sequence classifier: token embeddings read by an LSTM whose last step feeds a two-class head.",
         "Each sample is a sequence of 12 token ids (0 is padding). Embedding turns every id into a learned vector "
         "of 16 numbers; the LSTM reads the vectors in order, carrying a memory (cell state) that its gates update "
         "step by step, and we keep only the output of the last step, a summary of the whole sequence. A Linear "
         "layer maps that summary to two logits (is the sequence mostly 'good' tokens or 'bad' ones?). Because "
         "padding comes at the end, the last step has seen every real token.",
-        "toy_text", "multiclass")
+        "toy_text",
+        "multiclass",
+    )
 
 
-def conv_autoencoder() -> "dls.Project":
+def conv_autoencoder() -> dls.Project:
     g = dls.Graph()
     x = g.input("image", shape=(1, 28, 28))
     h = g.add("ReLU", g.add("Conv2d", x, out_channels=16, kernel_size=3, stride=2, padding=1, label="enc1"))
@@ -138,19 +163,24 @@ def conv_autoencoder() -> "dls.Project":
     h = g.add("ConvTranspose2d", h, out_channels=1, kernel_size=2, stride=2, label="dec2")
     g.output("reconstruction", g.add("Sigmoid", h))
     return _project(
-        g, "conv_autoencoder", "A convolutional autoencoder: strided convolutions squeeze a 28x28 digit to 32x7x7, "
-                               "transposed convolutions rebuild it.",
+        g,
+        "conv_autoencoder",
+        "A convolutional autoencoder: strided convolutions squeeze a 28x28 digit to 32x7x7, "
+        "transposed convolutions rebuild it.",
         "The encoder halves the image size twice with stride-2 convolutions (28 -> 14 -> 7) while adding "
         "channels; the decoder mirrors it with ConvTranspose2d layers (kernel 2, stride 2) that double the size "
         "back to 28x28. The target is the input itself, so the network must squeeze each digit through the "
         "32x7x7 bottleneck and learns what matters about its shape. Sigmoid keeps the output pixels in [0, 1] "
         "like the data, which suits MSE or binary cross-entropy as the loss.",
-        "digits_28x28", "reconstruction", {"mode": "autoencoder"})
+        "digits_28x28",
+        "reconstruction",
+        {"mode": "autoencoder"},
+    )
 
 
 from zoo import ZOO  # noqa: E402  (the templates of the model zoo, examples/zoo.py)
 
-EXAMPLES: dict[str, Callable[[], "dls.Project"]] = {
+EXAMPLES: dict[str, Callable[[], dls.Project]] = {
     "mlp_digits": mlp_digits,
     "lenet5": lenet5,
     "resnet_mini": resnet_mini,
@@ -168,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for name, build in EXAMPLES.items():
         project = build()
-        apply_layout(project.graph)   # the studio's own layout: collapsed blocks take one cell each
+        apply_layout(project.graph)  # the studio's own layout: collapsed blocks take one cell each
         target = args.out / f"{name}.dlstudio"
         if args.check:
             if not target.is_file() or target.read_text(encoding="utf-8") != project.to_json():

@@ -8,6 +8,7 @@ Numbers are validation metrics after the last epoch: accuracy for classifiers, R
 reconstruction MSE (first epoch -> last) for autoencoders, MSE against bilinear upscaling for super-resolution,
 and the final losses plus the mean change of the fixed-noise samples for the GAN.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,12 @@ def _pairs(items: list[str]) -> dict[str, int]:
 def run_one(name: str, epochs: int | None, max_batches: int | None) -> dict[str, Any]:
     project = dls.Project.load(HERE / f"{name}.dlstudio")
     report = dls.check(project.graph)
-    row: dict[str, Any] = {"name": name, "params": report.totals.params, "macs": report.totals.macs,
-                           "dataset": project.data.get("dataset")}
+    row: dict[str, Any] = {
+        "name": name,
+        "params": report.totals.params,
+        "macs": report.totals.macs,
+        "dataset": project.data.get("dataset"),
+    }
     t0 = time.perf_counter()
     mode = generative_mode(project.training)
     if mode is not None:
@@ -58,11 +63,13 @@ def run_one(name: str, epochs: int | None, max_batches: int | None) -> dict[str,
         return row
     m = ends[-1]
     if mode == "gan":
-        row["quality"] = (f"d_loss {m['d_loss']:.3f}, g_loss {m['g_loss']:.3f} (finite), sample change "
-                          f"{m['sample_change']:.3f}")
+        row["quality"] = (
+            f"d_loss {m['d_loss']:.3f}, g_loss {m['g_loss']:.3f} (finite), sample change {m['sample_change']:.3f}"
+        )
     elif mode == "super_resolution":
-        row["quality"] = (f"val MSE {ends[0]['val_loss']:.4f} -> {m['val_loss']:.4f} (bilinear "
-                          f"{m['val_bilinear_loss']:.4f})")
+        row["quality"] = (
+            f"val MSE {ends[0]['val_loss']:.4f} -> {m['val_loss']:.4f} (bilinear {m['val_bilinear_loss']:.4f})"
+        )
     elif mode == "autoencoder":
         row["quality"] = f"val MSE {ends[0]['val_loss']:.4f} -> {m['val_loss']:.4f}"
     elif "val_accuracy" in m:
@@ -79,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="template names (default: every examples/*.dlstudio)")
     parser.add_argument("--epochs", nargs="*", default=[], help="NAME=N overrides of training.epochs")
     parser.add_argument("--max-batches", nargs="*", default=[], help="NAME=N batches per epoch (generative modes)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest on a busy "
-                                                                "machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1: fastest on a busy machine)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     names = args.only or sorted(p.stem for p in HERE.glob("*.dlstudio"))
@@ -89,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---|---:|---|---:|")
     for name in names:
         r = run_one(name, epochs.get(name), batches.get(name))
-        print(f"| `{r['name']}` | {r['params']:,} | {r['macs']:,} | `{r['dataset']}` | {r['epochs']} | "
-              f"{r['quality']} | {r['seconds']:.0f} s |", flush=True)
+        print(
+            f"| `{r['name']}` | {r['params']:,} | {r['macs']:,} | `{r['dataset']}` | {r['epochs']} | "
+            f"{r['quality']} | {r['seconds']:.0f} s |",
+            flush=True,
+        )
     return 0
 
 
