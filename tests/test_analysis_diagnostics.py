@@ -195,6 +195,7 @@ def test_errors_sort_before_warnings() -> None:
     assert sev == sorted(sev, key=["error", "warning"].index) and "warning" in sev and "error" in sev
 
 
+@pytest.mark.slow
 def test_analysis_imports_neither_torch_nor_qt() -> None:
     code = (
         "import sys; import dlstudio.analysis.report, dlstudio.analysis.engine, dlstudio.analysis.lints; "

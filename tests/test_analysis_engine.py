@@ -372,6 +372,7 @@ def test_edits_in_a_long_chain_cost_o_degree(evaluations: list[str], monkeypatch
     assert eng.diagnostics() == [] and eng.outputs("drop") == [TensorInfo(("N", 8))]
 
 
+@pytest.mark.slow
 def test_benchmark_script_runs() -> None:
     import subprocess
     import sys

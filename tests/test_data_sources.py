@@ -262,6 +262,7 @@ def test_augmentation_changes_images_but_keeps_shape() -> None:
     assert moved.shape == x.shape and not torch.allclose(moved, x)
 
 
+@pytest.mark.slow
 def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
     from dlstudio.training.events import EpochEnd, Finished
     from dlstudio.training.loop import Trainer
@@ -298,6 +299,7 @@ def test_image_folder_trains_through_a_dataloader(tmp_path: Path) -> None:
     assert (preds.scores.argmax(1) == preds.y).all() and preds.class_names == ["dark", "light"]
 
 
+@pytest.mark.slow
 def test_image_folder_with_loader_workers(tmp_path: Path) -> None:
     from dlstudio.training.events import Finished
     from dlstudio.training.loop import Trainer

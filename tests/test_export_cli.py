@@ -76,6 +76,7 @@ def test_render_png_and_svg(tmp_path: Path) -> None:
     assert run_cli(["render", str(path), "-o", str(tmp_path / "g.jpg")]) == 1
 
 
+@pytest.mark.slow
 def test_train_script_runs_one_epoch(tmp_path: Path) -> None:
     """A generated training script trains the generated model for one epoch in a fresh interpreter."""
     import os

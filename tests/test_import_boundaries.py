@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PKG = Path(__file__).resolve().parents[1] / "dlstudio"
 
 
+@pytest.mark.slow
 def test_core_layers_analysis_load_without_torch_or_qt() -> None:
     code = (
         "import sys, pkgutil, importlib\n"

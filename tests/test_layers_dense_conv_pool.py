@@ -102,6 +102,7 @@ def test_rarely_changed_params_are_advanced() -> None:
     assert not get_spec("MaxPool2d").param("kernel_size").advanced
 
 
+@pytest.mark.slow
 def test_layers_import_no_torch() -> None:
     code = (
         "import sys, dlstudio.layers as L; specs = L.all_specs(); "

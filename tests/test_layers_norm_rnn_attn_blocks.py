@@ -334,6 +334,7 @@ def test_prelu_per_channel_and_layernorm_trailing_dims() -> None:
     assert tuple(model.layer.normalized_shape) == (3, 3)
 
 
+@pytest.mark.slow
 def test_catalog_import_stays_torch_free() -> None:
     code = (
         "import sys; from dlstudio.layers import all_specs; n = len(all_specs()); "

@@ -182,12 +182,14 @@ def test_seeds_load():
 
 @FUZZ
 @given(mutated_documents())
+@pytest.mark.slow
 def test_mutated_documents_raise_only_project_file_errors(raw: bytes) -> None:
     _load_or_project_error(raw)
 
 
 @FUZZ
 @given(mutated_bytes())
+@pytest.mark.slow
 def test_mutated_bytes_raise_only_project_file_errors(raw: bytes) -> None:
     _load_or_project_error(raw)
 

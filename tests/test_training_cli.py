@@ -44,6 +44,7 @@ def _json_events(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("dataset,hidden,training,metric,bar", BARS, ids=[b[0] for b in BARS])
 def test_cli_accuracy_bars(
     tmp_path: Path,
@@ -117,6 +118,7 @@ def _env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     proj = _project(tmp_path / "d.dlstudio", "digits", (32,), {"epochs": 500, "batch_size": 16})
     run = tmp_path / "run"
@@ -162,6 +164,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     assert _json_events(resumed.stdout)[-1]["epochs_run"] == fin["epochs_run"] + 1
 
 
+@pytest.mark.slow
 def test_distributed_two_cpu_processes(tmp_path: Path) -> None:
     proj = _project(tmp_path / "c.dlstudio", "circles", (16,), {"epochs": 4, "lr": 0.02, "batch_size": 32})
     res = subprocess.run(

@@ -172,6 +172,7 @@ def test_nan_in_a_middle_node_is_found() -> None:
     assert isinstance(fail, Failed) and fail.node_id == g.find("fc2").id and fail.batch == 1
 
 
+@pytest.mark.slow
 def test_exception_from_the_model_becomes_failed() -> None:
     t = Trainer(mlp_for("circles", (8,)), {"dataset": "circles", **SMALL}, {"epochs": 1})
 

@@ -39,6 +39,7 @@ def test_no_other_hard_coded_version() -> None:
     assert found == [], f"read the version from dlstudio.__version__ instead: {found}"
 
 
+@pytest.mark.slow
 def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         run_cli(["--version"])
