@@ -124,7 +124,7 @@ def save_weights(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[st
     """Write the model's weights to `path` (.safetensors), keyed by node id, atomically."""
     from safetensors.torch import save
 
-    from ..io.project import atomic_write_bytes
+    from ..core.files import atomic_write_bytes
 
     tensors = node_state(model, graph)
     used = sorted({k.split(".", 1)[0] for k in tensors})

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..analysis.shapes import ShapeResult, infer_node
-from ..api import Graph
 from ..core.edits import AddNode, Connect
 from ..core.errors import DlstudioError, ModelImportError
 from ..core.graph import Edge, Node
 from ..core.layout import apply_layout
 from ..core.tensor import TensorInfo
 from ..export.report import Report, compare_outputs
+from ..layers.builder import Graph
 from ..layers.registry import REGISTRY
 
 

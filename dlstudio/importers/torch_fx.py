@@ -230,8 +230,8 @@ class _Importer:
     def _check_rebuild(self, node_id: str, mod: nn.Module) -> None:
         """The layer the compiler builds from these parameters must equal the original (repr and tensor
         shapes): compile the node alone, fed by Inputs of the same shapes."""
-        from ..api import Graph
         from ..compiler.build import compile_graph
+        from ..layers.builder import Graph
 
         node = self.ctx.graph.node(node_id)
         g = Graph()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..api import Graph
 from ..core.errors import ProjectFileError
+from ..core.files import atomic_write_text
+from ..layers.builder import Graph
 from .schema import FORMAT_NAME, FORMAT_VERSION, project_from_text, read_document
 
 SUFFIX = ".dlstudio"
@@ -112,25 +112,3 @@ class Project:
         project = project_from_text(raw, str(p))
         project.path = p
         return project
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    atomic_write_bytes(target, text.encode("utf-8"))
-
-
-def atomic_write_bytes(target: Path, data: bytes) -> None:
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -412,7 +412,7 @@ def read_document(raw: bytes, path: str) -> dict[str, Any]:
 
 
 def project_from_text(raw: bytes, path: str) -> Project:
-    from ..api import Graph
+    from ..layers.builder import Graph
     from .project import Project
 
     doc = read_document(raw, path)

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..core.errors import DataError
-from ..io.project import atomic_write_text
+from ..core.files import atomic_write_text
 
 _REF = "__tensor__"
 _FLOAT = "__float__"

@@ -180,7 +180,7 @@ def split_graph(graph: ModelGraph, input_label: str) -> ModelGraph:
         "edges": [e for e in full["edges"] if e["src"] in keep],
         "groups": [g for g in full["groups"] if set(g["node_ids"]) <= keep],
     }
-    from ..api import Graph
+    from ..layers.builder import Graph
 
     sub = Graph()
     sub.load_dict(part)
@@ -380,7 +380,7 @@ class _Base(RunControl):
         from safetensors.torch import save
 
         from ..compiler.weights import WEIGHTS_FORMAT, WEIGHTS_FORMAT_VERSION
-        from ..io.project import atomic_write_bytes
+        from ..core.files import atomic_write_bytes
 
         tensors = self.node_weights()
         used = sorted({k.split(".", 1)[0] for k in tensors})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..api import Graph
+from ..layers.builder import Graph
 from .data.builtin import BUILTINS
 
 

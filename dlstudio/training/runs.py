@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..io.project import atomic_write_text
+from ..core.files import atomic_write_text
 from .checkpoints import save_weights
 
 if TYPE_CHECKING:

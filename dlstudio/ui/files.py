@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..io.project import Project, atomic_write_text
+from ..core.files import atomic_write_text
+from ..io.project import Project
 
 MAX_RECENT = 10
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
