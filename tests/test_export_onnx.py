@@ -115,8 +115,8 @@ def test_every_example_exports_to_onnx_and_imports_back(tmp_path: Path) -> None:
     """Every example exports with parity; importing the file back reproduces the original, or fails with one
     clear ModelImportError (the exporter decomposes some layers, e.g. LocalResponseNorm, into ops the catalog
     cannot express). At most a few examples may be in that second group."""
+    from dlstudio.compiler.samples import as_list, sample_inputs
     from dlstudio.core.errors import ModelImportError
-    from dlstudio.export.common import as_list, sample_inputs
     from dlstudio.io.project import Project
 
     failures, not_importable = [], []

@@ -135,7 +135,7 @@ def test_every_example_exports_with_parity_and_imports_back(tmp_path: Path) -> N
     import importlib.util
     import sys
 
-    from dlstudio.export.common import as_list, sample_inputs
+    from dlstudio.compiler.samples import as_list, sample_inputs
     from dlstudio.io.project import Project
 
     failures = []

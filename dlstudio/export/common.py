@@ -1,18 +1,12 @@
-"""Helpers shared by the exporters: compile with weights, name the I/O, draw a random batch."""
+"""Helpers shared by the exporters: compile with weights. (I/O order and random batches: compiler/samples.py.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import fx
 
-from ..core.graph import ModelGraph, Node
-
-
-def io_nodes(graph: ModelGraph) -> tuple[list[Node], list[Node]]:
-    """Input and Output nodes in the order the compiled module takes and returns them."""
-    return graph.nodes_of_type("Input"), graph.nodes_of_type("Output")
+from ..core.graph import ModelGraph
 
 
 def build_model(graph: ModelGraph, weights: Any = None, seed: int | None = 0) -> fx.GraphModule:
@@ -24,25 +18,3 @@ def build_model(graph: ModelGraph, weights: Any = None, seed: int | None = 0) ->
 
         apply_weights(model, graph, weights)
     return model.eval()
-
-
-def _int_high(graph: ModelGraph, node: Node) -> int:
-    """Upper bound for random integer inputs: the smallest num_embeddings downstream (else 2)."""
-    highs = [int(graph.node(s).params.get("num_embeddings", 2)) for s in graph.successors(node.id)]
-    return max(1, min(highs, default=2))
-
-
-def sample_inputs(graph: ModelGraph, batch: int = 2, seed: int = 0) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for node in io_nodes(graph)[0]:
-        shape = (batch, *(int(d) for d in node.params.get("shape", (1, 28, 28))))
-        if node.params.get("dtype") == "int64":
-            out.append(torch.randint(0, _int_high(graph, node), shape, generator=gen))
-        else:
-            out.append(torch.randn(shape, generator=gen))
-    return out
-
-
-def as_list(value: Any) -> list[torch.Tensor]:
-    return list(value) if isinstance(value, (tuple, list)) else [value]

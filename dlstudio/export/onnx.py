@@ -18,10 +18,11 @@ from typing import Any
 
 import torch
 
+from ..compiler.report import Report, compare_outputs
+from ..compiler.samples import as_list, io_nodes, sample_inputs
 from ..core.errors import ExportError
 from ..core.graph import ModelGraph
-from .common import as_list, build_model, io_nodes, sample_inputs
-from .report import Report, compare_outputs
+from .common import build_model
 
 DEFAULT_OPSET = 17
 EXPORTERS = ("auto", "torchscript", "dynamo")

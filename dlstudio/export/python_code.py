@@ -32,10 +32,11 @@ from torch.nn import functional as F
 
 from ..analysis.shapes import infer_all, spec_of
 from ..compiler.names import Namespace
+from ..compiler.report import Report, compare_outputs
+from ..compiler.samples import as_list, io_nodes, sample_inputs
 from ..core.errors import ExportError
 from ..core.graph import ModelGraph
-from .common import as_list, build_model, io_nodes, sample_inputs
-from .report import Report, compare_outputs
+from .common import build_model
 
 _HEADER_IMPORTS = ["import torch", "from torch import nn", "import torch.nn.functional as F"]
 _INFIX = {

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..analysis.shapes import ShapeResult, infer_node
+from ..compiler.report import Report, compare_outputs
 from ..core.edits import AddNode, Connect
 from ..core.errors import DlstudioError, ModelImportError
 from ..core.graph import Edge, Node
 from ..core.layout import apply_layout
 from ..core.tensor import TensorInfo
-from ..export.report import Report, compare_outputs
 from ..layers.builder import Graph
 from ..layers.registry import REGISTRY
 
@@ -432,7 +432,7 @@ def _check(result: ImportResult, model: Any, tolerance: float, seed: int) -> Non
     import onnxruntime as ort
     import torch
 
-    from ..export.common import as_list, sample_inputs
+    from ..compiler.samples import as_list, sample_inputs
 
     compiled = result.compile()
     args = sample_inputs(result.graph, batch=2, seed=seed)

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from ..compiler.report import Report, compare_outputs
 from ..core.errors import DlstudioError, ModelImportError
 from ..core.layout import apply_layout
-from ..export.report import Report, compare_outputs
 from ..layers.registry import REGISTRY
 from .onnx import Context, ImportResult, Unsupported, Value
 
@@ -487,7 +487,7 @@ def import_torch(
         imp.ctx.graph, dict(imp.ctx.weights), report, [n.label for n in imp.ctx.graph.nodes_of_type("Input")], out_names
     )
     if check:
-        from ..export.common import as_list, sample_inputs
+        from ..compiler.samples import as_list, sample_inputs
 
         args = sample_inputs(result.graph, batch=3, seed=seed)
         with torch.no_grad():
