@@ -33,24 +33,57 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.gui)
 
 
-def _timeout_of(item: pytest.Item) -> float:
-    marker = item.get_closest_marker("timeout")
-    if marker is not None and marker.args:
-        return float(marker.args[0])
-    return float(item.config.getini("timeout") or 0)
+# --- time limits ---------------------------------------------------------------------------------------------
+# pytest-timeout reads the limit (pyproject `timeout`, or a test's `@pytest.mark.timeout`); faulthandler enforces it.
+# Its watchdog is a C thread: it fires even while the main thread sits inside Qt's event loop, where a SIGALRM
+# handler would never run, and while another thread holds the interpreter lock, where pytest-timeout's own Python
+# watchdog thread could not run. It writes every thread's stack to a file and ends the process; pytest-xdist
+# (make test, make test-fast) reports the test as failed, starts a new worker, and the summary shows the stacks.
+TIMEOUT_DIR_ENV = "DLSTUDIO_TEST_TIMEOUT_DIR"
 
 
-@pytest.fixture(autouse=True)
-def _hang_backstop(request: pytest.FixtureRequest):
-    """pytest-timeout's watchdog is a Python thread: it cannot run while another thread holds the interpreter lock
-    forever (a deadlock inside a C extension). faulthandler's watchdog is C: 60 s after the test's own timeout it
-    dumps every thread's stack and ends the process, and pytest-xdist reports the test and starts a new worker."""
-    limit = _timeout_of(request.node)
-    if limit > 0:
-        faulthandler.dump_traceback_later(limit + 60, exit=True)
-    yield
-    if limit > 0:
-        faulthandler.cancel_dump_traceback_later()
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and TIMEOUT_DIR_ENV not in os.environ:
+        import tempfile
+
+        os.environ[TIMEOUT_DIR_ENV] = tempfile.mkdtemp(prefix="dlstudio-test-timeouts-")
+
+
+_dump_file = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool:
+    global _dump_file
+    folder = Path(os.environ.get(TIMEOUT_DIR_ENV) or ROOT)
+    folder.mkdir(parents=True, exist_ok=True)
+    _dump_file = open(folder / f"stuck-{os.getpid()}.txt", "w")  # noqa: SIM115 - must stay open for the watchdog
+    _dump_file.write(f"{item.nodeid} ran past its {settings.timeout:g} s limit. Stacks of every thread:\n")
+    _dump_file.flush()
+    faulthandler.dump_traceback_later(settings.timeout, exit=True, file=_dump_file)
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> bool:
+    global _dump_file
+    faulthandler.cancel_dump_traceback_later()
+    if _dump_file is not None:
+        _dump_file.close()
+        Path(_dump_file.name).unlink(missing_ok=True)
+        _dump_file = None
+    return True
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    folder = os.environ.get(TIMEOUT_DIR_ENV)
+    dumps = sorted(Path(folder).glob("stuck-*.txt")) if folder else []
+    for dump in dumps:
+        terminalreporter.write_sep("=", "a test ran past its time limit")
+        terminalreporter.write(dump.read_text(errors="replace") + "\n")
+        dump.unlink()
 
 
 @pytest.fixture
