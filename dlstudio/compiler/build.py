@@ -154,9 +154,17 @@ def _group_order(graph: ModelGraph) -> list[tuple[str, str]]:
 
 
 def compile_graph(
-    graph: ModelGraph, *, seed: int | None = 0, shapes: ShapeResult | None = None, class_name: str = "CompiledModel"
+    graph: ModelGraph,
+    *,
+    seed: int | None = 0,
+    shapes: ShapeResult | None = None,
+    class_name: str = "CompiledModel",
+    weights: Any = None,
 ) -> fx.GraphModule:
-    """Build the GraphModule. Raises CompileError naming the node when the graph has errors."""
+    """Build the GraphModule. Raises CompileError naming the node when the graph has errors.
+
+    `weights` (a .safetensors path or a dict keyed by node, see dlstudio.compiler.weights.load_weights) is loaded
+    strictly after the seeded initialisation: WeightsError lists every tensor that does not fit."""
     if graph.has_cycle():
         raise CompileError("The graph has a cycle; remove one of the wires that loops back")
     shapes = shapes or infer_all(graph)
@@ -201,6 +209,10 @@ def compile_graph(
             p.requires_grad_(False)
     # nn.Module.__setattr__ is typed for tensors and submodules only; a plain attribute is fine at runtime
     gm.node_paths = dict(b.paths)  # type: ignore[assignment]
+    if weights is not None:
+        from .weights import load_weights
+
+        load_weights(gm, graph, weights, strict=True)
     return gm
 
 

@@ -33,6 +33,13 @@ class Project:
     def weights_path(self) -> Path | None:
         return self.path.with_suffix(".safetensors") if self.path else None
 
+    @property
+    def saved_weights(self) -> Path | None:
+        """The weights sidecar when it exists on disk: None for an unsaved project or one never trained (or
+        imported) with weights."""
+        sidecar = self.weights_path
+        return sidecar if sidecar is not None and sidecar.is_file() else None
+
     def save_weights(self, model: Any) -> Path:
         """Write a compiled model's weights to the sidecar beside the project file (save the project first)."""
         from ..compiler.weights import save_weights
@@ -46,11 +53,10 @@ class Project:
     def compile(self, *, seed: int | None = 0, weights: Any = "sidecar") -> Any:
         """Compile the graph. weights="sidecar" loads the project's .safetensors when it exists; None skips
         weights; anything else is passed to load_weights (a path or a dict)."""
-        from ..api import compile as compile_graph
+        from ..compiler.build import compile_graph  # torch loads here, not when the project module does
 
         if isinstance(weights, str) and weights == "sidecar":
-            sidecar = self.weights_path
-            weights = sidecar if sidecar is not None and sidecar.is_file() else None
+            weights = self.saved_weights
         return compile_graph(self.graph, seed=seed, weights=weights)
 
     def to_dict(self) -> dict[str, Any]:
