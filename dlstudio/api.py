@@ -1,45 +1,88 @@
-"""The Python API: build graphs in code, check, compile, save. `import dlstudio as dls`."""
+"""The Python API: build graphs in code, check, compile, save. `import dlstudio as dls`.
+
+A facade only: re-exports and thin functions over the packages below it. `check`, `compile`, `export_onnx` and
+`export_python` take a graph or a project; a project brings its weights sidecar (what it was trained or imported
+with) unless `weights=` says otherwise.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .core.graph import ModelGraph
 from .layers.builder import Graph, Ref
 
+if TYPE_CHECKING:
+    from .io.project import Project
+
 __all__ = ["Graph", "Ref", "check", "compile", "export_onnx", "export_python", "import_onnx", "import_torch"]
 
 
-def check(graph: ModelGraph, **options: Any):
-    """Diagnostics, shapes and statistics for a graph (see dlstudio.analysis.report.CheckReport)."""
+def _graph_and_weights(source: ModelGraph | Project, weights: Any) -> tuple[ModelGraph, Any]:
+    """The graph to work on and the weights to load. weights="sidecar" (the default, as in Project.compile): a
+    project's saved weights, none for a graph; any other value, None included, is used as given."""
+    from .io.project import Project  # the io package is light; kept out of `import dlstudio`
+
+    sidecar = isinstance(weights, str) and weights == "sidecar"
+    if isinstance(source, Project):
+        return source.graph, source.saved_weights if sidecar else weights
+    return source, None if sidecar else weights
+
+
+def _export_options(source: ModelGraph | Project, options: dict[str, Any]) -> tuple[ModelGraph, dict[str, Any]]:
+    """The exporter's graph and options: a project adds its saved weights (as `dlstudio export` does) unless the
+    caller passed `weights=`."""
+    graph, weights = _graph_and_weights(source, options.pop("weights", "sidecar"))
+    if weights is not None:
+        options["weights"] = weights
+    return graph, options
+
+
+def check(source: ModelGraph | Project, **options: Any):
+    """Diagnostics, shapes and statistics for a graph or a project's graph (see dlstudio.analysis.report)."""
     from .analysis.report import check_graph
 
+    graph, _ = _graph_and_weights(source, None)
     return check_graph(graph, **options)
 
 
-def compile(graph: ModelGraph, *, seed: int | None = 0, weights: Any = None):  # noqa: A001 - mirrors torch.compile
-    """Compile to a torch.fx.GraphModule. `weights`: a path to a .safetensors file or a dict keyed by node."""
+def compile(  # noqa: A001 - mirrors torch.compile
+    source: ModelGraph | Project, *, seed: int | None = 0, weights: Any = "sidecar"
+):
+    """Compile to a torch.fx.GraphModule.
+
+    `source`: a graph (seeded initialisation) or a project: weights="sidecar" loads the project's .safetensors
+    when it exists (what it was trained or imported with), the same as `project.compile()`. Any other `weights`
+    overrides it: a .safetensors path or a dict keyed by node; None gives the seeded initialisation."""
     from .compiler.build import compile_graph
 
-    model = compile_graph(graph, seed=seed)
-    if weights is not None:
-        from .compiler.weights import load_weights
-
-        load_weights(model, graph, weights)
-    return model
+    graph, chosen = _graph_and_weights(source, weights)
+    return compile_graph(graph, seed=seed, weights=chosen)
 
 
-def export_onnx(graph: ModelGraph, path: Any, **options: Any):
-    """Export to ONNX, checked with onnx.checker and onnxruntime. Returns a Report (see dlstudio.export.onnx)."""
+def export_onnx(source: ModelGraph | Project, path: Any, **options: Any):
+    """Export a graph or a project to ONNX, checked with onnx.checker and onnxruntime. Returns a Report (see
+    dlstudio.export.onnx). A project exports with its weights sidecar unless `weights=` is given."""
     from .export.onnx import export_onnx as _export
 
+    graph, options = _export_options(source, dict(options))
     return _export(graph, path, **options)
 
 
-def export_python(graph: ModelGraph, path: Any, **options: Any):
-    """Write a standalone PyTorch module, checked against the compiled model. Returns a Report."""
+def export_python(source: ModelGraph | Project, path: Any, **options: Any):
+    """Write a standalone PyTorch module, checked against the compiled model. Returns a Report.
+
+    A project exports with its weights sidecar unless `weights=` is given, titles the module with its name, and,
+    when it has weights, writes them beside the module (OUT.safetensors, which the module loads) unless
+    `weights_out=` says where, as `dlstudio export --python` does."""
     from .export.python_code import export_python as _export
 
+    graph, options = _export_options(source, dict(options))
+    if not isinstance(source, ModelGraph):
+        options.setdefault("title", source.name)
+        if options.get("weights") is not None:
+            options.setdefault("weights_out", Path(path).with_suffix(".safetensors"))
     return _export(graph, path, **options)
 
 
