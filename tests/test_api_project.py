@@ -18,8 +18,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import dlstudio as dls
+from dlstudio.cli import run_cli
 from dlstudio.compiler.weights import save_weights
-from dlstudio.importers.onnx import save_import
 
 PKG = Path(dls.__file__).resolve().parent
 
@@ -124,7 +124,8 @@ def _onnx_model() -> onnx.ModelProto:
 def test_imported_onnx_project_compiles_to_the_original_model(tmp_path: Path) -> None:
     source = tmp_path / "model.onnx"
     onnx.save(_onnx_model(), str(source))
-    target = save_import(dls.import_onnx(str(source)), tmp_path / "imported.dlstudio", source=str(source))
+    target = tmp_path / "imported.dlstudio"
+    assert run_cli(["import", str(source), "-o", str(target)]) == 0  # the project and its weights sidecar
     project = dls.Project.load(target)
     assert project.saved_weights is not None
     x = np.random.default_rng(3).standard_normal((5, 1, 6, 6)).astype(np.float32)
