@@ -152,7 +152,7 @@ def test_facts_from_a_config_object() -> None:
 
 
 def test_project_facts_use_the_training_engine_defaults() -> None:
-    from dlstudio.analysis.lints import project_facts
+    from dlstudio.training.facts import project_lint_facts as project_facts
 
     g, _ = head(units=10)
     f = project_facts(dls.Project(graph=g, data={"dataset": "digits"}))  # no loss given: the task's default
@@ -171,12 +171,56 @@ def test_binary_head_needs_one_unit() -> None:
 
 
 def test_project_facts_count_builtin_training_rows() -> None:
-    from dlstudio.analysis.lints import project_facts
+    from dlstudio.training.facts import project_lint_facts as project_facts
 
     g, _ = head(units=3)
     f = project_facts(dls.Project(graph=g, data={"dataset": "iris", "val_fraction": 0.2}))
     assert f.num_rows == 120 and f.num_classes == 3
-    assert project_facts(dls.Project(graph=g, data={"dataset": "iris"}), count_rows=False).num_rows is None
+    f = project_facts(dls.Project(graph=g, data={"dataset": "blobs", "options": {"n_samples": 101, "centers": 4}}))
+    assert (f.num_rows, f.num_classes) == (int(101 * 0.8), 4)  # the default validation fraction is 0.2
+    bad = dls.Project(graph=g, data={"dataset": "moons", "options": {"n_samples": "many"}})
+    assert project_facts(bad).num_rows is None and project_facts(bad).num_classes == 2  # the loader says why
+
+
+def test_a_project_without_data_settings_is_judged_by_its_training_section() -> None:
+    from dlstudio.training.facts import project_lint_facts
+
+    g, _ = head(units=3)
+    assert project_lint_facts(dls.Project(graph=g)) == training_facts()
+    f = project_lint_facts(dls.Project(graph=g, training={"loss": "MSELoss"}))
+    assert (f.loss, f.num_classes, f.num_rows) == ("mse", None, None)
+
+
+def test_user_files_are_read_only_when_asked(tmp_path) -> None:
+    from dlstudio.training.facts import project_lint_facts
+
+    (tmp_path / "t.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 4}\n" for i in range(40)))
+    g, _ = head(features=2, units=3)
+    p = dls.Project(graph=g, data={"dataset": "csv", "path": "t.csv", "target": "label"})
+    p.path = tmp_path / "p.dlstudio"
+    assert project_lint_facts(p).num_classes is None
+    f = project_lint_facts(p, read_tables=True)
+    assert (f.task, f.num_classes, f.loss) == ("multiclass", 4, "crossentropy")
+    folder = dls.Project(graph=g, data={"dataset": "imagefolder", "path": "imgs"})
+    assert project_lint_facts(folder, read_tables=True).num_classes is None  # scanning a folder imports torch
+
+
+def test_builtin_metadata_matches_the_loaded_data() -> None:
+    """The facts `dlstudio check` reads without loading anything (rows, classes, task, sample shape, dtype)
+    equal what loading gives, with default options and with the options that change them."""
+    from dlstudio.training.data.builtin import BUILTINS, load_builtin
+
+    cases = [(name, {}) for name in BUILTINS]
+    cases += [(n, {"n_samples": 101}) for n, b in BUILTINS.items() if b.rows_option]
+    cases += [("blobs", {"centers": 5, "n_samples": 250})]
+    for name, options in cases:
+        info, d = BUILTINS[name], load_builtin(name, options)
+        assert len(d.x) == len(d.y) == info.n_rows(options), (name, options)
+        assert d.task == info.task and d.n_classes == info.n_classes(options), (name, options)
+        if info.n_classes(options) is not None:
+            assert set(d.y.tolist()) == set(range(info.n_classes(options) or 0)), (name, options)
+        if not options:
+            assert d.sample_shape == info.shape and str(d.x.dtype) == info.dtype, name
 
 
 def test_loss_lints_judge_only_the_bound_output() -> None:
@@ -191,7 +235,7 @@ def test_loss_lints_judge_only_the_bound_output() -> None:
 
 
 def test_gan_projects_have_no_supervised_loss_lints() -> None:
-    from dlstudio.analysis.lints import project_facts
+    from dlstudio.training.facts import project_lint_facts as project_facts
 
     g, _ = head(units=64)
     p = dls.Project(graph=g, data={"dataset": "digits"}, training={"generative": {"mode": "gan"}})

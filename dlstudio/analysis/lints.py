@@ -3,6 +3,10 @@
 Each lint is anchored at one node and looks only *upstream* of it, at most LINT_RADIUS wires away. That lets the
 incremental engine re-run lints only for the nodes within LINT_RADIUS downstream of an edit, and still match a
 fresh full analysis exactly. Lints read node types (not classes), so they work for types registered later.
+
+What the lints know about the task (loss, class count, training rows) arrives as a plain `TrainingFacts` from the
+caller: `dlstudio.training.facts` derives it from a project's settings for `dlstudio check` and the studio. This
+module imports nothing from the training engine (nor torch or scikit-learn).
 """
 
 from __future__ import annotations
@@ -93,8 +97,10 @@ _LOSS_ALIASES = {
 
 @dataclass(frozen=True)
 class TrainingFacts:
-    """What the lints need to know about training: the loss (normalized key and name as given), the class count
-    and the number of training rows, each None when unknown."""
+    """What the lints need to know about training: the loss (normalized key and name as given), the class count,
+    the number of training rows, the task and the Output the loss judges, each None when unknown (the lints that
+    need it are then skipped). Plain data: the caller fills it (`training_facts` below, or
+    `dlstudio.training.facts.lint_facts` for a project's settings)."""
 
     loss: str | None = None
     loss_name: str | None = None
@@ -134,7 +140,8 @@ def training_facts(
     num_rows: int | None = None,
 ) -> TrainingFacts:
     """Collect TrainingFacts from a project's training/data sections (plain dicts or config objects with the
-    same attribute names); explicit keyword arguments win."""
+    same attribute names); explicit keyword arguments win. Generative (autoencoder/GAN) training settings give
+    the task "generative" and nothing else: no class head, no supervised loss to judge."""
 
     def get(section: Any, *names: str) -> Any:
         if section is None:
@@ -145,6 +152,8 @@ def training_facts(
                 return v
         return None
 
+    if get(training, "generative"):
+        return TrainingFacts(task="generative")
     if loss is None:
         raw = get(training, "loss", "loss_fn", "criterion")
         if isinstance(raw, Mapping):
@@ -173,53 +182,6 @@ def training_facts(
         task=task if isinstance(task, str) else None,
         output_label=out_label if isinstance(out_label, str) else None,
     )
-
-
-def project_facts(project: Any, *, count_rows: bool = True) -> TrainingFacts:
-    """TrainingFacts for a Project: its own training/data sections, completed by the training engine's
-    `task_info` (which knows the built-in datasets' tasks and class counts, and the default loss per task).
-    `count_rows`: also generate a built-in dataset to count its training rows (small, offline, well under a
-    second). Imports the training package (and so torch) only when called."""
-    training = project.training
-    if isinstance(training, Mapping) and training.get("generative"):
-        return TrainingFacts(task="generative")  # adversarial training: no class head, no supervised loss
-    own = training_facts(training, project.data)
-    try:
-        from ..training.data.binding import task_info
-
-        path = getattr(project, "path", None)
-        info = task_info(
-            project.data, project.training, project.graph, base_dir=path.parent if path is not None else None
-        )
-    except Exception:  # noqa: BLE001 - lints then use what the file says; training reports its own errors
-        return own
-    derived = training_facts(info)
-    rows = own.num_rows
-    if rows is None and count_rows:
-        rows = _builtin_training_rows(project.data)
-    return TrainingFacts(
-        loss=own.loss or derived.loss,
-        loss_name=own.loss_name or derived.loss_name,
-        num_classes=own.num_classes or derived.num_classes,
-        num_rows=rows,
-        task=own.task or derived.task,
-        output_label=own.output_label or derived.output_label,
-    )
-
-
-def _builtin_training_rows(data: Any) -> int | None:
-    """Rows left for training in a built-in dataset after the validation and test splits, or None."""
-    try:
-        from ..training.config import DataConfig
-        from ..training.data.builtin import BUILTINS, load_builtin
-
-        cfg = DataConfig.from_dict(dict(data) if isinstance(data, Mapping) else None)
-        if cfg.dataset not in BUILTINS:
-            return None
-        n = len(load_builtin(cfg.dataset, cfg.options).x)
-    except Exception:  # noqa: BLE001 - an unusable data section is the training engine's error to report
-        return None
-    return max(0, int(n * (1.0 - cfg.val_fraction - cfg.test_fraction)))
 
 
 def is_activation(type_name: str) -> bool:

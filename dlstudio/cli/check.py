@@ -9,6 +9,10 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..analysis.lints import TrainingFacts
 
 HELP = "check a project: shapes, diagnostics, lint warnings, parameters and MACs per layer"
 DESCRIPTION = HELP + ". Exit code 0: no errors (warnings allowed); 1: the graph has errors; 2: the file cannot be used."
@@ -39,8 +43,21 @@ def _setting(section: dict, *names: str) -> object:
     return None
 
 
+def task_facts(project: Any) -> TrainingFacts:
+    """What the lints need to know about the task. A project without data settings is judged by what its training
+    section says; otherwise the training engine completes it: built-in datasets from their declared metadata
+    (nothing is loaded), CSV/NumPy tables by reading them (numpy only). Image folders are not scanned (that would
+    import torch), so the lints that need their class count are skipped."""
+    from ..analysis.lints import training_facts
+
+    if not project.data:
+        return training_facts(project.training, project.data)
+    from ..training.facts import project_lint_facts
+
+    return project_lint_facts(project, read_tables=True, read_folders=False)
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.lints import project_facts
     from ..analysis.report import check_graph
     from ..core.errors import DlstudioError, ProjectFileError
     from ..io.project import Project
@@ -50,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     except ProjectFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = check_graph(project.graph, facts=project_facts(project))
+    report = check_graph(project.graph, facts=task_facts(project))
     training = project.training if isinstance(project.training, dict) else {}
     batch = args.batch_size or _setting(training, "batch_size")
     optimizer = args.optimizer or _setting(training, "optimizer")

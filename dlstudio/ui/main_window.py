@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import DlstudioError
 from ..io.project import SUFFIX, Project
 from . import freeze_startup_objects
-from .analysis import make_engine
+from .analysis import make_engine, project_facts
 from .canvas.items import NodeItem
 from .canvas.scene import GraphScene, human
 from .canvas.view import GraphView
@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
         self._imported: Any = None  # an import whose weights go to the sidecar on the first save
         self._settings_dirty = False  # data/training settings edited since the last save (not undoable edits)
         graph = project.graph
-        self.engine = make_engine(graph)
+        self.engine = make_engine(graph, project_facts(project))
         old_controller = self.controller
         self.controller = Controller(graph, self, self.engine)
         self.controller.edited.connect(self.after_edit)
@@ -336,9 +336,13 @@ class MainWindow(QMainWindow):
         return graph_edited or getattr(self, "_settings_dirty", False)
 
     def _settings_edited(self) -> None:
-        """Data or training settings changed in the training panel: the document needs saving too."""
+        """Data or training settings changed in the training panel: the document needs saving too, and the lints
+        judge the new task (loss, classes, rows)."""
         self._settings_dirty = True
         self._update_title()
+        if self.engine is not None and self.scene is not None:
+            self.engine.set_training(facts=project_facts(self.project))
+            self.after_edit()
 
     def show_refusal(self, reason: str) -> None:
         self.statusBar().showMessage(reason, 8000)

@@ -210,9 +210,12 @@ def task_info(
     training: dict[str, Any] | None,
     graph: ModelGraph | None = None,
     base_dir: Path | None = None,
+    *,
+    read_files: bool = True,
 ) -> TaskInfo:
     """Task, loss and class count from a project's `data` and `training` sections. Never raises: unknown
-    parts come back as None (the lints then skip that check)."""
+    parts come back as None (the lints then skip that check). Built-in datasets answer from their metadata;
+    the user's files are read only with `read_files` (and a `graph`)."""
     try:
         dcfg = DataConfig.from_dict(data)
         tcfg = TrainingConfig.from_dict(training)
@@ -223,10 +226,8 @@ def task_info(
     if dcfg.dataset in BUILTINS:
         b = BUILTINS[dcfg.dataset]
         task = task or b.task
-        n_classes = len(b.class_names) if b.class_names else None
-        if dcfg.dataset == "blobs":
-            n_classes = int(dcfg.options.get("centers", 3))
-    elif graph is not None:
+        n_classes = b.n_classes(dcfg.options)
+    elif graph is not None and read_files:
         try:
             d = load_data(dcfg, graph, base_dir)
             task, n_classes = task or d.task, d.n_classes

@@ -1,9 +1,12 @@
-"""Built-in offline datasets: scikit-learn's bundled tables and seeded synthetic generators (no download)."""
+"""Built-in offline datasets: scikit-learn's bundled tables and seeded synthetic generators (no download).
+
+Each entry declares what it holds (task, sample shape, classes, row count) as static metadata, so the lints and
+`dlstudio check` know a dataset without loading it (scikit-learn loads only inside `load`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,6 +16,9 @@ from .dataset import ArrayData
 
 @dataclass(frozen=True)
 class BuiltinInfo:
+    """One built-in dataset. `shape`, `class_names` and `rows` describe what `load` gives with default options;
+    `n_rows` and `n_classes` follow the options that change them (a test checks both against loaded data)."""
+
     name: str
     task: str
     shape: tuple[int, ...]
@@ -22,6 +28,21 @@ class BuiltinInfo:
     load: Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]
     scaling: str = "none"
     ordered: bool = False
+    rows: int = field(kw_only=True)  # samples with the default options
+    rows_option: str | None = field(default=None, kw_only=True)  # the option that sets the sample count
+    rows_step: int = field(default=1, kw_only=True)  # the count rounds down to a multiple of this
+    classes_option: str | None = field(default=None, kw_only=True)  # the option that sets the class count
+
+    def n_rows(self, options: Mapping[str, Any] | None = None) -> int:
+        """How many samples `load(options)` gives, without loading them."""
+        n = int((options or {}).get(self.rows_option, self.rows)) if self.rows_option else self.rows
+        return n - n % self.rows_step
+
+    def n_classes(self, options: Mapping[str, Any] | None = None) -> int | None:
+        """How many classes `load(options)` gives (None for regression), without loading them."""
+        if self.classes_option is not None:
+            return int((options or {}).get(self.classes_option, len(self.class_names or ())))
+        return len(self.class_names) if self.class_names else None
 
 
 def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -197,6 +218,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits 8x8, flattened to 64 values in [0, 1] (1797 images).",
             _digits((64,)),
+            rows=1797,
         ),
         BuiltinInfo(
             "digits_8x8",
@@ -206,6 +228,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits as 1x8x8 images in [0, 1].",
             _digits((1, 8, 8)),
+            rows=1797,
         ),
         BuiltinInfo(
             "digits_28x28",
@@ -215,6 +238,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits upscaled (bilinear) to 1x28x28, the MNIST/LeNet size.",
             _digits((1, 28, 28)),
+            rows=1797,
         ),
         BuiltinInfo(
             "digits_rgb_32x32",
@@ -224,6 +248,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits upscaled to 32x32 on 3 equal channels (the CIFAR input layout).",
             _digits_rgb(32),
+            rows=1797,
         ),
         BuiltinInfo(
             "digits_rgb_64x64",
@@ -233,6 +258,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits upscaled to 64x64 on 3 equal channels (the DCGAN image size).",
             _digits_rgb(64),
+            rows=1797,
         ),
         BuiltinInfo(
             "iris",
@@ -243,6 +269,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             "Fisher's iris: 4 measurements, 3 species (150 rows).",
             _sk("load_iris"),
             scaling="standard",
+            rows=150,
         ),
         BuiltinInfo(
             "wine",
@@ -253,6 +280,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             "Wine recognition: 13 chemical measurements, 3 cultivars (178 rows).",
             _sk("load_wine"),
             scaling="standard",
+            rows=178,
         ),
         BuiltinInfo(
             "breast_cancer",
@@ -263,6 +291,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             "Wisconsin breast cancer: 30 features, 2 classes (569 rows).",
             _sk("load_breast_cancer"),
             scaling="standard",
+            rows=569,
         ),
         BuiltinInfo(
             "diabetes",
@@ -273,6 +302,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             "Diabetes progression: 10 features, target z-scored (442 rows).",
             _sk("load_diabetes", True),
             scaling="standard",
+            rows=442,
         ),
         BuiltinInfo(
             "circles",
@@ -282,12 +312,31 @@ BUILTINS: dict[str, BuiltinInfo] = {
             ("outer", "inner"),
             "Two noisy concentric circles (options: n_samples, noise, seed).",
             _gen(_circles),
+            rows=1000,
+            rows_option="n_samples",
         ),
         BuiltinInfo(
-            "moons", "multiclass", (2,), "float32", ("upper", "lower"), "Two interleaving half-moons.", _gen(_moons)
+            "moons",
+            "multiclass",
+            (2,),
+            "float32",
+            ("upper", "lower"),
+            "Two interleaving half-moons.",
+            _gen(_moons),
+            rows=1000,
+            rows_option="n_samples",
         ),
         BuiltinInfo(
-            "blobs", "multiclass", (2,), "float32", ("0", "1", "2"), "Gaussian blobs, 3 classes.", _gen(_blobs)
+            "blobs",
+            "multiclass",
+            (2,),
+            "float32",
+            ("0", "1", "2"),
+            "Gaussian blobs, 3 classes (option centers: the class count).",
+            _gen(_blobs),
+            rows=900,
+            rows_option="n_samples",
+            classes_option="centers",
         ),
         BuiltinInfo(
             "spirals",
@@ -297,6 +346,9 @@ BUILTINS: dict[str, BuiltinInfo] = {
             ("a", "b"),
             "Two interleaved spirals: needs a few hidden layers.",
             _gen(_spirals),
+            rows=1000,
+            rows_option="n_samples",
+            rows_step=2,  # two arms of n_samples // 2 points
         ),
         BuiltinInfo(
             "xor",
@@ -306,11 +358,31 @@ BUILTINS: dict[str, BuiltinInfo] = {
             ("same", "different"),
             "XOR of the signs of two features: not linearly separable.",
             _gen(_xor),
+            rows=400,
+            rows_option="n_samples",
         ),
         BuiltinInfo(
-            "sine", "regression", (1,), "float32", None, "Noisy sine: y = sin(x) + noise, x in [-pi, pi].", _gen(_sine)
+            "sine",
+            "regression",
+            (1,),
+            "float32",
+            None,
+            "Noisy sine: y = sin(x) + noise, x in [-pi, pi].",
+            _gen(_sine),
+            rows=1000,
+            rows_option="n_samples",
         ),
-        BuiltinInfo("linear", "regression", (1,), "float32", None, "Noisy line: y = 2x + 0.5 + noise.", _gen(_linear)),
+        BuiltinInfo(
+            "linear",
+            "regression",
+            (1,),
+            "float32",
+            None,
+            "Noisy line: y = 2x + 0.5 + noise.",
+            _gen(_linear),
+            rows=500,
+            rows_option="n_samples",
+        ),
         BuiltinInfo(
             "sine_series",
             "regression",
@@ -320,6 +392,8 @@ BUILTINS: dict[str, BuiltinInfo] = {
             "Time series windows (20 steps, 1 feature) of a noisy sine mix; predict the next value.",
             _gen(_sine_series),
             ordered=True,
+            rows=1000,
+            rows_option="n_samples",
         ),
         BuiltinInfo(
             "toy_text",
@@ -329,6 +403,8 @@ BUILTINS: dict[str, BuiltinInfo] = {
             ("negative", "positive"),
             "Token sequences (vocabulary 20, length 12, 0 = padding) for Embedding + LSTM.",
             _gen(_toy_text),
+            rows=1000,
+            rows_option="n_samples",
         ),
     )
 }
@@ -337,9 +413,8 @@ BUILTINS: dict[str, BuiltinInfo] = {
 def load_builtin(name: str, options: dict[str, Any] | None = None) -> ArrayData:
     info = BUILTINS[name]
     x, y = info.load(dict(options or {}))
-    if name == "blobs":
-        k = int((options or {}).get("centers", 3))
-        names: list[str] | None = [str(i) for i in range(k)]
+    if info.classes_option is not None:  # blobs: as many classes as centers
+        names: list[str] | None = [str(i) for i in range(info.n_classes(options) or 0)]
     else:
         names = list(info.class_names) if info.class_names else None
     return ArrayData(x, y, info.task, name, names, info.ordered, info.scaling, source=f"built-in {name!r}")
