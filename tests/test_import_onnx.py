@@ -14,7 +14,8 @@ from onnx import TensorProto, helper, numpy_helper
 import dlstudio as dls
 from dlstudio.cli import run_cli
 from dlstudio.core.errors import ModelImportError
-from dlstudio.importers.onnx import import_onnx, save_import
+from dlstudio.importers.onnx import import_onnx
+from dlstudio.io.imported import save_import
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=17) -> onnx.ModelProto:

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                 names = [i.name for i in m.graph.input if i.name not in inits]
                 named = dict(zip(names, shapes))
             result = import_onnx(args.model, check=not args.no_check, input_shapes=named)
-        from ..importers.onnx import save_import
+        from ..io.imported import save_import
 
         target = save_import(result, args.output, source=args.model)
     except ModelImportError as exc:

@@ -7,26 +7,13 @@ Weights are given in torch's layout (Linear weight is (out, in): ONNX Gemm's B t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from onnx import helper
 
 from ..layers.registry import REGISTRY
-from .onnx import Context, Unsupported, Value
-
-Handler = Callable[[Context, Any, str], None]
-HANDLERS: dict[str, Handler] = {}
-
-
-def handles(*ops: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        for op in ops:
-            HANDLERS[op] = fn
-        return fn
-
-    return deco
+from .base import Context, Unsupported, Value, handles
 
 
 def attrs(node: Any) -> dict[str, Any]:

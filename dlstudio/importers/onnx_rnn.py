@@ -2,7 +2,7 @@
 
 ONNX stacks gate weights in another order than torch (LSTM i,o,f,c vs i,f,g,o; GRU z,r,h vs r,z,n); they are
 reordered here. Time-major models (layout=0, what torch's exporter writes for batch_first layers) reach the
-layer through Transpose views (see Value.layout in onnx.py) that resolve back to batch-first tensors.
+layer through Transpose views (see Value.layout in base.py) that resolve back to batch-first tensors.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .onnx import Context, Unsupported, Value
-from .onnx_ops import _opt, attrs, handles
+from .base import Context, Unsupported, Value, handles
+from .onnx_ops import _opt, attrs
 
 _GATES = {"LSTM": (4, [0, 2, 3, 1]), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}  # ONNX gate blocks -> torch order
 

@@ -29,7 +29,7 @@ from ..compiler.report import Report, compare_outputs
 from ..core.errors import DlstudioError, ModelImportError
 from ..core.layout import apply_layout
 from ..layers.registry import REGISTRY
-from .onnx import Context, ImportResult, Unsupported, Value
+from .base import Context, ImportResult, Unsupported, Value
 
 _BATCH = object()  # the value of x.size(0) / x.shape[0]: stands for the batch in view/reshape
 
