@@ -63,6 +63,11 @@ class EmitContext:
         """Instantiate the spec's module, register it under the node's name and call it."""
         return self.call_module(self.make_module(), args, kwargs)
 
+    def resolve(self, path: str) -> Any:
+        """A torch object by dotted path ('torch.cat', 'torch.bool', 'torch.nn.LayerNorm'): the specs in
+        dlstudio.layers name torch this way and never import it, not even inside a hook."""
+        return resolve_dotted(path)
+
     def call_module(
         self, module: nn.Module, args: Sequence[Any], kwargs: dict | None = None, suffix: str = ""
     ) -> fx.Node:

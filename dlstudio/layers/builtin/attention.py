@@ -32,12 +32,13 @@ def _causal_param(what: str) -> ParamSpec:
 def _mask(ctx: Any, query: Any, key: Any = None) -> Any:
     """fx calls building `torch.ones(Lq, Lk, dtype=torch.bool, device=q.device).triu(1)`: True above the diagonal
     means "may not attend", so position i never sees j > i. Sizes are read at run time, as hand-written code does."""
-    import torch  # compile time only: this module stays torch-free at import
-
     lq = ctx.call_method("size", (query, 1))
     lk = lq if key is None else ctx.call_method("size", (key, 1))
     device = ctx.call_function(getattr, (query, "device"))
-    ones = ctx.call_function(torch.ones, (lq, lk), {"dtype": torch.bool, "device": device})
+    # torch objects come from the compiler (ctx.resolve): this package never imports torch
+    ones = ctx.call_function(
+        ctx.resolve("torch.ones"), (lq, lk), {"dtype": ctx.resolve("torch.bool"), "device": device}
+    )
     return ctx.call_method("triu", (ones, 1))
 
 
@@ -449,14 +450,13 @@ def _stack_count(params: dict, inputs: list) -> int:
 
 
 def _stack_emit(ctx: Any, args: list) -> list:
-    from torch import nn  # the compiler already runs with torch; keep this module torch-free at import
-
-    kw = _tf_layer_kwargs(ctx.params, ctx.inputs)
-    norm = nn.LayerNorm(kw["d_model"], eps=kw["layer_norm_eps"], bias=kw["bias"]) if ctx.params["final_norm"] else None
-    # nested tensors only speed up padded batches and warn in several configurations: keep them off
-    encoder = nn.TransformerEncoder(
-        nn.TransformerEncoderLayer(**kw), ctx.params["num_layers"], norm=norm, enable_nested_tensor=False
+    layer_norm, encoder_layer, stack = (
+        ctx.resolve(f"torch.nn.{name}") for name in ("LayerNorm", "TransformerEncoderLayer", "TransformerEncoder")
     )
+    kw = _tf_layer_kwargs(ctx.params, ctx.inputs)
+    norm = layer_norm(kw["d_model"], eps=kw["layer_norm_eps"], bias=kw["bias"]) if ctx.params["final_norm"] else None
+    # nested tensors only speed up padded batches and warn in several configurations: keep them off
+    encoder = stack(encoder_layer(**kw), ctx.params["num_layers"], norm=norm, enable_nested_tensor=False)
     kwargs = {"mask": _mask(ctx, args[0])} if ctx.params["causal"] else {}
     return [ctx.call_module(encoder, [args[0]], kwargs)]
 

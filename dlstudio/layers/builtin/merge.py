@@ -172,9 +172,8 @@ def _concat_shape(params: dict, inputs: list) -> list[TensorInfo]:
 
 
 def _concat_emit(ctx: Any, args: list) -> list:
-    import torch  # compile time only: keeps this module torch-free at import
-
-    return [ctx.call_function(torch.cat, ([a for a in args if a is not None],), {"dim": ctx.params["dim"]})]
+    cat = ctx.resolve("torch.cat")  # the compiler hands torch over: this package never imports it
+    return [ctx.call_function(cat, ([a for a in args if a is not None],), {"dim": ctx.params["dim"]})]
 
 
 def _concat_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
@@ -291,9 +290,7 @@ register(
 
 
 def _maximum_emit(ctx: Any, args: list) -> list:
-    import torch
-
-    return _emit_fold(torch.maximum)(ctx, args)
+    return _emit_fold(ctx.resolve("torch.maximum"))(ctx, args)
 
 
 register(
@@ -345,9 +342,8 @@ def _split_shape(params: dict, inputs: list) -> list[TensorInfo]:
 
 
 def _split_emit(ctx: Any, args: list) -> list:
-    import torch
-
-    parts = ctx.call_function(torch.tensor_split, (args[0], ctx.params["chunks"]), {"dim": ctx.params["dim"]})
+    split = ctx.resolve("torch.tensor_split")
+    parts = ctx.call_function(split, (args[0], ctx.params["chunks"]), {"dim": ctx.params["dim"]})
     return [ctx.getitem(parts, i) for i in range(ctx.params["chunks"])]
 
 
