@@ -45,6 +45,7 @@ lint: $(DEVSTAMP)
 	$(PY) -m ruff check dlstudio tests benchmarks examples
 	$(PY) -m ruff format --check dlstudio tests benchmarks examples
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) benchmarks/compile_overhead.py
