@@ -20,6 +20,7 @@ from .api import (  # noqa: F401,A004
     export_python,
     import_onnx,
     import_torch,
+    save_import,
 )
 from .core.errors import (  # noqa: F401
     CompileError,

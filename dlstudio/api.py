@@ -16,7 +16,17 @@ from .layers.builder import Graph, Ref
 if TYPE_CHECKING:
     from .io.project import Project
 
-__all__ = ["Graph", "Ref", "check", "compile", "export_onnx", "export_python", "import_onnx", "import_torch"]
+__all__ = [
+    "Graph",
+    "Ref",
+    "check",
+    "compile",
+    "export_onnx",
+    "export_python",
+    "import_onnx",
+    "import_torch",
+    "save_import",
+]
 
 
 def _graph_and_weights(source: ModelGraph | Project, weights: Any) -> tuple[ModelGraph, Any]:
@@ -87,14 +97,23 @@ def export_python(source: ModelGraph | Project, path: Any, **options: Any):
 
 
 def import_onnx(source: Any, **options: Any):
-    """An ONNX model (path or ModelProto) as an ImportResult: .graph, .weights, .report, .compile()."""
+    """An ONNX model (path or ModelProto) as an ImportResult: .graph, .weights, .report, .compile(). Nothing is
+    written: save it as a project with dls.save_import(result, path)."""
     from .importers.onnx import import_onnx as _import
 
     return _import(source, **options)
 
 
 def import_torch(module: Any, input_shapes: Any, **options: Any):
-    """An nn.Module traced with torch.fx as an ImportResult (graph with the module's weights)."""
+    """An nn.Module traced with torch.fx as an ImportResult (graph with the module's weights). Nothing is
+    written: save it as a project with dls.save_import(result, path)."""
     from .importers.torch_fx import import_torch as _import
 
     return _import(module, input_shapes, **options)
+
+
+def save_import(result: Any, path: Any, *, name: str = "", source: str = "") -> Path:
+    """Save an ImportResult as a project with its weights sidecar, as `dlstudio import` does; returns the file."""
+    from .io.imported import save_import as _save
+
+    return _save(result, path, name=name, source=source)
