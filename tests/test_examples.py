@@ -1,22 +1,20 @@
 """Every example project loads, checks without errors, compiles and runs forward and backward with the right
-output shape; the files are exactly what examples/build_examples.py generates."""
+output shape, and the originals train for two epochs; the files are exactly what examples/build_examples.py
+generates. Which test covers which example: tests/examples_matrix.py."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import math
 
 import pytest
 import torch
+from examples_matrix import ALL, EXAMPLES, FILES, ORIGINAL, build_module, load, params, zoo_names
 
 import dlstudio as dls
 from dlstudio.core.tensor import BATCH
 from dlstudio.training.config import TASKS, DataConfig, TrainingConfig
 from dlstudio.training.data.builtin import BUILTINS
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-FILES = sorted(EXAMPLES.glob("*.dlstudio"))
 REQUIRED = {"mlp_digits", "lenet5", "resnet_mini", "lstm_sequence", "conv_autoencoder"}
 
 # output shape without the batch dimension, per example
@@ -27,15 +25,6 @@ OUTPUT_SHAPES = {
     "lstm_sequence": (2,),
     "conv_autoencoder": (1, 28, 28),
 }
-
-
-def _build_module():
-    spec = importlib.util.spec_from_file_location("build_examples", EXAMPLES / "build_examples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_examples", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _inputs(graph: dls.Graph, batch: int) -> list[torch.Tensor]:
@@ -55,16 +44,23 @@ def test_the_required_examples_exist():
 
 
 def test_files_match_the_generator():
-    build = _build_module()
+    build = build_module()
     assert set(build.EXAMPLES) == {p.stem for p in FILES}
     assert build.main(["--check"]) == 0
 
 
+def test_every_example_is_an_original_or_a_zoo_template():
+    """The parametrized tests cover every example: the originals here, the zoo templates in test_zoo_*.py."""
+    assert set(ORIGINAL) == set(OUTPUT_SHAPES)
+    assert not set(ORIGINAL) & set(zoo_names())
+    assert set(ORIGINAL) | set(zoo_names()) == set(ALL)
+
+
 # the model-zoo templates (examples/zoo.py) have their own, wider tests in tests/test_zoo_*.py
-@pytest.mark.parametrize("path", [p for p in FILES if p.stem in OUTPUT_SHAPES], ids=lambda p: p.stem)
-def test_example_loads_checks_compiles_and_runs(path: Path) -> None:
-    project = dls.Project.load(path)
-    assert project.meta["name"] == path.stem
+@pytest.mark.parametrize("name", params(ORIGINAL))
+def test_example_loads_checks_compiles_and_runs(name: str) -> None:
+    project = load(name)
+    assert project.meta["name"] == name
     assert len(project.meta["description"]) > 20 and len(project.meta["explanation"]) > 200
     # the sections are only hints, in the training engine's own vocabulary, and its configs accept them
     assert project.data["dataset"] in BUILTINS
@@ -76,7 +72,7 @@ def test_example_loads_checks_compiles_and_runs(path: Path) -> None:
     assert report.errors == [], [str(d) for d in report.errors]
     (out_node,) = project.graph.nodes_of_type("Output")
     (edge,) = project.graph.in_edges(out_node.id)
-    expected = OUTPUT_SHAPES[path.stem]
+    expected = OUTPUT_SHAPES[name]
     src_ports = [
         p
         for p in dls.layers.get_spec(project.graph.node(edge.src).type).output_ports(
@@ -96,6 +92,21 @@ def test_example_loads_checks_compiles_and_runs(path: Path) -> None:
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.train
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("name", params(ORIGINAL))
+def test_original_example_trains_briefly(name: str) -> None:
+    """Two epochs on the example's own dataset, with the settings the engine fills in around its hints: the run
+    finishes and the training loss falls (the zoo templates train in test_zoo_*.py)."""
+    from dlstudio.training.project import make_trainer
+
+    events = list(make_trainer(load(name), use_run_dir=False, epochs=2).run())
+    assert type(events[-1]).__name__ == "Finished", getattr(events[-1], "message", events[-1])
+    losses = [e.metrics["loss"] for e in events if type(e).__name__ == "EpochEnd"]
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+    assert losses[1] < losses[0], losses
 
 
 def test_lenet5_is_the_classic_size():

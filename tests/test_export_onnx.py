@@ -1,4 +1,5 @@
-"""ONNX export: checker, named I/O, dynamic batch, onnxruntime parity, fallback and failure reporting."""
+"""ONNX export: checker, named I/O, dynamic batch, onnxruntime parity, fallback and failure reporting; every
+example exported once, with parity, and imported back."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from examples_matrix import BIG, load, params
 
 import dlstudio as dls
-from dlstudio.core.errors import ExportError, WeightsError
+from dlstudio.compiler.samples import as_list, sample_inputs
+from dlstudio.core.errors import ExportError, ModelImportError, WeightsError
 from dlstudio.export import onnx as onnx_export
 from dlstudio.export.onnx import export_onnx
 from dlstudio.export.weights import apply_weights, node_tensors, save_weights_file
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def two_headed() -> dls.Graph:
@@ -108,39 +109,33 @@ def test_parity_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(
-    not EXAMPLES.is_dir() or not list(EXAMPLES.glob("*.dlstudio")), reason="no example projects in examples/ yet"
-)
-def test_every_example_exports_to_onnx_and_imports_back(tmp_path: Path) -> None:
-    """Every example exports with parity; importing the file back reproduces the original, or fails with one
-    clear ModelImportError (the exporter decomposes some layers, e.g. LocalResponseNorm, into ops the catalog
-    cannot express). At most a few examples may be in that second group."""
-    from dlstudio.compiler.samples import as_list, sample_inputs
-    from dlstudio.core.errors import ModelImportError
-    from dlstudio.io.project import Project
+# The exporter decomposes some layers into ops the importer's catalog cannot express (LocalResponseNorm,
+# MultiheadAttention): these examples may fail to import back, with one clear ModelImportError. Every other example
+# must import back.
+MAY_NOT_IMPORT_BACK = {"alexnet_small", "transformer_classifier"}
 
-    failures, not_importable = [], []
-    for path in sorted(EXAMPLES.glob("*.dlstudio")):
-        g = Project.load(path).graph
-        try:
-            report = export_onnx(g, tmp_path / f"{path.stem}.onnx")
-        except Exception as exc:  # collect all, then fail once with the list
-            failures.append(f"{path.name}: export: {exc}")
-            continue
-        line = f"{path.stem}: onnx {report.size_bytes} bytes {report.seconds:.2f}s parity {report.worst_diff:.3g}"
-        try:
-            result = dls.import_onnx(tmp_path / f"{path.stem}.onnx")
-        except ModelImportError as exc:
-            not_importable.append(path.stem)
-            print(f"{line}; import: {len(exc.problems)} unsupported op(s)")
-            continue
-        args = sample_inputs(g, batch=3, seed=5)
-        with torch.no_grad():
-            want = as_list(dls.compile(g).eval()(*args))
-            got = as_list(result.compile()(*args))
-        diff = max(float((a - b).abs().max()) for a, b in zip(want, got))
-        print(f"{line}; round trip {diff:.3g}")
-        if not diff <= 1e-4:
-            failures.append(f"{path.name}: round trip differs by {diff:.3g}")
-    assert not failures, "\n".join(failures)
-    assert len(not_importable) <= 3, f"examples that no longer import back: {not_importable}"
+
+@pytest.mark.parametrize("name", params(slow=BIG))
+def test_example_onnx_export_verifies_and_imports_back(name: str, tmp_path: Path) -> None:
+    """The example's one ONNX export in the suite: a non-empty file, checked parity with the compiled model
+    (<= 1e-4 on every output); importing the file back reproduces the original function (<= 1e-4)."""
+    g = load(name).graph
+    path = tmp_path / f"{name}.onnx"
+    report = export_onnx(g, path)
+    assert report.size_bytes == path.stat().st_size > 0
+    assert report.max_abs_diff and report.worst_diff <= 1e-4, report.max_abs_diff
+    line = f"{name}: onnx {report.size_bytes} bytes {report.seconds:.2f}s parity {report.worst_diff:.3g}"
+    try:
+        result = dls.import_onnx(path)
+    except ModelImportError as exc:
+        if name not in MAY_NOT_IMPORT_BACK:
+            raise
+        print(f"{line}; import: {len(exc.problems)} unsupported op(s)")
+        return
+    args = sample_inputs(g, batch=3, seed=5)
+    with torch.no_grad():
+        want = as_list(dls.compile(g).eval()(*args))
+        got = as_list(result.compile()(*args))
+    diff = max(float((a - b).abs().max()) for a, b in zip(want, got))
+    print(f"{line}; round trip {diff:.3g}")
+    assert diff <= 1e-4, f"round trip differs by {diff:.3g}"

@@ -1,16 +1,16 @@
-"""Every zoo template loads, checks clean, has valid data/training settings, trains briefly (small ones to a
-stated quality, big ones a few steps on a few images) and exports to ONNX and Python with parity."""
+"""Every zoo template loads, checks clean, has valid data/training settings and trains briefly (small ones to a
+stated quality, big ones a few steps on a few images; the generative ones in test_zoo_generative.py). The exports
+of every example, the templates included, are tested once each: tests/test_export_onnx.py and
+tests/test_export_python.py."""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from examples_matrix import ALL, TRAINED_IN_ZOO_GENERATIVE, load, params, zoo_names
 
 import dlstudio as dls
 from dlstudio.training.config import DataConfig, TrainingConfig
@@ -18,23 +18,10 @@ from dlstudio.training.data.builtin import BUILTINS
 from dlstudio.training.generative import GenerativeConfig, generative_mode
 from dlstudio.training.loop import Trainer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _zoo() -> dict:
-    spec = importlib.util.spec_from_file_location("build_examples", EXAMPLES / "build_examples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("build_examples", module)
-    spec.loader.exec_module(module)
-    return sys.modules["zoo"].ZOO
-
-
-ZOO = sorted(_zoo())
-ALL = sorted(p.stem for p in EXAMPLES.glob("*.dlstudio"))
+ZOO = zoo_names()
 # the issue's list, by the file that covers each entry
 ISSUE_TEMPLATES = {
     "Perceptron": "perceptron",
@@ -58,18 +45,14 @@ ISSUE_TEMPLATES = {
 }
 
 
-def _load(name: str) -> dls.Project:
-    return dls.Project.load(EXAMPLES / f"{name}.dlstudio")
-
-
 def test_every_issue_template_has_a_project_file():
     assert set(ISSUE_TEMPLATES.values()) <= set(ALL)
     assert set(ZOO) <= set(ALL)
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", params(ZOO))
 def test_template_loads_checks_and_has_settings(name: str) -> None:
-    project = _load(name)
+    project = load(name)
     assert project.meta["name"] == name
     assert len(project.meta["description"]) > 40 and len(project.meta["explanation"]) > 400
     report = dls.check(project.graph)
@@ -99,9 +82,10 @@ QUALITY = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(QUALITY))
+@pytest.mark.train
+@pytest.mark.parametrize("name", params(sorted(QUALITY)))
 def test_small_template_trains_to_its_quality(name: str) -> None:
-    project = _load(name)
+    project = load(name)
     overrides, metric, bar = QUALITY[name]
     training = {**project.training, **overrides}
     trainer = Trainer(project.graph, project.data, training)
@@ -130,13 +114,20 @@ def _brief_steps(
     return losses[0], losses[-1]
 
 
-@pytest.mark.parametrize(
-    "name", ["alexnet_small", "inception_small", "densenet_small", "resnet18_cifar", "mobilenetv2_cifar"]
-)
+# the big templates: a few training steps each, below
+BRIEF_STEPS = ("alexnet_small", "inception_small", "densenet_small", "resnet18_cifar", "mobilenetv2_cifar")
+
+
+def test_every_template_trains_in_some_test():
+    assert set(QUALITY) | set(BRIEF_STEPS) | set(TRAINED_IN_ZOO_GENERATIVE) == set(ZOO)
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("name", params(BRIEF_STEPS))
 def test_big_template_takes_training_steps_on_its_data(name: str) -> None:
     """The real pipeline (data, binding, compiled model) with a few steps on 8 images; the quality runs are in
     examples/zoo_benchmark.py."""
-    project = _load(name)
+    project = load(name)
     trainer = Trainer(project.graph, project.data, {**project.training, "epochs": 1})
     xb, yb = trainer.train_set.x[:8], trainer.train_set.y[:8]
     model = copy.deepcopy(trainer.model)
@@ -145,15 +136,3 @@ def test_big_template_takes_training_steps_on_its_data(name: str) -> None:
     assert math.isfinite(first) and math.isfinite(last)
     assert last < first
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()) if a.dim() > 1)
-
-
-# ------------------------------------------------------------------------------------------------ export parity
-@pytest.mark.parametrize("name", ALL)
-def test_template_exports_to_onnx_and_python_with_parity(name: str, tmp_path: Path) -> None:
-    project = _load(name)
-    onnx_report = dls.export_onnx(project.graph, tmp_path / f"{name}.onnx")
-    assert (tmp_path / f"{name}.onnx").stat().st_size > 0
-    assert onnx_report.max_abs_diff and onnx_report.worst_diff <= 1e-4
-    py_report = dls.export_python(project.graph, tmp_path / f"{name}.py")
-    assert py_report.max_abs_diff and py_report.worst_diff <= 1e-6
-    assert "class" in (tmp_path / f"{name}.py").read_text(encoding="utf-8")
