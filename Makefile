@@ -2,7 +2,7 @@
 # make package : one-folder app in dist/dlstudio (PyInstaller)
 # make test : create/refresh .venv, install dlstudio with dev extras, run the lint checks and the whole test suite
 # make test-fast : the suite without GUI, training-to-quality and slow (subprocess) tests
-# make lint : ruff (lint + format check) and mypy
+# make lint : ruff (lint + format check), mypy and the import-linter contracts
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
