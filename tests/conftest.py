@@ -86,6 +86,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         dump.unlink()
 
 
+def wait_for(predicate, timeout: float, what: str) -> None:
+    """Process Qt events until `predicate()` holds, for at most `timeout` seconds of Python's monotonic clock.
+
+    qtbot.waitUntil/waitSignal wait in a nested QEventLoop that only its own QTimer can end; in the hung runs of the
+    start/stop cycles test that timer never fired (gdb: no 10 ms timer left in the dispatcher's poll, the loop
+    still running), so the wait never ended. This bound does not depend on any Qt timer."""
+    import time
+
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:g} s for {what}")
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.002)
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch thread for tests that train small models: they run fastest that way, and several OpenMP
