@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .base import Context, Unsupported, Value, handles
-from .onnx_ops import _opt, attrs
+from .onnx_ops_common import _opt, attrs
 
 _GATES = {"LSTM": (4, [0, 2, 3, 1]), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}  # ONNX gate blocks -> torch order
 

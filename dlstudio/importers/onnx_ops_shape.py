@@ -1,0 +1,218 @@
+"""ONNX shape ops (Flatten, Reshape, Transpose, Squeeze, Concat, Split, Gather, ...) and reductions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Context, Unsupported, Value, handles
+from .onnx_ops_common import _axis, _opt, attrs
+
+
+@handles("Flatten")
+def _flatten(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    axis = attrs(node).get("axis", 1)
+    axis = axis + x.info.rank if axis < 0 else axis
+    if axis != 1:
+        raise Unsupported(f"axis={axis} merges the batch with other dims (only axis 1 keeps the batch)")
+    if x.info.rank == 2:
+        ctx.bind(node.output[0], x)
+        return
+    ctx.bind(node.output[0], ctx.add("Flatten", [x], label=name)[0])
+
+
+@handles("Reshape")
+def _reshape(ctx: Context, node: Any, name: str) -> None:
+    raw = ctx.raw_value(node.input[0])
+    target = [int(v) for v in (ctx.const(node.input[1], batch_ok=True) if ctx.opset >= 5 else attrs(node)["shape"])]
+    if ctx.opset >= 5 and node.input[1] in ctx.batch_tainted:
+        target[0] = 0  # the stand-in batch entry: keep the batch
+    if raw.layout in ("rnn_y1", "rnn_y0_t") and len(target) == 3 and target[2] in (-1, raw.info.shape[-1]):
+        # (N, L, dirs, H) -> (N, L, dirs*H) is the layer's batch-first output; time-major -> seq_first
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "" if raw.layout == "rnn_y1" else "seq_first"))
+        return
+    x = ctx.value(node.input[0])
+    if attrs(node).get("allowzero", 0) and 0 in target:
+        raise Unsupported("allowzero=1 with a zero size")
+    src = ctx.static_shapes.get(node.input[0])
+    batch_ok = target and (
+        target[0] == 0 or (src is not None and target[0] == src[0]) or (target[0] == -1 and -1 not in target[1:])
+    )
+    if not batch_ok:
+        raise Unsupported(f"target shape {target} does not keep the batch dimension first")
+    feats = [int(x.info.shape[i + 1]) if v == 0 and i + 1 < x.info.rank else v for i, v in enumerate(target[1:])]
+    if not feats:
+        raise Unsupported("reshaping to the batch alone is not supported")
+    if tuple(feats) == tuple(x.info.shape[1:]):
+        ctx.bind(node.output[0], x)
+        return
+    ctx.bind(node.output[0], ctx.add("Reshape", [x], {"shape": tuple(feats)}, label=name)[0])
+
+
+@handles("Transpose")
+def _transpose(ctx: Context, node: Any, name: str) -> None:
+    raw = ctx.raw_value(node.input[0])
+    perm = list(attrs(node).get("perm", list(range(raw.info.rank))[::-1]))
+    if raw.layout == "" and raw.info.rank == 3 and perm == [1, 0, 2]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "seq_first"))  # for a time-major RNN
+        return
+    if raw.layout == "seq_first" and perm == [1, 0, 2]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info))
+        return
+    if raw.layout == "rnn_y0" and perm == [0, 2, 1, 3]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "rnn_y0_t", raw.dirs))
+        return
+    if raw.layout == "rnn_y0" and perm == [2, 0, 1, 3]:
+        ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "rnn_y1", raw.dirs))
+        return
+    x = ctx.value(node.input[0])
+    if perm[0] != 0:
+        raise Unsupported(f"perm {perm} moves the batch dimension")
+    if perm == list(range(len(perm))):
+        ctx.bind(node.output[0], x)
+        return
+    ctx.bind(node.output[0], ctx.add("Permute", [x], {"dims": tuple(perm[1:])}, label=name)[0])
+
+
+def _axes(ctx: Context, node: Any) -> list[int] | None:
+    if ctx.opset >= 13:
+        return [int(a) for a in ctx.const(node.input[1])] if _opt(node, 1) else None
+    a = attrs(node).get("axes")
+    return [int(v) for v in a] if a is not None else None
+
+
+@handles("Squeeze")
+def _squeeze(ctx: Context, node: Any, name: str) -> None:
+    raw = ctx.raw_value(node.input[0])
+    if raw.layout in ("rnn_y0", "rnn_y1") and raw.dirs == 1:
+        axes = _axes(ctx, node)
+        if axes is not None and [a % 4 for a in axes] == [1 if raw.layout == "rnn_y0" else 2]:
+            ctx.bind(
+                node.output[0], Value(raw.node_id, raw.port, raw.info, "seq_first" if raw.layout == "rnn_y0" else "")
+            )
+            return
+    x = ctx.value(node.input[0])
+    axes = _axes(ctx, node)
+    if axes is None:
+        axes = [i for i, d in enumerate(x.info.shape) if d == 1]
+    axes = sorted((_axis(a, x.info.rank) for a in axes), reverse=True)
+    for a in axes:
+        x = ctx.add("Squeeze", [x], {"dim": a}, label=name)[0]
+    ctx.bind(node.output[0], x)
+
+
+@handles("Unsqueeze")
+def _unsqueeze(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    axes = _axes(ctx, node) or []
+    out_rank = x.info.rank + len(axes)
+    for a in sorted(_axis(a, out_rank) for a in axes):
+        x = ctx.add("Unsqueeze", [x], {"dim": a}, label=name)[0]
+    ctx.bind(node.output[0], x)
+
+
+@handles("Concat")
+def _concat(ctx: Context, node: Any, name: str) -> None:
+    vals = [ctx.value(i) for i in node.input if i]
+    axis = _axis(attrs(node)["axis"], vals[0].info.rank)
+    if len(vals) == 1:
+        ctx.bind(node.output[0], vals[0])
+        return
+    ctx.bind(node.output[0], ctx.add("Concat", vals, {"dim": axis}, label=name)[0])
+
+
+@handles("Split")
+def _split(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    at = attrs(node)
+    axis = _axis(at.get("axis", 0), x.info.rank)
+    outs = [o for o in node.output]
+    n = len(outs)
+    sizes = at.get("split")
+    if ctx.opset >= 13 and _opt(node, 1):
+        sizes = [int(v) for v in ctx.const(node.input[1])]
+    size = int(x.info.shape[axis])
+    if sizes is not None and len(set(sizes)) > 1:
+        raise Unsupported(f"unequal split sizes {list(sizes)}: the catalog Split cuts equal chunks")
+    if size % n:
+        raise Unsupported(f"dimension of size {size} does not split into {n} equal parts")
+    parts = ctx.add("Split", [x], {"chunks": n, "dim": axis}, label=name)
+    for o, v in zip(outs, parts):
+        if o:
+            ctx.bind(o, v)
+
+
+@handles("Dropout")
+def _dropout(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    if len([o for o in node.output if o]) > 1 and ctx.consumers.get(node.output[1], 0):
+        raise Unsupported("the dropout mask output is used")
+    ratio = attrs(node).get("ratio", 0.5)
+    if ctx.opset >= 12 and _opt(node, 1):
+        ratio = float(ctx.const(node.input[1]))
+    if ctx.opset >= 12 and _opt(node, 2) and bool(ctx.const(node.input[2])):
+        raise Unsupported("training_mode=true dropout is random at inference")
+    ctx.bind(node.output[0], ctx.add("Dropout", [x], {"p": float(ratio)}, label=name)[0])
+
+
+@handles("Gather")
+def _gather(ctx: Context, node: Any, name: str) -> None:
+    if node.input[0] in ctx.values and node.input[1] in ctx.consts:
+        # x[:, i] with a constant scalar index: Select (e.g. the last time step)
+        x = ctx.value(node.input[0])
+        idx = ctx.const(node.input[1])
+        if idx.ndim != 0:
+            raise Unsupported("gathering several positions of a tensor")
+        axis = _axis(attrs(node).get("axis", 0), x.info.rank)
+        ctx.bind(node.output[0], ctx.add("Select", [x], {"dim": axis, "index": int(idx)}, label=name)[0])
+        return
+    table = ctx.const(node.input[0])
+    idx = ctx.value(node.input[1])
+    if attrs(node).get("axis", 0) != 0 or table.ndim != 2 or idx.info.dtype != "int64":
+        raise Unsupported("only an embedding lookup (constant 2-D table, integer indices, axis 0) is supported")
+    ctx.bind(
+        node.output[0],
+        ctx.add(
+            "Embedding",
+            [idx],
+            {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
+            {"weight": table.astype(np.float32)},
+            label=name,
+        )[0],
+    )
+
+
+@handles("DepthToSpace")
+def _depth_to_space(ctx: Context, node: Any, name: str) -> None:
+    at = attrs(node)
+    if at.get("mode", "DCR") != "CRD":
+        raise Unsupported("DCR mode (PixelShuffle is CRD)")
+    ctx.bind(
+        node.output[0],
+        ctx.add("PixelShuffle", [ctx.value(node.input[0])], {"upscale_factor": int(at["blocksize"])}, label=name)[0],
+    )
+
+
+@handles("ReduceMean", "ReduceMax")
+def _reduce(ctx: Context, node: Any, name: str) -> None:
+    """Mean/max over every spatial dim: global pooling (keepdims=1 keeps (C, 1, 1): adaptive pooling to 1)."""
+    x = ctx.value(node.input[0])
+    at = attrs(node)
+    r = x.info.rank
+    axes = at.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = list(ctx.const(node.input[1]))
+    if axes is None or sorted(int(a) % r for a in axes) != list(range(2, r)) or r < 3:
+        raise Unsupported(f"reduction over axes {axes} (only all spatial dims, i.e. global pooling, maps)")
+    keep = bool(at.get("keepdims", 1))
+    mean = node.op_type == "ReduceMean"
+    if keep:
+        layer = {(True, 3): "AdaptiveAvgPool1d", (True, 4): "AdaptiveAvgPool2d", (False, 4): "AdaptiveMaxPool2d"}
+        t = layer.get((mean, r))
+        if t is None:
+            raise Unsupported(f"keepdims reduction of a rank-{r} tensor")
+        ctx.bind(node.output[0], ctx.add(t, [x], {"output_size": 1}, label=name)[0])
+    else:
+        ctx.bind(node.output[0], ctx.add("GlobalAvgPool" if mean else "GlobalMaxPool", [x], label=name)[0])

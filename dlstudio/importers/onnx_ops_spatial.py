@@ -1,0 +1,249 @@
+"""ONNX convolution, pooling, resize and pad -> the catalog's conv/pool/upsample/pad layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Context, Unsupported, Value, handles
+from .onnx_ops_common import _one_output, _opt, attrs
+
+
+def _pads(ctx: Context, node: Any, x: Value, kernel: list[int], strides: list[int], dilations: list[int]) -> list[int]:
+    """Explicit begin+end pads, resolving auto_pad from the static input size."""
+    at = attrs(node)
+    n = len(kernel)
+    auto = at.get("auto_pad", "NOTSET")
+    if auto in ("NOTSET", ""):
+        return list(at.get("pads", [0] * (2 * n)))
+    if auto == "VALID":
+        return [0] * (2 * n)
+    spatial = [int(d) for d in x.info.shape[2:]]
+    begin, end = [], []
+    for s, k, st, d in zip(spatial, kernel, strides, dilations):
+        out = -(-s // st)
+        total = max(0, (out - 1) * st + (k - 1) * d + 1 - s)
+        small, big = total // 2, total - total // 2
+        begin.append(big if auto == "SAME_LOWER" else small)
+        end.append(small if auto == "SAME_LOWER" else big)
+    return begin + end
+
+
+def _symmetric_or_pad(ctx: Context, x: Value, pads: list[int], name: str) -> tuple[Value, tuple[int, ...]]:
+    """Symmetric pads become the layer's padding; asymmetric 2-D pads get a ZeroPad2d in front."""
+    n = len(pads) // 2
+    begin, end = pads[:n], pads[n:]
+    if begin == end:
+        return x, tuple(begin)
+    if n == 2:
+        zp = ctx.add("ZeroPad2d", [x], {"padding": (begin[1], end[1], begin[0], end[0])}, label=f"{name}_pad")[0]
+        return zp, (0, 0)
+    raise Unsupported(f"asymmetric pads {pads}")
+
+
+@handles("Conv")
+def _conv(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    w = ctx.const(node.input[1]).astype(np.float32)
+    b = ctx.const(node.input[2]).astype(np.float32) if _opt(node, 2) else None
+    at = attrs(node)
+    nd = w.ndim - 2
+    if nd not in (1, 2, 3):
+        raise Unsupported(f"{nd}-D convolution")
+    kernel = list(at.get("kernel_shape", w.shape[2:]))
+    strides = list(at.get("strides", [1] * nd))
+    dil = list(at.get("dilations", [1] * nd))
+    groups = int(at.get("group", 1))
+    x, pad = _symmetric_or_pad(ctx, x, _pads(ctx, node, x, kernel, strides, dil), name)
+    params = {
+        "out_channels": int(w.shape[0]),
+        "kernel_size": tuple(kernel),
+        "stride": tuple(strides),
+        "padding": pad,
+        "dilation": tuple(dil),
+        "groups": groups,
+        "bias": b is not None,
+    }
+    weights = {"weight": w} | ({"bias": b} if b is not None else {})
+    ctx.bind(node.output[0], ctx.add(f"Conv{nd}d", [x], params, weights, label=name)[0])
+
+
+@handles("ConvTranspose")
+def _conv_t(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    w = ctx.const(node.input[1]).astype(np.float32)
+    b = ctx.const(node.input[2]).astype(np.float32) if _opt(node, 2) else None
+    at = attrs(node)
+    nd = w.ndim - 2
+    if "output_shape" in at or at.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID"):
+        raise Unsupported("output_shape / auto_pad SAME on ConvTranspose")
+    groups = int(at.get("group", 1))
+    pads = list(at.get("pads", [0] * (2 * nd)))
+    if pads[:nd] != pads[nd:]:
+        raise Unsupported(f"asymmetric pads {pads}")
+    params = {
+        "out_channels": int(w.shape[1]) * groups,
+        "kernel_size": tuple(at.get("kernel_shape", w.shape[2:])),
+        "stride": tuple(at.get("strides", [1] * nd)),
+        "padding": tuple(pads[:nd]),
+        "output_padding": tuple(at.get("output_padding", [0] * nd)),
+        "dilation": tuple(at.get("dilations", [1] * nd)),
+        "groups": groups,
+        "bias": b is not None,
+    }
+    weights = {"weight": w} | ({"bias": b} if b is not None else {})
+    ctx.bind(node.output[0], ctx.add(f"ConvTranspose{nd}d", [x], params, weights, label=name)[0])
+
+
+@handles("MaxPool", "AveragePool")
+def _pool(ctx: Context, node: Any, name: str) -> None:
+    _one_output(node)
+    x = ctx.value(node.input[0])
+    at = attrs(node)
+    kernel = list(at["kernel_shape"])
+    nd = len(kernel)
+    strides = list(at.get("strides", [1] * nd))
+    dil = list(at.get("dilations", [1] * nd))
+    pads = _pads(ctx, node, x, kernel, strides, dil)
+    if pads[:nd] != pads[nd:]:
+        raise Unsupported(f"asymmetric pads {pads}")
+    kind = "MaxPool" if node.op_type == "MaxPool" else "AvgPool"
+    if nd not in (1, 2):
+        raise Unsupported(f"{nd}-D pooling has no catalog layer")
+    params: dict[str, Any] = {
+        "kernel_size": tuple(kernel),
+        "stride": tuple(strides),
+        "padding": tuple(pads[:nd]),
+        "ceil_mode": bool(at.get("ceil_mode", 0)),
+    }
+    if kind == "MaxPool":
+        params["dilation"] = tuple(dil)
+        if at.get("storage_order", 0):
+            raise Unsupported("storage_order=1")
+    else:
+        if any(d != 1 for d in dil):
+            raise Unsupported("dilated average pooling")
+        params["count_include_pad"] = bool(at.get("count_include_pad", 0))
+        if at.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID") and any(pads):
+            raise Unsupported("auto_pad SAME average pooling excludes the pad from the count per window edge")
+    ctx.bind(node.output[0], ctx.add(f"{kind}{nd}d", [x], params, label=name)[0])
+
+
+@handles("GlobalAveragePool", "GlobalMaxPool")
+def _global(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    nd = x.info.rank - 2
+    kind = "Avg" if node.op_type == "GlobalAveragePool" else "Max"
+    layer = {("Avg", 1): "AdaptiveAvgPool1d", ("Avg", 2): "AdaptiveAvgPool2d", ("Max", 2): "AdaptiveMaxPool2d"}.get(
+        (kind, nd)
+    )
+    if layer is None:
+        raise Unsupported(f"global {kind.lower()} pooling over {nd} spatial dims")
+    ctx.bind(node.output[0], ctx.add(layer, [x], {"output_size": 1}, label=name)[0])
+
+
+@handles("Resize", "Upsample")
+def _resize(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    at = attrs(node)
+    mode = at.get("mode", "nearest")
+    nd = x.info.rank - 2
+    scales = sizes = None
+    if node.op_type == "Upsample":
+        scales = at.get("scales") if ctx.opset < 9 else ctx.const(node.input[1])
+    else:
+        if at.get("axes") is not None:
+            raise Unsupported("the axes attribute")
+        if _opt(node, 2):
+            scales = ctx.const(node.input[2])
+        if _opt(node, 3):
+            sizes = ctx.const(node.input[3])
+        if ctx.opset == 10 and _opt(node, 1):
+            scales = ctx.const(node.input[1])
+    coord = at.get(
+        "coordinate_transformation_mode", "half_pixel" if node.op_type == "Resize" and ctx.opset >= 11 else "asymmetric"
+    )
+    default_nearest = "round_prefer_floor" if node.op_type == "Resize" and ctx.opset >= 11 else "floor"
+    spatial = [int(d) for d in x.info.shape[2:]]
+    if (
+        sizes is not None
+        and len(sizes)
+        and mode == "nearest"
+        and all(int(o) % i == 0 and int(o) >= i for o, i in zip(sizes[2:], spatial))
+    ):
+        # an exact integer upscale given as sizes: the same as a scale factor, which torch handles like ONNX
+        scales, sizes = [1.0, 1.0, *(int(o) / i for o, i in zip(sizes[2:], spatial))], None
+    if scales is not None and len(scales) and mode == "linear" and coord == "align_corners":
+        # align_corners depends only on the output size; torch's scale path would reuse the raw factor
+        sizes = [1, 1, *(int(np.floor(i * float(s))) for i, s in zip(spatial, list(scales)[2:]))]
+        scales = None
+        if 1 in sizes[2:]:
+            raise Unsupported("align_corners resize to a size of 1 is defined differently in torch")
+        sizes_given_as_scales = True
+    else:
+        sizes_given_as_scales = False
+    params: dict[str, Any] = {}
+    if scales is not None and len(scales):
+        s = [float(v) for v in scales]
+        if s[:2] != [1.0, 1.0]:
+            raise Unsupported(f"scales {s} resize the batch or channel dims")
+        params["scale_factor"] = s[2] if len(set(s[2:])) == 1 else tuple(s[2:])
+        params["size"] = None
+    elif sizes is not None and len(sizes):
+        sz = [int(v) for v in sizes]
+        if not sizes_given_as_scales and sz[:2] != [
+            int(d) for d in ctx.static_shapes.get(node.input[0], (sz[0], x.info.shape[1]))[:2]
+        ]:
+            raise Unsupported(f"sizes {sz} resize the batch or channel dims")
+        params["size"] = tuple(sz[2:])
+        params["scale_factor"] = None
+    else:
+        raise Unsupported("needs constant scales or sizes")
+    if mode == "nearest":
+        nearest = at.get("nearest_mode", default_nearest)
+        if not (
+            (coord == "asymmetric" and nearest == "floor")
+            or (
+                coord in ("half_pixel", "pytorch_half_pixel")
+                and nearest == "round_prefer_floor"
+                and params["scale_factor"] is not None
+                and float(np.max(params["scale_factor"])) >= 1
+                and all(float(v).is_integer() for v in np.atleast_1d(params["scale_factor"]))
+            )
+        ):
+            raise Unsupported(f"nearest resize with coordinate_transformation_mode={coord}, nearest_mode={nearest}")
+        params["mode"] = "nearest"
+    elif mode == "linear":
+        params["mode"] = {1: "linear", 2: "bilinear", 3: "trilinear"}[nd]
+        if coord == "align_corners":
+            params["align_corners"] = True
+        elif coord in ("half_pixel", "pytorch_half_pixel") and not at.get("antialias", 0):
+            params["align_corners"] = False
+        else:
+            raise Unsupported(f"linear resize with coordinate_transformation_mode={coord}")
+    else:
+        raise Unsupported(f"resize mode {mode!r}")
+    ctx.bind(node.output[0], ctx.add("Upsample", [x], params, label=name)[0])
+
+
+@handles("Pad")
+def _pad(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    at = attrs(node)
+    mode = at.get("mode", "constant")
+    if ctx.opset >= 11:
+        pads = [int(v) for v in ctx.const(node.input[1])]
+        value = float(ctx.const(node.input[2])) if _opt(node, 2) else 0.0
+        if _opt(node, 3):
+            raise Unsupported("the axes input")
+    else:
+        pads, value = list(at.get("pads", at.get("paddings", []))), float(at.get("value", 0.0))
+    r = x.info.rank
+    begin, end = pads[:r], pads[r:]
+    if r != 4 or any(begin[:2]) or any(end[:2]) or any(p < 0 for p in pads):
+        raise Unsupported(f"pads {pads}: only padding the last two dims of an image is supported")
+    layer = {"constant": "ZeroPad2d", "reflect": "ReflectionPad2d"}.get(mode)
+    if layer is None or (mode == "constant" and value != 0.0):
+        raise Unsupported(f"{mode} padding with value {value}")
+    ctx.bind(node.output[0], ctx.add(layer, [x], {"padding": (begin[3], end[3], begin[2], end[2])}, label=name)[0])
