@@ -74,3 +74,30 @@ def test_tuple_editor_square_link(qtbot):
     assert g.node(conv.node_id).params["kernel_size"] == (5, 1)
     engine.refresh()
     assert str(engine.outputs(conv.node_id)[0]) == "(N, 8, 28, 32)"
+
+
+def test_inferred_size_only_when_it_could_be_inferred(qtbot):
+    """A Conv2d fed a flat vector is an error: the inspector shows the error, not an 'inferred' in_channels
+    computed from the wrong input; once the input fits, the inferred size appears."""
+    g = dls.Graph()
+    x = g.input("x", (4,))
+    conv = g.add("Conv2d", x, out_channels=8, kernel_size=3, label="conv")
+    g.output("y", conv)
+    engine = make_engine(g)
+    engine.refresh()
+    insp = Inspector()
+    qtbot.addWidget(insp)
+    insp.bind(g, engine)
+    insp.show_nodes([conv.node_id])
+    text = insp.derived.text()
+    assert "error" in text
+    assert "(inferred)" not in text
+    good = dls.Graph()
+    x = good.input("x", (3, 16, 16))
+    conv = good.add("Conv2d", x, out_channels=8, kernel_size=3, label="conv")
+    good.output("y", conv)
+    engine = make_engine(good)
+    engine.refresh()
+    insp.bind(good, engine)
+    insp.show_nodes([conv.node_id])
+    assert "in_channels" in insp.derived.text() and "3 (inferred)" in insp.derived.text()

@@ -42,13 +42,27 @@ def _columns(dg: nx.DiGraph, order: Mapping[N, int]) -> list[list[N]]:
     return columns
 
 
-def _place(columns: list[list[N]], origin: tuple[float, float]) -> dict[N, tuple[float, float]]:
-    tallest = max((len(c) for c in columns), default=0)
+def _place(
+    columns: list[list[N]], origin: tuple[float, float], sizes: Mapping[N, tuple[float, float]] | None = None
+) -> dict[N, tuple[float, float]]:
+    """Top-left corner of each unit's cell. A unit is one node cell (X_STEP x Y_STEP) unless `sizes` gives
+    it a larger one (an expanded block): a column is as wide as its widest cell, cells stack downwards, and
+    short columns are centred against the tallest one."""
+    sizes = sizes or {}
+
+    def size(n: N) -> tuple[float, float]:
+        return sizes.get(n, (X_STEP, Y_STEP))
+
+    heights = [sum(size(n)[1] for n in col) for col in columns]
+    tallest = max(heights, default=0.0)
     out: dict[N, tuple[float, float]] = {}
-    for ci, col in enumerate(columns):
-        offset = (tallest - len(col)) * Y_STEP / 2.0  # centre short columns against the tallest one
-        for ri, n in enumerate(col):
-            out[n] = (origin[0] + ci * X_STEP, origin[1] + offset + ri * Y_STEP)
+    x = origin[0]
+    for col, height in zip(columns, heights):
+        y = origin[1] + (tallest - height) / 2.0
+        for n in col:
+            out[n] = (x, y)
+            y += size(n)[1]
+        x += max((size(n)[0] for n in col), default=X_STEP)
     return out
 
 
@@ -67,19 +81,34 @@ def layered_positions(
     return _place(_columns(dg, {n: i for i, n in enumerate(ids)}), origin)
 
 
+# An expanded block's frame reaches BLOCK_PAD_TOP above its members (its title) and ~16 px around them; its
+# cell gets this much room on top of its members' own cells.
+BLOCK_PAD_LEFT = 20.0
+BLOCK_PAD_TOP = 40.0
+BLOCK_EXTRA_W = 40.0
+BLOCK_EXTRA_H = 60.0
+
+
 def plan_layout(
-    graph: ModelGraph, node_ids: Iterable[str] | None = None
+    graph: ModelGraph, node_ids: Iterable[str] | None = None, collapsed: Mapping[str, bool] | None = None
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
-    """Node and block positions for a layout where each collapsed block takes one cell, like any node.
-    Its members are laid out among themselves starting at the block's cell, so expanding it shows them
-    in order."""
+    """Node and block positions for a layout where each block takes one cell, like any node: a collapsed
+    block a node's cell, an expanded one a cell as large as its members' own layout (plus room for its
+    frame), so no frame covers a neighbour. Its members are laid out among themselves inside that cell;
+    the block's position is where its members start, so collapsing shows the card there. `collapsed`
+    overrides the graph's collapsed state of some blocks (the layout after a collapse or expand)."""
     ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
     if not ids:
         return {}, {}
+    overrides = collapsed or {}
+
+    def is_collapsed(gid: str) -> bool:
+        return overrides.get(gid, graph.group(gid).collapsed)
+
     unit: dict[str, str] = {}
     for n in ids:
         gid = graph.node(n).group
-        unit[n] = gid if gid is not None and gid in graph.groups and graph.group(gid).collapsed else n
+        unit[n] = gid if gid is not None and gid in graph.groups else n
     dg = nx.DiGraph()
     order: dict[str, int] = {}
     for n in ids:
@@ -92,14 +121,23 @@ def plan_layout(
         origin = (0.0, 0.0)
     else:
         origin = (min(graph.node(n).position[0] for n in ids), min(graph.node(n).position[1] for n in ids))
-    cells = _place(_columns(dg, order), origin)
+    members = {u: [n for n in ids if unit[n] == u] for u in dg.nodes if u in graph.groups}
+    inner: dict[str, dict[str, tuple[float, float]]] = {}
+    sizes: dict[str, tuple[float, float]] = {}
+    for gid, mids in members.items():
+        inner[gid] = layered_positions(graph, mids, origin=(0.0, 0.0))
+        if not is_collapsed(gid):
+            w = max(p[0] for p in inner[gid].values()) + X_STEP + BLOCK_EXTRA_W
+            h = max(p[1] for p in inner[gid].values()) + Y_STEP + BLOCK_EXTRA_H
+            sizes[gid] = (w, h)
+    cells = _place(_columns(dg, order), origin, sizes)
     nodes: dict[str, tuple[float, float]] = {}
     groups: dict[str, tuple[float, float]] = {}
     for u, p in cells.items():
-        if u in graph.groups:
-            groups[u] = p
-            members = [n for n in ids if unit[n] == u]
-            nodes.update(layered_positions(graph, members, origin=p))
+        if u in members:
+            start = (p[0] + BLOCK_PAD_LEFT, p[1] + BLOCK_PAD_TOP) if u in sizes else p
+            groups[u] = start
+            nodes.update({n: (start[0] + q[0], start[1] + q[1]) for n, q in inner[u].items()})
         else:
             nodes[u] = p
     return nodes, groups

@@ -425,9 +425,28 @@ class Controller(QObject):
         return self.push(Ungroup(group_id))
 
     def set_collapsed(self, group_id: str, collapsed: bool) -> bool:
-        if self.graph.group(group_id).collapsed == collapsed:
+        """Collapse or expand a block and re-lay out the graph around it in the same undo step, so an expanded
+        frame never covers its neighbours (and a collapse closes the gap). The block stays where it was."""
+        return self.set_collapsed_many({group_id: collapsed})
+
+    def set_collapsed_many(self, states: dict[str, bool]) -> bool:
+        states = {g: c for g, c in states.items() if g in self.graph.groups and self.graph.group(g).collapsed != c}
+        if not states:
             return False
-        return self.push(SetGroup(group_id, "collapsed", collapsed), mergeable=False)
+        pos, blocks = plan_layout(self.graph, collapsed=states)
+        anchor = next(iter(states))
+        if anchor in blocks:  # keep the toggled block under the user's eye
+            old, new = self.graph.group(anchor).position, blocks[anchor]
+            dx, dy = old[0] - new[0], old[1] - new[1]
+            pos = {n: (p[0] + dx, p[1] + dy) for n, p in pos.items()}
+            blocks = {g: (p[0] + dx, p[1] + dy) for g, p in blocks.items()}
+        edits: list[Edit] = [SetGroup(g, "collapsed", c) for g, c in states.items()]
+        moved = {n: p for n, p in pos.items() if self.graph.node(n).position != p}
+        if moved:
+            edits.append(Move(moved))
+        edits += [SetGroup(g, "position", p) for g, p in blocks.items() if self.graph.group(g).position != p]
+        label = edits[0].text if len(states) == 1 else ("Collapse blocks" if all(states.values()) else "Expand blocks")
+        return self.push(Composite(label, edits), mergeable=False)
 
     def rename_group(self, group_id: str, label: str) -> bool:
         return bool(label.strip()) and self.push(SetGroup(group_id, "label", label.strip()), mergeable=False)

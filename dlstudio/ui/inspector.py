@@ -410,7 +410,11 @@ class Inspector(QScrollArea):
         inputs = gather_inputs(self.graph, node, spec, self.engine.edge_shape)
         try:
             params = spec.resolve_params(node.params)
-            if all(t is not None for t in inputs) and (inputs or not spec.inputs):
+            # an inferred size only when inference succeeded here: no error on this node, its outputs known
+            inferred = self.engine.outputs(node.id) is not None and not any(
+                d.severity == "error" for d in self.engine.diagnostics_for(node.id)
+            )
+            if inferred and all(t is not None for t in inputs) and (inputs or not spec.inputs):
                 kw = spec.torch_kwargs(params, inputs)
                 for k, v in kw.items():
                     if not spec.has_param(k):

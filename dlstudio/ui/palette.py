@@ -42,6 +42,33 @@ def _drag_pixmap(text: str, icon: QIcon) -> QPixmap:
     return pix
 
 
+def rank(text: str, type_name: str, display_name: str, haystack: str, meta: str = "") -> tuple[int, int] | None:
+    """How well a layer matches a search, lower first, or None when some word is missing from its name,
+    category, tags and explanation. Name matches come first: exact, then prefix, then substring, then
+    names that contain every word; then matches in the category or tags; then in the explanation only.
+    The second number prefers an earlier position of the query in the name."""
+    q = text.lower().strip()
+    words = q.split()
+    if not words or not all(w in haystack for w in words):
+        return None
+    names = {type_name.lower(), display_name.lower()}
+    compact = q.replace(" ", "")
+    for n in names:
+        if n in (q, compact):
+            return (0, 0)
+    for n in names:
+        if n.startswith(q) or n.startswith(compact):
+            return (1, 0)
+    at = [n.find(compact) for n in names if compact in n]
+    if at:
+        return (2, min(at))
+    if all(any(w in n for n in names) for w in words):
+        return (3, 0)
+    if all(any(w in n for n in names) or w in meta.lower() for w in words):
+        return (4, 0)
+    return (5, 0)
+
+
 def layer_mime(type_name: str) -> QMimeData:
     md = QMimeData()
     md.setData(MIME_LAYER, type_name.encode("utf-8"))
@@ -67,13 +94,18 @@ class Palette(QWidget):
         lay.addWidget(self.tree)
         self.items: dict[str, QTreeWidgetItem] = {}
         self._texts: dict[str, str] = {}
+        self._meta: dict[str, str] = {}  # category and tags
+        self._order: dict[str, list[str]] = {}  # category -> type names as registered
+        self._flat: list[tuple[QTreeWidgetItem, QTreeWidgetItem | None]] = []
         self.populate()
         self.search.textChanged.connect(self.filter)
         self.tree.itemDoubleClicked.connect(self._double_clicked)
 
     def populate(self) -> None:
+        self._flat = []
         self.tree.clear()
         self.items.clear()
+        self._order.clear()
         for category, specs in REGISTRY.by_category().items():
             if not specs:
                 continue
@@ -95,30 +127,67 @@ class Palette(QWidget):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
                 head.addChild(item)
                 self.items[spec.type] = item
+                self._order.setdefault(category, []).append(spec.type)
+                self._meta[spec.type] = " ".join((category, *spec.tags)).lower()
                 self._texts[spec.type] = " ".join(
                     (spec.type, spec.display_name, category, spec.explanation, " ".join(spec.tags))
                 ).lower()
             head.setExpanded(True)
 
     def filter(self, text: str) -> list[str]:
-        """Shows only entries matching every word of `text`; returns the visible type names."""
+        """Shows only entries matching every word of `text`, ranked (see `rank`) in one flat list while
+        searching, by category otherwise; returns the visible type names in the order shown."""
         words = text.lower().split()
-        visible: list[str] = []
+        self._restore_categories()
+        if not words:
+            visible: list[str] = []
+            for i in range(self.tree.topLevelItemCount()):
+                head = self.tree.topLevelItem(i)
+                head.setHidden(False)
+                for j in range(head.childCount()):
+                    head.child(j).setHidden(False)
+                    visible.append(head.child(j).data(0, TYPE_ROLE))
+            self.tree.setRootIsDecorated(True)
+            return visible
+        scored = []
+        for t, item in self.items.items():
+            score = rank(text, t, item.text(0), self._texts[t], self._meta[t])
+            if score is not None:
+                scored.append((score, len(item.text(0)), item.text(0).lower(), t))
+        scored.sort()
+        for i in range(self.tree.topLevelItemCount()):
+            self.tree.topLevelItem(i).setHidden(True)
+        self._flat = []
+        for _s, _n, _l, t in scored:
+            item = self.items[t]
+            head = item.parent()
+            if head is not None:
+                head.removeChild(item)
+            self._flat.append((item, head))
+            self.tree.addTopLevelItem(item)
+        self.tree.setRootIsDecorated(False)
+        if scored:
+            self.tree.setCurrentItem(self.items[scored[0][3]])
+        return [t for *_, t in scored]
+
+    def _restore_categories(self) -> None:
+        """Put the entries a search listed flat back under their categories, in their original order."""
+        flat = getattr(self, "_flat", [])
+        if not flat:
+            return
+        for item, _head in flat:
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+        for item, head in flat:
+            if head is not None:
+                head.addChild(item)
+        self._flat = []
         for i in range(self.tree.topLevelItemCount()):
             head = self.tree.topLevelItem(i)
-            any_shown = False
-            for j in range(head.childCount()):
-                child = head.child(j)
-                t = child.data(0, TYPE_ROLE)
-                show = all(w in self._texts[t] for w in words)
-                child.setHidden(not show)
-                if show:
-                    visible.append(t)
-                    any_shown = True
-            head.setHidden(not any_shown)
-            if words and any_shown:
-                head.setExpanded(True)
-        return visible
+            order = self._order.get(head.text(0), [])
+            kids = [head.takeChild(0) for _ in range(head.childCount())]
+            kids.sort(key=lambda c: order.index(c.data(0, TYPE_ROLE)) if c.data(0, TYPE_ROLE) in order else 0)
+            head.addChildren(kids)
+            head.setExpanded(True)
 
     def _double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
         t = item.data(0, TYPE_ROLE)

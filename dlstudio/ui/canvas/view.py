@@ -17,13 +17,16 @@ from PySide6.QtGui import (
     QPen,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QLineEdit, QWidget
+from PySide6.QtWidgets import QGraphicsOpacityEffect, QGraphicsView, QLineEdit, QWidget
 
 from .items import NODE_W, BlockItem, NodeItem
 from .scene import GraphScene
 
 MIME_LAYER = "application/x-dlstudio-layer"
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+# The view scrolls over a fixed, very large area, so adding, moving or removing nodes never re-centres or
+# scrolls it (a scene rect that follows the items would shift the view after every drop).
+WORLD = QRectF(-200_000.0, -200_000.0, 400_000.0, 400_000.0)
 
 
 class Minimap(QGraphicsView):
@@ -38,7 +41,12 @@ class Minimap(QGraphicsView):
         self.setFixedSize(200, 130)
         self.setStyleSheet("border: 1px solid palette(mid); border-radius: 4px;")
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
-        self._timer = QTimer(self, singleShot=True, interval=200, timeout=self.refit)
+        # translucent, so what little of the graph it may cover shows through
+        self._opacity = QGraphicsOpacityEffect(self)
+        self._opacity.setOpacity(0.85)
+        self.setGraphicsEffect(self._opacity)
+        self._timer = QTimer(self, singleShot=True, interval=150, timeout=self.refit)
+        self.refreshes = 0  # how often it redrew after an edit (tests)
 
     def schedule(self) -> None:
         self._timer.start()
@@ -50,7 +58,9 @@ class Minimap(QGraphicsView):
         if rect.isEmpty():
             rect = QRectF(0, 0, 400, 300)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.resetCachedContent()
         self.viewport().update()
+        self.refreshes += 1
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
@@ -84,6 +94,10 @@ class GraphView(QGraphicsView):
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSceneRect(WORLD)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._refit_on_resize = False  # set by fit_readable() until the user zooms or pans
         self._pan_from: QPoint | None = None
         self._space = False
         self._editor: QLineEdit | None = None
@@ -104,9 +118,7 @@ class GraphView(QGraphicsView):
 
     def _scene_changed(self, _rects: object) -> None:
         self.minimap.schedule()
-        scene = self.scene()
-        if self.minimap.isVisible() != (self.minimap_enabled and isinstance(scene, GraphScene) and bool(scene.nodes)):
-            self._place_minimap()
+        self._place_minimap()
 
     def set_minimap(self, on: bool) -> None:
         self.minimap_enabled = on
@@ -117,18 +129,36 @@ class GraphView(QGraphicsView):
         # on a small canvas the overview would hide the graph itself
         scene = self.scene()
         has_nodes = isinstance(scene, GraphScene) and bool(scene.nodes)
-        self.minimap.setVisible(
-            self.minimap_enabled and has_nodes and vw >= 3 * self.minimap.width() and vh >= 2.5 * self.minimap.height()
-        )
         self.minimap.move(vw - self.minimap.width() - 10, vh - self.minimap.height() - 10)
+        # shown only while part of the graph is off-screen (then it is worth its corner); never over a graph
+        # that fits
+        want = (
+            self.minimap_enabled
+            and has_nodes
+            and vw >= 3 * self.minimap.width()
+            and vh >= 2.5 * self.minimap.height()
+            and not self.graph_fits()
+        )
+        if self.minimap.isVisible() != want:
+            self.minimap.setVisible(want)
+
+    def graph_fits(self) -> bool:
+        """Whether every visible node lies inside the viewport."""
+        rect = self._visible_nodes_rect()
+        if rect.isEmpty():
+            return True
+        return self.mapToScene(self.viewport().rect()).boundingRect().contains(rect)
 
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
+        if self._refit_on_resize:  # the window is still settling its size after opening a project
+            self.fit_readable()
         self._place_minimap()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
         self.minimap.viewport().update()
+        self._place_minimap()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         scene = self.scene()
@@ -154,11 +184,13 @@ class GraphView(QGraphicsView):
         return self.transform().m11()
 
     def set_zoom(self, factor: float) -> None:
+        self._refit_on_resize = False
         target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom * factor))
         f = target / self.zoom
         self.scale(f, f)
         self.zoom_changed.emit(self.zoom)
         self.minimap.viewport().update()
+        self._place_minimap()
 
     def zoom_in(self) -> None:
         self.set_zoom(1.2)
@@ -167,39 +199,72 @@ class GraphView(QGraphicsView):
         self.set_zoom(1 / 1.2)
 
     def fit(self, rect: QRectF | None = None) -> None:
+        """Fit `rect`, by default the whole graph whatever is selected (F); `fit_selection` is Shift+F."""
         if self.scene() is None:
             return
         if rect is None:
-            sel = [i.sceneBoundingRect() for i in self.scene().selectedItems() if isinstance(i, NodeItem)]
-            items = sel or [
-                i.sceneBoundingRect() for i in self.scene().items() if isinstance(i, NodeItem) and i.isVisible()
-            ]
-            rect = QRectF()
-            for r in items:
-                rect = rect.united(r)
+            rect = self._visible_nodes_rect()
+        self._fit_rect(rect)
+
+    def fit_selection(self) -> None:
+        """Fit the selected nodes and blocks (Shift+F); with nothing selected, the whole graph."""
+        if self.scene() is None:
+            return
+        rect = QRectF()
+        for i in self.scene().selectedItems():
+            if isinstance(i, NodeItem) and i.isVisible():
+                rect = rect.united(i.sceneBoundingRect())
+        self._fit_rect(rect if not rect.isEmpty() else self._visible_nodes_rect())
+
+    def _fit_rect(self, rect: QRectF) -> None:
         if rect.isEmpty():
             return
+        self._refit_on_resize = False
         self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.25:
+        if self.zoom > 1.25 or self.zoom < MIN_ZOOM:
+            z = min(1.25, max(MIN_ZOOM, self.zoom))
             self.resetTransform()
-            self.scale(1.25, 1.25)
+            self.scale(z, z)
             self.centerOn(rect.center())
         self.zoom_changed.emit(self.zoom)
         self.minimap.refit()
+        self._place_minimap()
 
     def fit_readable(self, min_zoom: float = 0.6, zoom: float = 0.8) -> None:
-        """Fit the whole graph when that leaves its nodes readable; a long graph instead opens at `zoom` on its
-        beginning (inputs on the left), and the minimap shows the rest. Below ~50 % nodes draw as plain boxes."""
-        self.fit(self._visible_nodes_rect())
-        if self.zoom >= min_zoom or self.scene() is None:
+        """Fit the whole graph when that leaves its nodes readable (at least `min_zoom`). A graph too big for
+        that first has its expanded blocks collapsed (one undo step that does not mark the project modified);
+        if it is still too big it opens at `zoom` on its beginning (inputs on the left), and the minimap shows
+        the rest. Below ~50 % nodes draw as plain boxes. Until the user zooms or pans, a resize (the window
+        settling its size at start) fits again."""
+        scene = self.scene()
+        if scene is None:
             return
-        rect = self._visible_nodes_rect()
-        self.resetTransform()
-        self.scale(zoom, zoom)
-        half_w = self.viewport().width() / zoom / 2
-        self.centerOn(QPointF(rect.left() - 40 + half_w, rect.center().y()))
-        self.zoom_changed.emit(self.zoom)
-        self.minimap.refit()
+        self.fit(self._visible_nodes_rect())
+        if self.zoom < min_zoom and isinstance(scene, GraphScene) and self._collapse_for_fit(scene):
+            self.fit(self._visible_nodes_rect())
+        if self.zoom < min_zoom:
+            rect = self._visible_nodes_rect()
+            self.resetTransform()
+            self.scale(zoom, zoom)
+            half_w = self.viewport().width() / zoom / 2
+            self.centerOn(QPointF(rect.left() - 40 + half_w, rect.center().y()))
+            self.zoom_changed.emit(self.zoom)
+            self.minimap.refit()
+            self._place_minimap()
+        self._refit_on_resize = True
+
+    def _collapse_for_fit(self, scene: GraphScene) -> bool:
+        graph, controller = scene.graph, scene.controller
+        expanded = {gid: True for gid, grp in graph.groups.items() if not grp.collapsed}
+        if not expanded:
+            return False
+        stack = controller.undo_stack
+        was_clean = stack.isClean()
+        done = controller.set_collapsed_many(expanded)
+        if done and was_clean:
+            stack.setClean()
+        scene.apply_analysis(set())
+        return done
 
     def _visible_nodes_rect(self) -> QRectF:
         rect = QRectF()
@@ -221,6 +286,9 @@ class GraphView(QGraphicsView):
 
     # ----------------------------------------------------------------- pan
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_F and event.modifiers() == Qt.KeyboardModifier.ShiftModifier:
+            self.fit_selection()
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -235,6 +303,7 @@ class GraphView(QGraphicsView):
         super().keyReleaseEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._refit_on_resize = False
         if event.button() == Qt.MouseButton.MiddleButton:
             self._pan_from = event.position().toPoint()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -273,6 +342,7 @@ class GraphView(QGraphicsView):
             super().dragMoveEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self._refit_on_resize = False
         md = event.mimeData()
         if md.hasFormat(MIME_LAYER):
             type_name = bytes(md.data(MIME_LAYER).data()).decode("utf-8")
