@@ -223,3 +223,28 @@ def test_a_collapsed_block_is_one_card(qtbot, win):
     win.set_project(Project.load(EXAMPLES / "resnet_mini.dlstudio"))
     settle(qtbot)
     assert any(isinstance(i, BlockItem) and i.isVisible() for i in shown_items(win))
+
+
+def test_auto_layout_wraps_a_long_chain_to_fit_readably(qtbot, win):
+    win.set_project(chain(12))
+    settle(qtbot)
+    win.scene.select_nodes([win.project.graph.topological_order()[3]])
+    win.auto_layout()
+    settle(qtbot)
+    assert win.view.zoom >= READABLE
+    assert all_in_view(win)
+    assert not overlaps(win)
+
+
+def test_plan_layout_wraps_only_long_graphs():
+    from dlstudio.core.layout import X_STEP, plan_layout
+
+    short, long_ = chain(6).graph, chain(12).graph
+    pos, _ = plan_layout(short, max_width=3 * X_STEP)
+    assert len({p[1] for p in pos.values()}) == 1  # one row
+    pos, _ = plan_layout(long_, max_width=4 * X_STEP)
+    order = long_.topological_order()
+    rows = sorted({p[1] for p in pos.values()})
+    assert len(rows) == 3 and max(p[0] for p in pos.values()) < 4 * X_STEP
+    assert [pos[n][1] for n in order] == sorted(pos[n][1] for n in order)  # bands top to bottom, in order
+    assert plan_layout(long_)[0] == plan_layout(long_, max_width=None)[0]

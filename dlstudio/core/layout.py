@@ -66,6 +66,45 @@ def _place(
     return out
 
 
+BAND_GAP = 70.0  # between the rows of a wrapped layout
+# A pipeline this short reads best on one line even when that needs a little zooming out; a longer one can't be
+# read on one line on any common screen (9 columns need ~1,670 px at 60 %), so it wraps.
+MIN_WRAP_COLUMNS = 8
+
+
+def _place_wrapped(
+    columns: list[list[N]],
+    origin: tuple[float, float],
+    sizes: Mapping[N, tuple[float, float]],
+    max_width: float | None,
+) -> dict[N, tuple[float, float]]:
+    """`_place`, but a graph wider than `max_width` wraps: its columns go in bands (rows of columns) stacked
+    top to bottom, so a long chain fits a screen at a readable zoom instead of one thin line."""
+    if max_width is None or len(columns) <= MIN_WRAP_COLUMNS:
+        return _place(columns, origin, sizes)
+
+    def width(col: list[N]) -> float:
+        return max((sizes.get(n, (X_STEP, Y_STEP))[0] for n in col), default=X_STEP)
+
+    bands: list[list[list[N]]] = [[]]
+    used = 0.0
+    for col in columns:
+        w = width(col)
+        if bands[-1] and used + w > max_width:
+            bands.append([])
+            used = 0.0
+        bands[-1].append(col)
+        used += w
+    out: dict[N, tuple[float, float]] = {}
+    y = origin[1]
+    for band in bands:
+        placed = _place(band, (origin[0], y), sizes)
+        out.update(placed)
+        bottom = max(p[1] + sizes.get(n, (X_STEP, Y_STEP))[1] for n, p in placed.items())
+        y = bottom + BAND_GAP
+    return out
+
+
 def layered_positions(
     graph: ModelGraph, node_ids: Iterable[str] | None = None, origin: tuple[float, float] | None = None
 ) -> dict[str, tuple[float, float]]:
@@ -90,13 +129,18 @@ BLOCK_EXTRA_H = 60.0
 
 
 def plan_layout(
-    graph: ModelGraph, node_ids: Iterable[str] | None = None, collapsed: Mapping[str, bool] | None = None
+    graph: ModelGraph,
+    node_ids: Iterable[str] | None = None,
+    collapsed: Mapping[str, bool] | None = None,
+    max_width: float | None = None,
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """Node and block positions for a layout where each block takes one cell, like any node: a collapsed
     block a node's cell, an expanded one a cell as large as its members' own layout (plus room for its
     frame), so no frame covers a neighbour. Its members are laid out among themselves inside that cell;
     the block's position is where its members start, so collapsing shows the card there. `collapsed`
-    overrides the graph's collapsed state of some blocks (the layout after a collapse or expand)."""
+    overrides the graph's collapsed state of some blocks (the layout after a collapse or expand). With
+    `max_width`, a graph wider than that wraps into bands of columns (the canvas's auto-layout passes what
+    fits its view at a readable zoom)."""
     ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
     if not ids:
         return {}, {}
@@ -130,7 +174,7 @@ def plan_layout(
             w = max(p[0] for p in inner[gid].values()) + X_STEP + BLOCK_EXTRA_W
             h = max(p[1] for p in inner[gid].values()) + Y_STEP + BLOCK_EXTRA_H
             sizes[gid] = (w, h)
-    cells = _place(_columns(dg, order), origin, sizes)
+    cells = _place_wrapped(_columns(dg, order), origin, sizes, max_width)
     nodes: dict[str, tuple[float, float]] = {}
     groups: dict[str, tuple[float, float]] = {}
     for u, p in cells.items():

@@ -105,6 +105,9 @@ class Controller(QObject):
         self.graph = graph
         self.engine = engine
         self.undo_stack = QUndoStack(self)
+        # how wide (scene units) a laid-out row may be before auto-layout wraps it into another band; the view
+        # keeps it at what its viewport shows at a readable zoom (None: never wrap)
+        self.layout_width: float | None = None
         self._barrier = False
         self._last_push = 0.0
 
@@ -433,7 +436,7 @@ class Controller(QObject):
         states = {g: c for g, c in states.items() if g in self.graph.groups and self.graph.group(g).collapsed != c}
         if not states:
             return False
-        pos, blocks = plan_layout(self.graph, collapsed=states)
+        pos, blocks = plan_layout(self.graph, collapsed=states, max_width=self.layout_width)
         anchor = next(iter(states))
         if anchor in blocks:  # keep the toggled block under the user's eye
             old, new = self.graph.group(anchor).position, blocks[anchor]
@@ -454,7 +457,7 @@ class Controller(QObject):
     # --------------------------------------------------------------- layout
     def auto_layout(self, node_ids: list[str] | None = None) -> bool:
         """Layered layout of the graph (or of `node_ids`); a collapsed block counts as one node."""
-        pos, blocks = plan_layout(self.graph, node_ids or None)
+        pos, blocks = plan_layout(self.graph, node_ids or None, max_width=None if node_ids else self.layout_width)
         moved = {n: p for n, p in pos.items() if self.graph.node(n).position != p}
         edits: list[Edit] = [SetGroup(g, "position", p) for g, p in blocks.items() if self.graph.group(g).position != p]
         if moved:

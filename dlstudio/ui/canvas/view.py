@@ -19,11 +19,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsOpacityEffect, QGraphicsView, QLineEdit, QWidget
 
+from ...core.layout import X_STEP
 from .items import NODE_W, BlockItem, NodeItem
 from .scene import GraphScene
 
 MIME_LAYER = "application/x-dlstudio-layer"
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+READABLE_ZOOM = 0.6  # below this node text gets hard to read
 # The view scrolls over a fixed, very large area, so adding, moving or removing nodes never re-centres or
 # scrolls it (a scene rect that follows the items would shift the view after every drop).
 WORLD = QRectF(-200_000.0, -200_000.0, 400_000.0, 400_000.0)
@@ -115,6 +117,7 @@ class GraphView(QGraphicsView):
         scene.changed.connect(self._scene_changed)
         self.minimap.schedule()
         self._place_minimap()
+        self._share_layout_width()
 
     def _scene_changed(self, _rects: object) -> None:
         self.minimap.schedule()
@@ -123,6 +126,12 @@ class GraphView(QGraphicsView):
     def set_minimap(self, on: bool) -> None:
         self.minimap_enabled = on
         self._place_minimap()
+
+    def _share_layout_width(self) -> None:
+        """Tell the controller how wide a row of the auto-layout may be to fit this view at a readable zoom."""
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and self.viewport().width() > 100:
+            scene.controller.layout_width = max(3 * X_STEP, self.viewport().width() / (READABLE_ZOOM + 0.02) - 40)
 
     def _place_minimap(self) -> None:
         vw, vh = self.viewport().width(), self.viewport().height()
@@ -151,6 +160,7 @@ class GraphView(QGraphicsView):
 
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
+        self._share_layout_width()
         if self._refit_on_resize:  # the window is still settling its size after opening a project
             self.fit_readable()
         self._place_minimap()
@@ -230,7 +240,7 @@ class GraphView(QGraphicsView):
         self.minimap.refit()
         self._place_minimap()
 
-    def fit_readable(self, min_zoom: float = 0.6, zoom: float = 0.8) -> None:
+    def fit_readable(self, min_zoom: float = READABLE_ZOOM, zoom: float = 0.8) -> None:
         """Fit the whole graph when that leaves its nodes readable (at least `min_zoom`). A graph too big for
         that first has its expanded blocks collapsed (one undo step that does not mark the project modified);
         if it is still too big it opens at `zoom` on its beginning (inputs on the left), and the minimap shows
