@@ -202,14 +202,27 @@ def test_expanding_keeps_the_block_in_place(qtbot, win):
     assert win.controller.undo_stack.count() == 1
 
 
+def minimap_covers_a_node(win) -> bool:
+    mm = win.view.minimap
+    area = win.view.mapToScene(mm.geometry()).boundingRect()
+    return any(area.intersects(i.sceneBoundingRect()) for i in shown_items(win))
+
+
 def test_minimap_hidden_while_the_graph_fits_and_redrawn_after_edits(qtbot, win):
     win.set_project(chain(3))
     settle(qtbot)
     assert all_in_view(win)
     assert not win.view.minimap.isVisible()
-    win.view.set_zoom(3.0)  # now most of the graph is off-screen: the overview is worth its corner
+    win.set_project(chain(14))  # too long to fit legibly: opens on its inputs, the overview shows the rest
     settle(qtbot)
+    assert not all_in_view(win)
     assert win.view.minimap.isVisible()
+    assert not minimap_covers_a_node(win)
+    for _ in range(8):  # zoomed in and panned about, it moves to a free corner or steps aside
+        win.view.set_zoom(1.3)
+        win.view.horizontalScrollBar().setValue(win.view.horizontalScrollBar().value() + 150)
+        settle(qtbot)
+        assert not (win.view.minimap.isVisible() and minimap_covers_a_node(win))
     before = win.view.minimap.refreshes
     x = win.project.graph.topological_order()[0]
     win.controller.set_param([x], "shape", (32,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -134,22 +134,34 @@ class GraphView(QGraphicsView):
             scene.controller.layout_width = max(3 * X_STEP, self.viewport().width() / (READABLE_ZOOM + 0.02) - 40)
 
     def _place_minimap(self) -> None:
+        """Shown only while part of the graph is off-screen (then it is worth its corner), in the first corner
+        (bottom right, bottom left, top right, top left) where it covers no node; hidden when none is free."""
         vw, vh = self.viewport().width(), self.viewport().height()
-        # on a small canvas the overview would hide the graph itself
         scene = self.scene()
         has_nodes = isinstance(scene, GraphScene) and bool(scene.nodes)
-        self.minimap.move(vw - self.minimap.width() - 10, vh - self.minimap.height() - 10)
-        # shown only while part of the graph is off-screen (then it is worth its corner); never over a graph
-        # that fits
+        mw, mh, pad = self.minimap.width(), self.minimap.height(), 10
         want = (
             self.minimap_enabled
             and has_nodes
-            and vw >= 3 * self.minimap.width()
-            and vh >= 2.5 * self.minimap.height()
+            and vw >= 3 * mw  # on a small canvas the overview would hide the graph itself
+            and vh >= 2.5 * mh
             and not self.graph_fits()
         )
+        if want:
+            corners = [(vw - mw - pad, vh - mh - pad), (pad, vh - mh - pad), (vw - mw - pad, pad), (pad, pad)]
+            free = [c for c in corners if not self._covers_a_node(QRect(c[0], c[1], mw, mh))]
+            if free:
+                self.minimap.move(*free[0])
+            want = bool(free)
         if self.minimap.isVisible() != want:
             self.minimap.setVisible(want)
+
+    def _covers_a_node(self, area: QRect) -> bool:
+        scene = self.scene()
+        if scene is None:
+            return False
+        rect = self.mapToScene(area.adjusted(-6, -6, 6, 6)).boundingRect()
+        return any(isinstance(i, NodeItem) and i.isVisible() for i in scene.items(rect))
 
     def graph_fits(self) -> bool:
         """Whether every visible node lies inside the viewport."""
