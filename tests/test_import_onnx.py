@@ -32,24 +32,109 @@ def _vi(name: str, shape) -> onnx.ValueInfoProto:
 def test_every_unsupported_op_is_listed_and_nothing_is_written(tmp_path: Path) -> None:
     m = _model(
         [
-            helper.make_node("Erf", ["x"], ["a"], name="erf_1"),
+            helper.make_node("Det", ["x"], ["a"], name="det_1"),
             helper.make_node("Relu", ["a"], ["b"], name="relu_1"),
-            helper.make_node("Exp", ["x"], ["c"], name="exp_1"),
-            helper.make_node("Add", ["b", "c"], ["y"], name="add_1"),
+            helper.make_node("Det", ["x"], ["c"], name="det_2"),
+            helper.make_node("Add", ["b", "c"], ["d"], name="add_1"),
+            helper.make_node("Det", ["x"], ["e"], name="det_3"),
+            helper.make_node("Det", ["x"], ["f"], name="det_4"),
+            helper.make_node("Unique", ["x"], ["u"], name="uniq"),
+            helper.make_node("Sum", ["d", "e", "f", "u"], ["y"], name="sum_1"),
         ],
-        [_vi("x", ["N", 4])],
-        [_vi("y", ["N", 4])],
+        [_vi("x", ["N", 4, 4])],
+        [_vi("y", ["N", 4, 4])],
     )
     with pytest.raises(ModelImportError) as info:
         import_onnx(m)
     text = str(info.value)
-    assert "Erf (node 'erf_1')" in text and "Exp (node 'exp_1')" in text and "nothing was written" in text
-    assert len(info.value.problems) == 2  # Relu/Add downstream are not blamed
+    # grouped by op, with counts and the first few node names
+    assert "Det x4 (nodes 'det_1', 'det_2', 'det_3' and 1 more)" in text, text
+    assert "Unique x1 (node 'uniq')" in text and "nothing was written" in text
+    assert len(info.value.problems) == 5  # Relu/Add/Sum downstream are not blamed
+    assert "Traceback" not in text
     path = tmp_path / "bad.onnx"
     onnx.save(m, str(path))
     out = tmp_path / "out.dlstudio"
     assert run_cli(["import", str(path), "-o", str(out)]) == 1
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_generic_ops_import_and_match_onnxruntime() -> None:
+    """Ops without a catalog layer become OnnxOp nodes; the import-time parity check passes."""
+    m = _model(
+        [
+            helper.make_node("Erf", ["x"], ["a"], name="erf_1"),
+            helper.make_node("Relu", ["a"], ["b"], name="relu_1"),
+            helper.make_node("CumSum", ["x", "axis"], ["c"], name="cumsum_1"),
+            helper.make_node("Add", ["b", "c"], ["y"], name="add_1"),
+        ],
+        [_vi("x", ["N", 4])],
+        [_vi("y", ["N", 4])],
+        [numpy_helper.from_array(np.array(1, dtype=np.int64), "axis")],
+    )
+    result = import_onnx(m)
+    ops = sorted(n.params["op_type"] for n in result.graph.nodes_of_type("OnnxOp"))
+    assert ops == ["CumSum", "Erf"]
+    assert result.report.worst_diff < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "the file is empty"),
+        (b'{"not": "onnx"}', "not an ONNX model"),
+        (b"\x08\x07\x12\x0cpytorch\x1a\xff\xff", "truncated or damaged"),
+    ],
+)
+def test_unreadable_files_say_what_they_are(tmp_path: Path, data: bytes, message: str, capsys) -> None:
+    path = tmp_path / "m.onnx"
+    path.write_bytes(data)
+    with pytest.raises(ModelImportError, match=message):
+        import_onnx(path)
+    out = tmp_path / "m.dlstudio"
+    assert run_cli(["import", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_truncated_real_model_is_reported(tmp_path: Path) -> None:
+    m = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", ["N", 4])], [_vi("y", ["N", 4])])
+    data = m.SerializeToString()
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelImportError, match="truncated or damaged|not an ONNX model"):
+        import_onnx(path)
+
+
+def test_onnx_ml_and_string_ops_are_refused_by_name() -> None:
+    x = _vi("x", ["N", 4])
+    node = helper.make_node(
+        "LinearClassifier",
+        ["x"],
+        ["label", "scores"],
+        domain="ai.onnx.ml",
+        coefficients=[1.0] * 8,
+        classlabels_ints=[0, 1],
+    )
+    g = helper.make_graph([node], "g", [x], [helper.make_tensor_value_info("scores", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
+    with pytest.raises(ModelImportError, match=r"LinearClassifier x1 .*not neural-network layers"):
+        import_onnx(m)
+
+
+def test_parity_is_skipped_with_a_reason_when_onnxruntime_cannot_load_the_file(monkeypatch) -> None:
+    import onnxruntime as ort
+
+    m = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", ["N", 4])], [_vi("y", ["N", 4])])
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Could not find an implementation for Relu(6) node with name ''")
+
+    monkeypatch.setattr(ort, "InferenceSession", refuse)
+    result = import_onnx(m)
+    assert any("parity not checked" in w and "Could not find an implementation" in w for w in result.report.warnings)
+    assert not result.report.max_abs_diff
 
 
 def test_constant_subgraph_is_folded_into_linear_weights() -> None:

@@ -16,6 +16,7 @@ from ..layers.registry import REGISTRY
 from ..layers.spec import LayerSpec
 from . import diagnostics as D
 from .diagnostics import DTYPE_BYTES, Diagnostic, NodeStats
+from .oracle import run_shape_rule
 
 # Exceptions a buggy or over-strict rule may raise on odd inputs; reported as a shape problem on the node.
 RULE_ERRORS = (ArithmeticError, ValueError, TypeError, IndexError, KeyError, AttributeError)
@@ -252,7 +253,7 @@ def evaluate_node(
 
     # -- shape rule
     try:
-        outputs = tuple(spec.shape(params, inputs))
+        outputs = tuple(run_shape_rule(spec, params, inputs))
     except ShapeError as exc:
         is_dtype = exc.expected in DTYPES and exc.got in DTYPES
         # a rule blaming a parameter and no input (kernel larger than the input) reports an invalid value

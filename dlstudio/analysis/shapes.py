@@ -14,6 +14,7 @@ from ..core.graph import Edge, ModelGraph, Node
 from ..core.tensor import TensorInfo
 from ..layers.registry import REGISTRY
 from ..layers.spec import LayerSpec
+from .oracle import run_shape_rule
 from .ports import gather_inputs, output_index
 
 
@@ -56,7 +57,7 @@ def infer_node(graph: ModelGraph, node: Node, result: ShapeResult) -> list[Tenso
     if upstream_missing:
         return None  # the upstream node carries the error
     try:
-        outs = list(spec.shape(params, inputs))
+        outs = run_shape_rule(spec, params, inputs)
     except ShapeError as exc:
         result.errors[node.id] = exc
         return None

@@ -24,6 +24,7 @@ from ..core.errors import CompileError
 from ..core.graph import Edge, ModelGraph, Node
 from ..core.tensor import TensorInfo
 from ..layers.spec import LayerSpec
+from . import oracle as _oracle  # noqa: F401  (registers the torch shape oracle for generic ops)
 from .names import Namespace
 
 

@@ -78,6 +78,8 @@ class Context:
         self.consumers = consumers
         self.producer: dict[str, str] = {}  # onnx value -> node id that produced it
         self.batch_tainted: set[str] = set()  # folded with a stand-in batch size of 1 (Shape of a dynamic batch)
+        self.file_batch: int | None = None  # the batch size the file's inputs fix, if they do
+        self.fixed_batch: list[tuple[str, int, str]] = []  # generic ops whose shapes hold only at that batch
 
     # ---------------------------------------------------------------- reads
     def is_const(self, name: str) -> bool:

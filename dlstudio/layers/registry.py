@@ -19,7 +19,9 @@ _BUILTIN_MODULES = (
     "recurrent",
     "attention",
     "merge",
+    "arith",
     "blocks",
+    "generic",
 )
 
 

@@ -1,0 +1,117 @@
+"""OnnxOp: one ONNX operation imported as-is, run with torch functions.
+
+The op table lives in two modules split by op family (`onnx_op_math`: elementwise, reductions, activations,
+normalisation; `onnx_op_shape`: shapes, indexing, padding, resizing). Each entry is a small function
+``fn(a: Args, attrs: dict, opset: int)`` returning a tensor or a tuple of tensors.
+
+`layout` says where each ONNX input comes from, in ONNX input order:
+- ``"x"``: the next tensor wired into the node (forward's positional arguments);
+- ``None``: an optional input left out;
+- ``{"value": nested list, "dtype": ...}``: a small constant written into the constructor;
+- ``{"param": shape, "dtype": "float32"}``: a float constant stored as a trainable parameter ``c<index>``;
+- ``{"buffer": shape, "dtype": ...}``: a large integer constant stored as a buffer ``c<index>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .onnx_op_math import MATH_OPS, OnnxArgs
+from .onnx_op_shape import SHAPE_OPS
+
+ONNX_OPS: dict[str, Any] = {**MATH_OPS, **SHAPE_OPS}
+
+# inputs read as Python values (shapes, axes, sizes): always written as literals, never trained
+STATIC_INPUTS: dict[str, tuple[int, ...]] = {
+    "Reshape": (1,),
+    "Expand": (1,),
+    "Tile": (1, 2),
+    "Squeeze": (1,),
+    "Unsqueeze": (1,),
+    "Split": (1,),
+    "Slice": (1, 2, 3, 4),
+    "Pad": (1, 2, 3),
+    "Resize": (1, 2, 3),
+    "Upsample": (1,),
+    "TopK": (1,),
+    "OneHot": (1, 2),
+    "Range": (0, 1, 2),
+    "ConstantOfShape": (0,),
+    "CumSum": (1,),
+    "Trilu": (1,),
+    "Clip": (1, 2),
+    "ReduceMean": (1,),
+    "ReduceSum": (1,),
+    "ReduceMax": (1,),
+    "ReduceMin": (1,),
+    "ReduceProd": (1,),
+    "ReduceL1": (1,),
+    "ReduceL2": (1,),
+    "ReduceLogSum": (1,),
+    "ReduceLogSumExp": (1,),
+    "ReduceSumSquare": (1,),
+    "EyeLike": (),
+}
+
+_DTYPES = {"float32": torch.float32, "int64": torch.int64, "bool": torch.bool}
+
+
+def onnx_supported(op_type: str) -> bool:
+    """Whether OnnxOp can run this ONNX op type."""
+    return op_type in ONNX_OPS
+
+
+class OnnxOp(nn.Module):
+    """An ONNX operation imported as-is (op type + attributes), computed with torch functions."""
+
+    def __init__(self, op_type: str, attributes: dict, layout: list, opset: int = 13) -> None:
+        super().__init__()
+        if op_type not in ONNX_OPS:
+            raise ValueError(f"ONNX op {op_type!r} has no torch implementation in dlstudio")
+        self.op_type = op_type
+        self.attributes = dict(attributes)
+        self.layout = list(layout)
+        self.opset = int(opset)
+        self._fn = ONNX_OPS[op_type]
+        self._literals: dict[int, Any] = {}
+        for i, entry in enumerate(self.layout):
+            if isinstance(entry, dict):
+                dtype = _DTYPES[entry.get("dtype", "float32")]
+                if "value" in entry:
+                    self._literals[i] = entry["value"]
+                    self.register_buffer(f"k{i}", torch.tensor(entry["value"], dtype=dtype), persistent=False)
+                elif "param" in entry:
+                    self.register_parameter(f"c{i}", nn.Parameter(torch.zeros(entry["param"], dtype=dtype)))
+                else:
+                    self.register_buffer(f"c{i}", torch.zeros(entry["buffer"], dtype=dtype))
+
+    def forward(self, *xs: torch.Tensor) -> Any:
+        tensors: list[torch.Tensor | None] = []
+        k = 0
+        for i, entry in enumerate(self.layout):
+            if entry == "x":
+                tensors.append(xs[k])
+                k += 1
+            elif entry is None:
+                tensors.append(None)
+            elif i in self._literals:
+                tensors.append(getattr(self, f"k{i}"))
+            else:
+                tensors.append(getattr(self, f"c{i}"))
+        out = self._fn(OnnxArgs(tensors, self._literals), self.attributes, self.opset)
+        if isinstance(out, (tuple, list)):
+            return tuple(_plain_dtype(t) for t in out)
+        return _plain_dtype(out)
+
+    def extra_repr(self) -> str:
+        return f"{self.op_type}, attributes={self.attributes}, opset={self.opset}"
+
+
+def _plain_dtype(t: torch.Tensor) -> torch.Tensor:
+    """dlstudio tensors are float32, int64 or bool."""
+    if t.dtype in (torch.float32, torch.int64, torch.bool):
+        return t
+    return t.float() if t.is_floating_point() else t.long()
