@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401  (importing them registers their handlers in base.HANDLERS)
     onnx_ops_activation,
+    onnx_ops_arith,
     onnx_ops_dense,
     onnx_ops_norm,
     onnx_ops_shape,

@@ -101,10 +101,16 @@ def _softmax(ctx: Context, node: Any, name: str) -> None:
     r = x.info.rank
     default = -1 if ctx.opset >= 13 else 1
     axis = _axis(attrs(node).get("axis", default), r)
-    if ctx.opset < 13 and axis != r - 1:
-        # before opset 13 the input is flattened to 2-D at `axis`: only the last axis means the same in torch
-        raise Unsupported(f"opset {ctx.opset} softmax over axis {axis} of a rank-{r} tensor flattens the tail")
     layer = "Softmax" if node.op_type == "Softmax" else "LogSoftmax"
+    tail = tuple(int(d) for d in x.info.shape[axis:])
+    if ctx.opset < 13 and any(d != 1 for d in tail[1:]):
+        # before opset 13 the input is flattened to 2-D at `axis`: the softmax runs over every dim from `axis` on,
+        # i.e. Flatten those dims, normalise over the merged dim, Unflatten back
+        flat = ctx.add("Flatten", [x], {"start_dim": axis, "end_dim": -1}, label=f"{name}_flatten")[0]
+        y = ctx.add(layer, [flat], {"dim": axis}, label=name)[0]
+        v = ctx.add("Unflatten", [y], {"dim": axis, "unflattened_size": tail}, label=f"{name}_unflatten")[0]
+        ctx.bind(node.output[0], v)
+        return
     ctx.bind(node.output[0], ctx.add(layer, [x], {"dim": axis}, label=name)[0])
 
 

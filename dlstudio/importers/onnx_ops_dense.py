@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .base import Context, Unsupported, Value, handles
+from .onnx_ops_arith import const_arith
 from .onnx_ops_common import _opt, attrs
 
 
@@ -78,9 +79,11 @@ _MERGE = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply", "Sum": "Add", "Mea
 def _merge(ctx: Context, node: Any, name: str) -> None:
     if node.op_type == "Add" and _fuse_bias(ctx, node):
         return
+    if const_arith(ctx, node, name):
+        return
     ins = [i for i in node.input if i]
     if any(i in ctx.consts for i in ins):
-        raise Unsupported("arithmetic with a constant tensor has no catalog layer (only the bias after a MatMul)")
+        raise Unsupported(f"{node.op_type} of {len(ins)} inputs with a constant has no catalog layer")
     vals = [ctx.value(i) for i in ins]
     if len(vals) == 1:
         ctx.bind(node.output[0], vals[0])

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..layers.shape_rules import pool_out
 from .base import Context, Unsupported, Value, handles
 from .onnx_ops_common import _one_output, _opt, attrs
 
@@ -106,17 +107,12 @@ def _pool(ctx: Context, node: Any, name: str) -> None:
     strides = list(at.get("strides", [1] * nd))
     dil = list(at.get("dilations", [1] * nd))
     pads = _pads(ctx, node, x, kernel, strides, dil)
-    if pads[:nd] != pads[nd:]:
-        raise Unsupported(f"asymmetric pads {pads}")
     kind = "MaxPool" if node.op_type == "MaxPool" else "AvgPool"
     if nd not in (1, 2):
         raise Unsupported(f"{nd}-D pooling has no catalog layer")
-    params: dict[str, Any] = {
-        "kernel_size": tuple(kernel),
-        "stride": tuple(strides),
-        "padding": tuple(pads[:nd]),
-        "ceil_mode": bool(at.get("ceil_mode", 0)),
-    }
+    ceil = bool(at.get("ceil_mode", 0))
+    params: dict[str, Any] = {"kernel_size": tuple(kernel), "stride": tuple(strides), "ceil_mode": ceil}
+    include_pad = bool(at.get("count_include_pad", 0))
     if kind == "MaxPool":
         params["dilation"] = tuple(dil)
         if at.get("storage_order", 0):
@@ -124,10 +120,52 @@ def _pool(ctx: Context, node: Any, name: str) -> None:
     else:
         if any(d != 1 for d in dil):
             raise Unsupported("dilated average pooling")
-        params["count_include_pad"] = bool(at.get("count_include_pad", 0))
-        if at.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID") and any(pads):
-            raise Unsupported("auto_pad SAME average pooling excludes the pad from the count per window edge")
+        params["count_include_pad"] = include_pad
+        if at.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID") and any(pads) and include_pad:
+            raise Unsupported("auto_pad SAME average pooling with count_include_pad=1")
+    begin, end = pads[:nd], pads[nd:]
+    fits = all(2 * b <= k for b, k in zip(begin, kernel))  # torch pads at most half a window
+    if begin == end and fits:
+        params["padding"] = tuple(begin)
+    elif not ceil and fits and not include_pad and _ceil_mode_equivalent(x, kernel, strides, dil, begin, end):
+        # extra padding at the end only: torch's ceil_mode adds the same last, partial windows, which see just
+        # the real values (what -inf padding gives MaxPool, and count_include_pad=0 gives AveragePool)
+        params["padding"], params["ceil_mode"] = tuple(begin), True
+    elif nd == 2 and (kind == "AvgPool" and include_pad and not ceil or kind == "MaxPool" and _non_negative(ctx, x)):
+        # zeros count in the average (count_include_pad=1); a max over non-negative values ignores zero padding
+        x = ctx.add("ZeroPad2d", [x], {"padding": (begin[1], end[1], begin[0], end[0])}, label=f"{name}_pad")[0]
+        params["padding"] = (0, 0)
+    else:
+        raise Unsupported(
+            f"pads {pads} (asymmetric, or more than half the kernel) need a padding layer the catalog lacks here"
+        )
     ctx.bind(node.output[0], ctx.add(f"{kind}{nd}d", [x], params, label=name)[0])
+
+
+def _ceil_mode_equivalent(
+    x: Value, kernel: list[int], strides: list[int], dil: list[int], begin: list[int], end: list[int]
+) -> bool:
+    """Explicit pads (begin <= end) give the windows of symmetric `begin` padding with torch's ceil_mode."""
+    for size, k, s, d, b, e in zip(x.info.shape[2:], kernel, strides, dil, begin, end):
+        if b > e:
+            return False
+        span = int(size) - d * (k - 1) - 1
+        onnx_out = (span + b + e) // s + 1
+        if pool_out(int(size), k, s, b, d, ceil_mode=True) != onnx_out or (onnx_out - 1) * s >= int(size) + b:
+            return False
+    return True
+
+
+_NON_NEGATIVE = ("ReLU", "Sigmoid", "Softmax", "Softplus", "Step")
+
+
+def _non_negative(ctx: Context, x: Value) -> bool:
+    node = ctx.graph.node(x.node_id)
+    if node.type in _NON_NEGATIVE:
+        return True
+    if node.type == "Hardtanh":
+        return float(node.params.get("min_val", -1.0)) >= 0.0
+    return False
 
 
 @handles("GlobalAveragePool", "GlobalMaxPool")

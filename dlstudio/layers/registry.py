@@ -20,6 +20,7 @@ _BUILTIN_MODULES = (
     "attention",
     "merge",
     "arith",
+    "arith",
     "blocks",
     "generic",
 )

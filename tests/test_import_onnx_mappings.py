@@ -1,0 +1,253 @@
+"""First-class ONNX mappings: common patterns become catalog layers (not generic op nodes) and the compiled import
+matches onnxruntime. Fixtures are built here with onnx.helper or exported from small torch models."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections import Counter
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from dlstudio.importers.onnx import convert
+
+GENERIC = ("OnnxOp", "AtenOp")
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17) -> onnx.ModelProto:
+    g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = min(m.ir_version, 8)
+    return m
+
+
+def _vi(name: str, shape) -> onnx.ValueInfoProto:
+    if shape is None:  # an output whose shape onnx infers
+        return helper.make_empty_tensor_value_info(name)
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _init(name: str, a) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(a, dtype=np.float32), name)
+
+
+def _exported(module: nn.Module, shape: tuple[int, ...], opset: int) -> onnx.ModelProto:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            (torch.randn(1, *shape),),
+            buf,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    return onnx.load_from_string(buf.getvalue())
+
+
+def _check(model: onnx.ModelProto, expect: dict[str, int], seed: int = 0) -> Counter:
+    """Import, check the catalog node counts (at least `expect`, no generic op), compare with onnxruntime."""
+    result = convert(model)
+    types = Counter(n.type for n in result.graph.nodes.values())
+    assert not any(t in types for t in GENERIC), f"generic op nodes in {dict(types)}"
+    for t, n in expect.items():
+        assert types[t] >= n, f"expected {n} x {t}, got {dict(types)}"
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    args = []
+    for vi in model.graph.input:
+        if vi.name in {i.name for i in model.graph.initializer}:
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else 2 for d in vi.type.tensor_type.shape.dim]
+        a = rng.standard_normal([2, *dims[1:]]).astype(np.float32)
+        feeds[vi.name] = a
+        args.append(torch.from_numpy(a))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = sess.run(None, feeds)
+    with torch.no_grad():
+        got = result.compile()(*args)
+    got = list(got) if isinstance(got, (tuple, list)) else [got]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert tuple(g.shape) == w.shape
+        np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=1e-5)
+    return types
+
+
+# ------------------------------------------------------------------------------------- asymmetric pads
+def _pool_model(op: str, pads: list[int], opset: int = 11, relu: bool = False, **attrs) -> onnx.ModelProto:
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    src = "c"
+    if relu:
+        nodes.append(helper.make_node("Relu", ["c"], ["r"]))
+        src = "r"
+    nodes.append(helper.make_node(op, [src], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=pads, **attrs))
+    w = np.random.default_rng(1).standard_normal((4, 3, 3, 3))
+    return _model(nodes, [_vi("x", ["N", 3, 13, 13])], [_vi("y", None)], [_init("w", w)], opset)
+
+
+@pytest.mark.parametrize("opset", [9, 11, 17])
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_with_end_padding_becomes_a_ceil_mode_pool(op: str, opset: int) -> None:
+    """AlexNet/GoogLeNet (caffe-converted) pools pad [0, 0, 1, 1]: torch's ceil_mode gives the same windows."""
+    types = _check(_pool_model(op, [0, 0, 1, 1], opset), {"MaxPool2d" if op == "MaxPool" else "AvgPool2d": 1})
+    assert "ZeroPad2d" not in types
+
+
+def test_average_pool_counting_the_padding_gets_a_pad_layer() -> None:
+    m = _pool_model("AveragePool", [1, 0, 2, 1], count_include_pad=1)
+    _check(m, {"ZeroPad2d": 1, "AvgPool2d": 1})
+
+
+def test_max_pool_same_lower_after_relu_gets_a_pad_layer() -> None:
+    m = _pool_model("MaxPool", [1, 1, 0, 0], relu=True)
+    _check(m, {"ZeroPad2d": 1, "MaxPool2d": 1})
+
+
+def test_auto_pad_same_upper_pools() -> None:
+    nodes = [
+        helper.make_node(op, ["x"], [f"y{i}"], kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER")
+        for i, op in enumerate(["MaxPool", "AveragePool"])
+    ]
+    m = _model(nodes, [_vi("x", ["N", 2, 8, 9])], [_vi("y0", None), _vi("y1", None)])
+    _check(m, {"MaxPool2d": 1, "AvgPool2d": 1})
+
+
+def test_max_pool_with_begin_padding_of_signed_values_is_refused() -> None:
+    """Zero padding would change a max over negative values; no catalog layer pads with -inf."""
+    from dlstudio.importers.base import Context, Unsupported
+    from dlstudio.importers.onnx_ops_spatial import _pool
+
+    ctx = Context(11, {})
+    ctx.bind("c", ctx.add("Input", [], {"shape": (4, 13, 13)})[0])
+    with pytest.raises(Unsupported, match="pads"):
+        _pool(ctx, _pool_model("MaxPool", [1, 1, 0, 0]).graph.node[1], "pool")
+
+
+# ---------------------------------------------------------------------------------- arithmetic constants
+class _FoldedNorm(nn.Module):
+    """DenseNet/Inception-v2 style: conv, then a batch norm folded to a per-channel scale and shift."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.register_buffer("scale", torch.rand(1, 4, 1, 1) + 0.5)
+        self.register_buffer("shift", torch.randn(1, 4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.conv(x) * self.scale + self.shift)
+        return 1.0 - (y / 2.0) ** 2.0
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+def test_folded_batch_norm_scale_and_shift_become_arithmetic_layers(opset: int) -> None:
+    torch.manual_seed(0)
+    types = _check(_exported(_FoldedNorm(), (3, 8, 8), opset), {"Arithmetic": 4, "Conv2d": 1})
+    assert "Multiply" not in types and "Add" not in types
+
+
+@pytest.mark.parametrize(
+    ("op", "const", "left"),
+    [
+        ("Mul", np.full((3, 1, 1), 0.5), False),
+        ("Add", np.arange(5), True),
+        ("Sub", np.arange(15).reshape(3, 1, 5), True),
+        ("Sub", np.float32(2.0), False),
+        ("Div", np.arange(1, 6), False),
+        ("Div", np.float32(3.0), True),
+        ("Pow", np.float32(3.0), False),
+        ("Mul", np.ones((1, 3, 4, 5)) * 2, False),
+    ],
+)
+def test_binary_op_with_a_constant(op: str, const, left: bool) -> None:
+    ins = ["k", "x"] if left else ["x", "k"]
+    m = _model([helper.make_node(op, ins, ["y"])], [_vi("x", ["N", 3, 4, 5])], [_vi("y", None)], [_init("k", const)])
+    _check(m, {"Arithmetic": 1})
+
+
+def test_unary_arithmetic_ops() -> None:
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["s"]),
+        helper.make_node("Sqrt", ["s"], ["a"]),
+        helper.make_node("Neg", ["a"], ["b"]),
+        helper.make_node("Reciprocal", ["s"], ["c"]),
+        helper.make_node("Sub", ["b", "c"], ["y"]),
+    ]
+    m = _model(nodes, [_vi("x", ["N", 6])], [_vi("y", None)])
+    _check(m, {"Arithmetic": 3})
+
+
+def test_arithmetic_layer_trains_and_keeps_fixed_tensors_fixed() -> None:
+    m = _model(
+        [helper.make_node("Mul", ["x", "k"], ["a"]), helper.make_node("Pow", ["a", "e"], ["y"])],
+        [_vi("x", ["N", 3])],
+        [_vi("y", None)],
+        [_init("k", [1.0, 2.0, 3.0]), _init("e", 2.0)],
+    )
+    model = convert(m).compile()
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert len(trainable) == 1  # the scale learns; the exponent is a buffer
+    assert len(dict(model.named_buffers())) >= 1
+
+
+# ------------------------------------------------------------------------------------- softmax < opset 13
+@pytest.mark.parametrize("opset", [9, 11, 13])
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_over_a_rank_4_tensor(op: str, opset: int) -> None:
+    """Before opset 13, axis=1 normalises over the flattened C*H*W; from 13 over C alone."""
+    m = _model([helper.make_node(op, ["x"], ["y"], axis=1)], [_vi("x", ["N", 3, 4, 5])], [_vi("y", None)], opset=opset)
+    types = _check(m, {op: 1})
+    assert ("Flatten" in types) == (opset < 13)
+
+
+class _SqueezeHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 5, 1)
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.pool(torch.relu(self.conv(x))), dim=1)
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+def test_squeezenet_style_softmax_exported_by_torch(opset: int) -> None:
+    torch.manual_seed(0)
+    _check(_exported(_SqueezeHead(), (3, 9, 9), opset), {"Softmax": 1, "Conv2d": 1})
+
+
+def test_softmax_over_trailing_ones_needs_no_flatten() -> None:
+    m = _model(
+        [helper.make_node("Softmax", ["x"], ["y"], axis=1)], [_vi("x", ["N", 7, 1, 1])], [_vi("y", None)], opset=11
+    )
+    types = _check(m, {"Softmax": 1})
+    assert "Flatten" not in types
+
+
+def test_imported_arithmetic_saves_and_exports(tmp_path) -> None:
+    """The new layer goes through the project file, the Python exporter and the ONNX exporter."""
+    import dlstudio as dls
+    from dlstudio.io.project import Project
+
+    torch.manual_seed(0)
+    result = convert(_exported(_FoldedNorm(), (3, 8, 8), 13))
+    path = dls.save_import(result, tmp_path / "folded.dlstudio")
+    project = Project.load(path)
+    assert any(n.type == "Arithmetic" for n in project.graph.nodes.values())
+    py = dls.export_python(project, tmp_path / "model.py")
+    onnx_report = dls.export_onnx(project, tmp_path / "model.onnx")
+    assert py is not None and onnx_report is not None
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    sess = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        want = result.compile()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(sess.run(None, {sess.get_inputs()[0].name: x})[0], want, rtol=0, atol=1e-5)
