@@ -20,7 +20,6 @@ _BUILTIN_MODULES = (
     "attention",
     "merge",
     "arith",
-    "arith",
     "blocks",
     "generic",
 )
