@@ -1,8 +1,10 @@
 """`dlstudio export PROJECT --onnx out.onnx | --python out.py | --weights-out w.safetensors`.
 
 Every export is checked numerically before it counts: ONNX against onnxruntime (max |diff| per output), Python
-against the compiled model. Exit codes: 0 exported and checked, 1 the export or its check failed, 2 the project
-or weights cannot be used.
+against the compiled model. The weights: --weights FILE, else (--weights-from auto) the newest finished run's
+best weights (`<project dir>/runs/<name>-*`) when they are newer than the project's sidecar, else the sidecar,
+else the seeded initialisation; the first line printed names them. Exit codes: 0 exported and checked, 1 the
+export or its check failed, 2 the project or weights cannot be used.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 HELP = "export a project: ONNX (checked in onnxruntime), standalone PyTorch code, weights (safetensors)"
 DESCRIPTION = (
@@ -33,7 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights",
         metavar="W.safetensors",
-        help="weights to export with (default: the project's sidecar if it exists)",
+        help="weights to export with (default: see --weights-from)",
+    )
+    parser.add_argument(
+        "--weights-from",
+        choices=("auto", "run", "project", "seed"),
+        default="auto",
+        help="without --weights: auto = the newest finished run's best weights when newer than the project's "
+        "sidecar, else the sidecar; run = the newest run's; project = the sidecar; seed = the seeded "
+        "initialisation",
     )
     parser.add_argument(
         "--weights-out",
@@ -64,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
     except ProjectFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    weights = args.weights
-    if weights is None and project.weights_path is not None and project.weights_path.is_file():
-        weights = str(project.weights_path)
+    try:
+        weights, used = _weights(project, args.weights, args.weights_from)
+    except (DlstudioError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"weights: {used}")
     try:
         if args.onnx:
             from ..export.onnx import export_onnx
@@ -111,3 +125,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _weights(project: Any, given: str | None, source: str) -> tuple[Any, str]:
+    """The exporters' `weights=` and the words naming them."""
+    from ..core.errors import WeightsError
+    from ..training.runs import newest_finished, preferred_weights, project_runs, run_state
+
+    if given is not None:
+        return given, given
+    sidecar = project.saved_weights
+    runs = project_runs(project.path.parent / "runs", project.name) if project.path is not None else []
+    graph = project.graph.to_dict()
+    if source == "auto":
+        run = preferred_weights(runs, graph, sidecar)
+        source = "run" if run is not None else "project" if sidecar is not None else "seed"
+    if source == "run":
+        run = newest_finished(runs, graph)
+        if run is None:
+            raise WeightsError(f"no finished run of this graph under {project.path.parent / 'runs'}")
+        return run_state(run), f"newest run: {run.describe()}"
+    if source == "project":
+        if sidecar is None:
+            raise WeightsError(f"{project.name} has no weights file beside it (train it and keep the weights)")
+        return str(sidecar), f"project weights ({sidecar})"
+    return None, "seeded initialisation (untrained)"

@@ -1,7 +1,10 @@
 """Export dialogs: ONNX, Python code (+ training script), weights, diagram PNG/SVG.
 
 Each dialog asks for a file, calls the exporter (dlstudio.export.*, dlstudio.ui.diagram), shows its
-verification report (checks run, max difference, warnings) and offers to open the folder. The exporters load
+verification report (checks run, max difference, warnings) and offers to open the folder. Model exports offer a
+choice of weights (dlstudio.ui.run_weights): the newest run's best, the project's sidecar, the seeded
+initialisation; the default is the run when its weights are newer than the project's, and the report names the
+weights that went out. The exporters load
 torch/onnx, so they are imported when an export runs, not with the window. `export_to(path)` is the whole
 action without the file picker (tests and scripts use it).
 """
@@ -15,11 +18,11 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -30,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import DlstudioError
 from ..io.project import Project
+from ..training.runs import RunInfo
 from .files import EXPORT_SUFFIXES
+from .run_weights import WeightsChoice, weight_choices
 
 TITLES: dict[str, str] = {
     "onnx": "Export ONNX model",
@@ -50,11 +55,17 @@ def format_report(report: Any) -> str:
 
 
 class ExportDialog(QDialog):
-    """One export. `weights`: a state_dict of trained weights (None: the project's sidecar or the seeded
-    initialisation)."""
+    """One export. `runs`: the runs known to the window (default: those saved beside the project); `weights`: a
+    state_dict to offer first (in-memory weights), else the choices of `weight_choices`."""
 
     def __init__(
-        self, kind: str, project: Project, *, weights: dict[str, Any] | None = None, parent: QWidget | None = None
+        self,
+        kind: str,
+        project: Project,
+        *,
+        weights: dict[str, Any] | None = None,
+        runs: list[RunInfo] | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         if kind not in TITLES:
@@ -82,13 +93,19 @@ class ExportDialog(QDialog):
             form.addRow("Opset", self.opset)
         if kind == "python":
             form.addRow(self.train_script)
-        weights_note = (
-            "trained weights of the last run"
-            if weights is not None
-            else "project weights (sidecar) or the seeded initialisation"
-        )
+        self.choices: list[WeightsChoice] = []
+        self.weights_box = QComboBox()
+        self.weights_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.weights_used: str | None = None
         if kind in ("onnx", "python", "weights"):
-            form.addRow("Weights", QLabel(weights_note))
+            self.choices, default = weight_choices(project, runs)
+            if weights is not None:
+                self.choices.insert(0, WeightsChoice("memory", "trained weights of the last run", state=weights))
+                default = 0
+            for c in self.choices:
+                self.weights_box.addItem(c.label, c.kind)
+            self.weights_box.setCurrentIndex(default)
+            form.addRow("Weights", self.weights_box)
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
         self.output.setMinimumSize(520, 180)
@@ -115,16 +132,28 @@ class ExportDialog(QDialog):
         if path:
             self.path.setText(path)
 
+    @property
+    def choice(self) -> WeightsChoice | None:
+        i = self.weights_box.currentIndex()
+        return self.choices[i] if 0 <= i < len(self.choices) else None
+
+    def choose(self, kind: str) -> bool:
+        """Pick the weights by kind ("run", "project", "seed", "memory"); False when not offered."""
+        i = self.weights_box.findData(kind)
+        if i >= 0:
+            self.weights_box.setCurrentIndex(i)
+        return i >= 0
+
     def _weights_arg(self) -> Any:
-        if self.weights is not None:
-            return self.weights
-        side = self.project.weights_path
-        return str(side) if side is not None and side.is_file() else None
+        c = self.choice
+        self.weights_used = c.label if c is not None else None
+        return c.weights() if c is not None else None
 
     def export_to(self, path: str | Path) -> Any:
         """Export to `path`; returns the report (or the written path), None on failure (reason shown)."""
         target = Path(path)
         graph = self.project.graph
+        self.weights_used = None
         try:
             if self.kind == "onnx":
                 from ..export.onnx import export_onnx
@@ -156,13 +185,18 @@ class ExportDialog(QDialog):
                 result = render_file(graph, target, title=self.project.name)
         except (DlstudioError, OSError, ValueError) as exc:
             self.error = f"Export failed: {exc}"
+            if self.weights_used:
+                self.error += f"\n(weights: {self.weights_used})"
             self.report = None
             self.output.setPlainText(self.error)
             self.open_button.setEnabled(False)
             return None
         self.error = None
         self.report = result
-        self.output.setPlainText(format_report(result))
+        text = format_report(result)
+        if self.weights_used is not None:
+            text = f"Weights: {self.weights_used}\n" + text
+        self.output.setPlainText(text)
         self.open_button.setEnabled(True)
         self.exported_path = target
         return result

@@ -88,31 +88,49 @@ def templates(directory: Path = EXAMPLES_DIR) -> list[Path]:
 EXPORT_SUFFIXES = {"onnx": ".onnx", "python": ".py", "weights": ".safetensors", "png": ".png", "svg": ".svg"}
 
 
-def exporter(kind: str) -> Callable[[Project, str], Any]:
-    """The function that writes a project as `kind` (a key of EXPORT_SUFFIXES) to a path.
+def exporter(kind: str) -> Callable[..., str]:
+    """The function that writes a project as `kind` (a key of EXPORT_SUFFIXES) to a path:
+    `fn(project, path, runs=None) -> what weights went out`.
 
-    The exporter module (torch, onnx) is imported here, on first use, so the window starts without it; the
-    project's trained weights (the .safetensors sidecar) are used when they exist, else the seeded
-    initialisation."""
+    The exporter module (torch, onnx) is imported here, on first use, so the window starts without it. Model
+    exports take the default of dlstudio.ui.run_weights: the newest run's best weights when newer than the
+    project's sidecar, else the sidecar, else the seeded initialisation."""
+    from .run_weights import default_weights
+
     if kind == "onnx":
         from ..export.onnx import export_onnx
 
-        return lambda project, path: export_onnx(project.graph, path, weights=_sidecar(project))
+        def write_onnx(project: Project, path: str, runs: Any = None) -> str:
+            choice = default_weights(project, runs)
+            export_onnx(project.graph, path, weights=choice.weights())
+            return choice.label
+
+        return write_onnx
     if kind == "python":
         from ..export.python_code import export_python
 
-        return lambda project, path: export_python(project.graph, path, weights=_sidecar(project))
+        def write_python(project: Project, path: str, runs: Any = None) -> str:
+            choice = default_weights(project, runs)
+            export_python(project.graph, path, weights=choice.weights())
+            return choice.label
+
+        return write_python
     if kind == "weights":
+        from ..export.common import build_model
         from ..export.weights import save_weights_file
 
-        return lambda project, path: save_weights_file(project.compile(weights="sidecar"), project.graph, path)
+        def write_weights(project: Project, path: str, runs: Any = None) -> str:
+            choice = default_weights(project, runs)
+            save_weights_file(build_model(project.graph, choice.weights()), project.graph, path)
+            return choice.label
+
+        return write_weights
     if kind in ("png", "svg"):  # the format follows the file suffix
         from .diagram import render_file
 
-        return lambda project, path: render_file(project.graph, path)
+        def write_diagram(project: Project, path: str, runs: Any = None) -> str:
+            render_file(project.graph, path)
+            return "diagram"
+
+        return write_diagram
     raise ValueError(f"unknown export kind {kind!r}; use one of {', '.join(EXPORT_SUFFIXES)}")
-
-
-def _sidecar(project: Project) -> str | None:
-    side = project.weights_path
-    return str(side) if side is not None and side.is_file() else None

@@ -37,6 +37,7 @@ from .controller import MIME_NODES, Controller
 from .files import DEFAULT_EXAMPLE, EXAMPLES_DIR, EXPORT_SUFFIXES, Recovery, exporter, push_recent
 from .inspector import Inspector
 from .palette import Palette
+from .run_weights import adopt_runs
 from .summary import BottomPanel
 from .theme import THEMES, apply_app_theme
 
@@ -299,7 +300,7 @@ class MainWindow(QMainWindow):
         self._update_status()
         self._update_title()
         if self.training is not None:
-            self.training.load_project()
+            self.training.project_changed()  # its runs and results, never the previous project's
         QTimer.singleShot(0, lambda: self.view.fit_readable())
 
     def after_edit(self) -> None:
@@ -660,11 +661,14 @@ class MainWindow(QMainWindow):
         return self.save_to(Path(path))
 
     def save_to(self, path: Path) -> bool:
+        first_save = self.project.path is None
         try:
             self.project.save(path)
             if self._imported is not None:
                 self.project.save_weights(self._imported.compile())
                 self._imported = None
+            if first_save and self.training is not None:
+                adopt_runs(self.training, self.project)  # the untitled project's runs move beside it
         except (DlstudioError, OSError) as exc:
             self.ask("error", f"Could not save {path}: {exc}")
             return False
@@ -739,7 +743,7 @@ class MainWindow(QMainWindow):
             # interactive: the export dialog (options, verification report)
             from .export_dialogs import ExportDialog
 
-            return bool(ExportDialog(kind, self.project, parent=self).exec())
+            return bool(ExportDialog(kind, self.project, runs=self.known_runs(), parent=self).exec())
         # scripted (tests, `ask` replaced): ask for the file, export with the default options
         fn = exporter(kind)
         ext = EXPORT_SUFFIXES[kind]
@@ -749,14 +753,22 @@ class MainWindow(QMainWindow):
         if not path:
             return False
         try:
-            fn(self.project, path)
+            used = fn(self.project, path, runs=self.known_runs())
         except Exception as exc:  # exporters report their own reasons; show them
             self.ask("error", f"Export failed: {exc}")
             return False
-        self.statusBar().showMessage(f"Exported {path}", 5000)
+        self.statusBar().showMessage(f"Exported {path} ({used})", 5000)
         return True
 
     # ----------------------------------------------------------- training
+    def known_runs(self) -> Any:
+        """The runs an export may take weights from: the Runs tab's, else those saved beside the project."""
+        if self.training is not None:
+            return self.training.known_runs()
+        from .run_weights import saved_runs
+
+        return saved_runs(self.project)
+
     def training_workspace(self) -> Any:
         """The training dock, built on first use (it loads torch and a dataset preview), shown and raised."""
         if self.training is None:
@@ -773,7 +785,7 @@ class MainWindow(QMainWindow):
                     "Training and results", self.training, Qt.DockWidgetArea.BottomDockWidgetArea
                 )
                 self.tabifyDockWidget(self.panel_dock, self.training_dock)
-                self.training.load_project()
+                self.training.project_changed()
             finally:
                 QApplication.restoreOverrideCursor()
                 self.statusBar().clearMessage()

@@ -145,6 +145,35 @@ class ResultsView(QTabWidget):
             self._steps[:0] = [self._grow_texts] * max(0, -(-missing // 25))
         self._step_timer.start()
 
+    def clear(self) -> None:
+        """Forget the shown results (another project was opened)."""
+        self._steps = []
+        self._step_timer.stop()
+        self.predictions = None
+        self.confusion = None
+        self.summary.setText("Train a model to see its results here.")
+        self.cm_image.clear()
+        for t in self.cm_texts:
+            t.setText("")
+        for axis in ("bottom", "left"):
+            self.cm_plot.getAxis(axis).setTicks(None)
+        self.per_class.setRowCount(0)
+        for c in self.roc_curves:  # a pool, reused by the next results
+            c.setData([], [])
+        self.roc_label.setText("")
+        self.scatter_points.clear()
+        self.scatter_diagonal.setData([], [])
+        while self.gallery_grid.count():
+            item = self.gallery_grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.gallery_count = 0
+        self._pending_boundary = None
+        self.boundary = None
+        self.boundary_image.clear()
+        self.boundary_points.clear()
+        self.boundary_plot.setTitle("Decision boundary")
+
     @property
     def pending(self) -> bool:
         """True while views are still being filled from the last predictions."""
@@ -421,6 +450,17 @@ class TryIt(QWidget):
         if p is not None:
             self.index.setRange(0, len(p.x) - 1)
             self.show_sample(self.index.value())
+
+    def clear(self) -> None:
+        """No model (another project was opened)."""
+        self.predict = None
+        self.predictions = None
+        self.outputs = None
+        self.sample_label.clear()
+        self.pad.clear()
+        self.result.setText("Train a model first.")
+        self.bars.setOpts(x=[], height=[])
+        self.bars_plot.getAxis("bottom").setTicks(None)
 
     def show_sample(self, i: int) -> None:
         p = self.predictions

@@ -10,13 +10,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+CAPTION = "A generative run (autoencoder, GAN) shows its sample grid here after each epoch."
 TITLES = {"samples": "Generator samples from fixed noise", "reconstructions": "Inputs (top) and reconstructions"}
 
 
 class SamplesView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.caption = QLabel("A generative run (autoencoder, GAN) shows its sample grid here after each epoch.")
+        self.caption = QLabel(CAPTION)
         self.caption.setWordWrap(True)
         self.image = QLabel()
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -27,6 +28,13 @@ class SamplesView(QWidget):
         lay.addWidget(self.image, 1)
         self._pixmap: QPixmap | None = None
         self.epoch = 0
+
+    def clear(self) -> None:
+        """No samples (another project was opened)."""
+        self._pixmap = None
+        self.image.clear()
+        self.epoch = 0
+        self.caption.setText(CAPTION)
 
     def show_grid(self, event: Any) -> None:
         """Show an event's grid (uint8 array H x W x C, C = 1 or 3)."""

@@ -4,6 +4,7 @@ the right; Start / Pause / Stop / Resume-from-checkpoint / Export.
     ws = TrainingWorkspace(lambda: window.project)     # any callable returning the current Project
     ws.load_project()                                  # fill the forms from project.data / project.training
     ws.start()                                         # train a copy of the graph taken now
+    ws.project_changed()                               # another project: its runs from disk, stale results gone
 
 A run trains a snapshot of the project taken when it starts, so the graph stays editable during the run and
 edits do not reach the running model.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,10 +36,12 @@ from ...core.errors import DlstudioError
 from ...io.project import Project
 from ...training.events import EpochEnd, EpochStarted, Event, Failed, Finished
 from ...training.predictions import TrainedModel
+from ...training.runs import RunInfo, read_run
 from ..process_worker import SPARES, TrainingProcess
 from ..workers import Predictions, TrainingWorker, predict
 from .live import LivePlots, RunRecord, RunsList
 from .results import ResultsView, TryIt
+from .runs import KeepWeightsBar, record_of
 from .samples import SamplesView
 from .settings import DataPanel, TrainingPanel
 
@@ -62,6 +64,7 @@ class TrainingWorkspace(QWidget):
     run_ended = Signal(object)  # the last event (Finished or Failed), or None when setup failed
     node_failed = Signal(str)  # id of the node that went non-finite or does not fit the data
     settings_changed = Signal()
+    weights_kept = Signal(str)  # the sidecar written (or to be written with the first save)
 
     def __init__(
         self,
@@ -85,6 +88,7 @@ class TrainingWorkspace(QWidget):
         self.run: RunRecord | None = None
         self.last_event: Event | None = None
         self.predictions: Predictions | None = None
+        self.pending_keep: tuple[RunInfo, str] | None = None  # kept while untitled: written on the first save
         self._loading = False
         self._threads_before = 0
 
@@ -130,9 +134,16 @@ class TrainingWorkspace(QWidget):
         self.tabs.addTab(self.results, "Results")
         self.tabs.addTab(self.try_it, "Try it")
         self.tabs.addTab(self.samples, "Samples")
+        self.keep_bar = KeepWeightsBar()
+        self.keep_bar.keep_requested.connect(self.keep_weights)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.keep_bar)
+        rl.addWidget(self.tabs, 1)
         split = QSplitter()
         split.addWidget(scroll)
-        split.addWidget(self.tabs)
+        split.addWidget(right)
         split.setStretchFactor(1, 3)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -171,6 +182,89 @@ class TrainingWorkspace(QWidget):
         finally:
             self._loading = False
 
+    def project_changed(self) -> None:
+        """Another project is shown: fill the forms, list its runs (read from its runs folder) and clear the
+        results, Try it and samples of the previous one. A run in progress keeps going and keeps its views."""
+        self.load_project()
+        if self.worker is not None:
+            return
+        self.trainer = None
+        self.run_project = None
+        self.run = None
+        self.last_event = None
+        self.predictions = None
+        self.pending_keep = None
+        self._try_it_pending = None
+        self.keep_bar.hide()
+        self.results.clear()
+        self.try_it.clear()
+        self.samples.clear()
+        from ..run_weights import saved_runs
+
+        project = self.project_provider()
+        self.runs.runs[:] = [record_of(info) for info in saved_runs(project)]
+        self.runs.refresh()
+        self.live.set_overlays([])
+        # the live plots show the newest saved run's curves (or nothing): never the previous project's
+        last = self.runs.runs[-1] if self.runs.runs else RunRecord("", {})
+        self.live.start(last, max(len(last.history), int(project.training.get("epochs", 10) or 10)))
+        self.live._last_batch = None  # its rate/ETA line belongs to the previous run
+        self.live.repaint()
+        self.live.set_status(
+            f"Last run: {last.name} ({last.status}), read from its folder" if self.runs.runs else "Not started"
+        )
+
+    def known_runs(self) -> list[RunInfo]:
+        """The runs listed in the Runs tab, read back from their folders (oldest first)."""
+        infos = (read_run(r.run_dir) for r in self.runs.runs if r.run_dir)
+        return [i for i in infos if i is not None]
+
+    def moved_runs(self, moved: dict[Path, Path]) -> None:
+        """Run folders moved (an untitled project's runs, on its first save): follow them."""
+        for r in self.runs.runs:
+            if r.run_dir and Path(r.run_dir) in moved:
+                new = moved[Path(r.run_dir)]
+                r.run_dir, r.name = str(new), new.name
+        if self.pending_keep is not None and self.pending_keep[0].path in moved:
+            info = read_run(moved[self.pending_keep[0].path])
+            self.pending_keep = (info, self.pending_keep[1]) if info is not None else None
+        self.runs.refresh()
+
+    def keep_weights(self, run: RunInfo, which: str) -> bool:
+        """Keep a run's weights as the project's weights: the sidecar now for a saved project, on the first save
+        for an untitled one. False (with the reason in the bar) when they do not fit the project's graph."""
+        project = self.project_provider()
+        what = run.describe(which)
+        if project.path is None:
+            self.pending_keep = (run, which)
+            self.keep_bar.show_message(f"Kept {what}: written beside the project when you save it.")
+            self.weights_kept.emit("")
+            return True
+        from ..run_weights import keep_run_weights
+
+        try:
+            path = keep_run_weights(project, run, which)
+        except (DlstudioError, OSError) as exc:
+            self.keep_bar.show_message(f"Could not keep the weights of {run.name}: {exc}")
+            return False
+        self.pending_keep = None
+        self.keep_bar.show_message(f"Kept {what} as the project's weights ({path.name}).")
+        self.weights_kept.emit(str(path))
+        return True
+
+    def write_pending_weights(self) -> Path | None:
+        """After the first save: write the weights kept while the project was untitled."""
+        if self.pending_keep is None:
+            return None
+        run, which = self.pending_keep
+        project = self.project_provider()
+        from ..run_weights import keep_run_weights
+
+        path = keep_run_weights(project, run, which)
+        self.pending_keep = None
+        self.keep_bar.show_message(f"Kept {run.describe(which)} as the project's weights ({path.name}).")
+        return path
+
     def _settings_edited(self) -> None:
         if self._loading:
             return
@@ -185,12 +279,9 @@ class TrainingWorkspace(QWidget):
         return self.worker is not None
 
     def _run_dir(self, project: Project) -> Path:
-        if self.runs_root is not None:
-            base = self.runs_root
-        elif project.path is not None:
-            base = project.path.parent / "runs"
-        else:
-            base = Path(tempfile.gettempdir()) / "dlstudio-runs"
+        from ..run_weights import runs_dir
+
+        base = self.runs_root if self.runs_root is not None else runs_dir(project)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         n = len(self.runs.runs) + 1
         return base / f"{project.name}-{stamp}-{n}"
@@ -231,6 +322,7 @@ class TrainingWorkspace(QWidget):
         self.live.set_status("Preparing data and model...")
         self.last_event = None
         self.predictions = None
+        self.keep_bar.hide()
         self.worker = worker
         worker.events_emitted.connect(self._on_events)
         worker.setup_failed.connect(self._on_setup_failed)
@@ -372,6 +464,10 @@ class TrainingWorkspace(QWidget):
             if self.tabs.currentWidget() is self.try_it:
                 QTimer.singleShot(0, self.try_it, self._attach_try_it)
         self._update_buttons()
+        if isinstance(self.last_event, Finished) and self.last_event.run_dir:
+            info = read_run(self.last_event.run_dir)
+            if info is not None:
+                self.keep_bar.offer(info)
         self.run_ended.emit(self.last_event)
 
     def _attach_try_it(self) -> None:
@@ -404,11 +500,20 @@ class TrainingWorkspace(QWidget):
         return {k: v.detach().cpu().clone() for k, v in state.items()}
 
     def open_export(self, kind: str) -> Any:
+        """The export dialog for the current project, offering the newest run's best weights first (when newer
+        than the project's). When the graph was edited since that run, the run's own graph is exported."""
+        from ...training.runs import graph_signature, newest_finished
         from ..export_dialogs import ExportDialog
 
-        project = (
-            self.run_project if self.trained_weights() is not None and self.run_project else self.project_provider()
-        )
-        dlg = ExportDialog(kind, project, weights=self.trained_weights(), parent=self)
+        project, runs = self.project_provider(), self.known_runs()
+        last = newest_finished(runs)
+        if (
+            last is not None
+            and self.run_project is not None
+            and last.graph_signature != graph_signature(project.graph.to_dict())
+            and last.graph_signature == graph_signature(self.run_project.graph.to_dict())
+        ):
+            project = self.run_project
+        dlg = ExportDialog(kind, project, runs=runs, parent=self)
         dlg.show()
         return dlg
