@@ -251,3 +251,65 @@ def test_imported_arithmetic_saves_and_exports(tmp_path) -> None:
     with torch.no_grad():
         want = result.compile()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(sess.run(None, {sess.get_inputs()[0].name: x})[0], want, rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- QDQ models
+def _qdq_model(with_activation_qdq: bool) -> onnx.ModelProto:
+    """Conv -> Relu -> Flatten -> Gemm with int8 weights behind DequantizeLinear (opset 19, per-channel conv
+    weights) and, optionally, uint8 QuantizeLinear/DequantizeLinear pairs on the activations."""
+    rng = np.random.default_rng(3)
+    wq = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    gq = rng.integers(-127, 128, (5, 4 * 36)).astype(np.int8)
+    inits = [
+        numpy_helper.from_array(wq, "wq"),
+        _init("ws", rng.uniform(0.001, 0.01, 4)),
+        numpy_helper.from_array(np.zeros(4, np.int8), "wz"),
+        numpy_helper.from_array(gq, "gq"),
+        _init("gs", 0.002),
+        numpy_helper.from_array(np.int8(0), "gz"),
+        _init("as", 0.05),
+        numpy_helper.from_array(np.uint8(128), "az"),
+    ]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["w"], axis=0),
+        helper.make_node("DequantizeLinear", ["gq", "gs", "gz"], ["g"]),
+    ]
+
+    def qdq(src: str) -> str:
+        if not with_activation_qdq:
+            return src
+        nodes.append(helper.make_node("QuantizeLinear", [src, "as", "az"], [f"{src}_q"]))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{src}_q", "as", "az"], [f"{src}_dq"]))
+        return f"{src}_dq"
+
+    nodes.append(helper.make_node("Conv", [qdq("x"), "w"], ["c"], pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("Relu", ["c"], ["r"]))
+    nodes.append(helper.make_node("Flatten", [qdq("r")], ["f"]))
+    nodes.append(helper.make_node("Gemm", ["f", "g"], ["y"], transB=1))
+    return _model(nodes, [_vi("x", ["N", 3, 6, 6])], [_vi("y", None)], inits, opset=19)
+
+
+def test_qdq_model_imports_as_the_float_model_of_its_weights() -> None:
+    """Weights are dequantized (folded), activation Quantize/Dequantize pairs dropped: the import equals
+    onnxruntime on the same model without the activation pairs, and stays near the quantized model."""
+    quantized = _qdq_model(True)
+    result = convert(quantized)
+    types = Counter(n.type for n in result.graph.nodes.values())
+    assert types["Conv2d"] == 1 and types["Linear"] == 1 and not any(t in types for t in GENERIC)
+    _check(_qdq_model(False), {"Conv2d": 1, "Linear": 1})
+    x = np.random.default_rng(0).uniform(-2, 2, (2, 3, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        got = result.compile()(torch.from_numpy(x)).numpy()
+    float_ref = ort.InferenceSession(_qdq_model(False).SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(got, float_ref.run(None, {"x": x})[0], rtol=0, atol=1e-5)
+    q_ref = ort.InferenceSession(quantized.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.max(np.abs(got - q_ref.run(None, {"x": x})[0])) < 0.5  # only the rounding of activations differs
+
+
+def test_dequantize_folding_per_channel() -> None:
+    from dlstudio.importers.onnx_ops_quant import dequantize
+
+    node = helper.make_node("DequantizeLinear", ["a", "b", "c"], ["d"], axis=0)
+    q = np.array([[1, 2], [3, 4]], np.int8)
+    got = dequantize(node, q, np.array([0.5, 2.0], np.float32), np.array([1, 0], np.int8))
+    np.testing.assert_array_equal(got, [[0.0, 0.5], [6.0, 8.0]])

@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (importing them registers their handlers in base.
     onnx_ops_arith,
     onnx_ops_dense,
     onnx_ops_norm,
+    onnx_ops_quant,
     onnx_ops_shape,
     onnx_ops_spatial,
     onnx_rnn,
