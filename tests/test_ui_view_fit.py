@@ -261,3 +261,15 @@ def test_plan_layout_wraps_only_long_graphs():
     assert len(rows) == 3 and max(p[0] for p in pos.values()) < 4 * X_STEP
     assert [pos[n][1] for n in order] == sorted(pos[n][1] for n in order)  # bands top to bottom, in order
     assert plan_layout(long_)[0] == plan_layout(long_, max_width=None)[0]
+
+
+def test_a_wrapped_graph_taller_than_the_view_opens_on_its_inputs(qtbot, win):
+    from dlstudio.core.layout import apply_layout
+
+    p = chain(60)
+    apply_layout(p.graph, max_width=1400)
+    win.set_project(p)
+    settle(qtbot)
+    assert win.view.zoom >= READABLE
+    first = win.scene.nodes[p.graph.topological_order()[0]]
+    assert visible_rect(win).contains(first.sceneBoundingRect())

@@ -198,10 +198,11 @@ def layers_of(graph: ModelGraph, outputs_last: bool = True) -> list[list[str]]:
     return [c for c in columns if c]
 
 
-def apply_layout(graph: ModelGraph) -> None:
+def apply_layout(graph: ModelGraph, max_width: float | None = None) -> None:
     """Move every node and block to its layered position through the graph's primitives (no undo step):
-    used on freshly built graphs such as imports."""
-    nodes, groups = plan_layout(graph)
+    used on freshly built graphs such as imports. `max_width` wraps a long graph into bands (see
+    `plan_layout`)."""
+    nodes, groups = plan_layout(graph, max_width=max_width)
     for nid, p in nodes.items():
         graph._set_position(nid, p)
     for gid, p in groups.items():

@@ -269,7 +269,10 @@ class GraphView(QGraphicsView):
             self.resetTransform()
             self.scale(zoom, zoom)
             half_w = self.viewport().width() / zoom / 2
-            self.centerOn(QPointF(rect.left() - 40 + half_w, rect.center().y()))
+            half_h = self.viewport().height() / zoom / 2
+            # the beginning: the left edge, and the top row when a wrapped graph is taller than the view
+            y = rect.center().y() if rect.height() / 2 + 40 <= half_h else rect.top() - 40 + half_h
+            self.centerOn(QPointF(rect.left() - 40 + half_w, y))
             self.zoom_changed.emit(self.zoom)
             self.minimap.refit()
             self._place_minimap()
