@@ -313,3 +313,21 @@ def test_dequantize_folding_per_channel() -> None:
     q = np.array([[1, 2], [3, 4]], np.int8)
     got = dequantize(node, q, np.array([0.5, 2.0], np.float32), np.array([1, 0], np.int8))
     np.testing.assert_array_equal(got, [[0.0, 0.5], [6.0, 8.0]])
+
+
+# ----------------------------------------------------------------------- ops rebuilt from catalog layers
+@pytest.mark.parametrize(("op", "mode"), [("DepthToSpace", "DCR"), ("DepthToSpace", "CRD"), ("SpaceToDepth", None)])
+def test_depth_and_space_rearrangements(op: str, mode: str | None) -> None:
+    kw = {"mode": mode} if mode else {}
+    m = _model([helper.make_node(op, ["x"], ["y"], blocksize=2, **kw)], [_vi("x", ["N", 8, 4, 6])], [_vi("y", None)])
+    types = _check(m, {})
+    assert set(types) <= {"Input", "Output", "Reshape", "Permute", "PixelShuffle"}
+
+
+def test_hard_sigmoid_and_hard_swish() -> None:
+    nodes = [
+        helper.make_node("HardSigmoid", ["x"], ["a"], alpha=0.3, beta=0.4),
+        helper.make_node("HardSwish", ["x"], ["b"]),
+    ]
+    m = _model(nodes, [_vi("x", ["N", 3, 7])], [_vi("a", None), _vi("b", None)], opset=14)
+    _check(m, {"Hardtanh": 2, "Arithmetic": 4, "Multiply": 1})

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .base import Context, Unsupported, Value, handles
+from .onnx_ops_common import attrs
 
 _OPS = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow"}
 _NEUTRAL = {"add": 0.0, "sub": 0.0, "mul": 1.0, "div": 1.0, "pow": 1.0}
@@ -74,4 +75,21 @@ def _unary(ctx: Context, node: Any, name: str) -> None:
     op, value, reverse = _UNARY[node.op_type]
     x = ctx.value(node.input[0])
     v = arithmetic(ctx, x, op, np.asarray(value, dtype=np.float32), name, reverse, learnable=False)
+    ctx.bind(node.output[0], v)
+
+
+@handles("HardSigmoid", "HardSwish")
+def _hard_sigmoid(ctx: Context, node: Any, name: str) -> None:
+    """max(0, min(1, alpha * x + beta)) as scale, shift and Hardtanh(0, 1); HardSwish multiplies x by it."""
+
+    at = attrs(node)
+    swish = node.op_type == "HardSwish"
+    alpha = 1.0 / 6.0 if swish else float(at.get("alpha", 0.2))
+    beta = 0.5 if swish else float(at.get("beta", 0.5))
+    x = ctx.value(node.input[0])
+    v = arithmetic(ctx, x, "mul", np.float32(alpha), f"{name}_scale", learnable=False)
+    v = arithmetic(ctx, v, "add", np.float32(beta), f"{name}_shift", learnable=False)
+    v = ctx.add("Hardtanh", [v], {"min_val": 0.0, "max_val": 1.0}, label=name if not swish else f"{name}_gate")[0]
+    if swish:
+        v = ctx.add("Multiply", [x, v], label=name)[0]
     ctx.bind(node.output[0], v)

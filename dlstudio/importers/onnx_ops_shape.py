@@ -187,12 +187,33 @@ def _gather(ctx: Context, node: Any, name: str) -> None:
 @handles("DepthToSpace")
 def _depth_to_space(ctx: Context, node: Any, name: str) -> None:
     at = attrs(node)
-    if at.get("mode", "DCR") != "CRD":
-        raise Unsupported("DCR mode (PixelShuffle is CRD)")
-    ctx.bind(
-        node.output[0],
-        ctx.add("PixelShuffle", [ctx.value(node.input[0])], {"upscale_factor": int(at["blocksize"])}, label=name)[0],
-    )
+    b = int(at["blocksize"])
+    x = ctx.value(node.input[0])
+    if at.get("mode", "DCR") == "CRD":
+        ctx.bind(node.output[0], ctx.add("PixelShuffle", [x], {"upscale_factor": b}, label=name)[0])
+        return
+    if x.info.rank != 4:
+        raise Unsupported(f"depth to space of a rank-{x.info.rank} tensor")
+    c, h, w = (int(d) for d in x.info.shape[1:])
+    # DCR: (C, H, W) -> (b, b, C/b², H, W) -> (C/b², H, b, W, b) -> (C/b², H*b, W*b)
+    v = ctx.add("Reshape", [x], {"shape": (b, b, c // (b * b), h, w)}, label=f"{name}_split")[0]
+    v = ctx.add("Permute", [v], {"dims": (3, 4, 1, 5, 2)}, label=f"{name}_permute")[0]
+    ctx.bind(node.output[0], ctx.add("Reshape", [v], {"shape": (c // (b * b), h * b, w * b)}, label=name)[0])
+
+
+@handles("SpaceToDepth")
+def _space_to_depth(ctx: Context, node: Any, name: str) -> None:
+    b = int(attrs(node)["blocksize"])
+    x = ctx.value(node.input[0])
+    if x.info.rank != 4:
+        raise Unsupported(f"space to depth of a rank-{x.info.rank} tensor")
+    c, h, w = (int(d) for d in x.info.shape[1:])
+    if h % b or w % b:
+        raise Unsupported(f"height {h} and width {w} must be multiples of the block size {b}")
+    # (C, H, W) -> (C, H/b, b, W/b, b) -> (b, b, C, H/b, W/b) -> (C*b², H/b, W/b)
+    v = ctx.add("Reshape", [x], {"shape": (c, h // b, b, w // b, b)}, label=f"{name}_split")[0]
+    v = ctx.add("Permute", [v], {"dims": (3, 5, 1, 2, 4)}, label=f"{name}_permute")[0]
+    ctx.bind(node.output[0], ctx.add("Reshape", [v], {"shape": (c * b * b, h // b, w // b)}, label=name)[0])
 
 
 @handles("ReduceMean", "ReduceMax")
