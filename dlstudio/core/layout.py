@@ -68,8 +68,8 @@ def _place(
 
 BAND_GAP = 70.0  # between the rows of a wrapped layout
 # A pipeline this short reads best on one line even when that needs a little zooming out; a longer one can't be
-# read on one line on any common screen (9 columns need ~1,670 px at 60 %), so it wraps.
-MIN_WRAP_COLUMNS = 8
+# read on one line at 60 % on a 1440-px screen (7 columns need ~1,270 px of canvas), so it wraps.
+MIN_WRAP_COLUMNS = 6
 
 
 def _place_wrapped(
