@@ -272,7 +272,18 @@ class GraphView(QGraphicsView):
             half_h = self.viewport().height() / zoom / 2
             # the beginning: the left edge, and the top row when a wrapped graph is taller than the view
             y = rect.center().y() if rect.height() / 2 + 40 <= half_h else rect.top() - 40 + half_h
-            self.centerOn(QPointF(rect.left() - 40 + half_w, y))
+            # whole columns only: the leading columns that fit are shown whole, the next one not cut in half
+            view_w = 2 * half_w
+            rects = self._visible_node_rects()
+            fitting = [r.right() for r in rects if r.right() - rect.left() <= view_w - 40]
+            margin = 40.0
+            if fitting:
+                span = max(fitting) - rect.left()
+                margin = (view_w - span) / 2
+                beyond = [r.left() for r in rects if r.left() > max(fitting)]
+                if beyond:  # keep the next column wholly out of view rather than cut
+                    margin = min(max(margin, view_w - (min(beyond) - rect.left()) + 12), view_w - span - 20)
+            self.centerOn(QPointF(rect.left() - margin + half_w, y))
             self.zoom_changed.emit(self.zoom)
             self.minimap.refit()
             self._place_minimap()
@@ -290,6 +301,11 @@ class GraphView(QGraphicsView):
             stack.setClean()
         scene.apply_analysis(set())
         return done
+
+    def _visible_node_rects(self) -> list[QRectF]:
+        scene = self.scene()
+        items = scene.items() if scene is not None else []
+        return [i.sceneBoundingRect() for i in items if isinstance(i, NodeItem) and i.isVisible()]
 
     def _visible_nodes_rect(self) -> QRectF:
         rect = QRectF()
