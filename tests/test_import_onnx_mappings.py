@@ -331,3 +331,8 @@ def test_hard_sigmoid_and_hard_swish() -> None:
     ]
     m = _model(nodes, [_vi("x", ["N", 3, 7])], [_vi("a", None), _vi("b", None)], opset=14)
     _check(m, {"Hardtanh": 2, "Arithmetic": 4, "Multiply": 1})
+
+
+def test_selu_with_its_own_constants_is_an_elu_and_a_scale() -> None:
+    m = _model([helper.make_node("Selu", ["x"], ["y"], alpha=2.0, gamma=3.0)], [_vi("x", ["N", 5])], [_vi("y", None)])
+    _check(m, {"ELU": 1, "Arithmetic": 1})

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..layers.registry import REGISTRY
 from .base import Context, Unsupported, handles
+from .onnx_ops_arith import arithmetic
 from .onnx_ops_common import _axis, _opt, attrs
 
 _SIMPLE = {
@@ -52,7 +53,11 @@ def _selu(ctx: Context, node: Any, name: str) -> None:
         abs(at.get("alpha", 1.67326319) - 1.6732632423543772) > 1e-5
         or abs(at.get("gamma", 1.05070102) - 1.0507009873554805) > 1e-5
     ):
-        raise Unsupported("SELU with non-standard alpha/gamma has no catalog layer")
+        # gamma * ELU_alpha(x): an ELU and a fixed scale
+        x = ctx.add("ELU", [ctx.value(node.input[0])], {"alpha": float(at.get("alpha", 1.67326319))}, label=name)[0]
+        gamma = np.float32(at.get("gamma", 1.05070102))
+        ctx.bind(node.output[0], arithmetic(ctx, x, "mul", gamma, f"{name}_gamma", learnable=False))
+        return
     ctx.bind(node.output[0], ctx.add("SELU", [ctx.value(node.input[0])], label=name)[0])
 
 
