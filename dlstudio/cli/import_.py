@@ -87,6 +87,13 @@ def run(args: argparse.Namespace) -> int:
     except DlstudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # never a traceback: say what failed and that nothing was written
+        print(
+            f"error: importing {args.model} failed ({type(exc).__name__}: {exc}); nothing was written. "
+            f"Please report this with the model file.",
+            file=sys.stderr,
+        )
+        return 2
     print(result.report.format())
     print(f"project: {target} ({len(result.graph)} nodes)")
     return 0

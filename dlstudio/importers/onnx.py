@@ -19,7 +19,7 @@ import numpy as np
 from ..analysis.shapes import infer_node
 from ..compiler.report import Report, compare_outputs
 from ..core.edits import AddNode, Connect
-from ..core.errors import ModelImportError
+from ..core.errors import DlstudioError, ModelImportError
 from ..core.graph import Edge, Node
 from ..core.layout import apply_layout
 from ..nn.onnx_op import onnx_supported
@@ -279,7 +279,7 @@ def convert(
             ctx.batch_tainted.add(n.output[0])
             continue
         handler = HANDLERS.get(n.op_type)
-        reason = "no catalog layer for this op"
+        reason = "no catalog layer for this op, and the generic ONNX op does not implement it"
         if handler is not None:
             mark = _mark(ctx)
             try:
@@ -288,11 +288,16 @@ def convert(
             except Unsupported as exc:
                 reason = str(exc)
                 _rollback(ctx, mark)
+            except Exception as exc:  # a mapping bug must not end the import with a traceback
+                reason = f"the {n.op_type} mapping failed ({type(exc).__name__}: {_first_line(exc)})"
+                _rollback(ctx, mark)
         if onnx_supported(n.op_type):
+            mark = _mark(ctx)
             try:
                 add_generic(ctx, n, name)
                 continue
-            except Unsupported as exc:
+            except (Unsupported, DlstudioError) as exc:
+                _rollback(ctx, mark)
                 reason = str(exc) if handler is None else f"{reason}; as a generic ONNX op: {exc}"
         refuse(n, name, reason)
     output_names: list[str] = []

@@ -22,7 +22,11 @@ from torch import nn
 from .onnx_op_math import MATH_OPS, OnnxArgs
 from .onnx_op_shape import SHAPE_OPS
 
-ONNX_OPS: dict[str, Any] = {**MATH_OPS, **SHAPE_OPS}
+
+def onnx_ops() -> dict[str, Any]:
+    """The op table (built on use: the code exporter may inline the op-family modules after this one)."""
+    return {**MATH_OPS, **SHAPE_OPS}
+
 
 # inputs read as Python values (shapes, axes, sizes): always written as literals, never trained
 STATIC_INPUTS: dict[str, tuple[int, ...]] = {
@@ -61,7 +65,7 @@ _DTYPES = {"float32": torch.float32, "int64": torch.int64, "bool": torch.bool}
 
 def onnx_supported(op_type: str) -> bool:
     """Whether OnnxOp can run this ONNX op type."""
-    return op_type in ONNX_OPS
+    return op_type in onnx_ops()
 
 
 class OnnxOp(nn.Module):
@@ -69,13 +73,14 @@ class OnnxOp(nn.Module):
 
     def __init__(self, op_type: str, attributes: dict, layout: list, opset: int = 13) -> None:
         super().__init__()
-        if op_type not in ONNX_OPS:
+        table = onnx_ops()
+        if op_type not in table:
             raise ValueError(f"ONNX op {op_type!r} has no torch implementation in dlstudio")
         self.op_type = op_type
         self.attributes = dict(attributes)
         self.layout = list(layout)
         self.opset = int(opset)
-        self._fn = ONNX_OPS[op_type]
+        self._fn = table[op_type]
         self._literals: dict[int, Any] = {}
         for i, entry in enumerate(self.layout):
             if isinstance(entry, dict):
