@@ -336,3 +336,11 @@ def test_hard_sigmoid_and_hard_swish() -> None:
 def test_selu_with_its_own_constants_is_an_elu_and_a_scale() -> None:
     m = _model([helper.make_node("Selu", ["x"], ["y"], alpha=2.0, gamma=3.0)], [_vi("x", ["N", 5])], [_vi("y", None)])
     _check(m, {"ELU": 1, "Arithmetic": 1})
+
+
+@pytest.mark.parametrize("pads", [[1, 1, 0, 0], [1, 2, 1, 1], [0, 0, 0, 0]])
+def test_conv_transpose_with_a_smaller_end_pad_uses_output_padding(pads: list[int]) -> None:
+    w = np.random.default_rng(2).standard_normal((3, 4, 3, 3))
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=pads)
+    m = _model([node], [_vi("x", ["N", 3, 5, 6])], [_vi("y", None)], [_init("w", w)])
+    _check(m, {"ConvTranspose2d": 1})

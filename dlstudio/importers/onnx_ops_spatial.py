@@ -81,15 +81,20 @@ def _conv_t(ctx: Context, node: Any, name: str) -> None:
         raise Unsupported("output_shape / auto_pad SAME on ConvTranspose")
     groups = int(at.get("group", 1))
     pads = list(at.get("pads", [0] * (2 * nd)))
-    if pads[:nd] != pads[nd:]:
-        raise Unsupported(f"asymmetric pads {pads}")
+    strides = list(at.get("strides", [1] * nd))
+    dil = list(at.get("dilations", [1] * nd))
+    # both crop `begin` from the full transposed output and end where the size says: a smaller end pad is
+    # torch's output_padding (which must stay below the stride or dilation)
+    out_pad = [int(o) + b - e for o, b, e in zip(at.get("output_padding", [0] * nd), pads[:nd], pads[nd:])]
+    if any(not 0 <= o < max(s, d) for o, s, d in zip(out_pad, strides, dil)):
+        raise Unsupported(f"pads {pads}: an end pad larger than the begin pad (or by a stride or more) crops")
     params = {
         "out_channels": int(w.shape[1]) * groups,
         "kernel_size": tuple(at.get("kernel_shape", w.shape[2:])),
-        "stride": tuple(at.get("strides", [1] * nd)),
+        "stride": tuple(strides),
         "padding": tuple(pads[:nd]),
-        "output_padding": tuple(at.get("output_padding", [0] * nd)),
-        "dilation": tuple(at.get("dilations", [1] * nd)),
+        "output_padding": tuple(out_pad),
+        "dilation": tuple(dil),
         "groups": groups,
         "bias": b is not None,
     }
