@@ -100,6 +100,8 @@ class GraphView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._refit_on_resize = False  # set by fit_readable() until the user zooms or pans
+        # scrolling and edits re-place the minimap once per burst, not once per scroll step
+        self._minimap_timer = QTimer(self, singleShot=True, interval=30, timeout=self._place_minimap)
         self._pan_from: QPoint | None = None
         self._space = False
         self._editor: QLineEdit | None = None
@@ -121,7 +123,7 @@ class GraphView(QGraphicsView):
 
     def _scene_changed(self, _rects: object) -> None:
         self.minimap.schedule()
-        self._place_minimap()
+        self._minimap_timer.start()
 
     def set_minimap(self, on: bool) -> None:
         self.minimap_enabled = on
@@ -161,7 +163,8 @@ class GraphView(QGraphicsView):
         if scene is None:
             return False
         rect = self.mapToScene(area.adjusted(-6, -6, 6, 6)).boundingRect()
-        return any(isinstance(i, NodeItem) and i.isVisible() for i in scene.items(rect))
+        items = scene.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+        return any(isinstance(i, NodeItem) and i.isVisible() for i in items)
 
     def graph_fits(self) -> bool:
         """Whether every visible node lies inside the viewport."""
@@ -180,7 +183,7 @@ class GraphView(QGraphicsView):
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
         self.minimap.viewport().update()
-        self._place_minimap()
+        self._minimap_timer.start()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         scene = self.scene()
@@ -212,7 +215,7 @@ class GraphView(QGraphicsView):
         self.scale(f, f)
         self.zoom_changed.emit(self.zoom)
         self.minimap.viewport().update()
-        self._place_minimap()
+        self._minimap_timer.start()
 
     def zoom_in(self) -> None:
         self.set_zoom(1.2)
@@ -304,14 +307,15 @@ class GraphView(QGraphicsView):
 
     def _visible_node_rects(self) -> list[QRectF]:
         scene = self.scene()
-        items = scene.items() if scene is not None else []
-        return [i.sceneBoundingRect() for i in items if isinstance(i, NodeItem) and i.isVisible()]
+        if not isinstance(scene, GraphScene):
+            return []
+        items: list[NodeItem] = [*scene.nodes.values(), *scene.blocks.values()]
+        return [i.sceneBoundingRect() for i in items if i.isVisible()]
 
     def _visible_nodes_rect(self) -> QRectF:
         rect = QRectF()
-        for i in self.scene().items() if self.scene() is not None else []:
-            if isinstance(i, NodeItem) and i.isVisible():
-                rect = rect.united(i.sceneBoundingRect())
+        for r in self._visible_node_rects():
+            rect = rect.united(r)
         return rect
 
     def centre_on_node(self, item: NodeItem) -> None:
