@@ -95,7 +95,7 @@ def _pool_model(op: str, pads: list[int], opset: int = 11, relu: bool = False, *
     return _model(nodes, [_vi("x", ["N", 3, 13, 13])], [_vi("y", None)], [_init("w", w)], opset)
 
 
-@pytest.mark.parametrize("opset", [9, 11, 17])
+@pytest.mark.parametrize("opset", [7, 9, 11, 17])
 @pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
 def test_pool_with_end_padding_becomes_a_ceil_mode_pool(op: str, opset: int) -> None:
     """AlexNet/GoogLeNet (caffe-converted) pools pad [0, 0, 1, 1]: torch's ceil_mode gives the same windows."""
@@ -133,6 +133,32 @@ def test_max_pool_with_begin_padding_of_signed_values_is_refused() -> None:
         _pool(ctx, _pool_model("MaxPool", [1, 1, 0, 0]).graph.node[1], "pool")
 
 
+class _AlexNetStyle(nn.Module):
+    """Strided conv, overlapping ceil-mode pools, dropout and a classifier, as in AlexNet/CaffeNet (torch's
+    exporter writes LocalResponseNorm as a decomposition, not ONNX's LRN, so it is left out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 5, stride=2, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(8, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.AvgPool2d(3, 2, padding=1),
+        )
+        self.classifier = nn.Sequential(nn.Dropout(), nn.Linear(8 * 3 * 3, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+@pytest.mark.parametrize("opset", [7, 9, 11, 13, 17])
+def test_alexnet_style_export(opset: int) -> None:
+    torch.manual_seed(0)
+    _check(_exported(_AlexNetStyle(), (3, 21, 21), opset), {"Conv2d": 2, "MaxPool2d": 1, "AvgPool2d": 1, "Linear": 1})
+
+
 # ---------------------------------------------------------------------------------- arithmetic constants
 class _FoldedNorm(nn.Module):
     """DenseNet/Inception-v2 style: conv, then a batch norm folded to a per-channel scale and shift."""
@@ -148,7 +174,7 @@ class _FoldedNorm(nn.Module):
         return 1.0 - (y / 2.0) ** 2.0
 
 
-@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+@pytest.mark.parametrize("opset", [7, 9, 11, 13, 17])
 def test_folded_batch_norm_scale_and_shift_become_arithmetic_layers(opset: int) -> None:
     torch.manual_seed(0)
     types = _check(_exported(_FoldedNorm(), (3, 8, 8), opset), {"Arithmetic": 4, "Conv2d": 1})
@@ -219,7 +245,7 @@ class _SqueezeHead(nn.Module):
         return torch.softmax(self.pool(torch.relu(self.conv(x))), dim=1)
 
 
-@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+@pytest.mark.parametrize("opset", [7, 9, 11, 13, 17])
 def test_squeezenet_style_softmax_exported_by_torch(opset: int) -> None:
     torch.manual_seed(0)
     _check(_exported(_SqueezeHead(), (3, 9, 9), opset), {"Softmax": 1, "Conv2d": 1})
