@@ -384,13 +384,17 @@ def _batch_norm(a: OnnxArgs, at: dict, op: int) -> torch.Tensor:
     return F.batch_norm(a.t(0), a.t(3), a.t(4), weight=a.t(1), bias=a.t(2), training=False, eps=at.get("epsilon", 1e-5))
 
 
-def _layer_norm(a: OnnxArgs, at: dict, op: int) -> torch.Tensor:
+def _layer_norm(a: OnnxArgs, at: dict, op: int) -> Any:
     x = a.t(0)
     axis = _axis(int(at.get("axis", -1)), x.dim())
-    shape = tuple(x.shape[axis:])
-    w = a.t(1).expand(shape) if a.has(1) else None
-    b = a.t(2).expand(shape) if a.has(2) else None
-    return F.layer_norm(x, shape, w, b, eps=at.get("epsilon", 1e-5))
+    dims = list(range(axis, x.dim()))
+    mean = x.mean(dim=dims, keepdim=True)
+    inv_std = torch.rsqrt(((x - mean) ** 2).mean(dim=dims, keepdim=True) + at.get("epsilon", 1e-5))
+    y = (x - mean) * inv_std * a.t(1)
+    if a.has(2):
+        y = y + a.t(2)
+    n_out = int(at.get("_outputs", 1))
+    return (y, mean, inv_std)[:n_out] if n_out > 1 else y
 
 
 def _lrn(a: OnnxArgs, at: dict, op: int) -> torch.Tensor:

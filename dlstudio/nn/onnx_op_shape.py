@@ -6,6 +6,7 @@ Each function takes (args, attributes, opset) and follows the ONNX operator spec
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -363,8 +364,12 @@ def _nonzero(a: OnnxArgs, at: dict, op: int) -> torch.Tensor:
     return torch.nonzero(a.t(0)).t()
 
 
-def _dropout(a: OnnxArgs, at: dict, op: int) -> torch.Tensor:
-    return a.t(0)
+def _dropout(a: OnnxArgs, at: dict, op: int) -> Any:
+    """Inference semantics (as onnxruntime without training_mode): the input, and an all-true mask."""
+    x = a.t(0)
+    if int(at.get("_outputs", 1)) > 1:
+        return x, torch.ones_like(x, dtype=torch.bool)
+    return x
 
 
 SHAPE_OPS: dict[str, Callable] = {
