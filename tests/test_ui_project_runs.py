@@ -15,7 +15,7 @@ from dlstudio.io.project import Project
 from dlstudio.training.events import Finished
 from dlstudio.training.quick import mlp_for
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def _iris(epochs: int = 4) -> Project:
 
 def _train(qtbot, win) -> Finished:
     ws = win.training_workspace()
-    with qtbot.waitSignal(ws.run_ended, timeout=120000) as blocker:
+    with qtbot.waitSignal(ws.run_ended, timeout=240000) as blocker:
         assert win.start_training()
     assert isinstance(blocker.args[0], Finished), blocker.args[0]
     qtbot.waitUntil(lambda: not ws.results.pending, timeout=10000)

@@ -144,7 +144,7 @@ def _weights(project: Any, given: str | None, source: str) -> tuple[Any, str]:
         run = newest_finished(runs, graph)
         if run is None:
             raise WeightsError(f"no finished run of this graph under {project.path.parent / 'runs'}")
-        return run_state(run), f"newest run: {run.describe()}"
+        return run_state(run), f"newest {run.describe()}"
     if source == "project":
         if sidecar is None:
             raise WeightsError(f"{project.name} has no weights file beside it (train it and keep the weights)")

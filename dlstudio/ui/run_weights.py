@@ -67,7 +67,7 @@ def weight_choices(project: Project, runs: list[RunInfo] | None = None) -> tuple
     preferred = preferred_weights(runs, graph, sidecar)
     newest = newest_finished(runs, graph)
     if newest is not None:
-        choices.append(WeightsChoice("run", f"newest run: {newest.describe()}", run=newest))
+        choices.append(WeightsChoice("run", f"newest {newest.describe()}", run=newest))
     if sidecar is not None:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(sidecar.stat().st_mtime))
         choices.append(WeightsChoice("project", f"project weights ({sidecar.name}, saved {stamp})", path=sidecar))

@@ -27,6 +27,15 @@ def record_of(info: RunInfo) -> RunRecord:
     return record
 
 
+def _summary(run: RunInfo, which: str) -> str:
+    """The offer for one set of weights: "best: epoch 85, val_accuracy 0.9667"."""
+    bits = [f"epoch {run.epoch(which)}"] if run.epoch(which) is not None else []
+    m = run.metric(which)
+    if m is not None:
+        bits.append(f"{m[0]} {m[1]:.4g}")
+    return f"{which}: {', '.join(bits)}"
+
+
 class KeepWeightsBar(QFrame):
     """Shown when a run ends with weights: keep its best (or last) weights as the project's weights."""
 
@@ -67,9 +76,9 @@ class KeepWeightsBar(QFrame):
         self.keep_best.setVisible(has_best)
         self.keep_last.setVisible(run.weights_file("last") is not None)
         self.dismiss.setText("Not now")
+        offers = [_summary(run, w) for w in ("best", "last") if run.weights_file(w) is not None]
         self.text.setText(
-            f"<b>Run {run.status}.</b> Keep its weights as the project's weights? "
-            f"Best: {run.describe('best' if has_best else 'last').removeprefix(f'run {run.name}, ')}."
+            f"<b>Run {run.status}.</b> Keep its weights as the project's weights? " + " \u00b7 ".join(offers)
         )
         self.show()
 
