@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for name, build in EXAMPLES.items():
         project = build()
-        apply_layout(project.graph)  # the studio's own layout: collapsed blocks take one cell each
+        # the studio's own layout, wrapped into rows as wide as a 1440x900 window shows at a readable zoom
+        apply_layout(project.graph, max_width=1350)
         target = args.out / f"{name}.dlstudio"
         if args.check:
             if not target.is_file() or target.read_text(encoding="utf-8") != project.to_json():
