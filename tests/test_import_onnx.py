@@ -76,6 +76,8 @@ def test_generic_ops_import_and_match_onnxruntime() -> None:
     ops = sorted(n.params["op_type"] for n in result.graph.nodes_of_type("OnnxOp"))
     assert ops == ["CumSum", "Erf"]
     assert result.report.worst_diff < 1e-5
+    assert result.report.details["generic_ops"] == {"CumSum": 1, "Erf": 1}
+    assert any("imported as-is as generic ONNX ops" in w for w in result.report.warnings)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +125,9 @@ def test_onnx_ml_and_string_ops_are_refused_by_name() -> None:
         import_onnx(m)
 
 
-def test_parity_is_skipped_with_a_reason_when_onnxruntime_cannot_load_the_file(monkeypatch) -> None:
+def test_parity_is_skipped_with_a_reason_when_onnxruntime_cannot_load_the_file(
+    monkeypatch, tmp_path: Path, capsys
+) -> None:
     import onnxruntime as ort
 
     m = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", ["N", 4])], [_vi("y", ["N", 4])])
@@ -135,6 +139,11 @@ def test_parity_is_skipped_with_a_reason_when_onnxruntime_cannot_load_the_file(m
     result = import_onnx(m)
     assert any("parity not checked" in w and "Could not find an implementation" in w for w in result.report.warnings)
     assert not result.report.max_abs_diff
+    path = tmp_path / "m.onnx"
+    onnx.save(m, str(path))
+    assert run_cli(["import", str(path), "-o", str(tmp_path / "m.dlstudio")]) == 0
+    out = capsys.readouterr()
+    assert "parity not checked" in out.out and "Traceback" not in out.err
 
 
 def test_constant_subgraph_is_folded_into_linear_weights() -> None:

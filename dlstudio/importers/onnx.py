@@ -340,6 +340,17 @@ def convert(
     apply_layout(ctx.graph)
     report = Report(kind="onnx-import", path=Path(source) if isinstance(source, (str, os.PathLike)) else None)
     report.details.update(opset=opset, nodes=len(ctx.graph), onnx_nodes=len(g.node), folded=len(ctx.consts))
+    generic: dict[str, int] = {}
+    for node in ctx.graph.nodes.values():
+        if node.type == "OnnxOp":
+            op = str(node.params.get("op_type"))
+            generic[op] = generic.get(op, 0) + 1
+    if generic:
+        report.details["generic_ops"] = dict(sorted(generic.items()))
+        listed = ", ".join(f"{op} x{k}" for op, k in sorted(generic.items(), key=lambda kv: (-kv[1], kv[0])))
+        report.warnings.append(
+            f"{sum(generic.values())} op(s) imported as-is as generic ONNX ops (OnnxOp, no catalog layer): {listed}"
+        )
     if ctx.fixed_batch:
         batch = ctx.fixed_batch[0][1]
         report.details["fixed_batch"] = batch
