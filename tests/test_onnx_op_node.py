@@ -234,3 +234,26 @@ def test_spec_is_torch_free_and_explained() -> None:
     spec = get_spec("OnnxOp")
     assert spec.explanation.startswith("An ONNX operation imported as-is")
     assert "imported" in spec.tags
+
+
+def test_ops_that_mix_the_batch_work_at_the_files_fixed_batch() -> None:
+    m = _model(
+        [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0]), helper.make_node("Erf", ["t"], ["y"])],
+        [_vi("x", [3, 4])],
+        [_vi("y", [4, 3])],
+    )
+    result = dls.import_onnx(m)
+    assert result.report.details["fixed_batch"] == 3
+    assert any("works only at the batch size the file fixes (3)" in w for w in result.report.warnings)
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(result.compile()(x), torch.erf(x.t()))
+
+
+def test_batch_only_inputs_import() -> None:
+    m = _model([helper.make_node("Softsign", ["x"], ["y"])], [_vi("x", ["N"])], [_vi("y", ["N"])])
+    result = dls.import_onnx(m)
+    assert result.graph.nodes_of_type("Input")[0].params["shape"] == ()
+    x = torch.randn(5)
+    with torch.no_grad():
+        torch.testing.assert_close(result.compile()(x), x / (1 + x.abs()))
