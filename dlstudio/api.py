@@ -41,9 +41,15 @@ def _graph_and_weights(source: ModelGraph | Project, weights: Any) -> tuple[Mode
 
 
 def _export_options(source: ModelGraph | Project, options: dict[str, Any]) -> tuple[ModelGraph, dict[str, Any]]:
-    """The exporter's graph and options: a project adds its saved weights (as `dlstudio export` does) unless the
-    caller passed `weights=`."""
-    graph, weights = _graph_and_weights(source, options.pop("weights", "sidecar"))
+    """The exporter's graph and options. A project brings the weights every export route uses (as `dlstudio
+    export` does): its newest finished run's best weights when newer than its sidecar, else the sidecar; an
+    explicit `weights=` wins."""
+    if isinstance(source, ModelGraph) or "weights" in options:
+        graph, weights = _graph_and_weights(source, options.pop("weights", "sidecar"))
+    else:
+        from .training.runs import export_weights
+
+        graph, (weights, _) = source.graph, export_weights(source)
     if weights is not None:
         options["weights"] = weights
     return graph, options
@@ -73,7 +79,8 @@ def compile(  # noqa: A001 - mirrors torch.compile
 
 def export_onnx(source: ModelGraph | Project, path: Any, **options: Any):
     """Export a graph or a project to ONNX, checked with onnx.checker and onnxruntime. Returns a Report (see
-    dlstudio.export.onnx). A project exports with its weights sidecar unless `weights=` is given."""
+    dlstudio.export.onnx). A project exports with its newest finished run's best weights when they are newer than
+    its sidecar, else with the sidecar, unless `weights=` is given."""
     from .export.onnx import export_onnx as _export
 
     graph, options = _export_options(source, dict(options))

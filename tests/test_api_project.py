@@ -255,3 +255,28 @@ def test_package_imports_point_inward(package: str) -> None:
         if upward:
             offenders[path.relative_to(PKG).as_posix()] = sorted(upward)
     assert offenders == {}
+
+
+def test_export_onnx_of_a_project_uses_its_newest_run(tmp_path: Path) -> None:
+    """Like File > Export and `dlstudio export`: a finished run newer than the project's weights is what the
+    scripted export ships, and its report's model reproduces that run's best weights."""
+    from dlstudio.training.project import train_project
+    from dlstudio.training.runs import newest_finished, project_runs, run_state
+
+    g = dls.Graph()
+    g.output(
+        "logits", g.add("Linear", g.add("ReLU", g.add("Linear", g.input("x", (4,)), out_features=8)), out_features=3)
+    )
+    project = dls.Project(graph=g, data={"dataset": "iris"}, training={"epochs": 3, "lr": 0.05})
+    project.save(tmp_path / "iris.dlstudio")
+    train_project(project, run_dir=tmp_path / "runs" / "iris-20261206-000000-1")
+    newest = newest_finished(project_runs(tmp_path / "runs", project.name), project.graph.to_dict())
+    assert newest is not None
+    dls.export_onnx(project, tmp_path / "iris.onnx")
+    args = sample_inputs(project.graph, 5, seed=3)
+    want = run(dls.compile(project.graph, weights=run_state(newest)), args)
+    sess = ort.InferenceSession(str(tmp_path / "iris.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: args[0].numpy()})
+    np.testing.assert_allclose(got[0], want[0].detach().numpy(), atol=1e-5)
+    seeded = run(dls.compile(project.graph, weights=None), args)
+    assert_differs([torch.from_numpy(got[0])], seeded)

@@ -129,24 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _weights(project: Any, given: str | None, source: str) -> tuple[Any, str]:
     """The exporters' `weights=` and the words naming them."""
-    from ..core.errors import WeightsError
-    from ..training.runs import newest_finished, preferred_weights, project_runs, run_state
+    from ..training.runs import export_weights
 
     if given is not None:
         return given, given
-    sidecar = project.saved_weights
-    runs = project_runs(project.path.parent / "runs", project.name) if project.path is not None else []
-    graph = project.graph.to_dict()
-    if source == "auto":
-        run = preferred_weights(runs, graph, sidecar)
-        source = "run" if run is not None else "project" if sidecar is not None else "seed"
-    if source == "run":
-        run = newest_finished(runs, graph)
-        if run is None:
-            raise WeightsError(f"no finished run of this graph under {project.path.parent / 'runs'}")
-        return run_state(run), f"newest {run.describe()}"
-    if source == "project":
-        if sidecar is None:
-            raise WeightsError(f"{project.name} has no weights file beside it (train it and keep the weights)")
-        return str(sidecar), f"project weights ({sidecar})"
-    return None, "seeded initialisation (untrained)"
+    return export_weights(project, source)

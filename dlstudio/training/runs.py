@@ -338,3 +338,29 @@ def run_state(run: RunInfo, which: str | None = None) -> dict[str, Any]:
     if path is None:
         raise FileNotFoundError(f"{run.path}: the run kept no weights (best.safetensors / last.safetensors)")
     return dict(load_file(str(path)))
+
+
+def export_weights(project: Any, source: str = "auto") -> tuple[Any, str]:
+    """The weights an export of `project` uses, and the words naming them (every export route asks here: the
+    studio's dialogs, `dlstudio export`, `dls.export_onnx(project)`). source: "auto" (the newest finished run's
+    best weights when newer than the project's sidecar, else the sidecar, else the seeded initialisation),
+    "run", "project" or "seed"."""
+    from ..core.errors import WeightsError
+
+    sidecar = project.saved_weights
+    runs = project_runs(project.path.parent / "runs", project.name) if project.path is not None else []
+    graph = project.graph.to_dict()
+    if source == "auto":
+        run = preferred_weights(runs, graph, sidecar)
+        source = "run" if run is not None else "project" if sidecar is not None else "seed"
+    if source == "run":
+        run = newest_finished(runs, graph)
+        if run is None:
+            where = project.path.parent / "runs" if project.path is not None else "the project's runs folder"
+            raise WeightsError(f"no finished run of this graph under {where}")
+        return run_state(run), f"newest {run.describe()}"
+    if source == "project":
+        if sidecar is None:
+            raise WeightsError(f"{project.name} has no weights file beside it (train it and keep the weights)")
+        return str(sidecar), f"project weights ({sidecar})"
+    return None, "seeded initialisation (untrained)"
