@@ -80,6 +80,7 @@ def test_weight_layouts_and_mismatch_errors(tmp_path: Path) -> None:
         apply_weights(dls.compile(other), other, {"linear.weight": torch.zeros(5, 5), "linear.bias": torch.zeros(2)})
 
 
+@pytest.mark.slow
 def test_fallback_to_dynamo_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = onnx_export._export_once
     calls = []

