@@ -206,9 +206,8 @@ def test_export_diagram_png_and_svg(win, tmp_path):
 
 
 def test_param_edit_stays_incremental_on_a_long_chain(qtbot, win):
-    """A parameter edit re-checks and redraws the few nodes it affects, not the whole graph."""
-    import time
-
+    """A parameter edit re-checks and redraws the few nodes it affects, not the whole graph: counted in nodes
+    re-inferred and items refreshed (a time bound would measure the machine, not the work)."""
     p = Project(meta={"name": "chain"})
     g = p.graph
     h = g.input("x", (16,))
@@ -220,11 +219,13 @@ def test_param_edit_stays_incremental_on_a_long_chain(qtbot, win):
     touched: list[str] = []
     orig = win.scene._refresh_item
     win.scene._refresh_item = lambda nid: (touched.append(nid), orig(nid))[1]
-    t0 = time.perf_counter()
+    inferred: list[str] = []
+    evaluate = win.engine._evaluate
+    win.engine._evaluate = lambda node, blocked: (inferred.append(node.id), evaluate(node, blocked))[1]
     win.controller.set_param([mid], "out_features", 20)
-    elapsed = time.perf_counter() - t0
-    assert 1 <= len(touched) <= 4, touched  # the node, its ReLU, the next Linear
-    assert elapsed < 0.5  # generous: CI machines are shared
+    assert 1 <= len(inferred) <= 4, inferred  # re-inferred: the node, its ReLU, the next Linear (of 152)
+    assert 1 <= len(touched) <= 4, touched  # redrawn: the same few
+    assert mid in inferred and mid in touched
     win.controller.undo_stack.setClean()
 
 

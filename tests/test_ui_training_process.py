@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,12 @@ from dlstudio.training.predictions import Boundary, Predictions, load_npz, save_
 from dlstudio.training.quick import mlp_for
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Bounds on waits, not expectations of speed: on a busy machine the training process (which runs below the
+# window's priority) may get little CPU, so a short run can take minutes. A bound only has to tell a hang.
+RUN_MS = 180_000  # a short run from Start to its end, the training process's start included
+STEP_MS = 120_000  # the next thing a running run or a loader does: first batches, a pause taking hold, a preview
+pytestmark = pytest.mark.timeout(480)
 
 
 def test_every_event_survives_a_json_line() -> None:
@@ -69,40 +76,64 @@ def test_predictions_and_boundaries_cross_without_pickle(tmp_path: Path) -> None
         assert "__meta__" in z.files
 
 
-def test_the_child_speaks_json_lines_and_obeys_stop(tmp_path: Path) -> None:
-    """Drive dlstudio.training.child by hand, as the studio does: job line, then a stop command."""
+def test_the_child_speaks_json_lines_and_obeys_pause_and_stop(tmp_path: Path) -> None:
+    """Drive dlstudio.training.child by hand, as the studio does: job line, then pause, resume and stop commands.
+    The child confirms a pause once its loop is held, and the resume once it lets go, with the batch count."""
     project = Project(
         graph=mlp_for("circles", (8,)), data={"dataset": "circles"}, training={"epochs": 500, "batch_size": 8}
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dlstudio.training.child"],
-        cwd=ROOT,
-        text=True,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    stderr = tmp_path / "stderr.txt"  # a file, not a pipe nobody reads: a chatty child cannot block on it
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dlstudio.training.child"],
+            cwd=ROOT,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(
-        json.dumps({"project": project.to_dict(), "run_dir": str(tmp_path / "run"), "exchange": str(tmp_path / "x")})
-        + "\n"
-    )
-    proc.stdin.flush()
+    stdin = proc.stdin
+    job = {"project": project.to_dict(), "run_dir": str(tmp_path / "run"), "exchange": str(tmp_path / "x")}
     kinds: list[str] = []
     events: list = []
-    for line in proc.stdout:
-        m = json.loads(line)
-        kinds.append(m["kind"])
-        if m["kind"] == "events":
-            events.extend(event_from_dict(d) for d in m["events"])
-            if sum(isinstance(e, BatchEnd) for e in events) >= 3 and "stop" not in kinds:
-                proc.stdin.write("stop\n")
-                proc.stdin.flush()
-                kinds.append("stop")
-    assert proc.wait(60) == 0
+    holds: list[tuple[str, int, int]] = []  # (message, batches it reports, batch events read before it)
+
+    def send(line: str, *, note: bool = True) -> None:
+        stdin.write(line + "\n")
+        stdin.flush()
+        if note:
+            kinds.append(line)
+
+    # a child that never ends would block the reading below for ever
+    watchdog = threading.Timer(RUN_MS / 1000, proc.kill)
+    watchdog.start()
+    try:
+        send(json.dumps(job), note=False)
+        for line in proc.stdout:
+            m = json.loads(line)
+            kinds.append(m["kind"])
+            if m["kind"] == "events":
+                events.extend(event_from_dict(d) for d in m["events"])
+                if sum(isinstance(e, BatchEnd) for e in events) >= 3 and "pause" not in kinds:
+                    send("pause")
+            elif m["kind"] in ("paused", "resumed"):
+                holds.append((m["kind"], m["batches"], sum(isinstance(e, BatchEnd) for e in events)))
+                send("resume" if m["kind"] == "paused" else "stop")
+        code = proc.wait(60)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert code == 0, stderr.read_text()[-2000:]
     assert kinds[:2] == ["spare_ready", "ready"] and "boundary" not in kinds[:3]
+    # held after n batches, every one of them sent first; let go with no batch run in between
+    n = holds[0][1] if holds else -1
+    assert holds == [("paused", n, n), ("resumed", n, n)] and n >= 3, holds
     last = events[-1]
     assert isinstance(last, Finished) and last.stopped_by_user and last.epochs_run < 500
+    assert sum(isinstance(e, BatchEnd) for e in events) >= n
     assert "weights" in kinds and "predictions" in kinds
     assert list((tmp_path / "run" / "checkpoints").iterdir())  # the stop kept a checkpoint
 
@@ -115,7 +146,7 @@ def test_a_bad_project_is_a_setup_message_not_a_crash(tmp_path: Path) -> None:
         cwd=ROOT,
         text=True,
         capture_output=True,
-        timeout=120,
+        timeout=RUN_MS / 1000,
         input=json.dumps({"project": project.to_dict(), "exchange": str(tmp_path / "x")}) + "\n",
     )
     assert out.returncode == 0
@@ -134,15 +165,15 @@ def test_a_killed_training_process_fails_the_run_readably(qtbot, tmp_path: Path)
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
     ws.load_project()
     assert ws.start()
-    qtbot.waitUntil(lambda: ws.run is not None and len(ws.run.batch_loss) >= 2, timeout=60000)
-    with qtbot.waitSignal(ws.run_ended, timeout=30000) as blocker:
+    qtbot.waitUntil(lambda: ws.run is not None and len(ws.run.batch_loss) >= 2, timeout=STEP_MS)
+    with qtbot.waitSignal(ws.run_ended, timeout=STEP_MS) as blocker:
         os.kill(ws.worker.proc.processId(), signal.SIGKILL)  # e.g. the kernel's out-of-memory killer
     last = blocker.args[0]
     assert isinstance(last, Failed) and "training process was killed" in last.message
     assert "Training failed" in ws.live.status.text() and ws.run.status == "failed"
     assert ws.worker is None and ws.start_button.isEnabled()  # the window is usable: start again
     assert ws.start()
-    qtbot.waitUntil(lambda: len(ws.run.batch_loss) >= 1, timeout=60000)
+    qtbot.waitUntil(lambda: len(ws.run.batch_loss) >= 1, timeout=STEP_MS)
     assert ws.shutdown()
 
 
@@ -157,11 +188,11 @@ def test_thread_isolation_still_trains_in_process(qtbot, tmp_path: Path) -> None
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="thread")
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
     ws.load_project()
-    with qtbot.waitSignal(ws.run_ended, timeout=60000) as blocker:
+    with qtbot.waitSignal(ws.run_ended, timeout=RUN_MS) as blocker:
         assert ws.start()
         assert isinstance(ws.worker, QThread)
     assert isinstance(blocker.args[0], Finished) and isinstance(ws.trainer, Trainer)
-    qtbot.waitUntil(lambda: ws.predictions is not None and ws.results.boundary is not None, timeout=10000)
+    qtbot.waitUntil(lambda: ws.predictions is not None and ws.results.boundary is not None, timeout=STEP_MS)
     assert ws.trained_weights() is not None
 
 
@@ -173,7 +204,7 @@ def test_the_device_list_comes_from_the_training_process(qtbot, tmp_path: Path) 
     project = Project(graph=mlp_for("circles", (8,)), data={"dataset": "circles"})
     ws = TrainingWorkspace(lambda: project, runs_root=tmp_path / "runs", isolation="process")
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
-    assert SPARES.wait_warm() and SPARES.devices is not None  # [] on this CPU-only machine
+    assert SPARES.wait_warm(STEP_MS) and SPARES.devices is not None  # [] on this CPU-only machine
     items = [ws.training_panel.device.itemText(i) for i in range(ws.training_panel.device.count())]
     assert items[:2] == ["auto", "cpu"] and items[2:] == SPARES.devices
     SPARES.devices_found.emit(["cuda:0", "cuda:1"])  # what a two-GPU machine's spare reports
@@ -212,7 +243,8 @@ ws.tabs.setCurrentWidget(ws.try_it)     # Try it needs the model here: now torch
 print("TORCH", "torch" in sys.modules, ws.try_it.outputs is not None)
 SPARES.shutdown()
 """
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    limit = 2 * RUN_MS / 1000  # a studio start and a whole run
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=limit)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "TORCH False" in out.stdout and "TORCH True True" in out.stdout, out.stdout
 
@@ -226,7 +258,7 @@ def test_a_training_process_that_cannot_start_fails_the_run_readably(qtbot, tmp_
     qtbot.addWidget(ws, before_close_func=lambda w: w.shutdown())
     process_worker.SPARES.shutdown()
     monkeypatch.setattr(process_worker.sys, "executable", str(tmp_path / "no-such-python"))
-    with qtbot.waitSignal(ws.run_ended, timeout=30000) as blocker:
+    with qtbot.waitSignal(ws.run_ended, timeout=STEP_MS) as blocker:
         assert ws.start()
     last = blocker.args[0]
     assert isinstance(last, Failed) and "could not start" in last.message and "no-such-python" in last.message

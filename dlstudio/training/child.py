@@ -13,6 +13,8 @@ Protocol (text, one JSON object per line, no pickle):
           {"kind": "events", "events": [event.to_dict(), ...]}   batch events grouped, at most every flush_s
           {"kind": "boundary" | "predictions" | "samples", "path": file in the exchange folder}
           {"kind": "weights", "path"}                             the trained weights after Finished
+          {"kind": "paused" | "resumed", "batches": n}            a pause now holds the loop / let it go, after n
+                                                                  batch events (all of them sent before this line)
           {"kind": "setup_failed", "message", "node_id"}          the run could not start (a typed error's text)
 Anything else the run prints goes to stderr, which the studio keeps for a crash message.
 
@@ -148,8 +150,21 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
     flush_s = float(job.get("flush_s", 0.05))
     pending: list[dict[str, Any]] = []
     last_flush = time.perf_counter()
+    batches = 0
+
+    def on_hold(held: bool) -> None:
+        # called by the loop itself (this thread) where a pause blocks it: no batch runs between the two messages
+        nonlocal pending
+        if pending:
+            channel.send({"kind": "events", "events": pending})
+            pending = []
+        channel.send({"kind": "paused" if held else "resumed", "batches": batches})
+
+    trainer.on_hold = on_hold
     for event in trainer.run():
         pending.append(event.to_dict())
+        is_batch = isinstance(event, BatchEnd)
+        batches += is_batch
         grid = getattr(event, "grid", None)
         if grid is not None:  # a generative run's image grid: too big for a JSON line
             import numpy as np
@@ -158,7 +173,7 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
             np.save(path, np.asarray(grid), allow_pickle=False)
             pending[-1]["grid_path"] = str(path)
         now = time.perf_counter()
-        if not isinstance(event, BatchEnd) or now - last_flush >= flush_s or commands.paused:
+        if not is_batch or now - last_flush >= flush_s or commands.paused:
             channel.send({"kind": "events", "events": pending})
             pending, last_flush = [], now
         if isinstance(event, EpochEnd) and two_d:

@@ -128,6 +128,9 @@ class TrainingProcess(QObject):
     boundary_ready = Signal(object)  # Boundary
     predictions_ready = Signal(object)  # Predictions
     finished = Signal()  # the process has ended and every message was delivered
+    # a pause now holds the run's loop (True) or let it go (False), after this many batch events; every batch
+    # event before it has been emitted already, and none runs in between
+    hold_changed = Signal(bool, int)
 
     def __init__(self, job: dict[str, Any], graph: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -137,6 +140,7 @@ class TrainingProcess(QObject):
         self.info: dict[str, Any] = {}
         self.trainer: TrainedModel | None = None
         self._paused = False
+        self.held = False  # the process confirmed that a pause holds its loop (see hold_changed)
         self._ended_by_event = False
         self._reported = False
         self._start_error = ""
@@ -217,6 +221,9 @@ class TrainingProcess(QObject):
             self.events_emitted.emit(events)
         elif kind == "ready":
             self.info = m
+        elif kind in ("paused", "resumed"):
+            self.held = kind == "paused"
+            self.hold_changed.emit(self.held, int(m.get("batches", 0)))
         elif kind == "boundary":
             self.boundary_ready.emit(load_npz(Path(m["path"])))
         elif kind == "predictions":

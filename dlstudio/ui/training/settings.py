@@ -106,6 +106,7 @@ class DataPanel(QWidget):
         # shows at once and the preview follows
         self._preview_cache: dict[Any, Any] = {}
         self._preview_wanted: Any = None
+        self.stale_previews_dropped = 0  # loads that finished after another dataset was chosen (not shown)
         self.preview_loaded.connect(self._on_preview_loaded, Qt.ConnectionType.QueuedConnection)
         lay = QVBoxLayout(self)
         self.form = form = QFormLayout()
@@ -306,6 +307,7 @@ class DataPanel(QWidget):
                 self._preview_cache.pop(next(iter(self._preview_cache)))
             self._preview_cache[key] = result
         if key != self._preview_wanted:  # the user picked another dataset meanwhile
+            self.stale_previews_dropped += 1
             return
         if isinstance(result, Exception):
             self.preview_label.setText(f"Preview unavailable: {result}")
