@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -15,7 +16,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from dlstudio.importers.onnx import convert
+from dlstudio.importers.onnx import convert, import_onnx
 
 GENERIC = ("OnnxOp", "AtenOp")
 
@@ -370,3 +371,37 @@ def test_conv_transpose_with_a_smaller_end_pad_uses_output_padding(pads: list[in
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=pads)
     m = _model([node], [_vi("x", ["N", 3, 5, 6])], [_vi("y", None)], [_init("w", w)])
     _check(m, {"ConvTranspose2d": 1})
+
+
+def test_a_model_quantized_by_onnxruntime_imports_as_its_float_model(tmp_path: Path) -> None:
+    """onnxruntime's static quantizer writes QDQ at opset 13: weights dequantized at import (no reference
+    DequantizeLinear before opset 19), activation rounding dropped, and the report says by how much it differs."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(64, 3))
+    float_path, qdq_path = tmp_path / "float.onnx", tmp_path / "qdq.onnx"
+    torch.onnx.export(
+        net,
+        (torch.randn(1, 1, 6, 6),),
+        str(float_path),
+        opset_version=13,
+        dynamo=False,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(
+                [{"x": np.random.default_rng(i).standard_normal((1, 1, 6, 6)).astype(np.float32)} for i in range(8)]
+            )
+
+        def get_next(self):  # noqa: ANN201 - onnxruntime's interface
+            return next(self.batches, None)
+
+    quantize_static(str(float_path), str(qdq_path), Reader(), quant_format=QuantFormat.QDQ)
+    result = import_onnx(str(qdq_path))
+    types = {n.type for n in result.graph.nodes.values()}
+    assert {"Conv2d", "Linear"} <= types and "OnnxOp" not in types, types
+    assert any("float model it approximates" in w for w in result.report.warnings), result.report.warnings
