@@ -280,3 +280,24 @@ def test_a_wrapped_graph_taller_than_the_view_opens_on_its_inputs(qtbot, win):
     assert win.view.zoom >= READABLE
     first = win.scene.nodes[p.graph.topological_order()[0]]
     assert visible_rect(win).contains(first.sceneBoundingRect())
+
+
+def test_an_imported_onnx_op_is_badged_on_its_card(win) -> None:
+    """A generic op kept from an ONNX file reads "imported op" where a catalog node shows its type, and its op
+    type is the card's key parameter."""
+    import json
+
+    from dlstudio.core.tensor import BATCH, TensorInfo
+    from dlstudio.layers.builtin.generic import encode_infos
+
+    p = Project(meta={"name": "imported"})
+    x = p.graph.input("x", (4,))
+    shapes = {"in": encode_infos([TensorInfo((BATCH, 4))]), "out": encode_infos([TensorInfo((BATCH, 4))])}
+    op = p.graph.add("OnnxOp", x, op_type="Erf", layout='["x"]', shapes=json.dumps(shapes))
+    p.graph.output("y", op)
+    win.set_project(p)
+    item = win.scene.nodes[op.node_id]
+    assert item.type_name == "imported op"
+    assert item.lines[0].startswith("op_type=")
+    lin = win.scene.nodes[p.graph.find("x").id]
+    assert lin.type_name == "Input"

@@ -394,17 +394,21 @@ class GraphScene(QGraphicsScene):
             shape = ""
         line3 = f"{human(params)} params" + (f" \u00b7 {human(macs)} MACs" if macs else "") if params or macs else ""
         try:
-            explanation = REGISTRY.get(node.type).summary()
+            spec = REGISTRY.get(node.type)
+            explanation = spec.summary()
         except UnknownLayerError:
-            explanation = ""
-        tip = f"<b>{node.label}</b> ({node.type})<br>{explanation}"
+            spec, explanation = None, ""
+        header = node.type
+        if spec is not None and "imported" in spec.tags:  # an op kept as the model had it (its op type is below)
+            header = "imported op"
+        tip = f"<b>{node.label}</b> ({header})<br>{explanation}"
         if diags:
             tip += "<br>" + "<br>".join(
                 f"<span style='color:{self.theme.error if d.severity == 'error' else self.theme.warning}'>"
                 f"{d.severity}: {d.message}</span>"
                 for d in diags
             )
-        item.set_info(node.label, node.type, [key_param_text(node), shape, line3], severity, tip, node.frozen)
+        item.set_info(node.label, header, [key_param_text(node), shape, line3], severity, tip, node.frozen)
 
     # ----------------------------------------------------------- queries
     def selected_node_ids(self, expand_blocks: bool = True) -> list[str]:
