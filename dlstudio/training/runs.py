@@ -340,27 +340,78 @@ def run_state(run: RunInfo, which: str | None = None) -> dict[str, Any]:
     return dict(load_file(str(path)))
 
 
+def saved_runs(project: Any) -> list[RunInfo]:
+    """The runs found beside a saved project (`<folder>/runs/<name>-*`), oldest first; none while untitled."""
+    if project.path is None:
+        return []
+    return project_runs(project.path.parent / "runs", project.name)
+
+
+@dataclass
+class WeightsChoice:
+    """One answer to "which weights does this export use", naming itself for the dialog and the report."""
+
+    kind: str  # "run", "project", "seed" or "memory"
+    label: str  # what the dialog and the report show
+    run: RunInfo | None = None
+    path: Path | None = None  # the sidecar, for kind "project"
+    state: dict[str, Any] | None = None  # in-memory weights, for kind "memory"
+
+    def weights(self) -> Any:
+        """The exporters' `weights=` argument."""
+        if self.kind == "run" and self.run is not None:
+            return run_state(self.run)
+        if self.kind == "project" and self.path is not None:
+            return str(self.path)
+        if self.kind == "memory":
+            return self.state
+        return None
+
+
+def weight_choices(project: Any, runs: list[RunInfo] | None = None) -> tuple[list[WeightsChoice], int]:
+    """The choices every export route offers for `project` (the newest finished run of its graph, its sidecar,
+    the seeded initialisation) and the index of the default: the run when its weights are newer than the
+    sidecar, else the sidecar, else the seeded initialisation.
+
+    `runs`: the runs known to the caller (the studio's may still sit in the untitled folder); default: the
+    saved runs beside the project file."""
+    runs = saved_runs(project) if runs is None else runs
+    graph = project.graph.to_dict()
+    sidecar = project.saved_weights
+    choices: list[WeightsChoice] = []
+    newest = newest_finished(runs, graph)
+    if newest is not None:
+        choices.append(WeightsChoice("run", f"newest {newest.describe()}", run=newest))
+    if sidecar is not None:
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(sidecar.stat().st_mtime))
+        choices.append(WeightsChoice("project", f"project weights ({sidecar.name}, saved {stamp})", path=sidecar))
+    choices.append(WeightsChoice("seed", "seeded initialisation (untrained)"))
+    if preferred_weights(runs, graph, sidecar) is not None:
+        return choices, 0  # the newest run's weights are newer than the project's
+    kinds = [c.kind for c in choices]
+    return choices, kinds.index("project") if "project" in kinds else len(choices) - 1
+
+
+def default_weights(project: Any, runs: list[RunInfo] | None = None) -> WeightsChoice:
+    choices, i = weight_choices(project, runs)
+    return choices[i]
+
+
 def export_weights(project: Any, source: str = "auto") -> tuple[Any, str]:
-    """The weights an export of `project` uses, and the words naming them (every export route asks here: the
-    studio's dialogs, `dlstudio export`, `dls.export_onnx(project)`). source: "auto" (the newest finished run's
-    best weights when newer than the project's sidecar, else the sidecar, else the seeded initialisation),
-    "run", "project" or "seed"."""
+    """The weights a headless export of `project` uses and the words naming them (`dlstudio export`,
+    `dls.export_onnx(project)`): `weight_choices`' default for "auto", else the choice of that kind ("run",
+    "project" or "seed")."""
     from ..core.errors import WeightsError
 
-    sidecar = project.saved_weights
-    runs = project_runs(project.path.parent / "runs", project.name) if project.path is not None else []
-    graph = project.graph.to_dict()
+    choices, i = weight_choices(project)
     if source == "auto":
-        run = preferred_weights(runs, graph, sidecar)
-        source = "run" if run is not None else "project" if sidecar is not None else "seed"
-    if source == "run":
-        run = newest_finished(runs, graph)
-        if run is None:
-            where = project.path.parent / "runs" if project.path is not None else "the project's runs folder"
-            raise WeightsError(f"no finished run of this graph under {where}")
-        return run_state(run), f"newest {run.describe()}"
-    if source == "project":
-        if sidecar is None:
+        choice = choices[i]
+    else:
+        found = [c for c in choices if c.kind == source]
+        if not found:
+            if source == "run":
+                where = project.path.parent / "runs" if project.path is not None else "the project's runs folder"
+                raise WeightsError(f"no finished run of this graph under {where}")
             raise WeightsError(f"{project.name} has no weights file beside it (train it and keep the weights)")
-        return str(sidecar), f"project weights ({sidecar})"
-    return None, "seeded initialisation (untrained)"
+        choice = found[0]
+    return choice.weights(), choice.label

@@ -1,9 +1,10 @@
 """Which weights an export uses, and keeping a run's weights as the project's.
 
-Every export route offers the same three choices (`weight_choices`): the newest finished run's best weights,
-the project's weights (the .safetensors sidecar) and the seeded initialisation. The default is the run when
-its weights are newer than the sidecar. A choice names itself ("run iris-..., best epoch 87, val_accuracy
-0.967") so the dialog and its report say which weights went out.
+Every export route offers the same three choices (`weight_choices`, in dlstudio.training.runs so that the CLI
+and the API choose alike): the newest finished run's best weights, the project's weights (the .safetensors
+sidecar) and the seeded initialisation. The default is the run when its weights are newer than the sidecar. A
+choice names itself ("run iris-..., best epoch 87, val_accuracy 0.967") so the dialog and its report say which
+weights went out.
 
 Runs live in `<project folder>/runs/`; an untitled project's runs start in a temporary folder and move there
 with its first save (`move_runs`).
@@ -13,13 +14,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..io.project import Project
-from ..training.runs import RunInfo, newest_finished, preferred_weights, project_runs, run_state
+from ..training.runs import (  # noqa: F401 - the choice itself is headless; the studio imports it from here
+    RunInfo,
+    WeightsChoice,
+    default_weights,
+    run_state,
+    saved_runs,
+    weight_choices,
+)
 
 UNTITLED_RUNS = Path(tempfile.gettempdir()) / "dlstudio-runs"
 
@@ -27,60 +33,6 @@ UNTITLED_RUNS = Path(tempfile.gettempdir()) / "dlstudio-runs"
 def runs_dir(project: Project) -> Path:
     """Where the project's runs live: beside the project file, or a temporary folder while it is untitled."""
     return project.path.parent / "runs" if project.path is not None else UNTITLED_RUNS
-
-
-def saved_runs(project: Project) -> list[RunInfo]:
-    """The runs found on disk for a saved project, oldest first (none for an untitled one)."""
-    if project.path is None:
-        return []
-    return project_runs(runs_dir(project), project.name)
-
-
-@dataclass
-class WeightsChoice:
-    kind: str  # "run", "project", "seed" or "memory"
-    label: str  # what the dialog and the report show
-    run: RunInfo | None = None
-    path: Path | None = None  # the sidecar, for kind "project"
-    state: dict[str, Any] | None = None  # in-memory weights, for kind "memory"
-
-    def weights(self) -> Any:
-        """The exporters' `weights=` argument."""
-        if self.kind == "run" and self.run is not None:
-            return run_state(self.run)
-        if self.kind == "project" and self.path is not None:
-            return str(self.path)
-        if self.kind == "memory":
-            return self.state
-        return None
-
-
-def weight_choices(project: Project, runs: list[RunInfo] | None = None) -> tuple[list[WeightsChoice], int]:
-    """The choices an export offers for `project` and the index of the default one.
-
-    `runs`: the runs known to the window (they may still sit in the untitled folder); default: the saved
-    runs beside the project file."""
-    runs = saved_runs(project) if runs is None else runs
-    graph = project.graph.to_dict()
-    sidecar = project.saved_weights
-    choices: list[WeightsChoice] = []
-    preferred = preferred_weights(runs, graph, sidecar)
-    newest = newest_finished(runs, graph)
-    if newest is not None:
-        choices.append(WeightsChoice("run", f"newest {newest.describe()}", run=newest))
-    if sidecar is not None:
-        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(sidecar.stat().st_mtime))
-        choices.append(WeightsChoice("project", f"project weights ({sidecar.name}, saved {stamp})", path=sidecar))
-    choices.append(WeightsChoice("seed", "seeded initialisation (untrained)"))
-    if preferred is not None:
-        return choices, 0  # the newest run's weights are newer than the project's
-    kinds = [c.kind for c in choices]
-    return choices, kinds.index("project") if "project" in kinds else len(choices) - 1
-
-
-def default_weights(project: Project, runs: list[RunInfo] | None = None) -> WeightsChoice:
-    choices, i = weight_choices(project, runs)
-    return choices[i]
 
 
 def keep_run_weights(project: Project, run: RunInfo, which: str | None = None) -> Path:
