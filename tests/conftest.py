@@ -107,6 +107,22 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.002)
 
 
+def studio_window(qtbot, tmp_path: Path, ask, size: tuple[int, int] = (1440, 900)):
+    """A shown MainWindow with its own settings file and recovery folder under tmp_path; `ask` answers its
+    questions (the tests never show a modal dialog)."""
+    from PySide6.QtCore import QSettings
+
+    from dlstudio.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
+    w.ask = ask
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    return w
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch thread for tests that train small models: they run fastest that way, and several OpenMP

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import studio_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
 from dlstudio.io.project import Project  # noqa: E402
 from dlstudio.ui.main_window import MainWindow  # noqa: E402
@@ -22,12 +23,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.fixture
 def win(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
-    w.ask = Answers()
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
+    w = studio_window(qtbot, tmp_path, Answers(), size=(1200, 800))
     w.set_project(mlp_project())
     w.auto_layout()
     w.view.fit()

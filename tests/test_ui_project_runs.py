@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from conftest import studio_window
 
 from dlstudio.io.project import Project
 from dlstudio.training.events import Finished
@@ -21,17 +21,11 @@ pytestmark = pytest.mark.timeout(420)
 @pytest.fixture
 def win(qtbot, tmp_path: Path, monkeypatch):
     from dlstudio.ui import run_weights
-    from dlstudio.ui.main_window import MainWindow
 
     monkeypatch.setattr(run_weights, "UNTITLED_RUNS", tmp_path / "untitled-runs")
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
     answers: dict[str, str] = {}
-    w.ask = lambda kind, text: answers.get(kind, "discard" if kind == "unsaved" else "")
+    w = studio_window(qtbot, tmp_path, lambda kind, text: answers.get(kind, "discard" if kind == "unsaved" else ""))
     w.answers = answers  # type: ignore[attr-defined]
-    qtbot.addWidget(w)
-    w.resize(1440, 900)
-    w.show()
     yield w
     if w.training is not None:
         w.training.shutdown()

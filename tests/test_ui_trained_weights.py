@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from conftest import studio_window
+from PySide6.QtCore import Qt
 
 from dlstudio.io.project import Project
 from dlstudio.training.events import Finished
@@ -25,16 +26,9 @@ pytestmark = pytest.mark.timeout(420)
 
 @pytest.fixture
 def win(qtbot, tmp_path: Path):
-    from dlstudio.ui.main_window import MainWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
     answers: dict[str, str] = {}
-    w.ask = lambda kind, text: answers.get(kind.split(":")[0], "")
+    w = studio_window(qtbot, tmp_path, lambda kind, text: answers.get(kind.split(":")[0], ""))
     w.answers = answers  # type: ignore[attr-defined]
-    qtbot.addWidget(w)
-    w.resize(1440, 900)
-    w.show()
     yield w
     if w.training is not None:
         w.training.shutdown()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from conftest import studio_window
 
 from dlstudio.io.project import Project
 from dlstudio.training.events import Failed, Finished
@@ -21,14 +21,7 @@ pytestmark = pytest.mark.timeout(480)
 
 @pytest.fixture
 def win(qtbot, tmp_path: Path):
-    from dlstudio.ui.main_window import MainWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
-    w.ask = lambda kind, text: ""
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
+    w = studio_window(qtbot, tmp_path, lambda kind, text: "", size=(1200, 800))
     yield w
     if w.training is not None:
         w.training.shutdown()

@@ -7,16 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import studio_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 
 from dlstudio.io.project import Project  # noqa: E402
 from dlstudio.ui.canvas.items import BlockItem, NodeItem  # noqa: E402
-from dlstudio.ui.main_window import MainWindow  # noqa: E402
 from dlstudio.ui.palette import layer_mime  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -35,12 +35,7 @@ def chain(n: int) -> Project:
 
 @pytest.fixture
 def win(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
-    w.ask = lambda kind, text: ""
-    qtbot.addWidget(w)
-    w.resize(1440, 900)
-    w.show()
+    w = studio_window(qtbot, tmp_path, lambda kind, text: "")
     qtbot.waitExposed(w)
     yield w
     w.controller.undo_stack.setClean()

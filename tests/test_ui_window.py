@@ -4,6 +4,7 @@ refused wire, inspector edits that move shape labels downstream, groups, clipboa
 from __future__ import annotations
 
 import pytest
+from conftest import studio_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
@@ -45,12 +46,7 @@ class Answers:
 
 @pytest.fixture
 def win(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings, recovery_dir=tmp_path / "recovery")
-    w.ask = Answers()
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
+    w = studio_window(qtbot, tmp_path, Answers(), size=(1200, 800))
     w.set_project(mlp_project())
     w.auto_layout()
     w.controller.undo_stack.clear()
