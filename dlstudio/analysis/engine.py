@@ -55,6 +55,8 @@ class AnalysisEngine:
         self._globals_dirty = True
         self._node_errors = 0
         self._sum = [0, 0, 0, 0, 0]  # params, trainable, frozen, macs, activation bytes
+        # how many node inferences ran, ever: tests check that an edit re-infers only what it reaches
+        self.evaluations = 0
         for node in graph.nodes.values():
             self._type_count[node.type] = self._type_count.get(node.type, 0) + 1
             self._dirty.add(node.id)
@@ -257,6 +259,7 @@ class AnalysisEngine:
         return processed
 
     def _evaluate(self, node: Node, blocked: bool) -> NodeState:
+        self.evaluations += 1
         old = self._states.get(node.id)
         spec: LayerSpec | None
         spec_diag: Diagnostic | None
@@ -364,7 +367,8 @@ class AnalysisEngine:
         if self._blocked:
             out.extend(cycle_diagnostics(self.graph, self._blocked))
         if self.graph.groups:
-            out.extend(group_diagnostics(self.graph))
+            # ranks bound the searches only while they are a true topological order (no cycles)
+            out.extend(group_diagnostics(self.graph, None if self._blocked else self._rank))
         return out
 
     # ---------------------------------------------------------------- queries

@@ -61,8 +61,12 @@ def cycle_diagnostics(graph: ModelGraph, blocked: set[str]) -> list[Diagnostic]:
     return out
 
 
-def group_diagnostics(graph: ModelGraph) -> list[Diagnostic]:
-    """Blocks must be self-contained (no path leaves and re-enters them) and hold no Input/Output node."""
+def group_diagnostics(graph: ModelGraph, rank: Mapping[str, float] | None = None) -> list[Diagnostic]:
+    """Blocks must be self-contained (no path leaves and re-enters them) and hold no Input/Output node.
+
+    `rank`, a topological order of an acyclic graph, bounds each search: a node ranked after every member
+    cannot lead back into the block (nor one ranked before every member out of it), so a stack of blocks
+    costs its boundaries, not blocks x nodes."""
     out: list[Diagnostic] = []
     succ, pred = succ_of(graph), pred_of(graph)
     for gid in sorted(graph.groups):
@@ -82,9 +86,12 @@ def group_diagnostics(graph: ModelGraph) -> list[Diagnostic]:
                     n,
                 )
             )
-        after = _reach(members, succ, mset)
+        lo = hi = None
+        if rank is not None:
+            lo, hi = min(rank[n] for n in members), max(rank[n] for n in members)
+        after = _reach(members, succ, mset, rank, None, hi)
         if after:
-            before = _reach(members, pred, mset)
+            before = _reach(members, pred, mset, rank, lo, None)
             between = after & before
             if between:
                 order = {nid: i for i, nid in enumerate(graph.nodes)}
@@ -102,13 +109,23 @@ def group_diagnostics(graph: ModelGraph) -> list[Diagnostic]:
     return out
 
 
-def _reach(starts: list[str], adj: Mapping[str, Iterable[str]], exclude: set[str]) -> set[str]:
-    """Nodes outside `exclude` reachable from `starts` along `adj` (succ or pred)."""
+def _reach(
+    starts: list[str],
+    adj: Mapping[str, Iterable[str]],
+    exclude: set[str],
+    rank: Mapping[str, float] | None = None,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> set[str]:
+    """Nodes outside `exclude` reachable from `starts` along `adj` (succ or pred), not following nodes ranked
+    outside (lo, hi) when a rank is given."""
     seen: set[str] = set()
     queue = deque(starts)
     while queue:
         cur = queue.popleft()
         for s in adj[cur]:
+            if rank is not None and ((hi is not None and rank[s] > hi) or (lo is not None and rank[s] < lo)):
+                continue
             if s not in exclude and s not in seen:
                 seen.add(s)
                 queue.append(s)
