@@ -73,79 +73,6 @@ class _Tracer(fx.Tracer):
         return super().is_leaf_module(m, module_qualified_name)
 
 
-def _generic_params(type_name: str, mod: nn.Module) -> dict[str, Any]:
-    spec = REGISTRY.get(type_name)
-    params: dict[str, Any] = {}
-    for p in spec.params:
-        if not hasattr(mod, p.name):
-            continue
-        v = getattr(mod, p.name)
-        if p.name == "bias" and (isinstance(v, torch.Tensor) or v is None):
-            v = v is not None
-        elif isinstance(v, torch.Tensor) or isinstance(v, nn.Module) or callable(v):
-            continue
-        params[p.name] = list(v) if isinstance(v, tuple) and p.kind == "ints" else v
-    return params
-
-
-def _special_params(type_name: str, mod: nn.Module) -> dict[str, Any] | None:
-    """Catalog types whose parameters are not the module's attribute names."""
-    if isinstance(mod, nn.LayerNorm):
-        return {
-            "normalized_dims": len(mod.normalized_shape),
-            "eps": mod.eps,
-            "elementwise_affine": mod.elementwise_affine,
-            "bias": mod.bias is not None,
-        }
-    if isinstance(mod, nn.PReLU):
-        return {"per_channel": mod.num_parameters > 1}
-    if isinstance(mod, nn.MultiheadAttention):
-        return {"num_heads": mod.num_heads, "dropout": float(mod.dropout), "bias": mod.in_proj_bias is not None}
-    if isinstance(mod, (nn.TransformerEncoder, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
-        layer = mod.layers[0] if isinstance(mod, nn.TransformerEncoder) else mod
-        act = {1: "relu", 2: "gelu"}.get(getattr(layer, "activation_relu_or_gelu", 0)) or {
-            F.relu: "relu",
-            F.gelu: "gelu",
-        }.get(layer.activation, "relu")  # type: ignore[arg-type]
-        p = {
-            "nhead": layer.self_attn.num_heads,
-            "dim_feedforward": layer.linear1.out_features,
-            "dropout": float(layer.dropout.p),
-            "activation": act,
-            "layer_norm_eps": float(layer.norm1.eps),
-            "norm_first": bool(layer.norm_first),
-            "bias": layer.linear1.bias is not None,
-        }
-        if isinstance(mod, nn.TransformerEncoder):
-            p.update(num_layers=len(mod.layers), final_norm=mod.norm is not None)
-        return p
-    if isinstance(mod, (nn.LSTM, nn.GRU, nn.RNN)):
-        if not mod.batch_first or getattr(mod, "proj_size", 0):
-            raise Unsupported("only batch_first=True recurrent layers without proj_size map onto the catalog")
-        p = {
-            "hidden_size": mod.hidden_size,
-            "num_layers": mod.num_layers,
-            "bidirectional": mod.bidirectional,
-            "dropout": float(mod.dropout),
-            "bias": mod.bias,
-            "output": "sequence",
-        }
-        if isinstance(mod, nn.RNN):
-            p["nonlinearity"] = mod.nonlinearity
-        return p
-    if isinstance(mod, nn.Upsample):
-        sf = mod.scale_factor
-        return {
-            "mode": mod.mode,
-            "align_corners": bool(mod.align_corners),
-            "size": (mod.size if isinstance(mod.size, tuple) else (mod.size,)) if mod.size is not None else None,
-            "scale_factor": (tuple(float(v) for v in sf) if isinstance(sf, tuple) else float(sf))
-            if sf is not None
-            else None,
-        }
-    return None
-
-
 _FUNCTIONS: dict[Any, str] = {
     torch.relu: "ReLU",
     F.relu: "ReLU",
@@ -202,13 +129,12 @@ class _Importer:
         extra = [self.value(a) for a in n.args[1:]]
         last: Exception | None = None
         for t in types:
-            params = _special_params(t, mod)
-            params = _generic_params(t, mod) if params is None else params
             before = set(self.ctx.graph.nodes)
             try:
+                params = REGISTRY.get(t).from_module(mod)
                 outs = self.ctx.add(t, [x, *extra], params, label=str(n.target).replace(".", "_"))
                 self._check_rebuild(outs[0].node_id, mod)
-            except Unsupported as exc:
+            except (Unsupported, DlstudioError) as exc:
                 last = exc
                 for nid in set(self.ctx.graph.nodes) - before:
                     self._drop(nid)

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..core.errors import ParamError
 from ..core.tensor import TensorInfo
+from .module_readers import MODULE_READERS
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "str", "ints", "int_or_tuple", "float_or_tuple", "shape")
 
@@ -188,6 +189,19 @@ def _plain(v: Any) -> Any:
 
 
 Rule = Callable[..., Any]
+_UNREADABLE = object()
+
+
+def read_attribute(p: ParamSpec, value: Any) -> Any:
+    """A module attribute as a parameter value: tensors and None read as bools for bool params (a `bias`
+    tensor), tuples as tuples, callables and submodules are not parameters."""
+    if p.kind == "bool" and not isinstance(value, bool):
+        return value is not None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)) and all(isinstance(v, (int, float)) for v in value):
+        return tuple(value)
+    return _UNREADABLE
 
 
 def _no_params(params: dict, inputs: Sequence[TensorInfo | None]) -> int:
@@ -222,6 +236,8 @@ class LayerSpec:
     dynamic_outputs: Callable[[dict], tuple[PortSpec, ...]] | None = None
     train_only: bool = False  # acts only in training mode (Dropout, GaussianNoise)
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # read_module(module) -> params: the inverse of the constructor where params are not attribute names
+    read_module: Callable[[Any], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -260,6 +276,27 @@ class LayerSpec:
         if self.kwargs is not None:
             return self.kwargs(params, inputs)
         return {p.name: params[p.name] for p in self.params if p.torch}
+
+    def from_module(self, module: Any) -> dict[str, Any]:
+        """The parameters that rebuild `module` (the inverse of the constructor), validated.
+
+        By default the torch=True parameters are read by attribute name (a tensor-or-None `bias` becomes a bool);
+        sizes keep torch's spelling, so the rebuilt module prints the same. Types whose parameters are not
+        attribute names give a `read_module` rule (in the spec, or in layers.module_readers). Duck-typed on purpose: layers/ never imports torch. Raises ParamError when a value does not fit."""
+        reader = self.read_module or MODULE_READERS.get(self.type)
+        if reader is not None:
+            try:
+                given = reader(module)
+            except (AttributeError, IndexError, TypeError, ValueError) as exc:
+                raise ParamError(self.type, f"cannot be read from {type(module).__name__}: {exc}") from None
+        else:
+            given = {}
+            for p in self.params:
+                if p.torch and hasattr(module, p.name):
+                    value = read_attribute(p, getattr(module, p.name))
+                    if value is not _UNREADABLE:
+                        given[p.name] = value
+        return self.resolve_params(given)
 
     # ------------------------------------------------------------------ ports
     def output_ports(self, params: dict[str, Any] | None = None) -> tuple[PortSpec, ...]:
