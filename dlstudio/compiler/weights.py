@@ -1,9 +1,19 @@
-"""Weights that belong to a graph: a safetensors file keyed by node id, loaded into a compiled module.
+"""Weights that belong to a graph, and the one tensor-file writer and reader (`save_tensors`, `load_tensors`).
 
-Keys are ``<node id>.<tensor name>`` ("n3.weight", "n7.running_mean"), so weights survive renaming a node,
-grouping or ungrouping it (which change the module's attribute paths) and reordering the canvas. The file's
-metadata maps each node id to its label and type, so a mismatch can be reported in the user's words. The
-compiled module's ``node_paths`` (node id -> attribute path, "block.conv1" inside a group) joins the two.
+Every .safetensors file dlstudio writes (project sidecars, run weights, checkpoints, exported weights) goes through
+`save_tensors`, which writes atomically through dlstudio.core.files and stamps one metadata format:
+
+- ``format``: "dlstudio-weights"; ``format_version``: "2" (FORMAT_VERSION);
+- ``layout``: how the keys read. "node": ``<node id>.<tensor name>`` ("n3.weight", "n7.running_mean"), stable
+  across renaming, grouping and reordering, what project sidecars use. "state_dict": the compiled (or generated)
+  module's attribute paths ("block.conv1.weight"), what ``Model().load_state_dict`` takes. "tensors": any other
+  named tensors (optimizer state, RNG states), described by the JSON beside them;
+- ``nodes``: JSON, node id -> {"label", "type"} (plus "path", the attribute path, in the state_dict layout), so
+  a mismatch is reported in the user's words and a state_dict file still maps back onto graph nodes;
+- any further string entries the caller adds.
+
+`load_tensors` reads that format and the older ones: version 1 (node layout, same keys) and unversioned files
+({"format": "dlstudio-weights"} with or without "layout": state_dict keys) or files without metadata.
 
 Only safetensors (tensors) and JSON (metadata) are written or read: never pickle.
 """
@@ -24,7 +34,20 @@ from ..core.errors import WeightsError
 from ..core.graph import ModelGraph
 
 WEIGHTS_FORMAT = "dlstudio-weights"
-WEIGHTS_FORMAT_VERSION = 1
+WEIGHTS_FORMAT_VERSION = 2  # 2: every file says its layout; state_dict files carry the node map with paths
+LAYOUTS = ("node", "state_dict", "tensors")
+
+
+@dataclass
+class TensorFile:
+    """What `load_tensors` read: the tensors, the key layout, the metadata version (0: a file from before the
+    format had one), the node map and the remaining metadata entries."""
+
+    tensors: dict[str, torch.Tensor]
+    layout: str
+    format_version: int
+    nodes: dict[str, Any]
+    metadata: dict[str, str]
 
 
 @dataclass
@@ -120,33 +143,70 @@ def _unexpected_reason(graph: ModelGraph, nid: str, name: str, file_nodes: Mappi
     return f"{name} is in the file but this {node.type} has no such tensor (its parameters changed)"
 
 
-def save_weights(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[str]) -> Path:
-    """Write the model's weights to `path` (.safetensors), keyed by node id, atomically."""
-    from safetensors.torch import save
+def _saveable(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Contiguous CPU tensors, copied only where safetensors needs it: a strided view, or memory shared with
+    another entry (tied weights), which it refuses."""
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, value in tensors.items():
+        if not isinstance(value, torch.Tensor):
+            raise WeightsError(f"Tensor {key!r} is a {type(value).__name__}, not a torch.Tensor")
+        t = value.detach().cpu().contiguous()
+        ptr = t.untyped_storage().data_ptr() if t.numel() else None
+        if ptr is not None and ptr in seen:
+            t = t.clone()
+        elif ptr is not None:
+            seen.add(ptr)
+        out[str(key)] = t
+    return out
 
-    from ..core.files import atomic_write_bytes
 
-    tensors = node_state(model, graph)
-    used = sorted({k.split(".", 1)[0] for k in tensors})
-    nodes = {
-        nid: {"label": graph.nodes[nid].label, "type": graph.nodes[nid].type} for nid in used if nid in graph.nodes
-    }
-    metadata = {
-        "format": WEIGHTS_FORMAT,
-        "format_version": str(WEIGHTS_FORMAT_VERSION),
-        "layout": "node",
-        "nodes": json.dumps(nodes, sort_keys=True),
-    }
+def save_tensors(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, torch.Tensor],
+    *,
+    layout: str,
+    nodes: Mapping[str, Mapping[str, Any]] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write `tensors` to a .safetensors file atomically (temp file, fsync, rename) with dlstudio's metadata.
+
+    layout: "node", "state_dict" or "tensors" (see the module docstring); nodes: the node map (id -> label,
+    type, ...); metadata: extra string entries. Raises WeightsError when the file cannot be written."""
+    from safetensors.torch import save_file
+
+    from ..core.files import atomic_path
+
+    if layout not in LAYOUTS:
+        raise WeightsError(f"Unknown tensor layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    meta.update(format=WEIGHTS_FORMAT, format_version=str(WEIGHTS_FORMAT_VERSION), layout=layout)
+    if nodes:
+        meta["nodes"] = json.dumps({str(k): dict(v) for k, v in nodes.items()}, sort_keys=True)
+    data = _saveable(tensors)
     target = Path(path)
     try:
-        atomic_write_bytes(target, save(tensors, metadata=metadata))
+        with atomic_path(target) as tmp:
+            save_file(data, str(tmp), metadata=meta)
     except OSError as exc:
         raise WeightsError(f"{target}: cannot write the weights ({exc.strerror or exc})") from None
+    except Exception as exc:  # safetensors refuses some tensors (e.g. sparse) with its own error types
+        raise WeightsError(f"{target}: cannot write the weights ({exc})") from None
     return target
 
 
-def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and the node table (id -> {label, type}) of a weights file. Raises WeightsError."""
+def _file_layout(meta: Mapping[str, str]) -> str:
+    layout = meta.get("layout")
+    if layout in LAYOUTS:
+        return layout
+    if meta.get("nodes"):  # version 1 had a node map only in the node layout
+        return "node"
+    return "state_dict"  # unversioned weights files (run weights, checkpoints, exports) held a state_dict
+
+
+def load_tensors(path: str | os.PathLike[str]) -> TensorFile:
+    """Read a .safetensors file written by any dlstudio version (or by anyone: no metadata reads as a
+    state_dict). Raises WeightsError for a missing or unreadable file."""
     from safetensors import safe_open
 
     p = Path(path)
@@ -154,7 +214,7 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
         raise WeightsError(f"{p}: no such weights file; save the weights first or pick another file")
     try:
         with safe_open(str(p), framework="pt") as fh:
-            meta = fh.metadata() or {}
+            meta = dict(fh.metadata() or {})
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except Exception as exc:  # safetensors raises several types for a damaged header or body
         raise WeightsError(f"{p}: not a readable .safetensors file ({exc})") from None
@@ -165,7 +225,59 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
         except ValueError:
             parsed = {}
         nodes = parsed if isinstance(parsed, dict) else {}
-    return tensors, nodes
+    try:
+        version = int(meta.get("format_version", 0))
+    except ValueError:
+        version = 0
+    rest = {k: v for k, v in meta.items() if k not in ("format", "format_version", "layout", "nodes")}
+    return TensorFile(tensors, _file_layout(meta), version, nodes, rest)
+
+
+def node_map(graph: ModelGraph, node_ids: Any, paths: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """The metadata's node map for these node ids: label and type, and the attribute path when `paths` is given."""
+    out: dict[str, dict[str, str]] = {}
+    for nid in sorted(set(node_ids)):
+        if nid not in graph.nodes:
+            continue
+        entry = {"label": graph.nodes[nid].label, "type": graph.nodes[nid].type}
+        if paths is not None and nid in paths:
+            entry["path"] = paths[nid]
+        out[nid] = entry
+    return out
+
+
+def save_weights(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[str]) -> Path:
+    """Write the model's weights to `path` (.safetensors), keyed by node id, atomically."""
+    tensors = node_state(model, graph)
+    return save_tensors(path, tensors, layout="node", nodes=node_map(graph, (k.split(".", 1)[0] for k in tensors)))
+
+
+def save_state_dict(model: nn.Module, graph: ModelGraph | None, path: str | os.PathLike[str]) -> Path:
+    """Write the model's state_dict (attribute-path keys) with the node map that leads back to graph nodes."""
+    plain = unwrap(model)
+    paths = getattr(plain, "node_paths", None)
+    nodes = node_map(graph, paths, paths) if graph is not None and isinstance(paths, dict) else None
+    return save_tensors(path, plain.state_dict(), layout="state_dict", nodes=nodes)
+
+
+def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and the node table (id -> {label, type}) of a weights file. Raises WeightsError."""
+    found = load_tensors(path)
+    return found.tensors, found.nodes
+
+
+def _node_keyed(found: TensorFile, model: nn.Module, paths: dict[str, str]) -> dict[str, torch.Tensor]:
+    """A state_dict-layout file's tensors keyed by node id: through the file's own node map (so a file saved
+    before a rename still fits), else through the model's attribute paths."""
+    file_paths = {str(v["path"]): nid for nid, v in found.nodes.items() if isinstance(v, dict) and v.get("path")}
+    if file_paths:
+        prefixes = sorted(file_paths.items(), key=lambda t: -len(t[0]))
+        out = {}
+        for k, t in found.tensors.items():
+            owner = _owner(k, prefixes)
+            out[f"{owner[0]}.{owner[1]}" if owner else k] = t
+        return out
+    return _from_mapping(found.tensors, model, paths)
 
 
 def _from_mapping(source: Mapping[Any, Any], model: nn.Module, paths: dict[str, str]) -> dict[str, torch.Tensor]:
@@ -211,7 +323,9 @@ def load_weights(model: nn.Module, graph: ModelGraph, source: Any, *, strict: bo
     model = unwrap(model)
     paths = _node_paths(model)
     if isinstance(source, (str, os.PathLike)):
-        tensors, file_nodes = read_weights(source)
+        found = load_tensors(source)
+        file_nodes = found.nodes
+        tensors = found.tensors if found.layout == "node" else _node_keyed(found, model, paths)
         origin = str(source)
     elif isinstance(source, Mapping):
         tensors, file_nodes = _from_mapping(source, model, paths), {}
