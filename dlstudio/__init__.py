@@ -16,6 +16,7 @@ from .api import (  # noqa: F401,A004
     Ref,
     check,
     compile,
+    diff,
     export_onnx,
     export_python,
     import_onnx,

@@ -21,6 +21,7 @@ __all__ = [
     "Ref",
     "check",
     "compile",
+    "diff",
     "export_onnx",
     "export_python",
     "import_onnx",
@@ -75,6 +76,21 @@ def compile(  # noqa: A001 - mirrors torch.compile
 
     graph, chosen = _graph_and_weights(source, weights)
     return compile_graph(graph, seed=seed, weights=chosen)
+
+
+def diff(old: Any, new: Any, *, weights: bool = False, match: str = "auto", input_shapes: Any = None):
+    """Compare two models as `dlstudio diff` does: each a project path, an .onnx file, "model.py:Class" (runs that
+    file), a run folder or a .safetensors file. Returns a Comparison: .structure (a GraphDiff: added, removed,
+    changed, rewired, shapes, params/macs), .weights (per-layer L2, relative change, cosine), .same, .format(),
+    .to_dict(). Raises ModelSourceError when a side cannot be read."""
+    from .importers.diff_sources import compare_sources, open_model_source
+
+    return compare_sources(
+        open_model_source(old, input_shapes=input_shapes),
+        open_model_source(new, input_shapes=input_shapes),
+        weights=weights,
+        match=match,
+    )
 
 
 def export_onnx(source: ModelGraph | Project, path: Any, **options: Any):

@@ -10,7 +10,7 @@ import sys
 from types import ModuleType
 
 # the verb modules import only the standard library at module level (torch, onnx and Qt load inside `run`)
-from . import check, evaluate, export, import_, layers, render, train
+from . import check, diff, evaluate, export, import_, layers, render, train
 
 # verb -> its module, which defines HELP, optionally DESCRIPTION, `add_arguments(parser)` and `run(args) -> int`
 VERBS: dict[str, ModuleType] = {
@@ -21,6 +21,7 @@ VERBS: dict[str, ModuleType] = {
     "export": export,
     "import": import_,
     "render": render,
+    "diff": diff,
 }
 
 

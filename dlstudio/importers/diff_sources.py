@@ -1,0 +1,190 @@
+"""One side of a model diff, read from whatever the user names: a .dlstudio project, an .onnx file, a PyTorch
+module (`model.py:ClassName`, traced; this runs the file's code), a training run folder, or a bare .safetensors
+weights file. Every failure is a ModelSourceError with one sentence saying what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import DlstudioError
+from ..core.graph import ModelGraph
+
+
+class ModelSourceError(DlstudioError):
+    """A diff side cannot be read; the message names the file and what to do."""
+
+
+@dataclass
+class ModelSource:
+    """What a diff needs of one side. `graph` is None for a bare weights file; `weights` is a .safetensors path
+    (a project's sidecar, a run's best/last weights) or None; `exported`: the graph was read back from an
+    inference export (ONNX), so BatchNorm is folded and Dropout gone."""
+
+    name: str
+    kind: str  # "project", "onnx", "python", "run", "weights"
+    graph: ModelGraph | None
+    weights: Path | None = None
+    exported: bool = False
+    settings: dict[str, Any] | None = None  # a run's training settings
+
+
+def _is_python_spec(spec: str) -> bool:
+    return ":" in spec and spec.split(":", 1)[0].endswith(".py")
+
+
+def open_model_source(
+    spec: str | os.PathLike[str], *, input_shapes: list[tuple[int, ...]] | None = None
+) -> ModelSource:
+    """Read one side. Raises ModelSourceError (never anything else for a bad file)."""
+    text = str(spec)
+    try:
+        if _is_python_spec(text):
+            return _python(text, input_shapes)
+        path = Path(text)
+        if path.is_dir():
+            return _run(path)
+        if not path.is_file():
+            raise ModelSourceError(f"{text}: no such file or folder")
+        suffix = path.suffix.lower()
+        if suffix == ".onnx":
+            return _onnx(path, input_shapes)
+        if suffix == ".safetensors":
+            return ModelSource(path.name, "weights", None, path)
+        return _project(path)
+    except ModelSourceError:
+        raise
+    except DlstudioError as exc:  # these messages usually name the file already
+        message = str(exc)
+        raise ModelSourceError(message if Path(text).name in message else f"{text}: {message}") from None
+    except Exception as exc:  # an importer's own failure: one line, no traceback
+        raise ModelSourceError(f"{text}: cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _project(path: Path) -> ModelSource:
+    from ..io.project import Project
+
+    project = Project.load(path)  # ProjectFileError says which file and why
+    return ModelSource(str(path), "project", project.graph, project.saved_weights, settings=project.training)
+
+
+def _onnx(path: Path, input_shapes: list[tuple[int, ...]] | None) -> ModelSource:
+    from .onnx import import_onnx
+
+    named = None
+    if input_shapes:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        inits = {i.name for i in model.graph.initializer}
+        names = [i.name for i in model.graph.input if i.name not in inits]
+        named = dict(zip(names, input_shapes))
+    result = import_onnx(str(path), check=False, input_shapes=named)
+    return ModelSource(str(path), "onnx", result.graph, None, exported=True)
+
+
+def _python(spec: str, input_shapes: list[tuple[int, ...]] | None) -> ModelSource:
+    if not input_shapes:
+        raise ModelSourceError(f"{spec}: a .py model needs --input-shape (one per forward argument)")
+    from .torch_fx import import_torch_file
+
+    path, cls = spec.split(":", 1)
+    if not Path(path).is_file():
+        raise ModelSourceError(f"{path}: no such file")
+    result = import_torch_file(path, cls, input_shapes, check=False)
+    return ModelSource(spec, "python", result.graph, None)
+
+
+def _run(path: Path) -> ModelSource:
+    """A training run folder: the graph it trained (from settings.json) and its best (else last) weights."""
+    settings_file = path / "settings.json"
+    try:
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+    except OSError:
+        raise ModelSourceError(f"{path}: not a training run folder (no settings.json) nor a file") from None
+    except ValueError as exc:
+        raise ModelSourceError(f"{settings_file}: not valid JSON ({exc})") from None
+    graph_data = settings.get("graph") if isinstance(settings, dict) else None
+    graph = None
+    if isinstance(graph_data, dict):
+        graph = ModelGraph()
+        graph.load_dict(graph_data)
+    weights = next((path / f for f in ("best.safetensors", "last.safetensors") if (path / f).is_file()), None)
+    return ModelSource(str(path), "run", graph, weights, settings=settings)
+
+
+@dataclass
+class Comparison:
+    """A structural diff (None when either side is a bare weights file) and a weights diff (when asked for, or
+    when both sides are weights files)."""
+
+    old: ModelSource
+    new: ModelSource
+    structure: Any = None  # dlstudio.analysis.diff.GraphDiff
+    weights: Any = None  # dlstudio.compiler.weights_diff.WeightsDiff
+
+    @property
+    def same(self) -> bool:
+        return (self.structure is None or self.structure.same) and (self.weights is None or self.weights.same)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old": self.old.name,
+            "new": self.new.name,
+            "same": self.same,
+            "structure": self.structure.to_dict() if self.structure is not None else None,
+            "weights": self.weights.to_dict() if self.weights is not None else None,
+        }
+
+    def format(self, *, full: bool = False) -> str:
+        from ..analysis.diff_report import format_diff
+
+        parts = []
+        if self.structure is not None:
+            parts.append(format_diff(self.structure, self.old.name, self.new.name, full=full))
+        if self.weights is not None:
+            if parts:
+                parts.append("\nweights")
+            parts.append(self.weights.format(_weights_name(self.old), _weights_name(self.new)))
+        return "\n".join(parts)
+
+
+def _weights_name(side: ModelSource) -> str:
+    return str(side.weights) if side.weights is not None else side.name
+
+
+def compare_sources(old: ModelSource, new: ModelSource, *, weights: bool = False, match: str = "auto") -> Comparison:
+    """Structure (when both sides have a graph) and weights (when asked, or when a side is only weights).
+    When one side was read back from an inference export, the other is compared as that export sees it."""
+    from ..analysis.diff import diff_graphs
+    from ..analysis.diff_inference import fold_for_inference
+
+    result = Comparison(old, new)
+    if old.graph is not None and new.graph is not None:
+        graph_old, graph_new, notes = old.graph, new.graph, []
+        if new.exported and not old.exported:
+            graph_old, notes = fold_for_inference(graph_old)
+        elif old.exported and not new.exported:
+            graph_new, notes = fold_for_inference(graph_new)
+        result.structure = diff_graphs(graph_old, graph_new, match=match)
+        result.structure.notes.extend(notes)
+    if weights or old.graph is None or new.graph is None:
+        for side in (old, new):
+            if side.weights is None:
+                raise ModelSourceError(
+                    f"{side.name}: has no weights to compare (train it, or import it with its weights first)"
+                )
+        from ..compiler.weights_diff import diff_weight_files
+
+        layer_map = None
+        if result.structure is not None and result.structure.matched_by != "id":
+            layer_map = result.structure.matches
+        try:
+            result.weights = diff_weight_files(old.weights, new.weights, layer_map=layer_map)  # type: ignore[arg-type]
+        except DlstudioError as exc:
+            raise ModelSourceError(str(exc)) from None
+    return result
