@@ -25,6 +25,7 @@ from ..core.layout import apply_layout
 from ..nn.onnx_op import onnx_supported
 from .base import HANDLERS, Context, ImportResult, Unsupported, Value
 from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic
+from .onnx_scopes import group_by_scope, new_node_ids, node_scope
 
 _DTYPES = {1: "float32", 7: "int64", 6: "int64", 11: "float32", 10: "float32"}
 
@@ -163,28 +164,75 @@ def _load(source: Any) -> Any:
     return model
 
 
+_SHAPE_ONLY_LIMIT = 1024  # initializers above this many elements are weights, not shape data
+
+
+def _inferred_value_infos(model: Any) -> list[Any]:
+    """onnx shape inference on a copy without the large initializers (declared as inputs of their shape instead):
+    inference copies the whole model, weights included, and reads only the small, shape-like constants."""
+    import onnx
+    from onnx import helper
+
+    g = model.graph
+    light = onnx.ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    lg = light.graph
+    lg.node.extend(g.node)
+    lg.input.extend(g.input)
+    lg.output.extend(g.output)
+    lg.value_info.extend(g.value_info)
+    declared = {i.name for i in g.input}
+    for init in g.initializer:
+        n = 1
+        for d in init.dims:
+            n *= int(d)
+        if n <= _SHAPE_ONLY_LIMIT or init.data_type not in (1, 10, 11, 16):
+            lg.initializer.append(init)
+        elif init.name not in declared:
+            lg.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light).graph
+    except Exception:  # shape inference is a help, not a requirement
+        return list(g.value_info) + list(g.input) + list(g.output)
+    return list(inferred.value_info) + list(g.input) + list(inferred.output)
+
+
 def convert(
     source: Any,
     *,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     constants: dict[str, np.ndarray] | None = None,
+    blocks: bool = True,
 ) -> ImportResult:
     """Map an ONNX model (path or ModelProto) onto catalog layers. Raises ModelImportError listing every
     unsupported op. Does not write anything.
 
     `constants` freezes graph inputs to fixed values (e.g. weights that a model takes as inputs): they are
-    folded like initializers and the input disappears from the imported graph."""
-    import onnx
+    folded like initializers and the input disappears from the imported graph. `blocks` groups the layers of
+    each module scope the exporter named into a collapsed block (dlstudio.importers.onnx_scopes)."""
+    start = time.perf_counter()
+    model = _load(source)
+    loaded = time.perf_counter() - start
+    result = _convert_model(model, source, input_shapes, constants, blocks)
+    result.report.details["timings"]["load"] = loaded
+    result.report.seconds = time.perf_counter() - start
+    return result
+
+
+def _convert_model(
+    model: Any,
+    source: Any,
+    input_shapes: dict[str, tuple[int, ...]] | None,
+    constants: dict[str, np.ndarray] | None,
+    blocks: bool,
+) -> ImportResult:
     from onnx import numpy_helper
 
     from . import onnx_ops  # noqa: F401  (importing it registers the op handlers in HANDLERS)
 
     start = time.perf_counter()
-    model = _load(source)
-    try:
-        model = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # shape inference is a help, not a requirement
-        pass
+    value_infos = _inferred_value_infos(model)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     g = model.graph
     consumers: dict[str, int] = {}
@@ -198,7 +246,7 @@ def convert(
         ctx.consts[init.name] = numpy_helper.to_array(init)
     for k, v in (constants or {}).items():
         ctx.consts[k] = np.asarray(v)
-    for vi in list(g.value_info) + list(g.input) + list(g.output):
+    for vi in value_infos:
         shape = _static_shape(vi)
         if shape is not None:
             ctx.static_shapes[vi.name] = shape
@@ -238,6 +286,8 @@ def convert(
         input_names.append(vi.name)
     poisoned: set[str] = set()
     node_problems: list[tuple[str, str, str]] = []  # (op type, node name, reason)
+
+    scopes: dict[str, tuple[str, ...]] = {}  # dlstudio node id -> the module path its ONNX node was named after
 
     def refuse(n: Any, name: str, reason: str) -> None:
         node_problems.append((n.op_type, name, reason))
@@ -285,10 +335,13 @@ def convert(
             continue
         handler = HANDLERS.get(n.op_type)
         reason = "no catalog layer for this op, and the generic ONNX op does not implement it"
+        before = len(ctx.graph.nodes)
+        scope = node_scope(n) if blocks else ()
         if handler is not None:
             mark = _mark(ctx)
             try:
                 handler(ctx, n, name)
+                scopes.update((nid, scope) for nid in new_node_ids(ctx.graph, before))
                 continue
             except Unsupported as exc:
                 reason = str(exc)
@@ -300,6 +353,7 @@ def convert(
             mark = _mark(ctx)
             try:
                 add_generic(ctx, n, name)
+                scopes.update((nid, scope) for nid in new_node_ids(ctx.graph, before))
                 continue
             except (Unsupported, DlstudioError) as exc:
                 _rollback(ctx, mark)
@@ -342,9 +396,14 @@ def convert(
     if problems or node_problems:
         what = "the model" if hasattr(source, "graph") else str(source)
         raise ModelImportError(_problem_message(what, problems, node_problems), _flat_problems(problems, node_problems))
+    mapped = time.perf_counter()
+    made = group_by_scope(ctx.graph, scopes) if blocks else []
     apply_layout(ctx.graph)
+    laid_out = time.perf_counter()
     report = Report(kind="onnx-import", path=Path(source) if isinstance(source, (str, os.PathLike)) else None)
     report.details.update(opset=opset, nodes=len(ctx.graph), onnx_nodes=len(g.node), folded=len(ctx.consts))
+    if made:
+        report.details["blocks"] = len(made)
     generic: dict[str, int] = {}
     for node in ctx.graph.nodes.values():
         if node.type == "OnnxOp":
@@ -365,11 +424,19 @@ def convert(
             f"{len(ctx.fixed_batch)} imported op(s) ({names}{more}) mix the batch dimension with others, so the "
             f"model works only at the batch size the file fixes ({batch})"
         )
-    report.seconds = time.perf_counter() - start
     import torch
 
-    weights = {k: torch.from_numpy(np.array(v)) for k, v in ctx.weights.items()}
+    weights = {k: torch.from_numpy(_owned(v)) for k, v in ctx.weights.items()}
+    done = time.perf_counter()
+    report.details["timings"] = {"map": mapped - start, "layout": laid_out - mapped, "weights": done - laid_out}
+    report.seconds = done - start
     return ImportResult(ctx.graph, weights, report, input_names, output_names, dict(constants or {}))
+
+
+def _owned(value: Any) -> np.ndarray:
+    """The array itself when torch can share it (contiguous, writable), else a copy."""
+    arr = np.asarray(value)
+    return arr if arr.flags.writeable and arr.flags.c_contiguous else np.array(arr)
 
 
 def import_onnx(
@@ -382,13 +449,21 @@ def import_onnx(
     constants: dict[str, np.ndarray] | None = None,
 ) -> ImportResult:
     """Import and (by default) check: the compiled graph and onnxruntime agree on a random batch."""
-    result = convert(source, input_shapes=input_shapes, constants=constants)
+    start = time.perf_counter()
+    model = _load(source)
+    loaded = time.perf_counter() - start
+    result = _convert_model(model, source, input_shapes, constants, True)
+    timings = result.report.details["timings"]
+    timings["load"] = loaded
     if check:
-        _check(result, _load(source), tolerance, seed)
+        checking = time.perf_counter()
+        _check(result, model, tolerance, seed, source if isinstance(source, (str, os.PathLike)) else None)
+        timings["parity"] = time.perf_counter() - checking
+    result.report.seconds = time.perf_counter() - start
     return result
 
 
-def _check(result: ImportResult, model: Any, tolerance: float, seed: int) -> None:
+def _check(result: ImportResult, model: Any, tolerance: float, seed: int, path: Any = None) -> None:
     import torch
 
     from ..compiler.samples import as_list, sample_inputs
@@ -399,7 +474,10 @@ def _check(result: ImportResult, model: Any, tolerance: float, seed: int) -> Non
     try:
         import onnxruntime as ort
 
-        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        # from the file when there is one: onnxruntime reads it faster than a serialized copy of it
+        sess = ort.InferenceSession(
+            str(path) if path is not None else model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # no onnxruntime, or no kernel for an op of the *original* file (old opsets)
         result.report.warnings.append(
             f"parity not checked: onnxruntime cannot load the original model ({_first_line(exc)})"
@@ -418,7 +496,7 @@ def _check(result: ImportResult, model: Any, tolerance: float, seed: int) -> Non
         )
         return
     try:
-        with torch.no_grad():
+        with torch.inference_mode():
             expected = as_list(compiled(*args))
     except Exception as exc:
         raise ModelImportError(

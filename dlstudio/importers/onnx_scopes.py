@@ -1,0 +1,94 @@
+"""Blocks from ONNX name scopes: the nodes an exporter wrote inside one module become one collapsed block.
+
+torch.onnx's TorchScript exporter names nodes after the module path (`/layer1/layer1.0/conv1/Conv`, other tools
+write `/layer1/0/conv1/Conv`); its dynamo exporter keeps the path in the node's `pkg.torch.onnx.name_scopes`
+metadata. A scope is a *container* when some node lies strictly below it (a `Bottleneck`, a `Sequential`) and a
+*leaf* otherwise (a `Conv2d`, which holds one op or a few). Each imported layer joins the block of its innermost
+container scope, so a ResNet reads as a row of bottleneck blocks (`layer1.0`, `layer1.1`, ...), each holding its
+convolutions. Blocks are one level deep (the graph's blocks do not nest); the block's label is the dotted module
+path, so the hierarchy still reads from the names. A block the compiler could not emit as one submodule (a path
+that leaves it and comes back, as when a module's ops interleave with its siblings') is left ungrouped.
+"""
+
+from __future__ import annotations
+
+import ast
+from itertools import islice
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.edits import GroupNodes
+from ..core.graph import ModelGraph
+
+_SCOPE_KEY = "pkg.torch.onnx.name_scopes"
+_UNGROUPABLE = ("Input", "Output")
+
+
+def node_scope(node: Any) -> tuple[str, ...]:
+    """The module path of an ONNX node as dotted names, outermost first (empty when it has none)."""
+    parts: list[str] = []
+    for prop in getattr(node, "metadata_props", ()):
+        if prop.key == _SCOPE_KEY:
+            try:
+                scopes = ast.literal_eval(prop.value)
+            except (ValueError, SyntaxError):
+                scopes = []
+            parts = [str(s) for s in scopes[1:-1] if str(s)]  # drop the root '' and the op's own name
+            break
+    else:
+        name = node.name or ""
+        if name.startswith("/") and name.count("/") >= 2:
+            parts = [p for p in name.split("/")[1:-1] if p]
+    return _qualified(parts)
+
+
+def _qualified(parts: list[str]) -> tuple[str, ...]:
+    """['layer1', '0', 'conv1'] and ['layer1', 'layer1.0', 'conv1'] both -> ('layer1', 'layer1.0', 'layer1.0.conv1')."""
+    out: list[str] = []
+    for p in parts:
+        if out and not p.startswith(out[-1] + "."):
+            p = f"{out[-1]}.{p}"
+        out.append(p)
+    return tuple(out)
+
+
+def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> list[str]:
+    """Group the graph's nodes by their innermost container scope (`scopes`: node id -> module path). Returns
+    the labels of the blocks made."""
+    containers = {s[:i] for s in scopes.values() for i in range(1, len(s))}
+    members: dict[tuple[str, ...], list[str]] = {}
+    for nid, scope in scopes.items():
+        if nid not in graph.nodes or graph.node(nid).type in _UNGROUPABLE:
+            continue
+        inner = next((scope[:i] for i in range(len(scope), 0, -1) if scope[:i] in containers), None)
+        if inner is not None:
+            members.setdefault(inner, []).append(nid)
+    made: list[str] = []
+    for scope, ids in members.items():
+        if len(ids) < 2 or not _convex(graph, set(ids)):
+            continue
+        gid = graph.new_id("g")
+        GroupNodes(gid, scope[-1], tuple(ids), collapsed=True).apply(graph)
+        made.append(scope[-1])
+    return made
+
+
+def _convex(graph: ModelGraph, members: set[str]) -> bool:
+    """No path leaves the set and comes back into it (the compiler emits a block as one submodule call)."""
+    frontier = [e.dst for nid in members for e in graph.out_edges(nid) if e.dst not in members]
+    seen: set[str] = set()
+    while frontier:
+        nid = frontier.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        for e in graph.out_edges(nid):
+            if e.dst in members:
+                return False
+            frontier.append(e.dst)
+    return True
+
+
+def new_node_ids(graph: ModelGraph, before: int) -> Iterable[str]:
+    """Ids of the nodes added since the graph held `before` nodes (nodes keep insertion order)."""
+    return islice(graph.nodes, before, None)
