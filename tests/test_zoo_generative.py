@@ -307,7 +307,7 @@ def test_a_fault_during_training_is_a_failed_event_naming_the_epoch() -> None:
     trainer = make_generative_trainer(project, epochs=1, max_batches=1)
     trainer.x_train = trainer.x_train * 3  # targets outside [0, 1]: BCELoss refuses them
     last = list(trainer.run())[-1]
-    assert type(last).__name__ == "Failed" and last.epoch == 1 and "(epoch 1)" in last.message
+    assert type(last).__name__ == "Failed" and last.epoch == 1 and "(epoch 1, batch 1)" in last.message
 
 
 def test_the_studio_worker_helpers_accept_generative_trainers() -> None:

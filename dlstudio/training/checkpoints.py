@@ -1,9 +1,10 @@
 """Checkpoints without pickle: tensors in safetensors files, everything else in JSON.
 
-A checkpoint is a folder: model.safetensors (state_dict), optimizer.safetensors + the JSON skeleton of the
-optimizer state with each tensor replaced by a reference, RNG states as uint8 tensors, and state.json (epoch,
-scheduler, early-stopping counters, history). Non-finite floats are written as {"__float__": "inf"} so the
-JSON stays strict.
+A checkpoint is a folder: model.safetensors (state_dict of every network), optimizer.safetensors + the JSON
+skeleton of every optimizer's state (by name) with each tensor replaced by a reference, RNG states as uint8
+tensors, and state.json (epoch, schedulers by name, the task's counters, history, the position in a stopped epoch).
+Non-finite floats are written as {"__float__": "inf"} so the JSON stays strict. Every file is written atomically;
+state.json is written last, so a folder with state.json is complete.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from ..core.errors import DataError
-from ..core.files import atomic_write_text
+from ..core.files import atomic_write_bytes, atomic_write_text
 
 _REF = "__tensor__"
 _FLOAT = "__float__"
@@ -108,13 +109,14 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
+def _write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
+
+
 def save_weights(model_or_state: torch.nn.Module | dict[str, torch.Tensor], path: Path) -> Path:
     state = model_state(model_or_state) if isinstance(model_or_state, torch.nn.Module) else model_or_state
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(state, str(tmp), metadata={"format": "dlstudio-weights"})
-    tmp.replace(path)
-    return path
+    _write_tensors(Path(path), state, {"format": "dlstudio-weights"})
+    return Path(path)
 
 
 def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
@@ -127,45 +129,61 @@ def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
         raise DataError(f"{path}: not a safetensors weights file ({exc})") from None
 
 
+FORMAT_VERSION = 2  # 2: optimizers and schedulers by name, the task's state and the position in the epoch
+
+
 def save_checkpoint(
     folder: Path,
     *,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler_state: dict[str, Any],
+    optimizers: dict[str, dict[str, Any]],
+    schedulers: dict[str, dict[str, Any]],
     epoch: int,
     extra: dict[str, Any],
     best_state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
+    """`optimizers`/`schedulers`: name -> state_dict. `extra`: plain data and tensors (history, position)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model, folder / "model.safetensors")
     opt_tensors: dict[str, torch.Tensor] = {}
-    opt_skeleton = flatten_state(optimizer.state_dict(), opt_tensors)
-    save_file(opt_tensors, str(folder / "optimizer.safetensors"))
+    opt_skeleton = flatten_state(optimizers, opt_tensors)
+    _write_tensors(folder / "optimizer.safetensors", opt_tensors)
     rng_tensors, rng_meta = rng_state()
-    save_file(rng_tensors, str(folder / "rng.safetensors"))
+    _write_tensors(folder / "rng.safetensors", rng_tensors)
     if best_state is not None:
         save_weights(best_state, folder / "best.safetensors")
-    sched_tensors: dict[str, torch.Tensor] = {}
+    side: dict[str, torch.Tensor] = {}
     state = {
         "format": "dlstudio-checkpoint",
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "epoch": epoch,
-        "optimizer": opt_skeleton,
-        "scheduler": flatten_state(scheduler_state, sched_tensors, "s"),
+        "optimizers": opt_skeleton,
+        "schedulers": flatten_state(schedulers, side, "s"),
         "rng": rng_meta,
-        "extra": flatten_state(extra, sched_tensors, "s"),
+        "extra": flatten_state(extra, side, "s"),
     }
-    if sched_tensors:
-        save_file(sched_tensors, str(folder / "state.safetensors"))
-    # state.json last: a folder with state.json is complete
-    atomic_write_text(folder / "state.json", _dump(state))
+    if side:
+        _write_tensors(folder / "state.safetensors", side)
+    atomic_write_text(folder / "state.json", _dump(state))  # last: a folder with state.json is complete
     return folder
 
 
+def _from_version_1(state: dict[str, Any], opt: Any, sched: Any, extra: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Version 1 kept one optimizer/scheduler (supervised, reconstruction) or g/d pairs (GAN) and the task's
+    counters at the top of `extra`."""
+    if extra.get("mode") == "gan":
+        optimizers, schedulers = opt, sched
+    else:
+        optimizers, schedulers = {"optimizer": opt}, {"scheduler": sched}
+    counters = ("best_value", "best_epoch", "bad_epochs", "mode", "previous")
+    task_state = {k: extra[k] for k in counters if k in extra}
+    extra = {"history": extra.get("history", []), "task_state": task_state, "partial": extra.get("partial", False)}
+    return optimizers, schedulers, extra
+
+
 def load_checkpoint(folder: Path) -> dict[str, Any]:
-    """Read a checkpoint folder into plain objects (model state, optimizer state, ...). Never unpickles."""
+    """Read a checkpoint folder into plain objects (model state, optimizer states, ...). Never unpickles."""
     folder = Path(folder)
     if folder.is_file():
         folder = folder.parent
@@ -180,15 +198,29 @@ def load_checkpoint(folder: Path) -> dict[str, Any]:
         raise DataError(f"{state_file}: not a dlstudio checkpoint")
     opt_tensors = load_file(str(folder / "optimizer.safetensors"))
     side = load_file(str(folder / "state.safetensors")) if (folder / "state.safetensors").is_file() else {}
+    extra = unflatten_state(state["extra"], side)
+    if int(state.get("format_version", 1)) < 2:
+        optimizers, schedulers, extra = _from_version_1(
+            state,
+            unflatten_state(state["optimizer"], opt_tensors),
+            unflatten_state(state["scheduler"], side),
+            extra,
+        )
+    else:
+        optimizers = unflatten_state(state["optimizers"], opt_tensors)
+        schedulers = unflatten_state(state["schedulers"], side)
     best = folder / "best.safetensors"
     return {
         "epoch": int(state["epoch"]),
         "model": load_weights_file(folder / "model.safetensors"),
-        "optimizer": unflatten_state(state["optimizer"], opt_tensors),
-        "scheduler": unflatten_state(state["scheduler"], side),
+        "optimizers": optimizers,
+        "schedulers": schedulers,
+        # the one optimizer/scheduler of a single-network run, for readers that want just that
+        "optimizer": next(iter(optimizers.values())) if len(optimizers) == 1 else None,
+        "scheduler": next(iter(schedulers.values())) if len(schedulers) == 1 else None,
         "rng_tensors": load_file(str(folder / "rng.safetensors")),
         "rng_meta": state["rng"],
-        "extra": unflatten_state(state["extra"], side),
+        "extra": extra,
         "best": load_weights_file(best) if best.is_file() else None,
         "folder": folder,
     }
