@@ -98,3 +98,21 @@ def onnx_op_oracle(spec: LayerSpec, params: dict, inputs: Sequence[TensorInfo | 
 
 
 register_shape_oracle("OnnxOp", onnx_op_oracle)
+
+
+def aten_op_oracle(spec: LayerSpec, params: dict, inputs: Sequence[TensorInfo | None]) -> list[TensorInfo]:
+    """The same for a PyTorch operator kept from a torch.export import (AtenOp)."""
+    from .build import resolve_dotted
+
+    assert spec.module is not None
+    try:
+        module = resolve_dotted(spec.module)(**spec.torch_kwargs(params, list(inputs)))
+    except Exception as exc:
+        raise ShapeError(f"cannot build PyTorch op {params.get('op')}: {exc}") from None
+    outs = run_op_shapes(module, inputs)
+    if len(outs) != params["num_outputs"]:
+        raise ShapeError(f"PyTorch op {params['op']} gives {len(outs)} outputs, the node has {params['num_outputs']}")
+    return outs
+
+
+register_shape_oracle("AtenOp", aten_op_oracle)

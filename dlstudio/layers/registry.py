@@ -22,6 +22,10 @@ _BUILTIN_MODULES = (
     "arith",
     "blocks",
     "generic",
+    "padding",
+    "slicing",
+    "volumetric",
+    "aten",
 )
 
 

@@ -282,7 +282,8 @@ class LayerSpec:
 
         By default the torch=True parameters are read by attribute name (a tensor-or-None `bias` becomes a bool);
         sizes keep torch's spelling, so the rebuilt module prints the same. Types whose parameters are not
-        attribute names give a `read_module` rule (in the spec, or in layers.module_readers). Duck-typed on purpose: layers/ never imports torch. Raises ParamError when a value does not fit."""
+        attribute names give a `read_module` rule (in the spec, or in layers.module_readers). Duck-typed on
+        purpose: layers/ never imports torch. Raises ParamError when a value does not fit."""
         reader = self.read_module or MODULE_READERS.get(self.type)
         if reader is not None:
             try:

@@ -1,0 +1,313 @@
+"""ATen operators of a torch.export graph that map onto catalog layers.
+
+Each mapper gets the walker (`Ops`) and the fx node and returns the output Value, or raises Unsupported when this
+call does not fit the catalog layer (another argument, the batch dimension touched, a constant operand...); the
+walker then keeps the operator as a generic AtenOp, so a refusal here never refuses the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+from torch import fx
+
+from .base import Unsupported, Value
+from .torch_export_args import Const
+
+
+class Ops(Protocol):
+    """What a mapper may use from the walker."""
+
+    def value(self, a: Any) -> Value: ...
+
+    def const(self, a: Any) -> Const: ...
+
+    def py(self, a: Any) -> Any: ...
+
+    def is_batch(self, a: Any) -> bool: ...
+
+    def add(
+        self, type_name: str, inputs: list[Value], params: dict | None = None, weights: dict | None = None
+    ) -> Value: ...
+
+
+Mapper = Callable[[Ops, fx.Node], Value]
+MAPPERS: dict[str, Mapper] = {}
+
+
+def maps(*ops: str) -> Callable[[Mapper], Mapper]:
+    def deco(fn: Mapper) -> Mapper:
+        for op in ops:
+            MAPPERS[op] = fn
+        return fn
+
+    return deco
+
+
+def _arg(node: fx.Node, i: int, name: str, default: Any = None) -> Any:
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
+
+
+def _dim(m: Ops, x: Value, d: Any) -> int:
+    """A non-batch dimension, as a positive index."""
+    d = int(m.py(d))
+    d = d + x.info.rank if d < 0 else d
+    if d == 0:
+        raise Unsupported("the operation works on the batch dimension")
+    return d
+
+
+_UNARY = {
+    "aten.relu.default": "ReLU",
+    "aten.relu_.default": "ReLU",
+    "aten.sigmoid.default": "Sigmoid",
+    "aten.tanh.default": "Tanh",
+    "aten.silu.default": "SiLU",
+    "aten.mish.default": "Mish",
+    "aten.selu.default": "SELU",
+}
+
+
+def _unary(m: Ops, node: fx.Node) -> Value:
+    if len(node.args) != 1 or node.kwargs:
+        raise Unsupported("extra arguments")
+    return m.add(_UNARY[str(node.target)], [m.value(node.args[0])])
+
+
+for _op in _UNARY:
+    MAPPERS[_op] = _unary
+
+
+@maps("aten.gelu.default")
+def _gelu(m: Ops, node: fx.Node) -> Value:
+    return m.add("GELU", [m.value(node.args[0])], {"approximate": node.kwargs.get("approximate", "none")})
+
+
+@maps("aten.leaky_relu.default")
+def _leaky(m: Ops, node: fx.Node) -> Value:
+    return m.add("LeakyReLU", [m.value(node.args[0])], {"negative_slope": float(_arg(node, 1, "negative_slope", 0.01))})
+
+
+@maps("aten.hardtanh.default")
+def _hardtanh(m: Ops, node: fx.Node) -> Value:
+    lo, hi = float(_arg(node, 1, "min_val", -1.0)), float(_arg(node, 2, "max_val", 1.0))
+    return m.add("Hardtanh", [m.value(node.args[0])], {"min_val": lo, "max_val": hi})
+
+
+_BINARY = {
+    "aten.add.Tensor": ("Add", "add"),
+    "aten.mul.Tensor": ("Multiply", "mul"),
+    "aten.sub.Tensor": ("Subtract", "sub"),
+}
+_BINARY["aten.div.Tensor"] = ("", "div")
+
+
+@maps(*_BINARY)
+def _binary(m: Ops, node: fx.Node) -> Value:
+    if node.kwargs or len(node.args) != 2:
+        raise Unsupported("alpha or rounding arguments")
+    layer, op = _BINARY[str(node.target)]
+    a, b = node.args
+    va, vb = (m.value(a) if _is_value(m, a) else None), (m.value(b) if _is_value(m, b) else None)
+    if va is not None and vb is not None:
+        if not layer or va.info.shape != vb.info.shape:
+            raise Unsupported("operands of different shapes")
+        return m.add(layer, [va, vb])
+    x, other, reverse = (va, b, False) if va is not None else (vb, a, True)
+    if x is None or x.info.dtype != "float32":
+        raise Unsupported("no float tensor operand")
+    if reverse and op in ("add", "mul"):
+        reverse = False  # commutative
+    if isinstance(other, (int, float)) and not isinstance(other, bool):
+        params = {"op": op, "shape": (1,), "init": float(other), "learnable": False, "reverse": reverse}
+        return m.add("Arithmetic", [x], params, {"weight": torch.full((1,), float(other))})
+    c = m.const(other)
+    shape = tuple(c.tensor.shape) or (1,)
+    if not c.tensor.is_floating_point() or len(shape) >= x.info.rank:
+        raise Unsupported("the constant operand does not broadcast per sample")
+    params = {"op": op, "shape": shape, "init": 0.0, "learnable": c.trainable, "reverse": reverse}
+    return m.add("Arithmetic", [x], params, {"weight": c.tensor.detach().float().reshape(shape)})
+
+
+def _is_value(m: Ops, a: Any) -> bool:
+    try:
+        m.value(a)
+    except Unsupported:
+        return False
+    return True
+
+
+@maps("aten.cat.default")
+def _cat(m: Ops, node: fx.Node) -> Value:
+    xs = [m.value(a) for a in node.args[0]]  # type: ignore[union-attr]
+    return m.add("Concat", xs, {"dim": _dim(m, xs[0], _arg(node, 1, "dim", 0))})
+
+
+@maps("aten.flatten.using_ints")
+def _flatten(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    start = _dim(m, x, _arg(node, 1, "start_dim", 0))
+    end = int(_arg(node, 2, "end_dim", -1))
+    return m.add("Flatten", [x], {"start_dim": start, "end_dim": end})
+
+
+@maps("aten.view.default", "aten.reshape.default", "aten._unsafe_view.default")
+def _reshape(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    sizes = list(node.args[1])  # type: ignore[arg-type]
+    if not sizes or not m.is_batch(sizes[0]):
+        raise Unsupported("the new shape does not keep the batch first")
+    rest = [int(m.py(s)) for s in sizes[1:]]
+    if rest == list(x.info.shape[1:]):
+        return x  # a view that changes nothing
+    return m.add("Reshape", [x], {"shape": tuple(rest) or (-1,)})
+
+
+@maps("aten.softmax.int", "aten._softmax.default", "aten.log_softmax.int", "aten._log_softmax.default")
+def _softmax(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    if str(node.target) in ("aten.softmax.int", "aten.log_softmax.int") and node.kwargs.get("dtype") is not None:
+        raise Unsupported("a dtype argument")
+    layer = "LogSoftmax" if "log" in str(node.target) else "Softmax"
+    return m.add(layer, [x], {"dim": _dim(m, x, node.args[1])})
+
+
+@maps("aten.dropout.default", "aten.feature_dropout.default")
+def _dropout(m: Ops, node: fx.Node) -> Value:
+    # F.dropout(x, p, self.training): the import is traced in eval mode; the layer keeps dropping while training
+    layer = "Dropout2d" if "feature" in str(node.target) else "Dropout"
+    return m.add(layer, [m.value(node.args[0])], {"p": float(_arg(node, 1, "p", 0.5))})
+
+
+@maps("aten.clone.default", "aten.contiguous.default", "aten.alias.default", "aten.detach.default")
+def _identity(m: Ops, node: fx.Node) -> Value:
+    return m.value(node.args[0])
+
+
+@maps("aten.upsample_nearest2d.vec", "aten.upsample_bilinear2d.vec")
+def _upsample(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    bilinear = "bilinear" in str(node.target)
+    size = m.py(node.args[1])
+    scales = m.py(node.args[3] if bilinear else node.args[2]) if len(node.args) > (3 if bilinear else 2) else None
+    params: dict[str, Any] = {"mode": "bilinear" if bilinear else "nearest"}
+    if bilinear:
+        params["align_corners"] = bool(node.args[2])
+    if scales is not None:
+        params.update(scale_factor=tuple(float(s) for s in scales), size=None)
+    elif size is not None:
+        params.update(size=tuple(int(s) for s in size), scale_factor=None)
+    return m.add("Upsample", [x], params)
+
+
+@maps("aten.permute.default")
+def _permute(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    dims = [int(d) % x.info.rank for d in node.args[1]]  # type: ignore[union-attr]
+    if dims[0] != 0:
+        raise Unsupported("the permutation moves the batch dimension")
+    return m.add("Permute", [x], {"dims": tuple(dims[1:])})
+
+
+@maps("aten.transpose.int")
+def _transpose(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    a, b = _dim(m, x, node.args[1]), _dim(m, x, node.args[2])
+    dims = list(range(x.info.rank))
+    dims[a], dims[b] = dims[b], dims[a]
+    return m.add("Permute", [x], {"dims": tuple(dims[1:])})
+
+
+@maps("aten.select.int")
+def _select(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    return m.add("Select", [x], {"dim": _dim(m, x, node.args[1]), "index": int(m.py(node.args[2]))})
+
+
+@maps("aten.unsqueeze.default", "aten.squeeze.dim")
+def _squeeze(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    un = "unsqueeze" in str(node.target)
+    d = int(m.py(node.args[1]))
+    d = d + x.info.rank + (1 if un else 0) if d < 0 else d
+    if d == 0:
+        raise Unsupported("the operation works on the batch dimension")
+    return m.add("Unsqueeze" if un else "Squeeze", [x], {"dim": d})
+
+
+@maps("aten.linear.default")
+def _linear(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    w = m.const(node.args[1])
+    bias = _arg(node, 2, "bias")
+    weights = {"weight": w.tensor}
+    if bias is not None:
+        weights["bias"] = m.const(bias).tensor
+    if not w.trainable:
+        raise Unsupported("the weight is not a parameter")
+    return m.add("Linear", [x], {"out_features": int(w.tensor.shape[0]), "bias": bias is not None}, weights)
+
+
+@maps("aten.conv2d.default", "aten.conv1d.default")
+def _conv(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    w = m.const(node.args[1])
+    if not w.trainable:
+        raise Unsupported("the weight is not a parameter")
+    bias = _arg(node, 2, "bias")
+    stride, padding, dilation = _arg(node, 3, "stride", 1), _arg(node, 4, "padding", 0), _arg(node, 5, "dilation", 1)
+    nd = 2 if "conv2d" in str(node.target) else 1
+    weights = {"weight": w.tensor} | ({"bias": m.const(bias).tensor} if bias is not None else {})
+    params = {
+        "out_channels": int(w.tensor.shape[0]),
+        "kernel_size": tuple(int(k) for k in w.tensor.shape[2:]),
+        "stride": _tuple(stride, nd),
+        "padding": padding if isinstance(padding, str) else _tuple(padding, nd),
+        "dilation": _tuple(dilation, nd),
+        "groups": int(_arg(node, 6, "groups", 1)),
+        "bias": bias is not None,
+    }
+    return m.add(f"Conv{nd}d", [x], params, weights)
+
+
+def _tuple(v: Any, n: int) -> tuple[int, ...]:
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    return tuple(int(a) for a in (v * n if len(v) == 1 else v))
+
+
+@maps("aten.embedding.default")
+def _embedding(m: Ops, node: fx.Node) -> Value:
+    w = m.const(node.args[0])
+    x = m.value(node.args[1])
+    pad = int(_arg(node, 2, "padding_idx", -1))
+    if not w.trainable or len(node.args) > 3:
+        raise Unsupported("a fixed or sparse embedding table")
+    params = {"num_embeddings": int(w.tensor.shape[0]), "embedding_dim": int(w.tensor.shape[1])}
+    params["padding_idx"] = None if pad < 0 else pad
+    return m.add("Embedding", [x], params, {"weight": w.tensor})
+
+
+@maps("aten.max_pool2d.default", "aten.avg_pool2d.default")
+def _pool2d(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    is_max = "max" in str(node.target)
+    names = ["kernel_size", "stride", "padding"] + (["dilation", "ceil_mode"] if is_max else ["ceil_mode"])
+    if not is_max:
+        names += ["count_include_pad", "divisor_override"]
+    params: dict[str, Any] = {}
+    for i, k in enumerate(names, start=1):
+        v = _arg(node, i, k)
+        if v is None or (isinstance(v, (list, tuple)) and not v):
+            continue
+        params[k] = tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else v
+    return m.add("MaxPool2d" if is_max else "AvgPool2d", [x], params)
+
+
+@maps("aten.adaptive_avg_pool2d.default")
+def _adaptive_avg(m: Ops, node: fx.Node) -> Value:
+    size = tuple(int(s) for s in m.py(node.args[1]))
+    return m.add("AdaptiveAvgPool2d", [m.value(node.args[0])], {"output_size": size})
