@@ -127,12 +127,13 @@ def import_onnx(source: Any, **options: Any):
     return _import(source, **options)
 
 
-def import_torch(module: Any, input_shapes: Any, **options: Any):
-    """An nn.Module traced with torch.fx as an ImportResult (graph with the module's weights). Nothing is
-    written: save it as a project with dls.save_import(result, path)."""
-    from .importers.torch_fx import import_torch as _import
+def import_torch(module: Any, example_inputs: Any, **options: Any):
+    """An nn.Module exported with torch.export as an ImportResult (graph with the module's weights).
+    `example_inputs`: tensors (batch first) or per-sample shapes. Nothing is written: save it as a project with
+    dls.save_import(result, path)."""
+    from .importers.torch_export import import_torch as _import
 
-    return _import(module, input_shapes, **options)
+    return _import(module, example_inputs, **options)
 
 
 def save_import(result: Any, path: Any, *, name: str = "", source: str = "") -> Path:

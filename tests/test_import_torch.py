@@ -1,4 +1,4 @@
-"""torch.fx import: modules become graphs with their weights; the CLI form model.py:ClassName; clear errors;
+"""PyTorch import (torch.export route): modules become graphs with their weights; the CLI form model.py:ClassName; clear errors;
 the round trip project -> generated Python -> import."""
 
 from __future__ import annotations
@@ -41,6 +41,17 @@ class Odd(nn.Module):
 
     def forward(self, x):
         return torch.erf(self.fc(x)) + x.sum()
+
+
+class Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
 """
 
 
@@ -84,34 +95,29 @@ def test_cli_file_import(tmp_path: Path) -> None:
     assert sum(p.numel() for p in model.parameters()) == 6 * 25 + 6 + 12 + 16 * 150 + 16 + 400 * 32 + 32 + 330
 
 
-def test_unmapped_parts_are_named_and_nothing_written(tmp_path: Path) -> None:
+def test_ops_without_a_catalog_layer_import_as_generic_ops(tmp_path: Path) -> None:
     src = tmp_path / "model.py"
     src.write_text(MODEL_PY)
     out = tmp_path / "odd.dlstudio"
-    assert run_cli(["import", f"{src}:Odd", "--input-shape", "4", "-o", str(out)]) == 1
-    assert not out.exists()
-    from dlstudio.importers.torch_fx import import_torch_file
+    assert run_cli(["import", f"{src}:Odd", "--input-shape", "4", "-o", str(out)]) == 0
+    project = dls.Project.load(out)
+    ops = sorted(n.params["op"] for n in project.graph.nodes.values() if n.type == "AtenOp")
+    assert ops == ["aten.add.Tensor", "aten.erf.default", "aten.sum.default"]
+    from dlstudio.importers.torch_export import import_torch_file
 
-    with pytest.raises(ModelImportError) as info:
-        import_torch_file(src, "Odd", [(4,)])
-    assert any("erf" in p for p in info.value.problems) and any("sum" in p for p in info.value.problems)
     with pytest.raises(ModelImportError, match="no nn.Module class 'Missing'"):
         import_torch_file(src, "Missing", [(4,)])
 
 
-def test_untraceable_module_is_reported() -> None:
-    class Branchy(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc = nn.Linear(3, 3)
-
-        def forward(self, x):
-            if x.sum() > 0:  # data-dependent control flow
-                return self.fc(x)
-            return x
-
-    with pytest.raises(ModelImportError, match="Cannot trace Branchy"):
-        dls.import_torch(Branchy(), [(3,)])
+def test_data_dependent_control_flow_names_the_line_and_nothing_written(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "model.py"
+    src.write_text(MODEL_PY)
+    out = tmp_path / "branchy.dlstudio"
+    assert run_cli(["import", f"{src}:Branchy", "--input-shape", "4", "-o", str(out)]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    line = MODEL_PY.splitlines().index("        if x.sum() > 0:") + 1
+    assert "data-dependent control flow" in err and f"model.py line {line}" in err and "Traceback" not in err
 
 
 def test_roundtrip_project_python_import(tmp_path: Path) -> None:

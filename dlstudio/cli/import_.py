@@ -1,6 +1,7 @@
 """`dlstudio import MODEL -o PROJECT.dlstudio`: an ONNX file or a PyTorch nn.Module becomes a project.
 
-MODEL is `model.onnx` or `model.py:ClassName` (traced with torch.fx; needs --input-shape). Importing a .py file
+MODEL is `model.onnx`, `model.py:ClassName` (exported with torch.export; needs --input-shape, and --init for
+constructor arguments) or a `.pt2` ExportedProgram saved with torch.export.save. Importing a .py or .pt2 file
 RUNS ITS CODE: only import files you trust. Exit codes: 0 imported and checked, 1 the model has unsupported
 parts (all are listed; nothing is written), 2 the file cannot be used.
 """
@@ -11,7 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "import an ONNX model or a PyTorch module (model.py:ClassName; this runs the file's code) as a project"
+HELP = (
+    "import an ONNX model, a PyTorch module (model.py:ClassName; this runs the file's code) or a torch.export "
+    ".pt2 program as a project"
+)
 DESCRIPTION = (
     HELP + ". Exit code 0: imported and checked; 1: unsupported parts (listed, nothing written); "
     "2: the file cannot be used. WARNING: importing a .py file executes it; only import code you trust."
@@ -19,7 +23,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model.onnx, or model.py:ClassName (executes model.py!)")
+    parser.add_argument("model", help="model.onnx, model.pt2, or model.py:ClassName (executes model.py!)")
     parser.add_argument("-o", "--output", required=True, metavar="PROJECT.dlstudio", help="project file to write")
     parser.add_argument(
         "--input-shape",
@@ -34,8 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         choices=("float32", "int64"),
-        help="dtype per input for .py models (default float32)",
+        help="dtype per input for .py models (default float32), in --input-shape order",
     )
+    parser.add_argument(
+        "--init",
+        default=None,
+        metavar="JSON",
+        help="constructor keyword arguments for model.py:ClassName as JSON, e.g. '{\"upscale_factor\": 3}'",
+    )
+    parser.add_argument("--batch", type=int, default=2, help="batch size of the example input (default 2)")
     parser.add_argument("--no-check", action="store_true", help="skip the numerical comparison")
 
 
@@ -50,19 +61,51 @@ def _shapes(values: list[str] | None) -> list[tuple[int, ...]]:
     return out
 
 
+def _init(text: str | None) -> dict | None:
+    """--init as a dict ({} when not given); None after printing why it is not a JSON object."""
+    if not text:
+        return {}
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        print(f"error: --init is not valid JSON ({exc}); e.g. --init '{{\"upscale_factor\": 3}}'", file=sys.stderr)
+        return None
+    if not isinstance(value, dict):
+        print("error: --init must be a JSON object of constructor keyword arguments", file=sys.stderr)
+        return None
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import DlstudioError, ModelImportError
 
     shapes = _shapes(args.input_shape)
+    init = _init(args.init)
+    if init is None:
+        return 2
     try:
         if ":" in args.model and args.model.split(":", 1)[0].endswith(".py"):
-            from ..importers.torch_fx import import_torch_file
+            from ..importers.torch_export import import_torch_file
 
             if not shapes:
                 print("error: a .py model needs --input-shape (one per forward argument)", file=sys.stderr)
                 return 2
+            if args.input_dtype and len(args.input_dtype) > len(shapes):
+                print("error: more --input-dtype than --input-shape options", file=sys.stderr)
+                return 2
             path, cls = args.model.split(":", 1)
-            result = import_torch_file(path, cls, shapes, dtypes=args.input_dtype, check=not args.no_check)
+            result = import_torch_file(
+                path, cls, shapes, init=init, dtypes=args.input_dtype, batch=args.batch, check=not args.no_check
+            )
+        elif args.model.endswith((".pt2", ".pt2.zip")):
+            from ..importers.torch_export import import_pt2
+
+            result = import_pt2(args.model, check=not args.no_check)
+        elif args.model.endswith(".py"):
+            print(f"error: name the class to import: {args.model}:ClassName", file=sys.stderr)
+            return 2
         else:
             from ..importers.onnx import import_onnx
 

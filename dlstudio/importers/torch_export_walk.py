@@ -1,0 +1,317 @@
+"""The walk over a torch.export graph: each call becomes a catalog layer (a catalog-class submodule call, an
+operator with a catalog mapping) or a generic AtenOp; calls on parameters and buffers alone are folded into
+constants of the node that uses them. See torch_export for the whole route."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from ..compiler.oracle import BatchDependentShape
+from ..core.edits import AddNode
+from ..core.errors import DlstudioError, ModelImportError
+from ..core.graph import Node
+from .base import Context, Unsupported, Value
+from .torch_export_args import BatchSymbols, Const, add_aten_op, dtype_name, op_name
+from .torch_export_modules import Leaf, find_leaves, module_path, same_module
+from .torch_export_ops import MAPPERS
+
+_DTYPES = {torch.float32: "float32", torch.int64: "int64", torch.bool: "bool"}
+
+
+class Restart(Exception):
+    """The dynamic-batch graph has an op whose shape mixes the batch: import again at the example batch."""
+
+
+class Walker:
+    def __init__(self, ep: Any, root: nn.Module | None, fixed_batch: int | None) -> None:
+        self.ep = ep
+        self.graph: fx.Graph = ep.graph
+        self.ctx = Context(opset=0, consumers={})
+        self.env: dict[fx.Node, Any] = {}
+        self.symbols = BatchSymbols()
+        self.fixed_batch = fixed_batch
+        self.paths: dict[str, str] = {}  # dlstudio node id -> module path
+        self.current_path = ""
+        self.generic: dict[str, int] = {}
+        self.problems: list[str] = []
+        self.leaves = find_leaves(self.graph, root)
+        self.done_leaves: set[str] = set()
+        self.failed_leaves: set[str] = set()
+        self.mapped_modules: dict[str, int] = {}
+        self.batch_value: Value | None = None
+
+    # ------------------------------------------------------------- for mappers
+    def value(self, a: Any) -> Value:
+        v = self.env.get(a) if isinstance(a, fx.Node) else None
+        if not isinstance(v, Value):
+            raise Unsupported(f"{a} is not a tensor computed from the inputs")
+        return v
+
+    def const(self, a: Any) -> Const:
+        v = self.env.get(a) if isinstance(a, fx.Node) else None
+        if not isinstance(v, Const):
+            raise Unsupported(f"{a} is not a parameter or constant")
+        return v
+
+    def py(self, a: Any) -> Any:
+        v = self.env.get(a) if isinstance(a, fx.Node) else a
+        if isinstance(v, (Value, Const)):
+            raise Unsupported("a tensor where a plain value is expected")
+        if isinstance(v, (list, tuple)):
+            return [self.py(x) for x in v]
+        if isinstance(v, torch.SymInt):
+            expr = self.symbols.expression(v)
+            if isinstance(expr, dict):
+                raise Unsupported(f"a size that follows the batch ({expr['sym']})")
+            return expr
+        return v
+
+    def is_batch(self, a: Any) -> bool:
+        v = self.env.get(a) if isinstance(a, fx.Node) else a
+        if isinstance(v, torch.SymInt):
+            try:
+                return self.symbols.expression(v) == {"sym": "N"}
+            except Unsupported:
+                return False
+        return False
+
+    def add(
+        self,
+        type_name: str,
+        inputs: list[Value],
+        params: dict | None = None,
+        weights: dict | None = None,
+        label: str = "",
+    ) -> Value:
+        outs = self.ctx.add(type_name, inputs, params, weights=_numpy(weights), label=label or self._label(type_name))
+        self.paths[outs[0].node_id] = self.current_path
+        return outs[0]
+
+    def _label(self, what: str) -> str:
+        tail = self.current_path.rpartition(".")[2] if self.current_path else ""
+        base = what.lower() if not tail or tail.isdigit() else f"{tail}_{what.lower()}"
+        return base.replace(".", "_")
+
+    # -------------------------------------------------------------------- walk
+    def inputs(self) -> None:
+        sig = self.ep.graph_signature
+        consts: dict[str, tuple[torch.Tensor, bool]] = {}
+        state = self.ep.state_dict
+        for name, target in sig.inputs_to_parameters.items():
+            consts[name] = (state[target], True)
+        for name, target in sig.inputs_to_buffers.items():
+            t = state[target] if target in state else self.ep.constants[target]
+            consts[name] = (t, False)
+        for name, target in sig.inputs_to_lifted_tensor_constants.items():
+            consts[name] = (self.ep.constants[target], False)
+        user = [n for n in self.graph.nodes if n.op == "placeholder" and n.name not in consts]
+        for node in self.graph.nodes:
+            if node.op == "placeholder" and node.name in consts:
+                t, trainable = consts[node.name]
+                self.env[node] = Const(t.detach(), trainable)
+        for i, node in enumerate(user):
+            val = node.meta.get("val")
+            if not isinstance(val, torch.Tensor):
+                raise ModelImportError(f"input {node.name} is not a tensor ({type(val).__name__})", [])
+            if val.dtype not in _DTYPES or val.dim() == 0:
+                raise ModelImportError(
+                    f"input {node.name} is a {dtype_name(val.dtype)} tensor of shape {tuple(val.shape)}: dlstudio "
+                    f"inputs are float32, int64 or bool with a batch dimension first",
+                    [],
+                )
+            if i == 0:
+                self.symbols.symbol = getattr(getattr(val.shape[0], "node", None), "expr", None)
+            shape = tuple(int(d) for d in val.shape[1:])
+            n = Node(id=self.ctx.graph.new_id("n"), type="Input", label=node.name, params={"shape": shape})
+            n.params["dtype"] = _DTYPES[val.dtype]
+            AddNode(n).apply(self.ctx.graph)
+            from ..analysis.shapes import infer_node
+
+            outs = infer_node(self.ctx.graph, n, self.ctx.shapes)
+            assert outs is not None
+            self.env[node] = Value(n.id, "out", outs[0])
+            if self.batch_value is None:
+                self.batch_value = self.env[node]
+
+    def run(self) -> list[Any]:
+        self.inputs()
+        outputs: list[Any] = []
+        for node in self.graph.nodes:
+            if node.op == "output":
+                outputs = list(node.args[0]) if isinstance(node.args[0], (tuple, list)) else [node.args[0]]
+            elif node.op == "call_function" and node not in self.env:
+                self.current_path = module_path(node)
+                try:
+                    self.call(node)
+                except BatchDependentShape:
+                    raise Restart() from None
+                except (Unsupported, DlstudioError) as exc:
+                    self.problems.append(f"{_where(node)}: {exc}")
+        return outputs
+
+    def call(self, node: fx.Node) -> None:
+        if any(isinstance(a, fx.Node) and a not in self.env for a in node.all_input_nodes):
+            return  # downstream of a reported problem
+        leaf = self.leaves.get(node)
+        if leaf is not None and leaf.key not in self.done_leaves and leaf.key not in self.failed_leaves:
+            if self._map_leaf(leaf):
+                return
+        if node.target is operator.getitem:
+            base = self.env[node.args[0]]  # type: ignore[index]
+            self.env[node] = base[node.args[1]]  # type: ignore[index]
+            return
+        val = node.meta.get("val")
+        if not _has_tensor(val):
+            if val is None and not node.users:
+                return  # assertions and other side-effect-only calls
+            self.env[node] = val  # sizes and other plain values: written into the ops that use them
+            return
+        tensor_args = [self.env[a] for a in node.all_input_nodes]
+        if not any(isinstance(v, (Value, tuple)) for v in tensor_args) and not self._needs_batch(node):
+            self.env[node] = self._fold(node)
+            return
+        mapper = MAPPERS.get(_name(node))
+        if mapper is not None:
+            try:
+                self.env[node] = mapper(self, node)
+                return
+            except (Unsupported, DlstudioError):
+                pass
+        outs = add_aten_op(
+            self.ctx, node, self.env, self.symbols, self.batch_value, self._label(_short(node)), self.fixed_batch
+        )
+        self.paths[outs[0].node_id] = self.current_path
+        self.generic[_name(node)] = self.generic.get(_name(node), 0) + 1
+        self.env[node] = outs[0] if isinstance(val, torch.Tensor) else tuple(outs)
+
+    def _needs_batch(self, node: fx.Node) -> bool:
+        """Whether a call without tensor inputs uses a size that follows the batch (zeros(x.size(0), 8))."""
+        for a in node.all_input_nodes:
+            v = self.env.get(a)
+            if isinstance(v, torch.SymInt) and not isinstance(self.symbols.expression(v), int):
+                return True
+        return False
+
+    def _fold(self, node: fx.Node) -> Const:
+        """Compute a call on constants only (a causal mask sliced from a buffer, a weight transposed)."""
+
+        def real(a: Any) -> Any:
+            if isinstance(a, fx.Node):
+                v = self.env[a]
+                return v.tensor if isinstance(v, Const) else self.py(a)
+            if isinstance(a, (list, tuple)):
+                return type(a)(real(x) for x in a)
+            return a
+
+        trainable = any(isinstance(self.env[a], Const) and self.env[a].trainable for a in node.all_input_nodes)
+        args = [real(a) for a in node.args]
+        kwargs = {k: real(v) for k, v in node.kwargs.items()}
+        with torch.no_grad():
+            out = node.target(*args, **kwargs)  # type: ignore[operator]
+        if isinstance(out, (tuple, list)):
+            raise Unsupported(f"{_name(node)} on constants gives several tensors")
+        return Const(out, trainable)
+
+    def _map_leaf(self, leaf: Leaf) -> bool:
+        """Replace the nodes of one catalog-class submodule call by its catalog layer. False: keep its ops."""
+        members = set(leaf.nodes)
+        ins: list[Value] = []
+        for n in leaf.nodes:
+            for a in n.all_input_nodes:
+                if a in members:
+                    continue
+                if a not in self.env:
+                    self.failed_leaves.add(leaf.key)
+                    return False
+                v = self.env[a]
+                if isinstance(v, Value):
+                    if v not in ins:
+                        ins.append(v)
+                elif isinstance(v, Const) and _is_own_tensor(v, leaf.module):
+                    continue
+                elif v is not None and not isinstance(v, (int, torch.SymInt)):
+                    self.failed_leaves.add(leaf.key)  # a mask or state from outside: keep the ops
+                    return False
+        outs = [n for n in leaf.nodes if any(u not in members for u in n.users)]
+        if not ins or len(outs) != 1 or not isinstance(outs[0].meta.get("val"), torch.Tensor):
+            self.failed_leaves.add(leaf.key)
+            return False
+        self.current_path = leaf.path.rpartition(".")[0]
+        before = set(self.ctx.graph.nodes)
+        for t in leaf.types:
+            try:
+                params = _spec(t).from_module(leaf.module)
+                if not same_module(t, params, [v.info for v in ins], leaf.module):
+                    continue
+                value = self.add(t, ins, params, dict(leaf.module.state_dict()), label=_leaf_label(leaf.path))
+            except (Unsupported, DlstudioError):
+                continue
+            want = tuple(outs[0].meta["val"].shape[1:])
+            if tuple(value.info.shape[1:]) != tuple(int(d) for d in want):
+                self._drop(set(self.ctx.graph.nodes) - before)
+                continue
+            self.env[outs[0]] = value
+            for n in leaf.nodes:
+                self.env.setdefault(n, None)
+            self.done_leaves.add(leaf.key)
+            self.mapped_modules[t] = self.mapped_modules.get(t, 0) + 1
+            return True
+        self.failed_leaves.add(leaf.key)
+        return False
+
+    def _drop(self, node_ids: set[str]) -> None:
+        g = self.ctx.graph
+        for nid in node_ids:
+            for e in list(g.in_edges(nid)) + list(g.out_edges(nid)):
+                g._delete_edge(e)
+            g._delete_node(nid)
+            for key in [k for k in self.ctx.weights if k.startswith(f"{nid}.")]:
+                del self.ctx.weights[key]
+
+
+def _leaf_label(path: str) -> str:
+    """`layer1.0.conv1` -> conv1; `main.3` -> main_3 (a numbered child of a Sequential)."""
+    parts = path.split(".")
+    return "_".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+
+
+def _spec(type_name: str):
+    from ..layers.registry import REGISTRY
+
+    return REGISTRY.get(type_name)
+
+
+def _is_own_tensor(c: Const, module: nn.Module) -> bool:
+    return any(c.tensor is t or c.tensor.data_ptr() == t.data_ptr() for t in module.state_dict().values())
+
+
+def _has_tensor(val: Any) -> bool:
+    if isinstance(val, torch.Tensor):
+        return True
+    return isinstance(val, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in val)
+
+
+def _name(node: fx.Node) -> str:
+    try:
+        return op_name(node.target)
+    except Unsupported:
+        return getattr(node.target, "__name__", str(node.target))
+
+
+def _short(node: fx.Node) -> str:
+    return _name(node).split(".")[1] if "." in _name(node) else _name(node)
+
+
+def _where(node: fx.Node) -> str:
+    path = module_path(node)
+    return f"{_name(node)} ({node.name}{' in ' + path if path else ''})"
+
+
+def _numpy(weights: dict | None) -> dict | None:
+    if not weights:
+        return weights
+    return {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in weights.items()}
