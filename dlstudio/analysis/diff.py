@@ -11,18 +11,22 @@ analysis engine, so this module runs without torch.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from ..core.graph import ModelGraph, Node
+from ..core.graph import Edge, ModelGraph, Node
+from ..core.tensor import TensorInfo
 from .engine import AnalysisEngine
+from .evaluate import pred_of, succ_of
 
 TOP = ""  # the block of nodes outside every group
 LINEAGE_SHARE = 0.5  # share of ids (with the same type and label) above which two graphs count as one lineage
 UNRELATED_BELOW = 0.5  # similarity under which the report summarises instead of listing every node
-_GAP_LIMIT = 2_000_000  # len(a) * len(b) above which a type-only alignment of one gap is not attempted
+_GAP_LIMIT = 1_000_000  # len(a) * len(b) above which one gap is aligned window by window
+_WINDOW = 400
 
 
 @dataclass(frozen=True)
@@ -254,10 +258,41 @@ def _align_nodes(a: ModelGraph, b: ModelGraph, a_ids: list[str], b_ids: list[str
         lambda x: (a.nodes[x].type, _match_name(a.nodes[x])),
         lambda x: (b.nodes[x].type, _match_name(b.nodes[x])),
     )
+    type_a, type_b = (lambda x: a.nodes[x].type), (lambda x: b.nodes[x].type)
+    pa, pb, sa, sb = pred_of(a), pred_of(b), succ_of(a), succ_of(b)
+    wired_a = lambda x: (a.nodes[x].type, len(pa[x]), len(sa[x]))  # noqa: E731
+    wired_b = lambda x: (b.nodes[x].type, len(pb[x]), len(sb[x]))  # noqa: E731
     for ga, gb in gaps:
         if ga and gb and len(ga) * len(gb) <= _GAP_LIMIT:
-            more, _ = _align(ga, gb, lambda x: a.nodes[x].type, lambda x: b.nodes[x].type)
-            pairs.extend(more)
+            pairs.extend(_align(ga, gb, type_a, type_b)[0])
+        elif ga and gb:  # long runs of a few layer types: the wiring makes the keys less ambiguous
+            pairs.extend(_align_banded(ga, gb, wired_a, wired_b))
+    return pairs
+
+
+def _align_banded(
+    a_ids: list[str], b_ids: list[str], key_a: Callable[[str], Hashable], key_b: Callable[[str], Hashable]
+) -> list[tuple[str, str]]:
+    """A long gap (a large flat graph whose labels all differ) aligned window by window along the topological
+    order: each window's matches are kept up to three quarters of it, and the next window starts after the last
+    kept pair, so an insertion only shifts the band instead of costing a quadratic alignment."""
+    pos_a = {x: i for i, x in enumerate(a_ids)}
+    pos_b = {x: i for i, x in enumerate(b_ids)}
+    pairs: list[tuple[str, str]] = []
+    i = j = 0
+    while i < len(a_ids) and j < len(b_ids):
+        last = i + _WINDOW >= len(a_ids) or j + _WINDOW >= len(b_ids)
+        found, _ = _align(a_ids[i : i + _WINDOW], b_ids[j : j + _WINDOW], key_a, key_b)
+        if last:
+            pairs.extend(found)
+            break
+        cut = _WINDOW * 3 // 4
+        keep = [(x, y) for x, y in found if pos_a[x] - i < cut and pos_b[y] - j < cut] or found[:1]
+        if not keep:  # nothing alike in this stretch: step over it
+            i, j = i + cut, j + cut
+            continue
+        pairs.extend(keep)
+        i, j = pos_a[keep[-1][0]] + 1, pos_b[keep[-1][1]] + 1
     return pairs
 
 
@@ -297,9 +332,8 @@ def _params_of(engine: AnalysisEngine, node: Node) -> dict[str, Any]:
     return resolved if resolved is not None else dict(node.params)
 
 
-def _shape_text(engine: AnalysisEngine, nid: str) -> str | None:
-    outs = engine.outputs(nid)
-    return None if outs is None else ", ".join(str(t) for t in outs)
+def _shape_text(outs: list[TensorInfo] | None) -> str:
+    return "(unknown)" if outs is None else ", ".join(str(t) for t in outs)
 
 
 def _source_name(graph: ModelGraph, src: str, src_port: str) -> str:
@@ -324,6 +358,7 @@ def diff_graphs(
     order_a, order_b = _safe_order(a), _safe_order(b)
     matches = match_by_id(a, b) if match == "id" else match_by_structure(a, b, order_a, order_b)
     back = {v: k for k, v in matches.items()}
+    preds = (pred_of(a), pred_of(b))
 
     def ref(graph: ModelGraph, nid: str) -> NodeRef:
         n = graph.nodes[nid]
@@ -367,23 +402,31 @@ def diff_graphs(
             result.changed.append(NodeChange(ra, rb, params, frozen, block))
         elif na.label != nb.label:
             result.renamed.append((ra, rb))
-        sa, sb = _shape_text(eng_a, a_id), _shape_text(eng_b, b_id)
-        if sa != sb:
-            result.shapes.append(ShapeChange(rb, sa or "(unknown)", sb or "(unknown)"))
+        outs_a, outs_b = eng_a.outputs(a_id), eng_b.outputs(b_id)
+        if outs_a != outs_b:
+            result.shapes.append(ShapeChange(rb, _shape_text(outs_a), _shape_text(outs_b)))
         st_a, st_b = eng_a.stats(a_id), eng_b.stats(b_id)
         if (st_a.params, st_a.macs) != (st_b.params, st_b.macs):
             result.counts.append(CountDelta(rb, st_a.params, st_b.params, st_a.macs, st_b.macs))
-        result.rewired.extend(_rewires(a, b, a_id, b_id, matches, rb))
+        result.rewired.extend(_rewires(a, b, (a_id, b_id), matches, rb, preds))
     return result
 
 
-def _rewires(a: ModelGraph, b: ModelGraph, a_id: str, b_id: str, matches: dict[str, str], rb: NodeRef) -> list[Rewire]:
+def _in_edges(pred: dict[str, dict[str, dict[Edge, dict]]], nid: str) -> list[Edge]:
+    return [e for edges in pred[nid].values() for e in edges]
+
+
+def _rewires(
+    a: ModelGraph, b: ModelGraph, ids: tuple[str, str], matches: dict[str, str], rb: NodeRef, preds: tuple[Any, Any]
+) -> list[Rewire]:
     """Inputs of a matched node whose source differs. A source is compared through the matching, so an
     inserted node shows as 'x -> dropout' and a removed one as 'relu -> x'."""
     old: dict[tuple[str, int], tuple[str, str]] = {}
-    for e in a.in_edges(a_id):
+    for e in _in_edges(preds[0], ids[0]):
         old[(e.dst_port, e.slot)] = (matches.get(e.src, "\0" + e.src), e.src_port)
-    new = {(e.dst_port, e.slot): (e.src, e.src_port) for e in b.in_edges(b_id)}
+    new = {(e.dst_port, e.slot): (e.src, e.src_port) for e in _in_edges(preds[1], ids[1])}
+    if old == new:
+        return []
     out = []
     for key in sorted(set(old) | set(new)):
         if old.get(key) == new.get(key):
@@ -399,8 +442,23 @@ def _rewires(a: ModelGraph, b: ModelGraph, a_id: str, b_id: str, matches: dict[s
 
 
 def _safe_order(graph: ModelGraph) -> list[str]:
-    """Topological order, or insertion order for a graph with a cycle (a diff still has something to say)."""
-    return list(graph.nodes) if graph.has_cycle() else graph.topological_order()
+    """Topological order (insertion order breaks ties, as ModelGraph.topological_order), computed on the raw
+    adjacency for speed; insertion order for a graph with a cycle (a diff still has something to say)."""
+    index = {nid: i for i, nid in enumerate(graph.nodes)}
+    succ = succ_of(graph)
+    waiting = {nid: len(preds) for nid, preds in pred_of(graph).items()}
+    ready = [index[n] for n, k in waiting.items() if k == 0]
+    heapq.heapify(ready)
+    ids = list(graph.nodes)
+    order: list[str] = []
+    while ready:
+        nid = ids[heapq.heappop(ready)]
+        order.append(nid)
+        for s in succ[nid]:
+            waiting[s] -= 1
+            if waiting[s] == 0:
+                heapq.heappush(ready, index[s])
+    return order if len(order) == len(ids) else ids
 
 
 def _type_counts(graph: ModelGraph) -> dict[str, int]:

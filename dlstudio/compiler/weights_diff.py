@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .weights import load_tensors
+from ..core.errors import WeightsError
+from ..core.graph import ModelGraph
+from .names import safe_identifier
+from .weights import load_tensors, node_state
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,11 @@ def _layer_of(key: str) -> tuple[str, str]:
     return (layer, name) if layer else (key, "")
 
 
+def _natural(key: str) -> list[Any]:
+    """Sort key that puts n2 before n11 and layer2 before layer10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+
 def _group(tensors: Mapping[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     out: dict[str, dict[str, torch.Tensor]] = {}
     for key, t in tensors.items():
@@ -146,7 +155,9 @@ def diff_tensors(
     old_layers = {(layer_map or {}).get(k, k): v for k, v in _group(old).items()}
     new_layers = _group(new)
     result = WeightsDiff()
-    for layer in list(new_layers) + [k for k in old_layers if k not in new_layers]:
+    for layer in sorted(new_layers, key=_natural) + sorted(
+        (k for k in old_layers if k not in new_layers), key=_natural
+    ):
         label = labels.get(layer, layer)
         if layer not in old_layers:
             result.layers.append(LayerWeights(layer, label, "new", sum(t.numel() for t in new_layers[layer].values())))
@@ -188,10 +199,41 @@ def read_layers(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], 
     return tensors, labels
 
 
+def graph_weights(graph: ModelGraph, path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A weights file of any layout as node-keyed tensors of `graph` (compiled, so the loader's mapping of
+    state_dict paths to nodes applies), and each node's label. Raises WeightsError when they do not fit."""
+    from .build import compile_graph
+
+    try:
+        model = compile_graph(graph, seed=0, weights=path)
+    except WeightsError:
+        raise
+    except Exception as exc:  # a graph that does not compile cannot place the weights
+        raise WeightsError(f"{path}: cannot be placed on its model ({type(exc).__name__}: {exc})") from None
+    tensors = node_state(model, graph)
+    return tensors, {nid: n.label for nid, n in graph.nodes.items()}
+
+
+def _by_label(tensors: Mapping[str, torch.Tensor], labels: Mapping[str, str]) -> dict[str, torch.Tensor]:
+    """Node-keyed tensors ("n2.weight") keyed as a top-level state_dict would be ("c1.weight")."""
+    out = {}
+    for key, t in tensors.items():
+        layer, name = _layer_of(key)
+        out[f"{safe_identifier(labels[layer])}.{name}" if layer in labels else key] = t
+    return out
+
+
 def diff_weight_files(
     old_path: str | os.PathLike[str], new_path: str | os.PathLike[str], *, layer_map: Mapping[str, str] | None = None
 ) -> WeightsDiff:
-    """Compare two .safetensors files (any dlstudio layout, or plain state_dicts). Raises WeightsError."""
+    """Compare two .safetensors files (any dlstudio layout, or plain state_dicts). A node-keyed file compared
+    with a state_dict that has no node map is keyed by its labels. Raises WeightsError."""
     old, old_labels = read_layers(old_path)
     new, new_labels = read_layers(new_path)
+    old_nodes = any(_layer_of(k)[0] in old_labels for k in old)
+    new_nodes = any(_layer_of(k)[0] in new_labels for k in new)
+    if old_nodes and not new_nodes:
+        old, old_labels = _by_label(old, old_labels), {}
+    elif new_nodes and not old_nodes:
+        new, new_labels = _by_label(new, new_labels), {}
     return diff_tensors(old, new, labels={**old_labels, **new_labels}, layer_map=layer_map)

@@ -170,6 +170,9 @@ def compare_sources(old: ModelSource, new: ModelSource, *, weights: bool = False
             graph_old, notes = fold_for_inference(graph_old)
         elif old.exported and not new.exported:
             graph_new, notes = fold_for_inference(graph_new)
+        for which, side, graph in (("old", old, graph_old), ("new", new, graph_new)):
+            if graph is not side.graph and len(graph) != len(side.graph):
+                notes.append(f"the {which} model has {len(side.graph)} nodes, compared as {len(graph)} after that")
         result.structure = diff_graphs(graph_old, graph_new, match=match)
         result.structure.notes.extend(notes)
     if weights or old.graph is None or new.graph is None:
@@ -178,13 +181,18 @@ def compare_sources(old: ModelSource, new: ModelSource, *, weights: bool = False
                 raise ModelSourceError(
                     f"{side.name}: has no weights to compare (train it, or import it with its weights first)"
                 )
-        from ..compiler.weights_diff import diff_weight_files
+        from ..compiler.weights_diff import diff_tensors, diff_weight_files, graph_weights
 
-        layer_map = None
-        if result.structure is not None and result.structure.matched_by != "id":
-            layer_map = result.structure.matches
         try:
-            result.weights = diff_weight_files(old.weights, new.weights, layer_map=layer_map)  # type: ignore[arg-type]
+            if old.graph is not None and new.graph is not None:
+                tensors_old, labels_old = graph_weights(old.graph, old.weights)  # type: ignore[arg-type]
+                tensors_new, labels_new = graph_weights(new.graph, new.weights)  # type: ignore[arg-type]
+                matches = result.structure.matches if result.structure.matched_by != "id" else None
+                result.weights = diff_tensors(
+                    tensors_old, tensors_new, labels={**labels_old, **labels_new}, layer_map=matches
+                )
+            else:
+                result.weights = diff_weight_files(old.weights, new.weights)  # type: ignore[arg-type]
         except DlstudioError as exc:
             raise ModelSourceError(str(exc)) from None
     return result
