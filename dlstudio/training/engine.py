@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.errors import DlstudioError
 from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, weights_digest
 from .config import DataConfig, TrainingConfig
 from .control import RunControl
@@ -220,7 +221,9 @@ class Engine(RunControl):
         except Exception as exc:  # noqa: BLE001 - any fault from data or model becomes a Failed event
             epoch, batch = where
             at = "" if epoch is None else f" (epoch {epoch}, batch {batch})" if batch else f" (epoch {epoch})"
-            yield Failed(f"{type(exc).__name__}: {exc}{at}", epoch, batch, None, self.last_checkpoint)
+            # our own errors are sentences for the user; anything else is named by its type
+            text = str(exc) if isinstance(exc, DlstudioError) else f"{type(exc).__name__}: {exc}"
+            yield Failed(f"{text}{at}", epoch, batch, None, self.last_checkpoint)
 
     def _run(self, where: list[int | None]) -> Iterator[Event]:
         task, cfg = self.task, self.cfg

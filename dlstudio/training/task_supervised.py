@@ -179,7 +179,7 @@ class SupervisedTask(Task):
         """Batches of `split` in `order` (default: as stored, or the seed's order for the epoch with `shuffle`)."""
         bs = batch_size or self.cfg.batch_size
         if split.folder is not None:
-            from .data.imagefolder import epoch_order, make_loader
+            from .data.imagefolder import epoch_order, make_loader, worker_error
 
             key = (id(split), bs)
             loader = self._loaders.get(key)
@@ -191,9 +191,15 @@ class SupervisedTask(Task):
                 loader.sampler.order = epoch_order(len(split.folder), self.cfg.seed, epoch, shuffle)
             else:
                 loader.sampler.order = order.tolist()
-            for xb, yb in loader:
+            batches = iter(loader)
+            while True:
+                try:
+                    xb, yb = next(batches)
+                except StopIteration:
+                    return
+                except Exception as exc:  # noqa: BLE001 - a decoding fault, maybe from a worker process
+                    raise worker_error(exc) from None
                 yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
-            return
         assert split.x is not None and split.y is not None
         x, y = split.x, split.y
         if order is None and shuffle:

@@ -4,6 +4,7 @@ gives (64,): pick digits 28x28 or insert Reshape")."""
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,18 @@ def pick_output(graph: ModelGraph, label: str | None) -> tuple[Node, int, int]:
     )
 
 
+def refuse_special_file(path: Path) -> None:
+    """A data path must be a regular file or a folder: reading a FIFO (named pipe) or a device would block or
+    never end. stat() does not open the path, so this check itself never blocks."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing: the reader says so with its own message
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise DataError(f"{path}: {kind}, not a regular file or folder; point data.path at a file or a folder")
+
+
 def load_data(cfg: DataConfig, graph: ModelGraph, base_dir: Path | None = None) -> ArrayData | FolderData:
     """Read the configured dataset. Image folders are sized from the bound Input node."""
     if cfg.dataset in BUILTINS:
@@ -76,6 +89,7 @@ def load_data(cfg: DataConfig, graph: ModelGraph, base_dir: Path | None = None) 
     path = Path(cfg.path or "")
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
+    refuse_special_file(path)
     if cfg.dataset == "csv":
         from .csv import read_csv
 

@@ -1,5 +1,7 @@
 """Image folders: one subfolder per class. Files are decoded by Pillow inside DataLoader workers and resized to
-the Input node's (H, W); grey or RGB from the Input node's channel count."""
+the Input node's (H, W); grey or RGB from the Input node's channel count. Every file's header is read when the
+folder is scanned, so an unreadable image is reported before training starts; a file that fails to decode later
+(a truncated body) is reported as one message naming it, from a worker process too."""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ def scan_folder(root: Path, image_size: tuple[int, int], channels: int) -> Folde
         )
     if channels not in (1, 3):
         raise DataError(f"{root}: images can feed an Input with 1 (grey) or 3 (RGB) channels, not {channels}")
+    check_headers(files)
     return FolderData(
         files,
         np.asarray(labels, dtype=np.int64),
@@ -46,6 +49,36 @@ def scan_folder(root: Path, image_size: tuple[int, int], channels: int) -> Folde
         name=root.name,
         source=str(root),
     )
+
+
+def check_headers(files: list[Path]) -> None:
+    """Read each image's header (format, size; not the pixels) with Pillow; raise DataError naming the bad files."""
+    from PIL import Image, UnidentifiedImageError
+
+    bad: list[str] = []
+    for path in files:
+        try:
+            with Image.open(path) as im:
+                if im.width < 1 or im.height < 1:
+                    raise OSError("the image is empty")
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            bad.append(f"{path} ({exc})")
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise DataError(
+            f"{len(bad)} image file(s) cannot be read: {'; '.join(bad[:3])}{more}; delete or replace them"
+        )
+
+
+def worker_error(exc: BaseException) -> DataError:
+    """A fault raised while decoding a batch, as one message: a DataLoader worker re-raises its exception with the
+    worker's traceback in the message; keep only the original message (which names the file)."""
+    text = str(exc)
+    if "Original Traceback" in text:
+        last = [line for line in text.strip().splitlines() if line.strip()][-1]
+        head, sep, rest = last.partition(": ")
+        text = rest if sep and " " not in head else last
+    return DataError(text)
 
 
 def decode_image(path: Path, image_size: tuple[int, int], channels: int) -> np.ndarray:
