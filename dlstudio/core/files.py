@@ -31,6 +31,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,8 +133,12 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     closed = False
     try:
         yield tmp
-        # the writer may have replaced the file at that path instead of writing into it: sync what is there now
+        # the writer may have replaced the file at that path instead of writing into it (safetensors' save_file
+        # does, with mode 0o600): sync what is there now, with the mode our own file got from the umask
         with open(tmp, "rb+") as fh:
+            ours, theirs = os.fstat(fd), os.fstat(fh.fileno())
+            if theirs.st_ino != ours.st_ino and stat.S_IMODE(theirs.st_mode) != stat.S_IMODE(ours.st_mode):
+                os.chmod(fh.fileno() if os.chmod in os.supports_fd else tmp, stat.S_IMODE(ours.st_mode))
             os.fsync(fh.fileno())
         if fcntl is None:  # Windows renames no open file; there is no lock to keep either
             os.close(fd)
