@@ -207,3 +207,143 @@ def apply_layout(graph: ModelGraph, max_width: float | None = None) -> None:
         graph._set_position(nid, p)
     for gid, p in groups.items():
         graph._set_group_attr(gid, "position", p)
+
+
+# ---------------------------------------------------------------- expand / collapse in place
+CARD_W = 200.0  # a node card (the canvas draws it NODE_W wide and at most ~100 high)
+CARD_H = 100.0
+FRAME_PAD = 20.0  # an expanded block's frame around its members (its title strip is above: BLOCK_PAD_TOP)
+ROOM_GAP = 40.0
+
+
+def _units(graph: ModelGraph, skip: str) -> dict[str, tuple[float, float, float, float]]:
+    """Every shown unit but `skip` as (left, top, right, bottom): a collapsed block is its card, an expanded
+    one its frame, a node outside blocks its card."""
+    out: dict[str, tuple[float, float, float, float]] = {}
+    for gid, grp in graph.groups.items():
+        if gid == skip:
+            continue
+        if grp.collapsed:
+            x, y = grp.position
+            out[gid] = (x, y, x + CARD_W, y + CARD_H)
+        else:
+            r = _members_box(graph, gid)
+            if r is not None:
+                out[gid] = r
+    for nid, node in graph.nodes.items():
+        if node.group is None or node.group not in graph.groups:
+            x, y = node.position
+            out[nid] = (x, y, x + CARD_W, y + CARD_H)
+    return out
+
+
+def _members_box(graph: ModelGraph, gid: str) -> tuple[float, float, float, float] | None:
+    ps = [graph.nodes[n].position for n in graph.group(gid).node_ids if n in graph.nodes]
+    if not ps:
+        return None
+    return (
+        min(p[0] for p in ps) - FRAME_PAD,
+        min(p[1] for p in ps) - BLOCK_PAD_TOP,
+        max(p[0] for p in ps) + CARD_W + FRAME_PAD,
+        max(p[1] for p in ps) + CARD_H + FRAME_PAD,
+    )
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _resolve(boxes: dict[str, tuple[float, float, float, float]], fixed: str) -> dict[str, float]:
+    """Push units down until none overlaps another (the `fixed` one never moves). Returns the y shift of each
+    moved unit. Units are bucketed by column band, so a pass is about linear."""
+    shift: dict[str, float] = {}
+    order = sorted(boxes, key=lambda k: (boxes[k][1], boxes[k][0]))
+    for _pass in range(50):
+        moved = False
+        band = 400.0
+        buckets: dict[int, list[str]] = {}
+        for k in order:
+            left, _top, right, _bottom = boxes[k]
+            for cell in range(int(left // band), int(right // band) + 1):
+                buckets.setdefault(cell, []).append(k)
+        done: set[tuple[str, str]] = set()
+        for keys in buckets.values():
+            for i, a in enumerate(keys):
+                for b in keys[i + 1 :]:
+                    if (a, b) in done or not _overlap(boxes[a], boxes[b]):
+                        continue
+                    done.add((a, b))
+                    # move the lower one (never the fixed one) below the other
+                    lo, hi = (a, b) if boxes[a][1] >= boxes[b][1] else (b, a)
+                    if lo == fixed:
+                        lo, hi = hi, lo
+                    dy = boxes[hi][3] + ROOM_GAP - boxes[lo][1]
+                    left, top, right, bottom = boxes[lo]
+                    boxes[lo] = (left, top + dy, right, bottom + dy)
+                    shift[lo] = shift.get(lo, 0.0) + dy
+                    moved = True
+        if not moved:
+            break
+        order = sorted(boxes, key=lambda k: (boxes[k][1], boxes[k][0]))
+    return shift
+
+
+def make_room(
+    graph: ModelGraph, group_id: str, collapsed: bool
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Node and block positions after expanding (collapsed=False) or collapsing one block in place, without a
+    full re-layout: expanding lays the members out inside the block (its card's corner stays put), moves what
+    lies right of the card right by the extra width and what lies below it in its column down by the extra
+    height, then pushes down anything that still overlaps; collapsing closes those gaps again. Only moved
+    nodes and blocks are returned."""
+    grp = graph.group(group_id)
+    members = [n for n in grp.node_ids if n in graph.nodes]
+    px, py = grp.position
+    nodes: dict[str, tuple[float, float]] = {}
+    if collapsed:
+        box = _members_box(graph, group_id)
+        if box is None:
+            return {}, {}
+        frame = box
+    else:
+        inner = layered_positions(graph, members, origin=(0.0, 0.0)) if members else {}
+        nodes = {n: (px + p[0], py + p[1]) for n, p in inner.items()}
+        w = max((p[0] for p in inner.values()), default=0.0) + CARD_W
+        h = max((p[1] for p in inner.values()), default=0.0) + CARD_H
+        frame = (px - FRAME_PAD, py - BLOCK_PAD_TOP, px + w + FRAME_PAD, py + h + FRAME_PAD)
+    card = (px, py, px + CARD_W, py + CARD_H)
+    dx = (frame[2] - frame[0]) - (card[2] - card[0]) + ROOM_GAP
+    dy = (frame[3] - frame[1]) - (card[3] - card[1]) + ROOM_GAP
+    boxes = _units(graph, group_id)
+    sign = -1.0 if collapsed else 1.0
+    right_edge = frame[2] if collapsed else card[2]
+    bottom_edge = frame[3] if collapsed else card[3]
+    col_right = frame[2] if collapsed else card[2]
+    delta: dict[str, tuple[float, float]] = {}
+    for k, (left, top, right, _bottom) in boxes.items():
+        if left >= right_edge:
+            delta[k] = (sign * dx, 0.0)
+        elif right > frame[0] and left < col_right and top >= bottom_edge:
+            delta[k] = (0.0, sign * dy)
+    for k, (ddx, ddy) in delta.items():
+        left, top, right, bottom = boxes[k]
+        boxes[k] = (left + ddx, top + ddy, right + ddx, bottom + ddy)
+    boxes[group_id] = card if collapsed else frame
+    for k, ddy in _resolve(boxes, group_id).items():
+        ddx, old = delta.get(k, (0.0, 0.0))
+        delta[k] = (ddx, old + ddy)
+    groups: dict[str, tuple[float, float]] = {}
+    for k, (ddx, ddy) in delta.items():
+        if not (ddx or ddy):
+            continue
+        if k in graph.groups:
+            g = graph.groups[k]
+            groups[k] = (g.position[0] + ddx, g.position[1] + ddy)
+            for n in g.node_ids:  # members travel with their block
+                if n in graph.nodes:
+                    p = graph.nodes[n].position
+                    nodes[n] = (p[0] + ddx, p[1] + ddy)
+        else:
+            p = graph.nodes[k].position
+            nodes[k] = (p[0] + ddx, p[1] + ddy)
+    return nodes, groups

@@ -32,7 +32,7 @@ from ..core.edits import (
 )
 from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
-from ..core.layout import plan_layout
+from ..core.layout import make_room, plan_layout
 from ..layers.registry import REGISTRY
 
 MIME_NODES = "application/x-dlstudio-nodes"
@@ -436,9 +436,12 @@ class Controller(QObject):
         states = {g: c for g, c in states.items() if g in self.graph.groups and self.graph.group(g).collapsed != c}
         if not states:
             return False
-        pos, blocks = plan_layout(self.graph, collapsed=states, max_width=self.layout_width)
         anchor = next(iter(states))
-        if anchor in blocks:  # keep the toggled block under the user's eye
+        if len(states) == 1:  # one block: make room around it, no full re-layout (cost follows the block)
+            pos, blocks = make_room(self.graph, anchor, states[anchor])
+        else:
+            pos, blocks = plan_layout(self.graph, collapsed=states, max_width=self.layout_width)
+        if len(states) > 1 and anchor in blocks:  # keep the toggled block under the user's eye
             old, new = self.graph.group(anchor).position, blocks[anchor]
             dx, dy = old[0] - new[0], old[1] - new[1]
             pos = {n: (p[0] + dx, p[1] + dy) for n, p in pos.items()}

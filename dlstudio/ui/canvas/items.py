@@ -1,7 +1,10 @@
 """Canvas items: nodes with ports, curved wires with shape labels, and blocks (groups).
 
 Items only draw what the scene tells them; they never edit the graph. Node painting is cached
-(DeviceCoordinateCache), so panning a 1,000-node canvas repaints pixmaps, not text.
+(DeviceCoordinateCache), so panning repaints pixmaps, not text; ports are drawn by their node (a port item
+only hit-tests, and paints while a wire is dragged over it). Below the readable zoom (the scene's `detail` is
+"box") a node is a coloured rectangle, a wire a straight segment without its label, and ports are not aimed at.
+Paths, pens and brushes are made once (per height or theme), not per paint.
 """
 
 from __future__ import annotations
@@ -34,6 +37,58 @@ def _font(size: float, bold: bool = False) -> QFont:
 FONT_TITLE = _font(9.5, True)
 FONT_BODY = _font(8.5)
 FONT_SMALL = _font(7.5)
+FM_TITLE = QFontMetricsF(FONT_TITLE)
+FM_BODY = QFontMetricsF(FONT_BODY)
+FM_SMALL = QFontMetricsF(FONT_SMALL)
+WHITE = QColor("#ffffff")
+WHITE_DIM = QColor(255, 255, 255, 200)
+_CARDS: dict[float, tuple[QPainterPath, QPainterPath]] = {}
+_PAINT: dict[str, dict[str, Any]] = {}
+
+
+def card_paths(height: float) -> tuple[QPainterPath, QPainterPath]:
+    """The card outline and its header shape for a card of `height`, made once per height."""
+    paths = _CARDS.get(height)
+    if paths is None:
+        body = QPainterPath()
+        body.addRoundedRect(QRectF(0, 0, NODE_W, height), 7, 7)
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(0, 0, NODE_W, HEADER_H + 6), 7, 7)
+        paths = _CARDS[height] = (body, header)
+    return paths
+
+
+def paint_kit(theme: Theme) -> dict[str, Any]:
+    """Pens, brushes and colours of one theme, made once."""
+    kit = _PAINT.get(theme.name)
+    if kit is None:
+        kit = _PAINT[theme.name] = {
+            "node": QColor(theme.node),
+            "text": QColor(theme.node_text),
+            "subtext": QColor(theme.node_subtext),
+            "selected": QPen(QColor(theme.selection), 2.6),
+            "error": QPen(QColor(theme.error), 2.4),
+            "warning": QPen(QColor(theme.warning), 2.2),
+            "outline": QPen(QColor(theme.wire).darker(110), 1.0),
+            "box_selected": QPen(QColor(theme.selection), 8),
+            "box_error": QPen(QColor(theme.error), 8),
+            "box_warning": QPen(QColor(theme.warning), 8),
+            "error_fill": QColor(theme.error),
+            "warning_fill": QColor(theme.warning),
+            "port": QPen(QColor(theme.wire), 1.6),
+            "wire": QPen(QColor(theme.wire), 1.8),
+            "wire_bad": QPen(QColor(theme.error), 1.8),
+            "wire_selected": QPen(QColor(theme.selection), 2.4),
+            "wire_label": QColor(theme.wire_label),
+            "canvas": QBrush(QColor(theme.canvas)),
+        }
+    return kit
+
+
+def scene_detail(item: QGraphicsItem) -> str:
+    """The scene's level of detail: "full", or "box" below the readable zoom."""
+    scene = item.scene()
+    return getattr(scene, "detail", "full") if scene is not None else "full"
 
 
 class PortItem(QGraphicsItem):
@@ -45,10 +100,20 @@ class PortItem(QGraphicsItem):
         self.is_output = is_output
         self.dtype = dtype
         self.many = many
-        self.highlight: str | None = None  # "ok" / "bad" while a wire is dragged over it
+        self._highlight: str | None = None  # "ok" / "bad" while a wire is dragged over it
         self.setAcceptHoverEvents(True)
         self.setZValue(2)
         self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)  # its node draws it
+
+    @property
+    def highlight(self) -> str | None:
+        return self._highlight
+
+    @highlight.setter
+    def highlight(self, value: str | None) -> None:
+        self._highlight = value
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, value is None)
 
     @property
     def node_id(self) -> str:
@@ -64,20 +129,21 @@ class PortItem(QGraphicsItem):
         return p
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if self._highlight is None:
+            return
         theme: Theme = getattr(self.scene(), "theme", LIGHT)
-        fill = QColor(theme.node)
-        edge = QColor(theme.wire)
-        if self.highlight == "ok":
-            fill = QColor("#3fb27f")
-        elif self.highlight == "bad":
-            fill = QColor(theme.error)
+        fill = QColor("#3fb27f") if self._highlight == "ok" else QColor(theme.error)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(edge, 1.6))
-        painter.setBrush(fill)
-        if self.many:
-            painter.drawRoundedRect(QRectF(-PORT_R * 0.8, -PORT_R * 1.3, PORT_R * 1.6, PORT_R * 2.6), 3, 3)
-        else:
-            painter.drawEllipse(QPointF(0, 0), PORT_R * 0.85, PORT_R * 0.85)
+        draw_port(painter, QPointF(0, 0), self.many, paint_kit(theme)["port"], fill)
+
+
+def draw_port(painter: QPainter, at: QPointF, many: bool, pen: QPen, fill: QColor) -> None:
+    painter.setPen(pen)
+    painter.setBrush(fill)
+    if many:
+        painter.drawRoundedRect(QRectF(at.x() - PORT_R * 0.8, at.y() - PORT_R * 1.3, PORT_R * 1.6, PORT_R * 2.6), 3, 3)
+    else:
+        painter.drawEllipse(at, PORT_R * 0.85, PORT_R * 0.85)
 
 
 class NodeItem(QGraphicsObject):
@@ -95,6 +161,8 @@ class NodeItem(QGraphicsObject):
         self.in_ports: dict[str, PortItem] = {}
         self.out_ports: dict[str, PortItem] = {}
         self._height = 0.0
+        self.paint_count = 0  # paints so far (tests check that off-screen items are not painted)
+        self.last_detail: str | None = None  # the detail level of the last paint
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -136,8 +204,36 @@ class NodeItem(QGraphicsObject):
                 severity,
                 frozen,
             )
+            self._texts: tuple[Any, ...] | None = None  # elided texts, remade on the next paint
             self.update()
         self.setToolTip(tooltip)
+
+    def detail_level(self) -> str:
+        """How this item draws now: "full" (text, ports, curves) or "box" (a coloured rectangle)."""
+        return scene_detail(self)
+
+    def _elided(self) -> tuple[Any, ...]:
+        """The header and body texts fitted to the card, made when the texts change, not per paint."""
+        texts = getattr(self, "_texts", None)
+        if texts is None:
+            title = ("\u2744 " if self.frozen else "") + self.label
+            type_w = 0.0
+            type_text = ""
+            if self.type_name and self.type_name.lower() != self.label.lower():
+                type_w = min(FM_SMALL.horizontalAdvance(self.type_name) + 8, NODE_W * 0.45)
+                type_text = FM_SMALL.elidedText(self.type_name, Qt.TextElideMode.ElideRight, type_w)
+            room = NODE_W - 16 - type_w - (18 if self.severity else 0)
+            title = FM_TITLE.elidedText(title, Qt.TextElideMode.ElideRight, room)
+            body = [FM_BODY.elidedText(line, Qt.TextElideMode.ElideRight, NODE_W - 24) for line in self.lines[:4]]
+            right = NODE_W - (26 if self.severity else 8)
+            texts = self._texts = (
+                title,
+                QRectF(8, 0, room, HEADER_H),
+                type_text,
+                QRectF(right - type_w, 0, type_w, HEADER_H),
+                [(t, QRectF(12, HEADER_H + 4 + i * LINE_H, NODE_W - 24, LINE_H)) for i, t in enumerate(body)],
+            )
+        return texts
 
     def port_anchor(self, port: str, is_output: bool) -> QPointF:
         ports = self.out_ports if is_output else self.in_ports
@@ -147,83 +243,57 @@ class NodeItem(QGraphicsObject):
         return item.scenePos()
 
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return QRectF(-4, -4, NODE_W + 8, self._height + 8)
+        return QRectF(-8, -4, NODE_W + 16, self._height + 8)  # the ports stick out of the card
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        self.paint_count += 1
         theme: Theme = getattr(self.scene(), "theme", LIGHT)
-        rect = QRectF(0, 0, NODE_W, self._height)
+        kit = paint_kit(theme)
         colour = category_colour(self.category)
-        if QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
-            # zoomed far out: text would be unreadable, a coloured box keeps big graphs fast to draw
+        detail = self.last_detail = scene_detail(self)
+        if detail == "box":
+            # zoomed out: text would be unreadable, a coloured box keeps big graphs fast to draw
+            rect = QRectF(0, 0, NODE_W, self._height)
             painter.fillRect(rect, colour)
             if self.severity or self.isSelected():
-                sel = QColor(
-                    theme.selection if self.isSelected() else theme.error if self.severity == "error" else theme.warning
+                key = (
+                    "box_selected" if self.isSelected() else "box_error" if self.severity == "error" else "box_warning"
                 )
-                painter.setPen(QPen(sel, 8))
+                painter.setPen(kit[key])
+                painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(rect)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self.isSelected():
-            outline = QPen(QColor(theme.selection), 2.6)
-        elif self.severity == "error":
-            outline = QPen(QColor(theme.error), 2.4)
-        elif self.severity == "warning":
-            outline = QPen(QColor(theme.warning), 2.2)
+            outline = kit["selected"]
+        elif self.severity in ("error", "warning"):
+            outline = kit[self.severity]
         else:
-            outline = QPen(QColor(theme.wire).darker(110), 1.0)
-        path = QPainterPath()
-        path.addRoundedRect(rect, 7, 7)
-        painter.fillPath(path, QColor(theme.node))
-        header = QPainterPath()
-        header.addRoundedRect(QRectF(0, 0, NODE_W, HEADER_H + 6), 7, 7)
+            outline = kit["outline"]
+        body, header = card_paths(self._height)
+        painter.fillPath(body, kit["node"])
         painter.save()
         painter.setClipRect(QRectF(0, 0, NODE_W, HEADER_H))
         painter.fillPath(header, colour)
         painter.restore()
         painter.setPen(outline)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(path)
-        # header text: label, frozen mark
-        painter.setPen(QColor("#ffffff"))
-        painter.setFont(FONT_TITLE)
-        fm = QFontMetricsF(FONT_TITLE)
-        title = ("\u2744 " if self.frozen else "") + self.label
-        type_w = 0.0
-        if self.type_name and self.type_name.lower() != self.label.lower():
+        painter.drawPath(body)
+        title, title_rect, type_text, type_rect, body_lines = self._elided()
+        if type_text:
             painter.setFont(FONT_SMALL)
-            fs = QFontMetricsF(FONT_SMALL)
-            type_w = min(fs.horizontalAdvance(self.type_name) + 8, NODE_W * 0.45)
-            right = NODE_W - (26 if self.severity else 8)
-            painter.setPen(QColor(255, 255, 255, 200))
-            painter.drawText(
-                QRectF(right - type_w, 0, type_w, HEADER_H),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                fs.elidedText(self.type_name, Qt.TextElideMode.ElideRight, type_w),
-            )
-            painter.setPen(QColor("#ffffff"))
-            painter.setFont(FONT_TITLE)
-        room = NODE_W - 16 - type_w - (18 if self.severity else 0)
-        painter.drawText(
-            QRectF(8, 0, room, HEADER_H),
-            Qt.AlignmentFlag.AlignVCenter,
-            fm.elidedText(title, Qt.TextElideMode.ElideRight, room),
-        )
-        # body lines
+            painter.setPen(WHITE_DIM)
+            painter.drawText(type_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, type_text)
+        painter.setPen(WHITE)
+        painter.setFont(FONT_TITLE)
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter, title)
         painter.setFont(FONT_BODY)
-        fb = QFontMetricsF(FONT_BODY)
-        y = HEADER_H + 4
-        for i, line in enumerate(self.lines[:4]):
-            painter.setPen(QColor(theme.node_text if i == 0 else theme.node_subtext))
-            painter.drawText(
-                QRectF(12, y, NODE_W - 24, LINE_H),
-                Qt.AlignmentFlag.AlignVCenter,
-                fb.elidedText(line, Qt.TextElideMode.ElideRight, NODE_W - 24),
-            )
-            y += LINE_H
+        for i, (line, r) in enumerate(body_lines):
+            painter.setPen(kit["text"] if i == 0 else kit["subtext"])
+            painter.drawText(r, Qt.AlignmentFlag.AlignVCenter, line)
         # port names when a node has several ports on one side
         painter.setFont(FONT_SMALL)
-        painter.setPen(QColor(theme.node_subtext))
+        painter.setPen(kit["subtext"])
         for side, ports in ((0, self.in_ports), (1, self.out_ports)):
             if len(ports) > 1:
                 for p in ports.values():
@@ -234,12 +304,15 @@ class NodeItem(QGraphicsObject):
                         | Qt.AlignmentFlag.AlignBottom,
                         p.name,
                     )
+        for ports in (self.in_ports, self.out_ports):
+            for p in ports.values():
+                if p.isVisible():
+                    draw_port(painter, p.pos(), p.many, kit["port"], kit["node"])
         if self.severity:
-            badge = QColor(theme.error if self.severity == "error" else theme.warning)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(badge)
+            painter.setBrush(kit["error_fill"] if self.severity == "error" else kit["warning_fill"])
             painter.drawEllipse(QPointF(NODE_W - 13, HEADER_H / 2), 8, 8)
-            painter.setPen(QColor("#ffffff"))
+            painter.setPen(WHITE)
             painter.setFont(FONT_TITLE)
             painter.drawText(QRectF(NODE_W - 21, HEADER_H / 2 - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
 
@@ -343,6 +416,9 @@ class EdgeItem(QGraphicsItem):
         self._path = QPainterPath()
         self._shape: QPainterPath | None = None
         self._rect = QRectF()
+        self._label = QRectF()
+        self._a, self._b = QPointF(), QPointF()
+        self.paint_count = 0
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
 
@@ -361,6 +437,7 @@ class EdgeItem(QGraphicsItem):
             path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
         self.prepareGeometryChange()
         self._path = path
+        self._a, self._b = QPointF(a), QPointF(b)
         self._mid = path.pointAtPercent(0.5)
         self._shape = None  # the hit-test outline is built on first use
         self._update_rect()
@@ -375,11 +452,12 @@ class EdgeItem(QGraphicsItem):
     def _label_rect(self) -> QRectF:
         if not self.text:
             return QRectF()
-        w = QFontMetricsF(FONT_SMALL).horizontalAdvance(self.text) + 10
+        w = FM_SMALL.horizontalAdvance(self.text) + 10
         return QRectF(self._mid.x() - w / 2, self._mid.y() - 8, w, 16)
 
     def _update_rect(self) -> None:
-        self._rect = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect())
+        self._label = self._label_rect()
+        self._rect = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label)
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect
@@ -391,18 +469,25 @@ class EdgeItem(QGraphicsItem):
             self._shape = stroker.createStroke(self._path)
         return self._shape
 
+    def detail_level(self) -> str:
+        return scene_detail(self)
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        theme: Theme = getattr(self.scene(), "theme", LIGHT)
+        self.paint_count += 1
+        kit = paint_kit(getattr(self.scene(), "theme", LIGHT))
+        pen = kit["wire_selected"] if self.isSelected() else kit["wire_bad"] if self.bad else kit["wire"]
+        if scene_detail(self) == "box":  # zoomed out: a straight segment, no label
+            painter.setPen(pen)
+            painter.drawLine(self._a, self._b)
+            return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        colour = QColor(theme.selection if self.isSelected() else theme.error if self.bad else theme.wire)
-        painter.setPen(QPen(colour, 2.4 if self.isSelected() else 1.8))
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        if self.text and QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) >= 0.3:
-            r = self._label_rect()
+        if self.text:
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QBrush(QColor(theme.canvas)))
-            painter.drawRoundedRect(r, 4, 4)
-            painter.setPen(QColor(theme.wire_label))
+            painter.setBrush(kit["canvas"])
+            painter.drawRoundedRect(self._label, 4, 4)
+            painter.setPen(kit["wire_label"])
             painter.setFont(FONT_SMALL)
-            painter.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)
+            painter.drawText(self._label, Qt.AlignmentFlag.AlignCenter, self.text)

@@ -17,6 +17,7 @@ from ..controller import Controller
 from ..theme import LIGHT, Theme
 from .interactions import WireGesture
 from .items import HEADER_H, NODE_W, BlockItem, EdgeItem, NodeItem, PortItem
+from .lazy import LazyItemsMixin, NodeItems
 
 GRID = 20.0
 
@@ -55,9 +56,16 @@ def _shift_as_ctrl(event: QGraphicsSceneMouseEvent) -> None:
         event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
 
 
-class GraphScene(QGraphicsScene):
+class GraphScene(LazyItemsMixin, QGraphicsScene):
+    """Items follow the graph. A large graph (LARGE_GRAPH nodes or more) gets items only for what is shown at a
+    readable zoom (lazy.py); below that zoom it draws as one overview item. `entered` is the block whose
+    inside is shown as its own view (None: the whole model)."""
+
     refused_wire = Signal(str)
     rename_requested = Signal(str)
+    analysed = Signal()  # after apply_analysis: the outline and the view follow
+    entered_changed = Signal()
+    enter_requested = Signal(str)  # double-click / Enter on a collapsed block
 
     def __init__(self, graph: ModelGraph, controller: Controller, engine: Any, theme: Theme = LIGHT) -> None:
         super().__init__()
@@ -67,7 +75,7 @@ class GraphScene(QGraphicsScene):
         self.theme = theme
         self.grid_snap = True
         self.show_grid = True
-        self.nodes: dict[str, NodeItem] = {}
+        self.nodes: NodeItems = NodeItems(self._materialize_node)
         self.edges: dict[Edge, EdgeItem] = {}
         self.blocks: dict[str, BlockItem] = {}
         self._dirty: set[str] = set()
@@ -77,6 +85,7 @@ class GraphScene(QGraphicsScene):
         self.gesture: WireGesture | None = None
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(QColor(theme.canvas))
+        self.init_lazy()
         g = graph
         g.node_added.connect(self._on_node_added)
         g.node_removed.connect(self._on_node_removed)
@@ -89,10 +98,11 @@ class GraphScene(QGraphicsScene):
         g.group_added.connect(self._on_group_added)
         g.group_removed.connect(self._on_group_removed)
         g.group_changed.connect(self._on_group_changed)
-        for node in g.nodes.values():
-            self._on_node_added(node)
-        for e in g.edges():
-            self._on_edge_added(e)
+        if not self.large:
+            for node in g.nodes.values():
+                self._on_node_added(node)
+            for e in g.edges():
+                self._on_edge_added(e)
         for grp in g.groups.values():
             self._on_group_added(grp)
         self.apply_analysis(set(g.nodes))
@@ -124,6 +134,12 @@ class GraphScene(QGraphicsScene):
 
     # ------------------------------------------------------------- signals
     def _on_node_added(self, node: Node) -> None:
+        self.structure_changed()
+        if self.large:  # created when shown (lazy.py)
+            return
+        self._create_node_item(node)
+
+    def _create_node_item(self, node: Node) -> NodeItem:
         try:
             spec = REGISTRY.get(node.type)
             ins, outs, cat = list(spec.inputs), list(spec.output_ports(node.params)), spec.category
@@ -136,6 +152,8 @@ class GraphScene(QGraphicsScene):
         self.addItem(item)
         self.nodes[node.id] = item
         self._dirty.add(node.id)  # drawn with its shapes by apply_analysis() after the edit
+        self.prepare_item(item)
+        return item
 
     def _on_renamed(self, node_id: str, label: str) -> None:
         self._dirty.add(node_id)
@@ -156,21 +174,34 @@ class GraphScene(QGraphicsScene):
         return dirty
 
     def _on_node_removed(self, node: Node) -> None:
+        self.structure_changed()
         item = self.nodes.pop(node.id, None)
         if item is not None:
             self._quiet_remove(item)
         self._dirty.discard(node.id)
 
     def _on_edge_added(self, edge: Edge) -> None:
+        self.structure_changed()
+        if self.large:
+            if self.shown_end(edge.src) is None or self.shown_end(edge.dst) is None:
+                return  # an end has no item yet: the wire is made when both are shown
+            if edge.src not in self.nodes and edge.dst not in self.nodes:
+                return
+        self._create_edge_item(edge)
+
+    def _create_edge_item(self, edge: Edge) -> EdgeItem:
         item = EdgeItem(edge)
+        self.prepare_item(item)
         self.addItem(item)
         self.edges[edge] = item
         self._place_edge(item)
         self._update_edge_label(item)
         self._touch_groups(edge)
         self._refan(edge)
+        return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
+        self.structure_changed()
         item = self.edges.pop(edge, None)
         if item is not None:
             self._quiet_remove(item)
@@ -179,7 +210,7 @@ class GraphScene(QGraphicsScene):
 
     def _refan(self, edge: Edge) -> None:
         """A wire joined or left a merge port: its siblings move to keep the fan even."""
-        port = self.nodes[edge.dst].in_ports.get(edge.dst_port) if edge.dst in self.nodes else None
+        port = self.nodes.get(edge.dst).in_ports.get(edge.dst_port) if edge.dst in self.nodes else None  # type: ignore[union-attr]
         if port is not None and port.many:
             for e in self.graph.edges_into(edge.dst, edge.dst_port):
                 if e in self.edges and e != edge:
@@ -192,11 +223,13 @@ class GraphScene(QGraphicsScene):
             spec = REGISTRY.get(node.type)
         except UnknownLayerError:
             return
-        if spec.dynamic_outputs is not None:  # e.g. a Split whose number of outputs is a parameter
+        if spec.dynamic_outputs is not None and node_id in self.nodes:  # e.g. a Split with `chunks` outputs
+            self.structure_changed()
             self.nodes[node_id].set_ports(list(spec.inputs), list(spec.output_ports(node.params)))
             self._place_edges_of(node_id)
 
     def _on_node_moved(self, node_id: str, position: tuple[float, float]) -> None:
+        self.structure_changed()
         item = self.nodes.get(node_id)
         if item is not None and (item.pos().x(), item.pos().y()) != position:
             self._syncing = True
@@ -214,7 +247,9 @@ class GraphScene(QGraphicsScene):
             self._update_block(grp)
 
     def _on_group_added(self, group: Group) -> None:
+        self.structure_changed()
         item = BlockItem(group.id)
+        self.prepare_item(item)
         self.addItem(item)
         self.blocks[group.id] = item
         self._syncing = True
@@ -223,6 +258,9 @@ class GraphScene(QGraphicsScene):
         self._update_block(group.id)
 
     def _on_group_removed(self, group: Group) -> None:
+        self.structure_changed()
+        if self.entered == group.id:
+            self.enter(None)
         item = self.blocks.pop(group.id, None)
         if item is not None:
             self._quiet_remove(item)
@@ -232,6 +270,7 @@ class GraphScene(QGraphicsScene):
                 self._place_edges_of(nid)
 
     def _on_group_changed(self, group_id: str) -> None:
+        self.structure_changed()
         item = self.blocks.get(group_id)
         if item is None:
             return
@@ -257,22 +296,22 @@ class GraphScene(QGraphicsScene):
         sources: list[tuple[str, str]] = []
         ins: list[tuple[str, str, int]] = []
         outs: list[tuple[str, str]] = []
+        nxg = self.graph.nx
         for nid in grp.node_ids:
-            for e in self.graph.in_edges(nid):
-                if e.src not in members:
-                    if (e.src, e.src_port) not in sources:
-                        sources.append((e.src, e.src_port))
-                    ins.append((e.dst, e.dst_port, sources.index((e.src, e.src_port))))
-            for e in self.graph.out_edges(nid):
-                if e.dst not in members and (e.src, e.src_port) not in outs:
+            if nid not in nxg:
+                continue
+            crossing_in = [k for s_, _, k in nxg.in_edges(nid, keys=True) if s_ not in members]
+            for e in sorted(crossing_in, key=lambda e: (e.dst_port, e.slot)):
+                if (e.src, e.src_port) not in sources:
+                    sources.append((e.src, e.src_port))
+                ins.append((e.dst, e.dst_port, sources.index((e.src, e.src_port))))
+            crossing_out = [k for _, d_, k in nxg.out_edges(nid, keys=True) if d_ not in members]
+            for e in sorted(crossing_out):
+                if (e.src, e.src_port) not in outs:
                     outs.append((e.src, e.src_port))
         item.set_boundary(len(sources), ins, outs)
         params = sum(int(getattr(self.engine.stats(n), "params", 0) or 0) for n in members)
-        frame = QRectF()
-        for nid in grp.node_ids:
-            if nid in self.nodes:
-                frame = frame.united(self.nodes[nid].sceneBoundingRect())
-        frame = frame.adjusted(-16, -HEADER_H - 12, 16, 16).translated(-item.pos())
+        frame = self.members_rect(group_id).adjusted(-20, -HEADER_H - 16, 20, 20).translated(-item.pos())
         item.set_collapsed(grp.collapsed, frame)
         last = [self.engine.outputs(n) for n, _ in outs[:1]]
         shape = f"\u2192 {last[0][0]}" if last and last[0] else ""
@@ -282,18 +321,20 @@ class GraphScene(QGraphicsScene):
             [f"Block  {len(members)} layers", f"{human(params)} params", shape],
             None,
             f"Block '{grp.label}': {len(members)} layers, {params:,} parameters. "
-            "Double-click to " + ("expand." if grp.collapsed else "collapse."),
+            "Double-click or Enter to open it; Ctrl+E to "
+            + ("expand it in place." if grp.collapsed else "collapse it."),
         )
+        self.sync_block_visibility(group_id)
         for nid in grp.node_ids:
-            self._sync_visibility(nid)
-            self._place_edges_of(nid)
+            if nid in self.nodes:
+                self._sync_visibility(nid)
+                self._place_edges_of(nid)
 
     def _sync_visibility(self, node_id: str) -> None:
         item = self.nodes.get(node_id)
         if item is None:
             return
-        grp = self.graph.node(node_id).group
-        hidden = grp is not None and grp in self.graph.groups and self.graph.group(grp).collapsed
+        hidden = not self.node_shown(node_id)
         item.setVisible(not hidden)
         if hidden:
             item.setSelected(False)
@@ -301,7 +342,7 @@ class GraphScene(QGraphicsScene):
     # -------------------------------------------------------------- edges
     def anchor(self, node_id: str, port: str, is_output: bool) -> QPointF:
         grp = self.graph.node(node_id).group
-        if grp is not None and grp in self.blocks and self.graph.group(grp).collapsed:
+        if grp is not None and grp in self.blocks and self.graph.group(grp).collapsed and self.entered != grp:
             block = self.blocks[grp]
             name = block.anchor_ports.get((node_id, port, is_output))
             if name is not None:
@@ -311,13 +352,14 @@ class GraphScene(QGraphicsScene):
 
     def _place_edge(self, item: EdgeItem) -> None:
         e = item.edge
-        gs, gd = self.graph.node(e.src).group, self.graph.node(e.dst).group
-        inside = gs is not None and gs == gd and gs in self.graph.groups and self.graph.group(gs).collapsed
-        item.setVisible(not inside)
-        if not inside:
+        a, b = self.shown_end(e.src), self.shown_end(e.dst)
+        shown = a is not None and b is not None and a != b
+        item.setVisible(shown)
+        if shown:
             end = self.anchor(e.dst, e.dst_port, False)
-            port = self.nodes[e.dst].in_ports.get(e.dst_port)
-            if port is not None and port.many and self.nodes[e.dst].isVisible():
+            dst_item = self.nodes.get(e.dst)
+            port = dst_item.in_ports.get(e.dst_port) if dst_item is not None else None
+            if port is not None and port.many and dst_item is not None and dst_item.isVisible():
                 # wires into a merge port fan out along it, in slot order, so each stays distinguishable
                 n = len(self.graph.edges_into(e.dst, e.dst_port))
                 rank = [x.slot for x in self.graph.edges_into(e.dst, e.dst_port)].index(e.slot)
@@ -327,7 +369,8 @@ class GraphScene(QGraphicsScene):
     def _place_edges_of(self, node_id: str) -> None:
         if node_id not in self.graph:
             return
-        for e in self.graph.in_edges(node_id) + self.graph.out_edges(node_id):
+        nxg = self.graph.nx
+        for _, _, e in [*nxg.in_edges(node_id, keys=True), *nxg.out_edges(node_id, keys=True)]:
             item = self.edges.get(e)
             if item is not None:
                 self._place_edge(item)
@@ -349,16 +392,19 @@ class GraphScene(QGraphicsScene):
         ids = (set(changed) | self._dirty) & self.graph.nodes.keys()
         self._dirty.clear()
         groups: set[str] = set()
+        nxg = self.graph.nx
         for nid in ids:
-            self._refresh_item(nid)
-            for e in self.graph.out_edges(nid):
-                if e in self.edges:
-                    self._update_edge_label(self.edges[e])
-            grp = self.graph.node(nid).group
+            if nid in self.nodes:
+                self._refresh_item(nid)
+                for _, _, e in nxg.out_edges(nid, keys=True):
+                    if e in self.edges:
+                        self._update_edge_label(self.edges[e])
+            grp = self.graph.nodes[nid].group
             if grp in self.blocks:
                 groups.add(grp)  # type: ignore[arg-type]
         for gid in groups:
             self._update_block(gid)
+        self.analysed.emit()
 
     def flush_wires(self) -> None:
         """Place the wires of nodes the model moved (once per wire, however many ends moved)."""
@@ -366,12 +412,13 @@ class GraphScene(QGraphicsScene):
             return
         pending, self._pending_wires = self._pending_wires, set()
         edges: set[Edge] = set()
+        nxg = self.graph.nx
         for key in pending:
             ids = self.graph.group(key).node_ids if key in self.blocks else (key,)
             for nid in ids:
-                if nid in self.graph:
-                    edges.update(self.graph.in_edges(nid))
-                    edges.update(self.graph.out_edges(nid))
+                if nid in nxg:
+                    edges.update(k for _, _, k in nxg.in_edges(nid, keys=True))
+                    edges.update(k for _, _, k in nxg.out_edges(nid, keys=True))
         for e in edges:
             item = self.edges.get(e)
             if item is not None:
@@ -438,6 +485,7 @@ class GraphScene(QGraphicsScene):
         self.selectionChanged.emit()
 
     def select_all(self) -> None:
+        self.materialize_all_shown()
         self.blockSignals(True)
         try:
             for item in list(self.nodes.values()) + list(self.blocks.values()):
@@ -450,11 +498,11 @@ class GraphScene(QGraphicsScene):
     def _select(self, node_ids: list[str]) -> None:
         self.clearSelection()
         for nid in node_ids:
-            item = self.nodes.get(nid)
-            if item is None:
+            if nid not in self.graph:
                 continue
+            item = self.nodes[nid]  # made on demand for a large graph
             grp = self.graph.node(nid).group
-            if not item.isVisible() and grp in self.blocks:
+            if not item.isVisible() and grp in self.blocks and self.entered is None:
                 self.blocks[grp].setSelected(True)  # type: ignore[index]
             else:
                 item.setSelected(True)
@@ -526,12 +574,16 @@ class GraphScene(QGraphicsScene):
 
     # ------------------------------------------------------------ mouse
     def port_at(self, pos: QPointF) -> PortItem | None:
+        if self.detail == "box":  # ports are too small to aim at: no wiring from an overview
+            return None
         for item in self.items(QRectF(pos.x() - 5, pos.y() - 5, 10, 10)):
             if isinstance(item, PortItem) and item.isVisible() and not isinstance(item.parentItem(), BlockItem):
                 return item
         return None
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self.overview_click(event):
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             port = self.port_at(event.scenePos())
             if port is not None:
@@ -582,8 +634,13 @@ class GraphScene(QGraphicsScene):
         item = self.itemAt(event.scenePos(), QTransform())
         while item is not None and not isinstance(item, (BlockItem, NodeItem)):
             item = item.parentItem()
+        if item is None:
+            item = self.overview_item_at(event.scenePos())
         if isinstance(item, BlockItem):
-            self.controller.set_collapsed(item.key, not item.collapsed)
+            if item.collapsed:
+                self.enter_requested.emit(item.key)  # its inside as its own view (the view keeps the trail)
+            else:
+                self.controller.set_collapsed(item.key, True)
             return
         if isinstance(item, NodeItem):
             self.rename_requested.emit(item.key)

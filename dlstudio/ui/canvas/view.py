@@ -11,68 +11,120 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPen,
+    QPixmapCache,
+    QTransform,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsOpacityEffect, QGraphicsView, QLineEdit, QWidget
+from PySide6.QtWidgets import QGraphicsView, QLineEdit, QWidget
 
 from ...core.layout import X_STEP
+from ..theme import category_colour
 from .items import NODE_W, BlockItem, NodeItem
+from .overview import UnitIndex
 from .scene import GraphScene
 
 MIME_LAYER = "application/x-dlstudio-layer"
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
 READABLE_ZOOM = 0.6  # below this node text gets hard to read
+LOD_ZOOM = 0.4  # below this nodes draw as coloured boxes, wires as straight segments, ports take no aim
+MATERIALIZE_BUDGET = 120  # a large graph makes at most this many node items per frame (the rest next frame)
 # The view scrolls over a fixed, very large area, so adding, moving or removing nodes never re-centres or
 # scrolls it (a scene rect that follows the items would shift the view after every drop).
 WORLD = QRectF(-200_000.0, -200_000.0, 400_000.0, 400_000.0)
 
 
-class Minimap(QGraphicsView):
-    """An overview of the whole scene; click or drag to move the main view there."""
+class Minimap(QWidget):
+    """An overview of the whole graph from a cached image (remade after edits, never per frame); the frame of
+    the main view is drawn over it. Click or drag to move the main view there."""
 
     def __init__(self, main: GraphView) -> None:
         super().__init__(main)
         self.main = main
-        self.setInteractive(False)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFixedSize(200, 130)
-        self.setStyleSheet("border: 1px solid palette(mid); border-radius: 4px;")
-        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.NoViewportUpdate)
-        # translucent, so what little of the graph it may cover shows through
-        self._opacity = QGraphicsOpacityEffect(self)
-        self._opacity.setOpacity(0.85)
-        self.setGraphicsEffect(self._opacity)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._timer = QTimer(self, singleShot=True, interval=150, timeout=self.refit)
-        self.refreshes = 0  # how often it redrew after an edit (tests)
+        self._image = QImage()
+        self._source = QRectF(0, 0, 400, 300)  # scene rect the image shows
+        self._index: object = None
+        self.refreshes = 0  # how often it caught up with an edit (tests)
+        self.renders = 0  # how often the image was redrawn
 
     def schedule(self) -> None:
         self._timer.start()
 
     def refit(self) -> None:
-        if self.scene() is None:
+        scene = self.main.scene()
+        if not isinstance(scene, GraphScene):
             return
-        rect = self.scene().itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        index = scene.unit_index()
+        if index is not self._index or self._image.size() != self.size():
+            self._index = index
+            self._render(index)
+        self.refreshes += 1
+        self.update()
+
+    def _render(self, index: UnitIndex) -> None:
+        rect = index.bounds.adjusted(-40, -40, 40, 40)
         if rect.isEmpty():
             rect = QRectF(0, 0, 400, 300)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        self.resetCachedContent()
-        self.viewport().update()
-        self.refreshes += 1
+        w, h = self.width(), self.height()
+        scale = min(w / rect.width(), h / rect.height())
+        # centre the graph in the image
+        self._source = QRectF(
+            rect.center().x() - w / scale / 2, rect.center().y() - h / scale / 2, w / scale, h / scale
+        )
+        theme = self.main.scene().theme  # type: ignore[union-attr]
+        image = QImage(w, h, QImage.Format.Format_RGB32)
+        image.fill(QColor(theme.canvas))
+        painter = QPainter(image)
+        painter.scale(scale, scale)
+        painter.translate(-self._source.topLeft())
+        colours: dict[str, QColor] = {}
+        for u in index.units:
+            c = colours.get(u.category)
+            if c is None:
+                c = colours[u.category] = category_colour(u.category)
+            painter.fillRect(u.rect, c)
+        painter.end()
+        self._image = image
+        self.renders += 1
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def _to_scene(self, p: QPointF) -> QPointF:
+        sx = self._source.width() / max(1, self.width())
+        sy = self._source.height() / max(1, self.height())
+        return QPointF(self._source.left() + p.x() * sx, self._source.top() + p.y() * sy)
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setOpacity(0.85)  # translucent: what little of the graph it may cover shows through
+        painter.drawImage(0, 0, self._image)
+        painter.setOpacity(1.0)
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
-        painter.setPen(QPen(QColor("#2f7cf6"), 0))
+        sx = self.width() / max(1e-6, self._source.width())
+        sy = self.height() / max(1e-6, self._source.height())
+        frame = QRectF(
+            (visible.left() - self._source.left()) * sx,
+            (visible.top() - self._source.top()) * sy,
+            visible.width() * sx,
+            visible.height() * sy,
+        )
+        painter.setPen(QPen(QColor("#2f7cf6"), 1))
         painter.setBrush(QColor(47, 124, 246, 40))
-        painter.drawRect(visible)
+        painter.drawRect(frame)
+        painter.setPen(QPen(QColor(128, 128, 128), 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self.main.centerOn(self.mapToScene(event.position().toPoint()))
-        self.viewport().update()
+        self.main.centerOn(self._to_scene(event.position()))
+        self.update()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.buttons() & Qt.MouseButton.LeftButton:
@@ -108,15 +160,30 @@ class GraphView(QGraphicsView):
         self.minimap = Minimap(self)
         self.minimap_enabled = True
         self.minimap.show()
+        from ..breadcrumb import Breadcrumb  # the trail of entered blocks, top left
+
+        self.breadcrumb = Breadcrumb(self)
+        self.breadcrumb.level_chosen.connect(self.enter_block)
+        self._levels: dict[str | None, tuple[QTransform, QPointF]] = {}  # each level's zoom and centre
+        self._hover: tuple[str, QRectF] | None = None  # the unit under the mouse while zoomed out
+        self.setMouseTracking(True)
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 256 * 1024))  # node caches of a full screen
 
     # --------------------------------------------------------------- scene
     def set_scene(self, scene: GraphScene) -> None:
         old = self.scene()
         if old is not None:
             old.changed.disconnect(self._scene_changed)
+            if isinstance(old, GraphScene):
+                old.enter_requested.disconnect(self.enter_block)
+                old.entered_changed.disconnect(self._entered_changed)
+        self._levels = {}
         self.setScene(scene)
-        self.minimap.setScene(scene)
         scene.changed.connect(self._scene_changed)
+        scene.enter_requested.connect(self.enter_block)
+        scene.entered_changed.connect(self._entered_changed)
+        self._hover = None
+        self.breadcrumb.set_trail(scene)
         self.minimap.schedule()
         self._place_minimap()
         self._share_layout_width()
@@ -163,6 +230,8 @@ class GraphView(QGraphicsView):
         if scene is None:
             return False
         rect = self.mapToScene(area.adjusted(-6, -6, 6, 6)).boundingRect()
+        if isinstance(scene, GraphScene) and scene.large:
+            return bool(scene.unit_index().in_rect(rect))
         items = scene.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
         return any(isinstance(i, NodeItem) and i.isVisible() for i in items)
 
@@ -175,6 +244,7 @@ class GraphView(QGraphicsView):
 
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
+        self.breadcrumb.move(8, 8)
         self._share_layout_width()
         if self._refit_on_resize:  # the window is still settling its size after opening a project
             self.fit_readable()
@@ -182,12 +252,64 @@ class GraphView(QGraphicsView):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
-        self.minimap.viewport().update()
+        self.minimap.update()
         self._minimap_timer.start()
+
+    # ------------------------------------------------------- level of detail
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        """Before each frame: the scene's level of detail follows the zoom, and a large graph gets the items of
+        what is on screen (a bounded number per frame; the overview covers the rest meanwhile)."""
+        scene = self.scene()
+        if isinstance(scene, GraphScene):
+            scene.set_detail("box" if self.zoom < LOD_ZOOM else "full")
+            if scene.large and scene.detail == "full" and scene.overview is not None:
+                area = self.mapToScene(self.viewport().rect()).boundingRect().adjusted(-250, -150, 250, 150)
+                done = scene.materialize(area, MATERIALIZE_BUDGET)
+                scene.overview.setVisible(not done)
+                if not done:
+                    QTimer.singleShot(0, self.viewport().update)
+        super().paintEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        scene = self.scene()
+        if self._pan_from is None and isinstance(scene, GraphScene) and scene.detail == "box":
+            self._hover_at(scene, self.mapToScene(event.position().toPoint()))
+        elif self._hover is not None:
+            self._hover = None
+            self.viewport().update()
+        self._mouse_move(event)
+
+    def _hover_at(self, scene: GraphScene, pos: QPointF) -> None:
+        """Zoomed out, labels are gone: the unit under the mouse shows its label (drawn in drawForeground)."""
+        unit = scene.unit_index().at(pos)
+        hover = None
+        if unit is not None:
+            node = scene.graph.nodes.get(unit.key)
+            label = unit.label if node is None else f"{node.label}  ({node.type})"
+            hover = (label, unit.rect)
+        if hover != self._hover:
+            self._hover = hover
+            self.viewport().update()
+
+    def hover_label(self) -> str | None:
+        return self._hover[0] if self._hover is not None else None
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         scene = self.scene()
-        if isinstance(scene, GraphScene) and not scene.nodes:
+        if self._hover is not None and isinstance(scene, GraphScene) and scene.detail == "box":
+            text, unit_rect = self._hover
+            at = self.mapFromScene(unit_rect.topLeft())
+            painter.save()
+            painter.resetTransform()
+            fm = painter.fontMetrics()
+            box = QRectF(at.x(), at.y() - fm.height() - 8, fm.horizontalAdvance(text) + 12, fm.height() + 6)
+            painter.setPen(QPen(QColor(scene.theme.wire), 1))
+            painter.setBrush(QColor(scene.theme.node))
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(QColor(scene.theme.node_text))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            painter.restore()
+        if isinstance(scene, GraphScene) and not scene.nodes and not scene.large and not scene.graph.nodes:
             # an empty canvas says what to do first
             painter.save()
             painter.resetTransform()
@@ -214,7 +336,7 @@ class GraphView(QGraphicsView):
         f = target / self.zoom
         self.scale(f, f)
         self.zoom_changed.emit(self.zoom)
-        self.minimap.viewport().update()
+        self.minimap.update()
         self._minimap_timer.start()
 
     def zoom_in(self) -> None:
@@ -265,7 +387,12 @@ class GraphView(QGraphicsView):
         if scene is None:
             return
         self.fit(self._visible_nodes_rect())
-        if self.zoom < min_zoom and isinstance(scene, GraphScene) and self._collapse_for_fit(scene):
+        if (
+            self.zoom < min_zoom
+            and isinstance(scene, GraphScene)
+            and scene.entered is None
+            and self._collapse_for_fit(scene)
+        ):
             self.fit(self._visible_nodes_rect())
         if self.zoom < min_zoom:
             rect = self._visible_nodes_rect()
@@ -309,10 +436,15 @@ class GraphView(QGraphicsView):
         scene = self.scene()
         if not isinstance(scene, GraphScene):
             return []
+        if scene.large:  # from the index: most of a large graph has no items
+            return [u.rect for u in scene.unit_index().units]
         items: list[NodeItem] = [*scene.nodes.values(), *scene.blocks.values()]
         return [i.sceneBoundingRect() for i in items if i.isVisible()]
 
     def _visible_nodes_rect(self) -> QRectF:
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and scene.large:
+            return scene.unit_index().bounds
         rect = QRectF()
         for r in self._visible_node_rects():
             rect = rect.united(r)
@@ -334,6 +466,16 @@ class GraphView(QGraphicsView):
         if event.key() == Qt.Key.Key_F and event.modifiers() == Qt.KeyboardModifier.ShiftModifier:
             self.fit_selection()
             return
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                blocks = [g for g in scene.selected_group_ids() if scene.graph.group(g).collapsed]
+                if len(blocks) == 1:
+                    self.enter_block(blocks[0])
+                    return
+            if event.key() == Qt.Key.Key_Backspace and scene.entered is not None:
+                self.enter_block(None)
+                return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -355,7 +497,7 @@ class GraphView(QGraphicsView):
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def _mouse_move(self, event: QMouseEvent) -> None:
         if self._pan_from is not None:
             d = event.position().toPoint() - self._pan_from
             self._pan_from = event.position().toPoint()
@@ -370,6 +512,30 @@ class GraphView(QGraphicsView):
             self.viewport().unsetCursor()
             return
         super().mouseReleaseEvent(event)
+
+    # ------------------------------------------------------------ hierarchy
+    def enter_block(self, group_id: str | None) -> None:
+        """Show a block's inside as its own view (None: back to the whole model). Each level keeps its zoom,
+        scroll and selection; the undo history is the project's, whatever the level."""
+        scene = self.scene()
+        if not isinstance(scene, GraphScene) or group_id == scene.entered:
+            return
+        self._levels[scene.entered] = (self.transform(), self.mapToScene(self.viewport().rect().center()))
+        scene.enter(group_id)
+        saved = self._levels.get(group_id)
+        if saved is not None:
+            self.setTransform(saved[0])
+            self.centerOn(saved[1])
+            self.zoom_changed.emit(self.zoom)
+        else:
+            self.fit_readable()
+        self._place_minimap()
+        self.minimap.schedule()
+
+    def _entered_changed(self) -> None:
+        scene = self.scene()
+        if isinstance(scene, GraphScene):
+            self.breadcrumb.set_trail(scene)
 
     # --------------------------------------------------------------- drops
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

@@ -1,0 +1,321 @@
+"""The scene's large-graph side: which units are shown (a node, or a collapsed block), a spatial index of them,
+items made only for what the view shows at a readable zoom, the overview drawn below that zoom, and the
+"entered" block whose inside is shown as its own view.
+
+A graph of LARGE_GRAPH nodes or more is large: its scene starts with block items only; node and wire items
+are made when the view first shows them at a readable zoom (or when code asks `scene.nodes[id]`). Below the
+readable zoom, made items turn transparent (kept selected, skipped by painting and hit-tests) and the overview
+item draws every unit as a rectangle. A small graph keeps every item and the items draw boxes themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent
+
+from ...core.errors import UnknownLayerError
+from ...layers.registry import REGISTRY
+from .items import NODE_W, NodeItem
+from .overview import OverviewItem, Unit, UnitIndex, node_height
+
+if TYPE_CHECKING:
+    from ...core.graph import Edge
+
+LARGE_GRAPH = 1500  # nodes; below this every item exists from the start
+WIRE_Y = 40.0  # where an overview wire meets a card (about its first port)
+
+
+class NodeItems(dict):  # type: ignore[type-arg]
+    """node id -> NodeItem. Reading a missing id makes the item (a large graph's items are made on demand);
+    `in`, `get` and iteration see only the items made so far."""
+
+    def __init__(self, factory: Callable[[str], NodeItem | None]) -> None:
+        super().__init__()
+        self._factory = factory
+
+    def __missing__(self, key: str) -> NodeItem:
+        item = self._factory(key)
+        if item is None:
+            raise KeyError(key)
+        return item
+
+
+class LazyItemsMixin:
+    """Mixed into GraphScene (self is the QGraphicsScene with graph, nodes, edges, blocks)."""
+
+    graph: Any
+    nodes: NodeItems
+    edges: dict[Edge, Any]
+    blocks: dict[str, Any]
+    theme: Any
+
+    def init_lazy(self) -> None:
+        self.large = len(self.graph) >= LARGE_GRAPH
+        self.detail = "full"  # "box" below the readable zoom (the view sets it)
+        self.entered: str | None = None
+        self._index: UnitIndex | None = None
+        self._edges_done: set[str] = set()
+        self._categories: dict[str, str] = {}
+        self._heights: dict[str, float] = {}
+        self._saved_selection: dict[str | None, tuple[list[str], list[str]]] = {}
+        self.overview: OverviewItem | None = None
+        if self.large:
+            self.overview = OverviewItem()
+            self.addItem(self.overview)  # type: ignore[attr-defined]
+            self.overview.setVisible(False)
+            self.selectionChanged.connect(self._overview_selection)  # type: ignore[attr-defined]
+
+    def structure_changed(self) -> None:
+        """Something shown moved, appeared or went: the index is rebuilt and wires re-made on next use."""
+        self._index = None
+        self._edges_done.clear()
+
+    def prepare_item(self, item: QGraphicsItem) -> None:
+        if self.large and self.detail == "box":
+            item.setOpacity(0.0)
+
+    # ----------------------------------------------------------- what is shown
+    def node_shown(self, node_id: str) -> bool:
+        grp = self.graph.nodes[node_id].group
+        groups = self.graph.groups
+        if grp is not None and grp not in groups:
+            grp = None
+        if self.entered is not None:
+            return bool(grp == self.entered)
+        return grp is None or not groups[grp].collapsed
+
+    def shown_end(self, node_id: str) -> str | None:
+        """The unit that shows `node_id`: itself, its collapsed block, or None (hidden in this view)."""
+        if node_id not in self.graph.nodes:
+            return None
+        if self.node_shown(node_id):
+            return node_id
+        grp = self.graph.nodes[node_id].group
+        return grp if self.entered is None and grp in self.graph.groups else None
+
+    def sync_block_visibility(self, group_id: str) -> None:
+        item = self.blocks.get(group_id)
+        if item is not None and item.isVisible() != (self.entered is None):
+            item.setVisible(self.entered is None)
+
+    def _card_height(self, node_id: str) -> float:
+        item = self.nodes.get(node_id)
+        if item is not None:
+            return float(item._height)
+        node = self.graph.nodes[node_id]
+        h = self._heights.get(node.type)
+        if h is not None:
+            return h
+        try:
+            spec = REGISTRY.get(node.type)
+            n = max(len(spec.inputs), len(spec.output_ports(node.params)))
+            dynamic = spec.dynamic_outputs is not None
+        except UnknownLayerError:
+            n, dynamic = 1, True
+        h = node_height(n)
+        if not dynamic:
+            self._heights[node.type] = h
+        return h
+
+    def _category(self, type_name: str) -> str:
+        cat = self._categories.get(type_name)
+        if cat is None:
+            try:
+                cat = REGISTRY.get(type_name).category
+            except UnknownLayerError:
+                cat = "Blocks"
+            self._categories[type_name] = cat
+        return cat
+
+    def node_rect(self, node_id: str) -> QRectF:
+        x, y = self.graph.nodes[node_id].position
+        return QRectF(x, y, NODE_W, self._card_height(node_id))
+
+    def members_rect(self, group_id: str) -> QRectF:
+        rect = QRectF()
+        for nid in self.graph.group(group_id).node_ids:
+            if nid in self.graph.nodes:
+                rect = rect.united(self.node_rect(nid))
+        return rect
+
+    def unit_index(self) -> UnitIndex:
+        """The shown units and wires, bucketed (rebuilt after a structural edit)."""
+        if self._index is None:
+            self._index = self._build_index()
+            if self.overview is not None:
+                self.overview.set_index(self._index, self.theme.wire, self.theme.selection)
+                self._overview_selection()
+        return self._index
+
+    def _build_index(self) -> UnitIndex:
+        units: list[Unit] = []
+        graph = self.graph
+        for nid, node in graph.nodes.items():
+            if self.node_shown(nid):
+                units.append(Unit(nid, False, self.node_rect(nid), self._category(node.type), node.label))
+        if self.entered is None:
+            for gid, grp in graph.groups.items():
+                item = self.blocks.get(gid)
+                if grp.collapsed and item is not None:
+                    r = QRectF(item.pos(), QPointF(item.pos().x() + NODE_W, item.pos().y() + item._height))
+                    units.append(Unit(gid, True, r, "Blocks", grp.label))
+        rects = {u.key: u.rect for u in units}
+        wires: list[tuple[QPointF, QPointF]] = []
+        for e in graph.edges():
+            a, b = self.shown_end(e.src), self.shown_end(e.dst)
+            if a is None or b is None or a == b:
+                continue
+            ra, rb = rects[a], rects[b]
+            wires.append((QPointF(ra.right(), ra.top() + WIRE_Y), QPointF(rb.left(), rb.top() + WIRE_Y)))
+        return UnitIndex(units, wires)
+
+    # ------------------------------------------------------ made on demand
+    def _materialize_node(self, node_id: str) -> NodeItem | None:
+        if node_id not in self.graph.nodes:
+            return None
+        item = self._create_node_item(self.graph.nodes[node_id])  # type: ignore[attr-defined]
+        self._refresh_item(node_id)  # type: ignore[attr-defined]
+        self._sync_visibility(node_id)  # type: ignore[attr-defined]
+        return item  # type: ignore[no-any-return]
+
+    def _make_wires(self, edges: list[Edge]) -> None:
+        for e in edges:
+            if e in self.edges:
+                continue
+            a, b = self.shown_end(e.src), self.shown_end(e.dst)
+            if a is None or b is None or a == b:
+                continue
+            for end in (a, b):
+                if end not in self.blocks and end not in self.nodes:
+                    self.nodes[end]  # noqa: B018 - made on read
+            self._create_edge_item(e)  # type: ignore[attr-defined]
+
+    def _wires_of(self, node_ids: list[str] | tuple[str, ...]) -> list[Edge]:
+        nxg = self.graph.nx
+        out: list[Edge] = []
+        for nid in node_ids:
+            if nid in nxg:
+                out.extend(k for _, _, k in nxg.in_edges(nid, keys=True))
+                out.extend(k for _, _, k in nxg.out_edges(nid, keys=True))
+        return out
+
+    def materialize(self, rect: QRectF, budget: int | None = None) -> bool:
+        """Make the items (and their wires) of the units in `rect`; at most `budget` new nodes. Returns whether
+        everything in `rect` now has its items."""
+        if not self.large:
+            return True
+        made = 0
+        for u in self.unit_index().in_rect(rect):
+            if u.key in self._edges_done:
+                continue
+            if u.is_block:
+                self._make_wires(self._wires_of(self.graph.group(u.key).node_ids))
+            else:
+                if u.key not in self.nodes:
+                    self.nodes[u.key]  # noqa: B018 - made on read
+                    made += 1
+                self._make_wires(self._wires_of((u.key,)))
+            self._edges_done.add(u.key)
+            if budget is not None and made >= budget:
+                return False
+        return True
+
+    def materialize_all_shown(self) -> None:
+        if self.large:
+            self.materialize(self.unit_index().bounds.adjusted(-10, -10, 10, 10))
+
+    # ----------------------------------------------------------- level of detail
+    def set_detail(self, level: str) -> None:
+        """ "box" below the readable zoom, "full" above; items report it (detail_level())."""
+        if level == self.detail:
+            return
+        self.detail = level
+        if self.large:
+            opacity = 0.0 if level == "box" else 1.0
+            for item in [*self.nodes.values(), *self.edges.values(), *self.blocks.values()]:
+                item.setOpacity(opacity)
+            if self.overview is not None:
+                self.unit_index()
+                self.overview.setVisible(level == "box")
+        else:
+            for item in [*self.nodes.values(), *self.edges.values(), *self.blocks.values()]:
+                item.update()
+
+    def _overview_selection(self) -> None:
+        if self.overview is None or self._index is None:
+            return
+        rects = []
+        for item in self.selectedItems():  # type: ignore[attr-defined]
+            key = getattr(item, "key", None)
+            u = self._index.by_key.get(key) if key is not None else None
+            if u is not None:
+                rects.append(u.rect)
+        self.overview.selected = rects
+        self.overview.update()
+
+    def overview_item_at(self, pos: QPointF) -> Any:
+        if not (self.large and self.detail == "box"):
+            return None
+        u = self.unit_index().at(pos)
+        if u is None:
+            return None
+        return self.blocks.get(u.key) if u.is_block else self.nodes[u.key]
+
+    def overview_click(self, event: QGraphicsSceneMouseEvent) -> bool:
+        """Below the readable zoom a large graph's items are transparent: a click selects the unit under it."""
+        if not (self.large and self.detail == "box") or event.button() != Qt.MouseButton.LeftButton:
+            return False
+        item = self.overview_item_at(event.scenePos())
+        add = bool(event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+        if not add:
+            self.clearSelection()  # type: ignore[attr-defined]
+        if item is not None:
+            item.setSelected(True)
+        event.accept()
+        return True
+
+    # ------------------------------------------------------------ entered block
+    def enter(self, group_id: str | None) -> None:
+        """Show `group_id`'s inside as its own view (None: the whole model). Each level keeps its selection."""
+        if group_id == self.entered or (group_id is not None and group_id not in self.graph.groups):
+            return
+        self._saved_selection[self.entered] = (
+            self.selected_node_ids(expand_blocks=False),  # type: ignore[attr-defined]
+            self.selected_group_ids(),  # type: ignore[attr-defined]
+        )
+        self.entered = group_id
+        self.structure_changed()
+        self.blockSignals(True)  # type: ignore[attr-defined]
+        try:
+            for nid, item in list(self.nodes.items()):
+                if nid in self.graph.nodes:
+                    item.setVisible(self.node_shown(nid))
+            for gid in self.blocks:
+                self.sync_block_visibility(gid)
+            for item in self.edges.values():
+                self._place_edge(item)  # type: ignore[attr-defined]
+            if group_id is not None and not self.large:
+                for nid in self.graph.group(group_id).node_ids:
+                    self._place_edges_of(nid)  # type: ignore[attr-defined]
+            nodes, groups = self._saved_selection.get(group_id, ([], []))
+            self.clearSelection()  # type: ignore[attr-defined]
+            for nid in nodes:
+                if nid in self.graph.nodes and self.node_shown(nid):
+                    self.nodes[nid].setSelected(True)
+            for gid in groups:
+                if gid in self.blocks and self.blocks[gid].isVisible():
+                    self.blocks[gid].setSelected(True)
+        finally:
+            self.blockSignals(False)  # type: ignore[attr-defined]
+        self.selectionChanged.emit()  # type: ignore[attr-defined]
+        self.entered_changed.emit()  # type: ignore[attr-defined]
+
+    def shown_rect(self) -> QRectF:
+        """Everything shown at this level (what F fits)."""
+        return self.unit_index().bounds
+
+
+__all__ = ["LARGE_GRAPH", "LazyItemsMixin", "NodeItems"]

@@ -1,0 +1,142 @@
+"""What a large graph draws below the readable zoom: one item that paints every visible unit (a node, or a
+collapsed block) as a coloured rectangle and every wire as a straight segment, from lists prepared once per
+edit and bucketed in a coarse grid, so a frame costs a few drawRects/drawLines calls for the cells on screen
+instead of one Python paint call per item. The same grid answers "which unit is here" (clicks, hover labels)
+and "which units are in this rectangle" (the scene creates full items only for those: lazy materialisation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from ..theme import CATEGORY_COLOURS
+
+CELL = 1500.0  # grid cell, scene units: ~5 node columns
+HEADER_H = 24.0
+LINE_H = 16.0
+PORT_GAP = 20.0
+
+
+def node_height(n_ports: int) -> float:
+    """A node card's height for its largest port count on one side (NodeItem.set_ports uses the same rule)."""
+    return max(HEADER_H + 3 * LINE_H + 10, HEADER_H + 14 + max(n_ports, 1) * PORT_GAP)
+
+
+@dataclass
+class Unit:
+    key: str  # node id or block (group) id
+    is_block: bool
+    rect: QRectF
+    category: str
+    label: str
+
+
+def _cells(rect: QRectF) -> Iterable[tuple[int, int]]:
+    x0, x1 = int(rect.left() // CELL), int(rect.right() // CELL)
+    y0, y1 = int(rect.top() // CELL), int(rect.bottom() // CELL)
+    for cx in range(x0, x1 + 1):
+        for cy in range(y0, y1 + 1):
+            yield cx, cy
+
+
+class UnitIndex:
+    """Units and wires of what is shown, bucketed per grid cell and per colour."""
+
+    def __init__(self, units: list[Unit], wires: list[tuple[QPointF, QPointF]]) -> None:
+        self.units = units
+        self.by_key = {u.key: u for u in units}
+        self.bounds = QRectF()
+        self._unit_cells: dict[tuple[int, int], list[Unit]] = {}
+        self._rects: dict[tuple[int, int], dict[str, list[QRectF]]] = {}
+        self._lines: dict[tuple[int, int], list[QLineF]] = {}
+        for u in units:
+            self.bounds = self.bounds.united(u.rect)
+            for c in _cells(u.rect):
+                self._unit_cells.setdefault(c, []).append(u)
+                self._rects.setdefault(c, {}).setdefault(u.category, []).append(u.rect)
+        for a, b in wires:
+            line = QLineF(a, b)
+            for c in _cells(QRectF(a, b).normalized()):
+                self._lines.setdefault(c, []).append(line)
+
+    def in_rect(self, rect: QRectF) -> list[Unit]:
+        seen: set[str] = set()
+        out: list[Unit] = []
+        for c in _cells(rect):
+            for u in self._unit_cells.get(c, ()):
+                if u.key not in seen and u.rect.intersects(rect):
+                    seen.add(u.key)
+                    out.append(u)
+        return out
+
+    def at(self, pos: QPointF) -> Unit | None:
+        cell = (int(pos.x() // CELL), int(pos.y() // CELL))
+        for u in self._unit_cells.get(cell, ()):
+            if u.rect.contains(pos):
+                return u
+        return None
+
+
+class OverviewItem(QGraphicsItem):
+    """Paints the index's cells that intersect the exposed area; counts what it drew (tests check culling)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = UnitIndex([], [])
+        self.selected: list[QRectF] = []
+        self.drawn_rects = 0  # rectangles drawn by the last paint
+        self.paints = 0
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.setZValue(-5)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._brushes = {cat: QBrush(QColor(c)) for cat, c in CATEGORY_COLOURS.items()}
+        self._fallback = QBrush(QColor("#888888"))
+        self._wire_pen = QPen(QColor("#7d8598"), 0)
+        self._sel_pen = QPen(QColor("#2f7cf6"), 0)
+        self._sel_pen.setWidthF(3.0)
+        self._sel_pen.setCosmetic(True)
+
+    def set_index(self, index: UnitIndex, wire_colour: str, selection_colour: str) -> None:
+        self.prepareGeometryChange()
+        self.index = index
+        self._wire_pen.setColor(QColor(wire_colour))
+        self._sel_pen.setColor(QColor(selection_colour))
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return self.index.bounds.adjusted(-10, -10, 10, 10)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        self.paints += 1
+        exposed = option.exposedRect  # type: ignore[attr-defined]
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(self._wire_pen)
+        idx = self.index
+        drawn = 0
+        cells = list(_cells(exposed))
+        for c in cells:
+            lines = idx._lines.get(c)
+            if lines:
+                painter.drawLines(lines)
+        painter.setPen(Qt.PenStyle.NoPen)
+        for c in cells:
+            per_cat = idx._rects.get(c)
+            if not per_cat:
+                continue
+            for cat, rects in per_cat.items():
+                painter.setBrush(self._brushes.get(cat, self._fallback))
+                painter.drawRects(rects)
+                drawn += len(rects)
+        if self.selected:
+            painter.setPen(self._sel_pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRects(self.selected)
+        self.drawn_rects = drawn
+
+
+__all__ = ["CELL", "OverviewItem", "Unit", "UnitIndex", "node_height"]
