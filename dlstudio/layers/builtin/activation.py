@@ -171,6 +171,7 @@ activation(
     "Squashes any value into (0, 1): 1 / (1 + exp(-x)). Use it on the output for binary or multi-label "
     "classification, or as a gate. Stacked in deep hidden layers it saturates and gradients vanish, and with "
     "BCEWithLogitsLoss it must be left out because that loss applies it itself.",
+    tags=("saturating",),
 )
 
 activation(
@@ -178,6 +179,7 @@ activation(
     "Squashes values into (-1, 1) and is zero-centred, unlike Sigmoid. It is the classic RNN activation and "
     "the usual output of a GAN generator for images scaled to [-1, 1]. Like Sigmoid it saturates, so deep "
     "stacks of it suffer from vanishing gradients.",
+    tags=("saturating",),
 )
 
 
@@ -220,6 +222,7 @@ activation(
     "x / (1 + |x|): squashes into (-1, 1) like Tanh but approaches the bounds polynomially rather than "
     "exponentially. It saturates more gently than Tanh. It is rarely better than Tanh in practice and still "
     "suffers from small gradients far from zero.",
+    tags=("saturating",),
 )
 
 
@@ -256,6 +259,7 @@ activation(
     shape=_softmax_shape("Softmax"),
     sample=_softmax_sample,
     key_params=("dim",),
+    tags=("softmax",),
 )
 
 activation(
@@ -266,6 +270,7 @@ activation(
     shape=_softmax_shape("LogSoftmax"),
     sample=_softmax_sample,
     key_params=("dim",),
+    tags=("softmax",),
 )
 
 activation(

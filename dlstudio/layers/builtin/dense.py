@@ -143,6 +143,7 @@ def _flatten_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 register(
     LayerSpec(
         type="Flatten",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Turns each sample's feature map into one long vector, e.g. (16, 5, 5) into (400,). Put it "
@@ -235,6 +236,7 @@ register(
 register(
     LayerSpec(
         type="Identity",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Passes its input through unchanged. Use it as a placeholder while sketching, or to name a "
@@ -298,6 +300,7 @@ def _unflatten_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 register(
     LayerSpec(
         type="Unflatten",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Splits one dimension into several, e.g. (784,) into (1, 28, 28), the reverse of Flatten. Use "
@@ -343,6 +346,7 @@ def _reshape_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 register(
     LayerSpec(
         type="Reshape",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Gives each sample a new shape with the same number of values, e.g. (64,) into (4, 4, 4); the "
@@ -398,6 +402,7 @@ def _permute_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 register(
     LayerSpec(
         type="Permute",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Reorders the dimensions of each sample, e.g. dims (2, 1) turns (C, L) into (L, C); the batch "
@@ -457,6 +462,7 @@ def _squeeze_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 register(
     LayerSpec(
         type="Squeeze",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Removes a dimension of size 1, e.g. (1, 10) into (10,). Use it to drop a leftover channel or "
@@ -496,6 +502,7 @@ def _unsqueeze_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 register(
     LayerSpec(
         type="Unsqueeze",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Inserts a dimension of size 1, e.g. a grey image (28, 28) into (1, 28, 28) with dim 1. Use it "
@@ -549,6 +556,7 @@ def _select_sample(rng: random.Random) -> tuple[dict, list[TensorInfo]]:
 register(
     LayerSpec(
         type="Select",
+        tags=("shape_only",),
         category="Dense",
         explanation=(
             "Takes one position along a dimension and drops that dimension; the default (dim 1, index -1) "
