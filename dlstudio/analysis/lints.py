@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.graph import ModelGraph
 from ..core.tensor import TensorInfo
-from ..layers.registry import REGISTRY
+from ..layers.traits import ACTIVATION, DROPOUT, SATURATING, SHAPE_ONLY, SOFTMAX, has_trait, types_with
 from .diagnostics import Diagnostic, Totals
 from .evaluate import pred_of
 
@@ -38,42 +38,41 @@ DROPOUT_BEFORE_OUTPUT = "dropout_before_output"
 TOO_FEW_ROWS = "too_few_rows"
 LINEAR_ON_FEATURE_MAP = "linear_on_feature_map"
 
-DROPOUTS = frozenset(
-    {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "GaussianNoise"}
-)
-# Layers that are linear maps of their input (or reshape it): a chain Linear -> these -> Linear is still linear.
-LINEAR_PASS = (
-    frozenset({"Identity", "Flatten", "Unflatten", "Reshape", "Permute", "Squeeze", "Unsqueeze", "Select"}) | DROPOUTS
-)
-# Layers between the head activation and an Output that do not change what the loss sees.
-HEAD_PASS = frozenset({"Identity", "Flatten", "Unflatten", "Reshape", "Squeeze", "Unsqueeze", "Select"}) | DROPOUTS
-SOFTMAXES = frozenset({"Softmax", "LogSoftmax", "Softmax2d"})
-SATURATING = frozenset({"Sigmoid", "Tanh", "Softsign", "Hardsigmoid"})
-# Activations known by name even before their specs are registered (the registry's category covers the rest).
-KNOWN_ACTIVATIONS = frozenset(
-    {
-        "ReLU",
-        "LeakyReLU",
-        "PReLU",
-        "ELU",
-        "SELU",
-        "GELU",
-        "SiLU",
-        "Mish",
-        "Sigmoid",
-        "Tanh",
-        "Hardtanh",
-        "Softplus",
-        "Softsign",
-        "Softmax",
-        "LogSoftmax",
-        "Step",
-        "ReLU6",
-        "Hardsigmoid",
-        "Hardswish",
-        "CELU",
+# What the lints know of layer types comes from the catalog (dlstudio.layers.traits): no list of type names here.
+
+
+def passes_values(type_name: str) -> bool:
+    """Layers that only move values or act in training only: a chain Linear -> these -> Linear is still linear,
+    and a head activation seen through them is still what the loss receives."""
+    return has_trait(type_name, SHAPE_ONLY) or has_trait(type_name, DROPOUT)
+
+
+def is_softmax(type_name: str) -> bool:
+    return has_trait(type_name, SOFTMAX)
+
+
+def is_saturating(type_name: str) -> bool:
+    return has_trait(type_name, SATURATING)
+
+
+def is_dropout(type_name: str) -> bool:
+    return has_trait(type_name, DROPOUT)
+
+
+def is_activation(type_name: str) -> bool:
+    return has_trait(type_name, ACTIVATION)
+
+
+def trait_sets() -> dict[str, frozenset[str]]:
+    """The type sets the lints act on, as the registry has them now (for tests and documentation)."""
+    return {
+        "dropouts": types_with(DROPOUT),
+        "passes_values": types_with(SHAPE_ONLY) | types_with(DROPOUT),
+        "softmaxes": types_with(SOFTMAX),
+        "saturating": types_with(SATURATING),
+        "activations": types_with(ACTIVATION),
     }
-)
+
 
 CLASS_LOSSES = frozenset({"crossentropy", "nll", "multimargin"})  # one score per class
 BINARY_LOSSES = frozenset({"bce", "bcewithlogits", "hinge"})
@@ -184,16 +183,6 @@ def training_facts(
     )
 
 
-def is_activation(type_name: str) -> bool:
-    if type_name == "Identity":
-        return False
-    if type_name in KNOWN_ACTIVATIONS:
-        return True
-    if type_name in REGISTRY:
-        return REGISTRY.get(type_name).category == "Activation"
-    return False
-
-
 def _single_pred(graph: ModelGraph, node_id: str) -> str | None:
     """The one node feeding `node_id` when exactly one wire comes in (chains); None otherwise."""
     pred = pred_of(graph)[node_id]
@@ -203,11 +192,11 @@ def _single_pred(graph: ModelGraph, node_id: str) -> str | None:
     return src if len(keys) == 1 else None
 
 
-def _walk_up(graph: ModelGraph, node_id: str, through: frozenset[str]) -> str | None:
-    """The first node upstream of `node_id` whose type is not in `through` (single-wire chain only)."""
+def _walk_up(graph: ModelGraph, node_id: str, through: Callable[[str], bool]) -> str | None:
+    """The first node upstream of `node_id` whose type `through` does not pass (single-wire chain only)."""
     cur = _single_pred(graph, node_id)
     for _ in range(LINT_RADIUS):
-        if cur is None or graph.nodes[cur].type not in through:
+        if cur is None or not through(graph.nodes[cur].type):
             return cur
         cur = _single_pred(graph, cur)
     return None
@@ -235,7 +224,7 @@ def lint_node(
     out: list[Diagnostic] = []
     me = _name(graph, node_id)
     if t == "Linear":
-        up = _walk_up(graph, node_id, LINEAR_PASS)
+        up = _walk_up(graph, node_id, passes_values)
         if up is not None and graph.nodes[up].type == "Linear":
             out.append(
                 _warn(
@@ -259,9 +248,9 @@ def lint_node(
                     got=str(x),
                 )
             )
-    elif t in SOFTMAXES:
-        up = _walk_up(graph, node_id, HEAD_PASS)
-        if up is not None and graph.nodes[up].type in SOFTMAXES:
+    elif is_softmax(t):
+        up = _walk_up(graph, node_id, passes_values)
+        if up is not None and is_softmax(graph.nodes[up].type):
             out.append(
                 _warn(
                     DOUBLE_SOFTMAX,
@@ -280,7 +269,7 @@ def lint_node(
                 f"backpropagation; use Sigmoid or ReLU to train, keep Step for a hand-set perceptron",
             )
         )
-    if t in SATURATING and _saturating_run(graph, node_id) == DEEP_STACK:
+    if is_saturating(t) and _saturating_run(graph, node_id) == DEEP_STACK:
         out.append(
             _warn(
                 VANISHING_GRADIENT,
@@ -308,7 +297,7 @@ def _saturating_run(graph: ModelGraph, node_id: str) -> int:
         if cur is None:
             break
         ct = graph.nodes[cur].type
-        if ct in SATURATING:
+        if is_saturating(ct):
             count += 1
         elif is_activation(ct) or ct in ("Input", "Output"):
             break
@@ -322,7 +311,7 @@ def _lint_output(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Tr
     direct = _single_pred(graph, node_id)
     if direct is None:
         return out
-    if graph.nodes[direct].type in DROPOUTS:
+    if is_dropout(graph.nodes[direct].type):
         out.append(
             _warn(
                 DROPOUT_BEFORE_OUTPUT,
@@ -331,12 +320,12 @@ def _lint_output(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Tr
                 f"training and never helps there; put Dropout before the last layer instead",
             )
         )
-    head = _walk_up(graph, node_id, HEAD_PASS)
+    head = _walk_up(graph, node_id, passes_values)
     head_type = graph.nodes[head].type if head is not None else ""
     loss, loss_name = facts.loss, facts.loss_name
     if head is not None and loss is not None:
         hn = _name(graph, head)
-        if loss == "crossentropy" and head_type in SOFTMAXES:
+        if loss == "crossentropy" and is_softmax(head_type):
             out.append(
                 _warn(
                     DOUBLE_SOFTMAX,
@@ -377,7 +366,7 @@ def _lint_output(graph: ModelGraph, node_id: str, inputs_of: InputsOf, facts: Tr
         ins = inputs_of(node_id)
         t = ins[0] if ins else None
         if t is not None and t.rank >= 2 and isinstance(t.shape[-1], int) and t.shape[-1] != want:
-            producer = _walk_up(graph, node_id, HEAD_PASS | SOFTMAXES | {"Sigmoid"})
+            producer = _walk_up(graph, node_id, lambda ty: passes_values(ty) or is_softmax(ty) or is_saturating(ty))
             fix = (
                 f"set out_features of {_name(graph, producer)} to {want}"
                 if producer is not None and graph.nodes[producer].type == "Linear"
