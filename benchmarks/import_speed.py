@@ -134,8 +134,10 @@ def main(argv: list[str]) -> int:
         print(f"{'step':<10}{'seconds':>9}")
         for step in ("load", "map", "layout", "weights", "parity"):
             print(f"{step:<10}{split.get(step, float('nan')):>9.2f}")
-        print(f"{'total':<10}{total:>9.2f}   (target < {TARGET_SECONDS:.0f} s; {len(result.graph)} nodes, "
-              f"{len(result.graph.groups)} blocks, max |diff| {max(result.report.max_abs_diff.values()):.1e})")
+        print(
+            f"{'total':<10}{total:>9.2f}   (target < {TARGET_SECONDS:.0f} s; {len(result.graph)} nodes, "
+            f"{len(result.graph.groups)} blocks, max |diff| {max(result.report.max_abs_diff.values()):.1e})"
+        )
     return 0 if total < TARGET_SECONDS else 1
 
 

@@ -123,15 +123,18 @@ def test_auto_pad_same_upper_pools() -> None:
     _check(m, {"MaxPool2d": 1, "AvgPool2d": 1})
 
 
-def test_max_pool_with_begin_padding_of_signed_values_is_refused() -> None:
-    """Zero padding would change a max over negative values; no catalog layer pads with -inf."""
-    from dlstudio.importers.base import Context, Unsupported
-    from dlstudio.importers.onnx_ops_spatial import _pool
-
-    ctx = Context(11, {})
-    ctx.bind("c", ctx.add("Input", [], {"shape": (4, 13, 13)})[0])
-    with pytest.raises(Unsupported, match="pads"):
-        _pool(ctx, _pool_model("MaxPool", [1, 1, 0, 0]).graph.node[1], "pool")
+@pytest.mark.parametrize("opset", [7, 11, 17])
+def test_max_pool_with_begin_padding_of_signed_values_pads_with_the_lowest_float(opset: int) -> None:
+    """Zero padding would change a max over negative values: a ConstantPad2d fills with the lowest float32."""
+    types = _check(_pool_model("MaxPool", [1, 1, 0, 0], opset), {"ConstantPad2d": 1, "MaxPool2d": 1})
+    assert "ZeroPad2d" not in types
+    pad = next(
+        n
+        for n in convert(_pool_model("MaxPool", [1, 1, 0, 0], opset)).graph.nodes.values()
+        if n.type == "ConstantPad2d"
+    )
+    assert pad.params["value"] == float(np.finfo(np.float32).min)
+    assert tuple(pad.params["padding"]) == (1, 0, 1, 0)
 
 
 class _AlexNetStyle(nn.Module):

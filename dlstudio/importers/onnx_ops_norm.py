@@ -17,7 +17,7 @@ def _batchnorm(ctx: Context, node: Any, name: str) -> None:
     at = attrs(node)
     if at.get("training_mode", 0):
         raise Unsupported("training_mode=1")
-    layer = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d"}.get(x.info.rank)
+    layer = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(x.info.rank)
     if layer is None:
         raise Unsupported(f"batch norm over a rank-{x.info.rank} input")
     scale, bias, mean, var = (ctx.const(node.input[i]).astype(np.float32) for i in range(1, 5))

@@ -163,9 +163,16 @@ def _gather(ctx: Context, node: Any, name: str) -> None:
         # x[:, i] with a constant scalar index: Select (e.g. the last time step)
         x = ctx.value(node.input[0])
         idx = ctx.const(node.input[1])
-        if idx.ndim != 0:
-            raise Unsupported("gathering several positions of a tensor")
         axis = _axis(attrs(node).get("axis", 0), x.info.rank)
+        if idx.ndim == 1 and idx.size:
+            # a contiguous run of positions (x[:, 2:5] written as a gather): Narrow
+            size = int(x.info.shape[axis])
+            pos = [int(i) + size if int(i) < 0 else int(i) for i in idx]
+            if pos == list(range(pos[0], pos[0] + len(pos))) and 0 <= pos[0] and pos[-1] < size:
+                ctx.bind(node.output[0], _narrow(ctx, x, axis, pos[0], pos[-1] + 1, name))
+                return
+        if idx.ndim != 0:
+            raise Unsupported("gathering several, non-contiguous positions of a tensor")
         ctx.bind(node.output[0], ctx.add("Select", [x], {"dim": axis, "index": int(idx)}, label=name)[0])
         return
     table = ctx.const(node.input[0])
@@ -237,3 +244,70 @@ def _reduce(ctx: Context, node: Any, name: str) -> None:
         ctx.bind(node.output[0], ctx.add(t, [x], {"output_size": 1}, label=name)[0])
     else:
         ctx.bind(node.output[0], ctx.add("GlobalAvgPool" if mean else "GlobalMaxPool", [x], label=name)[0])
+
+
+# ------------------------------------------------------------------------------ Slice, Expand, Tile -> catalog
+def _narrow(ctx: Context, x: Value, axis: int, start: int, stop: int, name: str) -> Value:
+    size = int(x.info.shape[axis])
+    if start == 0 and stop == size:
+        return x
+    if stop <= start:
+        raise Unsupported(f"an empty slice [{start}:{stop}] of a dim of size {size}")
+    return ctx.add("Narrow", [x], {"dim": axis, "start": start, "length": stop - start}, label=name)[0]
+
+
+@handles("Slice")
+def _slice(ctx: Context, node: Any, name: str) -> None:
+    """Step-1 slices of per-sample dims -> one Narrow per sliced dim (bounds clamped like ONNX does)."""
+    x = ctx.value(node.input[0])
+    r = x.info.rank
+    if ctx.opset < 10:
+        at = attrs(node)
+        starts, ends, axes, steps = at["starts"], at["ends"], at.get("axes"), None
+    else:
+        starts, ends = ctx.const(node.input[1]), ctx.const(node.input[2])
+        axes = ctx.const(node.input[3]) if _opt(node, 3) else None
+        steps = ctx.const(node.input[4]) if _opt(node, 4) else None
+    starts, ends = [int(v) for v in starts], [int(v) for v in ends]
+    axes = [int(a) for a in axes] if axes is not None else list(range(len(starts)))
+    if steps is not None and any(int(s) != 1 for s in steps):
+        raise Unsupported(f"steps {[int(s) for s in steps]} (Narrow keeps contiguous ranges; step 1 only)")
+    v = x
+    for a, s, e in zip(axes, starts, ends):
+        a = a + r if a < 0 else a
+        if a == 0:
+            if s in (0,) and e >= 2**31 - 1:
+                continue  # the whole batch
+            raise Unsupported("slicing the batch dimension")
+        axis = _axis(a, r)
+        size = int(x.info.shape[axis])
+        s = min(max(s + size if s < 0 else s, 0), size)
+        e = min(max(e + size if e < 0 else e, 0), size)
+        v = _narrow(ctx, v, axis, s, e, name)
+    ctx.bind(node.output[0], v)
+
+
+@handles("Expand")
+def _expand(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    target = [int(v) for v in ctx.const(node.input[1], batch_ok=True)]
+    have = [int(d) for d in x.info.shape[1:]]
+    if len(target) != len(have) + 1:
+        raise Unsupported(f"expanding {x.info} to a different rank ({target})")
+    sizes = [max(t, h) if t != 1 else h for t, h in zip(target[1:], have)]
+    if sizes == have:
+        ctx.bind(node.output[0], x)
+        return
+    ctx.bind(node.output[0], ctx.add("Expand", [x], {"sizes": tuple(sizes)}, label=name)[0])
+
+
+@handles("Tile")
+def _tile(ctx: Context, node: Any, name: str) -> None:
+    x = ctx.value(node.input[0])
+    reps = [int(v) for v in ctx.const(node.input[1])]
+    if len(reps) != x.info.rank or reps[0] != 1:
+        raise Unsupported(f"repeats {reps} tile the batch dimension")
+    if all(r == 1 for r in reps):
+        ctx.bind(node.output[0], x)
+        return
+    ctx.bind(node.output[0], ctx.add("Repeat", [x], {"repeats": tuple(reps[1:])}, label=name)[0])

@@ -31,16 +31,32 @@ def _pads(ctx: Context, node: Any, x: Value, kernel: list[int], strides: list[in
     return begin + end
 
 
+# the fill that pads a max pool: no real value loses to it (finite, so project files and exports stay plain JSON)
+LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+
+
+def pad_layer(
+    ctx: Context, x: Value, begin: list[int], end: list[int], value: float, name: str, label: str = ""
+) -> Value:
+    """A padding layer for the spatial dims (ONNX order: begin/end per dim, first dim first); torch's padding
+    tuples list the last dim first."""
+    nd = len(begin)
+    torch_pads = tuple(int(p) for i in reversed(range(nd)) for p in (begin[i], end[i]))
+    if nd == 2 and value == 0.0:
+        return ctx.add("ZeroPad2d", [x], {"padding": torch_pads}, label=label or f"{name}_pad")[0]
+    if nd not in (1, 2, 3):
+        raise Unsupported(f"padding {nd} spatial dims")
+    params = {"padding": torch_pads, "value": float(value)}
+    return ctx.add(f"ConstantPad{nd}d", [x], params, label=label or f"{name}_pad")[0]
+
+
 def _symmetric_or_pad(ctx: Context, x: Value, pads: list[int], name: str) -> tuple[Value, tuple[int, ...]]:
-    """Symmetric pads become the layer's padding; asymmetric 2-D pads get a ZeroPad2d in front."""
+    """Symmetric pads become the layer's padding; asymmetric pads get a zero-padding layer in front."""
     n = len(pads) // 2
     begin, end = pads[:n], pads[n:]
     if begin == end:
         return x, tuple(begin)
-    if n == 2:
-        zp = ctx.add("ZeroPad2d", [x], {"padding": (begin[1], end[1], begin[0], end[0])}, label=f"{name}_pad")[0]
-        return zp, (0, 0)
-    raise Unsupported(f"asymmetric pads {pads}")
+    return pad_layer(ctx, x, begin, end, 0.0, name), (0,) * n
 
 
 @handles("Conv")
@@ -136,10 +152,14 @@ def _pool(ctx: Context, node: Any, name: str) -> None:
         # extra padding at the end only: torch's ceil_mode adds the same last, partial windows, which see just
         # the real values (what -inf padding gives MaxPool, and count_include_pad=0 gives AveragePool)
         params["padding"], params["ceil_mode"] = tuple(begin), True
-    elif nd == 2 and (kind == "AvgPool" and include_pad and not ceil or kind == "MaxPool" and _non_negative(ctx, x)):
-        # zeros count in the average (count_include_pad=1); a max over non-negative values ignores zero padding
-        x = ctx.add("ZeroPad2d", [x], {"padding": (begin[1], end[1], begin[0], end[0])}, label=f"{name}_pad")[0]
-        params["padding"] = (0, 0)
+    elif kind == "AvgPool" and include_pad and not ceil:
+        # zeros count in the average (count_include_pad=1): a zero-padding layer, then an unpadded pool
+        x = pad_layer(ctx, x, begin, end, 0.0, name)
+        params["padding"] = (0,) * nd
+    elif kind == "MaxPool":
+        # a max over non-negative values ignores zero padding; otherwise pad with the lowest float, which never wins
+        x = pad_layer(ctx, x, begin, end, 0.0 if _non_negative(ctx, x) else LOWEST_FLOAT32, name)
+        params["padding"] = (0,) * nd
     else:
         raise Unsupported(
             f"pads {pads} (asymmetric, or more than half the kernel) need a padding layer the catalog lacks here"
@@ -284,9 +304,12 @@ def _pad(ctx: Context, node: Any, name: str) -> None:
         pads, value = list(at.get("pads", at.get("paddings", []))), float(at.get("value", 0.0))
     r = x.info.rank
     begin, end = pads[:r], pads[r:]
-    if r != 4 or any(begin[:2]) or any(end[:2]) or any(p < 0 for p in pads):
-        raise Unsupported(f"pads {pads}: only padding the last two dims of an image is supported")
-    layer = {"constant": "ZeroPad2d", "reflect": "ReflectionPad2d"}.get(mode)
-    if layer is None or (mode == "constant" and value != 0.0):
-        raise Unsupported(f"{mode} padding with value {value}")
-    ctx.bind(node.output[0], ctx.add(layer, [x], {"padding": (begin[3], end[3], begin[2], end[2])}, label=name)[0])
+    if any(begin[:2]) or any(end[:2]) or any(p < 0 for p in pads) or r not in (3, 4, 5):
+        raise Unsupported(f"pads {pads}: only padding (growing) the spatial dims of (N, C, ...) maps is supported")
+    if mode == "reflect" and r == 4:
+        pads2d = (begin[3], end[3], begin[2], end[2])
+        ctx.bind(node.output[0], ctx.add("ReflectionPad2d", [x], {"padding": pads2d}, label=name)[0])
+        return
+    if mode != "constant":
+        raise Unsupported(f"{mode} padding of a rank-{r} tensor")
+    ctx.bind(node.output[0], pad_layer(ctx, x, begin[2:], end[2:], value, name, label=name))

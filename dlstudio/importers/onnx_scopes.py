@@ -13,8 +13,8 @@ that leaves it and comes back, as when a module's ops interleave with its siblin
 from __future__ import annotations
 
 import ast
-from itertools import islice
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from ..core.edits import GroupNodes
@@ -43,12 +43,18 @@ def node_scope(node: Any) -> tuple[str, ...]:
 
 
 def _qualified(parts: list[str]) -> tuple[str, ...]:
-    """['layer1', '0', 'conv1'] and ['layer1', 'layer1.0', 'conv1'] both -> ('layer1', 'layer1.0', 'layer1.0.conv1')."""
+    """Full dotted module paths. The TorchScript exporter names a Sequential's children after it
+    (['layer1', 'layer1.0', 'conv1'], ['mixed', 'branch', 'branch.0']), other tools give bare names
+    (['layer1', '0', 'conv1']), the dynamo exporter full paths: all become ('layer1', 'layer1.0', 'layer1.0.conv1')."""
     out: list[str] = []
+    raw_prev = ""
     for p in parts:
+        raw = p
         if out and not p.startswith(out[-1] + "."):
-            p = f"{out[-1]}.{p}"
+            tail = p[len(raw_prev) :] if p.startswith(raw_prev + ".") else f".{p}"
+            p = out[-1] + tail
         out.append(p)
+        raw_prev = raw
     return tuple(out)
 
 
