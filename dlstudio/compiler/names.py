@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import re
+
+from torch import fx, nn
 
 _RESERVED = (
     set(keyword.kwlist)
@@ -23,34 +26,16 @@ _RESERVED = (
         "input",
     }
 )
-# nn.Module attributes a submodule name must not shadow
-_MODULE_ATTRS = {
-    "forward",
-    "training",
-    "parameters",
-    "buffers",
-    "children",
-    "modules",
-    "state_dict",
-    "eval",
-    "train",
-    "to",
-    "cuda",
-    "cpu",
-    "half",
-    "float",
-    "double",
-    "type",
-    "apply",
-    "zero_grad",
-    "graph",
-    "code",
-    "register_buffer",
-    "register_parameter",
-    "add_module",
-    "get_submodule",
-    "named_modules",
-}
+
+
+@functools.cache
+def module_attributes() -> frozenset[str]:
+    """Attribute names a submodule, parameter or buffer must not take: everything a compiled fx.GraphModule (and
+    so every nn.Module, and the generated module) already has, methods (load_state_dict, forward, to) and instance
+    attributes (training, meta) alike, plus the node map dlstudio attaches. Read from torch, so names a later torch
+    adds are covered too."""
+    instance = fx.GraphModule(nn.Module(), fx.Graph())
+    return frozenset(name for name in dir(instance) if not name.startswith("_")) | {"node_paths"}
 
 
 def safe_identifier(label: str, fallback: str = "layer") -> str:
@@ -61,7 +46,7 @@ def safe_identifier(label: str, fallback: str = "layer") -> str:
         s = fallback
     if s[0].isdigit():
         s = f"{fallback}_{s}"
-    if s in _RESERVED or s in _MODULE_ATTRS:
+    if s in _RESERVED or s in module_attributes():
         s = f"{s}_"
     return s
 
