@@ -116,8 +116,18 @@ def layered_positions(
         xs = [graph.node(n).position[0] for n in ids]
         ys = [graph.node(n).position[1] for n in ids]
         origin = (min(xs), min(ys)) if node_ids is not None else (0.0, 0.0)
-    dg = nx.DiGraph(graph.nx.subgraph(ids))
-    return _place(_columns(dg, {n: i for i, n in enumerate(ids)}), origin)
+    return _place(_columns(_induced(graph, ids), {n: i for i, n in enumerate(ids)}), origin)
+
+
+def _induced(graph: ModelGraph, ids: list[str]) -> nx.DiGraph:
+    """The simple digraph among `ids` (built from the adjacency: a subgraph view of a large graph walks all
+    of its nodes)."""
+    keep = set(ids)
+    dg = nx.DiGraph()
+    dg.add_nodes_from(ids)
+    succ = graph.nx._succ
+    dg.add_edges_from((n, s) for n in ids for s in succ[n] if s in keep)
+    return dg
 
 
 # An expanded block's frame reaches BLOCK_PAD_TOP above its members (its title) and ~16 px around them; its
@@ -169,6 +179,11 @@ def plan_layout(
     inner: dict[str, dict[str, tuple[float, float]]] = {}
     sizes: dict[str, tuple[float, float]] = {}
     for gid, mids in members.items():
+        if is_collapsed(gid):  # hidden members keep their arrangement (expanding lays them out afresh)
+            x0 = min(graph.node(n).position[0] for n in mids)
+            y0 = min(graph.node(n).position[1] for n in mids)
+            inner[gid] = {n: (graph.node(n).position[0] - x0, graph.node(n).position[1] - y0) for n in mids}
+            continue
         inner[gid] = layered_positions(graph, mids, origin=(0.0, 0.0))
         if not is_collapsed(gid):
             w = max(p[0] for p in inner[gid].values()) + X_STEP + BLOCK_EXTRA_W

@@ -193,13 +193,17 @@ class LazyItemsMixin:
                     self.nodes[end]  # noqa: B018 - made on read
             self._create_edge_item(e)  # type: ignore[attr-defined]
 
-    def _wires_of(self, node_ids: list[str] | tuple[str, ...]) -> list[Edge]:
-        nxg = self.graph.nx
+    def wires_of(self, node_ids: list[str] | tuple[str, ...]) -> list[Edge]:
+        """Every wire into or out of `node_ids` (read from networkx's adjacency dicts: its edge views cost
+        more than the walk)."""
+        pred, succ = self.graph.nx._pred, self.graph.nx._succ
         out: list[Edge] = []
         for nid in node_ids:
-            if nid in nxg:
-                out.extend(k for _, _, k in nxg.in_edges(nid, keys=True))
-                out.extend(k for _, _, k in nxg.out_edges(nid, keys=True))
+            if nid in pred:
+                for keys in pred[nid].values():
+                    out.extend(keys)
+                for keys in succ[nid].values():
+                    out.extend(keys)
         return out
 
     def materialize(self, rect: QRectF, budget: int | None = None) -> bool:
@@ -212,12 +216,12 @@ class LazyItemsMixin:
             if u.key in self._edges_done:
                 continue
             if u.is_block:
-                self._make_wires(self._wires_of(self.graph.group(u.key).node_ids))
+                self._make_wires(self.wires_of(self.graph.group(u.key).node_ids))
             else:
                 if u.key not in self.nodes:
                     self.nodes[u.key]  # noqa: B018 - made on read
                     made += 1
-                self._make_wires(self._wires_of((u.key,)))
+                self._make_wires(self.wires_of((u.key,)))
             self._edges_done.add(u.key)
             if budget is not None and made >= budget:
                 return False

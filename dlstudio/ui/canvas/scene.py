@@ -80,6 +80,7 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
         self.blocks: dict[str, BlockItem] = {}
         self._dirty: set[str] = set()
         self._pending_wires: set[str] = set()
+        self._blocks_dirty: set[str] = set()
         self._selection_dirty = False
         self._syncing = False
         self.gesture: WireGesture | None = None
@@ -104,8 +105,8 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
             for e in g.edges():
                 self._on_edge_added(e)
         for grp in g.groups.values():
-            self._on_group_added(grp)
-        self.apply_analysis(set(g.nodes))
+            self._on_group_added(grp)  # with its totals: the engine has already checked the graph
+        self.apply_analysis(set(self.nodes))
 
     def detach(self) -> None:
         """Stop observing the graph (the window replaces the scene when a file is opened)."""
@@ -235,9 +236,9 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
             self._syncing = True
             item.setPos(QPointF(*position))  # item_moved() queues its wires; flush_wires() places them
             self._syncing = False
-        grp = self.graph.node(node_id).group
-        if grp in self.blocks and not self.graph.group(grp).collapsed:
-            self._update_block(grp)
+        grp = self.graph.nodes[node_id].group
+        if grp in self.blocks and not self.graph.groups[grp].collapsed:
+            self._blocks_dirty.add(grp)  # its frame follows once, after the edit (flush_wires)
 
     def _on_node_changed(self, node_id: str) -> None:
         self._dirty.add(node_id)
@@ -274,11 +275,15 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
         item = self.blocks.get(group_id)
         if item is None:
             return
-        pos = self.graph.group(group_id).position
-        if (item.pos().x(), item.pos().y()) != pos:
+        grp = self.graph.group(group_id)
+        if (item.pos().x(), item.pos().y()) != grp.position:
             self._syncing = True
-            item.setPos(QPointF(*pos))
+            item.setPos(QPointF(*grp.position))
             self._syncing = False
+            if item.collapsed == grp.collapsed and item.label == grp.label:
+                if not grp.collapsed:  # moved only: a card needs nothing more, a frame follows after the edit
+                    self._blocks_dirty.add(group_id)
+                return
         self._update_block(group_id)
 
     # ------------------------------------------------------------- blocks
@@ -296,16 +301,16 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
         sources: list[tuple[str, str]] = []
         ins: list[tuple[str, str, int]] = []
         outs: list[tuple[str, str]] = []
-        nxg = self.graph.nx
+        pred, succ = self.graph.nx._pred, self.graph.nx._succ
         for nid in grp.node_ids:
-            if nid not in nxg:
+            if nid not in pred:
                 continue
-            crossing_in = [k for s_, _, k in nxg.in_edges(nid, keys=True) if s_ not in members]
+            crossing_in = [k for s_, keys in pred[nid].items() if s_ not in members for k in keys]
             for e in sorted(crossing_in, key=lambda e: (e.dst_port, e.slot)):
                 if (e.src, e.src_port) not in sources:
                     sources.append((e.src, e.src_port))
                 ins.append((e.dst, e.dst_port, sources.index((e.src, e.src_port))))
-            crossing_out = [k for _, d_, k in nxg.out_edges(nid, keys=True) if d_ not in members]
+            crossing_out = [k for d_, keys in succ[nid].items() if d_ not in members for k in keys]
             for e in sorted(crossing_out):
                 if (e.src, e.src_port) not in outs:
                     outs.append((e.src, e.src_port))
@@ -407,19 +412,24 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
         self.analysed.emit()
 
     def flush_wires(self) -> None:
-        """Place the wires of nodes the model moved (once per wire, however many ends moved)."""
+        """Place the wires of nodes the model moved (once per wire, however many ends moved), and update the
+        blocks whose members moved."""
+        while self._blocks_dirty:
+            gid = self._blocks_dirty.pop()
+            if gid in self.blocks and gid in self.graph.groups:
+                self._update_block(gid)
         if not self._pending_wires:
             return
         pending, self._pending_wires = self._pending_wires, set()
-        edges: set[Edge] = set()
-        nxg = self.graph.nx
+        ids: set[str] = set()
         for key in pending:
-            ids = self.graph.group(key).node_ids if key in self.blocks else (key,)
-            for nid in ids:
-                if nid in nxg:
-                    edges.update(k for _, _, k in nxg.in_edges(nid, keys=True))
-                    edges.update(k for _, _, k in nxg.out_edges(nid, keys=True))
-        for e in edges:
+            ids.update(self.graph.group(key).node_ids if key in self.blocks else (key,))
+        # only wires that have items move: look them up from whichever side is smaller
+        if len(ids) * 3 > len(self.edges):
+            edges = [e for e in self.edges if e.src in ids or e.dst in ids]
+        else:
+            edges = self.wires_of(list(ids))
+        for e in set(edges):
             item = self.edges.get(e)
             if item is not None:
                 self._place_edge(item)
