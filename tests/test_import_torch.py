@@ -1,5 +1,5 @@
-"""PyTorch import (torch.export route): modules become graphs with their weights; the CLI form model.py:ClassName; clear errors;
-the round trip project -> generated Python -> import."""
+"""PyTorch import (torch.export route): modules become graphs with their weights; the CLI form
+model.py:ClassName; clear errors; the round trip project -> generated Python -> import."""
 
 from __future__ import annotations
 

@@ -15,10 +15,13 @@ Importing a .py file executes it (`import_torch_file`): only import code you tru
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,25 @@ def example_inputs_for(
     return tuple(out)
 
 
+_NOISY_LOGGERS = ("torch.fx.experimental.symbolic_shapes", "torch._export", "torch.export", "torch._dynamo")
+
+
+@contextmanager
+def _quiet_torch() -> Iterator[None]:
+    """torch.export logs warnings and graph dumps on failures; the import reports them in its own words."""
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the model's own deprecation warnings, once per trace
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _export(module: nn.Module, args: tuple, dynamic: bool) -> Any:
     """torch.export.export, non-strict (it runs forward as Python, so more models export); the batch (dimension 0
     of every input) is symbolic when `dynamic`."""
@@ -66,7 +88,8 @@ def _export(module: nn.Module, args: tuple, dynamic: bool) -> Any:
     if dynamic:
         batch = Dim("batch", min=1, max=1 << 16)
         shapes = tuple({0: batch} if isinstance(a, torch.Tensor) and a.dim() else None for a in args)
-    return torch.export.export(module, args, dynamic_shapes=shapes, strict=False)
+    with redirect_stderr(io.StringIO()):  # torch prints a partial graph on failure; the error says it better
+        return torch.export.export(module, args, dynamic_shapes=shapes, strict=False)
 
 
 def _export_error(module: nn.Module, exc: BaseException) -> ModelImportError:
@@ -188,8 +211,7 @@ def _finish(
 def import_module(module: nn.Module, example_inputs: Sequence[torch.Tensor], **options: Any) -> ImportResult:
     """Export `module` with torch.export on `example_inputs` (batch first) and map it onto the catalog.
     Options: check (compare with the original, default True), tolerance (1e-5), input_names, seed."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the model's own deprecation warnings, once per trace
+    with _quiet_torch():
         return _import_module(module, example_inputs, **options)
 
 
@@ -257,6 +279,11 @@ def _import_module(
 def import_program(program: Any, *, check: bool = True, tolerance: float = 1e-5, seed: int = 0) -> ImportResult:
     """An ExportedProgram (torch.export.export / torch.export.load) mapped onto the catalog; the check runs it
     on its own example inputs."""
+    with _quiet_torch():
+        return _import_program(program, check=check, tolerance=tolerance, seed=seed)
+
+
+def _import_program(program: Any, *, check: bool, tolerance: float, seed: int) -> ImportResult:
     start = time.perf_counter()
     report = Report(kind="torch-import")
     examples = getattr(program, "example_inputs", None)

@@ -127,6 +127,8 @@ def _binary(m: Ops, node: fx.Node) -> Value:
         return m.add("Arithmetic", [x], params, {"weight": torch.full((1,), float(other))})
     c = m.const(other)
     shape = tuple(c.tensor.shape) or (1,)
+    if len(shape) == x.info.rank and shape[0] == 1:
+        shape = shape[1:] or (1,)  # (1, T, C): the same for every sample
     if not c.tensor.is_floating_point() or len(shape) >= x.info.rank:
         raise Unsupported("the constant operand does not broadcast per sample")
     params = {"op": op, "shape": shape, "init": 0.0, "learnable": c.trainable, "reverse": reverse}
@@ -159,9 +161,17 @@ def _flatten(m: Ops, node: fx.Node) -> Value:
 def _reshape(m: Ops, node: fx.Node) -> Value:
     x = m.value(node.args[0])
     sizes = list(node.args[1])  # type: ignore[arg-type]
-    if not sizes or not m.is_batch(sizes[0]):
-        raise Unsupported("the new shape does not keep the batch first")
     rest = [int(m.py(s)) for s in sizes[1:]]
+    per_sample = 1
+    for d in x.info.shape[1:]:
+        per_sample *= int(d)
+    known = 1
+    for d in rest:
+        known *= d
+    # view(-1, 784) keeps the batch first when the other sizes hold exactly one sample
+    batch_first = m.is_batch(sizes[0]) or (m.py(sizes[0]) == -1 and -1 not in rest and known == per_sample)
+    if not sizes or not batch_first:
+        raise Unsupported("the new shape does not keep the batch first")
     if rest == list(x.info.shape[1:]):
         return x  # a view that changes nothing
     return m.add("Reshape", [x], {"shape": tuple(rest) or (-1,)})

@@ -55,7 +55,10 @@ def branches_taken(files: set[str], run: Callable[[], Any]) -> list[str]:
             cond = ast.unparse(node.test)
             if len(cond) > 60:
                 cond = cond[:57] + "..."
-            taken = "the if branch" if body else "the else branch" if orelse or node.orelse else "no branch (skipped)"
+            if body:
+                taken = "the if branch"
+            else:
+                taken = "the else branch" if orelse or node.orelse else "no branch (the condition was false)"
             notes.append(f"{Path(path).name}:{node.lineno} `if {cond}:` took {taken}")
     return notes
 

@@ -87,7 +87,14 @@ class Walker:
         weights: dict | None = None,
         label: str = "",
     ) -> Value:
-        outs = self.ctx.add(type_name, inputs, params, weights=_numpy(weights), label=label or self._label(type_name))
+        before = set(self.ctx.graph.nodes)
+        try:
+            outs = self.ctx.add(
+                type_name, inputs, params, weights=_numpy(weights), label=label or self._label(type_name)
+            )
+        except (Unsupported, DlstudioError):
+            self._drop(set(self.ctx.graph.nodes) - before)  # a layer that does not fit leaves nothing behind
+            raise
         self.paths[outs[0].node_id] = self.current_path
         return outs[0]
 
@@ -181,9 +188,14 @@ class Walker:
                 return
             except (Unsupported, DlstudioError):
                 pass
-        outs = add_aten_op(
-            self.ctx, node, self.env, self.symbols, self.batch_value, self._label(_short(node)), self.fixed_batch
-        )
+        before = set(self.ctx.graph.nodes)
+        try:
+            outs = add_aten_op(
+                self.ctx, node, self.env, self.symbols, self.batch_value, self._label(_short(node)), self.fixed_batch
+            )
+        except (Unsupported, DlstudioError):
+            self._drop(set(self.ctx.graph.nodes) - before)
+            raise
         self.paths[outs[0].node_id] = self.current_path
         self.generic[_name(node)] = self.generic.get(_name(node), 0) + 1
         self.env[node] = outs[0] if isinstance(val, torch.Tensor) else tuple(outs)
