@@ -49,7 +49,8 @@ def edited_resnet(graph: ModelGraph) -> ModelGraph:
     (into_head,) = out.in_edges(ids["classifier"])
     Disconnect(into_head).apply(out)
     drop = out.new_id("n")
-    AddNode(Node(drop, "Dropout", "dropout", {"p": 0.2})).apply(out)
+    x, y = out.nodes[into_head.dst].position
+    AddNode(Node(drop, "Dropout", "dropout", {"p": 0.2}, position=(x, y + 110))).apply(out)
     Connect(Edge(into_head.src, into_head.src_port, drop, "x")).apply(out)
     Connect(Edge(drop, "y", into_head.dst, into_head.dst_port, into_head.slot)).apply(out)
     return out

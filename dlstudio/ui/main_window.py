@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..io.project import Project
-from . import freeze_startup_objects
+from . import compare, freeze_startup_objects
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .controller import MIME_NODES, Controller
@@ -106,6 +106,7 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         state = self.settings.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        compare.install(self)  # File > Compare with...: another model over this one, and its Changes dock
 
     # -------------------------------------------------------------- docks
     def _build_docks(self) -> None:
