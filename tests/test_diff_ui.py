@@ -71,3 +71,49 @@ def test_compare_with_unreadable_file_raises_a_clear_error(qtbot, tmp_path: Path
     with pytest.raises(ModelSourceError, match="not valid JSON"):
         w.compare_overlay.compare_with(tmp_path / "broken.dlstudio")
     assert w.compare_overlay.comparison is None
+
+
+def _run_folder(root: Path, name: str, lr: float, dataset: str, losses: list[float]) -> Path:
+    import json
+
+    folder = root / name
+    folder.mkdir()
+    settings = {"training": {"optimizer": "adam", "lr": lr, "epochs": len(losses)}, "data": {"dataset": dataset}}
+    (folder / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+    rows = [{"epoch": i + 1, "loss": v, "val_loss": v * 1.1} for i, v in enumerate(losses)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return folder
+
+
+def test_runs_tab_compares_ticked_runs(qtbot, tmp_path: Path) -> None:
+    from dlstudio.training.runs import read_run
+    from dlstudio.ui.training.live import RunsList
+    from dlstudio.ui.training.runs import install_runs_comparison, record_of
+
+    runs = RunsList()
+    qtbot.addWidget(runs)
+    comparison = install_runs_comparison(runs)
+    for name, lr, dataset, losses in (
+        ("a", 0.001, "digits", [1.0, 0.6, 0.4]),
+        ("b", 0.01, "digits", [1.2, 0.5, 0.3, 0.2]),
+        ("c", 0.001, "iris", [0.9, 0.8]),
+    ):
+        info = read_run(_run_folder(tmp_path, name, lr, dataset, losses))
+        assert info is not None and info.history, "the run folder fixture must read back"
+        runs.add(record_of(info))
+    runs.set_checked(0, True)
+    assert comparison.table.rowCount() == 0  # one run: nothing to compare yet
+    runs.set_checked(1, True)
+    table = comparison.table
+    rows = {table.item(i, 0).text(): [table.item(i, j).text() for j in (1, 2)] for i in range(table.rowCount())}
+    differing = [table.item(i, 0).text() for i in range(table.rowCount()) if table.item(i, 0).font().bold()]
+    assert differing == ["training.epochs", "training.lr"]
+    assert rows["training.lr"] == ["0.001", "0.01"]
+    assert "data.dataset" not in rows  # shared settings are hidden until asked for
+    comparison.all_settings.setChecked(True)
+    assert any(table.item(i, 0).text() == "data.dataset" for i in range(table.rowCount()))
+    runs.set_checked(2, True)
+    assert comparison.heading.text() == "3 runs: 3 setting(s) differ"
+    curves = [c for c in comparison.plot.listDataItems()]
+    assert len(curves) == 6  # validation and training loss of each run
+    assert [len(c.xData) for c in curves[::2]] == [3, 4, 2]

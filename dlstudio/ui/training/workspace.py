@@ -41,7 +41,7 @@ from ..process_worker import SPARES, TrainingProcess
 from ..workers import Predictions, TrainingWorker, predict
 from .live import LivePlots, RunRecord, RunsList
 from .results import ResultsView, TryIt
-from .runs import KeepWeightsBar, record_of
+from .runs import KeepWeightsBar, install_runs_comparison, record_of
 from .samples import SamplesView
 from .settings import DataPanel, TrainingPanel
 
@@ -152,6 +152,7 @@ class TrainingWorkspace(QWidget):
         self._try_it_pending: Callable[[], None] | None = None
         self.tabs.currentChanged.connect(self._tab_changed)
         self.runs.overlay_changed.connect(self.live.set_overlays)
+        install_runs_comparison(self.runs)  # ticked runs: settings diff table beside their overlaid curves
         self.data_panel.changed.connect(self._settings_edited)
         self.training_panel.changed.connect(self._settings_edited)
         self.timer = QTimer(self, interval=REPAINT_MS, timeout=self._repaint)
