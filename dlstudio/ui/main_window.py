@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..io.project import Project
-from . import compare, freeze_startup_objects
+from . import compare, freeze_startup_objects, outline
 from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .controller import MIME_NODES, Controller
@@ -107,6 +107,7 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         if isinstance(state, QByteArray):
             self.restoreState(state)
         compare.install(self)  # File > Compare with...: another model over this one, and its Changes dock
+        outline.install(self)  # the Outline dock (block tree) and Ctrl+F find across every block
 
     # -------------------------------------------------------------- docks
     def _build_docks(self) -> None:

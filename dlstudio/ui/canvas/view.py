@@ -137,6 +137,7 @@ class GraphView(QGraphicsView):
     layer_dropped = Signal(str, QPointF)
     files_dropped = Signal(list)
     zoom_changed = Signal(float)
+    scene_set = Signal(object)  # a new GraphScene (the window opened a project): docks rebind
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -185,6 +186,7 @@ class GraphView(QGraphicsView):
         self._hover = None
         self.breadcrumb.set_trail(scene)
         self.minimap.schedule()
+        self.scene_set.emit(scene)
         self._place_minimap()
         self._share_layout_width()
 
@@ -531,6 +533,35 @@ class GraphView(QGraphicsView):
             self.fit_readable()
         self._place_minimap()
         self.minimap.schedule()
+
+    def jump_to(self, node_id: str) -> None:
+        """Show and select `node_id` wherever it is: enter its collapsed block (or leave one it is not in),
+        select it and centre it at a readable zoom."""
+        scene = self.scene()
+        if not isinstance(scene, GraphScene) or node_id not in scene.graph.nodes:
+            return
+        grp = scene.graph.nodes[node_id].group
+        if grp is not None and grp in scene.graph.groups and scene.graph.groups[grp].collapsed:
+            self.enter_block(grp)
+        elif scene.entered is not None and grp != scene.entered:
+            self.enter_block(None)
+        scene.select_nodes([node_id])
+        if self.zoom < READABLE_ZOOM:
+            self.set_zoom(0.8 / self.zoom)
+        self.centerOn(scene.node_rect(node_id).center())
+
+    def jump_to_block(self, group_id: str) -> None:
+        """Select a block's card (at the top level) and centre it."""
+        scene = self.scene()
+        if not isinstance(scene, GraphScene) or group_id not in scene.blocks:
+            return
+        if scene.entered is not None:
+            self.enter_block(None)
+        scene.clearSelection()
+        item = scene.blocks[group_id]
+        if item.isVisible():
+            item.setSelected(True)
+        self.centerOn(item.sceneBoundingRect().center())
 
     def _entered_changed(self) -> None:
         scene = self.scene()
