@@ -201,3 +201,43 @@ def test_diff_of_two_10k_node_graphs_is_fast() -> None:
     assert (len(d.added), len(d.removed), len(d.changed)) == (1, 1, 1)
     assert [c.params for c in d.changed] == [(("bias", True, False),)]
     assert took < 6.0  # the benchmark's target is 2 s; a loaded 2-core CI machine gets slack
+
+
+MODELS_PY = """
+from torch import nn
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(8 * 14 * 14, 10))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class Wider(Small):
+    def __init__(self):
+        super().__init__()
+        self.features[0] = nn.Conv2d(1, 16, 3, padding=1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(16 * 14 * 14, 10))
+"""
+
+
+def test_python_classes_diff_by_structure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two imports number their nodes alike; that is no lineage, so they are matched by block, type and order."""
+    (tmp_path / "nets.py").write_text(MODELS_PY, encoding="utf-8")
+    nets = str(tmp_path / "nets.py")
+    code = run_cli(["diff", "--json", f"{nets}:Small", f"{nets}:Wider", "--input-shape", "1,28,28"])
+    s = json.loads(capsys.readouterr().out)["structure"]
+    assert code == 1 and s["matched_by"] == "structure"
+    assert [(a["type"], a["block"]) for a in s["added"]] == [("Dropout", "head")] and s["removed"] == []
+    assert [(c["new"]["type"], c["params"]) for c in s["changed"]] == [
+        ("Conv2d", [{"name": "out_channels", "old": 8, "new": 16}])
+    ]
+    assert s["params"] == [8 * 9 + 8 + 1568 * 10 + 10, 16 * 9 + 16 + 3136 * 10 + 10]
+    assert run_cli(["diff", f"{nets}:Small", f"{nets}:Small", "--input-shape", "1,28,28"]) == 0
+    capsys.readouterr()
+    assert run_cli(["diff", f"{nets}:Small", f"{nets}:Small"]) == 2
+    assert "needs --input-shape" in capsys.readouterr().err

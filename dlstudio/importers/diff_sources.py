@@ -1,6 +1,7 @@
 """One side of a model diff, read from whatever the user names: a .dlstudio project, an .onnx file, a PyTorch
-module (`model.py:ClassName`, traced; this runs the file's code), a training run folder, or a bare .safetensors
-weights file. Every failure is a ModelSourceError with one sentence saying what to fix.
+module (`model.py:ClassName` through torch.export, as `dlstudio import` does; this runs the file's code) or a
+.pt2 program, a training run folder, or a bare .safetensors weights file. Every failure is a ModelSourceError
+with one sentence saying what to fix.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from ..core.errors import DlstudioError
 from ..core.graph import ModelGraph
+
+_EDITED = ("project", "run")  # sides whose node ids come from editing, so may share a lineage
 
 
 class ModelSourceError(DlstudioError):
@@ -55,6 +58,10 @@ def open_model_source(
             return _onnx(path, input_shapes)
         if suffix == ".safetensors":
             return ModelSource(path.name, "weights", None, path)
+        if text.endswith((".pt2", ".pt2.zip")):
+            from .torch_export import import_pt2
+
+            return ModelSource(text, "python", import_pt2(path, check=False).graph, None)
         return _project(path)
     except ModelSourceError:
         raise
@@ -90,7 +97,7 @@ def _onnx(path: Path, input_shapes: list[tuple[int, ...]] | None) -> ModelSource
 def _python(spec: str, input_shapes: list[tuple[int, ...]] | None) -> ModelSource:
     if not input_shapes:
         raise ModelSourceError(f"{spec}: a .py model needs --input-shape (one per forward argument)")
-    from .torch_fx import import_torch_file
+    from .torch_export import import_torch_file  # what `dlstudio import model.py:Class` uses
 
     path, cls = spec.split(":", 1)
     if not Path(path).is_file():
@@ -173,6 +180,8 @@ def compare_sources(old: ModelSource, new: ModelSource, *, weights: bool = False
         for which, side, graph in (("old", old, graph_old), ("new", new, graph_new)):
             if graph is not side.graph and len(graph) != len(side.graph):
                 notes.append(f"the {which} model has {len(side.graph)} nodes, compared as {len(graph)} after that")
+        if match == "auto" and not (old.kind in _EDITED and new.kind in _EDITED):
+            match = "structure"  # an importer numbers its nodes afresh: equal ids say nothing about lineage
         result.structure = diff_graphs(graph_old, graph_new, match=match)
         result.structure.notes.extend(notes)
     if weights or old.graph is None or new.graph is None:
