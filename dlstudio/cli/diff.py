@@ -2,7 +2,8 @@
 
 Each side is a .dlstudio project, an .onnx file, `model.py:ClassName` (through torch.export; this runs the
 file's code) or a .pt2 program, a training run folder or a .safetensors file. Two weights files (or
-`--weights`) compare the weights layer by layer. Exit codes as diff(1): 0 the same, 1 different, 2 trouble (a side cannot be read).
+`--weights`) compare the weights layer by layer. Exit codes as diff(1): 0 the same, 1 different, 2 trouble
+(a side cannot be read).
 """
 
 from __future__ import annotations
