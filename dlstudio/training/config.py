@@ -262,8 +262,14 @@ def resolve_configs(
     device: str | None = None,
 ) -> tuple[DataConfig, TrainingConfig]:
     """The data and training settings every trainer starts from: parsed from project dicts (or taken as
-    given), with the command line's epochs/device overrides applied, then validated."""
+    given; a dict's unset learning rate, epochs, batch size and weight decay follow the dataset, see
+    dlstudio.training.defaults), with the command line's epochs/device overrides applied, then validated."""
     dcfg = data if isinstance(data, DataConfig) else DataConfig.from_dict(data)
+    if not isinstance(training, TrainingConfig):
+        from .defaults import with_starting_settings
+
+        # what the project leaves unset starts at its dataset's values (the studio's form shows the same)
+        training = with_starting_settings(training, dcfg.dataset)
     cfg = training if isinstance(training, TrainingConfig) else TrainingConfig.from_dict(training)
     if epochs is not None:
         cfg.epochs = int(epochs)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from ...training.config import MISSING, OPTIMIZERS, SCALING, SCHEDULES, SPLITS, TASKS, DataConfig, TrainingConfig
 from ...training.data.builtin import BUILTINS
+from ...training.defaults import describe, starting_values, with_starting_settings
 from ...training.loss_table import LOSSES
 
 USER_SOURCES = ("csv", "npz", "imagefolder")
@@ -96,6 +98,7 @@ class DataPanel(QWidget):
     """Dataset choice with a description and a preview, split, scaling, missing values, augmentation."""
 
     changed = Signal()
+    dataset_chosen = Signal(str)  # the dataset shown now (the training form follows it); before `changed`
 
     preview_loaded = Signal(object, object)  # (dataset, options) key, ArrayData or the exception; any thread
 
@@ -263,6 +266,7 @@ class DataPanel(QWidget):
                 }[name]
             )
         self.show_preview()
+        self.dataset_chosen.emit(name)
         self.changed.emit()
 
     def show_preview(self) -> None:
@@ -439,16 +443,20 @@ class DataPanel(QWidget):
 
 
 class TrainingPanel(QWidget):
-    """Task, loss, optimizer, learning rate, schedule, batch size, epochs, regularisation, early stopping,
-    device, precision, seed."""
+    """Learning rate, epochs and batch size first (with a note on where their starting values come from), then
+    task, loss, optimizer, schedule, regularisation, early stopping, device, precision, seed.
+
+    The starting values follow the project's dataset (dlstudio.training.defaults): `follow_dataset` moves every
+    value the user has not changed to the new dataset's, and keeps the ones they set."""
 
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        cfg = TrainingConfig()
+        self._dataset: str | None = None
+        cfg = TrainingConfig.from_dict(with_starting_settings({}, self._dataset))
         box = QGroupBox("Training settings")
-        form = QFormLayout(box)
+        self.form = form = QFormLayout(box)
         self.task = _combo(["(from data)", *TASKS], "(from data)")
         self.loss = _combo(["(default for task)", *sorted(LOSSES)], "(default for task)")
         self.optimizer = _combo(OPTIMIZERS, cfg.optimizer)
@@ -456,6 +464,9 @@ class TrainingPanel(QWidget):
         self.schedule = _combo(SCHEDULES, cfg.schedule.name)
         self.batch_size = _ispin(cfg.batch_size, 1, 65536)
         self.epochs = _ispin(cfg.epochs, 1, 100000)
+        self.defaults_note = QLabel(describe(self._dataset))
+        self.defaults_note.setWordWrap(True)
+        self.defaults_note.setEnabled(False)  # the palette's muted text: a note, not a setting
         self.weight_decay = _dspin(cfg.weight_decay, 0.0, 1.0, 1e-4, 6)
         self.grad_clip = _dspin(cfg.grad_clip, 0.0, 1000.0, 0.5, 3)
         self.l1 = _dspin(cfg.l1, 0.0, 1.0, 1e-5, 6)
@@ -467,14 +478,19 @@ class TrainingPanel(QWidget):
         self.device = _combo(["auto", "cpu"], cfg.device)
         self.amp = QCheckBox("mixed precision (GPU)")
         self.seed = _ispin(cfg.seed, 0, 2**31 - 1)
+        # the three settings every run is tuned by come first, where a cramped dock still shows them
+        for label, w in (
+            ("Learning rate", self.lr),
+            ("Epochs", self.epochs),
+            ("Batch size", self.batch_size),
+        ):
+            form.addRow(label, w)
+        form.addRow(self.defaults_note)
         for label, w in (
             ("Task", self.task),
             ("Loss", self.loss),
             ("Optimizer", self.optimizer),
-            ("Learning rate", self.lr),
             ("Schedule", self.schedule),
-            ("Batch size", self.batch_size),
-            ("Epochs", self.epochs),
             ("Weight decay", self.weight_decay),
             ("L1 penalty", self.l1),
             ("L2 penalty", self.l2),
@@ -488,22 +504,43 @@ class TrainingPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(box)
-        for c in (self.task, self.loss, self.optimizer, self.schedule, self.device):
+        combos = (self.task, self.loss, self.optimizer, self.schedule, self.device)
+        spins = (self.lr, self.epochs, self.batch_size, self.weight_decay, self.l1, self.l2, self.grad_clip)
+        spins += (self.patience, self.seed)
+        for c in combos:
             c.currentTextChanged.connect(self.changed)
-        for s in (
-            self.lr,
-            self.weight_decay,
-            self.l1,
-            self.l2,
-            self.grad_clip,
-            self.batch_size,
-            self.epochs,
-            self.patience,
-            self.seed,
-        ):
+        for s in spins:
             s.valueChanged.connect(self.changed)
         self.amp.toggled.connect(self.changed)
+        self._inputs = (*combos, *spins, self.amp)  # silenced while a project's settings load
         self._extra: dict[str, Any] = {}
+
+    def _starting_widgets(self) -> dict[str, QSpinBox | QDoubleSpinBox]:
+        """The widgets whose starting value follows the dataset, by setting name."""
+        return {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size, "weight_decay": self.weight_decay}
+
+    def follow(self, data_panel: DataPanel) -> None:
+        """Keep the starting values in step with the dataset the data form shows."""
+        data_panel.dataset_chosen.connect(self.follow_dataset)
+        self.follow_dataset(data_panel.dataset.currentText())
+
+    def follow_dataset(self, dataset: str) -> None:
+        """Another dataset is chosen: values still at the previous dataset's starting values move to this one's;
+        values the user set stay. Emits `changed` once when a value moved."""
+        if dataset == self._dataset:
+            return
+        old, new = starting_values(self._dataset), starting_values(dataset)
+        self._dataset = dataset
+        self.defaults_note.setText(describe(dataset))
+        moved = False
+        for name, w in self._starting_widgets().items():
+            if math.isclose(w.value(), old[name], rel_tol=1e-9, abs_tol=1e-12):
+                w.blockSignals(True)
+                w.setValue(new[name])
+                w.blockSignals(False)
+                moved = moved or not math.isclose(old[name], new[name])
+        if moved:
+            self.changed.emit()
 
     def add_devices(self, names: list[str]) -> None:
         """Offer accelerators found on this machine (cuda:N, mps) besides auto and cpu."""
@@ -512,25 +549,10 @@ class TrainingPanel(QWidget):
                 self.device.addItem(name)
 
     def load(self, training: dict[str, Any]) -> None:
-        cfg = TrainingConfig.from_dict(training) if training else TrainingConfig()
-        ws = (
-            self.task,
-            self.loss,
-            self.optimizer,
-            self.lr,
-            self.schedule,
-            self.batch_size,
-            self.epochs,
-            self.weight_decay,
-            self.l1,
-            self.l2,
-            self.grad_clip,
-            self.patience,
-            self.device,
-            self.amp,
-            self.seed,
-        )
-        for w in ws:
+        """Show a project's training settings; what it leaves unset shows its dataset's starting values (the
+        data form is loaded first and tells this form the dataset through `follow_dataset`)."""
+        cfg = TrainingConfig.from_dict(with_starting_settings(training, self._dataset))
+        for w in self._inputs:
             w.blockSignals(True)
         try:
             self._extra = copy.deepcopy(dict(training or {}))
@@ -552,7 +574,7 @@ class TrainingPanel(QWidget):
             self.amp.setChecked(cfg.amp)
             self.seed.setValue(cfg.seed)
         finally:
-            for w in ws:
+            for w in self._inputs:
                 w.blockSignals(False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -94,6 +94,7 @@ class TrainingWorkspace(QWidget):
 
         self.data_panel = DataPanel()
         self.training_panel = TrainingPanel()
+        self.training_panel.follow(self.data_panel)  # starting lr/epochs/batch follow the dataset
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
