@@ -306,3 +306,62 @@ def test_resnet50_size_model_imports_with_blocks_under_the_time_budget(tmp_path:
     timings = result.report.details["timings"]
     assert set(timings) == {"load", "map", "layout", "weights", "parity"}
     assert result.report.seconds < 20  # the benchmark measures the 3 s target; this bounds a loaded CI machine
+
+
+def test_quantized_cnn_imports_trains_and_round_trips(tmp_path: Path, capsys) -> None:
+    """A SqueezeNet-style model quantized by onnxruntime (QDQ, per-channel int8 weights) imports through the CLI as
+    the float model of its dequantized weights; the re-export stays within the quantization's rounding."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    torch.manual_seed(0)
+    float_path = export(SqueezeNetStyle(), tmp_path / "float.onnx", 13)
+    qdq_path = tmp_path / "qdq.onnx"
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            rng = np.random.default_rng(0)
+            self.batches = iter([{"x": rng.standard_normal((1, *SAMPLE)).astype(np.float32)} for _ in range(8)])
+
+        def get_next(self):  # noqa: ANN201 - onnxruntime's interface
+            return next(self.batches, None)
+
+    quantize_static(str(float_path), str(qdq_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True)
+    assert any(n.op_type == "DequantizeLinear" for n in onnx_nodes(qdq_path))
+    project_path = tmp_path / "qdq.dlstudio"
+    assert run_cli(["import", str(qdq_path), "-o", str(project_path)]) == 0, capsys.readouterr().err
+    assert "float model it approximates" in capsys.readouterr().out
+    project = dls.Project.load(project_path)
+    assert "OnnxOp" not in {n.type for n in project.graph.nodes.values()}
+    _train_one_epoch(project)
+    out = tmp_path / "reexported.onnx"
+    assert dls.export_onnx(project, out).worst_diff < 1e-4
+    x = np.random.default_rng(1).standard_normal((3, *SAMPLE)).astype(np.float32)
+    quantized, float_model, reexported = _ort(qdq_path, x), _ort(float_path, x), _ort(out, x)
+    # probabilities of about 0.1 each; 8-bit activations round to steps of about 1/255 at every layer
+    assert np.abs(reexported - quantized).max() < 0.06
+    assert np.abs(reexported - float_model).max() < 0.06
+    assert np.abs(reexported - quantized).max() > 0  # the activation rounding really is gone
+
+
+def onnx_nodes(path: Path):
+    import onnx
+
+    return onnx.load(str(path)).graph.node
+
+
+def test_dynamo_export_scopes_come_from_node_metadata(tmp_path: Path) -> None:
+    """torch.onnx's default exporter (opset 18+) names nodes node_Conv_3 and keeps the module path in metadata."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(InceptionStyle().eval(), (torch.randn(1, *SAMPLE),), dynamo=True)
+    finally:
+        logging.disable(logging.NOTSET)
+    program.save(str(tmp_path / "d.onnx"))
+    result = dls.import_onnx(tmp_path / "d.onnx")
+    labels = {g.label for g in result.graph.groups.values()}
+    assert {"stem", "mixed1.branch3.0", "mixed2.pool.1"} <= labels, labels
+    assert result.report.max_abs_diff and result.report.worst_diff < 1e-4  # checked at the file's fixed batch of 1

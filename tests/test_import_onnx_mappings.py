@@ -408,3 +408,74 @@ def test_a_model_quantized_by_onnxruntime_imports_as_its_float_model(tmp_path: P
     types = {n.type for n in result.graph.nodes.values()}
     assert {"Conv2d", "Linear"} <= types and "OnnxOp" not in types, types
     assert any("float model it approximates" in w for w in result.report.warnings), result.report.warnings
+
+
+# ------------------------------------------------------------------ Pad, Slice, Expand, Tile, Gather, BatchNorm3d
+def _ints(name: str, values) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+
+
+@pytest.mark.parametrize(
+    ("shape", "pads", "value", "layer"),
+    [
+        (["N", 2, 7], [0, 0, 1, 0, 0, 2], 1.5, "ConstantPad1d"),
+        (["N", 2, 5, 6], [0, 0, 1, 0, 0, 0, 2, 3], -4.0, "ConstantPad2d"),
+        (["N", 2, 5, 6], [0, 0, 1, 2, 0, 0, 2, 0], 0.0, "ZeroPad2d"),
+        (["N", 2, 3, 4, 5], [0, 0, 1, 0, 2, 0, 0, 1, 0, 1], 0.25, "ConstantPad3d"),
+    ],
+)
+@pytest.mark.parametrize("opset", [9, 13])
+def test_constant_pad_with_a_value(shape, pads, value, layer, opset: int) -> None:
+    if opset >= 11:
+        nodes = [helper.make_node("Pad", ["x", "p", "v"], ["y"], mode="constant")]
+        inits = [_ints("p", pads), _init("v", value)]
+    else:
+        nodes = [helper.make_node("Pad", ["x"], ["y"], mode="constant", pads=pads, value=value)]
+        inits = []
+    _check(_model(nodes, [_vi("x", shape)], [_vi("y", None)], inits, opset), {layer: 1})
+
+
+@pytest.mark.parametrize("opset", [9, 13])
+def test_slice_of_per_sample_dims_becomes_narrow(opset: int) -> None:
+    starts, ends, axes = [1, -3, 0], [3, 10**9, 2**63 - 1], [1, 3, 0]  # clamped ends, a negative start, whole batch
+    if opset >= 10:
+        node = helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])
+        inits = [_ints("s", starts), _ints("e", ends), _ints("a", axes)]
+    else:
+        node = helper.make_node("Slice", ["x"], ["y"], starts=starts, ends=ends, axes=axes)
+        inits = []
+    m = _model([node], [_vi("x", ["N", 4, 3, 6])], [_vi("y", None)], inits, opset)
+    _check(m, {"Narrow": 2})
+
+
+def test_slice_with_a_step_stays_a_generic_op() -> None:
+    node = helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["y"])
+    inits = [_ints("s", [0]), _ints("e", [6]), _ints("a", [2]), _ints("st", [2])]
+    result = convert(_model([node], [_vi("x", ["N", 4, 6])], [_vi("y", None)], inits, 13))
+    assert [n.params["op_type"] for n in result.graph.nodes_of_type("OnnxOp")] == ["Slice"]
+
+
+def test_expand_tile_and_contiguous_gather() -> None:
+    nodes = [
+        helper.make_node("Expand", ["x", "shape"], ["e"]),
+        helper.make_node("Tile", ["e", "reps"], ["t"]),
+        helper.make_node("Gather", ["t", "idx"], ["y"], axis=3),
+    ]
+    inits = [_ints("shape", [1, 3, 4, 1]), _ints("reps", [1, 1, 2, 3]), _ints("idx", [1, 2])]
+    m = _model(nodes, [_vi("x", ["N", 3, 1, 1])], [_vi("y", None)], inits, 13)
+    _check(m, {"Expand": 1, "Repeat": 1, "Narrow": 1})
+
+
+def test_batch_normalization_over_volumes_is_batchnorm3d() -> None:
+    rng = np.random.default_rng(0)
+    inits = [_init("s", rng.uniform(0.5, 2, 3)), _init("b", rng.normal(size=3))]
+    inits += [_init("m", rng.normal(size=3)), _init("v", rng.uniform(0.5, 2, 3))]
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)
+    types = _check(_model([node], [_vi("x", ["N", 3, 2, 4, 4])], [_vi("y", None)], inits, 15), {"BatchNorm3d": 1})
+    assert types["BatchNorm3d"] == 1
+
+
+def test_asymmetric_conv1d_pads_get_a_constant_pad() -> None:
+    w = np.random.default_rng(1).normal(size=(4, 2, 3))
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3], pads=[0, 2])
+    _check(_model([node], [_vi("x", ["N", 2, 9])], [_vi("y", None)], [_init("w", w)], 13), {"ConstantPad1d": 1})

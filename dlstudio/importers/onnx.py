@@ -404,6 +404,8 @@ def _convert_model(
     report.details.update(opset=opset, nodes=len(ctx.graph), onnx_nodes=len(g.node), folded=len(ctx.consts))
     if made:
         report.details["blocks"] = len(made)
+    if ctx.file_batch is not None:
+        report.details["file_batch"] = ctx.file_batch
     generic: dict[str, int] = {}
     for node in ctx.graph.nodes.values():
         if node.type == "OnnxOp":
@@ -469,7 +471,9 @@ def _check(result: ImportResult, model: Any, tolerance: float, seed: int, path: 
     from ..compiler.samples import as_list, sample_inputs
 
     compiled = result.compile()
-    batch = int(result.report.details.get("fixed_batch", 2))
+    # the batch the file fixes (model-zoo files often fix 1), else 2 so that ops mixing samples show up
+    details = result.report.details
+    batch = int(details.get("fixed_batch", details.get("file_batch", 2)))
     args = sample_inputs(result.graph, batch=batch, seed=seed)
     try:
         import onnxruntime as ort

@@ -7,7 +7,8 @@ metadata. A scope is a *container* when some node lies strictly below it (a `Bot
 container scope, so a ResNet reads as a row of bottleneck blocks (`layer1.0`, `layer1.1`, ...), each holding its
 convolutions. Blocks are one level deep (the graph's blocks do not nest); the block's label is the dotted module
 path, so the hierarchy still reads from the names. A block the compiler could not emit as one submodule (a path
-that leaves it and comes back, as when a module's ops interleave with its siblings') is left ungrouped.
+that leaves it and comes back, as when a module's ops interleave with its siblings') is lifted into its parent
+module's block, or left ungrouped at the top. The PyTorch importer groups the same way (torch_export_modules).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _qualified(parts: list[str]) -> tuple[str, ...]:
 
 
 def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> list[str]:
-    """Group the graph's nodes by their innermost container scope (`scopes`: node id -> module path). Returns
-    the labels of the blocks made."""
+    """Group the graph's nodes by their innermost container scope (`scopes`: node id -> module path), lifting a
+    block that would not be self-contained into its parent's. Returns the labels of the blocks made."""
     containers = {s[:i] for s in scopes.values() for i in range(1, len(s))}
     members: dict[tuple[str, ...], list[str]] = {}
     for nid, scope in scopes.items():
@@ -69,12 +70,20 @@ def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> lis
         inner = next((scope[:i] for i in range(len(scope), 0, -1) if scope[:i] in containers), None)
         if inner is not None:
             members.setdefault(inner, []).append(nid)
+    settled: dict[tuple[str, ...], list[str]] = {}
+    while members:  # deepest first, so a lifted block joins its parent before the parent is checked
+        scope = max(members, key=len)
+        ids = members.pop(scope)
+        if len(ids) < 2 or _convex(graph, set(ids)):
+            settled[scope] = ids
+        elif len(scope) > 1:
+            members.setdefault(scope[:-1], []).extend(ids)
+    order = {nid: i for i, nid in enumerate(graph.nodes)}
     made: list[str] = []
-    for scope, ids in members.items():
-        if len(ids) < 2 or not _convex(graph, set(ids)):
+    for scope, ids in sorted(settled.items(), key=lambda kv: min(order[n] for n in kv[1])):
+        if len(ids) < 2:
             continue
-        gid = graph.new_id("g")
-        GroupNodes(gid, scope[-1], tuple(ids), collapsed=True).apply(graph)
+        GroupNodes(graph.new_id("g"), scope[-1], tuple(sorted(ids, key=order.__getitem__)), collapsed=True).apply(graph)
         made.append(scope[-1])
     return made
 
