@@ -27,6 +27,7 @@ LINEAGE_SHARE = 0.5  # share of ids (with the same type and label) above which t
 UNRELATED_BELOW = 0.5  # similarity under which the report summarises instead of listing every node
 _GAP_LIMIT = 1_000_000  # len(a) * len(b) above which one gap is aligned window by window
 _WINDOW = 400
+_SMALL_GAP = 2_500  # an unmatched stretch this small (len(a) * len(b)) left by the banded alignment is retried
 
 
 @dataclass(frozen=True)
@@ -266,8 +267,30 @@ def _align_nodes(a: ModelGraph, b: ModelGraph, a_ids: list[str], b_ids: list[str
         if ga and gb and len(ga) * len(gb) <= _GAP_LIMIT:
             pairs.extend(_align(ga, gb, type_a, type_b)[0])
         elif ga and gb:  # long runs of a few layer types: the wiring makes the keys less ambiguous
-            pairs.extend(_align_banded(ga, gb, wired_a, wired_b))
+            banded = _align_banded(ga, gb, wired_a, wired_b)
+            pairs.extend(banded)
+            pairs.extend(_fill_small_gaps(ga, gb, banded, type_a, type_b))
     return pairs
+
+
+def _fill_small_gaps(
+    a_ids: list[str],
+    b_ids: list[str],
+    pairs: list[tuple[str, str]],
+    key_a: Callable[[str], Hashable],
+    key_b: Callable[[str], Hashable],
+) -> list[tuple[str, str]]:
+    """Between consecutive matched pairs, short unmatched stretches aligned by `key` (a node whose wiring
+    changed next to an edit keeps its type)."""
+    pos_a = {x: i for i, x in enumerate(a_ids)}
+    pos_b = {x: i for i, x in enumerate(b_ids)}
+    bounds = [(-1, -1)] + sorted((pos_a[x], pos_b[y]) for x, y in pairs) + [(len(a_ids), len(b_ids))]
+    out: list[tuple[str, str]] = []
+    for (i0, j0), (i1, j1) in zip(bounds, bounds[1:]):
+        ga, gb = a_ids[i0 + 1 : i1], b_ids[j0 + 1 : j1]
+        if ga and gb and len(ga) * len(gb) <= _SMALL_GAP:
+            out.extend(_align(ga, gb, key_a, key_b)[0])
+    return out
 
 
 def _align_banded(
