@@ -131,7 +131,9 @@ def _binary(m: Ops, node: fx.Node) -> Value:
         shape = shape[1:] or (1,)  # (1, T, C): the same for every sample
     if not c.tensor.is_floating_point() or len(shape) >= x.info.rank:
         raise Unsupported("the constant operand does not broadcast per sample")
-    params = {"op": op, "shape": shape, "init": 0.0, "learnable": c.trainable, "reverse": reverse}
+    flat = c.tensor.detach().flatten()
+    init = float(flat[0]) if flat.numel() and bool((flat == flat[0]).all()) else 0.0  # the value it was built from
+    params = {"op": op, "shape": shape, "init": init, "learnable": c.trainable, "reverse": reverse}
     return m.add("Arithmetic", [x], params, {"weight": c.tensor.detach().float().reshape(shape)})
 
 
@@ -172,6 +174,9 @@ def _reshape(m: Ops, node: fx.Node) -> Value:
     batch_first = m.is_batch(sizes[0]) or (m.py(sizes[0]) == -1 and -1 not in rest and known == per_sample)
     if not sizes or not batch_first:
         raise Unsupported("the new shape does not keep the batch first")
+    out = node.meta.get("val")
+    if isinstance(out, torch.Tensor) and out.dim() > 1:
+        rest = [int(d) for d in out.shape[1:]]  # -1 written out: the same graph however the code spelled it
     if rest == list(x.info.shape[1:]):
         return x  # a view that changes nothing
     return m.add("Reshape", [x], {"shape": tuple(rest) or (-1,)})
