@@ -170,18 +170,23 @@ def test_cli_exit_codes_and_json(resnet: Project, tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.parametrize(
-    "content,expect",
-    [(None, "no such file"), (b"{not json", "not valid JSON"), (b"\x08\x07garbage", "not a readable ONNX")],
+    "name,content,expect",
+    [
+        ("missing.dlstudio", None, "no such file"),
+        ("bad.dlstudio", b"{not json", "not valid JSON"),
+        ("bad.onnx", b"\x08\x07garbage", "bad.onnx: "),  # the ONNX importer's own words follow
+    ],
 )
 def test_cli_unreadable_side_is_one_clear_message(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, expect: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes | None, expect: str
 ) -> None:
-    bad = tmp_path / ("bad.onnx" if expect.startswith("not a readable") else "bad.dlstudio")
+    bad = tmp_path / name
     if content is not None:
         bad.write_bytes(content)
     assert run_cli(["diff", str(bad), str(ROOT / "examples" / "lenet5.dlstudio")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expect in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert err.count(name) == 1  # the file is named once, not once per layer of error handling
 
 
 def test_diff_of_two_10k_node_graphs_is_fast() -> None:
