@@ -86,6 +86,7 @@ def test_generic_ops_import_and_match_onnxruntime() -> None:
         (b"", "the file is empty"),
         (b'{"not": "onnx"}', "not an ONNX model"),
         (b"\x08\x07\x12\x0cpytorch\x1a\xff\xff", "truncated or damaged"),
+        (b"hello, this is a text file\n" * 4, "its bytes are not an ONNX protobuf"),
     ],
 )
 def test_unreadable_files_say_what_they_are(tmp_path: Path, data: bytes, message: str, capsys) -> None:
@@ -105,8 +106,17 @@ def test_truncated_real_model_is_reported(tmp_path: Path) -> None:
     data = m.SerializeToString()
     path = tmp_path / "cut.onnx"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelImportError, match="truncated or damaged|not an ONNX model"):
+    with pytest.raises(ModelImportError, match="truncated or damaged: it starts like an ONNX model"):
         import_onnx(path)
+
+
+def test_control_flow_is_named_as_such() -> None:
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], ["t"])], "b", [], [_vi("t", ["N", 4])])
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)
+    cond = helper.make_tensor_value_info("c", TensorProto.BOOL, ["N"])
+    m = _model([node], [_vi("x", ["N", 4]), cond], [_vi("y", ["N", 4])])
+    with pytest.raises(ModelImportError, match=r"If x1 \(node .*control flow"):
+        import_onnx(m)
 
 
 def test_onnx_ml_and_string_ops_are_refused_by_name() -> None:
@@ -229,7 +239,7 @@ def test_cli_import_and_symbolic_shapes(tmp_path: Path) -> None:
     )
     path = tmp_path / "sym.onnx"
     onnx.save(m, str(path))
-    with pytest.raises(ModelImportError, match="fixed sizes"):
+    with pytest.raises(ModelImportError, match=r"input 'x': sizes C after the batch are not fixed.*--input-shape C,4"):
         import_onnx(path)
     out = tmp_path / "sym.dlstudio"
     assert run_cli(["import", str(path), "-o", str(out), "--input-shape", "2,4"]) == 0

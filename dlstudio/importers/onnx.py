@@ -108,6 +108,11 @@ def _rollback(ctx: Context, mark: tuple[set[str], set[str], set[str]]) -> None:
 
 
 _SHOWN_NAMES = 3
+_CONTROL_FLOW = (
+    "control flow (its branches or loop body are subgraphs), which dlstudio graphs do not hold: export the model "
+    "with the branch it takes, or with the loop unrolled"
+)
+_REASONS = {"If": _CONTROL_FLOW, "Loop": _CONTROL_FLOW, "Scan": _CONTROL_FLOW}
 
 
 def _problem_message(what: str, problems: list[str], node_problems: list[tuple[str, str, str]]) -> str:
@@ -150,9 +155,12 @@ def _load(source: Any) -> Any:
         head = data[:64].lstrip()
         if head[:1] in (b"{", b"<", b"#") or head[:2] == b"PK" or head[:4] == b"\x89HDF":
             raise ModelImportError(f"{p}: not an ONNX model (it looks like another file format)") from None
-        raise ModelImportError(
-            f"{p}: not a readable ONNX model: the file is truncated or damaged, or not ONNX ({exc})"
-        ) from None
+        if data[:1] == b"\x08":  # an ONNX file opens with its ir_version field
+            raise ModelImportError(
+                f"{p}: the file is truncated or damaged: it starts like an ONNX model but cannot be read to the "
+                f"end ({len(data)} bytes; {_first_line(exc)})"
+            ) from None
+        raise ModelImportError(f"{p}: not an ONNX model (its bytes are not an ONNX protobuf)") from None
     if not model.graph.node and not model.graph.output:
         raise ModelImportError(f"{p}: not an ONNX model, or an empty one (no graph nodes and no outputs)")
     try:
@@ -257,12 +265,24 @@ def _convert_model(
             continue  # old exporters list initializers as inputs too
         tt = vi.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-        if input_shapes and vi.name in input_shapes:
-            dims = [None, *input_shapes[vi.name]]
-        if len(dims) < 1 or any(d is None for d in dims[1:]):
+        given = bool(input_shapes) and vi.name in (input_shapes or {})
+        if given:
+            dims = [None, *(input_shapes or {})[vi.name]]
+        elif not tt.HasField("shape") or len(dims) < 1:
             problems.append(
-                f"input {vi.name!r}: needs fixed sizes after the batch dimension (got {dims}); "
-                f"give them with input_shapes / --input-shape"
+                f"input {vi.name!r}: "
+                + ("has no shape in the file" if not tt.HasField("shape") else "is a scalar (no batch dimension)")
+                + f"; give its per-sample shape with --input-shape (input_shapes={{{vi.name!r}: (...)}})"
+            )
+            continue
+        elif any(d is None for d in dims[1:]):
+            shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+            free = [str(s) for s in shown[1:] if not isinstance(s, int)]
+            hint = ",".join(str(s) if isinstance(s, int) else str(s).upper() for s in shown[1:])
+            problems.append(
+                f"input {vi.name!r}: sizes {', '.join(free)} after the batch are not fixed in the file (shape "
+                f"{shown}); give them with --input-shape {hint} (one --input-shape per input, in order; Python: "
+                f"input_shapes={{{vi.name!r}: (...)}})"
             )
             continue
         dtype = _DTYPES.get(tt.elem_type)
@@ -334,7 +354,7 @@ def _convert_model(
             ctx.batch_tainted.add(n.output[0])
             continue
         handler = HANDLERS.get(n.op_type)
-        reason = "no catalog layer for this op, and the generic ONNX op does not implement it"
+        reason = _REASONS.get(n.op_type, "no catalog layer for this op, and the generic ONNX op does not implement it")
         before = len(ctx.graph.nodes)
         scope = node_scope(n) if blocks else ()
         if handler is not None:
