@@ -173,9 +173,9 @@ def save_tensors(
 
     layout: "node", "state_dict" or "tensors" (see the module docstring); nodes: the node map (id -> label,
     type, ...); metadata: extra string entries. Raises WeightsError when the file cannot be written."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    from ..core.files import atomic_path
+    from ..core.files import atomic_write_bytes
 
     if layout not in LAYOUTS:
         raise WeightsError(f"Unknown tensor layout {layout!r}: use one of {', '.join(LAYOUTS)}")
@@ -186,8 +186,9 @@ def save_tensors(
     data = _saveable(tensors)
     target = Path(path)
     try:
-        with atomic_path(target) as tmp:
-            save_file(data, str(tmp), metadata=meta)
+        # serialized in memory, then written through the atomic writer: safetensors' own save_file renames its
+        # own temporary file (.tmpXXXXXX, mode 0600) into place, which a killed save leaves behind for good
+        atomic_write_bytes(target, save(data, metadata=meta))
     except OSError as exc:
         raise WeightsError(f"{target}: cannot write the weights ({exc.strerror or exc})") from None
     except Exception as exc:  # safetensors refuses some tensors (e.g. sparse) with its own error types
