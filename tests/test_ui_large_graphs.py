@@ -188,12 +188,16 @@ def card_rects(win) -> list[tuple[str, QRectF]]:
 
 def overlaps(rects: list[tuple[str, QRectF]]) -> list[tuple[str, str]]:
     bad = []
-    for (a, ra), (b, rb) in itertools.combinations(rects, 2):
-        # a member sits inside its own block's frame; members of one block are checked against each other
-        if a.startswith(b + "/") or b.startswith(a + "/"):
-            continue
-        if ra.intersects(rb):
-            bad.append((a, b))
+    rects = sorted(rects, key=lambda kr: kr[1].left())
+    for i, (a, ra) in enumerate(rects):  # a sweep along x: only rectangles that overlap in x are compared
+        for b, rb in rects[i + 1 :]:
+            if rb.left() >= ra.right():
+                break
+            # a member sits inside its own block's frame; members of one block are checked against each other
+            if a.startswith(b + "/") or b.startswith(a + "/"):
+                continue
+            if ra.intersects(rb):
+                bad.append((a, b))
     return bad
 
 

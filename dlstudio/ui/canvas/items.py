@@ -426,6 +426,8 @@ class EdgeItem(QGraphicsItem):
         return self._path
 
     def set_ends(self, a: QPointF, b: QPointF) -> None:
+        if a == self._a and b == self._b and not self._path.isEmpty():
+            return  # unchanged: a geometry change costs the scene index work
         span = b.x() - a.x()
         path = QPainterPath(a)
         if span > 1.8 * NODE_W and abs(b.y() - a.y()) < HEADER_H:

@@ -85,6 +85,9 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
         self._syncing = False
         self.gesture: WireGesture | None = None
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        # a fixed scene rect: one that grows with the items makes the index rebuild itself on each geometry
+        # change (expanding a block in a 800-node model took seconds)
+        self.setSceneRect(-200_000.0, -200_000.0, 400_000.0, 400_000.0)
         self.setBackgroundBrush(QColor(theme.canvas))
         self.init_lazy()
         g = graph
@@ -330,10 +333,13 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
             + ("expand it in place." if grp.collapsed else "collapse it."),
         )
         self.sync_block_visibility(group_id)
-        for nid in grp.node_ids:
-            if nid in self.nodes:
-                self._sync_visibility(nid)
-                self._place_edges_of(nid)
+        shown = [nid for nid in grp.node_ids if nid in self.nodes]
+        for nid in shown:
+            self._sync_visibility(nid)
+        for e in set(self.wires_of(shown)):  # each wire once, not once per end
+            item = self.edges.get(e)
+            if item is not None:
+                self._place_edge(item)
 
     def _sync_visibility(self, node_id: str) -> None:
         item = self.nodes.get(node_id)
