@@ -100,8 +100,9 @@ def _prefixes(paths: dict[str, str]) -> list[tuple[str, str]]:
     return sorted(((p, nid) for nid, p in paths.items()), key=lambda t: -len(t[0]))
 
 
-def node_state(model: nn.Module, graph: ModelGraph) -> dict[str, torch.Tensor]:
-    """The model's parameters and buffers keyed by node id, as contiguous CPU copies."""
+def node_state(model: nn.Module, graph: ModelGraph, *, copy: bool = True) -> dict[str, torch.Tensor]:
+    """The model's parameters and buffers keyed by node id, as contiguous CPU copies (copy=False: the model's own
+    tensors where they already are, for a save that only reads them)."""
     model = unwrap(model)
     prefixes = _prefixes(_node_paths(model))
     out: dict[str, torch.Tensor] = {}
@@ -111,7 +112,8 @@ def node_state(model: nn.Module, graph: ModelGraph) -> dict[str, torch.Tensor]:
         if owner is None:
             orphans.append(key)
             continue
-        out[f"{owner[0]}.{owner[1]}"] = t.detach().cpu().contiguous().clone()
+        t = t.detach().cpu().contiguous()
+        out[f"{owner[0]}.{owner[1]}"] = t.clone() if copy else t
     if orphans:
         raise WeightsError(
             f"Tensors {', '.join(orphans[:5])} belong to no graph node; recompile the model from "
@@ -249,7 +251,7 @@ def node_map(graph: ModelGraph, node_ids: Any, paths: Mapping[str, str] | None =
 
 def save_weights(model: nn.Module, graph: ModelGraph, path: str | os.PathLike[str]) -> Path:
     """Write the model's weights to `path` (.safetensors), keyed by node id, atomically."""
-    tensors = node_state(model, graph)
+    tensors = node_state(model, graph, copy=False)
     return save_tensors(path, tensors, layout="node", nodes=node_map(graph, (k.split(".", 1)[0] for k in tensors)))
 
 
