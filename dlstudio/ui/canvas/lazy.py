@@ -10,6 +10,7 @@ item draws every unit as a rectangle. A small graph keeps every item and the ite
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -144,32 +145,68 @@ class LazyItemsMixin:
     def unit_index(self) -> UnitIndex:
         """The shown units and wires, bucketed (rebuilt after a structural edit)."""
         if self._index is None:
-            self._index = self._build_index()
+            # the build makes no reference cycles: keep the cyclic collector off a 10,000-node heap meanwhile
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self._index = self._build_index()
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
             if self.overview is not None:
                 self.overview.set_index(self._index, self.theme.wire, self.theme.selection)
                 self._overview_selection()
         return self._index
 
     def _build_index(self) -> UnitIndex:
-        units: list[Unit] = []
+        """One pass over nodes (which unit shows each) and one over wires (plain loops: this runs after every
+        structural edit of a 10,000-node model)."""
         graph = self.graph
+        groups = graph.groups
+        entered = self.entered
+        units: list[Unit] = []
+        shown_by: dict[str, str] = {}  # node id -> the unit that shows it
+        rects: dict[str, QRectF] = {}
+        category = self._category
+        height = self._card_height
         for nid, node in graph.nodes.items():
-            if self.node_shown(nid):
-                units.append(Unit(nid, False, self.node_rect(nid), self._category(node.type), node.label))
-        if self.entered is None:
-            for gid, grp in graph.groups.items():
-                item = self.blocks.get(gid)
-                if grp.collapsed and item is not None:
-                    r = QRectF(item.pos(), QPointF(item.pos().x() + NODE_W, item.pos().y() + item._height))
-                    units.append(Unit(gid, True, r, "Blocks", grp.label))
-        rects = {u.key: u.rect for u in units}
-        wires: list[tuple[QPointF, QPointF]] = []
-        for e in graph.edges():
-            a, b = self.shown_end(e.src), self.shown_end(e.dst)
-            if a is None or b is None or a == b:
+            grp = node.group
+            if grp is not None and grp not in groups:
+                grp = None
+            if entered is not None:
+                if grp != entered:
+                    continue
+            elif grp is not None and groups[grp].collapsed:
+                shown_by[nid] = grp
                 continue
-            ra, rb = rects[a], rects[b]
-            wires.append((QPointF(ra.right(), ra.top() + WIRE_Y), QPointF(rb.left(), rb.top() + WIRE_Y)))
+            x, y = node.position
+            r = QRectF(x, y, NODE_W, height(nid))
+            units.append(Unit(nid, False, r, category(node.type), node.label))
+            shown_by[nid] = nid
+            rects[nid] = r
+        if entered is None:
+            for gid, g in groups.items():
+                item = self.blocks.get(gid)
+                if g.collapsed and item is not None:
+                    p = item.pos()
+                    r = QRectF(p.x(), p.y(), NODE_W, item._height)
+                    units.append(Unit(gid, True, r, "Blocks", g.label))
+                    rects[gid] = r
+        wires: list[tuple[float, float, float, float]] = []
+        for src, nbrs in graph.nx._succ.items():
+            a = shown_by.get(src)
+            if a is None:
+                continue
+            ra = rects.get(a)
+            if ra is None:
+                continue
+            for dst in nbrs:
+                b = shown_by.get(dst)
+                if b is None or b == a:
+                    continue
+                rb = rects.get(b)
+                if rb is not None:
+                    wires.append((ra.right(), ra.top() + WIRE_Y, rb.left(), rb.top() + WIRE_Y))
         return UnitIndex(units, wires)
 
     # ------------------------------------------------------ made on demand

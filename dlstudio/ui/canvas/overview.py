@@ -27,7 +27,7 @@ def node_height(n_ports: int) -> float:
     return max(HEADER_H + 3 * LINE_H + 10, HEADER_H + 14 + max(n_ports, 1) * PORT_GAP)
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     key: str  # node id or block (group) id
     is_block: bool
@@ -44,25 +44,54 @@ def _cells(rect: QRectF) -> Iterable[tuple[int, int]]:
             yield cx, cy
 
 
-class UnitIndex:
-    """Units and wires of what is shown, bucketed per grid cell and per colour."""
+def _span(left: float, top: float, right: float, bottom: float) -> list[tuple[int, int]]:
+    x0, x1 = int(left // CELL), int(right // CELL)
+    y0, y1 = int(top // CELL), int(bottom // CELL)
+    if x0 == x1 and y0 == y1:
+        return [(x0, y0)]
+    return [(cx, cy) for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1)]
 
-    def __init__(self, units: list[Unit], wires: list[tuple[QPointF, QPointF]]) -> None:
+
+class UnitIndex:
+    """Units and wires of what is shown, bucketed per grid cell and per colour (built after each structural
+    edit: kept to plain loops, ~10 us a unit)."""
+
+    def __init__(self, units: list[Unit], wires: list[tuple[float, float, float, float]]) -> None:
         self.units = units
         self.by_key = {u.key: u for u in units}
-        self.bounds = QRectF()
         self._unit_cells: dict[tuple[int, int], list[Unit]] = {}
         self._rects: dict[tuple[int, int], dict[str, list[QRectF]]] = {}
         self._lines: dict[tuple[int, int], list[QLineF]] = {}
+        unit_cells, rect_cells = self._unit_cells, self._rects
+        inf = float("inf")
+        lo_x = lo_y = inf
+        hi_x = hi_y = -inf
         for u in units:
-            self.bounds = self.bounds.united(u.rect)
-            for c in _cells(u.rect):
-                self._unit_cells.setdefault(c, []).append(u)
-                self._rects.setdefault(c, {}).setdefault(u.category, []).append(u.rect)
-        for a, b in wires:
-            line = QLineF(a, b)
-            for c in _cells(QRectF(a, b).normalized()):
-                self._lines.setdefault(c, []).append(line)
+            r = u.rect
+            left, top, w, h = r.getRect()
+            right, bottom = left + w, top + h
+            lo_x, lo_y = min(lo_x, left), min(lo_y, top)
+            hi_x, hi_y = max(hi_x, right), max(hi_y, bottom)
+            for c in _span(left, top, right, bottom):
+                cell = unit_cells.get(c)
+                if cell is None:
+                    cell = unit_cells[c] = []
+                    rect_cells[c] = {}
+                cell.append(u)
+                per_cat = rect_cells[c]
+                rects = per_cat.get(u.category)
+                if rects is None:
+                    rects = per_cat[u.category] = []
+                rects.append(r)
+        self.bounds = QRectF(lo_x, lo_y, hi_x - lo_x, hi_y - lo_y) if units else QRectF()
+        lines = self._lines
+        for x1, y1, x2, y2 in wires:
+            line = QLineF(x1, y1, x2, y2)
+            for c in _span(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)):
+                bucket = lines.get(c)
+                if bucket is None:
+                    bucket = lines[c] = []
+                bucket.append(line)
 
     def in_rect(self, rect: QRectF) -> list[Unit]:
         seen: set[str] = set()
