@@ -179,11 +179,6 @@ def plan_layout(
     inner: dict[str, dict[str, tuple[float, float]]] = {}
     sizes: dict[str, tuple[float, float]] = {}
     for gid, mids in members.items():
-        if is_collapsed(gid):  # hidden members keep their arrangement (expanding lays them out afresh)
-            x0 = min(graph.node(n).position[0] for n in mids)
-            y0 = min(graph.node(n).position[1] for n in mids)
-            inner[gid] = {n: (graph.node(n).position[0] - x0, graph.node(n).position[1] - y0) for n in mids}
-            continue
         inner[gid] = layered_positions(graph, mids, origin=(0.0, 0.0))
         if not is_collapsed(gid):
             w = max(p[0] for p in inner[gid].values()) + X_STEP + BLOCK_EXTRA_W

@@ -23,32 +23,29 @@ class Breadcrumb(QWidget):
         self.setStyleSheet(
             "Breadcrumb { background: palette(window); border: 1px solid palette(mid); border-radius: 4px; }"
         )
-        self._row = QHBoxLayout(self)
-        self._row.setContentsMargins(6, 2, 6, 2)
-        self._row.setSpacing(4)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 2, 6, 2)
+        row.setSpacing(4)
+        self._up = QPushButton("\u2190 Model")
+        self._up.setFlat(True)
+        self._up.setToolTip("Back to the whole model (Backspace)")
+        self._up.clicked.connect(self.go_up)
+        self._here = QLabel()
+        row.addWidget(self._up)
+        row.addWidget(self._here)
         self.trail: list[str] = []  # the texts shown, for tests and screen readers
         self.hide()
 
     def set_trail(self, scene: GraphScene) -> None:
-        while self._row.count():
-            w = self._row.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
-        self.trail = []
         if scene.entered is None:
+            self.trail = []
             self.hide()
             return
-        name = scene.graph.meta_name if hasattr(scene.graph, "meta_name") else "Model"
-        up = QPushButton(f"\u2190 {name}")
-        up.setFlat(True)
-        up.setToolTip("Back to the whole model (Backspace)")
-        up.clicked.connect(lambda: self.level_chosen.emit(None))
-        self._row.addWidget(up)
         grp = scene.graph.group(scene.entered)
-        here = QLabel(f"\u25b8  <b>{grp.label}</b>  ({len(grp.node_ids)} layers)")
-        self._row.addWidget(here)
-        self.trail = [name, grp.label]
-        self.adjustSize()
+        self._here.setText(f"\u25b8  <b>{grp.label}</b>  ({len(grp.node_ids)} layers)")
+        self.trail = ["Model", grp.label]
+        self.layout().activate()
+        self.resize(self.sizeHint())
         self.move(8, 8)
         self.show()
         self.raise_()

@@ -70,7 +70,9 @@ class Outline(QWidget):
         self._syncing = True
         self.tree.clear()
         self._rows = {}
-        for gid, grp in g.groups.items():
+        # in reading order of the canvas (rows, then left to right), not in id order
+        ordered = sorted(g.groups.items(), key=lambda kv: (round(kv[1].position[1] / 400.0), kv[1].position[0]))
+        for gid, grp in ordered:
             params = sum(int(getattr(engine.stats(n), "params", 0) or 0) for n in grp.node_ids)
             row = QTreeWidgetItem([grp.label, str(len(grp.node_ids)), human(params)])
             row.setData(0, KEY, ("block", gid))
