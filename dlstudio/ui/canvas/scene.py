@@ -81,6 +81,7 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
         self._dirty: set[str] = set()
         self._pending_wires: set[str] = set()
         self._blocks_dirty: set[str] = set()
+        self._refan_pending: set[tuple[str, str]] = set()
         self._selection_dirty = False
         self._syncing = False
         self.gesture: WireGesture | None = None
@@ -214,11 +215,11 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
 
     def _refan(self, edge: Edge) -> None:
         """A wire joined or left a merge port: its siblings move to keep the fan even."""
-        port = self.nodes.get(edge.dst).in_ports.get(edge.dst_port) if edge.dst in self.nodes else None  # type: ignore[union-attr]
+        item = self.nodes.get(edge.dst)
+        port = item.in_ports.get(edge.dst_port) if item is not None else None
         if port is not None and port.many:
-            for e in self.graph.edges_into(edge.dst, edge.dst_port):
-                if e in self.edges and e != edge:
-                    self._place_edge(self.edges[e])
+            # once per port after the edit: removing a 30-way merge re-fanned 30 x 30 wires
+            self._refan_pending.add((edge.dst, edge.dst_port))
 
     def _on_param_changed(self, node_id: str, name: str, value: Any) -> None:
         self._dirty.add(node_id)
@@ -271,7 +272,7 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
         for nid in group.node_ids:
             if nid in self.nodes:
                 self._sync_visibility(nid)
-                self._place_edges_of(nid)
+                self._pending_wires.add(nid)  # placed once after the edit (an undone paste deletes them next)
 
     def _on_group_changed(self, group_id: str) -> None:
         self.structure_changed()
@@ -372,8 +373,8 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
             port = dst_item.in_ports.get(e.dst_port) if dst_item is not None else None
             if port is not None and port.many and dst_item is not None and dst_item.isVisible():
                 # wires into a merge port fan out along it, in slot order, so each stays distinguishable
-                n = len(self.graph.edges_into(e.dst, e.dst_port))
-                rank = [x.slot for x in self.graph.edges_into(e.dst, e.dst_port)].index(e.slot)
+                slots = [x.slot for x in self.graph.edges_into(e.dst, e.dst_port)]
+                n, rank = len(slots), slots.index(e.slot)
                 end = QPointF(end.x(), end.y() + (rank - (n - 1) / 2) * min(6.0, 14.0 / max(n - 1, 1)))
             item.set_ends(self.anchor(e.src, e.src_port, True), end)
 
@@ -424,6 +425,12 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
             gid = self._blocks_dirty.pop()
             if gid in self.blocks and gid in self.graph.groups:
                 self._update_block(gid)
+        pending_fans, self._refan_pending = self._refan_pending, set()
+        for dst, port in pending_fans:
+            if dst in self.graph.nodes:
+                for e in self.graph.edges_into(dst, port):
+                    if e in self.edges:
+                        self._place_edge(self.edges[e])
         if not self._pending_wires:
             return
         pending, self._pending_wires = self._pending_wires, set()
