@@ -25,7 +25,7 @@ from ..core.layout import apply_layout
 from ..nn.onnx_op import onnx_supported
 from .base import HANDLERS, Context, ImportResult, Unsupported, Value
 from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic
-from .onnx_scopes import group_by_scope, new_node_ids, node_scope
+from .onnx_scopes import group_by_scope, new_node_ids, node_scope, readable_labels
 
 _DTYPES = {1: "float32", 7: "int64", 6: "int64", 11: "float32", 10: "float32"}
 
@@ -218,7 +218,8 @@ def convert(
 
     `constants` freezes graph inputs to fixed values (e.g. weights that a model takes as inputs): they are
     folded like initializers and the input disappears from the imported graph. `blocks` groups the layers of
-    each module scope the exporter named into a collapsed block (dlstudio.importers.onnx_scopes)."""
+    each module scope the exporter named into a collapsed block and labels them after their modules
+    (dlstudio.importers.onnx_scopes)."""
     start = time.perf_counter()
     model = _load(source)
     loaded = time.perf_counter() - start
@@ -307,7 +308,8 @@ def _convert_model(
     poisoned: set[str] = set()
     node_problems: list[tuple[str, str, str]] = []  # (op type, node name, reason)
 
-    scopes: dict[str, tuple[str, ...]] = {}  # dlstudio node id -> the module path its ONNX node was named after
+    # dlstudio node id -> (the module path its ONNX node was named after, that node's name)
+    origins: dict[str, tuple[tuple[str, ...], str]] = {}
 
     def refuse(n: Any, name: str, reason: str) -> None:
         node_problems.append((n.op_type, name, reason))
@@ -361,7 +363,7 @@ def _convert_model(
             mark = _mark(ctx)
             try:
                 handler(ctx, n, name)
-                scopes.update((nid, scope) for nid in new_node_ids(ctx.graph, before))
+                origins.update((nid, (scope, name)) for nid in new_node_ids(ctx.graph, before))
                 continue
             except Unsupported as exc:
                 reason = str(exc)
@@ -373,7 +375,7 @@ def _convert_model(
             mark = _mark(ctx)
             try:
                 add_generic(ctx, n, name)
-                scopes.update((nid, scope) for nid in new_node_ids(ctx.graph, before))
+                origins.update((nid, (scope, name)) for nid in new_node_ids(ctx.graph, before))
                 continue
             except (Unsupported, DlstudioError) as exc:
                 _rollback(ctx, mark)
@@ -417,7 +419,9 @@ def _convert_model(
         what = "the model" if hasattr(source, "graph") else str(source)
         raise ModelImportError(_problem_message(what, problems, node_problems), _flat_problems(problems, node_problems))
     mapped = time.perf_counter()
-    made = group_by_scope(ctx.graph, scopes) if blocks else []
+    made = group_by_scope(ctx.graph, {nid: scope for nid, (scope, _) in origins.items()}) if blocks else []
+    if blocks:
+        readable_labels(ctx.graph, origins)
     apply_layout(ctx.graph)
     laid_out = time.perf_counter()
     report = Report(kind="onnx-import", path=Path(source) if isinstance(source, (str, os.PathLike)) else None)

@@ -107,3 +107,35 @@ def _convex(graph: ModelGraph, members: set[str]) -> bool:
 def new_node_ids(graph: ModelGraph, before: int) -> Iterable[str]:
     """Ids of the nodes added since the graph held `before` nodes (nodes keep insertion order)."""
     return islice(graph.nodes, before, None)
+
+
+def readable_labels(graph: ModelGraph, origins: dict[str, tuple[tuple[str, ...], str]]) -> None:
+    """Relabel imported layers after their modules (`origins`: node id -> (module path, ONNX node name)).
+
+    A layer of a leaf module takes the module's dotted path (`layer1.0.conv1`); an op written in a container's
+    own forward takes the container's path and the op (`layer1.0.add`); unscoped `/Flatten` becomes `flatten`.
+    What a handler added to the node's name (`_pad` for a padding layer in front) is kept. The ONNX names stay in
+    import errors, where users look them up in the file."""
+    containers = {s[:i] for s, _ in origins.values() for i in range(1, len(s))}
+    used = {n.label for nid, n in graph.nodes.items() if nid not in origins}
+    for nid, (scope, onnx_name) in origins.items():
+        if nid not in graph.nodes:
+            continue
+        node = graph.node(nid)
+        suffix = node.label[len(onnx_name) :] if node.label.startswith(onnx_name) else ""
+        op = onnx_name.rsplit("/", 1)[-1].lower()
+        if scope and scope not in containers:
+            base = scope[-1]
+        elif scope:
+            base = f"{scope[-1]}.{op}"
+        elif onnx_name.startswith("/"):
+            base = ".".join(p for p in onnx_name.split("/") if p).lower()
+        else:
+            continue
+        label = base + suffix
+        i = 1
+        while label in used:
+            label = f"{base}_{i}{suffix}"
+            i += 1
+        used.add(label)
+        node.label = label
