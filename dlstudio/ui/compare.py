@@ -40,7 +40,9 @@ ADDED, REMOVED, CHANGED = QColor("#3fb27f"), QColor("#e05252"), QColor("#e0a030"
 _Z = 40.0  # above nodes and wires, below drag feedback
 _GHOST_H = 44.0
 _PAD = 5.0
+_MAX_GHOSTS = 200  # beyond this (unrelated models) the list still names every removed node
 _FAR = 600.0  # a ghost further than this from its upstream neighbour is placed just below it instead
+_SEARCH = 64  # nodes looked at upstream of a removed one for a node both models have
 _ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -59,11 +61,37 @@ def _passive(item: QGraphicsItem, tip: str) -> QGraphicsItem:
     return item
 
 
-def _free_place(rect: QRectF, taken: list[QRectF]) -> QRectF:
+class _Cards:
+    """The shown cards bucketed on a coarse grid, so placing a ghost looks at its neighbourhood only."""
+
+    CELL = 400.0
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[int, int], list[QRectF]] = {}
+
+    def _keys(self, rect: QRectF) -> list[tuple[int, int]]:
+        c = self.CELL
+        xs = range(int(rect.left() // c), int(rect.right() // c) + 1)
+        ys = range(int(rect.top() // c), int(rect.bottom() // c) + 1)
+        return [(x, y) for x in xs for y in ys]
+
+    def add(self, rect: QRectF) -> None:
+        for key in self._keys(rect):
+            self.cells.setdefault(key, []).append(rect)
+
+    def hit(self, rect: QRectF) -> QRectF | None:
+        for key in self._keys(rect):
+            for r in self.cells.get(key, ()):
+                if r.intersects(rect):
+                    return r
+        return None
+
+
+def _free_place(rect: QRectF, cards: _Cards) -> QRectF:
     """`rect`, moved down step by step until it overlaps no card (at most a few steps)."""
     out = QRectF(rect)
     for _ in range(6):
-        hit = next((r for r in taken if r.intersects(out)), None)
+        hit = cards.hit(out)
         if hit is None:
             break
         out.moveTop(hit.bottom() + 14)
@@ -196,17 +224,22 @@ class CompareOverlay(QObject):
             outline.setBrush(QBrush(Qt.BrushStyle.NoBrush))
             self._add(_passive(outline, tip))
             self.outlines[ref.id] = outline
-        taken: list[QRectF] | None = None
+        cards: _Cards | None = None
+        ghosts = 0
         for ref in diff.removed:
-            place = self._ghost_place(scene, diff, ref)
+            place = self._ghost_place(scene, diff, ref) if ghosts < _MAX_GHOSTS else None
             if isinstance(place, str):
                 inside[place] = inside.get(place, 0) + 1
             elif place is not None:
-                if taken is None:  # the shown cards, once: a ghost must not hide a node that is there now
-                    taken = [scene.node_rect(n) for n in graph.nodes if scene.shown_end(n) == n]
-                place = _free_place(place, taken)
-                taken.append(place)
+                if cards is None:  # the shown cards, once: a ghost must not hide a node that is there now
+                    cards = _Cards()
+                    for n in graph.nodes:
+                        if scene.shown_end(n) == n:
+                            cards.add(scene.node_rect(n))
+                place = _free_place(place, cards)
+                cards.add(place)
                 self._add_ghost(ref, place)
+                ghosts += 1
         for gid, count in inside.items():
             if gid in scene.blocks:
                 self._add_badge(gid, scene.blocks[gid].sceneBoundingRect(), count)
@@ -235,7 +268,7 @@ class CompareOverlay(QObject):
         if diff.matched_by == "id" and grp in graph.groups and scene.entered is None and graph.groups[grp].collapsed:
             return str(grp)
         seen, frontier = set(), [ref.id]
-        while frontier:
+        while frontier and len(seen) < _SEARCH:
             nid = frontier.pop(0)
             for pred in old_graph.predecessors(nid):
                 if pred in seen:
