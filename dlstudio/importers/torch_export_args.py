@@ -79,7 +79,7 @@ class ArgumentWriter:
             kind = "param" if value.trainable and t.is_floating_point() else "buffer"
             t = t.float() if t.is_floating_point() else t.long() if t.dtype != torch.bool else t
             self.layout.append({kind: list(t.shape), "dtype": dtype_name(t.dtype)})
-            self.weights[f"c{i}"] = t.cpu().numpy()
+            self.weights[f"c{i}"] = t.cpu()
         return {"tensor": i}
 
     def encode(self, a: Any) -> Any:
@@ -122,6 +122,9 @@ class ArgumentWriter:
         raise Unsupported(f"an argument of type {type(v).__name__} ({v!r}) cannot be written")
 
 
+_AS_RESHAPE = {"aten.view.default": "aten.reshape.default", "aten._unsafe_view.default": "aten.reshape.default"}
+
+
 def op_name(target: Any) -> str:
     """torch.ops.aten.mul.Tensor -> 'aten.mul.Tensor'."""
     name = getattr(target, "name", None)
@@ -143,6 +146,9 @@ def add_aten_op(
 ) -> list[Value]:
     """Add `node` as an AtenOp and return its output Values. Raises Unsupported with the reason."""
     op = op_name(node.target)
+    # a view of a tensor made contiguous upstream (x.contiguous().view(...)) may not be contiguous once the
+    # contiguous call maps to nothing: reshape is a view where it can be and a copy where it must
+    op = _AS_RESHAPE.get(op, op)
     w = ArgumentWriter(env, symbols)
     args = [w.encode(a) for a in node.args]
     kwargs = {k: w.encode(v) for k, v in node.kwargs.items()}
@@ -177,4 +183,7 @@ def add_aten_op(
         "num_outputs": len(outs),
         "shapes": json.dumps({"in": encode_infos(infos), "out": encode_infos(list(outs))}),
     }
-    return ctx.add("AtenOp", w.wired, params, weights=w.weights, label=label)
+    outs = ctx.add("AtenOp", w.wired, params, label=label)
+    for k, t in w.weights.items():
+        ctx.weights[f"{outs[0].node_id}.{k}"] = t
+    return outs

@@ -28,6 +28,7 @@ def branches_taken(files: set[str], run: Callable[[], Any]) -> list[str]:
     """Run `run` (one eager forward) with line tracing limited to `files` and say, for every `if` statement
     executed there, which branch ran: `model.py:42 if input.is_cuda and self.ngpu > 1: took the else branch`."""
     if not files:
+        run()
         return []
     seen: set[tuple[str, int]] = set()
 

@@ -89,12 +89,14 @@ class Walker:
     ) -> Value:
         before = set(self.ctx.graph.nodes)
         try:
-            outs = self.ctx.add(
-                type_name, inputs, params, weights=_numpy(weights), label=label or self._label(type_name)
-            )
+            outs = self.ctx.add(type_name, inputs, params, label=label or self._label(type_name))
         except (Unsupported, DlstudioError):
             self._drop(set(self.ctx.graph.nodes) - before)  # a layer that does not fit leaves nothing behind
             raise
+        # torch tensors as they are, not copied (saving and compiling copy them): large models import fast
+        for k, t in (weights or {}).items():
+            t = torch.as_tensor(t).detach()
+            self.ctx.weights[f"{outs[0].node_id}.{k}"] = t.float() if t.is_floating_point() else t
         self.paths[outs[0].node_id] = self.current_path
         return outs[0]
 
@@ -321,9 +323,3 @@ def _short(node: fx.Node) -> str:
 def _where(node: fx.Node) -> str:
     path = module_path(node)
     return f"{_name(node)} ({node.name}{' in ' + path if path else ''})"
-
-
-def _numpy(weights: dict | None) -> dict | None:
-    if not weights:
-        return weights
-    return {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in weights.items()}
