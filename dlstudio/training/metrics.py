@@ -1,5 +1,7 @@
-"""Evaluation metrics through sklearn.metrics: accuracy, precision/recall/F1 (macro and per class), AUC-ROC
-(binary and one-vs-rest), confusion matrix, ROC curve; MSE, MAE, R2 for regression."""
+"""Evaluation metrics: accuracy, precision/recall/F1 (macro and per class), AUC-ROC (binary and one-vs-rest),
+confusion matrix, ROC curve; MSE, MAE, R2 for regression. Single-label classes are scored in NumPy (checked
+against sklearn.metrics by the tests); binary, multi-label and regression scores go through sklearn, imported
+only then (its import costs seconds, a large part of a small training run)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-import sklearn
-from sklearn import metrics as skm
-from sklearn.exceptions import UndefinedMetricWarning
 
 
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -30,6 +29,50 @@ def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return precision, recall, f1
 
 
+def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of one class against the rest: the Mann-Whitney statistic with average ranks
+    for ties, which equals sklearn's trapezoidal roc_auc_score."""
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]  # 1-based average ranks
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _multiclass_metrics(y: np.ndarray, scores: np.ndarray, full: bool, class_names: list[str] | None) -> dict:
+    n_classes = scores.shape[1]
+    pred = scores.argmax(axis=1)
+    out: dict[str, Any] = {"accuracy": float(np.mean(y == pred))}
+    present = np.unique(y)
+    if full and len(present) == n_classes and n_classes > 1:
+        p = scores / np.clip(scores.sum(axis=1, keepdims=True), 1e-12, None)
+        if n_classes == 2:  # two classes: the positive class's score, and its ROC curve (sklearn)
+            from sklearn import metrics as skm
+
+            out["auc_roc"] = roc_auc(y == 1, p[:, 1])
+            fpr, tpr, _ = skm.roc_curve(y, p[:, 1])
+            out["roc_curve"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+        else:  # one-vs-rest, macro average (sklearn's multi_class="ovr")
+            out["auc_roc"] = float(np.mean([roc_auc(y == c, p[:, c]) for c in range(n_classes)]))
+    cm = confusion_counts(y, pred, n_classes)
+    pc, rc, fc = per_class_scores(cm)
+    out.update(precision_macro=float(pc.mean()), recall_macro=float(rc.mean()), f1_macro=float(fc.mean()))
+    if full:
+        names = class_names or [str(i) for i in range(n_classes)]
+        support = cm.sum(axis=1)
+        out["per_class"] = {
+            names[i] if i < len(names) else str(i): {
+                "precision": float(pc[i]),
+                "recall": float(rc[i]),
+                "f1": float(fc[i]),
+                "support": int(support[i]),
+            }
+            for i in range(n_classes)
+        }
+        out["confusion_matrix"] = cm.tolist()
+    return out
+
+
 def classification_metrics(
     y_true: np.ndarray, scores: np.ndarray, *, binary: bool, full: bool = False, class_names: list[str] | None = None
 ) -> dict[str, Any]:
@@ -37,43 +80,32 @@ def classification_metrics(
     (N, L) for multi-label, scored per label and averaged)."""
     y_true = np.asarray(y_true)
     scores = np.asarray(scores, dtype=np.float64)
+    if not binary:
+        return _multiclass_metrics(y_true.reshape(-1).astype(int), scores, full, class_names)
+    import sklearn
+    from sklearn import metrics as skm
+    from sklearn.exceptions import UndefinedMetricWarning
+
     out: dict[str, Any] = {}
     # our arrays are already checked: skipping sklearn's input validation saves most of its per-call cost
     with warnings.catch_warnings(), sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        if binary:
-            s = scores.reshape(len(scores), -1)
-            y = y_true.reshape(len(y_true), -1).astype(int)
-            pred = (s >= 0.5).astype(int)
-            if s.shape[1] > 1:  # multi-label: per-label means
-                out["accuracy"] = float(np.mean(pred == y))
-                out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
-                return out
-            y, pred, s = y[:, 0], pred[:, 0], s[:, 0]
-            labels = [0, 1]
-            out["accuracy"] = float(np.mean(y == pred))
-            if len(np.unique(y)) == 2:
-                out["auc_roc"] = float(skm.roc_auc_score(y, s))
-        else:
-            labels = list(range(scores.shape[1]))
-            y = y_true.reshape(-1).astype(int)
-            pred = scores.argmax(axis=1)
-            out["accuracy"] = float(np.mean(y == pred))
-            present = np.unique(y)
-            if len(present) == scores.shape[1] and len(present) > 1 and full:
-                p = scores / np.clip(scores.sum(axis=1, keepdims=True), 1e-12, None)
-                if p.shape[1] == 2:  # two classes: sklearn wants the positive class's score
-                    out["auc_roc"] = float(skm.roc_auc_score(y, p[:, 1]))
-                    fpr, tpr, _ = skm.roc_curve(y, p[:, 1])
-                    out["roc_curve"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
-                else:
-                    out["auc_roc"] = float(skm.roc_auc_score(y, p, multi_class="ovr", labels=labels))
-        if full or binary:
-            # one sklearn call gives every class; the macro average is their plain mean (as average="macro")
-            pc, rc, fc, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-        else:  # per-epoch validation: the same numbers from one bincount, without sklearn's per-call overhead
-            pc, rc, fc = per_class_scores(confusion_counts(y, pred, len(labels)))
+        s = scores.reshape(len(scores), -1)
+        y = y_true.reshape(len(y_true), -1).astype(int)
+        pred = (s >= 0.5).astype(int)
+        if s.shape[1] > 1:  # multi-label: per-label means
+            out["accuracy"] = float(np.mean(pred == y))
+            out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
+            return out
+        y, pred, s = y[:, 0], pred[:, 0], s[:, 0]
+        labels = [0, 1]
+        out["accuracy"] = float(np.mean(y == pred))
+        both = len(np.unique(y)) == 2
+        if both:
+            out["auc_roc"] = float(skm.roc_auc_score(y, s))
+        # one sklearn call gives every class; the macro average is their plain mean (as average="macro")
+        pc, rc, fc, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
         out.update(precision_macro=float(pc.mean()), recall_macro=float(rc.mean()), f1_macro=float(fc.mean()))
         if full:
             names = class_names or [str(i) for i in labels]
@@ -87,13 +119,15 @@ def classification_metrics(
                 for i in range(len(labels))
             }
             out["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=labels).tolist()
-            if binary and len(np.unique(y)) == 2:
-                fpr, tpr, thr = skm.roc_curve(y, s)
+            if both:
+                fpr, tpr, _ = skm.roc_curve(y, s)
                 out["roc_curve"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
     return out
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     y = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     p = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
     return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,17 +66,34 @@ def upscale(images: np.ndarray, size: int) -> np.ndarray:
     return np.einsum("oh,nhw,pw->nop", mh, images.astype(np.float64), mw).astype(np.float32)
 
 
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (pixels 0..16, labels), read from the file it ships without importing sklearn
+    (its import costs seconds; a small training run is over in not many more)."""
+    import gzip
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as fh:
+                table = np.loadtxt(fh, delimiter=",")
+            return table[:, :-1], table[:, -1].astype(int)
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data, d.target
+
+
 def _digits(shape: tuple[int, ...]) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        x = (d.data / 16.0).astype(np.float32)
+        data, target = _load_digits()
+        x = (data / 16.0).astype(np.float32)
         if shape == (1, 28, 28):
             x = upscale(x.reshape(-1, 8, 8), 28)[:, None]
         else:
             x = x.reshape((-1, *shape))
-        return np.ascontiguousarray(x, dtype=np.float32), d.target.astype(np.int64)
+        return np.ascontiguousarray(x, dtype=np.float32), target.astype(np.int64)
 
     return load
 
@@ -85,11 +103,9 @@ def _digits_rgb(size: int) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.nd
     inputs (ResNet-18, MobileNetV2 and DCGAN templates keep their reference channel counts)."""
 
     def load(opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        x = upscale((d.data / 16.0).astype(np.float32).reshape(-1, 8, 8), size)[:, None].repeat(3, axis=1)
-        return np.ascontiguousarray(x, dtype=np.float32), d.target.astype(np.int64)
+        data, target = _load_digits()
+        x = upscale((data / 16.0).astype(np.float32).reshape(-1, 8, 8), size)[:, None].repeat(3, axis=1)
+        return np.ascontiguousarray(x, dtype=np.float32), target.astype(np.int64)
 
     return load
 

@@ -24,9 +24,21 @@ class Splits:
     scaler: dict[str, Any] = field(default_factory=dict)  # kind + fitted statistics (saved in the run settings)
 
 
-def split_indices(n: int, y: np.ndarray | None, cfg: DataConfig, ordered: bool) -> tuple[np.ndarray, ...]:
-    from sklearn.model_selection import train_test_split  # lazy: the lints import this package
+def _train_test_split(
+    idx: np.ndarray, test_size: int, seed: int, stratify: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's train_test_split; the unstratified case in NumPy with the same result (ShuffleSplit: one
+    permutation from RandomState(seed), test rows first), which spares a small run sklearn's import."""
+    if stratify is not None:
+        from sklearn.model_selection import train_test_split  # lazy: the lints import this package
 
+        rest, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify)
+        return rest, test
+    perm = np.random.RandomState(seed).permutation(len(idx))
+    return idx[perm[test_size:]], idx[perm[:test_size]]
+
+
+def split_indices(n: int, y: np.ndarray | None, cfg: DataConfig, ordered: bool) -> tuple[np.ndarray, ...]:
     idx = np.arange(n)
     method = "time" if ordered and cfg.split == "random" else cfg.split
     n_test = int(round(cfg.test_fraction * n))
@@ -39,15 +51,11 @@ def split_indices(n: int, y: np.ndarray | None, cfg: DataConfig, ordered: bool) 
     if method == "time":
         return idx[: n - n_val - n_test], idx[n - n_val - n_test : n - n_test], idx[n - n_test :]
     strat = y if method == "stratified" and y is not None and y.ndim == 1 else None
-    rest, test = (
-        (idx, idx[:0])
-        if n_test == 0
-        else train_test_split(idx, test_size=n_test, random_state=cfg.split_seed, stratify=strat)
-    )
+    rest, test = (idx, idx[:0]) if n_test == 0 else _train_test_split(idx, n_test, cfg.split_seed, strat)
     if n_val == 0:
         return np.sort(rest), idx[:0], np.sort(test)
     s2 = strat[rest] if strat is not None else None
-    train, val = train_test_split(rest, test_size=n_val, random_state=cfg.split_seed + 1, stratify=s2)
+    train, val = _train_test_split(rest, n_val, cfg.split_seed + 1, s2)
     return train, val, test
 
 
