@@ -74,10 +74,12 @@ def _load_script(path: Path) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     path_before, modules_before = list(sys.path), set(sys.modules)
+    sys.modules[spec.name] = module  # as an import does: its dataclasses look their module up there
     try:
         spec.loader.exec_module(module)
     finally:  # the script puts its folder on sys.path and imports `model`: leave no trace for other tests
         sys.path[:] = path_before
+        del sys.modules[spec.name]
         for name in set(sys.modules) - modules_before:
             if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == path.parent:
                 del sys.modules[name]
@@ -148,7 +150,7 @@ def test_script_augmentation_matches_dlstudio_transforms(tmp_path: Path) -> None
     gen = _load_script(_export(_image_project(tmp_path), tmp_path / "export"))
     x = torch.rand(6, 3, 8, 8)
     torch.manual_seed(5)
-    ours = gen.augment(x)
+    ours = gen.augment_batch(x, gen.AUGMENT)
     torch.manual_seed(5)
     want = augment_batch(x, Augment(**AUGMENT))
     assert not torch.equal(ours, x)
@@ -254,3 +256,56 @@ def test_script_picks_the_fused_optimizer_like_the_trainer(tmp_path: Path) -> No
     assert not gen.make_optimizer(layer.parameters()).defaults["fused"]
     gen.SETTINGS.update(optimizer="RMSprop", optimizer_params={})  # no fused kernel: the plain one, no error
     assert not gen.make_optimizer(layer.parameters()).defaults.get("fused")
+
+
+def test_the_script_inlines_the_trainers_own_functions(tmp_path: Path) -> None:
+    """No second copy: every training function in the script is dlstudio's source, character for character."""
+    import inspect
+
+    from dlstudio.training.data.imagefolder import decode_image
+    from dlstudio.training.data.transforms import augment_batch
+    from dlstudio.training.losses import LossFn
+    from dlstudio.training.optim import EpochScheduler, build_optimizer
+    from dlstudio.training.task_supervised import basic_scores, improved, weight_penalty
+
+    script = _export(_image_project(tmp_path), tmp_path / "export")
+    text = script.read_text(encoding="utf-8")
+    for obj in (augment_batch, LossFn, EpochScheduler, build_optimizer, basic_scores, improved, weight_penalty):
+        assert inspect.getsource(obj) in text, obj.__name__
+    assert inspect.getsource(decode_image) in text
+    for copy in ("def lr_factor(epoch)", "def make_loss(", "def compute_loss(", "def scores(", "def augment(x)"):
+        assert copy not in text  # the hand-written copies are gone
+    ast.parse(text)
+
+
+@pytest.mark.slow
+def test_script_losses_and_metrics_equal_the_trainers_for_the_same_batches(tmp_path: Path) -> None:
+    """The same model, data and batch order (no shuffle), basic epoch metrics: the script's per-epoch loss,
+    validation loss and accuracy equal dlstudio's trainer to print precision, with a schedule, L2 and
+    class weights on."""
+    from dlstudio.training.loop import Trainer
+
+    g = dls.Graph()
+    h = g.add("ReLU", g.add("Linear", g.input("features", (4,)), out_features=8))
+    g.output("logits", g.add("Linear", h, out_features=3))
+    data = {"dataset": "iris", "shuffle": False, "imbalance": "class_weights"}
+    training = {
+        "epochs": 3,
+        "lr": 0.05,
+        "batch_size": 16,
+        "optimizer": "SGD",
+        "optimizer_params": {"momentum": 0.9},
+        "l2": 0.001,
+        "schedule": {"name": "StepLR", "step_size": 1, "gamma": 0.5, "warmup_epochs": 1},
+        "epoch_metrics": "basic",
+    }
+    project = dls.Project(graph=g, data=data, training=training, meta={"name": "iris"})
+    script = _export(project, tmp_path / "export")
+    res = _run([str(script)], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rows = _epoch_lines(res.stdout)
+    ours = [e.metrics for e in Trainer(g, data, training).run() if type(e).__name__ == "EpochEnd"]
+    assert len(rows) == len(ours) == 3
+    for theirs, mine in zip(rows, ours):
+        for key in ("loss", "val_loss", "val_accuracy", "lr"):
+            assert theirs[key] == pytest.approx(mine[key], abs=6e-4), key

@@ -2,35 +2,35 @@
 `torchrun --nproc_per_node=N train.py` (DDP: gloo on CPU, nccl on GPU). The script imports only torch, numpy,
 safetensors (and Pillow for image folders) plus the generated model module beside it; no dlstudio.
 
-Reproduced:
+The training logic in the script is dlstudio's own: the functions and classes the trainer uses are inlined by
+source (inspect.getsource, as the Python exporter inlines dlstudio.nn), never copied by hand:
+- the loss (LossFn with the loss table's entry, class weights), the optimizer (build_optimizer: the fused kernel
+  where torch has one), the learning-rate schedule with warmup and ReduceLROnPlateau (EpochScheduler), L1/L2
+  penalties (weight_penalty), augmentation of training batches (augment_batch), the per-epoch validation scores
+  (basic_scores: accuracy, or MSE/MAE; what the trainer reports with training.epoch_metrics "basic"), the
+  early-stopping test (improved, lower_is_better), and for image folders the decoding (decode_image).
 - data: built-in datasets, CSV and npz go through dlstudio's own pipeline once at export time (loading, the
   train/validation/test split, missing values, scaling fitted on the training rows, downsampling) and the
   resulting plain arrays are written beside the script as <name>_data.npz (no pickle). Image folders are read by
-  the script itself: <name>_data.json lists the files of each split exactly as dlstudio split them (class
-  subfolders sorted, labels, downsampling applied) with the folder relative to the script, and the script decodes
-  them as dlstudio does (Pillow, grey or RGB from the Input's channels, bilinear resize to the Input's
-  (height, width), values / 255) through a DataLoader with data.num_workers workers.
-- training: loss (with class weights), optimizer, learning-rate schedule with warmup, gradient clipping, L1/L2
-  penalties, seed, data.shuffle, augmentation of training batches (flip, rotation, shift, noise: the same
-  formulas as dlstudio.training.data.transforms), early stopping (monitor loss or val_loss, val_accuracy,
-  val_mse, val_mae; patience, min_delta, restore_best), per-epoch loss and validation loss with accuracy
-  (classification, binary) or MSE/MAE (regression), the test split's scores at the end, and the trained weights
-  as safetensors keyed like the compiled model. ReduceLROnPlateau steps on the early-stopping monitor like
-  dlstudio's trainer, but in mode "max" when that is an accuracy (the trainer always uses "min").
+  the script itself: <name>_data.json lists the files of each split exactly as dlstudio split them, with the
+  folder relative to the script, decoded through a DataLoader with data.num_workers workers.
 - DDP: a DistributedSampler shards the training split; training.batch_size is the global batch as in dlstudio
   (each of N processes takes batch_size // N); every process evaluates the validation split and rank 0's
-  numbers are broadcast, so early stopping and ReduceLROnPlateau decide alike on all processes.
+  numbers are broadcast, so early stopping and the schedule decide alike on all processes.
 
-Not reproduced: the exact batch order and random draws of dlstudio's trainer (same seed, different sampler), the
-sklearn "full" metrics (F1, AUC, confusion matrix), checkpoints/resume, mixed precision and run folders. Refused
-with an ExportError: autoencoder/GAN training, models with several Input nodes, the losses KLDivLoss and
-MultiMarginLoss, and an early-stopping monitor other than the metrics above.
+Not reproduced: the exact batch order of dlstudio's trainer (same seed, a DataLoader's sampler), the sklearn
+"full" metrics (F1, AUC, confusion matrix), checkpoints/resume, mixed precision and run folders. Refused with an
+ExportError: autoencoder/GAN training, models with several Input nodes, and an early-stopping monitor other than
+the metrics above.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import os
+import textwrap
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -41,6 +41,44 @@ from ..compiler.report import Report
 from ..core.errors import ExportError
 from ..core.files import atomic_open, atomic_write_text
 
+
+def inline_source(obj: Any, drop: tuple[str, ...] = ()) -> str:
+    """The source of a function or class as it is in dlstudio, with the methods named in `drop` left out (a
+    config class's validate(), which the script never calls), headed by where it comes from."""
+    src = textwrap.dedent(inspect.getsource(obj))
+    if drop:
+        tree = ast.parse(src)
+        lines = src.splitlines(keepends=True)
+        cls = tree.body[0]
+        assert isinstance(cls, ast.ClassDef)
+        for node in reversed(cls.body):
+            if isinstance(node, ast.FunctionDef) and node.name in drop:
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
+                del lines[start : node.end_lineno]
+        src = "".join(lines)
+    return f"# --- from {obj.__module__} ---\n{src.rstrip()}\n"
+
+
+def _inlined(images: bool) -> str:
+    """Everything of dlstudio the script runs, in dependency order."""
+    from ..core.errors import DataError, DlstudioError, TrainingConfigError
+    from ..training.config import Augment, EarlyStopping, Schedule
+    from ..training.data.imagefolder import decode_image
+    from ..training.data.transforms import augment_batch
+    from ..training.loss_table import LossInfo
+    from ..training.losses import LossFn, scores_of
+    from ..training.optim import EpochScheduler, _has_fused_kernel, build_optimizer, lower_is_better, lr_factor
+    from ..training.task_supervised import basic_scores, improved, weight_penalty
+
+    parts: list[Any] = [DlstudioError, TrainingConfigError]
+    if images:
+        parts += [DataError, decode_image]
+    parts += [LossInfo, LossFn, scores_of, build_optimizer, _has_fused_kernel, lr_factor, lower_is_better]
+    parts += [EpochScheduler, augment_batch, weight_penalty, basic_scores, improved]
+    configs = [inline_source(c, drop=("validate",)) for c in (Augment, Schedule, EarlyStopping)]
+    return "\n\n".join([*configs, *(inline_source(p) for p in parts)])
+
+
 # The script body: string.Template ($name) so the Python braces inside stay as written.
 _SCRIPT = Template('''"""Training script generated by dlstudio for $title.
 
@@ -50,17 +88,24 @@ _SCRIPT = Template('''"""Training script generated by dlstudio for $title.
 
 Needs torch, numpy, safetensors$needs_pil and $model_file beside this file.
 $data_doc
-Everything the project set (loss, optimizer, schedule, early stopping, augmentation) is in SETTINGS below.
+Everything the project set (loss, optimizer, schedule, early stopping, augmentation) is in SETTINGS below; the
+training functions further down are dlstudio's own, inlined.
 """
+from __future__ import annotations
+
 import argparse
 import copy
-${json_import}import inspect
-import math
+import inspect
+${json_import}import math
 import os
 import sys
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, ${dataset_class}
 from torch.utils.data.distributed import DistributedSampler
@@ -73,105 +118,38 @@ DATA_FILE = "$data_file"
 SETTINGS = $settings
 
 
-$data_code
+$inlined
 
-def lr_factor(epoch):
-    """Learning-rate factor for the epoch about to run (linear warmup, then the schedule)."""
-    s = SETTINGS["schedule"]
-    warm = s.get("warmup_epochs", 0)
-    if warm and epoch < warm:
-        return (epoch + 1) / (warm + 1)
-    k = epoch - warm
-    name = s.get("name", "constant")
-    if name == "StepLR":
-        return s.get("gamma", 0.5) ** (k // s.get("step_size", 10))
-    if name == "ExponentialLR":
-        return s.get("gamma", 0.5) ** k
-    if name == "InverseTimeLR":
-        return 1.0 / (1.0 + s.get("decay_rate", 0.1) * k)
-    if name == "CosineAnnealingLR":
-        t_max = s.get("T_max") or max(1, SETTINGS["epochs"] - warm)
-        lo = s.get("eta_min", 0.0) / SETTINGS["lr"]
-        return lo + (1 - lo) * (1 + math.cos(math.pi * min(k, t_max) / t_max)) / 2
-    return 1.0
+
+LOSSES = {$loss_entry}  # the loss table's entry for this project's loss
+AUGMENT = Augment(**SETTINGS["augment"])
+
+
+def training_settings():
+    """The parts of dlstudio's TrainingConfig the inlined functions read, from SETTINGS."""
+    return SimpleNamespace(
+        optimizer=SETTINGS["optimizer"],
+        lr=SETTINGS["lr"],
+        optimizer_params=dict(SETTINGS["optimizer_params"]),
+        weight_decay=SETTINGS["weight_decay"],
+        epochs=SETTINGS["epochs"],
+        schedule=Schedule(**SETTINGS["schedule"]),
+        early_stopping=EarlyStopping(**SETTINGS["early_stopping"]),
+    )
 
 
 def make_optimizer(params):
-    """The project's optimizer; torch's fused kernel where it has one (the same update in one pass, as dlstudio
-    trains), unless optimizer_params says "fused": false."""
-    cls = getattr(torch.optim, SETTINGS["optimizer"])
-    params, kwargs = list(params), dict(SETTINGS["optimizer_params"])
-    settings = dict(lr=SETTINGS["lr"], weight_decay=SETTINGS["weight_decay"])
-    if "fused" not in kwargs and "fused" in inspect.signature(cls).parameters:
-        try:
-            return cls(params, fused=True, **settings, **kwargs)
-        except (RuntimeError, ValueError, TypeError):
-            pass   # no fused kernel for this device or setting: the plain implementation
-    return cls(params, **settings, **kwargs)
+    return build_optimizer(params, training_settings())
 
 
-def make_loss(class_weights):
-    name, params = SETTINGS["loss"], dict(SETTINGS["loss_params"])
-    if name in ("CrossEntropyLoss", "CategoricalCrossEntropyLoss"):
-        return nn.CrossEntropyLoss(weight=class_weights, **params)
-    if name == "NLLLoss":
-        return nn.NLLLoss(weight=class_weights, **params)
-    if name == "BCEWithLogitsLoss":
-        return nn.BCEWithLogitsLoss(**params)
-    if name == "HingeLoss":
-        margin = float(params.get("margin", 1.0))
-        return lambda out, y: torch.clamp(margin - (2 * y - 1) * out, min=0).mean()
-    return getattr(nn, name)(**params)
-
-
-def compute_loss(loss_fn, out, y):
-    if SETTINGS["kind"] == "classification":
-        return loss_fn(out.reshape(out.shape[0], -1), y.long().reshape(-1))
-    return loss_fn(out, y.to(out.dtype).reshape(out.shape))
-
-
-def scores(out, y):
-    """Accuracy (classification, binary) or MSE and MAE (regression) over a whole split."""
-    o = out.reshape(out.shape[0], -1)
-    if SETTINGS["kind"] == "classification":
-        return {"accuracy": (o.argmax(1) == y.reshape(-1).long()).float().mean().item()}
-    if SETTINGS["kind"] == "binary":
-        # probabilities are cut at 0.5, logits and hinge margins at 0
-        pred = (o >= (0.5 if SETTINGS["head"] == "probs" else 0.0)).long()
-        return {"accuracy": (pred == y.reshape(y.shape[0], -1).long()).float().mean().item()}
-    t = y.reshape(y.shape[0], -1).to(o.dtype)
-    return {"mse": ((o - t) ** 2).mean().item(), "mae": (o - t).abs().mean().item()}
-
+$data_code
 
 def pick_output(out):
     return out[SETTINGS["output_index"]] if isinstance(out, tuple) else out
 
 
-def augment(x):
-    """Random horizontal flip, rotation and shift (one affine resample), then Gaussian noise: training batches
-    only, the same parameters as the project's data.augment."""
-    a = SETTINGS["augment"]
-    if x.dim() != 4 or not x.is_floating_point():
-        return x
-    n, _, h, w = x.shape
-    if a["flip"]:
-        mask = torch.rand(n, device=x.device) < 0.5
-        x = torch.where(mask[:, None, None, None], x.flip(-1), x)
-    if a["rotation"] > 0 or a["shift"] > 0:
-        angle = (torch.rand(n, device=x.device) * 2 - 1) * math.radians(a["rotation"])
-        tx = (torch.rand(n, device=x.device) * 2 - 1) * (2 * a["shift"] / max(w, 1))
-        ty = (torch.rand(n, device=x.device) * 2 - 1) * (2 * a["shift"] / max(h, 1))
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-        grid = nn.functional.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-        x = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    if a["noise"] > 0:
-        x = x + torch.randn_like(x) * a["noise"]
-    return x
-
-
 def evaluate(model, dataset, loss_fn, device):
-    """Loss and scores of the model on one split, in eval mode."""
+    """Loss and scores of the model on one split, in eval mode (as dlstudio's trainer evaluates a split)."""
     loader = DataLoader(dataset, batch_size=max(SETTINGS["batch_size"], 1024), num_workers=SETTINGS["num_workers"])
     model.eval()
     outs, ys, total = [], [], 0.0
@@ -179,16 +157,12 @@ def evaluate(model, dataset, loss_fn, device):
         for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
             out = pick_output(model(xb)).float()
-            total += compute_loss(loss_fn, out, yb).item() * len(xb)
+            total += float(loss_fn(out, yb)) * len(xb)
             outs.append(out)
             ys.append(yb)
     model.train()
     out, y = torch.cat(outs), torch.cat(ys)
-    return {"loss": total / max(len(y), 1), **scores(out, y)}
-
-
-def minimize(metric):
-    return "loss" in metric or metric.split("_")[-1] in ("mse", "mae")
+    return {"loss": total / max(len(y), 1), **basic_scores(SETTINGS["kind"], SETTINGS["loss"], out, y)}
 
 
 def main():
@@ -198,6 +172,7 @@ def main():
     parser.add_argument("--data-root", default=None,
                         help="$data_root_help")
     args = parser.parse_args()
+    SETTINGS["epochs"] = args.epochs   # the schedule's length follows, as with dlstudio train --epochs
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1 or "LOCAL_RANK" in os.environ
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
@@ -223,33 +198,32 @@ def main():
     net = model
     if distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = make_optimizer(net.parameters())
-    schedule = SETTINGS["schedule"]
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    loss_fn = make_loss(class_weights.to(device) if class_weights is not None else None)
-    early = SETTINGS["early_stopping"]
+    cfg = training_settings()
+    optimizer = build_optimizer([p for p in net.parameters() if p.requires_grad], cfg)
+    scheduler = EpochScheduler(optimizer, cfg)
+    weights = class_weights.to(device) if class_weights is not None and SETTINGS["kind"] == "classification" else None
+    loss_fn = LossFn(SETTINGS["loss"], SETTINGS["loss_params"], SETTINGS["n_classes"], weights).to(device)
+    early = cfg.early_stopping
     # the early-stopping monitor (without a validation split: its training counterpart) also drives
     # ReduceLROnPlateau
-    monitor = early["monitor"] if val is not None else early["monitor"].removeprefix("val_")
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min" if minimize(monitor) else "max", factor=schedule.get("factor", 0.1),
-        patience=schedule.get("patience", 5)) if schedule.get("name") == "ReduceLROnPlateau" else None
+    monitor = early.monitor if val is not None else early.monitor.removeprefix("val_")
     best_value, best_state, bad_epochs = None, None, 0
-    augment_on = any(SETTINGS["augment"].values())
+    augment_on = AUGMENT.active()
+    penalties = bool(SETTINGS["l1"] or SETTINGS["l2"])
     for epoch in range(args.epochs):
         if sampler is not None:
             sampler.set_epoch(epoch)
         net.train()
         total = torch.zeros(2, dtype=torch.float64, device=device)   # summed loss, samples seen
+        lr = optimizer.param_groups[0]["lr"]
         for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
             if augment_on:
-                xb = augment(xb)
-            loss = compute_loss(loss_fn, pick_output(net(xb)), yb)
-            if SETTINGS["l1"] or SETTINGS["l2"]:
-                weights = [p for p in model.parameters() if p.dim() > 1]   # not biases or norms
-                loss = loss + SETTINGS["l1"] * sum(p.abs().sum() for p in weights) \\
-                    + SETTINGS["l2"] * sum((p ** 2).sum() for p in weights)
+                xb = augment_batch(xb, AUGMENT)
+            out = pick_output(net(xb))
+            loss = loss_fn(out if out.dtype == torch.float32 else out.float(), yb)
+            if penalties:
+                loss = loss + weight_penalty(model, SETTINGS["l1"], SETTINGS["l2"], device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if SETTINGS["grad_clip"]:
@@ -267,26 +241,21 @@ def main():
             metrics = dict(zip(metrics, values.tolist()))
         if rank == 0:
             print(f"epoch {epoch + 1}/{args.epochs} " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-                  + f" lr {optimizer.param_groups[0]['lr']:.3g}", flush=True)
+                  + f" lr {lr:.3g}", flush=True)
         value, stop = metrics.get(monitor), False
         if value is not None and math.isfinite(value):
-            better = best_value is None or (value < best_value - early["min_delta"] if minimize(monitor)
-                                            else value > best_value + early["min_delta"])
-            if better:
+            if improved(monitor, value, best_value, early.min_delta):
                 best_value, bad_epochs = value, 0
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 bad_epochs += 1
-                stop = bool(early["patience"]) and bad_epochs >= early["patience"]
-        if plateau is not None and scheduler.last_epoch >= schedule.get("warmup_epochs", 0) and value is not None:
-            plateau.step(value)
-        else:
-            scheduler.step()
+                stop = bool(early.patience) and bad_epochs >= early.patience
+        scheduler.step(value)
         if stop:
             if rank == 0:
                 print(f"early stopping: {monitor} did not improve for {bad_epochs} epochs", flush=True)
             break
-    if early["restore_best"] and early["patience"] and best_state is not None:
+    if early.restore_best and early.patience and best_state is not None:
         model.load_state_dict(best_state)
         if rank == 0:
             print(f"restored the weights of the best epoch ({monitor} {best_value:.4f})", flush=True)
@@ -306,28 +275,31 @@ if __name__ == "__main__":
 ''')
 
 # load_datasets() for data dlstudio prepared at export time (npz beside the script)
-_ARRAYS = '''def load_datasets(data_root=None):
-    """Train, validation and test splits (None where the project has none) and the class weights, from the
-    arrays dlstudio prepared at export time (split, missing values and scaling already applied)."""
+_ARRAYS = """def load_datasets(data_root=None):
+    \"\"\"Train, validation and test splits (None where the project has none) and the class weights, from the
+    arrays dlstudio prepared at export time (split, missing values and scaling already applied).\"\"\"
     data = np.load(os.path.join(data_root or HERE, DATA_FILE), allow_pickle=False)
     x_dtype = torch.long if SETTINGS["input_dtype"] == "int64" else torch.float32
+    y_dtype = torch.long if SETTINGS["kind"] == "classification" else None
 
     def split(name):
         if f"x_{name}" not in data.files:
             return None
-        return TensorDataset(torch.as_tensor(data[f"x_{name}"], dtype=x_dtype), torch.as_tensor(data[f"y_{name}"]))
+        y = torch.as_tensor(data[f"y_{name}"])
+        y = y.to(y_dtype) if y_dtype is not None or y.dtype == torch.int64 else y.float()
+        return TensorDataset(torch.as_tensor(data[f"x_{name}"], dtype=x_dtype), y)
 
     weights = torch.as_tensor(data["class_weights"]) if "class_weights" in data.files else None
     return split("train"), split("val"), split("test"), weights
-'''
+"""
 
-# load_datasets() for image folders: the script decodes the files itself
+# load_datasets() for image folders: the script decodes the files itself (with dlstudio's decode_image)
 _IMAGES = Template('''IMAGE_SIZE = $image_size  # (height, width) every image is resized to
 CHANNELS = $channels  # 1: grey, 3: RGB
 
 
 class ImageFiles(Dataset):
-    """The images of one split, decoded as dlstudio does: Pillow, grey or RGB, bilinear resize, values / 255."""
+    """The images of one split, decoded by dlstudio's decode_image (inlined above)."""
 
     def __init__(self, root, files, labels):
         self.paths = [os.path.join(root, *f.split("/")) for f in files]
@@ -337,13 +309,7 @@ class ImageFiles(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
-        from PIL import Image
-        with Image.open(self.paths[i]) as im:
-            im = im.convert("L" if CHANNELS == 1 else "RGB")
-            im = im.resize((IMAGE_SIZE[1], IMAGE_SIZE[0]), Image.BILINEAR)
-            a = np.asarray(im, dtype=np.float32) / 255.0
-        a = a[None] if CHANNELS == 1 else a.transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(a)), self.labels[i]
+        return torch.from_numpy(decode_image(self.paths[i], IMAGE_SIZE, CHANNELS)), self.labels[i]
 
 
 def load_datasets(data_root=None):
@@ -435,8 +401,6 @@ def export_train_script(
     data = load_data(dcfg, project.graph, base)
     binding = bind(project.graph, data, dcfg, tcfg)
     info = LOSSES[binding.loss]
-    if info.name in ("KLDivLoss", "MultiMarginLoss"):
-        raise ExportError(f"The loss {info.name} is not written as a script yet; pick CrossEntropyLoss or another")
     es = tcfg.early_stopping
     allowed = _MONITORS.get(info.kind, ("loss", "val_loss"))
     if (es.patience or tcfg.schedule.name == "ReduceLROnPlateau") and es.monitor not in allowed:
@@ -463,6 +427,7 @@ def export_train_script(
         "epochs": tcfg.epochs,
         "seed": tcfg.seed,
         "output_index": binding.output_index,
+        "n_classes": binding.n_classes,
         "input_dtype": binding.input_dtype,
         "shuffle": dcfg.shuffle,
         "num_workers": dcfg.num_workers if images else 0,
@@ -494,6 +459,8 @@ def export_train_script(
         )
         root_help = "the folder holding the data file (default: beside this script)"
     text = _SCRIPT.substitute(
+        inlined=_inlined(images),
+        loss_entry=f"{info.name!r}: {info!r}",
         title=repr(project.name),
         script=target.name,
         model_file=model_path.name,

@@ -65,6 +65,35 @@ def _reconstruction_targets(d: ArrayData) -> ArrayData:
     return ArrayData(d.x, y, "reconstruction", d.name, None, d.ordered, d.recommended_scaling, d.source)
 
 
+def weight_penalty(model: nn.Module, l1: float, l2: float, device: torch.device) -> torch.Tensor:
+    """training.l1 / training.l2: penalties on the trainable weights (tensors of 2+ dims: not biases or norms)."""
+    weights = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    total = torch.zeros((), device=device)
+    if l1:
+        total = total + l1 * sum(p.abs().sum() for p in weights)
+    if l2:
+        total = total + l2 * sum(p.pow(2).sum() for p in weights)
+    return total
+
+
+def basic_scores(kind: str, loss_name: str, out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Accuracy (classification, binary) or MSE and MAE (regression) over a whole split, from torch ops."""
+    if kind == "regression":
+        o, t = out.reshape(len(out), -1), y.reshape(len(y), -1).to(out.dtype)
+        return {"mse": float(torch.nn.functional.mse_loss(o, t)), "mae": float(torch.nn.functional.l1_loss(o, t))}
+    if kind == "classification":
+        return {"accuracy": float((out.reshape(len(out), -1).argmax(1) == y.reshape(-1)).float().mean())}
+    s = scores_of(loss_name, out).reshape(len(out), -1)
+    return {"accuracy": float(((s >= 0.5).long() == y.reshape(len(y), -1).long()).float().mean())}
+
+
+def improved(metric: str, value: float, best: float | None, min_delta: float) -> bool:
+    """Whether `value` of `metric` beats the best so far by more than min_delta (early stopping, best epoch)."""
+    if best is None:
+        return True
+    return value < best - min_delta if lower_is_better(metric) else value > best + min_delta
+
+
 class SupervisedTask(Task):
     """Everything that can be checked before training (data, binding, model, optimizer) is set up here and
     raises typed errors."""
@@ -215,13 +244,7 @@ class SupervisedTask(Task):
         return out[self.binding.output_index] if self.binding.n_outputs > 1 else out
 
     def _penalty(self) -> torch.Tensor:
-        weights = [p for p in self.model.parameters() if p.requires_grad and p.dim() > 1]  # not biases/norms
-        total = torch.zeros((), device=self.device)
-        if self.cfg.l1:
-            total = total + self.cfg.l1 * sum(p.abs().sum() for p in weights)
-        if self.cfg.l2:
-            total = total + self.cfg.l2 * sum(p.pow(2).sum() for p in weights)
-        return total
+        return weight_penalty(self.model, self.cfg.l1, self.cfg.l2, self.device)
 
     def start(self) -> None:
         ddp.init(self.dist, self.device)
@@ -315,17 +338,7 @@ class SupervisedTask(Task):
         y = torch.cat(ys) if len(ys) > 1 else ys[0]
         result: dict[str, Any] = {"loss": total / max(n, 1)}
         if basic:
-            if self.kind == "regression":
-                o, t = out.reshape(len(out), -1), y.reshape(len(y), -1).to(out.dtype)
-                result.update(
-                    mse=float(torch.nn.functional.mse_loss(o, t)), mae=float(torch.nn.functional.l1_loss(o, t))
-                )
-            elif self.kind == "classification":
-                result["accuracy"] = float((out.reshape(len(out), -1).argmax(1) == y.reshape(-1)).float().mean())
-            else:
-                s = scores_of(self.loss_name, out).reshape(len(out), -1)
-                result["accuracy"] = float(((s >= 0.5).long() == y.reshape(len(y), -1).long()).float().mean())
-            return result
+            return {**result, **basic_scores(self.kind, self.loss_name, out, y)}
         if self.kind == "regression":
             result.update(
                 regression_metrics(y.reshape(len(y), -1).cpu().numpy(), out.reshape(len(out), -1).cpu().numpy())
@@ -364,10 +377,7 @@ class SupervisedTask(Task):
         value = metrics.get(name)
         if value is None or not math.isfinite(value):
             return False
-        better = self.best_value is None or (
-            value < self.best_value - es.min_delta if lower_is_better(name) else value > self.best_value + es.min_delta
-        )
-        if better:
+        if improved(name, value, self.best_value, es.min_delta):
             self.best_value, self.best_epoch, self.bad_epochs = float(value), epoch, 0
             self.best_weights = model_state(self.model)
             return False
