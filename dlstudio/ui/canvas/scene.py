@@ -15,39 +15,13 @@ from ...core.graph import Edge, Group, ModelGraph, Node
 from ...layers.registry import REGISTRY
 from ..controller import Controller
 from ..theme import LIGHT, Theme
+from .cards import CardsMixin
 from .interactions import WireGesture
 from .items import HEADER_H, NODE_W, BlockItem, EdgeItem, NodeItem, PortItem
 from .lazy import LazyItemsMixin, NodeItems
+from .text import human, key_param_text  # noqa: F401 - the window, inspector and summary take them from here
 
 GRID = 20.0
-
-
-def human(n: float) -> str:
-    """1234567 -> '1.23M' (parameter and MAC counts)."""
-    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.3g}{unit}"
-    return f"{int(n)}"
-
-
-def key_param_text(node: Node) -> str:
-    try:
-        spec = REGISTRY.get(node.type)
-    except UnknownLayerError:
-        return node.type
-    names = list(spec.key_params) or [p.name for p in spec.params if not p.advanced][:2]
-    parts = []
-    for n in names:
-        if spec.has_param(n):
-            v = node.params.get(n, spec.param(n).default)
-            if isinstance(v, (list, tuple)):  # (5, 5) reads as 5, like torch accepts it
-                v = (
-                    v[0]
-                    if v and len(set(v)) == 1 and spec.param(n).kind != "shape"
-                    else "(" + ", ".join(map(str, v)) + ")"
-                )
-            parts.append(f"{n}={v}")
-    return "  ".join(parts) if parts else spec.display_name
 
 
 def _shift_as_ctrl(event: QGraphicsSceneMouseEvent) -> None:
@@ -56,7 +30,7 @@ def _shift_as_ctrl(event: QGraphicsSceneMouseEvent) -> None:
         event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
 
 
-class GraphScene(LazyItemsMixin, QGraphicsScene):
+class GraphScene(CardsMixin, LazyItemsMixin, QGraphicsScene):
     """Items follow the graph. A large graph (LARGE_GRAPH nodes or more) gets items only for what is shown at a
     readable zoom (lazy.py); below that zoom it draws as one overview item. `entered` is the block whose
     inside is shown as its own view (None: the whole model)."""
@@ -290,58 +264,6 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
                 return
         self._update_block(group_id)
 
-    # ------------------------------------------------------------- blocks
-    def _touch_groups(self, edge: Edge) -> None:
-        for end in (edge.src, edge.dst):
-            if end in self.graph and self.graph.node(end).group in self.blocks:
-                self._update_block(self.graph.node(end).group)  # type: ignore[arg-type]
-
-    def _update_block(self, group_id: str) -> None:
-        grp = self.graph.group(group_id)
-        item = self.blocks[group_id]
-        members = set(grp.node_ids)
-        # one block input per outside tensor (a skip connection and its branch share it), one output per
-        # inside tensor that leaves the block
-        sources: list[tuple[str, str]] = []
-        ins: list[tuple[str, str, int]] = []
-        outs: list[tuple[str, str]] = []
-        pred, succ = self.graph.nx._pred, self.graph.nx._succ
-        for nid in grp.node_ids:
-            if nid not in pred:
-                continue
-            crossing_in = [k for s_, keys in pred[nid].items() if s_ not in members for k in keys]
-            for e in sorted(crossing_in, key=lambda e: (e.dst_port, e.slot)):
-                if (e.src, e.src_port) not in sources:
-                    sources.append((e.src, e.src_port))
-                ins.append((e.dst, e.dst_port, sources.index((e.src, e.src_port))))
-            crossing_out = [k for d_, keys in succ[nid].items() if d_ not in members for k in keys]
-            for e in sorted(crossing_out):
-                if (e.src, e.src_port) not in outs:
-                    outs.append((e.src, e.src_port))
-        item.set_boundary(len(sources), ins, outs)
-        params = sum(int(getattr(self.engine.stats(n), "params", 0) or 0) for n in members)
-        frame = self.members_rect(group_id).adjusted(-20, -HEADER_H - 16, 20, 20).translated(-item.pos())
-        item.set_collapsed(grp.collapsed, frame)
-        last = [self.engine.outputs(n) for n, _ in outs[:1]]
-        shape = f"\u2192 {last[0][0]}" if last and last[0] else ""
-        item.set_info(
-            grp.label,
-            "Block",
-            [f"Block  {len(members)} layers", f"{human(params)} params", shape],
-            None,
-            f"Block '{grp.label}': {len(members)} layers, {params:,} parameters. "
-            "Double-click or Enter to open it; Ctrl+E to "
-            + ("expand it in place." if grp.collapsed else "collapse it."),
-        )
-        self.sync_block_visibility(group_id)
-        shown = [nid for nid in grp.node_ids if nid in self.nodes]
-        for nid in shown:
-            self._sync_visibility(nid)
-        for e in set(self.wires_of(shown)):  # each wire once, not once per end
-            item = self.edges.get(e)
-            if item is not None:
-                self._place_edge(item)
-
     def _sync_visibility(self, node_id: str) -> None:
         item = self.nodes.get(node_id)
         if item is None:
@@ -446,39 +368,6 @@ class GraphScene(LazyItemsMixin, QGraphicsScene):
             item = self.edges.get(e)
             if item is not None:
                 self._place_edge(item)
-
-    def _refresh_item(self, node_id: str) -> None:
-        node = self.graph.node(node_id)
-        item = self.nodes[node_id]
-        outs = self.engine.outputs(node_id)
-        diags = self.engine.diagnostics_for(node_id)
-        severity = "error" if any(d.severity == "error" for d in diags) else "warning" if diags else None
-        stats = self.engine.stats(node_id)
-        params = int(getattr(stats, "params", 0) or 0)
-        macs = int(getattr(stats, "macs", 0) or 0)
-        if outs is None:
-            shape = "\u2192 ?"
-        elif outs:
-            shape = "\u2192 " + "  ".join(str(t) for t in outs)
-        else:
-            shape = ""
-        line3 = f"{human(params)} params" + (f" \u00b7 {human(macs)} MACs" if macs else "") if params or macs else ""
-        try:
-            spec = REGISTRY.get(node.type)
-            explanation = spec.summary()
-        except UnknownLayerError:
-            spec, explanation = None, ""
-        header = node.type
-        if spec is not None and "imported" in spec.tags:  # an op kept as the model had it (its op type is below)
-            header = "imported op"
-        tip = f"<b>{node.label}</b> ({header})<br>{explanation}"
-        if diags:
-            tip += "<br>" + "<br>".join(
-                f"<span style='color:{self.theme.error if d.severity == 'error' else self.theme.warning}'>"
-                f"{d.severity}: {d.message}</span>"
-                for d in diags
-            )
-        item.set_info(node.label, header, [key_param_text(node), shape, line3], severity, tip, node.frozen)
 
     # ----------------------------------------------------------- queries
     def selected_node_ids(self, expand_blocks: bool = True) -> list[str]:
