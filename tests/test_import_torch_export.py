@@ -1,0 +1,143 @@
+"""torch.export import: several and integer inputs, .pt2 programs, generic AtenOp nodes (shapes re-derived when
+their inputs change, saved and loaded, trained), and errors a user can act on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import dlstudio as dls
+from dlstudio.analysis.shapes import infer_all
+from dlstudio.cli import run_cli
+from dlstudio.core.errors import ModelImportError
+from dlstudio.layers import get_spec
+
+TWO_INPUTS = """
+import torch
+from torch import nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, vocab=20, width=8):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.conv = nn.Conv2d(1, width, 3, padding=1)
+        self.head = nn.Linear(2 * width, 3)
+
+    def forward(self, image, tokens):
+        pooled = self.conv(image).mean(dim=(2, 3))
+        words = self.embed(tokens).sum(dim=1)
+        return self.head(torch.cat([pooled, words], dim=1))
+"""
+
+
+class Cumulative(nn.Module):
+    """Ops without catalog layers (cumsum, erf, a learned matrix used directly in forward)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+        self.proj = nn.Parameter(torch.linspace(0.5, 1.5, 24).reshape(6, 4))
+
+    def forward(self, x):
+        return torch.erf(torch.cumsum(self.fc(x), dim=1)) @ self.proj
+
+
+def test_several_inputs_with_an_integer_one(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "tagger.py"
+    src.write_text(TWO_INPUTS)
+    out = tmp_path / "tagger.dlstudio"
+    argv = ["import", f"{src}:Tagger", "--input-shape", "1,8,8", "--input-shape", "5", "-o", str(out)]
+    assert run_cli([*argv, "--input-dtype", "float32", "--input-dtype", "int64"]) == 0, capsys.readouterr().err
+    project = dls.Project.load(out)
+    inputs = {n.label: n.params for n in project.graph.nodes_of_type("Input")}
+    assert inputs["image"]["dtype"] == "float32" and tuple(inputs["image"]["shape"]) == (1, 8, 8)
+    assert inputs["tokens"]["dtype"] == "int64" and tuple(inputs["tokens"]["shape"]) == (5,)
+    types = {n.type for n in project.graph.nodes.values()}
+    assert {"Embedding", "Conv2d", "Linear", "Concat"} <= types
+
+
+def test_constructor_arguments_and_their_errors(tmp_path: Path, capsys) -> None:
+    src = Path(__file__).parent / "fixtures" / "torch_models" / "fast_neural_style.py"
+    out = tmp_path / "sr.dlstudio"
+    base = ["import", f"{src}:SuperResolutionNet", "--input-shape", "1,8,8", "-o", str(out)]
+    assert run_cli(base) == 2  # upscale_factor is required
+    assert "--init" in capsys.readouterr().err and not out.exists()
+    assert run_cli([*base, "--init", "{upscale_factor: 3}"]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert run_cli([*base, "--init", json.dumps({"upscale_factor": 3})]) == 0
+    project = dls.Project.load(out)
+    (shuffle,) = [n for n in project.graph.nodes.values() if n.type == "PixelShuffle"]
+    assert shuffle.params["upscale_factor"] == 3
+
+
+def test_wrong_input_shape_says_which_line_failed(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "tagger.py"
+    src.write_text(TWO_INPUTS)
+    out = tmp_path / "t.dlstudio"
+    code = run_cli(["import", f"{src}:Tagger", "--input-shape", "3,8,8", "--input-shape", "5", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code != 0 and not out.exists() and "Traceback" not in err
+    assert "forward fails on the example input at tagger.py line 14" in err and "--input-shape" in err
+
+
+def test_saved_exported_program_imports(tmp_path: Path, capsys) -> None:
+    module = Cumulative().eval()
+    x = torch.randn(2, 6)
+    program = torch.export.export(module, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    path = tmp_path / "cumulative.pt2"
+    torch.export.save(program, path)
+    out = tmp_path / "c.dlstudio"
+    assert run_cli(["import", str(path), "-o", str(out)]) == 0, capsys.readouterr().err
+    assert "max |diff| output: 0" in capsys.readouterr().out
+    project = dls.Project.load(out)
+    model = dls.compile(project.graph, weights=project.weights_path).eval()
+    xb = torch.randn(5, 6)
+    with torch.no_grad():
+        assert torch.allclose(model(xb), module(xb), atol=1e-5)
+    bad = tmp_path / "broken.pt2"
+    bad.write_bytes(path.read_bytes()[:100])
+    assert run_cli(["import", str(bad), "-o", str(tmp_path / "b.dlstudio")]) == 2
+    assert "not a torch.export program" in capsys.readouterr().err
+
+
+def test_generic_ops_are_badged_trained_saved_and_reshaped(tmp_path: Path) -> None:
+    result = dls.import_torch(Cumulative(), [(6,)])
+    generic = [n for n in result.graph.nodes.values() if n.type == "AtenOp"]
+    assert sorted(n.params["op"] for n in generic) == ["aten.cumsum.default", "aten.erf.default", "aten.matmul.default"]
+    spec = get_spec("AtenOp")
+    assert "imported" in spec.tags and "shape_oracle" in spec.tags and spec.key_params == ("op",)
+    # the learned matrix stays a trainable parameter of the generic op
+    target = dls.save_import(result, tmp_path / "c.dlstudio")
+    project = dls.Project.load(target)
+    model = dls.compile(project.graph, weights=project.weights_path).train()
+    (matmul,) = [n for n in project.graph.nodes.values() if n.params.get("op") == "aten.matmul.default"]
+    scale = model.get_submodule(model.node_paths[matmul.id]).c1
+    assert scale.requires_grad and torch.allclose(scale, torch.linspace(0.5, 1.5, 24).reshape(6, 4))
+    model(torch.randn(4, 6)).sum().backward()
+    assert scale.grad is not None and scale.grad.abs().sum() > 0
+    # a new input width: the recorded shapes no longer apply and the torch shape oracle re-derives them
+    (inp,) = project.graph.nodes_of_type("Input")
+    (linear,) = [n for n in project.graph.nodes.values() if n.type == "Linear"]
+    project.graph._set_param(inp.id, "shape", (9,))
+    shapes = infer_all(project.graph)
+    assert not shapes.errors, shapes.errors
+    cumsum = next(n for n in generic if n.params["op"] == "aten.cumsum.default")
+    assert shapes.outputs[cumsum.id][0].shape == ("N", 6)
+    assert shapes.inputs[linear.id][0].shape == ("N", 9)
+
+
+def test_transformer_with_an_explicit_mask_is_refused_with_the_line() -> None:
+    """nn.TransformerEncoder checks whether the mask it gets is causal by comparing values, which torch.export
+    cannot follow: the import names the user's line instead of printing torch's traceback."""
+    from tests.fixtures.torch_models.word_language_model import TransformerModel
+
+    with pytest.raises(ModelImportError) as info:
+        dls.import_torch(TransformerModel(), [(4,)], dtypes=["int64"])
+    text = str(info.value)
+    assert "data-dependent control flow at word_language_model.py line" in text
+    assert "self.transformer_encoder(src, mask)" in text
