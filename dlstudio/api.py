@@ -78,7 +78,9 @@ def compile(  # noqa: A001 - mirrors torch.compile
     return compile_graph(graph, seed=seed, weights=chosen)
 
 
-def diff(old: Any, new: Any, *, weights: bool = False, match: str = "auto", input_shapes: Any = None):
+def diff(
+    old: Any, new: Any, *, weights: bool = False, match: str = "auto", input_shapes: Any = None, tolerance: float = 0.0
+):
     """Compare two models as `dlstudio diff` does: each a project path, an .onnx file, "model.py:Class" (runs that
     file), a run folder or a .safetensors file. Returns a Comparison: .structure (a GraphDiff: added, removed,
     changed, rewired, shapes, params/macs), .weights (per-layer L2, relative change, cosine), .same, .format(),
@@ -90,6 +92,7 @@ def diff(old: Any, new: Any, *, weights: bool = False, match: str = "auto", inpu
         open_model_source(new, input_shapes=input_shapes),
         weights=weights,
         match=match,
+        tolerance=tolerance,
     )
 
 

@@ -119,7 +119,8 @@ def test_relabelled_copy_matches_by_structure_without_changes(resnet: Project) -
 
 
 def test_fold_for_inference_folds_batchnorm_into_conv(resnet: Project) -> None:
-    folded, notes = fold_for_inference(resnet.graph)
+    folded, notes, folds = fold_for_inference(resnet.graph)
+    assert len(folds) == 20 and all(folded.nodes[conv].type == "Conv2d" for conv, _, _ in folds)
     assert not folded.nodes_of_type("BatchNorm2d") and len(folded) == len(resnet.graph) - 20
     assert notes == ["20 BatchNorm2d folded into the layer before it, as an inference export does"]
     assert all(n.params.get("bias") is True for n in folded.nodes_of_type("Conv2d"))

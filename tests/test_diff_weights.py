@@ -113,3 +113,30 @@ def test_weights_missing_is_trouble(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert run_cli(["diff", "--weights", str(lenet), str(lenet)]) == 2
     err = capsys.readouterr().err
     assert "has no weights to compare" in err and "Traceback" not in err
+
+
+def test_project_weights_against_its_onnx_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The export folds each BatchNorm into its convolution's weights; the diff folds the project's the same way,
+    so only float rounding is left (and --tolerance calls that unchanged)."""
+    import dlstudio as dls
+
+    shutil.copy(ROOT / "examples" / "resnet_mini.dlstudio", tmp_path / "m.dlstudio")
+    project = Project.load(tmp_path / "m.dlstudio")
+    model = project.compile(weights=None)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # statistics far from the initial ones, so a missing fold would show
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.copy_(torch.randn(mod.num_features, generator=gen) * 0.1)
+                mod.running_var.copy_(torch.rand(mod.num_features, generator=gen) + 0.5)
+                mod.weight.copy_(torch.rand(mod.num_features, generator=gen) + 0.5)
+    project.save_weights(model)
+    dls.export_onnx(project, tmp_path / "m.onnx")
+    result = dls.diff(tmp_path / "m.dlstudio", tmp_path / "m.onnx", weights=True)
+    assert result.structure.same
+    convs = [x for x in result.weights.layers if x.status in ("same", "changed")]
+    assert len(convs) == len(project.graph.nodes_of_type("Conv2d")) + len(project.graph.nodes_of_type("Linear"))
+    assert all(x.relative < 1e-6 and x.cosine > 1 - 1e-9 for x in convs)
+    capsys.readouterr()
+    args = ["diff", "--weights", str(tmp_path / "m.dlstudio"), str(tmp_path / "m.onnx")]
+    assert run_cli([*args, "--tolerance", "1e-6"]) == 0

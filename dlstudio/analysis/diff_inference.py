@@ -30,9 +30,11 @@ def _bypass(graph: ModelGraph, node_id: str) -> bool:
     return True
 
 
-def fold_for_inference(graph: ModelGraph) -> tuple[ModelGraph, list[str]]:
-    """A copy of `graph` as an eval-mode export sees it, and one note per kind of rewrite made."""
+def fold_for_inference(graph: ModelGraph) -> tuple[ModelGraph, list[str], list[tuple[str, str, float]]]:
+    """A copy of `graph` as an eval-mode export sees it, one note per kind of rewrite made, and the folds made
+    as (conv id, BatchNorm id, eps), so the weights can be folded the same way."""
     out = graph.copy()
+    folds: list[tuple[str, str, float]] = []
     folded: dict[str, int] = {}
     dropped: dict[str, int] = {}
     for nid in list(out.nodes):
@@ -50,9 +52,11 @@ def fold_for_inference(graph: ModelGraph) -> tuple[ModelGraph, list[str]]:
         producer = out.nodes[ins[0].src]
         if producer.type not in _FOLDS_INTO or len(out.out_edges(producer.id)) != 1:
             continue
+        eps = node.params.get("eps", 1e-5)
         if _bypass(out, nid):
             SetParam(producer.id, "bias", True).apply(out)
             folded[node.type] = folded.get(node.type, 0) + 1
+            folds.append((producer.id, nid, float(eps)))
     notes = [f"{n} {t} folded into the layer before it, as an inference export does" for t, n in folded.items()]
     notes += [f"{n} {t} left out: it only acts in training" for t, n in dropped.items()]
-    return out, notes
+    return out, notes, folds

@@ -37,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how nodes are paired: by id (one lineage: a copy, Save As, a template), by hierarchy, type and "
         "order, or auto (id when the two share most ids)",
     )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        metavar="REL",
+        help="weights: a layer that moved by at most this share of its norm counts as unchanged, e.g. 1e-6 for "
+        "float rounding (default 0: only identical layers)",
+    )
     parser.add_argument("--all", action="store_true", help="list every node even for unrelated models, and renames")
     parser.add_argument(
         "--input-shape",
@@ -56,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         old = open_model_source(args.old, input_shapes=shapes or None)
         new = open_model_source(args.new, input_shapes=shapes or None)
-        result = compare_sources(old, new, weights=args.weights, match=args.match)
+        result = compare_sources(old, new, weights=args.weights, match=args.match, tolerance=args.tolerance)
     except ModelSourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

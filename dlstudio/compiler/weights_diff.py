@@ -82,13 +82,18 @@ class WeightsDiff:
             if self.count(s)
         )
         lines.append(f"{len(self.layers)} layer(s): {counts or 'none'}")
+        moved = [x for x in self.layers if x.status in ("same", "changed") and x.l2 > 0]
+        if moved:
+            top = max(moved, key=lambda x: x.relative)
+            lines.append(f"largest change: {top.label} ({100 * top.relative:.3g}% of its norm)")
         if not self.layers:
             return "\n".join(lines)
         width = max(len(x.label) for x in self.layers)
         lines.append(f"{'layer'.ljust(width)}  {'L2 of diff':>12}  {'relative':>9}  {'cosine':>9}")
         for x in self.layers:
             if x.status in ("same", "changed"):
-                lines.append(f"{x.label.ljust(width)}  {x.l2:>12.6g}  {x.relative:>9.3%}  {x.cosine:>9.6f}")
+                rel = f"{100 * x.relative:.3g}%"
+                lines.append(f"{x.label.ljust(width)}  {x.l2:>12.6g}  {rel:>9}  {x.cosine:>9.6f}")
             elif x.status == "shape":
                 what = "; ".join(f"{t} {list(a)} -> {list(b)}" for t, a, b in x.shapes)
                 lines.append(f"{x.label.ljust(width)}  shape mismatch: {what}")
@@ -148,9 +153,11 @@ def diff_tensors(
     *,
     labels: Mapping[str, str] | None = None,
     layer_map: Mapping[str, str] | None = None,
+    tolerance: float = 0.0,
 ) -> WeightsDiff:
     """Compare two tensor dicts layer by layer. `layer_map` renames old layers onto new ones (node ids of two
-    graphs matched by structure); `labels` names layers (new side's keys, then old side's) for the report."""
+    graphs matched by structure); `labels` names layers (new side's keys, then old side's) for the report; a
+    layer whose relative change is at most `tolerance` counts as the same (0: only exactly equal ones)."""
     labels = labels or {}
     old_layers = {(layer_map or {}).get(k, k): v for k, v in _group(old).items()}
     new_layers = _group(new)
@@ -175,7 +182,8 @@ def diff_tensors(
             result.layers.append(LayerWeights(layer, label, "shape", shapes=shapes))
             continue
         l2, rel, cos, numel = compare_layer(a, b)
-        result.layers.append(LayerWeights(layer, label, "same" if l2 == 0 else "changed", numel, l2, rel, cos))
+        same = l2 == 0 or rel <= tolerance
+        result.layers.append(LayerWeights(layer, label, "same" if same else "changed", numel, l2, rel, cos))
     return result
 
 
@@ -214,6 +222,31 @@ def graph_weights(graph: ModelGraph, path: str | os.PathLike[str]) -> tuple[dict
     return tensors, {nid: n.label for nid, n in graph.nodes.items()}
 
 
+def fold_batchnorm(tensors: Mapping[str, torch.Tensor], folds: list[tuple[str, str, float]]) -> dict[str, torch.Tensor]:
+    """Node-keyed weights with each (conv, BatchNorm, eps) fold applied as an eval-mode export does:
+    w' = w * gamma / sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) + beta; the BatchNorm's own
+    tensors are dropped."""
+    out = dict(tensors)
+    for conv, norm, eps in folds:
+        names = ("weight", "bias", "running_mean", "running_var")
+        gamma, beta, mean, var = (out.get(f"{norm}.{n}") for n in names)
+        weight = out.get(f"{conv}.weight")
+        if weight is None or mean is None or var is None:
+            continue
+        w64 = weight.detach().to(torch.float64)
+        scale = 1.0 / torch.sqrt(var.to(torch.float64) + eps)
+        if gamma is not None:
+            scale = scale * gamma.to(torch.float64)
+        bias = out.get(f"{conv}.bias")
+        b64 = bias.detach().to(torch.float64) if bias is not None else torch.zeros_like(scale)
+        shift = beta.to(torch.float64) if beta is not None else torch.zeros_like(scale)
+        out[f"{conv}.weight"] = (w64 * scale.reshape(-1, *([1] * (w64.dim() - 1)))).to(weight.dtype)
+        out[f"{conv}.bias"] = ((b64 - mean.to(torch.float64)) * scale + shift).to(weight.dtype)
+        for key in [k for k in out if k.startswith(f"{norm}.")]:
+            del out[key]
+    return out
+
+
 def _by_label(tensors: Mapping[str, torch.Tensor], labels: Mapping[str, str]) -> dict[str, torch.Tensor]:
     """Node-keyed tensors ("n2.weight") keyed as a top-level state_dict would be ("c1.weight")."""
     out = {}
@@ -224,7 +257,11 @@ def _by_label(tensors: Mapping[str, torch.Tensor], labels: Mapping[str, str]) ->
 
 
 def diff_weight_files(
-    old_path: str | os.PathLike[str], new_path: str | os.PathLike[str], *, layer_map: Mapping[str, str] | None = None
+    old_path: str | os.PathLike[str],
+    new_path: str | os.PathLike[str],
+    *,
+    layer_map: Mapping[str, str] | None = None,
+    tolerance: float = 0.0,
 ) -> WeightsDiff:
     """Compare two .safetensors files (any dlstudio layout, or plain state_dicts). A node-keyed file compared
     with a state_dict that has no node map is keyed by its labels. Raises WeightsError."""
@@ -236,4 +273,4 @@ def diff_weight_files(
         old, old_labels = _by_label(old, old_labels), {}
     elif new_nodes and not old_nodes:
         new, new_labels = _by_label(new, new_labels), {}
-    return diff_tensors(old, new, labels={**old_labels, **new_labels}, layer_map=layer_map)
+    return diff_tensors(old, new, labels={**old_labels, **new_labels}, layer_map=layer_map, tolerance=tolerance)

@@ -34,6 +34,7 @@ class ModelSource:
     weights: Path | None = None
     exported: bool = False
     settings: dict[str, Any] | None = None  # a run's training settings
+    tensors: dict[str, Any] | None = None  # an import's own weights, keyed <node id>.<tensor>
 
 
 def _is_python_spec(spec: str) -> bool:
@@ -61,7 +62,8 @@ def open_model_source(
         if text.endswith((".pt2", ".pt2.zip")):
             from .torch_export import import_pt2
 
-            return ModelSource(text, "python", import_pt2(path, check=False).graph, None)
+            imported = import_pt2(path, check=False)
+            return ModelSource(text, "python", imported.graph, None, tensors=dict(imported.weights))
         return _project(path)
     except ModelSourceError:
         raise
@@ -91,7 +93,7 @@ def _onnx(path: Path, input_shapes: list[tuple[int, ...]] | None) -> ModelSource
         names = [i.name for i in model.graph.input if i.name not in inits]
         named = dict(zip(names, input_shapes))
     result = import_onnx(str(path), check=False, input_shapes=named)
-    return ModelSource(str(path), "onnx", result.graph, None, exported=True)
+    return ModelSource(str(path), "onnx", result.graph, None, exported=True, tensors=dict(result.weights))
 
 
 def _python(spec: str, input_shapes: list[tuple[int, ...]] | None) -> ModelSource:
@@ -103,7 +105,7 @@ def _python(spec: str, input_shapes: list[tuple[int, ...]] | None) -> ModelSourc
     if not Path(path).is_file():
         raise ModelSourceError(f"{path}: no such file")
     result = import_torch_file(path, cls, input_shapes, check=False)
-    return ModelSource(spec, "python", result.graph, None)
+    return ModelSource(spec, "python", result.graph, None, tensors=dict(result.weights))
 
 
 def _run(path: Path) -> ModelSource:
@@ -164,19 +166,24 @@ def _weights_name(side: ModelSource) -> str:
     return str(side.weights) if side.weights is not None else side.name
 
 
-def compare_sources(old: ModelSource, new: ModelSource, *, weights: bool = False, match: str = "auto") -> Comparison:
+def compare_sources(
+    old: ModelSource, new: ModelSource, *, weights: bool = False, match: str = "auto", tolerance: float = 0.0
+) -> Comparison:
     """Structure (when both sides have a graph) and weights (when asked, or when a side is only weights).
-    When one side was read back from an inference export, the other is compared as that export sees it."""
+    When one side was read back from an inference export, the other is compared as that export sees it (its
+    BatchNorm folded into the convolutions, weights included). `tolerance`: a layer whose weights moved by at
+    most this share of their norm counts as unchanged."""
     from ..analysis.diff import diff_graphs
     from ..analysis.diff_inference import fold_for_inference
 
     result = Comparison(old, new)
+    folds: dict[str, list[tuple[str, str, float]]] = {"old": [], "new": []}
     if old.graph is not None and new.graph is not None:
         graph_old, graph_new, notes = old.graph, new.graph, []
         if new.exported and not old.exported:
-            graph_old, notes = fold_for_inference(graph_old)
+            graph_old, notes, folds["old"] = fold_for_inference(graph_old)
         elif old.exported and not new.exported:
-            graph_new, notes = fold_for_inference(graph_new)
+            graph_new, notes, folds["new"] = fold_for_inference(graph_new)
         for which, side, graph in (("old", old, graph_old), ("new", new, graph_new)):
             if graph is not side.graph and len(graph) != len(side.graph):
                 notes.append(f"the {which} model has {len(side.graph)} nodes, compared as {len(graph)} after that")
@@ -185,23 +192,47 @@ def compare_sources(old: ModelSource, new: ModelSource, *, weights: bool = False
         result.structure = diff_graphs(graph_old, graph_new, match=match)
         result.structure.notes.extend(notes)
     if weights or old.graph is None or new.graph is None:
+        result.weights = _compare_weights(old, new, result.structure, folds, tolerance)
+    return result
+
+
+def _side_tensors(side: ModelSource, folds: list[tuple[str, str, float]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Node-keyed weights of a side with a graph: an import's own, else its weights file placed on the graph;
+    with the BatchNorm folds of an inference export applied when the other side is one."""
+    from ..compiler.weights_diff import fold_batchnorm, graph_weights
+
+    assert side.graph is not None
+    labels = {nid: n.label for nid, n in side.graph.nodes.items()}
+    if side.tensors is not None:
+        import torch
+
+        tensors = {k: torch.as_tensor(v) for k, v in side.tensors.items()}
+    elif side.weights is not None:
+        tensors, labels = graph_weights(side.graph, side.weights)
+    else:
+        raise ModelSourceError(f"{side.name}: has no weights to compare (train it, or import it with its weights)")
+    return (fold_batchnorm(tensors, folds) if folds else tensors), labels
+
+
+def _compare_weights(
+    old: ModelSource, new: ModelSource, structure: Any, folds: dict[str, list], tolerance: float
+) -> Any:
+    from ..compiler.weights_diff import diff_tensors, diff_weight_files
+
+    try:
+        if old.graph is not None and new.graph is not None:
+            tensors_old, labels_old = _side_tensors(old, folds["old"])
+            tensors_new, labels_new = _side_tensors(new, folds["new"])
+            matches = structure.matches if structure.matched_by != "id" else None
+            labels = {**labels_old, **labels_new}
+            return diff_tensors(tensors_old, tensors_new, labels=labels, layer_map=matches, tolerance=tolerance)
         for side in (old, new):
             if side.weights is None:
                 raise ModelSourceError(
                     f"{side.name}: has no weights to compare (train it, or import it with its weights first)"
                 )
-        from ..compiler.weights_diff import diff_tensors, diff_weight_files, graph_weights
-
-        try:
-            if old.graph is not None and new.graph is not None:
-                tensors_old, labels_old = graph_weights(old.graph, old.weights)  # type: ignore[arg-type]
-                tensors_new, labels_new = graph_weights(new.graph, new.weights)  # type: ignore[arg-type]
-                matches = result.structure.matches if result.structure.matched_by != "id" else None
-                result.weights = diff_tensors(
-                    tensors_old, tensors_new, labels={**labels_old, **labels_new}, layer_map=matches
-                )
-            else:
-                result.weights = diff_weight_files(old.weights, new.weights)  # type: ignore[arg-type]
-        except DlstudioError as exc:
-            raise ModelSourceError(str(exc)) from None
-    return result
+        return diff_weight_files(old.weights, new.weights, tolerance=tolerance)  # type: ignore[arg-type]
+    except DlstudioError as exc:
+        if isinstance(exc, ModelSourceError):
+            raise
+        raise ModelSourceError(str(exc)) from None
