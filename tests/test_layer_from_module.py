@@ -48,3 +48,20 @@ def test_from_module_inverts_the_constructor(spec: LayerSpec) -> None:
             if read[name] != want[name]:
                 respelled, _ = _built(spec, {**want, name: read[name]}, inputs)
                 assert _fingerprint(respelled) == _fingerprint(module), f"{spec.type}.{name}: {want} vs {read}"
+
+
+def test_modules_the_catalog_cannot_rebuild_are_refused_by_name() -> None:
+    """Sequence-first recurrent and attention layers compute something else than the batch-first catalog ones."""
+    from torch import nn
+
+    from dlstudio.core.errors import ParamError
+    from dlstudio.layers import get_spec
+
+    for type_name, module in (
+        ("LSTM", nn.LSTM(4, 8)),
+        ("MultiheadAttention", nn.MultiheadAttention(8, 2)),
+        ("TransformerEncoderLayer", nn.TransformerEncoderLayer(8, 2)),
+    ):
+        with pytest.raises(ParamError, match="batch_first"):
+            get_spec(type_name).from_module(module)
+    assert get_spec("LSTM").from_module(nn.LSTM(4, 8, batch_first=True))["hidden_size"] == 8

@@ -42,7 +42,13 @@ def _prelu(m: Any) -> dict[str, Any]:
     return {"per_channel": int(m.num_parameters) > 1, "init": float(init)}
 
 
+def _batch_first(m: Any) -> None:
+    if not getattr(m, "batch_first", False):
+        raise ValueError("only batch_first=True attention layers map onto the catalog (it is batch first)")
+
+
 def _mha(m: Any) -> dict[str, Any]:
+    _batch_first(m)
     return {"num_heads": int(m.num_heads), "dropout": float(m.dropout), "bias": m.in_proj_bias is not None}
 
 
@@ -56,6 +62,7 @@ def _activation_name(layer: Any) -> str:
 
 
 def _transformer_layer(layer: Any) -> dict[str, Any]:
+    _batch_first(layer.self_attn)
     return {
         "nhead": int(layer.self_attn.num_heads),
         "dim_feedforward": int(layer.linear1.out_features),
@@ -72,7 +79,7 @@ def _transformer_encoder(m: Any) -> dict[str, Any]:
 
 
 def _recurrent(m: Any) -> dict[str, Any]:
-    if not getattr(m, "batch_first", False) or getattr(m, "proj_size", 0):
+    if not getattr(m, "batch_first", False) or int(getattr(m, "proj_size", None) or 0):
         raise ValueError("only batch_first=True recurrent layers without proj_size map onto the catalog")
     p = {
         "hidden_size": int(m.hidden_size),

@@ -64,7 +64,7 @@ def _param_count(params: dict, inputs: list) -> int:
     return n
 
 
-_SAMPLE_OPS = (
+_SAMPLE_OPS: tuple[tuple[str, list[float]], ...] = (
     ("aten.relu.default", []),
     ("aten.neg.default", []),
     ("aten.sigmoid.default", []),
