@@ -61,7 +61,8 @@ def _qualified(parts: list[str]) -> tuple[str, ...]:
 
 def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> list[str]:
     """Group the graph's nodes by their innermost container scope (`scopes`: node id -> module path), lifting a
-    block that would not be self-contained into its parent's. Returns the labels of the blocks made."""
+    block that would not be self-contained, or would hold one layer, into its parent's. Returns the labels of the
+    blocks made."""
     containers = {s[:i] for s in scopes.values() for i in range(1, len(s))}
     members: dict[tuple[str, ...], list[str]] = {}
     for nid, scope in scopes.items():
@@ -74,15 +75,13 @@ def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> lis
     while members:  # deepest first, so a lifted block joins its parent before the parent is checked
         scope = max(members, key=len)
         ids = members.pop(scope)
-        if len(ids) < 2 or _convex(graph, set(ids)):
+        if len(ids) >= 2 and _convex(graph, set(ids)):
             settled[scope] = ids
-        elif len(scope) > 1:
+        elif len(scope) > 1:  # a lone layer (a Sequential whose batch norm folded away) joins its parent's block
             members.setdefault(scope[:-1], []).extend(ids)
     order = {nid: i for i, nid in enumerate(graph.nodes)}
     made: list[str] = []
     for scope, ids in sorted(settled.items(), key=lambda kv: min(order[n] for n in kv[1])):
-        if len(ids) < 2:
-            continue
         GroupNodes(graph.new_id("g"), scope[-1], tuple(sorted(ids, key=order.__getitem__)), collapsed=True).apply(graph)
         made.append(scope[-1])
     return made
