@@ -56,6 +56,12 @@ def test_compare_overlay_marks_added_changed_removed_and_badges_blocks(qtbot, tm
     wait_for(lambda: w.inspector.widget().findChild(QLabel, "compare_note") is not None, 10, "the inspector note")
     assert "kernel_size: 3 -> 5" in w.inspector.widget().findChild(QLabel, "compare_note").text()
 
+    # an edit to the current model: the comparison follows once the edits pause
+    w.controller.set_param([ids["stem_conv"]], "kernel_size", 3)
+    w.after_edit()
+    wait_for(lambda: not any(c.new.label == "stem_conv" for c in overlay.diff.changed), 10, "the re-comparison")
+    assert ids["stem_conv"] not in overlay.outlines and overlay.list.count() == 4
+
     # another project: the comparison belonged to the previous one
     assert w.open_path(ROOT / "examples" / "lenet5.dlstudio", ask_save=False)
     w.after_edit()

@@ -377,7 +377,14 @@ def diff_graphs(
         raise ValueError(f"match must be 'auto', 'id' or 'structure', not {match!r}")
     if match == "auto":
         match = "id" if lineage_share(a, b) >= LINEAGE_SHARE else "structure"
-    eng_a, eng_b = engines if engines is not None else (AnalysisEngine(a), AnalysisEngine(b))
+    if engines is None:  # our own analyses: they observe the graphs, so stop them when done
+        own = (AnalysisEngine(a), AnalysisEngine(b))
+        try:
+            return diff_graphs(a, b, match=match, engines=own)
+        finally:
+            for engine in own:
+                engine.close()
+    eng_a, eng_b = engines
     order_a, order_b = _safe_order(a), _safe_order(b)
     matches = match_by_id(a, b) if match == "id" else match_by_structure(a, b, order_a, order_b)
     back = {v: k for k, v in matches.items()}

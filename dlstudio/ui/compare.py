@@ -44,6 +44,8 @@ _MAX_GHOSTS = 200  # beyond this (unrelated models) the list still names every r
 _FAR = 600.0  # a ghost further than this from its upstream neighbour is placed just below it instead
 _SEARCH = 64  # nodes looked at upstream of a removed one for a node both models have
 _ROLE = Qt.ItemDataRole.UserRole
+_RECOMPARE_MS = 400  # after the last edit
+_LIVE_LIMIT = 3000  # nodes up to which an edit re-runs the comparison (about 0.3 s)
 
 
 def _rounded(rect: QRectF, radius: float = 8.0) -> QPainterPath:
@@ -131,6 +133,9 @@ class CompareOverlay(QObject):
         self.dock.hide()
         # the window retitles itself whenever it shows another project: time to check the scene is still ours
         window.windowTitleChanged.connect(lambda *_: self._attach())
+        # edits to the current model: compare again once they pause (a large model only says it is stale)
+        self._recompare = QTimer(self, singleShot=True, interval=_RECOMPARE_MS, timeout=self._recompare_now)
+        self._graph: Any = None
 
     # ------------------------------------------------------------------ comparing
     def compare_with(self, path: str | Path) -> Comparison:
@@ -142,12 +147,28 @@ class CompareOverlay(QObject):
         self.show_comparison(comparison)
         return comparison
 
-    def show_comparison(self, comparison: Comparison) -> None:
+    def show_comparison(self, comparison: Comparison, *, raise_dock: bool = True) -> None:
         self.comparison = comparison
         self._fill_list()
         self.rebuild()
         self.dock.show()
-        self.dock.raise_()
+        if raise_dock:
+            self.dock.raise_()
+
+    def _graph_edited(self) -> None:
+        if self.comparison is not None:
+            self._recompare.start()
+
+    def _recompare_now(self) -> None:
+        """The current model was edited: the same other model, compared with what is there now."""
+        if self.comparison is None or self.scene is None:
+            return
+        project = self.window.project
+        if len(project.graph) > _LIVE_LIMIT:
+            self.heading.setText(self.heading.text() + " <i>(edited since: Compare with... again)</i>")
+            return
+        current = ModelSource(project.name, "project", project.graph)
+        self.show_comparison(compare_sources(self.comparison.old, current), raise_dock=False)
 
     def clear(self) -> None:
         self.comparison = None
@@ -179,6 +200,7 @@ class CompareOverlay(QObject):
             if shiboken6.isValid(self.scene):
                 self.scene.analysed.disconnect(self.rebuild)
                 self.scene.selectionChanged.disconnect(self._selection_changed)
+            self._follow_graph(None)
             self.scene = None
             if self.comparison is not None:
                 self.clear()
@@ -188,11 +210,20 @@ class CompareOverlay(QObject):
             scene.analysed.connect(self.rebuild)
             scene.selectionChanged.connect(self._selection_changed)
             scene.destroyed.connect(self._scene_gone)
+            self._follow_graph(scene.graph)
         return scene
+
+    def _follow_graph(self, graph: Any) -> None:
+        if self._graph is not None:
+            self._graph.changed.disconnect(self._graph_edited)
+        self._graph = graph
+        if graph is not None:
+            graph.changed.connect(self._graph_edited)
 
     def _scene_gone(self, *_: Any) -> None:
         """The window replaced its scene (another project): the comparison was with the previous one."""
         self.scene = None
+        self._follow_graph(None)
         self.items, self.ghosts, self.badges, self.outlines = [], {}, {}, {}
         if self.comparison is not None:
             self.clear()
