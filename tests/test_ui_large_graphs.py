@@ -255,3 +255,25 @@ def test_outline_lists_blocks_with_counts_and_follows_both_ways(win):
     assert tree.currentItem() is not None and tree.currentItem().data(0, 0x0100) == ("node", inner)
     assert isinstance(win.scene.blocks[gid], BlockItem)
     assert not any(isinstance(i, EdgeItem) and i.isSelected() for i in win.scene.items())
+
+
+def test_the_overview_index_follows_edits_like_a_rebuild(win):
+    project = model(8, grouped=False)
+    show(win, project)
+    scene, ctl = win.scene, win.controller
+    set_zoom(win, LOD_ZOOM * 0.5)
+    before = scene.unit_index()
+
+    def same_as_rebuilt() -> bool:
+        kept = scene.unit_index()
+        fresh = scene._build_index()
+        return set(kept.by_key) == set(fresh.by_key) and set(kept._wires) == set(fresh._wires)
+
+    ids = list(project.graph.nodes)[1:120]
+    pasted = ctl.paste_dict(ctl.copy_dict(ids))
+    assert scene.unit_index() is before  # updated in place, not rebuilt
+    assert all(n in scene.unit_index().by_key for n in pasted)
+    assert same_as_rebuilt()
+    ctl.undo()
+    assert not any(n in scene.unit_index().by_key for n in pasted)
+    assert same_as_rebuilt()

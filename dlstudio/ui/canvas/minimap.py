@@ -42,8 +42,9 @@ class Minimap(QWidget):
         if not isinstance(scene, GraphScene):
             return
         index = scene.unit_index()
-        if index is not self._index or self._image.size() != self.size():
-            self._index = index
+        state = (id(index), index.version)
+        if state != self._index or self._image.size() != self.size():
+            self._index = state
             self._render(index)
         self.refreshes += 1
         self.update()

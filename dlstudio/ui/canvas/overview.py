@@ -56,42 +56,94 @@ class UnitIndex:
     """Units and wires of what is shown, bucketed per grid cell and per colour (built after each structural
     edit: kept to plain loops, ~10 us a unit)."""
 
-    def __init__(self, units: list[Unit], wires: list[tuple[float, float, float, float]]) -> None:
-        self.units = units
-        self.by_key = {u.key: u for u in units}
+    def __init__(self, units: list[Unit], wires: list[tuple[object, float, float, float, float]]) -> None:
+        self.by_key: dict[str, Unit] = {}
+        self.version = 0  # bumped by each incremental change (the minimap redraws when it moves)
         self._unit_cells: dict[tuple[int, int], list[Unit]] = {}
+        self._unit_span: dict[str, list[tuple[int, int]]] = {}
         self._rects: dict[tuple[int, int], dict[str, list[QRectF]]] = {}
         self._lines: dict[tuple[int, int], list[QLineF]] = {}
-        unit_cells, rect_cells = self._unit_cells, self._rects
+        self._wires: dict[object, tuple[QLineF, list[tuple[int, int]]]] = {}
+        self.bounds = QRectF()
         inf = float("inf")
         lo_x = lo_y = inf
         hi_x = hi_y = -inf
         for u in units:
-            r = u.rect
-            left, top, w, h = r.getRect()
-            right, bottom = left + w, top + h
+            left, top, w, h = u.rect.getRect()
             lo_x, lo_y = min(lo_x, left), min(lo_y, top)
-            hi_x, hi_y = max(hi_x, right), max(hi_y, bottom)
-            for c in _span(left, top, right, bottom):
-                cell = unit_cells.get(c)
-                if cell is None:
-                    cell = unit_cells[c] = []
-                    rect_cells[c] = {}
-                cell.append(u)
-                per_cat = rect_cells[c]
-                rects = per_cat.get(u.category)
-                if rects is None:
-                    rects = per_cat[u.category] = []
-                rects.append(r)
-        self.bounds = QRectF(lo_x, lo_y, hi_x - lo_x, hi_y - lo_y) if units else QRectF()
+            hi_x, hi_y = max(hi_x, left + w), max(hi_y, top + h)
+            self._put(u, left, top, left + w, top + h)
+        if units:
+            self.bounds = QRectF(lo_x, lo_y, hi_x - lo_x, hi_y - lo_y)
+        for key, x1, y1, x2, y2 in wires:
+            self.add_wire(key, x1, y1, x2, y2)
+        self.version = 0
+
+    @property
+    def units(self) -> list[Unit]:
+        return list(self.by_key.values())
+
+    def _put(self, u: Unit, left: float, top: float, right: float, bottom: float) -> None:
+        unit_cells, rect_cells = self._unit_cells, self._rects
+        span = _span(left, top, right, bottom)
+        self.by_key[u.key] = u
+        self._unit_span[u.key] = span
+        for c in span:
+            cell = unit_cells.get(c)
+            if cell is None:
+                cell = unit_cells[c] = []
+                rect_cells[c] = {}
+            cell.append(u)
+            per_cat = rect_cells[c]
+            rects = per_cat.get(u.category)
+            if rects is None:
+                rects = per_cat[u.category] = []
+            rects.append(u.rect)
+
+    # incremental changes: a node or wire added or removed outside any block needs no rebuild
+    def add_unit(self, u: Unit) -> None:
+        self.remove_unit(u.key)
+        left, top, w, h = u.rect.getRect()
+        self._put(u, left, top, left + w, top + h)
+        self.bounds = self.bounds.united(u.rect) if not self.bounds.isNull() else QRectF(u.rect)
+        self.version += 1
+
+    def remove_unit(self, key: str) -> None:
+        u = self.by_key.pop(key, None)
+        if u is None:
+            return
+        for c in self._unit_span.pop(key, ()):
+            cell = self._unit_cells.get(c)
+            if cell is not None and u in cell:
+                cell.remove(u)
+            rects = self._rects.get(c, {}).get(u.category)
+            if rects is not None and u.rect in rects:
+                rects.remove(u.rect)  # an equal rectangle of another unit draws the same
+        self.version += 1  # the bounds may stay a little large until the next rebuild: harmless
+
+    def add_wire(self, key: object, x1: float, y1: float, x2: float, y2: float) -> None:
+        self.remove_wire(key)
+        line = QLineF(x1, y1, x2, y2)
+        span = _span(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+        self._wires[key] = (line, span)
         lines = self._lines
-        for x1, y1, x2, y2 in wires:
-            line = QLineF(x1, y1, x2, y2)
-            for c in _span(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)):
-                bucket = lines.get(c)
-                if bucket is None:
-                    bucket = lines[c] = []
-                bucket.append(line)
+        for c in span:
+            bucket = lines.get(c)
+            if bucket is None:
+                bucket = lines[c] = []
+            bucket.append(line)
+        self.version += 1
+
+    def remove_wire(self, key: object) -> None:
+        entry = self._wires.pop(key, None)
+        if entry is None:
+            return
+        line, span = entry
+        for c in span:
+            bucket = self._lines.get(c)
+            if bucket is not None and line in bucket:
+                bucket.remove(line)
+        self.version += 1
 
     def in_rect(self, rect: QRectF) -> list[Unit]:
         seen: set[str] = set()

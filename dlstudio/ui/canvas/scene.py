@@ -113,7 +113,7 @@ class GraphScene(CardsMixin, LazyItemsMixin, QGraphicsScene):
 
     # ------------------------------------------------------------- signals
     def _on_node_added(self, node: Node) -> None:
-        self.structure_changed()
+        self.index_node_added(node)
         if self.large:  # created when shown (lazy.py)
             return
         self._create_node_item(node)
@@ -153,14 +153,14 @@ class GraphScene(CardsMixin, LazyItemsMixin, QGraphicsScene):
         return dirty
 
     def _on_node_removed(self, node: Node) -> None:
-        self.structure_changed()
+        self.index_node_removed(node)
         item = self.nodes.pop(node.id, None)
         if item is not None:
             self._quiet_remove(item)
         self._dirty.discard(node.id)
 
     def _on_edge_added(self, edge: Edge) -> None:
-        self.structure_changed()
+        self.index_edge_changed(edge, True)
         if self.large:
             if self.shown_end(edge.src) is None or self.shown_end(edge.dst) is None:
                 return  # an end has no item yet: the wire is made when both are shown
@@ -180,7 +180,7 @@ class GraphScene(CardsMixin, LazyItemsMixin, QGraphicsScene):
         return item
 
     def _on_edge_removed(self, edge: Edge) -> None:
-        self.structure_changed()
+        self.index_edge_changed(edge, False)
         item = self.edges.pop(edge, None)
         if item is not None:
             self._quiet_remove(item)
