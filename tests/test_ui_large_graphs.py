@@ -277,3 +277,14 @@ def test_the_overview_index_follows_edits_like_a_rebuild(win):
     ctl.undo()
     assert not any(n in scene.unit_index().by_key for n in pasted)
     assert same_as_rebuilt()
+
+
+def test_an_area_selects_a_large_models_boxes_when_zoomed_out(win):
+    project = model(8, grouped=False)
+    show(win, project)
+    set_zoom(win, LOD_ZOOM * 0.5)
+    first = project.graph.topological_order()[0]
+    area = win.scene.node_rect(first).adjusted(-10, -10, 2000, 2000)
+    expected = {u.key for u in win.scene.unit_index().in_rect(area) if area.contains(u.rect)}
+    win.view.select_in(area)
+    assert expected and set(win.scene.selected_node_ids(expand_blocks=False)) == expected

@@ -74,6 +74,8 @@ class GraphView(QGraphicsView):
         self._levels: dict[str | None, tuple[QTransform, QPointF]] = {}  # each level's zoom and centre
         self._hover: tuple[str, QRectF] | None = None  # the unit under the mouse while zoomed out
         self.setMouseTracking(True)
+        self._band = QRectF()  # the last rubber band, in scene coordinates
+        self.rubberBandChanged.connect(self._band_changed)
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 256 * 1024))  # node caches of a full screen
 
     # --------------------------------------------------------------- scene
@@ -419,7 +421,33 @@ class GraphView(QGraphicsView):
             self._pan_from = None
             self.viewport().unsetCursor()
             return
+        band, self._band = self._band, QRectF()
         super().mouseReleaseEvent(event)
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and scene.large and scene.detail == "box" and not band.isEmpty():
+            self.select_in(band)
+
+    def _band_changed(self, rect: QRect, from_scene: QPointF, to_scene: QPointF) -> None:
+        if not rect.isNull():
+            self._band = QRectF(from_scene, to_scene).normalized()
+
+    def select_in(self, area: QRectF) -> None:
+        """Select the units inside a scene rectangle from the index: below the readable zoom a large graph's
+        items are transparent, which Qt's own rubber band skips."""
+        scene = self.scene()
+        if not isinstance(scene, GraphScene):
+            return
+        scene.blockSignals(True)
+        try:
+            for u in scene.unit_index().in_rect(area):
+                if not area.contains(u.rect):
+                    continue
+                item = scene.blocks.get(u.key) if u.is_block else scene.nodes[u.key]
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            scene.blockSignals(False)
+        scene.selectionChanged.emit()
 
     # ------------------------------------------------------------ hierarchy
     def enter_block(self, group_id: str | None) -> None:
