@@ -479,3 +479,37 @@ def test_asymmetric_conv1d_pads_get_a_constant_pad() -> None:
     w = np.random.default_rng(1).normal(size=(4, 2, 3))
     node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3], pads=[0, 2])
     _check(_model([node], [_vi("x", ["N", 2, 9])], [_vi("y", None)], [_init("w", w)], 13), {"ConstantPad1d": 1})
+
+
+# ------------------------------------------------------------------------------ MatMul of two tensors, reductions
+def test_attention_scores_matmul_of_two_computed_tensors() -> None:
+    """softmax(Q @ K^T) @ V over (N, heads, L, d): two MatMul layers, no generic op."""
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Softmax", ["s"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["y"]),
+    ]
+    inputs = [_vi(n, ["N", 2, 5, 4]) for n in ("q", "k", "v")]
+    _check(_model(nodes, inputs, [_vi("y", None)], opset=13), {"MatMul": 2, "Permute": 1})
+
+
+@pytest.mark.parametrize(
+    ("op", "axes", "keep", "opset"),
+    [
+        ("ReduceSum", [1], 0, 11),
+        ("ReduceSum", [-1, 2], 1, 13),
+        ("ReduceMean", [1], 1, 13),
+        ("ReduceMax", [2], 0, 13),
+        ("ReduceMin", [1, 3], 1, 18),
+    ],
+)
+def test_reductions_over_per_sample_axes(op: str, axes: list[int], keep: int, opset: int) -> None:
+    axes_as_input = opset >= 18 or (op == "ReduceSum" and opset >= 13)
+    if axes_as_input:
+        node = helper.make_node(op, ["x", "axes"], ["y"], keepdims=keep)
+        inits = [_ints("axes", axes)]
+    else:
+        node = helper.make_node(op, ["x"], ["y"], axes=axes, keepdims=keep)
+        inits = []
+    _check(_model([node], [_vi("x", ["N", 3, 4, 5])], [_vi("y", None)], inits, opset), {"Reduce": 1})

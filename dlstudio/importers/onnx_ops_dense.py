@@ -46,6 +46,9 @@ def _gemm(ctx: Context, node: Any, name: str) -> None:
 @handles("MatMul")
 def _matmul(ctx: Context, node: Any, name: str) -> None:
     x = ctx.value(node.input[0])
+    if node.input[1] in ctx.values:  # two computed operands (attention scores): per-sample matrix products
+        ctx.bind(node.output[0], ctx.add("MatMul", [x, ctx.value(node.input[1])], label=name)[0])
+        return
     w = ctx.const(node.input[1])
     if w.ndim != 2:
         raise Unsupported("only a constant 2-D right operand (a Linear weight) is supported")

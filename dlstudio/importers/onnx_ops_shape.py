@@ -223,27 +223,34 @@ def _space_to_depth(ctx: Context, node: Any, name: str) -> None:
     ctx.bind(node.output[0], ctx.add("Reshape", [v], {"shape": (c * b * b, h // b, w // b)}, label=name)[0])
 
 
-@handles("ReduceMean", "ReduceMax")
+_REDUCE_OPS = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "amax", "ReduceMin": "amin"}
+
+
+@handles(*_REDUCE_OPS)
 def _reduce(ctx: Context, node: Any, name: str) -> None:
-    """Mean/max over every spatial dim: global pooling (keepdims=1 keeps (C, 1, 1): adaptive pooling to 1)."""
+    """Mean/max over every spatial dim: global pooling (keepdims=1 keeps (C, 1, 1): adaptive pooling to 1); other
+    per-sample axes: the catalog's Reduce layer."""
     x = ctx.value(node.input[0])
     at = attrs(node)
     r = x.info.rank
     axes = at.get("axes")
     if axes is None and len(node.input) > 1 and node.input[1]:
         axes = list(ctx.const(node.input[1]))
-    if axes is None or sorted(int(a) % r for a in axes) != list(range(2, r)) or r < 3:
-        raise Unsupported(f"reduction over axes {axes} (only all spatial dims, i.e. global pooling, maps)")
+    if axes is None:
+        raise Unsupported("a reduction over every dim, the batch included")
     keep = bool(at.get("keepdims", 1))
     mean = node.op_type == "ReduceMean"
-    if keep:
-        layer = {(True, 3): "AdaptiveAvgPool1d", (True, 4): "AdaptiveAvgPool2d", (False, 4): "AdaptiveMaxPool2d"}
-        t = layer.get((mean, r))
-        if t is None:
-            raise Unsupported(f"keepdims reduction of a rank-{r} tensor")
-        ctx.bind(node.output[0], ctx.add(t, [x], {"output_size": 1}, label=name)[0])
-    else:
-        ctx.bind(node.output[0], ctx.add("GlobalAvgPool" if mean else "GlobalMaxPool", [x], label=name)[0])
+    spatial = r >= 3 and sorted(int(a) % r for a in axes) == list(range(2, r))
+    layer = {(True, 3): "AdaptiveAvgPool1d", (True, 4): "AdaptiveAvgPool2d", (False, 4): "AdaptiveMaxPool2d"}
+    if spatial and node.op_type in ("ReduceMean", "ReduceMax") and (not keep or (mean, r) in layer):
+        if keep:
+            ctx.bind(node.output[0], ctx.add(layer[(mean, r)], [x], {"output_size": 1}, label=name)[0])
+        else:
+            ctx.bind(node.output[0], ctx.add("GlobalAvgPool" if mean else "GlobalMaxPool", [x], label=name)[0])
+        return
+    dims = tuple(sorted(_axis(int(a), r) for a in axes))
+    params = {"op": _REDUCE_OPS[node.op_type], "dim": dims, "keepdim": keep}
+    ctx.bind(node.output[0], ctx.add("Reduce", [x], params, label=name)[0])
 
 
 # ------------------------------------------------------------------------------ Slice, Expand, Tile -> catalog

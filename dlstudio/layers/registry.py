@@ -25,6 +25,7 @@ _BUILTIN_MODULES = (
     "padding",
     "slicing",
     "volumetric",
+    "tensor_math",
     "aten",
 )
 
