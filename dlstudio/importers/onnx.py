@@ -473,12 +473,14 @@ def import_onnx(
     seed: int = 0,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     constants: dict[str, np.ndarray] | None = None,
+    blocks: bool = True,
 ) -> ImportResult:
-    """Import and (by default) check: the compiled graph and onnxruntime agree on a random batch."""
+    """Import and (by default) check: the compiled graph and onnxruntime agree on a random batch. `blocks`: group
+    layers into blocks by module scope (see `convert`)."""
     start = time.perf_counter()
     model = _load(source)
     loaded = time.perf_counter() - start
-    result = _convert_model(model, source, input_shapes, constants, True)
+    result = _convert_model(model, source, input_shapes, constants, blocks)
     timings = result.report.details["timings"]
     timings["load"] = loaded
     if check:
