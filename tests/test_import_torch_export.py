@@ -4,10 +4,12 @@ their inputs change, saved and loaded, trained), and errors a user can act on.""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import dlstudio as dls
@@ -141,3 +143,33 @@ def test_transformer_with_an_explicit_mask_is_refused_with_the_line() -> None:
     text = str(info.value)
     assert "data-dependent control flow at word_language_model.py line" in text
     assert "self.transformer_encoder(src, mask)" in text
+
+
+class Functional(nn.Module):
+    """Layers written as functional calls on parameters: each maps to its catalog layer, weights included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 3, 3, 3) * 0.1)
+        self.b = nn.Parameter(torch.zeros(8))
+        self.tw = nn.Parameter(torch.randn(2, 4, 2, 2) * 0.1)
+        self.ln_w = nn.Parameter(torch.ones(4))
+        self.ln_b = nn.Parameter(torch.zeros(4))
+        self.fc = nn.Parameter(torch.randn(5, 4) * 0.1)
+
+    def forward(self, x):
+        x = F.pad(x, (1, 1, 1, 1), mode="reflect")
+        x = F.elu(F.conv2d(x, self.w, self.b), alpha=0.5)
+        x = F.conv_transpose2d(F.pixel_shuffle(x, 2), self.tw, stride=2)
+        x = F.softplus(F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2))
+        x = F.layer_norm(x.mean(dim=(2, 3)).view(-1, 1, 4), (4,), self.ln_w, self.ln_b)
+        return F.linear(x, self.fc)
+
+
+def test_functional_calls_map_to_catalog_layers() -> None:
+    result = dls.import_torch(Functional(), [(3, 8, 8)])
+    types = Counter(n.type for n in result.graph.nodes.values())
+    assert "AtenOp" not in types, dict(types)
+    expected = {"ReflectionPad2d", "Conv2d", "ELU", "PixelShuffle", "ConvTranspose2d", "ZeroPad2d", "MaxPool2d"}
+    assert expected | {"Softplus", "GlobalAvgPool", "LayerNorm", "Linear"} <= set(types)
+    assert result.report.worst_diff <= 1e-5

@@ -326,3 +326,119 @@ def _pool2d(m: Ops, node: fx.Node) -> Value:
 def _adaptive_avg(m: Ops, node: fx.Node) -> Value:
     size = tuple(int(s) for s in m.py(node.args[1]))
     return m.add("AdaptiveAvgPool2d", [m.value(node.args[0])], {"output_size": size})
+
+
+@maps("aten.elu.default")
+def _elu(m: Ops, node: fx.Node) -> Value:
+    if len(node.args) > 2:
+        raise Unsupported("scale arguments")
+    return m.add("ELU", [m.value(node.args[0])], {"alpha": float(_arg(node, 1, "alpha", 1.0))})
+
+
+@maps("aten.softplus.default")
+def _softplus(m: Ops, node: fx.Node) -> Value:
+    params = {"beta": float(_arg(node, 1, "beta", 1.0)), "threshold": float(_arg(node, 2, "threshold", 20.0))}
+    return m.add("Softplus", [m.value(node.args[0])], params)
+
+
+@maps("aten.mean.dim", "aten.amax.default")
+def _global_pool(m: Ops, node: fx.Node) -> Value:
+    """x.mean(dim=(2, 3)) over every spatial dimension: the global pools."""
+    x = m.value(node.args[0])
+    dims = m.py(_arg(node, 1, "dim"))
+    dims = [dims] if isinstance(dims, int) else list(dims or [])
+    keepdim = bool(_arg(node, 2, "keepdim", False))
+    if keepdim or len(node.kwargs.get("dtype", ()) or ()) or x.info.rank < 3:
+        raise Unsupported("keepdim or a dtype")
+    if sorted(d % x.info.rank for d in dims) != list(range(2, x.info.rank)):
+        raise Unsupported("not every spatial dimension")
+    return m.add("GlobalAvgPool" if "mean" in str(node.target) else "GlobalMaxPool", [x])
+
+
+@maps("aten.max_pool1d.default", "aten.avg_pool1d.default")
+def _pool1d(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    is_max = "max" in str(node.target)
+    names = ["kernel_size", "stride", "padding"] + (["dilation", "ceil_mode"] if is_max else ["ceil_mode"])
+    if not is_max:
+        names.append("count_include_pad")
+    params: dict[str, Any] = {}
+    for i, k in enumerate(names, start=1):
+        v = _arg(node, i, k)
+        if v is None or (isinstance(v, (list, tuple)) and not v):
+            continue
+        params[k] = int(v[0]) if isinstance(v, (list, tuple)) else v
+    return m.add("MaxPool1d" if is_max else "AvgPool1d", [x], params)
+
+
+@maps("aten.pixel_shuffle.default")
+def _pixel_shuffle(m: Ops, node: fx.Node) -> Value:
+    return m.add("PixelShuffle", [m.value(node.args[0])], {"upscale_factor": int(node.args[1])})  # type: ignore[arg-type]
+
+
+@maps("aten.pad.default", "aten.constant_pad_nd.default", "aten.reflection_pad2d.default")
+def _pad(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    pad = [int(p) for p in m.py(node.args[1])]
+    target = str(node.target)
+    mode = (
+        "reflect"
+        if "reflection" in target
+        else _arg(node, 2, "mode", "constant")
+        if "aten.pad" in target
+        else "constant"
+    )
+    value = float(_arg(node, 3 if "aten.pad" in target else 2, "value", 0.0) or 0.0)
+    if x.info.rank != 4 or len(pad) != 4 or mode not in ("constant", "reflect"):
+        raise Unsupported("only 4-sided padding of (C, H, W) maps")
+    if mode == "reflect":
+        return m.add("ReflectionPad2d", [x], {"padding": tuple(pad)})
+    if value == 0.0:
+        return m.add("ZeroPad2d", [x], {"padding": tuple(pad)})
+    return m.add("ConstantPad2d", [x], {"padding": tuple(pad), "value": value})
+
+
+@maps("aten.layer_norm.default")
+def _layer_norm(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    shape = [int(s) for s in m.py(node.args[1])]
+    weight, bias = _arg(node, 2, "weight"), _arg(node, 3, "bias")
+    if list(x.info.shape[-len(shape) :]) != shape or (weight is None and bias is not None):
+        raise Unsupported("a normalized shape other than the trailing sizes")
+    weights = {}
+    if weight is not None:
+        w = m.const(weight)
+        if not w.trainable:
+            raise Unsupported("a fixed scale")
+        weights["weight"] = w.tensor
+    if bias is not None:
+        weights["bias"] = m.const(bias).tensor
+    params = {
+        "normalized_dims": len(shape),
+        "eps": float(_arg(node, 4, "eps", 1e-5)),
+        "elementwise_affine": weight is not None,
+        "bias": bias is not None,
+    }
+    return m.add("LayerNorm", [x], params, weights)
+
+
+@maps("aten.conv_transpose2d.input")
+def _conv_transpose(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    w = m.const(node.args[1])
+    if not w.trainable:
+        raise Unsupported("the weight is not a parameter")
+    bias = _arg(node, 2, "bias")
+    groups = int(_arg(node, 6, "groups", 1))
+    params = {
+        "out_channels": int(w.tensor.shape[1]) * groups,
+        "kernel_size": tuple(int(k) for k in w.tensor.shape[2:]),
+        "stride": _tuple(_arg(node, 3, "stride", 1), 2),
+        "padding": _tuple(_arg(node, 4, "padding", 0), 2),
+        "output_padding": _tuple(_arg(node, 5, "output_padding", 0), 2),
+        "groups": groups,
+        "dilation": _tuple(_arg(node, 7, "dilation", 1), 2),
+        "bias": bias is not None,
+    }
+    weights = {"weight": w.tensor} | ({"bias": m.const(bias).tensor} if bias is not None else {})
+    return m.add("ConvTranspose2d", [x], params, weights)

@@ -185,11 +185,15 @@ class Walker:
             return
         mapper = MAPPERS.get(_name(node))
         if mapper is not None:
+            before = set(self.ctx.graph.nodes)
             try:
-                self.env[node] = mapper(self, node)
-                return
+                value = mapper(self, node)
+                if _same_sample_shape(value, val):
+                    self.env[node] = value
+                    return
             except (Unsupported, DlstudioError):
                 pass
+            self._drop(set(self.ctx.graph.nodes) - before)  # not the op's result after all: keep it generic
         before = set(self.ctx.graph.nodes)
         try:
             outs = add_aten_op(
@@ -301,6 +305,15 @@ def _spec(type_name: str):
 
 def _is_own_tensor(c: Const, module: nn.Module) -> bool:
     return any(c.tensor is t or c.tensor.data_ptr() == t.data_ptr() for t in module.state_dict().values())
+
+
+def _same_sample_shape(value: Value, val: Any) -> bool:
+    """A catalog layer stands for an op only when it gives the op's per-sample shape and dtype."""
+    if not isinstance(val, torch.Tensor) or val.dim() == 0:
+        return False
+    want = tuple(int(d) if not isinstance(d, torch.SymInt) else -1 for d in val.shape[1:])
+    got = tuple(int(d) if isinstance(d, int) else -1 for d in value.info.shape[1:])
+    return want == got and value.info.dtype == _DTYPES.get(val.dtype)
 
 
 def _has_tensor(val: Any) -> bool:
