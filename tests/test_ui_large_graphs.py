@@ -288,3 +288,14 @@ def test_an_area_selects_a_large_models_boxes_when_zoomed_out(win):
     expected = {u.key for u in win.scene.unit_index().in_rect(area) if area.contains(u.rect)}
     win.view.select_in(area)
     assert expected and set(win.scene.selected_node_ids(expand_blocks=False)) == expected
+
+
+def test_a_layer_added_while_inside_a_block_shows_at_the_model_level(qtbot, win):
+    show(win, model(3))
+    gid = sorted(win.project.graph.groups)[0]
+    win.view.enter_block(gid)
+    history = win.controller.undo_stack.count()
+    nid = win.controller.add_node("ReLU", (0.0, 0.0))
+    qtbot.waitUntil(lambda: win.scene.entered is None, timeout=2000)
+    assert win.scene.nodes[nid].isVisible()
+    assert win.controller.undo_stack.count() == history + 1

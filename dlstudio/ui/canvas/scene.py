@@ -40,6 +40,7 @@ class GraphScene(CardsMixin, LazyItemsMixin, QGraphicsScene):
     analysed = Signal()  # after apply_analysis: the outline and the view follow
     entered_changed = Signal()
     enter_requested = Signal(str)  # double-click / Enter on a collapsed block
+    outside_node_added = Signal()  # a node appeared outside the entered block (the view goes back out)
 
     def __init__(self, graph: ModelGraph, controller: Controller, engine: Any, theme: Theme = LIGHT) -> None:
         super().__init__()
@@ -114,6 +115,8 @@ class GraphScene(CardsMixin, LazyItemsMixin, QGraphicsScene):
     # ------------------------------------------------------------- signals
     def _on_node_added(self, node: Node) -> None:
         self.index_node_added(node)
+        if self.entered is not None and node.group != self.entered:
+            self.outside_node_added.emit()
         if self.large:  # created when shown (lazy.py)
             return
         self._create_node_item(node)

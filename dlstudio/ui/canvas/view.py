@@ -86,11 +86,13 @@ class GraphView(QGraphicsView):
             if isinstance(old, GraphScene):
                 old.enter_requested.disconnect(self.enter_block)
                 old.entered_changed.disconnect(self._entered_changed)
+                old.outside_node_added.disconnect(self._left_for_new_node)
         self._levels = {}
         self.setScene(scene)
         scene.changed.connect(self._scene_changed)
         scene.enter_requested.connect(self.enter_block)
         scene.entered_changed.connect(self._entered_changed)
+        scene.outside_node_added.connect(self._left_for_new_node, Qt.ConnectionType.QueuedConnection)
         self._hover = None
         self.breadcrumb.set_trail(scene)
         self.minimap.schedule()
@@ -497,6 +499,12 @@ class GraphView(QGraphicsView):
             item.setSelected(True)
         self.centerOn(item.sceneBoundingRect().center())
 
+    def _left_for_new_node(self) -> None:
+        """A layer was added at the model level (palette, paste) while a block was entered: show it."""
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and scene.entered is not None:
+            self.enter_block(None)
+
     def _entered_changed(self) -> None:
         scene = self.scene()
         if isinstance(scene, GraphScene):
@@ -520,6 +528,15 @@ class GraphView(QGraphicsView):
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         self._refit_on_resize = False
         md = event.mimeData()
+        scene = self.scene()
+        if md.hasFormat(MIME_LAYER) and isinstance(scene, GraphScene) and scene.entered is not None:
+            # a block's layers are fixed by grouping; a new layer belongs to the model level
+            scene.controller.refused.emit(
+                "Layers are added at the model level: go back out of the block (Backspace or the trail at the "
+                "top left) and drop it there"
+            )
+            event.ignore()
+            return
         if md.hasFormat(MIME_LAYER):
             type_name = bytes(md.data(MIME_LAYER).data()).decode("utf-8")
             self.layer_dropped.emit(type_name, self.mapToScene(event.position().toPoint()))
