@@ -232,6 +232,12 @@ def _finish(
         times["parity"] = time.perf_counter() - t
         report.max_abs_diff = _max_diffs(out_names, reference, got)
         report.checks.append(f"imported graph vs the original on the example input (batch {args[0].shape[0]})")
+        random_ops = sorted(k for k in walker.generic if any(w in k for w in ("rand", "bernoulli", "normal")))
+        if random_ops:
+            report.checks.append(
+                f"random operators ({', '.join(random_ops)}) compared under one seed; they draw new numbers "
+                f"in every training step and run, as in the original"
+            )
         bad = {k: v for k, v in report.max_abs_diff.items() if not v <= tolerance}
         if bad:
             raise ModelImportError(
