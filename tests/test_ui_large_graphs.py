@@ -299,3 +299,28 @@ def test_a_layer_added_while_inside_a_block_shows_at_the_model_level(qtbot, win)
     qtbot.waitUntil(lambda: win.scene.entered is None, timeout=2000)
     assert win.scene.nodes[nid].isVisible()
     assert win.controller.undo_stack.count() == history + 1
+
+
+def test_a_long_pan_keeps_the_number_of_items_bounded(win, monkeypatch):
+    import dlstudio.ui.canvas.lazy as lazy
+
+    monkeypatch.setattr(lazy, "MAX_ITEMS", 300)
+    project = model(8, grouped=False)
+    show(win, project)
+    scene, view = win.scene, win.view
+    set_zoom(win, 0.5)
+    order = project.graph.topological_order()
+    for nid in order[:: len(order) // 12]:  # pan along the whole model
+        view.centerOn(scene.node_rect(nid).center())
+        for _ in range(4):
+            view.viewport().repaint()
+        assert len(scene.nodes) <= 300 + 2 * 120  # the cap plus at most two frames' batches
+    assert order[1] not in scene.nodes  # made at the start of the pan, dropped once far behind
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert all(u.key in scene.nodes for u in scene.unit_index().in_rect(visible))
+    # wires of the shown nodes are all there after items were dropped and made again
+    shown = {u.key for u in scene.unit_index().in_rect(visible)}
+    for nid in shown:
+        for e in scene.wires_of((nid,)):
+            if e.src in shown and e.dst in shown:
+                assert e in scene.edges

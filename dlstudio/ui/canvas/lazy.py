@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ...core.graph import Edge
 
 LARGE_GRAPH = 1500  # nodes; below this every item exists from the start
+MAX_ITEMS = 3000  # node items a large graph keeps; beyond, those far off screen are dropped (made again on demand)
 WIRE_Y = 40.0  # where an overview wire meets a card (about its first port)
 
 
@@ -312,6 +313,32 @@ class LazyItemsMixin:
             if budget is not None and made >= budget:
                 return False
         return True
+
+    def forget_far(self, keep: QRectF, cap: int | None = None) -> int:
+        """Drop the items of nodes far from `keep` (not selected) once more than `cap` exist, down to half of it, so
+        a long pan over a large graph does not end with every item made. Returns how many were dropped."""
+        cap = MAX_ITEMS if cap is None else cap
+        if not self.large or len(self.nodes) <= cap or getattr(self, "gesture", None) is not None:
+            return 0
+        dropped = 0
+        for nid, item in list(self.nodes.items()):
+            if len(self.nodes) <= cap // 2:
+                break
+            if item.isSelected() or keep.intersects(item.sceneBoundingRect()):
+                continue
+            for e in self.wires_of((nid,)):
+                wire = self.edges.pop(e, None)
+                if wire is not None:
+                    self._quiet_remove(wire)  # type: ignore[attr-defined]
+                for end in (e.src, e.dst):
+                    unit = self.shown_end(end)
+                    if unit is not None:
+                        self._edges_done.discard(unit)  # its wires are made again when it is shown
+            del self.nodes[nid]
+            self._quiet_remove(item)  # type: ignore[attr-defined]
+            self._edges_done.discard(nid)
+            dropped += 1
+        return dropped
 
     def materialize_all_shown(self) -> None:
         if self.large:

@@ -178,6 +178,8 @@ class GraphView(QGraphicsView):
                 area = self.mapToScene(self.viewport().rect()).boundingRect().adjusted(-250, -150, 250, 150)
                 done = scene.materialize(area, MATERIALIZE_BUDGET)
                 scene.overview.setVisible(not done)
+                if self._editor is None:
+                    scene.forget_far(area.adjusted(-2000, -2000, 2000, 2000))
                 if not done:
                     QTimer.singleShot(0, self.viewport().update)
         super().paintEvent(event)
