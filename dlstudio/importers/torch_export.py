@@ -273,6 +273,7 @@ def _import_module(
     report = Report(kind="torch-import")
     report.details["module"] = name
     times: dict[str, float] = {}
+    t = time.perf_counter()
     try:
         with torch.no_grad():
             torch.manual_seed(seed)
@@ -286,6 +287,7 @@ def _import_module(
             f"--input-shape / --input-dtype (one per forward argument, without the batch)",
             [],
         ) from None
+    times["reference"] = time.perf_counter() - t  # the original's forward, branches recorded: parity's reference
     result = None
     for dynamic in (True, False):
         t = time.perf_counter()
