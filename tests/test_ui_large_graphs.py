@@ -12,7 +12,8 @@ from conftest import studio_window
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPointF, QRectF  # noqa: E402
+from PySide6.QtCore import QPointF, QRectF, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
 
 from dlstudio.core.layout import apply_layout  # noqa: E402
 from dlstudio.io.project import Project  # noqa: E402
@@ -153,7 +154,8 @@ def test_entering_and_leaving_a_block_keeps_selection_and_history(win, blocks):
     scene.select_nodes([inner])
     win.controller.set_param([inner], "p", 0.25)
     assert win.controller.undo_stack.count() == history + 1
-    view.enter_block(None)  # the breadcrumb's way back out
+    view.setFocus()
+    QTest.keyClick(view, Qt.Key.Key_Escape)  # Escape (or the breadcrumb) goes back out
     assert scene.entered is None and not view.breadcrumb.isVisible()
     assert selected(win) == ([], [gid])  # the outer selection is back
     assert win.controller.undo_stack.count() == history + 1

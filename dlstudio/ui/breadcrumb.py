@@ -1,4 +1,4 @@
-"""The trail over the canvas while a block is entered: "Model > block7". Clicking "Model" (or Backspace on the
+"""The trail over the canvas while a block is entered: "Model > block7". Clicking "Model" (or Escape on the
 canvas) goes back out; the view keeps each level's zoom and selection."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Breadcrumb(QWidget):
         row.setSpacing(4)
         self._up = QPushButton("\u2190 Model")
         self._up.setFlat(True)
-        self._up.setToolTip("Back to the whole model (Backspace)")
+        self._up.setToolTip("Back to the whole model (Escape)")
         self._up.clicked.connect(self.go_up)
         self._here = QLabel()
         row.addWidget(self._up)

@@ -387,7 +387,8 @@ class GraphView(QGraphicsView):
                 if len(blocks) == 1:
                     self.enter_block(blocks[0])
                     return
-            if event.key() == Qt.Key.Key_Backspace and scene.entered is not None:
+            # Escape goes back out (Backspace is the window's Delete shortcut); a wire being drawn takes it first
+            if event.key() == Qt.Key.Key_Escape and scene.entered is not None and scene.gesture is None:
                 self.enter_block(None)
                 return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
@@ -534,7 +535,7 @@ class GraphView(QGraphicsView):
         if md.hasFormat(MIME_LAYER) and isinstance(scene, GraphScene) and scene.entered is not None:
             # a block's layers are fixed by grouping; a new layer belongs to the model level
             scene.controller.refused.emit(
-                "Layers are added at the model level: go back out of the block (Backspace or the trail at the "
+                "Layers are added at the model level: go back out of the block (Escape or the trail at the "
                 "top left) and drop it there"
             )
             event.ignore()
