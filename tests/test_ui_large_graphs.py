@@ -326,3 +326,10 @@ def test_a_long_pan_keeps_the_number_of_items_bounded(win, monkeypatch):
         for e in scene.wires_of((nid,)):
             if e.src in shown and e.dst in shown:
                 assert e in scene.edges
+
+
+def test_ctrl_f_opens_the_find_bar(win):
+    show(win, model(2))
+    win.view.setFocus()
+    QTest.keyClick(win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert win.find_bar.isVisible() and win.find_bar.edit.hasFocus()

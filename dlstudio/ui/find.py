@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
 from ..core.graph import ModelGraph
@@ -136,8 +136,21 @@ class FindBar(QWidget):
 def install(window: Any) -> FindBar:
     """Ctrl+F on the studio window opens the find bar."""
     bar = FindBar(window)
-    shortcut = QShortcut(QKeySequence.StandardKey.Find, window)
-    shortcut.activated.connect(bar.open_bar)
+    edit_menu = next(
+        (a.menu() for a in window.menuBar().actions() if a.menu() is not None and a.text().replace("&", "") == "Edit"),
+        None,
+    )
+    if edit_menu is not None:  # listed in Edit, where users look for it
+        act = QAction("&Find layer\u2026", window)
+        act.setShortcut(QKeySequence.StandardKey.Find)
+        act.setStatusTip("Find layers by name, type or parameter value across every block")
+        act.triggered.connect(bar.open_bar)
+        edit_menu.addSeparator()
+        edit_menu.addAction(act)
+        window.addAction(act)
+    else:
+        shortcut = QShortcut(QKeySequence.StandardKey.Find, window)
+        shortcut.activated.connect(bar.open_bar)
     window.find_bar = bar
     return bar
 
