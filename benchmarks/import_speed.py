@@ -105,11 +105,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("model", nargs="?", help="an ONNX file (default: a generated ResNet-50-size model)")
     parser.add_argument("--repeat", type=int, default=3, help="imports to time (the best is reported)")
     args = parser.parse_args(argv)
-    import torch
 
     from dlstudio.importers.onnx import import_onnx
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:
         if args.model:
             path = Path(args.model)
