@@ -89,7 +89,18 @@ def _export(module: nn.Module, args: tuple, dynamic: bool) -> Any:
         batch = Dim("batch", min=1, max=1 << 16)
         shapes = tuple({0: batch} if isinstance(a, torch.Tensor) and a.dim() else None for a in args)
     with redirect_stderr(io.StringIO()):  # torch prints a partial graph on failure; the error says it better
-        return torch.export.export(module, args, dynamic_shapes=shapes, strict=False)
+        return functional(torch.export.export(module, args, dynamic_shapes=shapes, strict=False))
+
+
+def functional(program: Any) -> Any:
+    """The program without in-place operators. torch.export keeps `x.relu_()` or `h += 1` as mutations;
+    functionalizing (run_decompositions with an empty table: ops are kept, only mutations are rewritten) makes
+    every op a new value, which is what a graph of layers is. Programs without mutations are left alone."""
+    mutating = any(
+        n.op == "call_function" and getattr(getattr(n.target, "_schema", None), "is_mutable", False)
+        for n in program.graph.nodes
+    )
+    return program.run_decompositions({}) if mutating else program
 
 
 def _twice(a: Any) -> Any:
@@ -359,7 +370,7 @@ def import_pt2(path: str | os.PathLike[str], **options: Any) -> ImportResult:
     if not p.is_file():
         raise ModelImportError(f"{p}: no such file", [])
     try:
-        program = torch.export.load(str(p))
+        program = functional(torch.export.load(str(p)))
     except Exception as exc:  # a truncated or foreign file
         raise ModelImportError(
             f"{p}: not a torch.export program saved with torch.export.save ({type(exc).__name__}: {first_line(exc)})",
