@@ -33,6 +33,7 @@ import torch
 from ..core.graph import ModelGraph
 from .config import DataConfig, TrainingConfig, resolve_configs
 from .events import SamplesSaved
+from .images import image_grid, write_png
 from .loop import TaskEngine
 from .task_generative import (
     GAN_LOSSES,
@@ -43,9 +44,7 @@ from .task_generative import (
     ImageTask,
     ReconstructionTask,
     generative_mode,
-    image_grid,
     split_graph,
-    write_png,
 )
 
 __all__ = [
