@@ -343,16 +343,18 @@ def _softplus(m: Ops, node: fx.Node) -> Value:
 
 @maps("aten.mean.dim", "aten.amax.default")
 def _global_pool(m: Ops, node: fx.Node) -> Value:
-    """x.mean(dim=(2, 3)) over every spatial dimension: the global pools."""
+    """x.mean(dim=(2, 3)) over every spatial dimension: the global pools; other per-sample dims: Reduce."""
     x = m.value(node.args[0])
     dims = m.py(_arg(node, 1, "dim"))
     dims = [dims] if isinstance(dims, int) else list(dims or [])
     keepdim = bool(_arg(node, 2, "keepdim", False))
-    if keepdim or len(node.kwargs.get("dtype", ()) or ()) or x.info.rank < 3:
-        raise Unsupported("keepdim or a dtype")
-    if sorted(d % x.info.rank for d in dims) != list(range(2, x.info.rank)):
-        raise Unsupported("not every spatial dimension")
-    return m.add("GlobalAvgPool" if "mean" in str(node.target) else "GlobalMaxPool", [x])
+    if node.kwargs.get("dtype") is not None or not dims or any(d % x.info.rank == 0 for d in dims):
+        raise Unsupported("a reduction over the batch or with a dtype")
+    spatial = sorted(d % x.info.rank for d in dims) == list(range(2, x.info.rank)) and x.info.rank >= 3
+    if spatial and not keepdim:
+        return m.add("GlobalAvgPool" if "mean" in str(node.target) else "GlobalMaxPool", [x])
+    op = "mean" if "mean" in str(node.target) else "amax"
+    return m.add("Reduce", [x], {"op": op, "dim": tuple(int(d) for d in dims), "keepdim": keepdim})
 
 
 @maps("aten.max_pool1d.default", "aten.avg_pool1d.default")
@@ -442,3 +444,21 @@ def _conv_transpose(m: Ops, node: fx.Node) -> Value:
     }
     weights = {"weight": w.tensor} | ({"bias": m.const(bias).tensor} if bias is not None else {})
     return m.add("ConvTranspose2d", [x], params, weights)
+
+
+@maps("aten.matmul.default", "aten.bmm.default")
+def _matmul(m: Ops, node: fx.Node) -> Value:
+    """Two computed tensors (attention scores q @ k.T, weights @ v); a parameter operand stays generic."""
+    return m.add("MatMul", [m.value(node.args[0]), m.value(node.args[1])])
+
+
+@maps("aten.sum.dim_IntList", "aten.amin.default")
+def _reduce(m: Ops, node: fx.Node) -> Value:
+    x = m.value(node.args[0])
+    dims = m.py(_arg(node, 1, "dim"))
+    dims = [dims] if isinstance(dims, int) else list(dims or [])
+    if not dims or node.kwargs.get("dtype") is not None or any(d % x.info.rank == 0 for d in dims):
+        raise Unsupported("a reduction over the batch or with a dtype")
+    op = "sum" if "sum" in str(node.target) else "amin"
+    params = {"op": op, "dim": tuple(int(d) for d in dims), "keepdim": bool(_arg(node, 2, "keepdim", False))}
+    return m.add("Reduce", [x], params)
