@@ -513,6 +513,27 @@ def _check(result: ImportResult, model: Any, tolerance: float, seed: int, path: 
         _set_torch_threads(before)
 
 
+def _compiled_without_init(result: ImportResult) -> Any:
+    """The compiled graph holding the imported weights, built on the meta device and then filled, so a large
+    model is not randomly initialised first; built for real when a module makes tensors of its own (buffers no
+    weights file carries) or does not build on the meta device."""
+    import torch
+
+    from ..compiler.build import compile_graph
+    from ..compiler.weights import load_weights
+
+    try:
+        with torch.device("meta"):
+            model = compile_graph(result.graph, seed=None)
+        if set(dict(model.named_buffers())) - set(model.state_dict()):
+            return result.compile()
+        model = model.to_empty(device="cpu")
+        load_weights(model, result.graph, result.weights, strict=True)
+    except Exception:  # a module that needs real tensors to build, or weights that do not cover it
+        return result.compile()
+    return model.eval()
+
+
 def _torch_threads() -> int:
     import torch
 
@@ -531,7 +552,7 @@ def _compare(result: ImportResult, model: Any, tolerance: float, seed: int, path
 
     from ..compiler.samples import as_list, sample_inputs
 
-    compiled = result.compile()
+    compiled = _compiled_without_init(result)
     # the batch the file fixes (model-zoo files often fix 1), else 2 so that ops mixing samples show up
     details = result.report.details
     batch = int(details.get("fixed_batch", details.get("file_batch", 2)))
