@@ -513,3 +513,9 @@ def test_reductions_over_per_sample_axes(op: str, axes: list[int], keep: int, op
         node = helper.make_node(op, ["x"], ["y"], axes=axes, keepdims=keep)
         inits = []
     _check(_model([node], [_vi("x", ["N", 3, 4, 5])], [_vi("y", None)], inits, opset), {"Reduce": 1})
+
+
+@pytest.mark.parametrize(("op", "attrs"), [("MaxPool", {}), ("AveragePool", {"count_include_pad": 1})])
+def test_one_dimensional_pools_with_begin_padding(op: str, attrs: dict) -> None:
+    node = helper.make_node(op, ["x"], ["y"], kernel_shape=[3], strides=[2], pads=[2, 0], **attrs)
+    _check(_model([node], [_vi("x", ["N", 2, 9])], [_vi("y", None)], opset=13), {"ConstantPad1d": 1})
