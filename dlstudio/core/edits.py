@@ -87,7 +87,7 @@ class RemoveNode(Edit):
     node_id: str
     _node: Node | None = field(default=None, repr=False)
     _edges: list[Edge] = field(default_factory=list, repr=False)
-    _index: int = 0
+    _index: float = 0.0
     _group: Group | None = field(default=None, repr=False)
 
     @property
@@ -117,7 +117,7 @@ class RemoveNode(Edit):
         assert self._node is not None
         node = self._node.copy()
         node.group = None
-        graph._insert_node(node, self._index)
+        graph._insert_node(node, order_key=self._index)
         if self._group is not None:
             if self._group.id in graph.groups:
                 graph._delete_group(self._group.id)

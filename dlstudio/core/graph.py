@@ -8,6 +8,7 @@ underscore methods here are the primitives those edits call, and each emits one 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -105,6 +106,11 @@ class ModelGraph:
     def __init__(self) -> None:
         self._g = nx.MultiDiGraph()
         self._nodes: dict[str, Node] = {}
+        # each node's order key: insertion order, kept by a node that is removed and put back (undo), so restoring
+        # many nodes costs one sort instead of one list rebuild per node
+        self._order_key: dict[str, float] = {}
+        self._next_key = 0
+        self._unsorted = False
         self._groups: dict[str, Group] = {}
         self._counters: dict[str, int] = {}
         self.node_added = Signal()  # (node)
@@ -134,6 +140,10 @@ class ModelGraph:
 
     @property
     def nodes(self) -> dict[str, Node]:
+        if self._unsorted:
+            keys = self._order_key
+            self._nodes = dict(sorted(self._nodes.items(), key=lambda kv: keys[kv[0]]))
+            self._unsorted = False
         return self._nodes
 
     @property
@@ -179,7 +189,7 @@ class ModelGraph:
 
     def topological_order(self) -> list[str]:
         """Node ids in a deterministic topological order (insertion order breaks ties); raises on cycles."""
-        index = {nid: i for i, nid in enumerate(self._nodes)}
+        index = self._order_key
         try:
             return list(nx.lexicographical_topological_sort(self._g, key=lambda n: index[n]))
         except nx.NetworkXUnfeasible:
@@ -217,7 +227,7 @@ class ModelGraph:
         return f"{base}_{i}"
 
     def nodes_of_type(self, type_name: str) -> list[Node]:
-        return [n for n in self._nodes.values() if n.type == type_name]
+        return [n for n in self.nodes.values() if n.type == type_name]
 
     def group_members(self, group_id: str) -> list[str]:
         return list(self.group(group_id).node_ids)
@@ -229,15 +239,23 @@ class ModelGraph:
             prefix, num = m.group(1), int(m.group(2))
             self._counters[prefix] = max(self._counters.get(prefix, 0), num)
 
-    def _insert_node(self, node: Node, index: int | None = None) -> None:
+    def _insert_node(self, node: Node, index: int | None = None, *, order_key: float | None = None) -> None:
+        """Adds `node` at position `index` (None: last), or at `order_key` from `_node_index` (its old place)."""
         if node.id in self._nodes or node.id in self._groups:
             raise GraphError(f"A node with id {node.id!r} already exists")
-        if index is None or index >= len(self._nodes):
-            self._nodes[node.id] = node
+        if order_key is not None:
+            key = order_key
+        elif index is None or index >= len(self._nodes):
+            key = self._next_key
         else:
-            items = list(self._nodes.items())
-            items.insert(index, (node.id, node))
-            self._nodes = dict(items)
+            keys = [self._order_key[n] for n in self.nodes]
+            key = keys[index] - 1.0 if index <= 0 else (keys[index - 1] + keys[index]) / 2
+        if key >= self._next_key:
+            self._next_key = math.floor(key) + 1
+        else:
+            self._unsorted = True
+        self._order_key[node.id] = key
+        self._nodes[node.id] = node
         self._g.add_node(node.id)
         self._note_id(node.id)
         self.node_added.emit(node)
@@ -250,13 +268,15 @@ class ModelGraph:
         if node.group is not None:
             raise GraphError(f"Node {node_id!r} is in group {node.group!r}; take it out first")
         del self._nodes[node_id]
+        del self._order_key[node_id]
         self._g.remove_node(node_id)
         self.node_removed.emit(node)
         self.changed.emit()
         return node
 
-    def _node_index(self, node_id: str) -> int:
-        return list(self._nodes).index(node_id)
+    def _node_index(self, node_id: str) -> float:
+        """The node's order key: `_insert_node(node, order_key=key)` puts a removed node back in its old place."""
+        return self._order_key[node_id]
 
     def _insert_edge(self, edge: Edge) -> None:
         for end in (edge.src, edge.dst):
@@ -342,7 +362,7 @@ class ModelGraph:
     def to_dict(self) -> dict[str, Any]:
         """Canonical plain-data form (stable order): what files store and what tests compare."""
         return {
-            "nodes": [self._nodes[nid].to_dict() for nid in self._nodes],
+            "nodes": [node.to_dict() for node in self.nodes.values()],
             "edges": [e.to_dict() for e in sorted(self.edges())],
             "groups": [self._groups[gid].to_dict() for gid in sorted(self._groups)],
         }
@@ -394,7 +414,7 @@ class ModelGraph:
         """Nodes and the wires among them (for copy/paste and groups)."""
         ids = set(node_ids)
         return {
-            "nodes": [self._nodes[n].to_dict() for n in self._nodes if n in ids],
+            "nodes": [node.to_dict() for n, node in self.nodes.items() if n in ids],
             "edges": [e.to_dict() for e in sorted(self.edges()) if e.src in ids and e.dst in ids],
         }
 
