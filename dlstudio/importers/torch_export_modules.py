@@ -158,9 +158,18 @@ def _cycle_member(graph: ModelGraph, assign: dict[str, str]) -> str | None:
 
 def make_blocks(graph: ModelGraph, paths: dict[str, str], min_size: int = 2) -> int:
     """Group nodes into collapsed blocks named after their module paths (`layer1.0`). Blocks do not nest in
-    dlstudio graphs, so each node goes to its innermost module's block, lifted to the parent module wherever a
-    block would not be self-contained (a path that leaves it and comes back). Returns the number of blocks."""
+    dlstudio graphs, so each node goes to its innermost module's block; a module whose parent computes something
+    itself joins the parent's block, and a block that would not be self-contained (a path that leaves it and
+    comes back) is lifted to its parent. Returns the number of blocks."""
     assign = {nid: p for nid, p in paths.items() if p and nid in graph.nodes}
+    # a submodule of a module that computes something itself (a residual block's convolution unit, its
+    # downsample) joins that module's block: blocks stand for the modules that combine their parts
+    while True:
+        direct = set(assign.values())
+        moves = {p: _parent(p) for p in direct if _parent(p) in direct}
+        if not moves:
+            break
+        assign = {nid: moves.get(p, p) for nid, p in assign.items()}
     for _ in range(len(graph.nodes) + 1):
         bad = _cycle_member(graph, assign)
         if bad is None:
