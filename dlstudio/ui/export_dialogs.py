@@ -35,6 +35,7 @@ from ..core.errors import DlstudioError
 from ..io.project import Project
 from ..training.runs import RunInfo
 from .files import EXPORT_SUFFIXES
+from .ownership import adopt_children
 from .run_weights import WeightsChoice, weight_choices
 
 TITLES: dict[str, str] = {
@@ -125,6 +126,7 @@ class ExportDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(self.output)
         lay.addLayout(buttons)
+        adopt_children(self)  # the rows were laid out before the dialog's layout: Qt owns them, not Python
 
     def _browse(self) -> None:
         suffix = EXPORT_SUFFIXES[self.kind]

@@ -33,6 +33,7 @@ from .canvas.view import GraphView
 from .controller import MIME_NODES, Controller
 from .files import DEFAULT_EXAMPLE, EXAMPLES_DIR, Recovery
 from .inspector import Inspector
+from .ownership import adopt_children, tear_down
 from .palette import Palette
 from .summary import BottomPanel
 from .theme import THEMES, apply_app_theme
@@ -106,6 +107,7 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         state = self.settings.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        adopt_children(self)  # widgets laid out before their layout had a parent: Qt owns them, not Python
         compare.install(self)  # File > Compare with...: another model over this one, and its Changes dock
         outline.install(self)  # the Outline dock (block tree) and Ctrl+F find across every block
 
@@ -319,6 +321,7 @@ def launch(args: list[str]) -> int:
         QTimer.singleShot(int(smoke), report)
     code = int(app.exec())  # type: ignore[union-attr]
     release_clipboard(app)
+    tear_down(app)  # type: ignore[arg-type]  # windows deleted top-down now, not by PySide's exit sweep
     return code
 
 

@@ -43,6 +43,7 @@ class EditingMixin:
             old_controller.deleteLater()
         old_scene = self.scene
         self.scene = GraphScene(graph, self.controller, self.engine, self.theme)
+        self.scene.setParent(self)  # deleted with the window, in Qt's order (see dlstudio.ui.ownership)
         self.scene.grid_snap = self.act_snap.isChecked()
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.refused_wire.connect(self.show_refusal)

@@ -66,9 +66,11 @@ class FilesMixin:
         from .gallery import TemplateGallery
 
         dlg = TemplateGallery(self, self.theme)
-        if dlg.exec() and dlg.chosen is not None:
+        accepted, chosen = dlg.exec(), dlg.chosen
+        dlg.deleteLater()  # one gallery per use, not one more child of the window each time
+        if accepted and chosen is not None:
             try:
-                project = Project.load(dlg.chosen)
+                project = Project.load(chosen)
             except DlstudioError as exc:
                 self.ask("error", str(exc))
                 return

@@ -8,6 +8,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from .ownership import adopt_children
+
 
 class TrainingLaunchMixin:
     """Training commands of MainWindow (self is the QMainWindow)."""
@@ -38,6 +40,7 @@ class TrainingLaunchMixin:
                 )
                 self.tabifyDockWidget(self.panel_dock, self.training_dock)
                 self.training.project_changed()
+                adopt_children(self.training_dock)  # see dlstudio.ui.ownership
             finally:
                 QApplication.restoreOverrideCursor()
                 self.statusBar().clearMessage()

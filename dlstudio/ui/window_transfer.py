@@ -41,7 +41,11 @@ class ImportExportMixin:
             # interactive: the export dialog (options, verification report)
             from .export_dialogs import ExportDialog
 
-            return bool(ExportDialog(kind, self.project, runs=self.known_runs(), parent=self).exec())
+            dlg = ExportDialog(kind, self.project, runs=self.known_runs(), parent=self)
+            try:
+                return bool(dlg.exec())
+            finally:
+                dlg.deleteLater()  # one dialog per export, not one more child of the window each time
         # scripted (tests, `ask` replaced): ask for the file, export with the default options
         fn = exporter(kind)
         ext = EXPORT_SUFFIXES[kind]

@@ -286,8 +286,9 @@ class RunsList(QWidget):
         t = self.table
         t.blockSignals(True)
         try:
+            # by the names in the table: the list may have been replaced (another project) since it was drawn
             checked = {
-                self.runs[i].name
+                t.item(i, 0).text()
                 for i in range(t.rowCount())
                 if t.item(i, 0) is not None and t.item(i, 0).checkState() == Qt.CheckState.Checked
             }

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -517,5 +517,6 @@ class TrainingWorkspace(QWidget):
         ):
             project = self.run_project
         dlg = ExportDialog(kind, project, runs=runs, parent=self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed is gone: not one more child per export
         dlg.show()
         return dlg
