@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -90,20 +91,22 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _mark(ctx: Context) -> tuple[set[str], set[str], set[str]]:
-    return set(ctx.graph.nodes), set(ctx.values), set(ctx.weights)
+def _mark(ctx: Context) -> tuple[int, int, int]:
+    """How many nodes, values and weights there are (all three are insertion-ordered and only grow while a handler
+    runs, so what it added is what lies past these counts)."""
+    return len(ctx.graph.nodes), len(ctx.values), len(ctx.weights)
 
 
-def _rollback(ctx: Context, mark: tuple[set[str], set[str], set[str]]) -> None:
+def _rollback(ctx: Context, mark: tuple[int, int, int]) -> None:
     """Undo what a handler added before it gave up (so the generic fallback starts clean)."""
     from ..core.edits import RemoveNode
 
     nodes, values, weights = mark
-    for nid in [n for n in ctx.graph.nodes if n not in nodes]:
+    for nid in reversed(list(islice(ctx.graph.nodes, nodes, None))):
         RemoveNode(nid).apply(ctx.graph)
-    for k in [k for k in ctx.values if k not in values]:
+    for k in list(islice(ctx.values, values, None)):
         del ctx.values[k]
-    for k in [k for k in ctx.weights if k not in weights]:
+    for k in list(islice(ctx.weights, weights, None)):
         del ctx.weights[k]
 
 

@@ -71,11 +71,12 @@ def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> lis
         inner = next((scope[:i] for i in range(len(scope), 0, -1) if scope[:i] in containers), None)
         if inner is not None:
             members.setdefault(inner, []).append(nid)
+    pos = {nid: i for i, nid in enumerate(graph.topological_order())}
     settled: dict[tuple[str, ...], list[str]] = {}
     while members:  # deepest first, so a lifted block joins its parent before the parent is checked
         scope = max(members, key=len)
         ids = members.pop(scope)
-        if len(ids) >= 2 and _convex(graph, set(ids)):
+        if len(ids) >= 2 and _convex(graph, set(ids), pos):
             settled[scope] = ids
         elif len(scope) > 1:  # a lone layer (a Sequential whose batch norm folded away) joins its parent's block
             members.setdefault(scope[:-1], []).extend(ids)
@@ -87,9 +88,11 @@ def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> lis
     return made
 
 
-def _convex(graph: ModelGraph, members: set[str]) -> bool:
-    """No path leaves the set and comes back into it (the compiler emits a block as one submodule call)."""
-    frontier = [e.dst for nid in members for e in graph.out_edges(nid) if e.dst not in members]
+def _convex(graph: ModelGraph, members: set[str], pos: dict[str, int]) -> bool:
+    """No path leaves the set and comes back into it (the compiler emits a block as one submodule call). Only
+    nodes before the set's last member in topological order (`pos`) can lead back, so the search stops there."""
+    last = max(pos[n] for n in members)
+    frontier = [e.dst for nid in members for e in graph.out_edges(nid) if e.dst not in members and pos[e.dst] < last]
     seen: set[str] = set()
     while frontier:
         nid = frontier.pop()
@@ -99,7 +102,8 @@ def _convex(graph: ModelGraph, members: set[str]) -> bool:
         for e in graph.out_edges(nid):
             if e.dst in members:
                 return False
-            frontier.append(e.dst)
+            if pos[e.dst] < last:
+                frontier.append(e.dst)
     return True
 
 
