@@ -410,8 +410,8 @@ def _convert_model(
                 continue
         if v.layout:
             problems.append(
-                f"output {vo.name!r}: is a time-major view ({v.layout}) of a recurrent layer's "
-                f"output; dlstudio outputs are batch-first"
+                f"output {vo.name!r}: moves the batch out of the first dimension (a time-major view, "
+                f"{v.layout}, as recurrent layers read it); dlstudio outputs keep the batch first"
             )
             continue
         out = Node(id=ctx.graph.new_id("n"), type="Output", label=vo.name)
