@@ -56,6 +56,6 @@ def test_widgets_laid_out_before_their_layout_had_a_parent_belong_to_qt(qtbot) -
     QVBoxLayout(outer).addLayout(row)
     outer.show()
     assert button.parent() is outer and shiboken6.ownedByPython(button)
-    assert adopt_children(outer) >= 1
+    adopt_children(outer)
     assert not shiboken6.ownedByPython(button)
     assert button.isVisible() and button.parent() is outer

@@ -30,22 +30,21 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject
 from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
 
-def adopt_children(root: QObject) -> int:
-    """Let Qt own every descendant of `root` that has a Qt parent but a Python-owned wrapper; returns how many
-    were handed over. Cheap (one walk over the object tree); call it after building a widget tree."""
-    handed = 0
+def adopt_children(root: QObject) -> None:
+    """Let Qt own every descendant of `root` that has a Qt parent but a Python-owned wrapper. Cheap (one walk
+    over the object tree); call it after building a widget tree.
+
+    PySide's ``findChildren`` already records the Qt parent of each object it returns (its wrapper stops owning
+    it); whatever still claims Python ownership after that is handed over with ``setParent``."""
     for child in root.findChildren(QObject):
         parent = child.parent()
         if parent is None or not shiboken6.ownedByPython(child):
             continue
         if isinstance(child, QWidget):
-            if not isinstance(parent, QWidget):
-                continue
-            child.setParent(parent, child.windowFlags())  # the same parent and flags: Qt keeps it shown
+            if isinstance(parent, QWidget):
+                child.setParent(parent, child.windowFlags())  # the same parent and flags: Qt keeps it shown
         else:
             child.setParent(parent)
-        handed += 1
-    return handed
 
 
 def tear_down(app: QApplication) -> None:
