@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import DlstudioError
 from ..io.project import Project
 from ..training.runs import RunInfo
-from .files import EXPORT_SUFFIXES
+from .files import EXPORT_SUFFIXES, start_folder
 from .ownership import adopt_children
 from .run_weights import WeightsChoice, weight_choices
 
@@ -78,7 +78,7 @@ class ExportDialog(QDialog):
         self.error: str | None = None
         suffix = EXPORT_SUFFIXES[kind]
         self.setWindowTitle(TITLES[kind])
-        self.path = QLineEdit(str(Path.cwd() / f"{project.name}{suffix}"))
+        self.path = QLineEdit(str(start_folder(project) / f"{project.name}{suffix}"))
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()

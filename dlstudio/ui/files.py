@@ -19,6 +19,24 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 DEFAULT_EXAMPLE = "mlp_digits.dlstudio"
 
 
+def documents_folder() -> Path:
+    """The user's documents folder (home when the platform names none)."""
+    from PySide6.QtCore import QStandardPaths
+
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(found) if found else Path.home()
+
+
+def start_folder(project: Project) -> Path:
+    """Where file dialogs start for `project`: its folder, or the user's documents for an untitled project and
+    for one opened from the installed examples (saving there would overwrite a template)."""
+    if project.path is not None:
+        folder = Path(project.path).resolve().parent
+        if folder != EXAMPLES_DIR.resolve():
+            return folder
+    return documents_folder()
+
+
 def push_recent(recent: list[str], path: str | os.PathLike[str]) -> list[str]:
     p = str(Path(path).resolve())
     return ([p] + [r for r in recent if r != p])[:MAX_RECENT]

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.errors import DlstudioError
 from ..io.project import SUFFIX, Project
-from .files import push_recent
+from .files import push_recent, start_folder
 from .run_weights import adopt_runs
 
 
@@ -80,7 +80,7 @@ class FilesMixin:
     def open_dialog(self) -> None:
         if not self.maybe_save():
             return
-        path = self.ask("open", str(self.settings.value("last_dir", "")))
+        path = self.ask("open", str(start_folder(self.project)))
         if path:
             self.open_path(path, ask_save=False)
 
@@ -137,10 +137,8 @@ class FilesMixin:
         return self.save_to(self.project.path)
 
     def save_as_dialog(self) -> bool:
-        path = self.ask(
-            "save",
-            str(self.project.path or Path(str(self.settings.value("last_dir", ""))) / f"{self.project.name}{SUFFIX}"),
-        )
+        name = self.project.path.name if self.project.path else f"{self.project.name}{SUFFIX}"
+        path = self.ask("save", str(start_folder(self.project) / name))
         if not path:
             return False
         if not path.endswith(SUFFIX):

@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io.project import Project
-from .files import EXPORT_SUFFIXES, exporter
+from .files import EXPORT_SUFFIXES, exporter, start_folder
 
 
 class ImportExportMixin:
     """Import and export commands of MainWindow (self is the QMainWindow)."""
 
     def import_onnx_dialog(self) -> None:
-        path = self.ask("import", str(self.settings.value("last_dir", "")))
+        path = self.ask("import", str(start_folder(self.project)))
         if path:
             self.import_onnx(path)
 
@@ -50,7 +50,7 @@ class ImportExportMixin:
         fn = exporter(kind)
         ext = EXPORT_SUFFIXES[kind]
         path = self.ask(
-            f"export:{kind}", str(Path(str(self.settings.value("last_dir", ""))) / f"{self.project.name}{ext}")
+            f"export:{kind}", str(start_folder(self.project) / f"{self.project.name}{ext}")
         )
         if not path:
             return False

@@ -383,7 +383,12 @@ class TrainingWorkspace(QWidget):
         return ok
 
     def _resume_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder (runs/<run>/checkpoints/epoch_NNNN)")
+        from ..run_weights import runs_dir
+
+        start = runs_dir(self.project_provider())
+        folder = QFileDialog.getExistingDirectory(
+            self, "Checkpoint folder (runs/<run>/checkpoints/epoch_NNNN)", str(start if start.is_dir() else "")
+        )
         if folder:
             self.start(resume_from=folder)
 
