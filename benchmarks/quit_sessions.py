@@ -143,7 +143,12 @@ def run_one(folder: Path) -> int:
             state["steps"] = _session(wins[0], export_dir)
             state["deadline"] = time.monotonic() + STEP_TIMEOUT_S
         wait = state["wait"]
-        if wait is not None and not wait():
+        try:
+            ready = wait is None or wait()
+        except Exception as exc:  # a step whose check fails ends the session, never hangs it
+            print(f"quit_sessions: step check failed: {exc!r}", flush=True)
+            os._exit(4)
+        if not ready:
             if time.monotonic() > float(state["deadline"]):  # type: ignore[arg-type]
                 print(f"quit_sessions: step timed out at {state['steps']}", file=sys.stdout, flush=True)
                 os._exit(3)
@@ -156,6 +161,9 @@ def run_one(folder: Path) -> int:
             state["deadline"] = time.monotonic() + STEP_TIMEOUT_S
         except StopIteration:
             driver.stop()
+        except Exception as exc:  # a failed step ends the session with its reason, never hangs it
+            print(f"quit_sessions: step failed: {exc!r}", flush=True)
+            os._exit(5)
         finally:
             state["busy"] = False
 

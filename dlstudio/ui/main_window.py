@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -44,6 +44,8 @@ from .window_transfer import ImportExportMixin
 
 APP_NAME = "dlstudio"
 AUTOSAVE_MS = 60_000
+BOTTOM_HEIGHT = 170  # the bottom docks' height when unfolded at first start
+QWIDGETSIZE_MAX = (1 << 24) - 1
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
@@ -99,14 +101,17 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         self._build_actions()
         self.set_project(Project())
         self.resize(1440, 900)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.panel_dock], [210], Qt.Orientation.Vertical)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.panel_dock], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+        self._bottom_height = BOTTOM_HEIGHT
+        self._first_show = True  # the bottom panel's first size depends on the window's size when shown
         geo = self.settings.value("geometry")
         if isinstance(geo, QByteArray):
             self.restoreGeometry(geo)
         state = self.settings.value("window_state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
+            self._first_show = False
         adopt_children(self)  # widgets laid out before their layout had a parent: Qt owns them, not Python
         compare.install(self)  # File > Compare with...: another model over this one, and its Changes dock
         outline.install(self)  # the Outline dock (block tree) and Ctrl+F find across every block
@@ -116,8 +121,45 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         self.palette_dock = self._dock("Layers", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.panel_dock = self._dock("Diagnostics and summary", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.history_dock = self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
+        # History shares the left column with the layers (tabs): beside the inspector it left one field visible
+        self.history_dock = self._dock("History", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.palette_dock, self.history_dock)
         self.history_dock.hide()
+
+    def show_history(self) -> None:
+        self.history_dock.show()
+        self.history_dock.raise_()
+
+    def bottom_docks(self) -> list[QDockWidget]:
+        return [d for d in (self.panel_dock, self.training_dock) if d is not None]
+
+    @property
+    def bottom_collapsed(self) -> bool:
+        return self.panel_dock.widget().isHidden()
+
+    def set_bottom_collapsed(self, collapsed: bool) -> None:
+        """Fold the bottom docks (diagnostics, summary, training) to their title and tabs, or unfold them to
+        their last height. View > Bottom panel (Ctrl+J) toggles it."""
+        if collapsed == self.bottom_collapsed:
+            return
+        docks = self.bottom_docks()
+        if collapsed:
+            self._bottom_height = max(self.panel_dock.height(), 120)
+        for dock in docks:
+            dock.widget().setVisible(not collapsed)
+            dock.setMaximumHeight(dock.minimumSizeHint().height() if collapsed else QWIDGETSIZE_MAX)
+        if not collapsed:
+            shown = [d for d in docks if d.isVisible()]
+            if shown:
+                self.resizeDocks(shown[:1], [self._bottom_height], Qt.Orientation.Vertical)
+        self.act_bottom.setChecked(not collapsed)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._first_show:
+            self._first_show = False
+            # first start: a window under 1000 px tall keeps the canvas at >= 55 % only with the bottom docks folded
+            self.set_bottom_collapsed(self.height() < 1000)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -183,7 +225,7 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         e = mb.addMenu("&Edit")
         self.act_undo = self._act(e, "&Undo", self.undo, SK.Undo)
         self.act_redo = self._act(e, "&Redo", self.redo, [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self._act(e, "&History", lambda: self.history_dock.setVisible(True), "Ctrl+H", "Every edit, by name")
+        self._act(e, "&History", self.show_history, "Ctrl+H", "Every edit, by name")
         e.addSeparator()
         self._act(e, "Cu&t", self.cut, SK.Cut)
         self._act(e, "&Copy", self.copy, SK.Copy)
@@ -218,6 +260,15 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         v.addSeparator()
         for dock in (self.palette_dock, self.inspector_dock, self.panel_dock, self.history_dock):
             v.addAction(dock.toggleViewAction())
+        self.act_bottom = self._act(
+            v,
+            "&Bottom panel",
+            lambda: self.set_bottom_collapsed(not self.act_bottom.isChecked()),
+            "Ctrl+J",
+            "Fold or unfold the diagnostics, summary and training panel",
+            checkable=True,
+        )
+        self.act_bottom.setChecked(True)
 
         b = mb.addMenu("&Block")
         self._act(b, "&Group selection", self.group_selection, "Ctrl+G", "Make a block of the selected layers")

@@ -37,6 +37,8 @@ class Theme:
     error: str
     warning: str
     block: str
+    plot_background: str = "#ffffff"
+    plot_foreground: str = "#3b4252"  # axes, tick labels, titles and legend text
 
 
 LIGHT = Theme(
@@ -68,6 +70,8 @@ DARK = Theme(
     error="#ff6b5e",
     warning="#ffb340",
     block="#252a33",
+    plot_background="#1e2127",
+    plot_foreground="#c8ced8",
 )
 THEMES = {"light": LIGHT, "dark": DARK}
 

@@ -291,3 +291,7 @@ class EditingMixin:
             apply_app_theme(app, self.theme)
         if self.scene is not None:
             self.scene.set_theme(self.theme)
+        if self.training_dock is not None:  # pyqtgraph is loaded only with the training dock
+            from .plot_theme import apply_plot_theme
+
+            apply_plot_theme(self.training_dock, self.theme)

@@ -25,12 +25,16 @@ class TrainingLaunchMixin:
 
     def training_workspace(self) -> Any:
         """The training dock, built on first use (it loads torch and a dataset preview), shown and raised."""
+        first_open = False
         if self.training is None:
             # the first open loads torch and a dataset preview (about 2 s): say so instead of freezing silently
             self.statusBar().showMessage("Loading the training tools...")
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
+                from .plot_theme import apply_plot_theme
                 from .training import TrainingWorkspace
+
+                apply_plot_theme(None, self.theme)  # the plots about to be made take the theme's colours
 
                 self.training = TrainingWorkspace(lambda: self.project, self)
                 self.training.node_failed.connect(self.focus_node)
@@ -41,11 +45,16 @@ class TrainingLaunchMixin:
                 self.tabifyDockWidget(self.panel_dock, self.training_dock)
                 self.training.project_changed()
                 adopt_children(self.training_dock)  # see dlstudio.ui.ownership
+                apply_plot_theme(self.training_dock, self.theme)  # axes room and legends of the plots just made
+                first_open = True
             finally:
                 QApplication.restoreOverrideCursor()
                 self.statusBar().clearMessage()
         assert self.training_dock is not None
         self.training_dock.show()
+        self.set_bottom_collapsed(False)
+        if first_open:  # a third of the window: plots readable, the canvas still the larger part
+            self.resizeDocks([self.training_dock], [self.height() // 3], Qt.Orientation.Vertical)
         self.training_dock.raise_()
         return self.training
 

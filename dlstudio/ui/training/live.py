@@ -88,6 +88,8 @@ class LivePlots(QWidget):
         self.lr_plot = pg.PlotWidget(title="Learning rate")
         self.lr_plot.setMaximumHeight(150)
         self.lr_plot.setLabel("bottom", "epoch")
+        # a short plot: major ticks only, or their labels overlap (before training the range is 0..1)
+        self.lr_plot.getAxis("left").setStyle(maxTickLevel=0)
         row = QHBoxLayout()
         row.addWidget(self.loss_plot)
         row.addWidget(self.metric_plot)
