@@ -197,3 +197,26 @@ def test_in_place_operators_become_new_values() -> None:
     assert result.report.worst_diff <= 1e-6
     model = result.compile().train()
     model(torch.randn(3, 6)).sum().backward()  # trains: no autograd error from a mutation
+
+
+class CausalAttention(nn.Module):
+    """A causal mask made in forward (float -inf above the diagonal) or promised with is_causal=True."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        layer = nn.TransformerEncoderLayer(16, 2, 32, 0.0, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.size(1))
+        y, _ = self.attn(x, x, x, attn_mask=mask, need_weights=False)
+        return self.enc(y, mask=mask, is_causal=True)
+
+
+def test_causal_masks_become_the_layers_causal_parameter() -> None:
+    result = dls.import_torch(CausalAttention(), [(6, 16)])
+    layers = {n.type: n.params for n in result.graph.nodes.values()}
+    assert set(layers) == {"Input", "MultiheadAttention", "TransformerEncoder", "Output"}
+    assert layers["MultiheadAttention"]["causal"] and layers["TransformerEncoder"]["causal"]
+    assert result.report.worst_diff <= 1e-5

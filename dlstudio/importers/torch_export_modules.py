@@ -119,14 +119,30 @@ def same_module(spec_type: str, params: dict, inputs: list, original: nn.Module)
     if spec.module is None:
         return False
     try:
-        with torch.device("meta"):
-            built = resolve_dotted(spec.module)(**spec.torch_kwargs(params, inputs))
-    except Exception:
+        with torch.device("meta"):  # shapes only: no memory, no random initialisation
+            if spec.emit is None:
+                built = resolve_dotted(spec.module)(**spec.torch_kwargs(params, inputs))
+            else:
+                built = _compiled_alone(spec_type, params, inputs)  # a custom emit builds it its own way
+    except Exception:  # the catalog cannot build these parameters: not the same module
         return False
     shapes = {k: tuple(v.shape) for k, v in built.state_dict().items()}
     if shapes != {k: tuple(v.shape) for k, v in original.state_dict().items()}:
         return False
     return _plain_repr(built) == _plain_repr(original)
+
+
+def _compiled_alone(spec_type: str, params: dict, inputs: list) -> nn.Module:
+    """The module the compiler makes for one node of this type fed by inputs of these shapes."""
+    from ..compiler.build import compile_graph
+    from ..layers.builder import Graph
+
+    g = Graph()
+    refs = [g.input(f"in{i}", tuple(int(d) for d in t.shape[1:]), t.dtype) for i, t in enumerate(inputs)]
+    node = g.add(spec_type, *refs, **params)
+    g.output("out", node)
+    model = compile_graph(g, seed=None)
+    return model.get_submodule(model.node_paths[node.node_id])
 
 
 def _plain_repr(mod: nn.Module) -> str:

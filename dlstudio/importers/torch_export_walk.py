@@ -238,6 +238,7 @@ class Walker:
         """Replace the nodes of one catalog-class submodule call by its catalog layer. False: keep its ops."""
         members = set(leaf.nodes)
         ins: list[Value] = []
+        causal = False
         for n in leaf.nodes:
             for a in n.all_input_nodes:
                 if a in members:
@@ -251,9 +252,12 @@ class Walker:
                         ins.append(v)
                 elif isinstance(v, Const) and _is_own_tensor(v, leaf.module):
                     continue
+                elif isinstance(v, Const) and _is_causal_mask(v.tensor) and "causal" in _param_names(leaf.types):
+                    causal = True  # the catalog layer's causal=True makes this very mask
                 elif v is not None and not isinstance(v, (int, torch.SymInt)):
                     self.failed_leaves.add(leaf.key)  # a mask or state from outside: keep the ops
                     return False
+        causal = causal or any(_named_args(n).get("is_causal") is True for n in leaf.nodes)
         outs = [n for n in leaf.nodes if any(u not in members for u in n.users)]
         if not ins or len(outs) != 1 or not isinstance(outs[0].meta.get("val"), torch.Tensor):
             self.failed_leaves.add(leaf.key)
@@ -263,6 +267,8 @@ class Walker:
         for t in leaf.types:
             try:
                 params = _spec(t).from_module(leaf.module)
+                if causal and _spec(t).has_param("causal"):
+                    params["causal"] = True
                 if not same_module(t, params, [v.info for v in ins], leaf.module):
                     continue
                 value = self.add(t, ins, params, dict(leaf.module.state_dict()), label=_leaf_label(leaf.path))
@@ -289,6 +295,27 @@ class Walker:
             g._delete_node(nid)
             for key in [k for k in self.ctx.weights if k.startswith(f"{nid}.")]:
                 del self.ctx.weights[key]
+
+
+def _named_args(node: fx.Node) -> dict[str, Any]:
+    """The call's arguments by their schema names (attention's is_causal flag, say)."""
+    schema = getattr(node.target, "_schema", None)
+    names = [a.name for a in schema.arguments] if schema is not None else []
+    return {**dict(zip(names, node.args)), **node.kwargs}
+
+
+def _param_names(types: list[str]) -> set[str]:
+    return {p.name for t in types for p in _spec(t).params}
+
+
+def _is_causal_mask(t: torch.Tensor) -> bool:
+    """A square mask hiding the future: True or -inf above the diagonal, False or 0 elsewhere."""
+    if t.dim() != 2 or t.shape[0] != t.shape[1] or t.shape[0] < 2:
+        return False
+    upper = torch.ones(t.shape, dtype=torch.bool).triu(1)
+    if t.dtype == torch.bool:
+        return bool(torch.equal(t, upper))
+    return bool(torch.isneginf(t[upper]).all() and (t[~upper] == 0).all())
 
 
 def _leaf_label(path: str) -> str:
