@@ -65,9 +65,7 @@ def check_headers(files: list[Path]) -> None:
             bad.append(f"{path} ({exc})")
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise DataError(
-            f"{len(bad)} image file(s) cannot be read: {'; '.join(bad[:3])}{more}; delete or replace them"
-        )
+        raise DataError(f"{len(bad)} image file(s) cannot be read: {'; '.join(bad[:3])}{more}; delete or replace them")
 
 
 def worker_error(exc: BaseException) -> DataError:
