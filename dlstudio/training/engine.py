@@ -136,6 +136,9 @@ class _Position:
 
 
 class Engine(RunControl):
+    """Runs one task: `run()` yields events; `stop()`/`pause()` from any thread take effect between batches.
+    `resume` is a checkpoint folder; without `run_dir` the run goes on in the checkpoint's own run folder."""
+
     def __init__(
         self,
         task: Task,
