@@ -220,3 +220,16 @@ def test_causal_masks_become_the_layers_causal_parameter() -> None:
     assert set(layers) == {"Input", "MultiheadAttention", "TransformerEncoder", "Output"}
     assert layers["MultiheadAttention"]["causal"] and layers["TransformerEncoder"]["causal"]
     assert result.report.worst_diff <= 1e-5
+
+
+def test_language_model_called_with_its_hidden_state(tmp_path: Path, capsys) -> None:
+    """forward(input, hidden) with both given: (seq, batch) token ids and (layers, batch, hidden) floats."""
+    src = Path(__file__).parent / "fixtures" / "torch_models" / "word_language_model.py"
+    out = tmp_path / "lm.dlstudio"
+    argv = ["import", f"{src}:GRUModel", "--input-shape", "4", "--input-shape", "4,24", "-o", str(out)]
+    assert run_cli([*argv, "--input-dtype", "int64", "--input-dtype", "float32"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "`if hidden is None:` took no branch" in printed and "max |diff| output_1: 0" in printed
+    project = dls.Project.load(out)
+    assert [n.label for n in project.graph.nodes_of_type("Input")] == ["input", "hidden"]
+    assert len(project.graph.nodes_of_type("Output")) == 2  # log-probabilities and the new hidden state
