@@ -1,7 +1,9 @@
-"""PyTorch import: trace an nn.Module with torch.fx and map its calls onto catalog layers, weights included.
+"""PyTorch import by torch.fx tracing, the older route: `dlstudio import` and dls.import_torch use torch.export
+(dlstudio.importers.torch_export), which follows more models; this one stays for `dlstudio diff`'s model.py:Class
+sources and as a fallback. It traces an nn.Module and maps its calls onto catalog layers, weights included.
 
 call_module nodes map by class: a LayerSpec whose `module` is that torch class gets its parameters read back
-from the module's attributes (torch keyword names, as the catalog uses), and the layer the compiler would build
+with LayerSpec.from_module, and the layer the compiler would build
 from them must have the same repr and tensor shapes as the original, or the module is reported. call_function
 and call_method nodes map through small tables (operator.add -> Add, torch.cat -> Concat, x.view -> Reshape...).
 Every unsupported part is listed in one ModelImportError naming its module path or function.
