@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -428,18 +429,26 @@ class TryIt(QWidget):
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#1f77b4")
         self.bars_plot.addItem(self.bars)
         self.outputs: np.ndarray | None = None
-        left = QVBoxLayout()
+        left_box = QWidget()
+        left = QVBoxLayout(left_box)
         left.addWidget(self.index)
         left.addWidget(self.sample_label)
         left.addWidget(QLabel("Or draw a digit:"))
         left.addWidget(self.pad)
         left.addWidget(clear)
         left.addStretch(1)
+        # scrolled: the sample and the drawing pad would otherwise set the whole training dock's minimum height
+        left_scroll = QScrollArea()
+        left_scroll.setWidget(left_box)
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left_scroll.setMinimumWidth(left_box.sizeHint().width() + 16)
         right = QVBoxLayout()
         right.addWidget(self.result)
         right.addWidget(self.bars_plot)
         lay = QHBoxLayout(self)
-        lay.addLayout(left)
+        lay.addWidget(left_scroll)
         lay.addLayout(right, 1)
 
     def set_model(self, predict: Callable[[np.ndarray], np.ndarray], p: Predictions | None) -> None:
