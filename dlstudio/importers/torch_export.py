@@ -15,9 +15,11 @@ Importing a .py file executes it (`import_torch_file`): only import code you tru
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -101,6 +103,13 @@ def functional(program: Any) -> Any:
         for n in program.graph.nodes
     )
     return program.run_decompositions({}) if mutating else program
+
+
+def _preload_export() -> None:
+    try:
+        importlib.import_module("torch.export._trace")
+    except Exception:  # the export itself will report any real problem
+        pass
 
 
 def _twice(a: Any) -> Any:
@@ -285,6 +294,9 @@ def _import_module(
     report.details["module"] = name
     times: dict[str, float] = {}
     t = time.perf_counter()
+    # torch.export's own modules take seconds to import the first time: import them while forward runs
+    preload = threading.Thread(target=_preload_export, name="dlstudio-preload-export", daemon=True)
+    preload.start()
     try:
         with torch.no_grad():
             torch.manual_seed(seed)
@@ -298,6 +310,8 @@ def _import_module(
             f"--input-shape / --input-dtype (one per forward argument, without the batch)",
             [],
         ) from None
+    finally:
+        preload.join()
     times["reference"] = time.perf_counter() - t  # the original's forward, branches recorded: parity's reference
     result = None
     for dynamic in (True, False):
