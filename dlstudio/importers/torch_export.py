@@ -81,9 +81,9 @@ def _quiet_torch() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _export(module: nn.Module, args: tuple, dynamic: bool) -> Any:
-    """torch.export.export, non-strict (it runs forward as Python, so more models export); the batch (dimension 0
-    of every input) is symbolic when `dynamic`."""
+def _export(module: nn.Module, args: tuple, dynamic: bool, strict: bool = False) -> Any:
+    """torch.export.export, non-strict by default (it runs forward as Python, so more models export); the batch
+    (dimension 0 of every input) is symbolic when `dynamic`."""
     from torch.export import Dim
 
     shapes = None
@@ -91,7 +91,7 @@ def _export(module: nn.Module, args: tuple, dynamic: bool) -> Any:
         batch = Dim("batch", min=1, max=1 << 16)
         shapes = tuple({0: batch} if isinstance(a, torch.Tensor) and a.dim() else None for a in args)
     with redirect_stderr(io.StringIO()):  # torch prints a partial graph on failure; the error says it better
-        return functional(torch.export.export(module, args, dynamic_shapes=shapes, strict=False))
+        return functional(torch.export.export(module, args, dynamic_shapes=shapes, strict=strict))
 
 
 def functional(program: Any) -> Any:
@@ -323,7 +323,12 @@ def _import_module(
         except Exception as exc:  # torch.export raises many types; each becomes one readable message
             if dynamic and not is_data_dependent(exc):
                 continue  # a model that fixes its batch size: export it at the example batch
-            raise _export_error(module, exc) from None
+            if is_data_dependent(exc):
+                raise _export_error(module, exc) from None
+            try:  # the other tracer (TorchDynamo) gets through some Python the non-strict one does not
+                ep = _export(module, export_args, dynamic, strict=True)
+            except Exception:
+                raise _export_error(module, exc) from None
         times["export"] = times.get("export", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         try:
