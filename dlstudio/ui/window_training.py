@@ -53,8 +53,8 @@ class TrainingLaunchMixin:
         assert self.training_dock is not None
         self.training_dock.show()
         self.set_bottom_collapsed(False)
-        if first_open:  # a third of the window: plots readable, the canvas still the larger part
-            self.resizeDocks([self.training_dock], [self.height() // 3], Qt.Orientation.Vertical)
+        if first_open:  # 40 % of the window: plots readable, the canvas still the larger part
+            self.resizeDocks([self.training_dock], [self.height() * 2 // 5], Qt.Orientation.Vertical)
         self.training_dock.raise_()
         return self.training
 

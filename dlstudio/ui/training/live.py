@@ -86,15 +86,15 @@ class LivePlots(QWidget):
         self.metric_plot = pg.PlotWidget(title="Metric")
         self.metric_plot.setLabel("bottom", "epoch")
         self.lr_plot = pg.PlotWidget(title="Learning rate")
-        self.lr_plot.setMaximumHeight(150)
         self.lr_plot.setLabel("bottom", "epoch")
         # a short plot: major ticks only, or their labels overlap (before training the range is 0..1)
         self.lr_plot.getAxis("left").setStyle(maxTickLevel=0)
+        # one row: in a bottom dock a third of the window tall, plots stacked in two rows were too flat to read
         row = QHBoxLayout()
-        row.addWidget(self.loss_plot)
-        row.addWidget(self.metric_plot)
-        lay.addLayout(row, 3)
-        lay.addWidget(self.lr_plot, 1)
+        row.addWidget(self.loss_plot, 2)
+        row.addWidget(self.metric_plot, 2)
+        row.addWidget(self.lr_plot, 1)
+        lay.addLayout(row, 1)
         # no point symbols on the epoch curves: scatter items cost more to paint than the lines themselves
         self.batch_curve = self.loss_plot.plot(
             name="train (batch)", pen=pg.mkPen("#9ecae1", width=1), skipFiniteCheck=True
