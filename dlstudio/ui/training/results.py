@@ -75,7 +75,8 @@ class ResultsView(QTabWidget):
         self.summary.setWordWrap(True)
         # confusion matrix
         self.cm_plot = pg.PlotWidget(title="Confusion matrix (rows: true, columns: predicted)")
-        self.cm_plot.setAspectLocked(True)
+        # cells not kept square: in a short dock square cells left no room for the class names under them
+        self.cm_plot.setAspectLocked(False)
         self.cm_plot.invertY(True)
         self.cm_plot.setLabel("bottom", "predicted")
         self.cm_plot.setLabel("left", "true")
