@@ -104,10 +104,12 @@ class _Commands:
 
 
 def _yield_to_the_window(nice: int) -> None:
-    """Every thread of this process (and those it starts later: torch's pool inherits) becomes a batch job:
-    Linux's SCHED_BATCH never preempts the window's thread when it wakes, yet keeps the CPU share of any other
-    process, so the run trains as fast as `dlstudio train` on a busy machine (a positive nice value, which the
-    studio sets only when DLSTUDIO_TRAIN_NICE asks, also gives up that share). Linux sets both per thread."""
+    """Every thread of this process (and those it starts later: torch's pool inherits) becomes a batch job a
+    little below the window's priority. Linux's SCHED_BATCH does not preempt the window's thread when it wakes and
+    runs the torch threads in longer slices; the studio's nice 3 (DLSTUDIO_TRAIN_NICE) gives the window the edge
+    when both want a core without starving the run on a busy machine, as nice 5 did (benchmarks/
+    gui_responsiveness.py: 0.85x of `dlstudio train` at nice 5 alone, 1.3x at nice 3 as a batch job, load 8-12 on
+    2 cores). Linux sets both per thread, so each thread is set."""
     tasks = Path("/proc/self/task")
     for tid in [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]:
         try:

@@ -24,9 +24,9 @@ from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironm
 from ..training.events import Failed, Finished, event_from_dict
 from ..training.predictions import TrainedModel, load_npz
 
-# the training process is a batch job that never preempts the window, at the CPU share `dlstudio train` gets (see
-# dlstudio.training.child); a positive value also lowers its priority, which on a busy machine slows the run
-TRAIN_NICE = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "0"))
+# the training process is a batch job that never preempts the window, a little below the window's priority (see
+# dlstudio.training.child); 0 gives it the full share `dlstudio train` gets on a busy machine
+TRAIN_NICE = int(os.environ.get("DLSTUDIO_TRAIN_NICE", "3"))
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds the dlstudio package
 
 
