@@ -33,8 +33,10 @@ def style_plot_item(plot: pg.PlotItem, theme: Theme) -> None:
     legend = plot.legend
     if legend is not None:
         legend.setLabelTextColor(fg)
+        for _sample, label in legend.items:  # existing labels keep their old colour until drawn again
+            label.setText(label.text, color=fg)
         legend.setBrush(legend_brush(theme))
-        legend.setPen(pg.mkPen(QColor(fg).lighter(150) if theme.name == "dark" else QColor("#c9ced8")))
+        legend.setPen(pg.mkPen("#4a505c" if theme.name == "dark" else "#c9ced8"))
 
 
 def apply_plot_theme(root: QWidget | None, theme: Theme) -> int:
