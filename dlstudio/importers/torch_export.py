@@ -37,6 +37,7 @@ from ..core.graph import Edge, Node
 from ..core.layout import apply_layout
 from .base import ImportResult, Value
 from .torch_export_modules import make_blocks
+from .torch_export_opaque import opaque_modules, outermost_catalog_modules
 from .torch_export_source import branches_taken, first_line, is_data_dependent, source_files_of, user_frame
 from .torch_export_walk import Restart, Walker
 
@@ -114,6 +115,35 @@ def _preload_export() -> None:
 
 def _twice(a: Any) -> Any:
     return torch.cat([a, a]) if isinstance(a, torch.Tensor) and a.dim() else a
+
+
+class _TryFixedBatch(Exception):
+    """The export with a symbolic batch failed for a reason other than data-dependent control flow."""
+
+
+def _export_for_import(module: nn.Module, args: tuple, dynamic: bool) -> Any:
+    """The plain export; when it fails, the export with catalog-class submodules as opaque calls (library code
+    such as nn.TransformerEncoder's mask check cannot always be traced, and the walk needs none of it); then,
+    for other failures, the strict (TorchDynamo) export."""
+    try:
+        return _export(module, args, dynamic)
+    except Exception as exc:  # torch.export raises many types; each becomes one readable message
+        plain = exc
+    if outermost_catalog_modules(module):
+        try:
+            with opaque_modules(module):
+                return _export(module, args, dynamic)
+        except Exception as exc:
+            if dynamic and not is_data_dependent(exc):
+                raise _TryFixedBatch() from None
+    if dynamic and not is_data_dependent(plain):
+        raise _TryFixedBatch() from None
+    if is_data_dependent(plain):
+        raise _export_error(module, plain) from None
+    try:  # the other tracer (TorchDynamo) gets through some Python the non-strict one does not
+        return _export(module, args, dynamic, strict=True)
+    except Exception:
+        raise _export_error(module, plain) from None
 
 
 def _export_error(module: nn.Module, exc: BaseException) -> ModelImportError:
@@ -316,19 +346,12 @@ def _import_module(
     result = None
     for dynamic in (True, False):
         t = time.perf_counter()
+        # torch.export treats a size of 1 as a constant: export a batch of 1 as two copies
+        export_args = tuple(_twice(a) for a in args) if dynamic and int(args[0].shape[0]) == 1 else args
         try:
-            # torch.export treats a size of 1 as a constant: export a batch of 1 as two copies
-            export_args = tuple(_twice(a) for a in args) if dynamic and int(args[0].shape[0]) == 1 else args
-            ep = _export(module, export_args, dynamic)
-        except Exception as exc:  # torch.export raises many types; each becomes one readable message
-            if dynamic and not is_data_dependent(exc):
-                continue  # a model that fixes its batch size: export it at the example batch
-            if is_data_dependent(exc):
-                raise _export_error(module, exc) from None
-            try:  # the other tracer (TorchDynamo) gets through some Python the non-strict one does not
-                ep = _export(module, export_args, dynamic, strict=True)
-            except Exception:
-                raise _export_error(module, exc) from None
+            ep = _export_for_import(module, export_args, dynamic)
+        except _TryFixedBatch:
+            continue  # a model that fixes its batch size: export it at the example batch
         times["export"] = times.get("export", 0.0) + time.perf_counter() - t
         t = time.perf_counter()
         try:

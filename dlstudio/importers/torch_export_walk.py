@@ -5,6 +5,8 @@ constants of the node that uses them. See torch_export for the whole route."""
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -17,6 +19,7 @@ from ..core.graph import Node
 from .base import Context, Unsupported, Value
 from .torch_export_args import BatchSymbols, Const, add_aten_op, dtype_name, op_name
 from .torch_export_modules import Leaf, find_leaves, module_path, same_module
+from .torch_export_opaque import CALL_SITES, is_module_call
 from .torch_export_ops import MAPPERS
 
 _DTYPES = {torch.float32: "float32", torch.int64: "int64", torch.bool: "bool"}
@@ -41,6 +44,7 @@ class Walker:
         self.leaves = find_leaves(self.graph, root)
         self.done_leaves: set[str] = set()
         self.failed_leaves: set[str] = set()
+        self.leaf_problems: dict[str, str] = {}  # leaf key -> why it is not its catalog layer
         self.mapped_modules: dict[str, int] = {}
         self.batch_value: Value | None = None
 
@@ -169,6 +173,11 @@ class Walker:
         if leaf is not None and leaf.key not in self.done_leaves and leaf.key not in self.failed_leaves:
             if self._map_leaf(leaf):
                 return
+        if is_module_call(node.target):  # an opaque module call has no ops to fall back on
+            why = self.leaf_problems.get(leaf.key, "") if leaf is not None else ""
+            site = CALL_SITES.get(str(node.args[0]))
+            what = f"{type(site.module).__name__} `{site.path}`" if site else str(node.args[0])
+            raise Unsupported(f"{what} cannot be traced into and does not map onto its catalog layer{why}")
         if node.target is operator.getitem:
             base = self.env[node.args[0]]  # type: ignore[index]
             self.env[node] = base[node.args[1]]  # type: ignore[index]
@@ -244,8 +253,7 @@ class Walker:
                 if a in members:
                     continue
                 if a not in self.env:
-                    self.failed_leaves.add(leaf.key)
-                    return False
+                    return self._leaf_failed(leaf, "")
                 v = self.env[a]
                 if isinstance(v, Value):
                     if v not in ins:
@@ -254,29 +262,51 @@ class Walker:
                     continue
                 elif isinstance(v, Const) and _is_causal_mask(v.tensor) and "causal" in _param_names(leaf.types):
                     causal = True  # the catalog layer's causal=True makes this very mask
+                elif isinstance(v, Const):
+                    return self._leaf_failed(
+                        leaf,
+                        f"a constant tensor of shape {tuple(v.tensor.shape)} is passed to it (a mask or a state); "
+                        f"the catalog layer takes no such input, only a causal (square subsequent) mask through "
+                        f"its causal parameter where it has one",
+                    )
                 elif v is not None and not isinstance(v, (int, torch.SymInt)):
-                    self.failed_leaves.add(leaf.key)  # a mask or state from outside: keep the ops
-                    return False
+                    return self._leaf_failed(leaf, "")
         causal = causal or any(_named_args(n).get("is_causal") is True for n in leaf.nodes)
         outs = [n for n in leaf.nodes if any(u not in members for u in n.users)]
         if not ins or len(outs) != 1 or not isinstance(outs[0].meta.get("val"), torch.Tensor):
-            self.failed_leaves.add(leaf.key)
-            return False
+            return self._leaf_failed(
+                leaf, f"its call takes {len(ins)} computed tensor(s) and {len(outs)} of its outputs are used"
+            )
         self.current_path = leaf.path.rpartition(".")[0]
         before = set(self.ctx.graph.nodes)
+        seq_first = _sequence_first(leaf.module)
+        if seq_first:  # the catalog layer is batch first: swap the first two dims around it
+            try:
+                ins = [self._swap01(v, f"{_leaf_label(leaf.path)}_batch_first") for v in ins]
+            except Unsupported as exc:
+                self._drop(set(self.ctx.graph.nodes) - before)
+                return self._leaf_failed(leaf, f"its sequence-first input cannot be made batch first ({exc})")
+        swapped = set(self.ctx.graph.nodes)
         for t in leaf.types:
             try:
-                params = _spec(t).from_module(leaf.module)
-                if causal and _spec(t).has_param("causal"):
-                    params["causal"] = True
-                if not same_module(t, params, [v.info for v in ins], leaf.module):
-                    continue
+                with _as_batch_first(leaf.module if seq_first else None):
+                    params = _spec(t).from_module(leaf.module)
+                    if causal and _spec(t).has_param("causal"):
+                        params["causal"] = True
+                    if not same_module(t, params, [v.info for v in ins], leaf.module):
+                        continue
                 value = self.add(t, ins, params, dict(leaf.module.state_dict()), label=_leaf_label(leaf.path))
             except (Unsupported, DlstudioError):
                 continue
+            if seq_first:
+                try:
+                    value = self._swap01(value, f"{_leaf_label(leaf.path)}_sequence_first")
+                except Unsupported:
+                    self._drop(set(self.ctx.graph.nodes) - swapped)
+                    continue
             want = tuple(outs[0].meta["val"].shape[1:])
             if tuple(value.info.shape[1:]) != tuple(int(d) for d in want):
-                self._drop(set(self.ctx.graph.nodes) - before)
+                self._drop(set(self.ctx.graph.nodes) - swapped)
                 continue
             self.env[outs[0]] = value
             for n in leaf.nodes:
@@ -284,8 +314,23 @@ class Walker:
             self.done_leaves.add(leaf.key)
             self.mapped_modules[t] = self.mapped_modules.get(t, 0) + 1
             return True
+        self._drop(set(self.ctx.graph.nodes) - before)
+        types = " or ".join(leaf.types)
+        return self._leaf_failed(leaf, f" (its parameters give no {types} layer that computes the same)")
+
+    def _leaf_failed(self, leaf: Leaf, why: str) -> bool:
         self.failed_leaves.add(leaf.key)
+        self.leaf_problems[leaf.key] = f": {why}" if why and not why.startswith(" ") else why
         return False
+
+    def _swap01(self, value: Value, label: str) -> Value:
+        """A generic transpose(0, 1) node: sequence-first (L, N, ...) <-> batch-first (N, L, ...)."""
+        g = fx.Graph()
+        x = g.placeholder("x")
+        call = g.call_function(torch.ops.aten.transpose.int, (x, 0, 1))
+        outs = add_aten_op(self.ctx, call, {x: value}, self.symbols, self.batch_value, label, self.fixed_batch)
+        self.paths[outs[0].node_id] = self.current_path
+        return outs[0]
 
     def _drop(self, node_ids: set[str]) -> None:
         g = self.ctx.graph
@@ -298,7 +343,11 @@ class Walker:
 
 
 def _named_args(node: fx.Node) -> dict[str, Any]:
-    """The call's arguments by their schema names (attention's is_causal flag, say)."""
+    """The call's arguments by their schema names (attention's is_causal flag, say); an opaque module call's
+    keyword arguments."""
+    if is_module_call(node.target):
+        site = CALL_SITES.get(str(node.args[0]))
+        return site.named_arguments() if site else {}
     schema = getattr(node.target, "_schema", None)
     names = [a.name for a in schema.arguments] if schema is not None else []
     return {**dict(zip(names, node.args)), **node.kwargs}
@@ -316,6 +365,24 @@ def _is_causal_mask(t: torch.Tensor) -> bool:
     if t.dtype == torch.bool:
         return bool(torch.equal(t, upper))
     return bool(torch.isneginf(t[upper]).all() and (t[~upper] == 0).all())
+
+
+def _sequence_first(module: nn.Module) -> bool:
+    """A recurrent/attention module (or one holding them) built with batch_first=False."""
+    return any(getattr(m, "batch_first", True) is False for m in module.modules())
+
+
+@contextmanager
+def _as_batch_first(module: nn.Module | None) -> Iterator[None]:
+    """Within the block the module reads as batch first (its parameters are the same either way)."""
+    flipped = [m for m in module.modules() if getattr(m, "batch_first", True) is False] if module else []
+    for m in flipped:
+        m.batch_first = True
+    try:
+        yield
+    finally:
+        for m in flipped:
+            m.batch_first = False
 
 
 def _leaf_label(path: str) -> str:
