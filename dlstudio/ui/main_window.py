@@ -135,7 +135,7 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
 
     @property
     def bottom_collapsed(self) -> bool:
-        return self.panel_dock.widget().isHidden()
+        return self.panel.maximumHeight() == 0
 
     def set_bottom_collapsed(self, collapsed: bool) -> None:
         """Fold the bottom docks (diagnostics, summary, training) to their title and tabs, or unfold them to
@@ -146,7 +146,8 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         if collapsed:
             self._bottom_height = max(self.panel_dock.height(), 120)
         for dock in docks:
-            dock.widget().setVisible(not collapsed)
+            # content squeezed to no height, not hidden: a dock with hidden content also shrank to its title's width
+            dock.widget().setMaximumHeight(0 if collapsed else QWIDGETSIZE_MAX)
             dock.setMaximumHeight(dock.minimumSizeHint().height() if collapsed else QWIDGETSIZE_MAX)
         if not collapsed:
             shown = [d for d in docks if d.isVisible()]
