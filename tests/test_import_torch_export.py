@@ -133,16 +133,66 @@ def test_generic_ops_are_badged_trained_saved_and_reshaped(tmp_path: Path) -> No
     assert shapes.inputs[linear.id][0].shape == ("N", 9)
 
 
-def test_transformer_with_an_explicit_mask_is_refused_with_the_line() -> None:
-    """nn.TransformerEncoder checks whether the mask it gets is causal by comparing values, which torch.export
-    cannot follow: the import names the user's line instead of printing torch's traceback."""
+def test_sequence_first_transformer_with_a_generated_mask_maps_onto_the_catalog_layer() -> None:
+    """nn.TransformerEncoder compares its mask's values (torch.export cannot trace that): it is exported as one
+    opaque call, becomes the catalog TransformerEncoder with causal=True, and its sequence-first layout is
+    turned batch first around it."""
     from tests.fixtures.torch_models.word_language_model import TransformerModel
 
+    torch.manual_seed(0)
+    module = TransformerModel()
+    result = dls.import_torch(module, [(4,)], dtypes=["int64"])
+    (enc,) = [n for n in result.graph.nodes.values() if n.type == "TransformerEncoder"]
+    assert enc.params["causal"] and enc.params["num_layers"] == 2 and enc.params["nhead"] == 2
+    transposes = [n for n in result.graph.nodes.values() if n.params.get("op") == "aten.transpose.int"]
+    assert len(transposes) == 2  # (L, N, E) -> (N, L, E) before, and back after
+    ends = {result.graph.in_edges(enc.id)[0].src, result.graph.out_edges(enc.id)[0].dst}
+    assert ends == {t.id for t in transposes}
+    assert result.report.worst_diff <= 1e-5
+    # the weights are the module's own
+    got = result.weights[f"{enc.id}.layers.0.linear1.weight"]
+    assert torch.equal(got, module.transformer_encoder.layers[0].linear1.weight.detach())
+
+
+class MaskedEncoder(nn.Module):
+    """A sequence-first encoder given a constant mask that is not causal: the catalog layer cannot take it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, 0.0), 1, enable_nested_tensor=False)
+        self.register_buffer("allowed", torch.tensor([[0.0, -1e9, 0.0], [0.0, 0.0, 0.0], [-1e9, 0.0, 0.0]]))
+
+    def forward(self, x):
+        return self.enc(x, mask=self.allowed)
+
+
+def test_a_mask_the_catalog_layer_cannot_take_is_refused_by_name() -> None:
     with pytest.raises(ModelImportError) as info:
-        dls.import_torch(TransformerModel(), [(4,)], dtypes=["int64"])
+        dls.import_torch(MaskedEncoder(), [(4, 8)], batch=3)
     text = str(info.value)
-    assert "data-dependent control flow at word_language_model.py line" in text
-    assert "self.transformer_encoder(src, mask)" in text
+    assert "TransformerEncoder `enc`" in text and "shape (3, 3)" in text and "causal" in text
+    assert "Traceback" not in text
+
+
+class SequenceFirstRecurrent(nn.Module):
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.rnn = getattr(nn, kind)(8, 16, 2)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.out(y)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_sequence_first_recurrent_layers_map_onto_the_batch_first_layer(kind: str) -> None:
+    result = dls.import_torch(SequenceFirstRecurrent(kind), [(4, 8)])
+    types = [n.type for n in result.graph.nodes.values()]
+    assert types.count(kind) == 1 and types.count("AtenOp") == 2, types
+    (rnn,) = [n for n in result.graph.nodes.values() if n.type == kind]
+    assert rnn.params["num_layers"] == 2 and rnn.params["hidden_size"] == 16
+    assert result.report.worst_diff <= 1e-5
 
 
 class Functional(nn.Module):

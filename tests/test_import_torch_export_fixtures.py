@@ -31,6 +31,10 @@ CASES = {
     "mingpt": ("mingpt", "GPT", {}, [(8,)], ["int64"], ()),
     "mnist_rnn": ("mnist_rnn", "Net", {}, [(28, 28)], None, ()),
     "lenet": ("lenet", "LeNet", {}, [(1, 28, 28)], None, ()),
+    # sequence first, nn.TransformerEncoder / nn.MultiheadAttention with a mask generated in forward
+    "transformer_language_model": ("word_language_model", "TransformerModel", {}, [(5,)], ["int64"], ()),
+    "transformer_lm": ("transformer_lm", "TransformerLM", {}, [(6,)], ["int64"], ()),
+    "attention_tagger": ("transformer_lm", "AttentionTagger", {}, [(3, 12)], None, ()),
 }
 
 

@@ -37,7 +37,7 @@ from ..core.graph import Edge, Node
 from ..core.layout import apply_layout
 from .base import ImportResult, Value
 from .torch_export_modules import make_blocks
-from .torch_export_opaque import opaque_modules, outermost_catalog_modules
+from .torch_export_opaque import modules_failing_in, opaque_modules
 from .torch_export_source import branches_taken, first_line, is_data_dependent, source_files_of, user_frame
 from .torch_export_walk import Restart, Walker
 
@@ -122,24 +122,33 @@ class _TryFixedBatch(Exception):
 
 
 def _export_for_import(module: nn.Module, args: tuple, dynamic: bool) -> Any:
-    """The plain export; when it fails, the export with catalog-class submodules as opaque calls (library code
-    such as nn.TransformerEncoder's mask check cannot always be traced, and the walk needs none of it); then,
-    for other failures, the strict (TorchDynamo) export."""
+    """The plain export; when tracing fails inside catalog-class submodules, the export with those as opaque
+    calls (library code such as nn.TransformerEncoder's mask check cannot always be traced, and the walk needs
+    none of it: torch_export_opaque); for other failures, the strict (TorchDynamo) export."""
     try:
         return _export(module, args, dynamic)
     except Exception as exc:  # torch.export raises many types; each becomes one readable message
         plain = exc
-    if outermost_catalog_modules(module):
+    opaque: list[str] = []
+    failure = plain
+    # tracing failed inside catalog-class modules (library code comparing tensor values): export those as
+    # opaque calls, one more each time the next failure is inside another one
+    while is_data_dependent(failure) and len(opaque) < 64:
+        more = [p for p in modules_failing_in(module, failure) if p not in opaque]
+        if not more:
+            break
+        opaque += more
         try:
-            with opaque_modules(module):
+            with opaque_modules(module, opaque):
                 return _export(module, args, dynamic)
         except Exception as exc:
+            failure = exc
             if dynamic and not is_data_dependent(exc):
                 raise _TryFixedBatch() from None
     if dynamic and not is_data_dependent(plain):
         raise _TryFixedBatch() from None
-    if is_data_dependent(plain):
-        raise _export_error(module, plain) from None
+    if is_data_dependent(failure):
+        raise _export_error(module, failure) from None
     try:  # the other tracer (TorchDynamo) gets through some Python the non-strict one does not
         return _export(module, args, dynamic, strict=True)
     except Exception:

@@ -2,9 +2,9 @@
 
 torch.export traces through every submodule's forward. Library code sometimes cannot be traced
 (nn.TransformerEncoder compares the values of its mask to detect a causal one: data-dependent control flow), and
-a module that maps onto one catalog layer needs none of its inside anyway. When the plain export fails, the
-importer swaps each outermost catalog-class submodule for an `OpaqueCall` wrapper whose forward is a single
-custom operator, `dlstudio::module_call(key, tensors)`, registered with torch.library:
+a module that maps onto one catalog layer needs none of its inside anyway. When the plain export fails inside
+such modules (found in the traceback), the importer swaps each of them for an `OpaqueCall` wrapper whose
+forward is a single custom operator, `dlstudio::module_call(key, tensors)`, registered with torch.library:
 - its fake (shape) kernel runs the real module once on zeros of the example's concrete sizes and returns
   tensors of the same sizes, the symbolic batch put back where an output size equals it;
 - the walk maps each such call straight onto the catalog layer (torch_export_walk), reading parameters and
@@ -131,6 +131,26 @@ def outermost_catalog_modules(root: nn.Module) -> list[str]:
     return found
 
 
+def modules_failing_in(root: nn.Module, exc: BaseException) -> list[str]:
+    """The outermost catalog-class submodules whose forward was running when tracing failed (found in the
+    traceback), so that only those are exported as opaque calls."""
+    by_id = {id(root.get_submodule(p)): p for p in outermost_catalog_modules(root)}
+    inside = {id(m): p for p in by_id.values() for m in root.get_submodule(p).modules()}
+    found: list[str] = []
+    seen: set[int] = set()
+    err: BaseException | None = exc
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        tb = err.__traceback__
+        while tb is not None:
+            path = inside.get(id(tb.tb_frame.f_locals.get("self")))
+            if path is not None and path not in found:
+                found.append(path)
+            tb = tb.tb_next
+        err = err.__cause__ or err.__context__
+    return found
+
+
 def _set(root: nn.Module, path: str, module: nn.Module) -> None:
     parent, _, name = path.rpartition(".")
     owner = root.get_submodule(parent) if parent else root
@@ -141,15 +161,14 @@ def _set(root: nn.Module, path: str, module: nn.Module) -> None:
 
 
 @contextmanager
-def opaque_modules(root: nn.Module) -> Iterator[list[str]]:
-    """Within the block, every outermost catalog-class submodule of `root` is an OpaqueCall (restored after)."""
-    paths = outermost_catalog_modules(root)
+def opaque_modules(root: nn.Module, paths: list[str]) -> Iterator[None]:
+    """Within the block, these submodules of `root` are OpaqueCalls (restored after)."""
     originals = {p: root.get_submodule(p) for p in paths}
     CALL_SITES.clear()
     try:
         for p, m in originals.items():
             _set(root, p, OpaqueCall(m, p))
-        yield paths
+        yield
     finally:
         for p, m in originals.items():
             _set(root, p, m)

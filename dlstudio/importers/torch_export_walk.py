@@ -428,5 +428,7 @@ def _short(node: fx.Node) -> str:
 
 
 def _where(node: fx.Node) -> str:
+    if is_module_call(node.target):
+        return "module call"
     path = module_path(node)
     return f"{_name(node)} ({node.name}{' in ' + path if path else ''})"
