@@ -26,7 +26,8 @@ class Minimap(QWidget):
         super().__init__(main)
         self.main = main
         self.setFixedSize(200, 130)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        # not WA_OpaquePaintEvent: the image is drawn translucent, so Qt must paint what lies under it first (an
+        # opaque widget would blend the image with uninitialised pixels)
         self._timer = QTimer(self, singleShot=True, interval=150, timeout=self.refit)
         self._image = QImage()
         self._source = QRectF(0, 0, 400, 300)  # scene rect the image shows
@@ -83,7 +84,8 @@ class Minimap(QWidget):
     def paintEvent(self, event: object) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.setOpacity(0.85)  # translucent: what little of the graph it may cover shows through
-        painter.drawImage(0, 0, self._image)
+        if not self._image.isNull():
+            painter.drawImage(0, 0, self._image)
         painter.setOpacity(1.0)
         visible = self.main.mapToScene(self.main.viewport().rect()).boundingRect()
         sx = self.width() / max(1e-6, self._source.width())
