@@ -149,6 +149,8 @@ def test_sequence_first_transformer_with_a_generated_mask_maps_onto_the_catalog_
     ends = {result.graph.in_edges(enc.id)[0].src, result.graph.out_edges(enc.id)[0].dst}
     assert ends == {t.id for t in transposes}
     assert result.report.worst_diff <= 1e-5
+    checks = " ".join(result.report.checks)
+    assert "not traced into" in checks and "transformer_encoder" in checks and "sequence-first" in checks
     # the weights are the module's own
     got = result.weights[f"{enc.id}.layers.0.linear1.weight"]
     assert torch.equal(got, module.transformer_encoder.layers[0].linear1.weight.detach())

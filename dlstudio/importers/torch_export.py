@@ -140,7 +140,9 @@ def _export_for_import(module: nn.Module, args: tuple, dynamic: bool) -> Any:
         opaque += more
         try:
             with opaque_modules(module, opaque):
-                return _export(module, args, dynamic)
+                ep = _export(module, args, dynamic)
+            ep.dlstudio_opaque = list(opaque)  # for the report
+            return ep
         except Exception as exc:
             failure = exc
             if dynamic and not is_data_dependent(exc):
@@ -271,6 +273,17 @@ def _finish(
         report.warnings.append(
             f"{sum(walker.generic.values())} operation(s) have no catalog layer and were kept as PyTorch ops "
             f"(badged 'imported op'; replace them with catalog layers to edit them): {kept}"
+        )
+    opaque = getattr(walker.ep, "dlstudio_opaque", None)
+    if opaque:
+        report.checks.append(
+            "not traced into (tracing failed inside; each imported as one call of its catalog layer): "
+            + ", ".join(opaque)
+        )
+    if walker.sequence_first:
+        report.checks.append(
+            "sequence-first modules imported as the batch-first catalog layer between transpose(0, 1) ops: "
+            + ", ".join(walker.sequence_first)
         )
     if walker.fixed_batch:
         report.warnings.append(

@@ -45,6 +45,7 @@ class Walker:
         self.done_leaves: set[str] = set()
         self.failed_leaves: set[str] = set()
         self.leaf_problems: dict[str, str] = {}  # leaf key -> why it is not its catalog layer
+        self.sequence_first: list[str] = []  # paths of sequence-first modules mapped between transposes
         self.mapped_modules: dict[str, int] = {}
         self.batch_value: Value | None = None
 
@@ -313,6 +314,8 @@ class Walker:
                 self.env.setdefault(n, None)
             self.done_leaves.add(leaf.key)
             self.mapped_modules[t] = self.mapped_modules.get(t, 0) + 1
+            if seq_first:
+                self.sequence_first.append(leaf.path)
             return True
         self._drop(set(self.ctx.graph.nodes) - before)
         types = " or ".join(leaf.types)
