@@ -327,7 +327,8 @@ class Walker:
         return False
 
     def _swap01(self, value: Value, label: str) -> Value:
-        """A generic transpose(0, 1) node: sequence-first (L, N, ...) <-> batch-first (N, L, ...)."""
+        """A generic transpose(0, 1) node: sequence-first (L, N, ...) <-> batch-first (N, L, ...). It moves the
+        graph's batch dim, so such graphs are imported at the example batch (the walk restarts)."""
         g = fx.Graph()
         x = g.placeholder("x")
         call = g.call_function(torch.ops.aten.transpose.int, (x, 0, 1))
