@@ -208,6 +208,11 @@ def layers_of(graph: ModelGraph, outputs_last: bool = True) -> list[list[str]]:
     return [c for c in columns if c]
 
 
+# the width a 1440x900 window's canvas shows at a readable zoom: imports and the examples wrap to it, so a long
+# model opens in readable rows instead of one row fitted at a zoom where cards draw as boxes
+READING_WIDTH = 1350.0
+
+
 def apply_layout(graph: ModelGraph, max_width: float | None = None) -> None:
     """Move every node and block to its layered position through the graph's primitives (no undo step):
     used on freshly built graphs such as imports. `max_width` wraps a long graph into bands (see

@@ -22,7 +22,7 @@ from ..compiler.report import Report, compare_outputs
 from ..core.edits import AddNode, Connect
 from ..core.errors import DlstudioError, ModelImportError
 from ..core.graph import Edge, Node
-from ..core.layout import apply_layout
+from ..core.layout import READING_WIDTH, apply_layout
 from ..nn.onnx_op import onnx_supported
 from .base import HANDLERS, Context, ImportResult, Unsupported, Value
 from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic
@@ -425,7 +425,7 @@ def _convert_model(
     made = group_by_scope(ctx.graph, {nid: scope for nid, (scope, _) in origins.items()}) if blocks else []
     if blocks:
         readable_labels(ctx.graph, origins)
-    apply_layout(ctx.graph)
+    apply_layout(ctx.graph, max_width=READING_WIDTH)
     laid_out = time.perf_counter()
     report = Report(kind="onnx-import", path=Path(source) if isinstance(source, (str, os.PathLike)) else None)
     report.details.update(opset=opset, nodes=len(ctx.graph), onnx_nodes=len(g.node), folded=len(ctx.consts))

@@ -34,10 +34,10 @@ from ..compiler.report import Report
 from ..core.edits import AddNode, Connect
 from ..core.errors import ModelImportError
 from ..core.graph import Edge, Node
-from ..core.layout import apply_layout
+from ..core.layout import READING_WIDTH, apply_layout
 from .base import ImportResult, Value
 from .torch_export_modules import make_blocks
-from .torch_export_opaque import modules_failing_in, opaque_modules
+from .torch_export_opaque import CALL_SITES, innermost_module_failing_in, modules_failing_in, opaque_modules
 from .torch_export_source import branches_taken, first_line, is_data_dependent, source_files_of, user_frame
 from .torch_export_walk import Restart, Walker
 
@@ -150,17 +150,19 @@ def _export_for_import(module: nn.Module, args: tuple, dynamic: bool) -> Any:
     if dynamic and not is_data_dependent(plain):
         raise _TryFixedBatch() from None
     if is_data_dependent(failure):
-        raise _export_error(module, failure) from None
+        raise _export_error(module, failure, innermost_module_failing_in(module, failure)) from None
     try:  # the other tracer (TorchDynamo) gets through some Python the non-strict one does not
         return _export(module, args, dynamic, strict=True)
     except Exception:
         raise _export_error(module, plain) from None
 
 
-def _export_error(module: nn.Module, exc: BaseException) -> ModelImportError:
+def _export_error(module: nn.Module, exc: BaseException, inside: tuple[str, str] | None = None) -> ModelImportError:
     name = type(module).__name__
     where = user_frame(exc, source_files_of(module))
     at = f" at {where[0]} line {where[1]}: `{where[2]}`" if where else ""
+    if inside is not None:  # library code of a submodule the catalog has no layer for
+        at += f", inside {inside[1]} `{inside[0]}` (no catalog layer stands for it, so it must be traced)"
     if is_data_dependent(exc):
         return ModelImportError(
             f"Cannot import {name}: its forward has data-dependent control flow{at}. torch.export follows one "
@@ -257,7 +259,7 @@ def _finish(
     t = time.perf_counter()
     g = walker.ctx.graph
     blocks = make_blocks(g, walker.paths)
-    apply_layout(g)
+    apply_layout(g, max_width=READING_WIDTH)
     times["layout"] = time.perf_counter() - t
     inputs = [n.label for n in g.nodes_of_type("Input")]
     result = ImportResult(g, dict(walker.ctx.weights), report, inputs, out_names)
@@ -383,6 +385,7 @@ def _import_module(
         times["map"] = time.perf_counter() - t
         result = _finish(walker, out_names, reference, args, report, times, check, tolerance, seed)
         break
+    CALL_SITES.clear()  # opaque call sites hold the modules: not needed once the graph is built
     if result is None:
         raise ModelImportError(f"Cannot import {name}: no export of it could be mapped", [])
     if branches:

@@ -29,7 +29,7 @@ from torch import fx, nn
 
 from ..compiler.report import Report, compare_outputs
 from ..core.errors import DlstudioError, ModelImportError
-from ..core.layout import apply_layout
+from ..core.layout import READING_WIDTH, apply_layout
 from ..layers.registry import REGISTRY
 from .base import Context, ImportResult, Unsupported, Value
 
@@ -408,7 +408,7 @@ def import_torch(
             f"nothing was written.\n  " + "\n  ".join(imp.problems),
             imp.problems,
         )
-    apply_layout(imp.ctx.graph)
+    apply_layout(imp.ctx.graph, max_width=READING_WIDTH)
     report = Report(kind="torch-import")
     report.details.update(nodes=len(imp.ctx.graph), module=type(module).__name__)
     result = ImportResult(
