@@ -131,24 +131,41 @@ def outermost_catalog_modules(root: nn.Module) -> list[str]:
     return found
 
 
-def modules_failing_in(root: nn.Module, exc: BaseException) -> list[str]:
-    """The outermost catalog-class submodules whose forward was running when tracing failed (found in the
-    traceback), so that only those are exported as opaque calls."""
-    by_id = {id(root.get_submodule(p)): p for p in outermost_catalog_modules(root)}
-    inside = {id(m): p for p in by_id.values() for m in root.get_submodule(p).modules()}
-    found: list[str] = []
+def _frames(exc: BaseException) -> Iterator[Any]:
+    """The frames of an exception's traceback and of the exceptions it was raised from."""
     seen: set[int] = set()
     err: BaseException | None = exc
     while err is not None and id(err) not in seen:
         seen.add(id(err))
         tb = err.__traceback__
         while tb is not None:
-            path = inside.get(id(tb.tb_frame.f_locals.get("self")))
-            if path is not None and path not in found:
-                found.append(path)
+            yield tb.tb_frame
             tb = tb.tb_next
         err = err.__cause__ or err.__context__
+
+
+def modules_failing_in(root: nn.Module, exc: BaseException) -> list[str]:
+    """The outermost catalog-class submodules whose forward was running when tracing failed (found in the
+    traceback), so that only those are exported as opaque calls."""
+    by_id = {id(root.get_submodule(p)): p for p in outermost_catalog_modules(root)}
+    inside = {id(m): p for p in by_id.values() for m in root.get_submodule(p).modules()}
+    found: list[str] = []
+    for frame in _frames(exc):
+        path = inside.get(id(frame.f_locals.get("self")))
+        if path is not None and path not in found:
+            found.append(path)
     return found
+
+
+def innermost_module_failing_in(root: nn.Module, exc: BaseException) -> tuple[str, str] | None:
+    """(attribute path, class name) of the innermost submodule whose forward was running when tracing failed."""
+    paths = {id(m): p for p, m in root.named_modules() if p}
+    last = None
+    for frame in _frames(exc):
+        me = frame.f_locals.get("self")
+        if id(me) in paths:
+            last = (paths[id(me)], type(me).__name__)
+    return last
 
 
 def _set(root: nn.Module, path: str, module: nn.Module) -> None:
