@@ -285,3 +285,41 @@ def test_language_model_called_with_its_hidden_state(tmp_path: Path, capsys) -> 
     project = dls.Project.load(out)
     assert [n.label for n in project.graph.nodes_of_type("Input")] == ["input", "hidden"]
     assert len(project.graph.nodes_of_type("Output")) == 2  # log-probabilities and the new hidden state
+
+
+class BatchFirstMaskedEncoder(nn.Module):
+    """A batch-first encoder given its causal mask without is_causal: traced, its mask check fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 2, 32, 0.0, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.head(self.enc(x, mask=nn.Transformer.generate_square_subsequent_mask(x.size(1))))
+
+
+def test_an_opaque_module_call_keeps_the_batch_symbolic() -> None:
+    result = dls.import_torch(BatchFirstMaskedEncoder(), [(6, 16)], batch=3)
+    assert [n.type for n in result.graph.nodes.values()] == ["Input", "TransformerEncoder", "Linear", "Output"]
+    assert not any("fixed to batch" in w for w in result.report.warnings), result.report.warnings
+    assert any("not traced into" in c and "enc" in c for c in result.report.checks)
+    assert result.report.worst_diff <= 1e-5
+    assert result.compile()(torch.randn(5, 6, 16)).shape == (5, 6, 4)  # another batch size
+
+
+class FullTransformer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.t = nn.Transformer(16, 2, 1, 1, 32, 0.0)
+
+    def forward(self, src, tgt):
+        return self.t(src, tgt, tgt_mask=nn.Transformer.generate_square_subsequent_mask(tgt.size(0)))
+
+
+def test_a_failure_inside_a_module_without_catalog_layer_names_it() -> None:
+    with pytest.raises(ModelImportError) as info:
+        dls.import_torch(FullTransformer(), [(3, 16), (3, 16)])
+    text = str(info.value)
+    assert "data-dependent control flow" in text and "inside TransformerDecoder `t.decoder`" in text
