@@ -380,6 +380,7 @@ def export_train_script(
     from ..training.data.binding import bind, load_data
     from ..training.data.dataset import ArrayData
     from ..training.data.prepare import prepare
+    from ..training.defaults import with_starting_settings
     from ..training.loss_table import LOSSES
 
     target = Path(path)
@@ -392,7 +393,8 @@ def export_train_script(
     if model_path.parent.resolve() != target.parent.resolve():
         raise ExportError(f"The training script {target} must be written beside the model file {model_path}")
     dcfg = DataConfig.from_dict(project.data)
-    tcfg = TrainingConfig.from_dict(project.training)
+    # what the project leaves unset starts at its dataset's values, as in the trainer
+    tcfg = TrainingConfig.from_dict(with_starting_settings(project.training, dcfg.dataset))
     if tcfg.generative:
         raise ExportError("Autoencoder/GAN training is not written as a script yet; export the model with --python")
     if len(project.graph.nodes_of_type("Input")) != 1:
