@@ -167,26 +167,19 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_distributed_two_cpu_processes(tmp_path: Path) -> None:
     proj = _project(tmp_path / "c.dlstudio", "circles", (16,), {"epochs": 4, "lr": 0.02, "batch_size": 32})
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dlstudio",
-            "train",
-            str(proj),
-            "--nproc",
-            "2",
-            "--json",
-            "--device",
-            "cpu",
-            "--run-dir",
-            str(tmp_path / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=300,
-    )
+    env = {**_env(), "DLSTUDIO_DIST_TIMEOUT": "60"}  # a rank left waiting fails within a minute, with its stderr
+    cmd = [sys.executable, "-m", "dlstudio", "train", str(proj), "--nproc", "2", "--json", "--device", "cpu"]
+    for attempt in (1, 2):
+        run_dir = tmp_path / f"run{attempt}"
+        try:
+            res = subprocess.run(
+                [*cmd, "--run-dir", str(run_dir)], capture_output=True, text=True, env=env, timeout=100
+            )
+        except subprocess.TimeoutExpired:
+            # seen once on a machine loaded far past its cores: gloo's start-up stalled; one more try, then fail
+            assert attempt == 1, "two torchrun runs of 4 small epochs each took over 100 s"
+            continue
+        break
     assert res.returncode == 0, res.stderr[-3000:]
     events = _json_events(res.stdout)
     finished = {e["rank"]: e for e in events if e["event"] == "Finished"}
@@ -197,7 +190,7 @@ def test_distributed_two_cpu_processes(tmp_path: Path) -> None:
     # each rank trained on half of every batch: 800 train rows / 32 = 25 steps of 16 rows per rank
     batches = [e for e in events if e["event"] == "BatchEnd" and e["rank"] == 1 and e["epoch"] == 1]
     assert len(batches) == 25 and batches[-1]["samples"] == 400
-    assert (tmp_path / "run" / "last.safetensors").is_file()
+    assert (run_dir / "last.safetensors").is_file()
 
 
 def test_cli_sanity_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -35,7 +36,10 @@ def from_env() -> DistInfo:
 
 def init(info: DistInfo, device: torch.device) -> None:
     if info.enabled and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # a rank that waits longer than this for the others fails with an error instead of hanging (torch's
+        # default is 30 minutes); DLSTUDIO_DIST_TIMEOUT in seconds
+        timeout = timedelta(seconds=float(os.environ.get("DLSTUDIO_DIST_TIMEOUT", 600)))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timeout)
 
 
 def mean_over_ranks(value: float, device: torch.device) -> float:

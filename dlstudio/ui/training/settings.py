@@ -46,8 +46,19 @@ def _combo(items: list[str] | tuple[str, ...], current: str) -> QComboBox:
     return box
 
 
+class _TrimmedSpin(QDoubleSpinBox):
+    """Shows 0.003, not 0.00300000: the decimals are the precision kept, not digits always shown."""
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802
+        text = super().textFromValue(value)
+        point = self.locale().decimalPoint()
+        if point in text:
+            text = text.rstrip("0").rstrip(point)
+        return text
+
+
 def _dspin(value: float, lo: float, hi: float, step: float, decimals: int = 4) -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
+    s = _TrimmedSpin()
     s.setDecimals(decimals)
     s.setRange(lo, hi)
     s.setSingleStep(step)

@@ -23,6 +23,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QPushButton,
     QScrollArea,
@@ -112,17 +113,22 @@ class TrainingWorkspace(QWidget):
         buttons2.addWidget(self.resume_button)
         buttons2.addWidget(self.export_button)
 
+        # training settings first, in their own tab: learning rate, epochs and batch size are the first rows a
+        # user sees, not rows below the data form's fold
+        self.settings_tabs = QTabWidget()
+        for panel, title in ((self.training_panel, "Training"), (self.data_panel, "Data")):
+            page = QScrollArea()
+            page.setWidgetResizable(True)
+            page.setFrameShape(QFrame.Shape.NoFrame)
+            page.setWidget(panel)
+            self.settings_tabs.addTab(page, title)
         left = QWidget()
         ll = QVBoxLayout(left)
+        ll.setContentsMargins(4, 4, 4, 0)
         ll.addLayout(buttons)
         ll.addLayout(buttons2)
-        ll.addWidget(self.data_panel)
-        ll.addWidget(self.training_panel)
-        ll.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(left)
-        scroll.setMinimumWidth(330)
+        ll.addWidget(self.settings_tabs, 1)
+        left.setMinimumWidth(330)
 
         self.live = LivePlots()
         self.runs = RunsList()
@@ -143,7 +149,7 @@ class TrainingWorkspace(QWidget):
         rl.addWidget(self.keep_bar)
         rl.addWidget(self.tabs, 1)
         split = QSplitter()
-        split.addWidget(scroll)
+        split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
         lay = QVBoxLayout(self)
