@@ -95,6 +95,10 @@ def test_training_form_starts_with_lr_epochs_batch_and_follows_the_dataset(qtbot
         for row in range(3)  # the first three rows of the training form
     ]
     assert labels == ["Learning rate", "Epochs", "Batch size"]
+    # and that form is what the dock shows first: the Training tab, before the Data tab
+    tabs = ws.settings_tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Training", "Data"]
+    assert tabs.currentIndex() == 0 and tabs.widget(0).widget() is panel
     assert form.itemAt(3, QFormLayout.ItemRole.SpanningRole).widget() is panel.defaults_note
 
     def shown() -> dict:
