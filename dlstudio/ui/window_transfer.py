@@ -49,9 +49,7 @@ class ImportExportMixin:
         # scripted (tests, `ask` replaced): ask for the file, export with the default options
         fn = exporter(kind)
         ext = EXPORT_SUFFIXES[kind]
-        path = self.ask(
-            f"export:{kind}", str(start_folder(self.project) / f"{self.project.name}{ext}")
-        )
+        path = self.ask(f"export:{kind}", str(start_folder(self.project) / f"{self.project.name}{ext}"))
         if not path:
             return False
         try:
