@@ -83,36 +83,29 @@ def run_op_shapes(
     return out
 
 
-def onnx_op_oracle(spec: LayerSpec, params: dict, inputs: Sequence[TensorInfo | None]) -> list[TensorInfo]:
-    from .build import resolve_dotted
+def module_op_oracle(kind: str, op_param: str):  # noqa: ANN201 (an oracle for register_shape_oracle)
+    """The oracle of a generic op node whose spec builds a torch module (OnnxOp, AtenOp): build it from the
+    node's parameters and run it on the meta device."""
 
-    assert spec.module is not None
-    try:
-        module = resolve_dotted(spec.module)(**spec.torch_kwargs(params, list(inputs)))
-    except Exception as exc:
-        raise ShapeError(f"cannot build ONNX op {params.get('op_type')}: {exc}") from None
-    outs = run_op_shapes(module, inputs)
-    if len(outs) != params["num_outputs"]:
-        raise ShapeError(f"ONNX op {params['op_type']} gives {len(outs)} outputs, the node has {params['num_outputs']}")
-    return outs
+    def oracle(spec: LayerSpec, params: dict, inputs: Sequence[TensorInfo | None]) -> list[TensorInfo]:
+        from .build import resolve_dotted
+
+        assert spec.module is not None
+        try:
+            module = resolve_dotted(spec.module)(**spec.torch_kwargs(params, list(inputs)))
+        except Exception as exc:
+            raise ShapeError(f"cannot build {kind} {params.get(op_param)}: {exc}") from None
+        outs = run_op_shapes(module, inputs)
+        if len(outs) != params["num_outputs"]:
+            raise ShapeError(
+                f"{kind} {params[op_param]} gives {len(outs)} outputs, the node has {params['num_outputs']}"
+            )
+        return outs
+
+    return oracle
 
 
+onnx_op_oracle = module_op_oracle("ONNX op", "op_type")
+aten_op_oracle = module_op_oracle("PyTorch op", "op")  # a PyTorch operator kept from a torch.export import
 register_shape_oracle("OnnxOp", onnx_op_oracle)
-
-
-def aten_op_oracle(spec: LayerSpec, params: dict, inputs: Sequence[TensorInfo | None]) -> list[TensorInfo]:
-    """The same for a PyTorch operator kept from a torch.export import (AtenOp)."""
-    from .build import resolve_dotted
-
-    assert spec.module is not None
-    try:
-        module = resolve_dotted(spec.module)(**spec.torch_kwargs(params, list(inputs)))
-    except Exception as exc:
-        raise ShapeError(f"cannot build PyTorch op {params.get('op')}: {exc}") from None
-    outs = run_op_shapes(module, inputs)
-    if len(outs) != params["num_outputs"]:
-        raise ShapeError(f"PyTorch op {params['op']} gives {len(outs)} outputs, the node has {params['num_outputs']}")
-    return outs
-
-
 register_shape_oracle("AtenOp", aten_op_oracle)

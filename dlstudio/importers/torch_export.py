@@ -491,7 +491,7 @@ def import_torch_file(
     **options: Any,
 ) -> ImportResult:
     """`model.py:ClassName`: load the file (THIS EXECUTES IT), build ClassName(**init) and import it."""
-    from .torch_fx import load_module_class
+    from .python_file import load_module_class
 
     cls = load_module_class(path, class_name)
     try:

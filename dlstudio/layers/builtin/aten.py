@@ -10,58 +10,18 @@ import json
 import random
 from typing import Any
 
-from ...core.errors import ParamError, ShapeError
 from ...core.tensor import BATCH, TensorInfo
 from ..registry import register
 from ..spec import LayerSpec, ParamSpec, PortSpec
-from .generic import encode_infos, recorded
-
-
-def _json(params: dict, name: str) -> Any:
-    try:
-        return json.loads(params[name] or "null")
-    except ValueError as exc:
-        raise ParamError(name, f"is not valid JSON ({exc})") from None
-
-
-def _shape(params: dict, inputs: list) -> list[TensorInfo]:
-    ins, outs = recorded(params)
-    if list(inputs) == ins and len(outs) == params["num_outputs"]:
-        return outs
-    got = ", ".join(str(t) for t in inputs)
-    was = ", ".join(str(t) for t in ins) or "none"
-    raise ShapeError(
-        f"the output shape of PyTorch op {params['op']} is unknown for inputs {got} (it was recorded at import "
-        f"for {was}); compile the model (import dlstudio.compiler) so the shape oracle can run it, or restore "
-        f"the recorded inputs",
-        port="x",
-        expected=was,
-        got=got,
-    )
-
-
-def _outputs(params: dict) -> tuple[PortSpec, ...]:
-    n = max(1, int(params.get("num_outputs", 1)))
-    return (PortSpec("y", dtype="any"),) if n == 1 else tuple(PortSpec(f"y{i}", dtype="any") for i in range(n))
+from .generic import encode_infos, generic_outputs, layout_param_count, param_json, recorded_shape_rule
 
 
 def _kwargs(params: dict, inputs: list) -> dict[str, Any]:
     return {
         "op": params["op"],
-        "arguments": _json(params, "arguments") or {},
-        "layout": _json(params, "layout") or ["x"] * len(inputs),
+        "arguments": param_json(params, "arguments") or {},
+        "layout": param_json(params, "layout") or ["x"] * len(inputs),
     }
-
-
-def _param_count(params: dict, inputs: list) -> int:
-    n = 0
-    for entry in _json(params, "layout") or []:
-        if isinstance(entry, dict) and "param" in entry:
-            size = 1
-            for d in entry["param"]:
-                size *= int(d)
-            n += size
-    return n
 
 
 _SAMPLE_OPS: tuple[tuple[str, list[float]], ...] = (
@@ -114,12 +74,12 @@ ATEN_OP = register(
             ParamSpec("shapes", "str", "{}", doc="input and output shapes recorded at import, as JSON", advanced=True),
             ParamSpec("num_outputs", "int", 1, min=1, max=64, doc="how many outputs the op has", advanced=True),
         ),
-        shape=_shape,
+        shape=recorded_shape_rule("PyTorch op", "op"),
         sample=_sample,
-        param_count=_param_count,
+        param_count=layout_param_count,
         module="dlstudio.nn.aten_op.AtenOp",
         kwargs=_kwargs,
-        dynamic_outputs=_outputs,
+        dynamic_outputs=generic_outputs,
         key_params=("op",),
         tags=("imported", "aten", "generic", "shape_oracle"),
     )

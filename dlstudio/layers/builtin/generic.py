@@ -28,7 +28,8 @@ def decode_infos(data: list) -> list[TensorInfo | None]:
     return [None if d is None else TensorInfo(tuple(d[0]), d[1]) for d in data]
 
 
-def _json(params: dict, name: str) -> Any:
+def param_json(params: dict, name: str) -> Any:
+    """A JSON-valued parameter, decoded; a ParamError naming it when it is not valid JSON."""
     try:
         return json.loads(params[name] or "null")
     except ValueError as exc:
@@ -36,29 +37,35 @@ def _json(params: dict, name: str) -> Any:
 
 
 def recorded(params: dict) -> tuple[list[TensorInfo | None], list[TensorInfo]]:
-    data = _json(params, "shapes") or {}
+    data = param_json(params, "shapes") or {}
     ins = decode_infos(data.get("in", []))
     outs = [t for t in decode_infos(data.get("out", [])) if t is not None]
     return ins, outs
 
 
-def _shape(params: dict, inputs: list) -> list[TensorInfo]:
-    ins, outs = recorded(params)
-    if list(inputs) == ins and len(outs) == params["num_outputs"]:
-        return outs
-    got = ", ".join(str(t) for t in inputs)
-    was = ", ".join(str(t) for t in ins) or "none"
-    raise ShapeError(
-        f"the output shape of ONNX op {params['op_type']} is unknown for inputs {got} (it was recorded at import "
-        f"for {was}); compile the model (import dlstudio.compiler) so the shape oracle can run it, or restore "
-        f"the recorded inputs",
-        port="x",
-        expected=was,
-        got=got,
-    )
+def recorded_shape_rule(kind: str, op_param: str):  # noqa: ANN201 (a LayerSpec shape rule)
+    """The shape rule of a generic op node: the outputs recorded at import while the inputs are those recorded;
+    otherwise a ShapeError (the compiler's shape oracle answers before this rule when it is registered)."""
+
+    def shape(params: dict, inputs: list) -> list[TensorInfo]:
+        ins, outs = recorded(params)
+        if list(inputs) == ins and len(outs) == params["num_outputs"]:
+            return outs
+        got = ", ".join(str(t) for t in inputs)
+        was = ", ".join(str(t) for t in ins) or "none"
+        raise ShapeError(
+            f"the output shape of {kind} {params[op_param]} is unknown for inputs {got} (it was recorded at "
+            f"import for {was}); compile the model (import dlstudio.compiler) so the shape oracle can run it, or "
+            f"restore the recorded inputs",
+            port="x",
+            expected=was,
+            got=got,
+        )
+
+    return shape
 
 
-def _outputs(params: dict) -> tuple[PortSpec, ...]:
+def generic_outputs(params: dict) -> tuple[PortSpec, ...]:
     n = max(1, int(params.get("num_outputs", 1)))
     return (PortSpec("y", dtype="any"),) if n == 1 else tuple(PortSpec(f"y{i}", dtype="any") for i in range(n))
 
@@ -66,15 +73,16 @@ def _outputs(params: dict) -> tuple[PortSpec, ...]:
 def _kwargs(params: dict, inputs: list) -> dict[str, Any]:
     return {
         "op_type": params["op_type"],
-        "attributes": _json(params, "attributes") or {},
-        "layout": _json(params, "layout") or ["x"] * len(inputs),
+        "attributes": param_json(params, "attributes") or {},
+        "layout": param_json(params, "layout") or ["x"] * len(inputs),
         "opset": params["opset"],
     }
 
 
-def _param_count(params: dict, inputs: list) -> int:
+def layout_param_count(params: dict, inputs: list) -> int:
+    """Trainable values a generic op holds: the `param` entries of its input layout."""
     n = 0
-    for entry in _json(params, "layout") or []:
+    for entry in param_json(params, "layout") or []:
         if isinstance(entry, dict) and "param" in entry:
             size = 1
             for d in entry["param"]:
@@ -118,15 +126,26 @@ ONNX_OP = register(
             ParamSpec("shapes", "str", "{}", doc="input and output shapes recorded at import, as JSON", advanced=True),
             ParamSpec("num_outputs", "int", 1, min=1, max=64, doc="how many outputs the op has", advanced=True),
         ),
-        shape=_shape,
+        shape=recorded_shape_rule("ONNX op", "op_type"),
         sample=_sample,
-        param_count=_param_count,
+        param_count=layout_param_count,
         module="dlstudio.nn.onnx_op.OnnxOp",
         kwargs=_kwargs,
-        dynamic_outputs=_outputs,
+        dynamic_outputs=generic_outputs,
         key_params=("op_type",),
         tags=("imported", "onnx", "generic", "shape_oracle"),
     )
 )
 
-__all__ = ["BATCH", "IMPORTED_OP_BADGE", "ONNX_OP", "decode_infos", "encode_infos", "recorded"]
+__all__ = [
+    "BATCH",
+    "IMPORTED_OP_BADGE",
+    "ONNX_OP",
+    "decode_infos",
+    "encode_infos",
+    "generic_outputs",
+    "layout_param_count",
+    "param_json",
+    "recorded",
+    "recorded_shape_rule",
+]
