@@ -12,6 +12,7 @@ _BUILTIN_MODULES = (
     "io",
     "dense",
     "conv",
+    "resize",
     "pool",
     "norm",
     "regularization",

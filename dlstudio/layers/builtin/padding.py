@@ -1,6 +1,6 @@
 """Constant padding: ConstantPad1d/2d/3d pad the last 1, 2 or 3 dims of (C, *spatial) maps with a fixed value.
 
-ZeroPad2d and ReflectionPad2d live in conv.py; these add any fill value and the 1-D and 3-D variants, which ONNX
+ZeroPad2d and ReflectionPad2d live in resize.py; these add any fill value and the 1-D and 3-D variants, which ONNX
 `Pad` nodes (and pools whose padding must not win a max) need.
 """
 
