@@ -105,6 +105,8 @@ class ModelGraph:
 
     def __init__(self) -> None:
         self._g = nx.MultiDiGraph()
+        # (dst, dst_port, slot) of every wire: an O(1) "input already wired" check instead of a scan per wire
+        self._wired_inputs: set[tuple[str, str, int]] = set()
         self._nodes: dict[str, Node] = {}
         # each node's order key: insertion order, kept by a node that is removed and put back (undo), so restoring
         # many nodes costs one sort instead of one list rebuild per node
@@ -284,9 +286,10 @@ class ModelGraph:
                 raise GraphError(f"Cannot wire {edge}: no node {end!r}")
         if self.has_edge(edge):
             raise GraphError(f"Wire {edge.src}.{edge.src_port} -> {edge.dst}.{edge.dst_port} already exists")
-        if any(e.dst_port == edge.dst_port and e.slot == edge.slot for e in self.in_edges(edge.dst)):
+        if (edge.dst, edge.dst_port, edge.slot) in self._wired_inputs:
             raise GraphError(f"Input {edge.dst}.{edge.dst_port} slot {edge.slot} is already wired")
         self._g.add_edge(edge.src, edge.dst, key=edge)
+        self._wired_inputs.add((edge.dst, edge.dst_port, edge.slot))
         self.edge_added.emit(edge)
         self.changed.emit()
 
@@ -294,6 +297,7 @@ class ModelGraph:
         if not self.has_edge(edge):
             raise GraphError(f"No wire {edge.src}.{edge.src_port} -> {edge.dst}.{edge.dst_port}")
         self._g.remove_edge(edge.src, edge.dst, key=edge)
+        self._wired_inputs.discard((edge.dst, edge.dst_port, edge.slot))
         self.edge_removed.emit(edge)
         self.changed.emit()
 

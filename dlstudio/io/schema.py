@@ -48,14 +48,16 @@ class _DupKeys(dict):
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
+    out = dict(pairs)
+    if len(out) == len(pairs):  # the common case, checked in C: no key twice
+        return out
+    seen: set[str] = set()
+    for key, _value in pairs:
+        if key in seen:
             dup = _DupKeys(out)
             dup.duplicate = key
-            dup.update(pairs)
             return dup
-        out[key] = value
+        seen.add(key)
     return out
 
 
@@ -63,8 +65,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed (JSON has no NaN or Infinity); write a finite number")
 
 
+_PLAIN_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def _key_path(base: str, key: str) -> str:
-    part = key if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key) else json.dumps(key)
+    part = key if _PLAIN_KEY_RE.match(key) else json.dumps(key)
     if part.startswith('"'):
         return f"{base}[{part}]"
     return f"{base}.{part}" if base else part
@@ -95,35 +100,59 @@ def parse_json(raw: bytes, path: str) -> Any:
 
 
 def check_plain(data: Any, path: str, root: str = "") -> None:
-    """Iterative walk of the whole document: depth, number ranges, duplicate keys, text length."""
-    stack: list[tuple[Any, str, int]] = [(data, root, 0)]
+    """Iterative walk of the whole document: depth, number ranges, duplicate keys, text length.
+
+    A 10,000-node file has ~150,000 values, so JSON paths are built only for the value that fails: each stack
+    entry carries its parent entry and its key, and `_trail` spells the path out from those links."""
+    stack: list[tuple[Any, Any, str | int | None, int]] = [(data, None, None, 0)]
+    pop, push = stack.pop, stack.append
     while stack:
-        value, jp, depth = stack.pop()
+        entry = pop()
+        value, _parent, _key, depth = entry
         if depth > MAX_DEPTH:
-            raise ProjectFileError(path, jp, f"nested more than {MAX_DEPTH} levels deep")
-        if isinstance(value, dict):
-            if isinstance(value, _DupKeys):
+            raise ProjectFileError(path, _trail(entry, root), f"nested more than {MAX_DEPTH} levels deep")
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_TEXT_LEN:
+                raise ProjectFileError(path, _trail(entry, root), f"text of {len(value)} characters is too long")
+        elif kind is dict or kind is _DupKeys:
+            if kind is _DupKeys:
                 raise ProjectFileError(
-                    path, _key_path(jp, value.duplicate), f"the key {value.duplicate!r} appears twice; keep one"
+                    path,
+                    _key_path(_trail(entry, root), value.duplicate),
+                    f"the key {value.duplicate!r} appears twice; keep one",
                 )
             for k, v in value.items():
                 if len(k) > MAX_TEXT_LEN:
-                    raise ProjectFileError(path, jp, "a key is absurdly long")
-                stack.append((v, _key_path(jp, k), depth + 1))
-        elif isinstance(value, list):
+                    raise ProjectFileError(path, _trail(entry, root), "a key is absurdly long")
+                push((v, entry, k, depth + 1))
+        elif kind is list:
             for i, v in enumerate(value):
-                stack.append((v, f"{jp}[{i}]", depth + 1))
-        elif isinstance(value, bool) or value is None:
+                push((v, entry, i, depth + 1))
+        elif kind is bool or value is None:
             pass
-        elif isinstance(value, int):
+        elif kind is int:
             if abs(value) > MAX_INT:
-                raise ProjectFileError(path, jp, f"the number {_short(value)} is too large (at most {MAX_INT})")
-        elif isinstance(value, float):
+                raise ProjectFileError(
+                    path, _trail(entry, root), f"the number {_short(value)} is too large (at most {MAX_INT})"
+                )
+        elif kind is float:
             if value != value or value in (float("inf"), float("-inf")):
-                raise ProjectFileError(path, jp, "the number is too large to represent; write a finite number")
-        elif isinstance(value, str):
-            if len(value) > MAX_TEXT_LEN:
-                raise ProjectFileError(path, jp, f"text of {len(value)} characters is too long")
+                raise ProjectFileError(
+                    path, _trail(entry, root), "the number is too large to represent; write a finite number"
+                )
+
+
+def _trail(entry: tuple[Any, Any, str | int | None, int], root: str) -> str:
+    """The JSON path of a `check_plain` stack entry, from its chain of parent entries."""
+    keys: list[str | int] = []
+    while entry[1] is not None:
+        keys.append(entry[2])
+        entry = entry[1]
+    jp = root
+    for key in reversed(keys):
+        jp = f"{jp}[{key}]" if isinstance(key, int) else _key_path(jp, key)
+    return jp
 
 
 def _short(value: Any) -> str:
