@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -36,13 +36,20 @@ def fmt_bytes(n: float) -> str:
 
 
 class SummaryModel(QAbstractTableModel):
+    """One row per layer plus a Total row. Rows are formatted when the view asks for them (only the rows on
+    screen), so a refresh of a 10,000-layer model costs the order check, not 10,000 formatted rows."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[tuple[str, ...]] = []
         self.ids: list[str] = []
+        self.graph: ModelGraph | None = None
+        self.engine: Any = None
+        self.total: tuple[str, ...] = ()
+        self._formatted: dict[int, tuple[str, ...]] = {}
+        self.formatted_count = 0  # rows formatted so far (tests check that a refresh formats only what is shown)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.rows)
+        return 0 if parent.isValid() else len(self.ids)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
         return len(COLUMNS)
@@ -52,11 +59,37 @@ class SummaryModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def row(self, r: int) -> tuple[str, ...]:
+        """The texts of row `r`, formatted on first use after each refresh."""
+        cached = self._formatted.get(r)
+        if cached is None:
+            cached = self._format(self.ids[r]) if self.ids[r] else self.total
+            self._formatted[r] = cached
+            self.formatted_count += 1
+        return cached
+
+    def _format(self, nid: str) -> tuple[str, ...]:
+        g, eng = self.graph, self.engine
+        if g is None or eng is None or nid not in g:  # removed since the last refresh; the next one drops it
+            return ("",) * len(COLUMNS)
+        node = g.node(nid)
+        st = eng.stats(nid)
+        outs = eng.outputs(nid)
+        shape = ", ".join(str(t) for t in outs) if outs else ("?" if outs is None else "")
+        return (
+            node.label,
+            node.type,
+            shape,
+            f"{int(getattr(st, 'params', 0) or 0):,}",
+            human(int(getattr(st, "macs", 0) or 0)),
+            fmt_bytes(int(getattr(st, "activation_bytes", 0) or 0)),
+        )
+
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if not index.isValid() or index.row() >= len(self.ids):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.rows[index.row()][index.column()]
+            return self.row(index.row())[index.column()]
         if role == NODE_ROLE:
             return self.ids[index.row()]
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 3:
@@ -69,16 +102,19 @@ class SummaryModel(QAbstractTableModel):
             return f
         return None
 
-    def set_rows(self, ids: list[str], rows: list[tuple[str, ...]]) -> None:
-        if ids == self.ids and len(rows) == len(self.rows):
-            changed = [i for i, (a, b) in enumerate(zip(self.rows, rows)) if a != b]
-            self.rows = rows
-            if changed:
-                self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))
-            return
-        self.beginResetModel()
-        self.ids, self.rows = ids, rows
-        self.endResetModel()
+    def set_rows(self, graph: ModelGraph, engine: Any, ids: list[str], total: tuple[str, ...]) -> None:
+        """Show layers `ids` (then the Total row). The same order keeps the view (scroll, selection) and only
+        repaints; another order resets it."""
+        same = ids == self.ids and graph is self.graph
+        if not same:
+            self.beginResetModel()
+        self.graph, self.engine, self.ids, self.total = graph, engine, ids, total
+        self._formatted.clear()
+        if same:
+            if ids:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(ids) - 1, len(COLUMNS) - 1))
+        else:
+            self.endResetModel()
 
 
 class BottomPanel(QTabWidget):
@@ -123,16 +159,50 @@ class BottomPanel(QTabWidget):
         bar.addWidget(self.memory)
         v.addLayout(bar)
         self.addTab(page, "Summary")
+        self.summary_page = page
+        self._summary_stale = False
+        self.summary_refreshes = 0  # table refreshes done (tests check that hidden refreshes wait)
+        self._order: list[str] | None = None
+        self.currentChanged.connect(lambda _i: self._show_summary_if_stale())
         self.batch.valueChanged.connect(lambda _v: self._update_memory())
         self.optimizer.currentIndexChanged.connect(lambda _i: self._update_memory())
 
     def bind(self, graph: ModelGraph, engine: Any) -> None:
+        if self.graph is not None:
+            for signal in self._structure_signals(self.graph):
+                signal.disconnect(self._structure_changed)
         self.graph, self.engine = graph, engine
+        for signal in self._structure_signals(graph):
+            signal.connect(self._structure_changed)
+        self._order = None
         self.refresh()
 
+    @staticmethod
+    def _structure_signals(graph: ModelGraph) -> tuple[Any, ...]:
+        return (graph.node_added, graph.node_removed, graph.edge_added, graph.edge_removed)
+
+    def _structure_changed(self, *_: Any) -> None:
+        self._order = None  # the layer order is recomputed at the next table refresh, not per wire
+
     def refresh(self) -> None:
+        """Diagnostics now; the summary table only while it can be seen (else when it is next shown)."""
         if self.graph is None or self.engine is None:
             return
+        self._refresh_diagnostics()
+        self._summary_stale = True
+        if self.currentWidget() is self.summary_page and self.isVisible():
+            self._refresh_summary()
+
+    def _show_summary_if_stale(self) -> None:
+        if self._summary_stale and self.currentWidget() is self.summary_page and self.isVisible():
+            self._refresh_summary()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._show_summary_if_stale()
+
+    def _refresh_diagnostics(self) -> None:
+        assert self.graph is not None and self.engine is not None
         g, eng = self.graph, self.engine
         # diagnostics: errors first
         diags = sorted(eng.diagnostics(), key=lambda d: (d.severity != "error", d.node_id or ""))
@@ -154,42 +224,32 @@ class BottomPanel(QTabWidget):
         n_err = sum(d.severity == "error" for d in diags)
         n_warn = len(diags) - n_err
         self.setTabText(0, f"Diagnostics ({n_err} errors, {n_warn} warnings)" if diags else "Diagnostics")
-        # summary rows in topological order when possible
-        try:
-            order = g.topological_order()
-        except Exception:
-            order = list(g.nodes)
-        ids, rows = [], []
-        for nid in order:
-            node = g.node(nid)
-            st = eng.stats(nid)
-            outs = eng.outputs(nid)
-            shape = ", ".join(str(t) for t in outs) if outs else ("?" if outs is None else "")
-            act = int(getattr(st, "activation_bytes", 0) or 0)
-            ids.append(nid)
-            rows.append(
-                (
-                    node.label,
-                    node.type,
-                    shape,
-                    f"{int(getattr(st, 'params', 0) or 0):,}",
-                    human(int(getattr(st, "macs", 0) or 0)),
-                    fmt_bytes(act),
-                )
-            )
+
+    def _layer_order(self) -> list[str]:
+        """Topological order when possible, cached until a layer or wire is added or removed."""
+        assert self.graph is not None
+        if self._order is None:
+            try:
+                self._order = self.graph.topological_order()
+            except Exception:
+                self._order = list(self.graph.nodes)
+        return self._order
+
+    def _refresh_summary(self) -> None:
+        assert self.graph is not None and self.engine is not None
+        g, eng = self.graph, self.engine
+        self._summary_stale = False
+        self.summary_refreshes += 1
         t = eng.totals()
-        ids.append("")
-        rows.append(
-            (
-                "Total",
-                f"{len(g)} layers",
-                "",
-                f"{int(getattr(t, 'params', 0)):,}",
-                human(int(getattr(t, "macs", 0))),
-                fmt_bytes(int(getattr(t, "activation_bytes", 0))),
-            )
+        total = (
+            "Total",
+            f"{len(g)} layers",
+            "",
+            f"{int(getattr(t, 'params', 0)):,}",
+            human(int(getattr(t, "macs", 0))),
+            fmt_bytes(int(getattr(t, "activation_bytes", 0))),
         )
-        self.model.set_rows(ids, rows)
+        self.model.set_rows(g, eng, [*self._layer_order(), ""], total)
         frozen = int(getattr(t, "frozen", 0) or 0)
         self.totals.setText(
             f"{int(getattr(t, 'params', 0)):,} parameters"
