@@ -524,3 +524,23 @@ def test_fused_kernels_are_picked_and_match_the_plain_update() -> None:
         assert torch.allclose(w_fused, w_plain, atol=1e-6), name
     rms, _ = train("RMSprop", {})  # no fused kernel in torch: the plain implementation, no error
     assert not rms.defaults.get("fused")
+
+
+def test_roc_curve_points_equal_sklearn_with_ties() -> None:
+    """The results view draws ROC curves from NumPy: the same points as sklearn's roc_curve (all thresholds)."""
+    from sklearn.metrics import auc, roc_curve
+
+    from dlstudio.training.metrics import roc_auc, roc_curve_points
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = int(rng.integers(5, 60))
+        positive = rng.integers(0, 2, n)
+        if positive.min() == positive.max():
+            positive[0] = 1 - positive[0]
+        scores = np.round(rng.random(n), 1)  # rounded: many ties
+        fpr, tpr = roc_curve_points(positive, scores)
+        ref_fpr, ref_tpr, _ = roc_curve(positive, scores, drop_intermediate=False)
+        np.testing.assert_allclose(fpr, ref_fpr)
+        np.testing.assert_allclose(tpr, ref_tpr)
+        assert roc_auc(positive.astype(bool), scores) == pytest.approx(auc(ref_fpr, ref_tpr))

@@ -39,6 +39,20 @@ def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def roc_curve_points(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-positive rates at every distinct score threshold, from (0, 0) up: the points of
+    sklearn.metrics.roc_curve(drop_intermediate=False), in NumPy (the results views draw it without sklearn)."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="mergesort")
+    s = np.asarray(scores, dtype=np.float64)[order]
+    hits = np.asarray(positive, dtype=np.int64)[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each run of equal scores
+    tps = np.cumsum(hits)[last]
+    fps = (last + 1) - tps
+    tpr = np.r_[0.0, tps] / max(int(tps[-1]), 1)
+    fpr = np.r_[0.0, fps] / max(int(fps[-1]), 1)
+    return fpr, tpr
+
+
 def _multiclass_metrics(y: np.ndarray, scores: np.ndarray, full: bool, class_names: list[str] | None) -> dict:
     n_classes = scores.shape[1]
     pred = scores.argmax(axis=1)

@@ -1,6 +1,7 @@
 """After training: confusion matrix heatmap, per-class precision/recall/F1, ROC curves, predicted-vs-true
 scatter, a prediction gallery (mistakes first), the decision boundary of 2-D datasets (live during training),
-and "Try it" (a test sample or a digit drawn with the mouse). Metrics come from sklearn.metrics."""
+and "Try it" (a test sample or a digit drawn with the mouse). Metrics are NumPy (dlstudio.training.metrics, checked
+against sklearn by its tests): importing sklearn in the window froze it for a second after every first run."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...training.metrics import confusion_counts, per_class_scores, roc_auc, roc_curve_points
 from ..workers import Boundary, Predictions
 
 
@@ -194,16 +196,14 @@ class ResultsView(QTabWidget):
             self.cm_texts.append(t)
 
     def _confusion(self, p: Predictions) -> None:
-        from sklearn import metrics as skm  # loaded with the first results, not with the window
-
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         pred = prob.argmax(1)
         labels = list(range(prob.shape[1]))
         names = _names(p, len(labels))
-        cm = skm.confusion_matrix(y, pred, labels=labels)
+        cm = confusion_counts(y, pred, len(labels))
         self.confusion = cm
-        acc = skm.accuracy_score(y, pred)
+        acc = float(np.mean(y == pred)) if len(y) else float("nan")
         self.summary.setText(f"{p.split.title()} split: {len(y)} samples, accuracy {acc:.3f}")
         self.cm_image.setImage(cm.T.astype(float), levels=(0, max(int(cm.max()), 1)))
         # a fixed pool of text items, reused: adding/removing plot items is slow and churns signal connections
@@ -223,14 +223,14 @@ class ResultsView(QTabWidget):
         self.cm_plot.getAxis("left").setTicks(ax_ticks)
 
     def _per_class(self, p: Predictions) -> None:
-        from sklearn import metrics as skm  # loaded with the first results, not with the window
-
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         pred = prob.argmax(1)
         labels = list(range(prob.shape[1]))
         names = _names(p, len(labels))
-        pr, rc, f1, sup = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        cm = confusion_counts(y, pred, len(labels))
+        pr, rc, f1 = per_class_scores(cm)
+        sup = cm.sum(axis=1)
         t = self.per_class
         t.setRowCount(len(labels))
         t.setVerticalHeaderLabels(names)
@@ -239,8 +239,6 @@ class ResultsView(QTabWidget):
                 t.setItem(i, j, QTableWidgetItem(v))
 
     def _roc(self, p: Predictions) -> None:
-        from sklearn import metrics as skm  # loaded with the first results, not with the window
-
         prob = _probabilities(p)
         y = np.asarray(p.y).reshape(-1).astype(int)
         labels = list(range(prob.shape[1]))
@@ -255,8 +253,8 @@ class ResultsView(QTabWidget):
             if k < 0 or yk.min() == yk.max():  # ROC needs both classes present
                 curve.setData([], [])
                 continue
-            fpr, tpr, _ = skm.roc_curve(yk, prob[:, k])
-            aucs.append(f"{names[k]}: {skm.auc(fpr, tpr):.3f}")
+            fpr, tpr = roc_curve_points(yk, prob[:, k])
+            aucs.append(f"{names[k]}: {roc_auc(yk.astype(bool), prob[:, k]):.3f}")
             curve.setData(fpr, tpr, pen=pg.mkPen(pg.intColor(k, hues=max(len(labels), 2)), width=2))
         self.roc_label.setText("AUC (one vs rest)  " + "   ".join(aucs))
         self.setTabEnabled(self.indexOf(self.scatter_plot), False)
@@ -264,17 +262,15 @@ class ResultsView(QTabWidget):
             self.setTabEnabled(self.indexOf(w), True)
 
     def _regression(self, p: Predictions) -> None:
-        from sklearn import metrics as skm  # loaded with the first results, not with the window
-
         y = np.asarray(p.y, dtype=float).reshape(len(p.y), -1)[:, 0]
         s = np.asarray(p.scores, dtype=float).reshape(len(p.scores), -1)[:, 0]
         self.scatter_points.setData(y, s)
         lo, hi = float(min(y.min(), s.min())), float(max(y.max(), s.max()))
         self.scatter_diagonal.setData([lo, hi], [lo, hi])
-        r2 = skm.r2_score(y, s) if len(y) > 1 else float("nan")
-        self.summary.setText(
-            f"{p.split.title()} split: {len(y)} samples, MAE {skm.mean_absolute_error(y, s):.4g}, R2 {r2:.3f}"
-        )
+        spread = float(((y - y.mean()) ** 2).sum()) if len(y) > 1 else 0.0
+        r2 = 1.0 - float(((y - s) ** 2).sum()) / spread if spread > 0 else float("nan")
+        mae = float(np.abs(y - s).mean()) if len(y) else float("nan")
+        self.summary.setText(f"{p.split.title()} split: {len(y)} samples, MAE {mae:.4g}, R2 {r2:.3f}")
         self.confusion = None
         self.setTabEnabled(self.indexOf(self.scatter_plot), True)
         for w in (self.roc_page, self.per_class):
