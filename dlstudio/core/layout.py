@@ -106,9 +106,13 @@ def _place_wrapped(
 
 
 def layered_positions(
-    graph: ModelGraph, node_ids: Iterable[str] | None = None, origin: tuple[float, float] | None = None
+    graph: ModelGraph,
+    node_ids: Iterable[str] | None = None,
+    origin: tuple[float, float] | None = None,
+    max_width: float | None = None,
 ) -> dict[str, tuple[float, float]]:
-    """Positions for `node_ids` (default: all nodes), every node its own cell."""
+    """Positions for `node_ids` (default: all nodes), every node its own cell; wider than `max_width`, the
+    columns wrap into bands (a block's 34 layers read as rows when the block is entered, not as one strip)."""
     ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
     if not ids:
         return {}
@@ -116,7 +120,10 @@ def layered_positions(
         xs = [graph.node(n).position[0] for n in ids]
         ys = [graph.node(n).position[1] for n in ids]
         origin = (min(xs), min(ys)) if node_ids is not None else (0.0, 0.0)
-    return _place(_columns(_induced(graph, ids), {n: i for i, n in enumerate(ids)}), origin)
+    columns = _columns(_induced(graph, ids), {n: i for i, n in enumerate(ids)})
+    if max_width is None:
+        return _place(columns, origin)
+    return _place_wrapped(columns, origin, {}, max_width)
 
 
 def _induced(graph: ModelGraph, ids: list[str]) -> nx.DiGraph:
@@ -179,7 +186,7 @@ def plan_layout(
     inner: dict[str, dict[str, tuple[float, float]]] = {}
     sizes: dict[str, tuple[float, float]] = {}
     for gid, mids in members.items():
-        inner[gid] = layered_positions(graph, mids, origin=(0.0, 0.0))
+        inner[gid] = layered_positions(graph, mids, origin=(0.0, 0.0), max_width=max_width)
         if not is_collapsed(gid):
             w = max(p[0] for p in inner[gid].values()) + X_STEP + BLOCK_EXTRA_W
             h = max(p[1] for p in inner[gid].values()) + Y_STEP + BLOCK_EXTRA_H
@@ -321,7 +328,7 @@ def make_room(
             return {}, {}
         frame = box
     else:
-        inner = layered_positions(graph, members, origin=(0.0, 0.0)) if members else {}
+        inner = layered_positions(graph, members, origin=(0.0, 0.0), max_width=READING_WIDTH) if members else {}
         nodes = {n: (px + p[0], py + p[1]) for n, p in inner.items()}
         w = max((p[0] for p in inner.values()), default=0.0) + CARD_W
         h = max((p[1] for p in inner.values()), default=0.0) + CARD_H
