@@ -53,6 +53,22 @@ def roc_curve_points(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarr
     return fpr, tpr
 
 
+def _per_class_table(
+    class_names: list[str] | None, precision: np.ndarray, recall: np.ndarray, f1: np.ndarray, support: np.ndarray
+) -> dict[str, dict[str, float | int]]:
+    """The report's per-class rows, keyed by class name (the index where a name is missing)."""
+    names = class_names or []
+    return {
+        names[i] if i < len(names) else str(i): {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i in range(len(precision))
+    }
+
+
 def _multiclass_metrics(y: np.ndarray, scores: np.ndarray, full: bool, class_names: list[str] | None) -> dict:
     n_classes = scores.shape[1]
     pred = scores.argmax(axis=1)
@@ -72,17 +88,7 @@ def _multiclass_metrics(y: np.ndarray, scores: np.ndarray, full: bool, class_nam
     pc, rc, fc = per_class_scores(cm)
     out.update(precision_macro=float(pc.mean()), recall_macro=float(rc.mean()), f1_macro=float(fc.mean()))
     if full:
-        names = class_names or [str(i) for i in range(n_classes)]
-        support = cm.sum(axis=1)
-        out["per_class"] = {
-            names[i] if i < len(names) else str(i): {
-                "precision": float(pc[i]),
-                "recall": float(rc[i]),
-                "f1": float(fc[i]),
-                "support": int(support[i]),
-            }
-            for i in range(n_classes)
-        }
+        out["per_class"] = _per_class_table(class_names, pc, rc, fc, cm.sum(axis=1))
         out["confusion_matrix"] = cm.tolist()
     return out
 
@@ -122,16 +128,7 @@ def classification_metrics(
         pc, rc, fc, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
         out.update(precision_macro=float(pc.mean()), recall_macro=float(rc.mean()), f1_macro=float(fc.mean()))
         if full:
-            names = class_names or [str(i) for i in labels]
-            out["per_class"] = {
-                names[i] if i < len(names) else str(i): {
-                    "precision": float(pc[i]),
-                    "recall": float(rc[i]),
-                    "f1": float(fc[i]),
-                    "support": int(support[i]),
-                }
-                for i in range(len(labels))
-            }
+            out["per_class"] = _per_class_table(class_names, pc, rc, fc, support)
             out["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=labels).tolist()
             if both:
                 fpr, tpr, _ = skm.roc_curve(y, s)
