@@ -123,6 +123,30 @@ def studio_window(qtbot, tmp_path: Path, ask, size: tuple[int, int] = (1440, 900
     return w
 
 
+def legacy_onnx_bytes(module, sample_shape: tuple[int, ...], opset: int) -> bytes:
+    """`module` (eval mode) exported by torch's TorchScript exporter, the one that still writes opsets below 18,
+    with a dynamic batch; its deprecation warning is silenced."""
+    import io
+    import warnings
+
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            (torch.randn(1, *sample_shape),),
+            buf,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    return buf.getvalue()
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch thread for tests that train small models: they run fastest that way, and several OpenMP

@@ -9,7 +9,6 @@ TorchScript exporter (dynamo=False), which these fixtures use.
 
 from __future__ import annotations
 
-import io
 import sys
 import warnings
 from collections import Counter
@@ -19,6 +18,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from conftest import legacy_onnx_bytes
 from torch import nn
 from torch.nn import functional as F
 
@@ -170,20 +170,7 @@ def export(module: nn.Module, path: Path, opset: int, sample: tuple[int, ...] = 
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module.eval(),
-            (torch.randn(1, *sample),),
-            buf,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
-            opset_version=opset,
-            dynamo=False,
-        )
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(legacy_onnx_bytes(module, sample, opset))
     return path
 
 

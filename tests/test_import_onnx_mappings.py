@@ -3,8 +3,6 @@ matches onnxruntime. Fixtures are built here with onnx.helper or exported from s
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from conftest import legacy_onnx_bytes
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
@@ -39,20 +38,7 @@ def _init(name: str, a) -> onnx.TensorProto:
 
 
 def _exported(module: nn.Module, shape: tuple[int, ...], opset: int) -> onnx.ModelProto:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module.eval(),
-            (torch.randn(1, *shape),),
-            buf,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
-            opset_version=opset,
-            dynamo=False,
-        )
-    return onnx.load_from_string(buf.getvalue())
+    return onnx.load_from_string(legacy_onnx_bytes(module, shape, opset))
 
 
 def _check(model: onnx.ModelProto, expect: dict[str, int], seed: int = 0) -> Counter:
