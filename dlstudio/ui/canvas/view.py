@@ -26,10 +26,10 @@ from ...core.layout import X_STEP
 from .items import NODE_W, BlockItem, NodeItem
 from .minimap import Minimap
 from .scene import GraphScene
+from .view_fit import MAX_ZOOM, MIN_ZOOM, READABLE_ZOOM, FitMixin
+from .view_levels import LevelsMixin
 
 MIME_LAYER = "application/x-dlstudio-layer"
-MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
-READABLE_ZOOM = 0.6  # below this node text gets hard to read
 LOD_ZOOM = 0.4  # below this nodes draw as coloured boxes, wires as straight segments, ports take no aim
 MATERIALIZE_BUDGET = 120  # a large graph makes at most this many node items per frame (the rest next frame)
 # The view scrolls over a fixed, very large area, so adding, moving or removing nodes never re-centres or
@@ -37,7 +37,7 @@ MATERIALIZE_BUDGET = 120  # a large graph makes at most this many node items per
 WORLD = QRectF(-200_000.0, -200_000.0, 400_000.0, 400_000.0)
 
 
-class GraphView(QGraphicsView):
+class GraphView(FitMixin, LevelsMixin, QGraphicsView):
     """Palette drops arrive as `layer_dropped(type, scene_pos)`; the window routes them to the controller."""
 
     layer_dropped = Signal(str, QPointF)
@@ -259,114 +259,6 @@ class GraphView(QGraphicsView):
     def zoom_out(self) -> None:
         self.set_zoom(1 / 1.2)
 
-    def fit(self, rect: QRectF | None = None) -> None:
-        """Fit `rect`, by default the whole graph whatever is selected (F); `fit_selection` is Shift+F."""
-        if self.scene() is None:
-            return
-        if rect is None:
-            rect = self._visible_nodes_rect()
-        self._fit_rect(rect)
-
-    def fit_selection(self) -> None:
-        """Fit the selected nodes and blocks (Shift+F); with nothing selected, the whole graph."""
-        if self.scene() is None:
-            return
-        rect = QRectF()
-        for i in self.scene().selectedItems():
-            if isinstance(i, NodeItem) and i.isVisible():
-                rect = rect.united(i.sceneBoundingRect())
-        self._fit_rect(rect if not rect.isEmpty() else self._visible_nodes_rect())
-
-    def _fit_rect(self, rect: QRectF) -> None:
-        if rect.isEmpty():
-            return
-        self._refit_on_resize = False
-        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.25 or self.zoom < MIN_ZOOM:
-            z = min(1.25, max(MIN_ZOOM, self.zoom))
-            self.resetTransform()
-            self.scale(z, z)
-            self.centerOn(rect.center())
-        self.zoom_changed.emit(self.zoom)
-        self.minimap.refit()
-        self._place_minimap()
-
-    def fit_readable(self, min_zoom: float = READABLE_ZOOM, zoom: float = 0.8) -> None:
-        """Fit the whole graph when that leaves its nodes readable (at least `min_zoom`). A graph too big for
-        that first has its expanded blocks collapsed (one undo step that does not mark the project modified);
-        if it is still too big it opens at `zoom` on its beginning (inputs on the left), and the minimap shows
-        the rest. Below ~50 % nodes draw as plain boxes. Until the user zooms or pans, a resize (the window
-        settling its size at start) fits again."""
-        scene = self.scene()
-        if scene is None:
-            return
-        self.fit(self._visible_nodes_rect())
-        if (
-            self.zoom < min_zoom
-            and isinstance(scene, GraphScene)
-            and scene.entered is None
-            and self._collapse_for_fit(scene)
-        ):
-            self.fit(self._visible_nodes_rect())
-        if self.zoom < min_zoom:
-            rect = self._visible_nodes_rect()
-            self.resetTransform()
-            self.scale(zoom, zoom)
-            half_w = self.viewport().width() / zoom / 2
-            half_h = self.viewport().height() / zoom / 2
-            # the beginning: the left edge, and the top row when a wrapped graph is taller than the view
-            y = rect.center().y() if rect.height() / 2 + 40 <= half_h else rect.top() - 40 + half_h
-            # whole columns only: the leading columns that fit are shown whole, the next one not cut in half
-            view_w = 2 * half_w
-            rects = self._visible_node_rects()
-            fitting = [r.right() for r in rects if r.right() - rect.left() <= view_w - 40]
-            margin = 40.0
-            if fitting:
-                span = max(fitting) - rect.left()
-                margin = (view_w - span) / 2
-                beyond = [r.left() for r in rects if r.left() > max(fitting)]
-                if beyond:  # keep the next column wholly out of view rather than cut
-                    margin = min(max(margin, view_w - (min(beyond) - rect.left()) + 12), view_w - span - 20)
-            self.centerOn(QPointF(rect.left() - margin + half_w, y))
-            self.zoom_changed.emit(self.zoom)
-            self.minimap.refit()
-            self._place_minimap()
-        self._refit_on_resize = True
-
-    def _collapse_for_fit(self, scene: GraphScene) -> bool:
-        graph, controller = scene.graph, scene.controller
-        expanded = {gid: True for gid, grp in graph.groups.items() if not grp.collapsed}
-        if not expanded:
-            return False
-        stack = controller.undo_stack
-        was_clean = stack.isClean()
-        done = controller.set_collapsed_many(expanded)
-        if done and was_clean:
-            stack.setClean()
-        scene.apply_analysis(set())
-        return done
-
-    def _visible_node_rects(self) -> list[QRectF]:
-        scene = self.scene()
-        if not isinstance(scene, GraphScene):
-            return []
-        if scene.large:  # from the index: most of a large graph has no items
-            return [u.rect for u in scene.unit_index().units]
-        items: list[NodeItem] = [*scene.nodes.values(), *scene.blocks.values()]
-        return [i.sceneBoundingRect() for i in items if i.isVisible()]
-
-    def _visible_nodes_rect(self) -> QRectF:
-        scene = self.scene()
-        if isinstance(scene, GraphScene) and scene.large:
-            return scene.unit_index().bounds
-        rect = QRectF()
-        for r in self._visible_node_rects():
-            rect = rect.united(r)
-        return rect
-
-    def centre_on_node(self, item: NodeItem) -> None:
-        self.centerOn(item.sceneBoundingRect().center())
-
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             super().wheelEvent(event)  # shift+wheel scrolls
@@ -453,65 +345,6 @@ class GraphView(QGraphicsView):
         finally:
             scene.blockSignals(False)
         scene.selectionChanged.emit()
-
-    # ------------------------------------------------------------ hierarchy
-    def enter_block(self, group_id: str | None) -> None:
-        """Show a block's inside as its own view (None: back to the whole model). Each level keeps its zoom,
-        scroll and selection; the undo history is the project's, whatever the level."""
-        scene = self.scene()
-        if not isinstance(scene, GraphScene) or group_id == scene.entered:
-            return
-        self._levels[scene.entered] = (self.transform(), self.mapToScene(self.viewport().rect().center()))
-        scene.enter(group_id)
-        saved = self._levels.get(group_id)
-        if saved is not None:
-            self.setTransform(saved[0])
-            self.centerOn(saved[1])
-            self.zoom_changed.emit(self.zoom)
-        else:
-            self.fit_readable()
-        self._place_minimap()
-        self.minimap.schedule()
-
-    def jump_to(self, node_id: str) -> None:
-        """Show and select `node_id` wherever it is: enter its collapsed block (or leave one it is not in),
-        select it and centre it at a readable zoom."""
-        scene = self.scene()
-        if not isinstance(scene, GraphScene) or node_id not in scene.graph.nodes:
-            return
-        grp = scene.graph.nodes[node_id].group
-        if grp is not None and grp in scene.graph.groups and scene.graph.groups[grp].collapsed:
-            self.enter_block(grp)
-        elif scene.entered is not None and grp != scene.entered:
-            self.enter_block(None)
-        scene.select_nodes([node_id])
-        if self.zoom < READABLE_ZOOM:
-            self.set_zoom(0.8 / self.zoom)
-        self.centerOn(scene.node_rect(node_id).center())
-
-    def jump_to_block(self, group_id: str) -> None:
-        """Select a block's card (at the top level) and centre it."""
-        scene = self.scene()
-        if not isinstance(scene, GraphScene) or group_id not in scene.blocks:
-            return
-        if scene.entered is not None:
-            self.enter_block(None)
-        scene.clearSelection()
-        item = scene.blocks[group_id]
-        if item.isVisible():
-            item.setSelected(True)
-        self.centerOn(item.sceneBoundingRect().center())
-
-    def _left_for_new_node(self) -> None:
-        """A layer was added at the model level (palette, paste) while a block was entered: show it."""
-        scene = self.scene()
-        if isinstance(scene, GraphScene) and scene.entered is not None:
-            self.enter_block(None)
-
-    def _entered_changed(self) -> None:
-        scene = self.scene()
-        if isinstance(scene, GraphScene):
-            self.breadcrumb.set_trail(scene)
 
     # --------------------------------------------------------------- drops
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
