@@ -82,13 +82,15 @@ class Disconnect(Edit):
 
 @dataclass
 class RemoveNode(Edit):
-    """Removes a node with its wires; leaves its group (the group shrinks) and restores all on revert."""
+    """Removes a node with its wires; leaves its block (the block shrinks; a block left with no node and no
+    child block goes too, and so on outwards) and restores all on revert."""
 
     node_id: str
     _node: Node | None = field(default=None, repr=False)
     _edges: list[Edge] = field(default_factory=list, repr=False)
     _index: float = 0.0
-    _group: Group | None = field(default=None, repr=False)
+    # blocks emptied by the removal, innermost first, with their order keys
+    _emptied: list[tuple[Group, float]] = field(default_factory=list, repr=False)
 
     @property
     def text(self) -> str:
@@ -102,15 +104,17 @@ class RemoveNode(Edit):
         self._edges = list(dict.fromkeys(graph.in_edges(self.node_id) + graph.out_edges(self.node_id)))
         for e in self._edges:
             graph._delete_edge(e)
-        self._group = None
-        if node.group is not None:
-            self._group = graph.group(node.group).copy()
-            graph._delete_group(node.group)
-            rest = tuple(n for n in self._group.node_ids if n != self.node_id)
-            if rest:
-                graph._insert_group(
-                    Group(self._group.id, self._group.label, rest, self._group.collapsed, self._group.position)
-                )
+        self._emptied = []
+        block = node.group
+        if block is not None:
+            graph._move_node(self.node_id, None)
+        while block is not None:
+            grp = graph.group(block)
+            if grp.node_ids or graph.child_groups(block):
+                break
+            self._emptied.append((grp.copy(), graph._group_index(block)))
+            graph._delete_group(block)
+            block = grp.parent
         graph._delete_node(self.node_id)
 
     def revert(self, graph: ModelGraph) -> None:
@@ -118,10 +122,10 @@ class RemoveNode(Edit):
         node = self._node.copy()
         node.group = None
         graph._insert_node(node, order_key=self._index)
-        if self._group is not None:
-            if self._group.id in graph.groups:
-                graph._delete_group(self._group.id)
-            graph._insert_group(self._group.copy())
+        for grp, key in reversed(self._emptied):
+            graph._insert_group(grp.copy(), order_key=key)
+        if self._node.group is not None:
+            graph._move_node(self.node_id, self._node.group)
         for e in self._edges:
             graph._insert_edge(e)
 
@@ -217,53 +221,94 @@ class SetFrozen(Edit):
 
 @dataclass
 class GroupNodes(Edit):
-    """Collapses nodes into a named block (a group). Wires are untouched; the block's ports are the wires
-    that cross its boundary."""
+    """Makes a named block (a group) of nodes and blocks that sit directly in block `parent` (None: the top
+    level); the new block goes inside `parent`. Wires are untouched; the block's ports are the wires that cross
+    its boundary."""
 
     group_id: str
     label: str
     node_ids: tuple[str, ...]
     collapsed: bool = True
     position: tuple[float, float] | None = None
+    group_ids: tuple[str, ...] = field(default=(), kw_only=True)
+    parent: str | None = field(default=None, kw_only=True)
 
     @property
     def text(self) -> str:
+        if self.group_ids:
+            return f"Group {len(self.node_ids)} nodes and {len(self.group_ids)} blocks as '{self.label}'"
         return f"Group {len(self.node_ids)} nodes as '{self.label}'"
 
+    def _check(self, graph: ModelGraph) -> None:
+        if not self.node_ids and not self.group_ids:
+            raise GraphError("Select at least one node or block to group")
+        where = f"block '{graph.group(self.parent).label}'" if self.parent is not None else "the top level"
+        for nid in self.node_ids:
+            inner = graph.node(nid).group
+            if inner != self.parent:
+                raise GraphError(
+                    f"'{graph.node(nid).label}' is not directly in {where}: a block can only gather items of one level"
+                )
+        for gid in self.group_ids:
+            if gid == self.group_id:
+                raise GraphError(f"Block {gid!r} cannot contain itself")
+            if graph.group(gid).parent != self.parent:
+                raise GraphError(
+                    f"Block '{graph.group(gid).label}' is not directly in {where}: a block can only gather "
+                    "items of one level"
+                )
+        if len(set(self.group_ids)) != len(self.group_ids):
+            raise GraphError("A block is listed twice")
+
     def apply(self, graph: ModelGraph) -> None:
-        if not self.node_ids:
-            raise GraphError("Select at least one node to group")
+        self._check(graph)
         pos = self.position
         if pos is None:
-            xs = [graph.node(n).position[0] for n in self.node_ids]
-            ys = [graph.node(n).position[1] for n in self.node_ids]
-            pos = (sum(xs) / len(xs), sum(ys) / len(ys))
-        graph._insert_group(Group(self.group_id, self.label, tuple(self.node_ids), self.collapsed, pos))
+            points = [graph.node(n).position for n in self.node_ids]
+            points += [graph.group(g).position for g in self.group_ids]
+            pos = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
+        group = Group(self.group_id, self.label, tuple(self.node_ids), self.collapsed, pos, self.parent)
+        graph._insert_group(group)
+        for gid in self.group_ids:
+            graph._set_group_attr(gid, "parent", self.group_id)
 
     def revert(self, graph: ModelGraph) -> None:
+        for gid in reversed(self.group_ids):
+            graph._set_group_attr(gid, "parent", self.parent)
         graph._delete_group(self.group_id)
 
 
 @dataclass
 class Ungroup(Edit):
+    """Dissolves a block: its direct nodes and child blocks move to its parent."""
+
     group_id: str
     _group: Group | None = field(default=None, repr=False)
+    _children: list[str] = field(default_factory=list, repr=False)
+    _key: float = 0.0
 
     @property
     def text(self) -> str:
         return f"Ungroup '{self._group.label}'" if self._group else "Ungroup"
 
     def apply(self, graph: ModelGraph) -> None:
+        group = graph.group(self.group_id)
+        self._children = graph.child_groups(self.group_id)
+        self._key = graph._group_index(self.group_id)
+        for gid in self._children:
+            graph._set_group_attr(gid, "parent", group.parent)
         self._group = graph._delete_group(self.group_id).copy()
 
     def revert(self, graph: ModelGraph) -> None:
         assert self._group is not None
-        graph._insert_group(self._group.copy())
+        graph._insert_group(self._group.copy(), order_key=self._key)
+        for gid in self._children:
+            graph._set_group_attr(gid, "parent", self.group_id)
 
 
 @dataclass
 class SetGroup(Edit):
-    """Renames, collapses/expands or moves a group."""
+    """Renames, collapses/expands or moves a block, or puts it inside another block ("parent")."""
 
     group_id: str
     attr: str
@@ -276,6 +321,7 @@ class SetGroup(Edit):
             "label": "Rename block",
             "collapsed": "Collapse block" if self.value else "Expand block",
             "position": "Move block",
+            "parent": "Move block into another" if self.value is not None else "Move block to the top level",
         }.get(self.attr, "Edit block")
 
     def apply(self, graph: ModelGraph) -> None:

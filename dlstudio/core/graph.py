@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 
 from .errors import GraphError
+from .hierarchy import BlockHierarchy
 from .signals import Signal
 
 _ID_RE = re.compile(r"^([a-z]+)(\d+)$")
@@ -71,13 +72,16 @@ class Edge:
 
 @dataclass
 class Group:
-    """A named block of nodes that collapses on the canvas and compiles to a submodule."""
+    """A named block that collapses on the canvas and compiles to a submodule. Blocks nest: `parent` is the
+    enclosing block (None: top level) and `node_ids` are the block's direct member nodes only (kept in graph
+    order); a block may hold only child blocks."""
 
     id: str
     label: str
     node_ids: tuple[str, ...]
     collapsed: bool = True
     position: tuple[float, float] = (0.0, 0.0)
+    parent: str | None = None
 
     def copy(self) -> Group:
         return replace(self)
@@ -89,6 +93,7 @@ class Group:
             "node_ids": list(self.node_ids),
             "collapsed": self.collapsed,
             "position": [float(self.position[0]), float(self.position[1])],
+            "parent": self.parent,
         }
 
 
@@ -100,7 +105,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class ModelGraph:
+class ModelGraph(BlockHierarchy):
     """The editable network. Signals are emitted after each primitive change, in past tense."""
 
     def __init__(self) -> None:
@@ -114,6 +119,11 @@ class ModelGraph:
         self._next_key = 0
         self._unsorted = False
         self._groups: dict[str, Group] = {}
+        # each block's order key (insertion order, kept by a block that is removed and put back) and a cache of
+        # child block ids per parent, rebuilt after a block is added, removed or moved
+        self._group_key: dict[str, float] = {}
+        self._next_group_key = 0
+        self._children_cache: dict[str | None, list[str]] | None = None
         self._counters: dict[str, int] = {}
         self.node_added = Signal()  # (node)
         self.node_removed = Signal()  # (node)
@@ -125,7 +135,7 @@ class ModelGraph:
         self.node_changed = Signal()  # (node_id): frozen/type_version/group membership
         self.group_added = Signal()  # (group)
         self.group_removed = Signal()  # (group)
-        self.group_changed = Signal()  # (group_id)
+        self.group_changed = Signal()  # (group_id): label/collapsed/position/parent
         self.changed = Signal()  # () after any change
 
     # ---------------------------------------------------------------- queries
@@ -232,6 +242,7 @@ class ModelGraph:
         return [n for n in self.nodes.values() if n.type == type_name]
 
     def group_members(self, group_id: str) -> list[str]:
+        """The block's direct member nodes (not those of its child blocks: see `group_nodes_deep`)."""
         return list(self.group(group_id).node_ids)
 
     # ------------------------------------------------------------- primitives
@@ -326,39 +337,98 @@ class ModelGraph:
         self.changed.emit()
 
     def _set_node_attr(self, node_id: str, attr: str, value: Any) -> None:
-        if attr not in ("frozen", "type_version", "group"):
+        if attr == "group":
+            self._move_node(node_id, value)
+            return
+        if attr not in ("frozen", "type_version"):
             raise GraphError(f"Attribute {attr!r} cannot be set this way")
         setattr(self.node(node_id), attr, value)
         self.node_changed.emit(node_id)
         self.changed.emit()
 
-    def _insert_group(self, group: Group) -> None:
+    def _move_node(self, node_id: str, group_id: str | None) -> None:
+        """Moves a node from its block (or the top level) into block `group_id` (None: the top level)."""
+        node = self.node(node_id)
+        if group_id is not None:
+            self.group(group_id)
+        old = node.group
+        if old == group_id:
+            return
+        if old is not None:
+            grp = self._groups[old]
+            grp.node_ids = tuple(n for n in grp.node_ids if n != node_id)
+        if group_id is not None:
+            grp = self._groups[group_id]
+            grp.node_ids = self._sorted_nodes((*grp.node_ids, node_id))
+        node.group = group_id
+        self.node_changed.emit(node_id)
+        self.changed.emit()
+
+    def _insert_group(self, group: Group, *, order_key: float | None = None) -> None:
+        """Adds a block. Its nodes must sit directly in its parent block (or at the top level when the parent
+        is None); they leave the parent for the new block. Child blocks join it by `_set_group_attr(child,
+        "parent", group.id)` afterwards."""
         if group.id in self._groups or group.id in self._nodes:
             raise GraphError(f"A group with id {group.id!r} already exists")
+        if group.parent is not None and group.parent not in self._groups:
+            raise GraphError(f"Block {group.id!r}: no parent block {group.parent!r}")
         for nid in group.node_ids:
-            if self.node(nid).group is not None:
-                raise GraphError(f"Node {nid!r} is already in group {self.node(nid).group!r}")
+            where = self.node(nid).group
+            if where != group.parent:
+                here = f"block {where!r}" if where is not None else "the top level"
+                there = f"block {group.parent!r}" if group.parent is not None else "the top level"
+                raise GraphError(f"Node {nid!r} sits in {here}, not in {there} where block {group.id!r} goes")
+        if len(set(group.node_ids)) != len(group.node_ids):
+            raise GraphError(f"Block {group.id!r} lists a node twice")
+        group.node_ids = self._sorted_nodes(group.node_ids)
+        if group.parent is not None and group.node_ids:
+            parent = self._groups[group.parent]
+            taken = set(group.node_ids)
+            parent.node_ids = tuple(n for n in parent.node_ids if n not in taken)
+        key = order_key if order_key is not None else self._next_group_key
+        self._next_group_key = max(self._next_group_key, math.floor(key) + 1)
+        self._group_key[group.id] = key
         self._groups[group.id] = group
+        self._children_cache = None
         self._note_id(group.id)
         for nid in group.node_ids:
             self._nodes[nid].group = group.id
         self.group_added.emit(group)
         self.changed.emit()
 
+    def _group_index(self, group_id: str) -> float:
+        """The block's order key: `_insert_group(group, order_key=key)` puts a removed block back in place."""
+        return self._group_key[group_id]
+
     def _delete_group(self, group_id: str) -> Group:
+        """Removes a block that holds no child blocks; its nodes go back to its parent block."""
         group = self.group(group_id)
+        if self.child_groups(group_id):
+            raise GraphError(f"Block {group_id!r} still holds blocks; move them out first")
         del self._groups[group_id]
-        for nid in group.node_ids:
-            if nid in self._nodes:
-                self._nodes[nid].group = None
+        del self._group_key[group_id]
+        self._children_cache = None
+        back = [nid for nid in group.node_ids if nid in self._nodes]
+        for nid in back:
+            self._nodes[nid].group = group.parent
+        if group.parent is not None and back:
+            parent = self._groups[group.parent]
+            parent.node_ids = self._sorted_nodes((*parent.node_ids, *back))
         self.group_removed.emit(group)
         self.changed.emit()
         return group
 
     def _set_group_attr(self, group_id: str, attr: str, value: Any) -> None:
-        if attr not in ("label", "collapsed", "position"):
+        if attr not in ("label", "collapsed", "position", "parent"):
             raise GraphError(f"Group attribute {attr!r} cannot be set this way")
-        setattr(self.group(group_id), attr, value)
+        group = self.group(group_id)
+        if attr == "parent" and value != group.parent:
+            if value is not None:
+                self.group(value)
+                if self.contains_group(group_id, value):
+                    raise GraphError(f"Block {group_id!r} cannot go inside {value!r}: {value!r} is inside it")
+            self._children_cache = None
+        setattr(group, attr, value)
         self.group_changed.emit(group_id)
         self.changed.emit()
 
@@ -368,7 +438,7 @@ class ModelGraph:
         return {
             "nodes": [node.to_dict() for node in self.nodes.values()],
             "edges": [e.to_dict() for e in sorted(self.edges())],
-            "groups": [self._groups[gid].to_dict() for gid in sorted(self._groups)],
+            "groups": [self._groups[gid].to_dict() for gid in sorted(self._groups, key=self._group_key.__getitem__)],
         }
 
     def copy(self) -> ModelGraph:
@@ -394,20 +464,51 @@ class ModelGraph:
             )
         for ed in data.get("edges", []):
             self._insert_edge(Edge(ed["src"], ed["src_port"], ed["dst"], ed["dst_port"], int(ed.get("slot", 0))))
-        for gd in data.get("groups", []):
+        self._load_groups(data.get("groups", []))
+
+    def _load_groups(self, group_dicts: list[dict[str, Any]]) -> None:
+        """Inserts blocks parents first, each with all the nodes of its subtree: a child block then takes its
+        own nodes from the parent, which keeps its direct ones. Order keys follow the file's order."""
+        by_id = {gd["id"]: (i, gd) for i, gd in enumerate(group_dicts)}
+        deep: dict[str, list[str]] = {gid: list(gd.get("node_ids", ())) for gid, (_, gd) in by_id.items()}
+        ordered: list[str] = []
+        state: dict[str, int] = {}  # 1: being visited, 2: done
+
+        def visit(gid: str) -> None:
+            if state.get(gid) == 2:
+                return
+            if state.get(gid) == 1:
+                raise GraphError(f"Block {gid!r} is inside itself (a cycle of parents)")
+            state[gid] = 1
+            parent = by_id[gid][1].get("parent")
+            if parent is not None:
+                if parent not in by_id:
+                    raise GraphError(f"Block {gid!r}: no parent block {parent!r}")
+                visit(parent)
+            state[gid] = 2
+            ordered.append(gid)
+
+        for gid in by_id:
+            visit(gid)
+        for gid in reversed(ordered):  # children before parents: each parent gathers its subtree's nodes
+            parent = by_id[gid][1].get("parent")
+            if parent is not None:
+                deep[parent].extend(deep[gid])
+        for gid in ordered:
+            index, gd = by_id[gid]
             pos = gd.get("position", (0.0, 0.0))
-            self._insert_group(
-                Group(
-                    id=gd["id"],
-                    label=gd.get("label", gd["id"]),
-                    node_ids=tuple(gd.get("node_ids", ())),
-                    collapsed=bool(gd.get("collapsed", True)),
-                    position=(float(pos[0]), float(pos[1])),
-                )
+            group = Group(
+                id=gid,
+                label=gd.get("label", gid),
+                node_ids=tuple(deep[gid]),
+                collapsed=bool(gd.get("collapsed", True)),
+                position=(float(pos[0]), float(pos[1])),
+                parent=gd.get("parent"),
             )
+            self._insert_group(group, order_key=index)
 
     def clear(self) -> None:
-        for gid in list(self._groups):
+        for gid in sorted(self._groups, key=self.group_depth, reverse=True):  # children first
             self._delete_group(gid)
         for e in list(self.edges()):
             self._delete_edge(e)
@@ -415,11 +516,25 @@ class ModelGraph:
             self._delete_node(nid)
 
     def subgraph_dict(self, node_ids: Iterable[str]) -> dict[str, Any]:
-        """Nodes and the wires among them (for copy/paste and groups)."""
+        """Nodes, the wires among them, and the blocks whose whole contents are among them (a block whose
+        parent is not taken along becomes top level; a node whose block is not taken along has group None)."""
         ids = set(node_ids)
+        kept = {gid for gid in self._groups if (deep := self.group_nodes_deep(gid)) and all(n in ids for n in deep)}
+        nodes = []
+        for n, node in self.nodes.items():
+            if n in ids:
+                nd = node.to_dict()
+                nd["group"] = node.group if node.group in kept else None
+                nodes.append(nd)
+        groups = []
+        for gid in sorted(kept, key=self._group_key.__getitem__):
+            gd = self._groups[gid].to_dict()
+            gd["parent"] = gd["parent"] if gd["parent"] in kept else None
+            groups.append(gd)
         return {
-            "nodes": [node.to_dict() for n, node in self.nodes.items() if n in ids],
+            "nodes": nodes,
             "edges": [e.to_dict() for e in sorted(self.edges()) if e.src in ids and e.dst in ids],
+            "groups": groups,
         }
 
 
