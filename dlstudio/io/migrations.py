@@ -214,8 +214,19 @@ def migrate_v1_to_v2(data: dict[str, Any], path: str) -> dict[str, Any]:
     }
 
 
+def migrate_v2_to_v3(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """Version 3 lets blocks nest: every version-2 block is a top-level block (parent null)."""
+    groups = data.get("groups")
+    if not isinstance(groups, list):
+        return data  # missing or malformed: the structure check names the problem
+    out = dict(data)
+    out["groups"] = [dict(gd, parent=None) if isinstance(gd, dict) and "parent" not in gd else gd for gd in groups]
+    return out
+
+
 FORMAT_MIGRATIONS: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     1: migrate_v1_to_v2,
+    2: migrate_v2_to_v3,
 }
 
 

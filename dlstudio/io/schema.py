@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .project import Project
 
 FORMAT_NAME = "dlstudio-project"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: blocks nest (groups carry "parent")
 
 # Limits far above any real project, low enough that a hostile file cannot exhaust memory or recursion.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -31,13 +31,14 @@ MAX_ID_LEN = 64
 MAX_TEXT_LEN = 1_000_000
 MAX_TYPE_VERSION = 1_000_000
 MAX_SLOT = 100_000
+MAX_BLOCK_DEPTH = 32  # blocks inside blocks; real module trees are under 10 deep
 
 ID_RE = re.compile(r"^[A-Za-z0-9_\-]+$")  # no "." (weights keys are "<id>.<tensor>") and no ":" (v1 links)
 
 TOP_KEYS = ("format", "format_version", "meta", "nodes", "edges", "groups", "data", "training")
 NODE_KEYS = ("id", "type", "label", "params", "position", "frozen", "group", "type_version")
 EDGE_KEYS = ("src", "src_port", "dst", "dst_port", "slot")
-GROUP_KEYS = ("id", "label", "node_ids", "collapsed", "position")
+GROUP_KEYS = ("id", "label", "node_ids", "collapsed", "position", "parent")
 META_TEXT_KEYS = ("name", "description", "explanation")
 
 
@@ -315,39 +316,14 @@ def validate_structure(data: dict[str, Any], path: str) -> dict[str, Any]:
         wired[key] = i
         edges.append({"src": src, "src_port": src_port, "dst": dst, "dst_port": dst_port, "slot": slot})
 
-    groups: list[dict[str, Any]] = []
-    member_of: dict[str, str] = {}
-    group_index: dict[str, int] = {}
-    for i, gd in enumerate(d.items(data.get("groups", []), "groups")):
-        jp = f"groups[{i}]"
-        d.obj(gd, jp, GROUP_KEYS, ("id", "node_ids"))
-        gid = d.ident(gd["id"], f"{jp}.id")
-        if gid in group_index or gid in seen:
-            raise d.fail(f"{jp}.id", f"the id {gid!r} is already used; group ids must differ from every other id")
-        group_index[gid] = i
-        label = d.text(gd.get("label", gid), f"{jp}.label", 1000)
-        members = d.items(gd["node_ids"], f"{jp}.node_ids")
-        if not members:
-            raise d.fail(f"{jp}.node_ids", "a block needs at least one node; delete the empty group")
-        for j, m in enumerate(members):
-            mid = d.ident(m, f"{jp}.node_ids[{j}]")
-            if mid not in seen:
-                raise d.fail(f"{jp}.node_ids[{j}]", f"no node {mid!r} in the file")
-            if mid in member_of:
-                raise d.fail(
-                    f"{jp}.node_ids[{j}]",
-                    f"node {mid!r} is already in group {member_of[mid]!r}; a node belongs to at most one group",
-                )
-            member_of[mid] = gid
-        collapsed = d.boolean(gd.get("collapsed", True), f"{jp}.collapsed")
-        pos = d.position(gd.get("position", [0.0, 0.0]), f"{jp}.position")
-        groups.append({"id": gid, "label": label, "node_ids": list(members), "collapsed": collapsed, "position": pos})
+    groups, member_of = _validate_groups(d, data.get("groups", []), seen)
     for i, nd in enumerate(nodes):
         if nd["group"] != member_of.get(nd["id"]):
             expected = member_of.get(nd["id"])
             raise d.fail(
                 f"nodes[{i}].group",
-                f"says {nd['group']!r} but the groups list puts the node in {expected!r}; make them agree",
+                f"says {nd['group']!r} but the groups list puts the node in {expected!r} (the innermost block "
+                "holding it); make them agree",
             )
     return {
         "format": data["format"],
@@ -359,6 +335,85 @@ def validate_structure(data: dict[str, Any], path: str) -> dict[str, Any]:
         "data": data_section,
         "training": training,
     }
+
+
+def _validate_groups(
+    d: _Doc, raw_groups: Any, node_index: dict[str, int]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Blocks: unique ids, direct members that exist and sit in one block only, parents that exist, no parent
+    cycle, at most MAX_BLOCK_DEPTH levels, and no empty block. Returns the normalized blocks and node -> block."""
+    groups: list[dict[str, Any]] = []
+    member_of: dict[str, str] = {}
+    group_index: dict[str, int] = {}
+    for i, gd in enumerate(d.items(raw_groups, "groups")):
+        jp = f"groups[{i}]"
+        d.obj(gd, jp, GROUP_KEYS, ("id", "node_ids"))
+        gid = d.ident(gd["id"], f"{jp}.id")
+        if gid in group_index or gid in node_index:
+            raise d.fail(f"{jp}.id", f"the id {gid!r} is already used; group ids must differ from every other id")
+        group_index[gid] = i
+        label = d.text(gd.get("label", gid), f"{jp}.label", 1000)
+        members = d.items(gd["node_ids"], f"{jp}.node_ids")
+        for j, m in enumerate(members):
+            mid = d.ident(m, f"{jp}.node_ids[{j}]")
+            if mid not in node_index:
+                raise d.fail(f"{jp}.node_ids[{j}]", f"no node {mid!r} in the file")
+            if mid in member_of:
+                raise d.fail(
+                    f"{jp}.node_ids[{j}]",
+                    f"node {mid!r} is already in group {member_of[mid]!r}; a node belongs to one block "
+                    "(list it in the innermost block only)",
+                )
+            member_of[mid] = gid
+        collapsed = d.boolean(gd.get("collapsed", True), f"{jp}.collapsed")
+        pos = d.position(gd.get("position", [0.0, 0.0]), f"{jp}.position")
+        parent = gd.get("parent")
+        if parent is not None:
+            parent = d.ident(parent, f"{jp}.parent")
+        groups.append(
+            {
+                "id": gid,
+                "label": label,
+                "node_ids": list(members),
+                "collapsed": collapsed,
+                "position": pos,
+                "parent": parent,
+            }
+        )
+    has_child: set[str] = set()
+    for i, gd in enumerate(groups):
+        parent = gd["parent"]
+        if parent is None:
+            continue
+        if parent not in group_index:
+            raise d.fail(
+                f"groups[{i}].parent",
+                f"no block {parent!r} in the file; set it to null (top level) or to an existing block id",
+            )
+        has_child.add(parent)
+        chain = [gd["id"]]
+        up: str | None = parent
+        while up is not None:
+            if up in chain:
+                raise d.fail(
+                    f"groups[{i}].parent",
+                    f"the parents form a cycle ({' -> '.join([*chain, up])}); a block cannot be inside itself: "
+                    "set one of these parents to null",
+                )
+            chain.append(up)
+            if len(chain) > MAX_BLOCK_DEPTH:
+                raise d.fail(
+                    f"groups[{i}].parent",
+                    f"blocks nest more than {MAX_BLOCK_DEPTH} deep here; flatten some levels",
+                )
+            up = groups[group_index[up]]["parent"]
+    for i, gd in enumerate(groups):
+        if not gd["node_ids"] and gd["id"] not in has_child:
+            raise d.fail(
+                f"groups[{i}].node_ids",
+                "a block needs at least one node or one child block; delete the empty group",
+            )
+    return groups, member_of
 
 
 def check_ports(doc: dict[str, Any], path: str) -> None:
@@ -428,7 +483,7 @@ def read_document(raw: bytes, path: str) -> dict[str, Any]:
         migrate_nodes(doc["nodes"], path)
         check_ports(doc, path)
     except ProjectFileError as exc:
-        if version == FORMAT_VERSION:
+        if version >= 2:  # versions 2 and 3 share the layout: the path reads the same in the file
             raise
         # the path names the updated layout (nodes/edges), not the old one (layers/links): say so
         raise ProjectFileError(
