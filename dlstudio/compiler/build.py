@@ -135,27 +135,40 @@ def _emit_node(
         env[(node.id, i)] = v
 
 
-def _group_order(graph: ModelGraph) -> list[tuple[str, str]]:
-    """Top-level items in topological order: ('node', id) or ('group', id). Raises if a group is not convex."""
+def _level_order(
+    graph: ModelGraph, level: str | None, members: list[str], topo: dict[str, int]
+) -> list[tuple[str, str]]:
+    """The items seen inside block `level` (None: the top level), in topological order: ('node', id) for its
+    direct nodes, ('group', id) for its child blocks. `members` are every node inside `level`. Raises when a
+    child block is not self-contained at this level (a path leaves it and comes back in)."""
     import networkx as nx
 
-    owner = {nid: (("group", n.group) if n.group else ("node", nid)) for nid, n in graph.nodes.items()}
+    owner: dict[str, tuple[str, str]] = {}
+    for nid in members:
+        holder = graph.owner_at(nid, level)
+        assert holder is not None
+        owner[nid] = ("node", nid) if holder == nid else ("group", holder)
     cg = nx.DiGraph()
-    index: dict[tuple[str, str], int] = {}
-    for nid in graph.nodes:
+    first: dict[tuple[str, str], int] = {}
+    for nid in members:
         item = owner[nid]
-        index.setdefault(item, len(index))
+        if item not in first or topo[nid] < first[item]:
+            first[item] = topo[nid]
         cg.add_node(item)
-    for e in graph.edges():
-        a, b = owner[e.src], owner[e.dst]
-        if a != b:
-            cg.add_edge(a, b)
+    for nid in members:
+        for e in graph.out_edges(nid):
+            b = owner.get(e.dst)
+            if b is not None and b != owner[nid]:
+                cg.add_edge(owner[nid], b)
     try:
-        return list(nx.lexicographical_topological_sort(cg, key=lambda it: index[it]))
+        return list(nx.lexicographical_topological_sort(cg, key=lambda it: first[it]))
     except nx.NetworkXUnfeasible:
+        loop = [a for a, _ in nx.find_cycle(cg)]
+        blocks = [f"'{graph.group(i).label}'" for kind, i in loop if kind == "group"]
+        where = f"block '{graph.group(level).label}'" if level is not None else "the top level"
         raise CompileError(
-            "A block (group) has a path that leaves it and comes back in; a block must be "
-            "self-contained: add the in-between nodes to it or ungroup"
+            f"Block {', '.join(blocks) or '?'} (in {where}) has a path that leaves it and comes back in; a block "
+            "must be self-contained: add the in-between nodes to it or ungroup"
         ) from None
 
 
@@ -188,7 +201,8 @@ def compile_graph(
     b = _Builder(fxg, root, Namespace())
     env: dict[tuple[str, int], Any] = {}
     outputs: list[Any] = []
-    order = _group_order(graph)
+    topo = {nid: i for i, nid in enumerate(graph.topological_order())}
+    order = _level_order(graph, None, list(graph.nodes), topo)
     for kind, item_id in order:
         if kind == "node":
             node = graph.node(item_id)
@@ -199,7 +213,7 @@ def compile_graph(
             else:
                 _emit_node(b, graph, node, shapes, env)
         else:
-            _emit_group(b, graph, item_id, shapes, env, seed)
+            _emit_group(b, graph, item_id, shapes, env, topo)
     for node in graph.nodes.values():
         if node.type == "Output":
             (edge,) = graph.in_edges(node.id)[:1] or (None,)
@@ -228,14 +242,16 @@ def _emit_group(
     group_id: str,
     shapes: ShapeResult,
     env: dict[tuple[str, int], Any],
-    seed: int | None,
+    topo: dict[str, int],
 ) -> None:
+    """Adds block `group_id` to `b` as a nested GraphModule holding its direct nodes and, recursively, its
+    child blocks' GraphModules; the values crossing its boundary become the submodule's inputs and outputs."""
     group = graph.group(group_id)
-    members = set(group.node_ids)
+    ordered = sorted(graph.group_nodes_deep(group_id), key=topo.__getitem__)
+    members = set(ordered)
     # values crossing into the group, in first-use order
     in_keys: list[tuple[str, int]] = []
     out_keys: list[tuple[str, int]] = []
-    ordered = [n for n in graph.topological_order() if n in members]
     for nid in ordered:
         for e in graph.in_edges(nid):
             if e.src not in members:
@@ -254,15 +270,19 @@ def _emit_group(
     for i, key in enumerate(in_keys):
         src = graph.node(key[0])
         sub_env[key] = sub_graph.placeholder(sb.names.create(src.label, f"in{i}"))
-    for nid in ordered:
-        node = graph.node(nid)
+    for kind, item_id in _level_order(graph, group_id, ordered, topo):
+        if kind == "group":
+            _emit_group(sb, graph, item_id, shapes, sub_env, topo)
+            continue
+        node = graph.node(item_id)
         if node.type in ("Input", "Output"):
-            raise CompileError(f"{node.type} '{node.label}' cannot be inside a block; take it out of the group", nid)
+            raise CompileError(
+                f"{node.type} '{node.label}' cannot be inside a block; take it out of the group", item_id
+            )
         _emit_node(sb, graph, node, shapes, sub_env)
     results = [sub_env[k] for k in out_keys]
     sub_graph.output(results[0] if len(results) == 1 else tuple(results))
-    class_name = "".join(part.capitalize() for part in Namespace().create(group.label, "block").split("_"))
-    sub = fx.GraphModule(sub_root, sub_graph, class_name=class_name or "Block")
+    sub = fx.GraphModule(sub_root, sub_graph, class_name=block_class_name(group.label))
     name = b.names.create(group.label, "block")
     b.root.add_module(name, sub)
     for nid, path in sb.paths.items():
@@ -274,3 +294,8 @@ def _emit_group(
     else:
         for i, key in enumerate(out_keys):
             env[key] = b.graph.call_function(operator.getitem, (call, i))
+
+
+def block_class_name(label: str) -> str:
+    """A block's class name from its label: 'layer1.0' -> 'Layer10', 'res block' -> 'ResBlock'."""
+    return "".join(part.capitalize() for part in Namespace().create(label, "block").split("_")) or "Block"
