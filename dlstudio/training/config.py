@@ -217,7 +217,9 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> DataConfig:
-        raw = dict(raw or {})
+        from .defaults import with_starting_data
+
+        raw = with_starting_data(raw)  # what the project leaves unset starts at its dataset's values
         aug = raw.pop("augment", None)
         cfg = _from_dict(cls, raw, "data")
         cfg.augment = _from_dict(Augment, aug, "data.augment")

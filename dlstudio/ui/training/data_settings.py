@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...training.config import MISSING, SCALING, SPLITS, DataConfig
 from ...training.data.builtin import BUILTINS
+from ...training.defaults import starting_data_values
 from .form_fields import _combo, _dspin, _ispin
 
 USER_SOURCES = ("csv", "npz", "imagefolder")
@@ -120,6 +121,7 @@ class DataPanel(QWidget):
             aug.addWidget(w)
         form.addRow("Augmentation", aug)
         lay.addLayout(form)
+        self._shown_dataset = cfg.dataset  # whose starting values the form shows (see _follow_starting_values)
         self.preview_label = QLabel("Preview")
         lay.addWidget(self.preview_label)
         self.preview_plot = pg.PlotWidget()
@@ -213,7 +215,26 @@ class DataPanel(QWidget):
             for j, v in enumerate(r):
                 t.setItem(i, j, QTableWidgetItem(f"{v:.4g}" if isinstance(v, float) else str(v)))
 
+    def _data_starting_widgets(self) -> dict[str, Any]:
+        """The widgets whose starting value may follow the dataset, by setting name."""
+        return {"val_fraction": self.val_fraction, "test_fraction": self.test_fraction}
+
+    def _follow_starting_values(self, dataset: str) -> None:
+        """Another dataset is chosen: values still at the previous dataset's starting values move to this one's
+        (diabetes validates on a quarter of its rows); values the user set stay."""
+        general = DataConfig()
+        widgets = self._data_starting_widgets()
+        old = {name: getattr(general, name) for name in widgets} | starting_data_values(self._shown_dataset)
+        new = {name: getattr(general, name) for name in widgets} | starting_data_values(dataset)
+        self._shown_dataset = dataset
+        for name, w in widgets.items():
+            if abs(w.value() - old[name]) < 1e-9 and old[name] != new[name]:
+                w.blockSignals(True)
+                w.setValue(new[name])
+                w.blockSignals(False)
+
     def _dataset_changed(self, name: str) -> None:
+        self._follow_starting_values(name)
         info = BUILTINS.get(name)
         user = name in USER_SOURCES
         self.path.setEnabled(user)
@@ -370,6 +391,7 @@ class DataPanel(QWidget):
             self.flip.setChecked(cfg.augment.flip)
             self.rotation.setValue(cfg.augment.rotation)
             self.shift.setValue(cfg.augment.shift)
+            self._shown_dataset = cfg.dataset  # the loaded values are the project's: nothing to follow
         finally:
             for w in widgets:
                 w.blockSignals(False)
