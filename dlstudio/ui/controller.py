@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -38,6 +39,29 @@ from ..layers.registry import REGISTRY
 MIME_NODES = "application/x-dlstudio-nodes"
 PASTE_OFFSET = 40.0
 MERGE_WINDOW_S = 2.0
+
+
+@dataclass
+class PutInBlock(Edit):
+    """Moves nodes that sit at the top level into block `group_id` (a paste or a drop while a block is entered
+    lands inside it). Through the graph's membership primitive, so undo puts them back exactly."""
+
+    node_ids: tuple[str, ...]
+    group_id: str | None
+    _old: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"Put {len(self.node_ids)} layer(s) in a block"
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._old = {n: graph.node(n).group for n in self.node_ids}
+        for n in self.node_ids:
+            graph._set_node_attr(n, "group", self.group_id)
+
+    def revert(self, graph: ModelGraph) -> None:
+        for n in reversed(self.node_ids):
+            graph._set_node_attr(n, "group", self._old[n])
 
 
 def _merge_key(edit: Edit) -> tuple | None:
@@ -186,13 +210,18 @@ class Controller(QObject):
             type_version=spec.version,
         )
 
-    def add_node(self, type_name: str, position: tuple[float, float]) -> str | None:
+    def add_node(self, type_name: str, position: tuple[float, float], level: str | None = None) -> str | None:
+        """A new layer at `position`, inside block `level` (None: the top level)."""
         try:
             node = self.new_node(type_name, position)
         except UnknownLayerError as exc:
             self.refused.emit(str(exc))
             return None
-        if self.push(AddNode(node)):
+        if level is not None and level in self.graph.groups:
+            edit: Edit = Composite(f"Add {node.type} '{node.label}'", [AddNode(node), PutInBlock((node.id,), level)])
+        else:
+            edit = AddNode(node)
+        if self.push(edit):
             self.select_requested.emit([node.id])
             return node.id
         return None
@@ -315,14 +344,18 @@ class Controller(QObject):
         type_name: str | None = None,
         node_id: str | None = None,
         position: tuple[float, float] | None = None,
+        level: str | None = None,
     ) -> str | None:
-        """Splits `edge` with a new node of `type_name` (palette drop) or an existing unwired `node_id`."""
+        """Splits `edge` with a new node of `type_name` (palette drop, inside block `level`) or an existing
+        unwired `node_id`."""
         g = self.graph
         edits: list[Edit] = [Disconnect(edge)]
         if node_id is None:
             assert type_name is not None and position is not None
             node = self.new_node(type_name, position)
             edits.insert(0, AddNode(node))
+            if level is not None and level in g.groups:
+                edits.insert(1, PutInBlock((node.id,), level))
         else:
             node = g.node(node_id)
         spec = REGISTRY.get(node.type)
@@ -341,29 +374,55 @@ class Controller(QObject):
 
     # ------------------------------------------------------- copy and paste
     def copy_dict(self, node_ids: Iterable[str]) -> dict[str, Any]:
-        """The nodes, the wires among them, and every block whose members are all in the selection."""
+        """The nodes, the wires among them, and every block (at any depth) whose layers are all in the selection,
+        with its place in the block tree."""
         ids = set(node_ids)
         data = self.graph.subgraph_dict(ids)
-        data["groups"] = [g.to_dict() for g in self.graph.groups.values() if g.node_ids and set(g.node_ids) <= ids]
+        graph = self.graph
+        data["groups"] = [
+            graph.groups[gid].to_dict()
+            for gid in graph.groups
+            if (deep := graph.group_nodes_deep(gid)) and set(deep) <= ids
+        ]
         return data
 
-    def paste_dict(self, data: dict[str, Any], offset: tuple[float, float] = (PASTE_OFFSET, PASTE_OFFSET)) -> list[str]:
-        """Adds copies of the nodes (fresh ids, unique labels) with the wires among them."""
+    def _fresh_ids(self, prefix: str, n: int) -> list[str]:
+        """`n` ids unused in the graph (edits not yet applied cannot reserve them through new_id)."""
+        out: list[str] = []
+        k = 0
+        first = self.graph.new_id(prefix)
+        start = int(first[len(prefix) :]) if first[len(prefix) :].isdigit() else 1
+        while len(out) < n:
+            cand = f"{prefix}{start + k}"
+            k += 1
+            if cand not in self.graph.nodes and cand not in self.graph.groups:
+                out.append(cand)
+        return out
+
+    def paste_dict(
+        self,
+        data: dict[str, Any],
+        offset: tuple[float, float] = (PASTE_OFFSET, PASTE_OFFSET),
+        level: str | None = None,
+    ) -> list[str]:
+        """Adds copies of the nodes (fresh ids, unique labels) with the wires among them, inside block `level`
+        (None: the top level); copied blocks come back as blocks around the copies, nested as they were."""
         nodes = data.get("nodes", [])
         if not nodes:
             return []
+        if level is not None and level not in self.graph.groups:
+            level = None
         remap: dict[str, str] = {}
         labels = {n.label for n in self.graph.nodes.values()}
         edits: list[Edit] = []
+        new_ids = iter(self._fresh_ids("n", len(nodes)))
         for nd in nodes:
             try:
                 spec = REGISTRY.get(nd["type"])
             except (KeyError, UnknownLayerError) as exc:
                 self.refused.emit(f"Cannot paste: {exc}")
                 return []
-            new_id = self.graph.new_id("n")
-            while new_id in remap.values():
-                new_id = self.graph.new_id("n")
+            new_id = next(new_ids)
             remap[nd["id"]] = new_id
             base, label, i = nd.get("label", spec.type.lower()), nd.get("label", spec.type.lower()), 1
             while label in labels:
@@ -391,38 +450,85 @@ class Controller(QObject):
                         Edge(remap[ed["src"]], ed["src_port"], remap[ed["dst"]], ed["dst_port"], int(ed.get("slot", 0)))
                     )
                 )
-        for gd in data.get("groups", []):  # blocks come back as blocks, around the pasted copies
-            members = tuple(remap[n] for n in gd.get("node_ids", []) if n in remap)
-            if members and len(members) == len(gd.get("node_ids", [])):
-                gid = self.graph.new_id("g")
-                while any(isinstance(e, GroupNodes) and e.group_id == gid for e in edits):
-                    gid = f"{gid}_"
-                edits.append(
-                    GroupNodes(gid, str(gd.get("label", "block")), members, collapsed=bool(gd.get("collapsed", True)))
-                )
+        if level is not None:
+            edits.append(PutInBlock(tuple(remap.values()), level))
+        edits += self._pasted_blocks(data.get("groups", []), remap, offset, level)
         if self.push(Composite(f"Paste {len(nodes)} node(s)", edits)):
             ids = list(remap.values())
             self.select_requested.emit(ids)
             return ids
         return []
 
+    def _pasted_blocks(
+        self, groups: list[dict[str, Any]], remap: dict[str, str], offset: tuple[float, float], level: str | None
+    ) -> list[Edit]:
+        """GroupNodes edits that rebuild the copied block tree around the pasted nodes, innermost blocks first (a
+        block gathers its child blocks once they exist)."""
+        kept = {
+            gd["id"]: gd
+            for gd in groups
+            if isinstance(gd, dict) and "id" in gd and all(n in remap for n in gd.get("node_ids", []))
+        }
+        parent_of = {gid: (gd.get("parent") if gd.get("parent") in kept else None) for gid, gd in kept.items()}
+
+        def depth(gid: str) -> int:
+            d, p = 0, parent_of[gid]
+            while p is not None and d < 64:
+                d, p = d + 1, parent_of[p]
+            return d
+
+        new_gid = dict(zip(kept, self._fresh_ids("g", len(kept))))
+        children: dict[str, list[str]] = {}
+        for gid, p in parent_of.items():
+            if p is not None:
+                children.setdefault(p, []).append(gid)
+        edits: list[Edit] = []
+        for gid in sorted(kept, key=depth, reverse=True):
+            gd = kept[gid]
+            pos = gd.get("position", (0.0, 0.0))
+            inner = tuple(new_gid[c] for c in children.get(gid, []))
+            members = tuple(remap[n] for n in gd.get("node_ids", []))
+            if not members and not inner:
+                continue
+            edits.append(
+                GroupNodes(
+                    new_gid[gid],
+                    str(gd.get("label", "block")),
+                    members,
+                    collapsed=bool(gd.get("collapsed", True)),
+                    position=(float(pos[0]) + offset[0], float(pos[1]) + offset[1]),
+                    group_ids=inner,
+                    parent=level,
+                )
+            )
+        return edits
+
     # --------------------------------------------------------------- groups
-    def group(self, node_ids: list[str], label: str | None = None) -> str | None:
-        ids = [n for n in node_ids if n in self.graph]
-        if not ids:
-            self.refused.emit("Select the layers to group first")
+    def group(self, node_ids: list[str], label: str | None = None, group_ids: Iterable[str] = ()) -> str | None:
+        """A new block of layers and blocks that sit side by side in one block (or at the top level); it goes
+        where they were, so grouping inside an entered block nests the new block there."""
+        graph = self.graph
+        ids = [n for n in node_ids if n in graph]
+        gids = [g for g in group_ids if g in graph.groups]
+        if not ids and not gids:
+            self.refused.emit("Select the layers or blocks to group first")
             return None
-        busy = [self.graph.node(n).label for n in ids if self.graph.node(n).group is not None]
-        if busy:
-            self.refused.emit(f"{', '.join(busy)} already belong to a block: ungroup it first")
+        levels = {graph.node(n).group for n in ids} | {graph.group(g).parent for g in gids}
+        if len(levels) != 1:
+            self.refused.emit(
+                "The selection spans several levels of blocks: select layers and blocks that sit side by side "
+                "(open a block to group inside it)"
+            )
             return None
-        gid = self.graph.new_id("g")
-        used = {g.label for g in self.graph.groups.values()}
+        parent = levels.pop()
+        gid = self._fresh_ids("g", 1)[0]
+        used = {g.label for g in graph.groups.values()}
         name = label or "block"
         i = 1
         while name in used:
             name, i = f"{label or 'block'}_{i}", i + 1
-        return gid if self.push(GroupNodes(gid, name, tuple(ids), collapsed=True)) else None
+        edit = GroupNodes(gid, name, tuple(ids), collapsed=True, group_ids=tuple(gids), parent=parent)
+        return gid if self.push(edit) else None
 
     def ungroup(self, group_id: str) -> bool:
         return self.push(Ungroup(group_id))

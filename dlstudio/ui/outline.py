@@ -1,7 +1,8 @@
-"""The outline dock: the model's block tree with counts (layers, parameters), in step with the canvas both ways.
-Selecting a block row selects its card; selecting a layer row shows it (entering its block); a double-click on a
-block row enters it. Selecting on the canvas selects the row. Block rows list their layers when first opened,
-so a 10,000-node model fills the tree with ~50 rows, not 10,000.
+"""The outline dock: the model's block tree, nested as the blocks are, with deep counts (layers, parameters), in
+step with the canvas both ways. Selecting a block row selects its card (at the level that shows it); selecting a
+layer row shows it (entering the chain of blocks around it); a double-click on a block row enters it. Selecting
+on the canvas selects the row. Block rows list their child blocks and layers when first opened, so a 10,000-node
+model fills the tree with ~50 rows, not 10,000.
 
 `install(window)` adds this dock and the Ctrl+F find bar (find.py) to the studio window.
 """
@@ -56,30 +57,48 @@ class Outline(QWidget):
         assert self.scene is not None
         g = self.scene.graph
         loose = sum(1 for n in g.nodes.values() if n.group is None)
-        return (loose, tuple((gid, grp.label, len(grp.node_ids)) for gid, grp in g.groups.items()))
+        return (loose, tuple((gid, grp.label, grp.parent, len(grp.node_ids)) for gid, grp in g.groups.items()))
+
+    def _block_row(self, gid: str) -> QTreeWidgetItem:
+        assert self.scene is not None
+        g, engine = self.scene.graph, self.scene.engine
+        grp = g.group(gid)
+        deep = g.group_nodes_deep(gid)
+        params = sum(int(getattr(engine.stats(n), "params", 0) or 0) for n in deep)
+        row = QTreeWidgetItem([grp.label, str(len(deep)), human(params)])
+        row.setData(0, KEY, ("block", gid))
+        inner = g.child_groups(gid)
+        row.setToolTip(
+            0,
+            f"Block '{grp.label}': {len(deep)} layers"
+            + (f", {len(inner)} blocks inside" if inner else "")
+            + ". Double-click to open it",
+        )
+        row.addChild(QTreeWidgetItem(["\u2026"]))  # filled when opened
+        self._rows[gid] = row
+        return row
+
+    def _reading_order(self, gids: list[str]) -> list[str]:
+        """Blocks in reading order of the canvas (rows, then left to right), not in id order."""
+        assert self.scene is not None
+        groups = self.scene.graph.groups
+        return sorted(gids, key=lambda gid: (round(groups[gid].position[1] / 400.0), groups[gid].position[0]))
 
     def refresh(self) -> None:
-        """Rebuild the tree when the blocks or their sizes changed (a parameter edit leaves it alone)."""
+        """Rebuild the tree when the blocks or their sizes changed (a parameter edit leaves it alone). Rows are
+        the block tree: each block row lists its child blocks, then its own layers, when first opened."""
         if self.scene is None:
             return
         sig = self._sig()
         if sig == self._signature:
             return
         self._signature = sig
-        g, engine = self.scene.graph, self.scene.engine
+        g = self.scene.graph
         self._syncing = True
         self.tree.clear()
         self._rows = {}
-        # in reading order of the canvas (rows, then left to right), not in id order
-        ordered = sorted(g.groups.items(), key=lambda kv: (round(kv[1].position[1] / 400.0), kv[1].position[0]))
-        for gid, grp in ordered:
-            params = sum(int(getattr(engine.stats(n), "params", 0) or 0) for n in grp.node_ids)
-            row = QTreeWidgetItem([grp.label, str(len(grp.node_ids)), human(params)])
-            row.setData(0, KEY, ("block", gid))
-            row.setToolTip(0, f"Block '{grp.label}': double-click to open it")
-            row.addChild(QTreeWidgetItem(["\u2026"]))  # filled when opened
-            self.tree.addTopLevelItem(row)
-            self._rows[gid] = row
+        for gid in self._reading_order(g.child_groups(None)):
+            self.tree.addTopLevelItem(self._block_row(gid))
         loose = sig[0]
         if loose:
             row = QTreeWidgetItem(["Layers outside blocks", str(loose), ""])
@@ -95,10 +114,14 @@ class Outline(QWidget):
             return
         row.setData(1, KEY, True)
         g = self.scene.graph
+        if kind == "block" and key not in g.groups:
+            return
         ids = list(g.group(key).node_ids) if kind == "block" else [n for n, v in g.nodes.items() if v.group is None]
         self._syncing = True
         row.takeChildren()
         children = []
+        if kind == "block":
+            children += [self._block_row(gid) for gid in self._reading_order(g.child_groups(key))]
         for nid in ids:
             node = g.nodes.get(nid)
             if node is None:
@@ -109,6 +132,18 @@ class Outline(QWidget):
             self._rows[nid] = child
         row.addChildren(children)
         self._syncing = False
+
+    def _fill_down_to(self, group_id: str | None) -> None:
+        """Fill the rows from the top down to `group_id`'s row (None: the loose layers' row)."""
+        assert self.scene is not None
+        path = self.scene.graph.group_path(group_id) if group_id is not None else []
+        for gid in path[:-1] if path else []:
+            row = self._rows.get(gid)
+            if row is not None:
+                self._fill(row)
+        parent = self._rows.get(group_id if group_id is not None else "\0loose")
+        if parent is not None:
+            self._fill(parent)
 
     # ------------------------------------------------------------- both ways
     def _row_selected(self) -> None:
@@ -129,7 +164,7 @@ class Outline(QWidget):
 
     def _row_activated(self, row: QTreeWidgetItem, _column: int) -> None:
         kind, key = row.data(0, KEY) or (None, None)
-        if kind == "block" and self.scene is not None and self.scene.graph.group(key).collapsed:
+        if kind == "block" and self.scene is not None and key in self.scene.graph.groups:
             self.view.enter_block(key)
 
     def _scene_selected(self) -> None:
@@ -140,11 +175,11 @@ class Outline(QWidget):
         if len(keys) != 1:
             return
         key = keys[0]
-        if key not in self._rows and key in scene.graph.nodes:
-            grp = scene.graph.nodes[key].group
-            parent = self._rows.get(grp if grp is not None else "\0loose")
-            if parent is not None:
-                self._fill(parent)
+        if key not in self._rows:
+            if key in scene.graph.nodes:
+                self._fill_down_to(scene.graph.nodes[key].group)
+            elif key in scene.graph.groups and scene.graph.groups[key].parent is not None:
+                self._fill_down_to(scene.graph.groups[key].parent)
         row = self._rows.get(key)
         if row is None:
             return

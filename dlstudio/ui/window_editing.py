@@ -119,16 +119,11 @@ class EditingMixin:
         self.inspector.show_nodes(self.scene.selected_node_ids(expand_blocks=False))
 
     def focus_node(self, node_id: str) -> None:
+        """Show a node from a list (diagnostics, errors, a comparison, a failed training step) wherever it is:
+        the canvas enters the blocks around it and selects it."""
         if self.scene is None or node_id not in self.project.graph:
             return
-        self.scene.select_nodes([node_id])
-        grp = self.project.graph.node(node_id).group
-        item = (
-            self.scene.blocks[grp]
-            if grp in self.scene.blocks and self.project.graph.group(grp).collapsed
-            else self.scene.nodes[node_id]
-        )
-        self.view.centre_on_node(item)
+        self.view.jump_to(node_id)
 
     def select_all(self) -> None:
         if self.scene is not None:
@@ -177,15 +172,18 @@ class EditingMixin:
 
     def add_at_centre(self, type_name: str) -> str | None:
         c = self.view.mapToScene(self.view.viewport().rect().center())
-        return self.controller.add_node(type_name, (c.x() - 90, c.y() - 40))  # type: ignore[union-attr]
+        level = self.scene.entered if self.scene is not None else None
+        return self.controller.add_node(type_name, (c.x() - 90, c.y() - 40), level=level)  # type: ignore[union-attr]
 
     def drop_layer(self, type_name: str, pos: QPointF) -> str | None:
         assert self.scene is not None and self.controller is not None
         edge = self.scene.edge_at(pos)
         snapped = self.scene.snap(QPointF(pos.x() - 90, pos.y() - 40))
         if edge is not None:
-            return self.controller.insert_on_wire(edge, type_name=type_name, position=(snapped.x(), snapped.y()))
-        return self.controller.add_node(type_name, (snapped.x(), snapped.y()))
+            return self.controller.insert_on_wire(
+                edge, type_name=type_name, position=(snapped.x(), snapped.y()), level=self.scene.entered
+            )
+        return self.controller.add_node(type_name, (snapped.x(), snapped.y()), level=self.scene.entered)
 
     def delete_selection(self) -> None:
         assert self.scene is not None and self.controller is not None
@@ -219,12 +217,13 @@ class EditingMixin:
             data = json.loads(bytes(md.data(MIME_NODES).data()).decode("utf-8"))
         except ValueError:
             return []
-        return self.controller.paste_dict(data)
+        return self.controller.paste_dict(data, level=self.scene.entered if self.scene is not None else None)
 
     def duplicate(self) -> list[str]:
         assert self.scene is not None and self.controller is not None
         ids = self.scene.selected_node_ids()
-        return self.controller.paste_dict(self.controller.copy_dict(ids)) if ids else []
+        data = self.controller.copy_dict(ids)
+        return self.controller.paste_dict(data, level=self.scene.entered) if ids else []
 
     def rename_selected(self) -> None:
         assert self.scene is not None and self.controller is not None
@@ -248,12 +247,23 @@ class EditingMixin:
             self.controller.set_frozen(ids, not all(self.project.graph.node(n).frozen for n in ids))
 
     def group_selection(self) -> str | None:
+        """Ctrl+G: the selected layers and block cards become a block, nested where they sit (inside the entered
+        block, or inside the expanded block whose members are selected). A selected block's own contents are
+        part of it already, so a selected frame with some of its members selected groups the frame."""
         assert self.scene is not None and self.controller is not None
-        gid = self.controller.group(self.scene.selected_node_ids(expand_blocks=False))
+        graph = self.project.graph
+        gids = self.scene.selected_group_ids()
+        chosen = set(gids)
+        nodes = [n for n in self.scene.selected_node_ids(expand_blocks=False) if not chosen & {*self._blocks_around(n)}]
+        gids = [g for g in gids if not chosen & set(graph.group_ancestors(g))]
+        gid = self.controller.group(nodes, group_ids=gids)
         if gid is not None:
-            self.scene.clearSelection()
-            self.scene.blocks[gid].setSelected(True)
+            self.scene.select_blocks([gid])
         return gid
+
+    def _blocks_around(self, node_id: str) -> list[str]:
+        grp = self.project.graph.node(node_id).group
+        return [] if grp is None else [grp, *self.project.graph.group_ancestors(grp)]
 
     def ungroup_selection(self) -> None:
         assert self.scene is not None and self.controller is not None

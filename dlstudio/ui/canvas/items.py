@@ -333,6 +333,7 @@ class BlockItem(NodeItem):
         super().__init__(group_id, "Blocks", [], [])
         self.collapsed = True
         self.frame = QRectF()
+        self.depth = 0  # nesting below the level shown (an expanded frame draws above the frames around it)
         self.anchor_ports: dict[tuple[str, str, bool], str] = {}  # (node, port, is_output) -> block port name
 
     def set_boundary(self, n_inputs: int, inputs: list[tuple[str, str, int]], outputs: list[tuple[str, str]]) -> None:
@@ -353,14 +354,18 @@ class BlockItem(NodeItem):
         if ([p.name for p in ins], [p.name for p in outs]) != (list(self.in_ports), list(self.out_ports)):
             self.set_ports(ins, outs)  # type: ignore[arg-type]
 
-    def set_collapsed(self, collapsed: bool, frame: QRectF | None = None) -> None:
+    def set_collapsed(self, collapsed: bool, frame: QRectF | None = None, depth: int = 0) -> None:
+        for p in list(self.in_ports.values()) + list(self.out_ports.values()):
+            if p.isVisible() != collapsed:
+                p.setVisible(collapsed)
+        if collapsed == self.collapsed and (frame is None or frame == self.frame) and depth == self.depth:
+            return  # unchanged: a geometry change costs the scene index work
         self.prepareGeometryChange()
         self.collapsed = collapsed
+        self.depth = depth
         if frame is not None:
             self.frame = frame
-        for p in list(self.in_ports.values()) + list(self.out_ports.values()):
-            p.setVisible(collapsed)
-        self.setZValue(1 if collapsed else -1)
+        self.setZValue(1 if collapsed else -1 + 0.05 * min(depth, 19))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, collapsed)
         self.update()
 

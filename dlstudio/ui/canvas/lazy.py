@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent
 
 from ...core.errors import UnknownLayerError
 from ...layers.registry import REGISTRY
-from .items import NODE_W, NodeItem
+from .items import HEADER_H, NODE_W, NodeItem
+from .levels import LevelMap
 from .overview import OverviewItem, Unit, UnitIndex, node_height
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class LazyItemsMixin:
         self.large = len(self.graph) >= LARGE_GRAPH
         self.detail = "full"  # "box" below the readable zoom (the view sets it)
         self.entered: str | None = None
+        self._level_map: LevelMap | None = None
         self._index: UnitIndex | None = None
         self._edges_done: set[str] = set()
         self._categories: dict[str, str] = {}
@@ -73,6 +75,7 @@ class LazyItemsMixin:
     def structure_changed(self) -> None:
         """Something shown moved, appeared or went: the index is rebuilt and wires re-made on next use."""
         self._index = None
+        self._level_map = None
         self._edges_done.clear()
 
     def prepare_item(self, item: QGraphicsItem) -> None:
@@ -80,28 +83,35 @@ class LazyItemsMixin:
             item.setOpacity(0.0)
 
     # ----------------------------------------------------------- what is shown
+    def level_map(self) -> LevelMap:
+        """What the entered level shows (levels.py), rebuilt after a structural change."""
+        if self._level_map is None:
+            self._level_map = LevelMap(self.graph, self.entered)
+        return self._level_map
+
     def node_shown(self, node_id: str) -> bool:
         grp = self.graph.nodes[node_id].group
-        groups = self.graph.groups
-        if grp is not None and grp not in groups:
-            grp = None
-        if self.entered is not None:
-            return bool(grp == self.entered)
-        return grp is None or not groups[grp].collapsed
+        return self.level_map().node_open(grp if grp in self.graph.groups else None)
 
     def shown_end(self, node_id: str) -> str | None:
-        """The unit that shows `node_id`: itself, its collapsed block, or None (hidden in this view)."""
-        if node_id not in self.graph.nodes:
+        """The unit that shows `node_id`: itself, the outermost collapsed block around it that is drawn at this
+        level, or None (outside the entered block)."""
+        node = self.graph.nodes.get(node_id)
+        if node is None:
             return None
-        if self.node_shown(node_id):
-            return node_id
-        grp = self.graph.nodes[node_id].group
-        return grp if self.entered is None and grp in self.graph.groups else None
+        grp = node.group
+        return self.level_map().unit_of(node_id, grp if grp in self.graph.groups else None)
+
+    def block_shown(self, group_id: str) -> bool:
+        return group_id in self.level_map().shown
 
     def sync_block_visibility(self, group_id: str) -> None:
         item = self.blocks.get(group_id)
-        if item is not None and item.isVisible() != (self.entered is None):
-            item.setVisible(self.entered is None)
+        shown = group_id in self.level_map().shown
+        if item is not None and item.isVisible() != shown:
+            item.setVisible(shown)
+            if not shown:
+                item.setSelected(False)
 
     def _card_height(self, node_id: str) -> float:
         item = self.nodes.get(node_id)
@@ -136,11 +146,32 @@ class LazyItemsMixin:
         x, y = self.graph.nodes[node_id].position
         return QRectF(x, y, NODE_W, self._card_height(node_id))
 
+    def block_rect(self, group_id: str) -> QRectF:
+        """A block as drawn: its card when collapsed, its frame when expanded (scene coordinates)."""
+        grp = self.graph.group(group_id)
+        if grp.collapsed:
+            item = self.blocks.get(group_id)
+            height = float(item._height) if item is not None else node_height(1)
+            return QRectF(grp.position[0], grp.position[1], NODE_W, height)
+        return self.frame_rect(group_id)
+
+    def frame_rect(self, group_id: str) -> QRectF:
+        """An expanded block's frame: around its direct nodes and its child blocks (cards, or frames in turn),
+        with room above for its title."""
+        return self.members_rect(group_id).adjusted(-20, -HEADER_H - 16, 20, 20)
+
     def members_rect(self, group_id: str) -> QRectF:
+        """The union of a block's direct nodes and its child blocks as drawn."""
         rect = QRectF()
-        for nid in self.graph.group(group_id).node_ids:
-            if nid in self.graph.nodes:
+        graph = self.graph
+        for nid in graph.group(group_id).node_ids:
+            if nid in graph.nodes:
                 rect = rect.united(self.node_rect(nid))
+        for child in graph.child_groups(group_id):
+            rect = rect.united(self.block_rect(child))
+        if rect.isNull():  # an empty block: its frame around its place
+            x, y = graph.group(group_id).position
+            rect = QRectF(x, y, NODE_W, node_height(1))
         return rect
 
     def unit_index(self) -> UnitIndex:
@@ -164,35 +195,38 @@ class LazyItemsMixin:
         structural edit of a 10,000-node model)."""
         graph = self.graph
         groups = graph.groups
-        entered = self.entered
+        lm = self.level_map()
         units: list[Unit] = []
         shown_by: dict[str, str] = {}  # node id -> the unit that shows it
         rects: dict[str, QRectF] = {}
         category = self._category
         height = self._card_height
+        top_open, card = lm.top_open, lm.card
         for nid, node in graph.nodes.items():
             grp = node.group
-            if grp is not None and grp not in groups:
-                grp = None
-            if entered is not None:
-                if grp != entered:
+            if grp is None or grp not in groups:
+                if not top_open:
                     continue
-            elif grp is not None and groups[grp].collapsed:
-                shown_by[nid] = grp
-                continue
+            else:
+                unit = card.get(grp)
+                if unit is None:
+                    continue
+                if unit:  # a collapsed card stands for it
+                    shown_by[nid] = unit
+                    continue
             x, y = node.position
             r = QRectF(x, y, NODE_W, height(nid))
             units.append(Unit(nid, False, r, category(node.type), node.label))
             shown_by[nid] = nid
             rects[nid] = r
-        if entered is None:
-            for gid, g in groups.items():
-                item = self.blocks.get(gid)
-                if g.collapsed and item is not None:
-                    p = item.pos()
-                    r = QRectF(p.x(), p.y(), NODE_W, item._height)
-                    units.append(Unit(gid, True, r, "Blocks", g.label))
-                    rects[gid] = r
+        for gid in lm.shown:
+            g = groups[gid]
+            item = self.blocks.get(gid)
+            if g.collapsed and item is not None:
+                p = item.pos()
+                r = QRectF(p.x(), p.y(), NODE_W, item._height)
+                units.append(Unit(gid, True, r, "Blocks", g.label))
+                rects[gid] = r
         wires: list[tuple[object, float, float, float, float]] = []
         for src, nbrs in graph.nx._succ.items():
             a = shown_by.get(src)
@@ -303,7 +337,7 @@ class LazyItemsMixin:
             if u.key in self._edges_done:
                 continue
             if u.is_block:
-                self._make_wires(self.wires_of(self.graph.group(u.key).node_ids))
+                self._make_wires(self.wires_of(self.graph.group_nodes_deep(u.key)))
             else:
                 if u.key not in self.nodes:
                     self.nodes[u.key]  # noqa: B018 - made on read
@@ -396,7 +430,8 @@ class LazyItemsMixin:
 
     # ------------------------------------------------------------ entered block
     def enter(self, group_id: str | None) -> None:
-        """Show `group_id`'s inside as its own view (None: the whole model). Each level keeps its selection."""
+        """Show `group_id`'s inside as its own view (None: the whole model), at any depth. Each level keeps its
+        selection."""
         if group_id == self.entered or (group_id is not None and group_id not in self.graph.groups):
             return
         self._saved_selection[self.entered] = (
@@ -410,13 +445,13 @@ class LazyItemsMixin:
             for nid, item in list(self.nodes.items()):
                 if nid in self.graph.nodes:
                     item.setVisible(self.node_shown(nid))
-            for gid in self.blocks:
+            lm = self.level_map()
+            for gid, block in self.blocks.items():
                 self.sync_block_visibility(gid)
+                if gid in lm.shown and not block.collapsed:  # nested frames stack by their depth below this level
+                    block.set_collapsed(False, None, lm.depth[gid])
             for item in self.edges.values():
                 self._place_edge(item)  # type: ignore[attr-defined]
-            if group_id is not None and not self.large:
-                for nid in self.graph.group(group_id).node_ids:
-                    self._place_edges_of(nid)  # type: ignore[attr-defined]
             nodes, groups = self._saved_selection.get(group_id, ([], []))
             self.clearSelection()  # type: ignore[attr-defined]
             for nid in nodes:

@@ -32,7 +32,7 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
     analysed = Signal()  # after apply_analysis: the outline and the view follow
     entered_changed = Signal()
     enter_requested = Signal(str)  # double-click / Enter on a collapsed block
-    outside_node_added = Signal()  # a node appeared outside the entered block (the view goes back out)
+    outside_node_added = Signal(str)  # a node appeared outside the level shown (the view goes to its level)
 
     def __init__(self, graph: ModelGraph, controller: Controller, engine: Any, theme: Theme = LIGHT) -> None:
         super().__init__()
@@ -47,7 +47,11 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         self.blocks: dict[str, BlockItem] = {}
         self._dirty: set[str] = set()
         self._pending_wires: set[str] = set()
-        self._blocks_dirty: set[str] = set()
+        self._blocks_dirty: set[str] = set()  # blocks whose card (ports, totals) and frame update after the edit
+        self._frames_dirty: set[str] = set()  # expanded blocks whose members moved: only their frame follows
+        # the block each node and the parent each block had when last seen: a move between blocks updates both
+        self._member_of: dict[str, str | None] = {nid: n.group for nid, n in graph.nodes.items()}
+        self._parent_of: dict[str, str | None] = {}
         self._refan_pending: set[tuple[str, str]] = set()
         self._selection_dirty = False
         self._syncing = False
@@ -107,8 +111,11 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
     # ------------------------------------------------------------- signals
     def _on_node_added(self, node: Node) -> None:
         self.index_node_added(node)
-        if self.entered is not None and node.group != self.entered:
-            self.outside_node_added.emit()
+        self._member_of[node.id] = node.group
+        if node.group is not None:
+            self._blocks_dirty.add(node.group)
+        if self.entered is not None and self.shown_end(node.id) is None:
+            self.outside_node_added.emit(node.id)
         if self.large:  # created when shown (lazy.py)
             return
         self._create_node_item(node)
@@ -149,6 +156,9 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
 
     def _on_node_removed(self, node: Node) -> None:
         self.index_node_removed(node)
+        old = self._member_of.pop(node.id, None)
+        if old is not None:
+            self._blocks_dirty.add(old)
         item = self.nodes.pop(node.id, None)
         if item is not None:
             self._quiet_remove(item)
@@ -156,6 +166,7 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
 
     def _on_edge_added(self, edge: Edge) -> None:
         self.index_edge_changed(edge, True)
+        self._touch_groups(edge)
         if self.large:
             if self.shown_end(edge.src) is None or self.shown_end(edge.dst) is None:
                 return  # an end has no item yet: the wire is made when both are shown
@@ -170,7 +181,6 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         self.edges[edge] = item
         self._place_edge(item)
         self._update_edge_label(item)
-        self._touch_groups(edge)
         self._refan(edge)
         return item
 
@@ -211,14 +221,22 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
             self._syncing = False
         grp = self.graph.nodes[node_id].group
         if grp in self.blocks and not self.graph.groups[grp].collapsed:
-            self._blocks_dirty.add(grp)  # its frame follows once, after the edit (flush_wires)
+            self._frames_dirty.add(grp)  # its frame (and the frames around it) follow once, after the edit
 
     def _on_node_changed(self, node_id: str) -> None:
+        """Frozen, type version or block membership changed: a node that moved between blocks updates both."""
         self._dirty.add(node_id)
         grp = self.graph.node(node_id).group
+        old = self._member_of.get(node_id)
+        if old != grp:
+            self._member_of[node_id] = grp
+            self.structure_changed()
+            if old is not None:
+                self._blocks_dirty.add(old)
+            self._pending_wires.add(node_id)
         self._sync_visibility(node_id)
         if grp in self.blocks:
-            self._update_block(grp)
+            self._blocks_dirty.add(grp)  # type: ignore[arg-type]
 
     def _on_group_added(self, group: Group) -> None:
         self.structure_changed()
@@ -226,19 +244,30 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         self.prepare_item(item)
         self.addItem(item)
         self.blocks[group.id] = item
+        self._parent_of[group.id] = group.parent
         self._syncing = True
         item.setPos(QPointF(*group.position))
         self._syncing = False
-        self._update_block(group.id)
+        item.setVisible(self.block_shown(group.id))
+        self._blocks_dirty.add(group.id)  # drawn with its totals after the edit (flush_wires)
+        for nid in group.node_ids:
+            self._member_of[nid] = group.id
 
     def _on_group_removed(self, group: Group) -> None:
         self.structure_changed()
-        if self.entered == group.id:
-            self.enter(None)
+        self._parent_of.pop(group.id, None)
+        if self.entered == group.id:  # ungrouped from inside: show where its contents went
+            self.enter(group.parent if group.parent in self.graph.groups else None)
         item = self.blocks.pop(group.id, None)
         if item is not None:
             self._quiet_remove(item)
+        self._blocks_dirty.discard(group.id)
+        self._frames_dirty.discard(group.id)
+        if group.parent is not None:
+            self._blocks_dirty.add(group.parent)
         for nid in group.node_ids:
+            if nid in self.graph.nodes:
+                self._member_of[nid] = self.graph.nodes[nid].group
             if nid in self.nodes:
                 self._sync_visibility(nid)
                 self._pending_wires.add(nid)  # placed once after the edit (an undone paste deletes them next)
@@ -249,15 +278,24 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         if item is None:
             return
         grp = self.graph.group(group_id)
+        old_parent = self._parent_of.get(group_id)
+        if old_parent != grp.parent:  # moved into another block (grouped, ungrouped): both update
+            self._parent_of[group_id] = grp.parent
+            if old_parent is not None:
+                self._blocks_dirty.add(old_parent)
+            self._blocks_dirty.add(group_id)
         if (item.pos().x(), item.pos().y()) != grp.position:
             self._syncing = True
             item.setPos(QPointF(*grp.position))
             self._syncing = False
             if item.collapsed == grp.collapsed and item.label == grp.label:
-                if not grp.collapsed:  # moved only: a card needs nothing more, a frame follows after the edit
-                    self._blocks_dirty.add(group_id)
+                if grp.collapsed:
+                    if grp.parent is not None:  # a card moved inside an expanded block: that frame follows
+                        self._frames_dirty.add(grp.parent)
+                else:  # moved only: a frame follows after the edit
+                    self._frames_dirty.add(group_id)
                 return
-        self._update_block(group_id)
+        self._blocks_dirty.add(group_id)
 
     def _sync_visibility(self, node_id: str) -> None:
         item = self.nodes.get(node_id)
@@ -270,9 +308,9 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
 
     # -------------------------------------------------------------- edges
     def anchor(self, node_id: str, port: str, is_output: bool) -> QPointF:
-        grp = self.graph.node(node_id).group
-        if grp is not None and grp in self.blocks and self.graph.group(grp).collapsed and self.entered != grp:
-            block = self.blocks[grp]
+        unit = self.shown_end(node_id)
+        if unit is not None and unit != node_id and unit in self.blocks:  # the card of a block around it
+            block = self.blocks[unit]
             name = block.anchor_ports.get((node_id, port, is_output))
             if name is not None:
                 return block.port_anchor(name, is_output)
@@ -331,17 +369,39 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
             grp = self.graph.nodes[nid].group
             if grp in self.blocks:
                 groups.add(grp)  # type: ignore[arg-type]
-        for gid in groups:
-            self._update_block(gid)
+        if groups:  # their cards' totals and badges, and those of the blocks around them
+            self._blocks_dirty |= groups
+            self._flush_blocks()
         self.analysed.emit()
+
+    def _flush_blocks(self) -> None:
+        """Update the blocks marked during the edit and every block around them (their totals and frames
+        include them), innermost first so a frame is sized around its child blocks' final frames."""
+        graph = self.graph
+        dirty, self._blocks_dirty = self._blocks_dirty, set()
+        frames, self._frames_dirty = self._frames_dirty, set()
+        full: set[str] = set()
+        for gid in dirty:
+            if gid in self.blocks and gid in graph.groups:
+                full.add(gid)
+                full.update(graph.group_ancestors(gid))
+        only_frame: set[str] = set()
+        for gid in frames:
+            if gid in self.blocks and gid in graph.groups and gid not in full:
+                only_frame.add(gid)
+                only_frame.update(g for g in graph.group_ancestors(gid) if not graph.groups[g].collapsed)
+        depth = {gid: graph.group_depth(gid) for gid in full | only_frame}
+        for gid in sorted(full | only_frame, key=lambda g: -depth[g]):
+            if gid in full:
+                self._update_block(gid)
+            else:
+                self._update_frame(gid)
 
     def flush_wires(self) -> None:
         """Place the wires of nodes the model moved (once per wire, however many ends moved), and update the
         blocks whose members moved."""
-        while self._blocks_dirty:
-            gid = self._blocks_dirty.pop()
-            if gid in self.blocks and gid in self.graph.groups:
-                self._update_block(gid)
+        if self._blocks_dirty or self._frames_dirty:
+            self._flush_blocks()
         pending_fans, self._refan_pending = self._refan_pending, set()
         for dst, port in pending_fans:
             if dst in self.graph.nodes:
@@ -353,7 +413,7 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         pending, self._pending_wires = self._pending_wires, set()
         ids: set[str] = set()
         for key in pending:
-            ids.update(self.graph.group(key).node_ids if key in self.blocks else (key,))
+            ids.update(self.graph.group_nodes_deep(key) if key in self.blocks else (key,))
         # only wires that have items move: look them up from whichever side is smaller
         if len(ids) * 3 > len(self.edges):
             edges = [e for e in self.edges if e.src in ids or e.dst in ids]
@@ -370,7 +430,7 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         for item in self.selectedItems():
             if isinstance(item, BlockItem):
                 if expand_blocks:
-                    ids.extend(self.graph.group(item.key).node_ids)
+                    ids.extend(self.graph.group_nodes_deep(item.key))
             elif isinstance(item, NodeItem):
                 ids.append(item.key)
         seen: set[str] = set()
@@ -391,6 +451,19 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
             self.blockSignals(False)
         self.selectionChanged.emit()
 
+    def select_blocks(self, group_ids: list[str]) -> None:
+        """Select exactly these blocks (those drawn at this level), with one selectionChanged."""
+        self.blockSignals(True)
+        try:
+            self.clearSelection()
+            for gid in group_ids:
+                item = self.blocks.get(gid)
+                if item is not None and item.isVisible():
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self.selectionChanged.emit()
+
     def select_all(self) -> None:
         self.materialize_all_shown()
         self.blockSignals(True)
@@ -407,9 +480,8 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         for nid in node_ids:
             if nid not in self.graph:
                 continue
-            item = self.nodes[nid]  # made on demand for a large graph
-            grp = self.graph.node(nid).group
-            if not item.isVisible() and grp in self.blocks and self.entered is None:
-                self.blocks[grp].setSelected(True)  # type: ignore[index]
-            else:
-                item.setSelected(True)
+            unit = self.shown_end(nid)
+            if unit == nid:
+                self.nodes[nid].setSelected(True)  # made on demand for a large graph
+            elif unit in self.blocks:  # inside a collapsed block: its card stands for it
+                self.blocks[unit].setSelected(True)  # type: ignore[index]

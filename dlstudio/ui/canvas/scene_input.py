@@ -49,7 +49,7 @@ class SceneInputMixin:
             self._pending_wires.add(item.key)
             return
         if isinstance(item, BlockItem):
-            for nid in self.graph.group(item.key).node_ids:
+            for nid in self.graph.group_nodes_deep(item.key):
                 self._place_edges_of(nid)
         else:
             self._place_edges_of(item.key)
@@ -66,15 +66,20 @@ class SceneInputMixin:
             p = (block.pos().x(), block.pos().y())
             old = self.graph.group(gid).position
             if block.collapsed and p != old:
-                # members travel with their block, so expanding it shows them where the block is
+                # everything inside travels with the block, so expanding it shows its contents where it is
                 dx, dy = p[0] - old[0], p[1] - old[1]
+                graph = self.graph
                 members = {
-                    n: (self.graph.node(n).position[0] + dx, self.graph.node(n).position[1] + dy)
-                    for n in self.graph.group(gid).node_ids
+                    n: (graph.node(n).position[0] + dx, graph.node(n).position[1] + dy)
+                    for n in graph.group_nodes_deep(gid)
                 }
-                self.controller.push(
-                    Composite("Move block", [SetGroup(gid, "position", p), Move(members)]), mergeable=False
-                )
+                edits: list[Any] = [SetGroup(gid, "position", p)]
+                for inner in graph.group_descendants(gid):
+                    q = graph.group(inner).position
+                    edits.append(SetGroup(inner, "position", (q[0] + dx, q[1] + dy)))
+                if members:
+                    edits.append(Move(members))
+                self.controller.push(Composite("Move block", edits), mergeable=False)
         if not moved:
             return
         if len(moved) == 1:

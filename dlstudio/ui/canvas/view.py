@@ -129,7 +129,7 @@ class GraphView(FitMixin, LevelsMixin, QGraphicsView):
             and not self.graph_fits()
         )
         if want:
-            corners = [(vw - mw - pad, vh - mh - pad), (pad, vh - mh - pad), (vw - mw - pad, pad), (pad, pad)]
+            corners = self.minimap.corners(vw, vh, pad)  # the user's corner first
             free = [c for c in corners if not self._covers_a_node(QRect(c[0], c[1], mw, mh))]
             if free:
                 self.minimap.move(*free[0])
@@ -279,10 +279,17 @@ class GraphView(FitMixin, LevelsMixin, QGraphicsView):
                 if len(blocks) == 1:
                     self.enter_block(blocks[0])
                     return
-            # Escape goes back out (Backspace is the window's Delete shortcut); a wire being drawn takes it first
+            # Escape goes up one level (Backspace is the window's Delete shortcut); a wire being drawn takes it first
             if event.key() == Qt.Key.Key_Escape and scene.entered is not None and scene.gesture is None:
-                self.enter_block(None)
+                self.go_up()
                 return
+        if (
+            isinstance(scene, GraphScene)
+            and event.key() == Qt.Key.Key_Up
+            and event.modifiers() == Qt.KeyboardModifier.AltModifier
+        ):
+            self.go_up()  # Alt+Up: up one level, as in file browsers
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -364,16 +371,7 @@ class GraphView(FitMixin, LevelsMixin, QGraphicsView):
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         self._refit_on_resize = False
         md = event.mimeData()
-        scene = self.scene()
-        if md.hasFormat(MIME_LAYER) and isinstance(scene, GraphScene) and scene.entered is not None:
-            # a block's layers are fixed by grouping; a new layer belongs to the model level
-            scene.controller.refused.emit(
-                "Layers are added at the model level: go back out of the block (Escape or the trail at the "
-                "top left) and drop it there"
-            )
-            event.ignore()
-            return
-        if md.hasFormat(MIME_LAYER):
+        if md.hasFormat(MIME_LAYER):  # inside an entered block the window adds it to that block
             type_name = bytes(md.data(MIME_LAYER).data()).decode("utf-8")
             self.layer_dropped.emit(type_name, self.mapToScene(event.position().toPoint()))
             event.acceptProposedAction()
