@@ -12,7 +12,12 @@ still writing is kept: each writer holds an advisory lock (flock) on its tempora
 
 API (stable; other packages call it):
 
-- ``atomic_write_bytes(target, data) -> Path`` and ``atomic_write_text(target, text, encoding="utf-8") -> Path``.
+- ``atomic_write_bytes(target, data, *, sync_folder=True) -> Path`` and
+  ``atomic_write_text(target, text, encoding="utf-8", *, sync_folder=True) -> Path``. ``sync_folder=False`` leaves
+  the folder's fsync to the caller, who writes several files into one folder and calls ``fsync_folder`` once
+  before the file that marks the set complete (checkpoints: the tensor files, one folder fsync, then state.json).
+  The file itself is still fsynced before its rename, so each name holds the old or the new content whole.
+- ``fsync_folder(folder)``: make the renames into `folder` durable (a no-op where folders cannot be fsynced).
 - ``atomic_write_json(target, obj, *, indent=2, sort_keys=True) -> Path``: strict JSON (no NaN), one newline.
 - ``atomic_path(target, suffix="")``: a context manager yielding the temporary path, for libraries that write to
   a path themselves (safetensors ``save_file``, ``torch.onnx.export``, ``np.savez``). Leaving the block normally
@@ -109,8 +114,8 @@ def _create_temp(target: Path, suffix: str) -> tuple[int, Path]:
     raise FileExistsError(f"{target.parent}: cannot create a temporary file for {target.name}")
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable; not possible (nor needed) on every platform."""
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make the renames into `folder` durable; not possible (nor needed) on every platform."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -124,8 +129,9 @@ def _fsync_folder(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on a normal exit its content replaces `target` atomically."""
+def atomic_path(target: str | os.PathLike[str], suffix: str = "", *, sync_folder: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on a normal exit its content replaces `target` atomically.
+    `sync_folder=False`: the caller fsyncs the folder itself (see ``fsync_folder``)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(target)
@@ -151,29 +157,34 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     finally:
         if not closed:
             os.close(fd)  # releases the lock, after the rename so no cleanup can take the file in between
-    _fsync_folder(target.parent)
+    if sync_folder:
+        fsync_folder(target.parent)
 
 
 @contextlib.contextmanager
-def atomic_open(target: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
+def atomic_open(
+    target: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None, *, sync_folder: bool = True
+) -> Iterator[IO[Any]]:
     """Yield a file open for writing ("wb" or "w"); closing the block normally commits it atomically."""
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open writes whole files: mode must be 'wb' or 'w', not {mode!r}")
-    with atomic_path(target) as tmp:
+    with atomic_path(target, sync_folder=sync_folder) as tmp:
         with open(tmp, mode, encoding=encoding if mode == "w" else None) as fh:
             yield fh
             fh.flush()
 
 
-def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes, *, sync_folder: bool = True) -> Path:
     target = Path(target)
-    with atomic_open(target, "wb") as fh:
+    with atomic_open(target, "wb", sync_folder=sync_folder) as fh:
         fh.write(data)
     return target
 
 
-def atomic_write_text(target: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    return atomic_write_bytes(target, text.encode(encoding))
+def atomic_write_text(
+    target: str | os.PathLike[str], text: str, encoding: str = "utf-8", *, sync_folder: bool = True
+) -> Path:
+    return atomic_write_bytes(target, text.encode(encoding), sync_folder=sync_folder)
 
 
 def atomic_write_json(target: str | os.PathLike[str], obj: Any, *, indent: int = 2, sort_keys: bool = True) -> Path:

@@ -4,7 +4,10 @@ A checkpoint is a folder: model.safetensors (state_dict of every network), optim
 skeleton of every optimizer's state (by name) with each tensor replaced by a reference, RNG states as uint8
 tensors, and state.json (epoch, schedulers by name, the task's counters, history, the position in a stopped epoch).
 Non-finite floats are written as {"__float__": "inf"} so the JSON stays strict. Every file is written atomically;
-state.json is written last, so a folder with state.json is complete.
+state.json is written last, after one fsync of the folder, so a folder with state.json is complete.
+
+Saving is two steps, so the engine can write from a background thread: `encode_checkpoint` takes the snapshot (the
+bytes of every file, made at once from the live state) and `write_checkpoint_files` puts them on disk.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from ..core.errors import DataError
-from ..core.files import atomic_write_bytes, atomic_write_text
+from ..core.files import atomic_write_bytes, fsync_folder
 
 _REF = "__tensor__"
 _FLOAT = "__float__"
@@ -66,7 +69,8 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def _dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    # compact: without `indent` json uses its C encoder (the history in it grows with every epoch)
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, allow_nan=False) + "\n"
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -109,13 +113,17 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
-def _write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    atomic_write_bytes(path, save(tensors, metadata=metadata))
+_WEIGHTS_META = {"format": "dlstudio-weights"}
+
+
+def _weights_bytes(model_or_state: torch.nn.Module | dict[str, torch.Tensor]) -> bytes:
+    if isinstance(model_or_state, torch.nn.Module):  # save() copies the bytes: no clone of the live state needed
+        model_or_state = {k: v.detach().cpu().contiguous() for k, v in model_or_state.state_dict().items()}
+    return save(model_or_state, metadata=_WEIGHTS_META)
 
 
 def save_weights(model_or_state: torch.nn.Module | dict[str, torch.Tensor], path: Path) -> Path:
-    state = model_state(model_or_state) if isinstance(model_or_state, torch.nn.Module) else model_or_state
-    _write_tensors(Path(path), state, {"format": "dlstudio-weights"})
+    atomic_write_bytes(Path(path), _weights_bytes(model_or_state))
     return Path(path)
 
 
@@ -132,8 +140,7 @@ def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
 FORMAT_VERSION = 2  # 2: optimizers and schedulers by name, the task's state and the position in the epoch
 
 
-def save_checkpoint(
-    folder: Path,
+def encode_checkpoint(
     *,
     model: torch.nn.Module,
     optimizers: dict[str, dict[str, Any]],
@@ -141,18 +148,18 @@ def save_checkpoint(
     epoch: int,
     extra: dict[str, Any],
     best_state: dict[str, torch.Tensor] | None = None,
-) -> Path:
-    """`optimizers`/`schedulers`: name -> state_dict. `extra`: plain data and tensors (history, position)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_weights(model, folder / "model.safetensors")
+) -> list[tuple[str, bytes]]:
+    """The checkpoint's files as (name, content), state.json last: a snapshot of the state as it is now (the
+    training may go on while they are written). `optimizers`/`schedulers`: name -> state_dict. `extra`: plain
+    data and tensors (history, position)."""
+    files = [("model.safetensors", _weights_bytes(model))]
     opt_tensors: dict[str, torch.Tensor] = {}
     opt_skeleton = flatten_state(optimizers, opt_tensors)
-    _write_tensors(folder / "optimizer.safetensors", opt_tensors)
+    files.append(("optimizer.safetensors", save(opt_tensors)))
     rng_tensors, rng_meta = rng_state()
-    _write_tensors(folder / "rng.safetensors", rng_tensors)
+    files.append(("rng.safetensors", save(rng_tensors)))
     if best_state is not None:
-        save_weights(best_state, folder / "best.safetensors")
+        files.append(("best.safetensors", _weights_bytes(best_state)))
     side: dict[str, torch.Tensor] = {}
     state = {
         "format": "dlstudio-checkpoint",
@@ -164,9 +171,30 @@ def save_checkpoint(
         "extra": flatten_state(extra, side, "s"),
     }
     if side:
-        _write_tensors(folder / "state.safetensors", side)
-    atomic_write_text(folder / "state.json", _dump(state))  # last: a folder with state.json is complete
+        files.append(("state.safetensors", save(side)))
+    files.append(("state.json", _dump(state).encode("utf-8")))  # last: a folder with state.json is complete
+    return files
+
+
+def write_checkpoint_files(folder: Path, files: list[tuple[str, bytes]]) -> Path:
+    """Write what `encode_checkpoint` made into `folder`: each file atomically, the folder fsynced once before
+    the last file (state.json), which is the mark of a complete checkpoint."""
+    folder = Path(folder)
+    new = not folder.is_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    if new:
+        fsync_folder(folder.parent)  # the new folder's own entry
+    *data, (last_name, last) = files
+    for name, content in data:
+        atomic_write_bytes(folder / name, content, sync_folder=False)
+    fsync_folder(folder)  # every file above is on disk before the mark below can be
+    atomic_write_bytes(folder / last_name, last)
     return folder
+
+
+def save_checkpoint(folder: Path, **state: Any) -> Path:
+    """Snapshot and write at once (`encode_checkpoint`'s arguments); the engine does the two steps apart."""
+    return write_checkpoint_files(Path(folder), encode_checkpoint(**state))
 
 
 def _from_version_1(state: dict[str, Any], opt: Any, sched: Any, extra: dict[str, Any]) -> tuple[Any, Any, Any]:

@@ -9,6 +9,11 @@ Resume is exact from every checkpoint, including the one a stop writes mid-epoch
 checkpoint holds every model, optimizer and scheduler state_dict, the RNG states (torch, CUDA, numpy, python) as
 they were after the last finished batch, the epoch's sample order, the number of batches done and the epoch's
 running sums. Resuming restores all of it and goes on with the next batch of that order.
+
+A checkpoint's snapshot is taken at once (the bytes of every file); the files are written by a background thread
+(checkpoint_writer.py) while the next epoch trains. The engine waits for that write before the next checkpoint,
+before the run's report and before a Failed event, so `last_checkpoint` always names a complete checkpoint, and
+a write that failed ends the run with a Failed event that says so.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.errors import DlstudioError
-from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, weights_digest
+from ..core.errors import DlstudioError, DlstudioWarning
+from .checkpoint_writer import CheckpointWriter
+from .checkpoints import encode_checkpoint, load_checkpoint, set_rng_state, weights_digest
 from .config import DataConfig, TrainingConfig
 from .control import RunControl
 from .events import BatchEnd, Checkpoint, EpochEnd, EpochStarted, Event, Failed, Finished
@@ -158,11 +165,18 @@ class Engine(RunControl):
         self.project_meta = dict(project_meta or {})
         self.epoch = 0  # epochs completed
         self.history: list[dict[str, float]] = []
-        self.last_checkpoint: str | None = None
+        self._checkpoints = CheckpointWriter()
         self._position: _Position | None = None
+
+    @property
+    def last_checkpoint(self) -> str | None:
+        """The last checkpoint written whole (one still being written is not counted)."""
+        done = self._checkpoints.done
+        return str(done) if done is not None else None
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, position: _Position | None = None) -> str | None:
+        """Snapshot the state now and hand the files to the background writer; returns the folder."""
         if self.writer is None or not self.task.writes_checkpoints:
             return None
         extra: dict[str, Any] = {
@@ -180,8 +194,8 @@ class Engine(RunControl):
                 "seen": position.seen,
             }
         name = f"epoch_{self.epoch:04d}" + ("_interrupted" if position is not None else "")
-        folder = save_checkpoint(
-            self.writer.run_dir / "checkpoints" / name,
+        folder = self.writer.run_dir / "checkpoints" / name
+        files = encode_checkpoint(
             model=self.task.model,
             optimizers={k: o.state_dict() for k, o in self.task.optimizers.items()},
             schedulers={k: s.state_dict() for k, s in self.task.schedulers.items()},
@@ -189,8 +203,12 @@ class Engine(RunControl):
             extra=extra,
             best_state=self.task.best_state(),
         )
-        self.last_checkpoint = str(folder)
-        return self.last_checkpoint
+        self._checkpoints.submit(folder, files)  # raises if the previous write failed
+        return str(folder)
+
+    def wait_for_checkpoints(self) -> None:
+        """Block until the checkpoint being written is on disk; raises CheckpointWriteError if it failed."""
+        self._checkpoints.wait()
 
     def _restore(self, ck: dict[str, Any]) -> None:
         extra = ck["extra"]
@@ -226,7 +244,14 @@ class Engine(RunControl):
             at = "" if epoch is None else f" (epoch {epoch}, batch {batch})" if batch else f" (epoch {epoch})"
             # our own errors are sentences for the user; anything else is named by its type
             text = str(exc) if isinstance(exc, DlstudioError) else f"{type(exc).__name__}: {exc}"
+            also = self._checkpoints.settle()  # a checkpoint still in flight: finished, or named as failed too
+            if also is not None:
+                text += f"; {also}"
             yield Failed(f"{text}{at}", epoch, batch, None, self.last_checkpoint)
+        finally:  # also when the caller stops iterating: a write in flight ends before run() returns
+            lost = self._checkpoints.settle()
+            if lost is not None:  # no event can be yielded any more: say it as a warning
+                warnings.warn(str(lost), DlstudioWarning, stacklevel=2)
 
     def _run(self, where: list[int | None]) -> Iterator[Event]:
         task, cfg = self.task, self.cfg
@@ -293,6 +318,7 @@ class Engine(RunControl):
                 stopped_early = True
                 break
         where[:] = [None, None]
+        self.wait_for_checkpoints()  # the report names the last checkpoint: it is complete by then
         stopped_user = stopped_user or self._stop.is_set()
         title = str(self.project_meta.get("name") or (self.run_dir.name if self.run_dir else "run"))
         outcome = Outcome(title, self.epoch, stopped_early, stopped_user, self.history, self.last_checkpoint)
@@ -304,6 +330,7 @@ class Engine(RunControl):
         )
 
     def _nonfinite(self, epoch: int, batch: int, value: float) -> Failed:
+        self.wait_for_checkpoints()  # the message names the last good checkpoint
         what, node_id, where = self.task.locate_nonfinite()
         msg = (
             f"The {what} became {'NaN' if math.isnan(value) else 'Inf'} at epoch {epoch}, batch {batch}: {where}. "

@@ -47,7 +47,7 @@ class EpochEnd(Event):
 @dataclass
 class Checkpoint(Event):
     epoch: int
-    path: str  # the checkpoint folder
+    path: str  # the checkpoint folder; written in the background: complete once its state.json exists
     best: bool = False
 
 
