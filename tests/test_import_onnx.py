@@ -239,8 +239,11 @@ def test_cli_import_and_symbolic_shapes(tmp_path: Path) -> None:
     )
     path = tmp_path / "sym.onnx"
     onnx.save(m, str(path))
-    with pytest.raises(ModelImportError, match=r"input 'x': sizes C after the batch are not fixed.*--input-shape C,4"):
-        import_onnx(path)
+    # free sizes get a default, and the report names them with the option that chooses others
+    result = import_onnx(path)
+    assert result.graph.nodes_of_type("Input")[0].params["shape"] == (128, 4)
+    warned = [w for w in result.report.warnings if "input 'x'" in w]
+    assert warned and "C=128" in warned[0] and "--input-shape C,4" in warned[0], result.report.warnings
     out = tmp_path / "sym.dlstudio"
     assert run_cli(["import", str(path), "-o", str(out), "--input-shape", "2,4"]) == 0
     project = dls.Project.load(out)

@@ -25,6 +25,16 @@ from ..core.graph import Edge, Node
 from ..core.layout import READING_WIDTH, apply_layout
 from ..nn.onnx_op import onnx_supported
 from .base import HANDLERS, Context, ImportResult, Unsupported, Value
+from .onnx_fold import (
+    STAND_IN_BATCH,
+    OnnxContext,
+    count_consumers,
+    fold_into,
+    inline_branch,
+    inline_functions,
+    shape_slice,
+    taken_branch,
+)
 from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic
 from .onnx_parity import _check, _first_line
 from .onnx_scopes import group_by_scope, new_node_ids, node_scope, readable_labels
@@ -32,46 +42,41 @@ from .onnx_scopes import group_by_scope, new_node_ids, node_scope, readable_labe
 _DTYPES = {1: "float32", 7: "int64", 6: "int64", 11: "float32", 10: "float32"}
 
 
-# ------------------------------------------------------------------------------------------- constant folding
-def _fold(node: Any, consts: dict[str, np.ndarray], opset_imports: list[Any]) -> list[np.ndarray]:
-    """Evaluate one node on constant inputs with onnx's reference implementation."""
-    import onnx
-    from onnx import helper
-    from onnx.reference import ReferenceEvaluator
-
-    if node.op_type == "Constant":
-        return [_constant_value(node)]
-    if node.op_type == "DequantizeLinear":  # onnx's reference evaluator has it only from opset 19 on
-        from .onnx_ops_quant import dequantize
-
-        x, scale, *zp = [consts[i] if i else None for i in node.input]
-        return [dequantize(node, x, scale, zp[0] if zp else None)]
-    inputs = [i for i in node.input if i]
-    g = helper.make_graph(
-        [node],
-        "fold",
-        [
-            helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(consts[i].dtype), consts[i].shape)
-            for i in inputs
-        ],
-        [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
-        [],
-    )
-    model = helper.make_model(g, opset_imports=opset_imports)
-    res = ReferenceEvaluator(model).run(None, {i: consts[i] for i in inputs})
-    return [np.asarray(r) for r in res]
+def _onnx_shape(v: Value, batch: int) -> tuple[int, ...]:
+    """The ONNX tensor's shape for a value whose port runs a batch of `batch`, views of recurrent outputs
+    included (Value.layout)."""
+    rest = tuple(int(d) for d in v.info.shape[1:])
+    if v.layout == "seq_first":
+        return (rest[0], batch, *rest[1:])
+    if v.layout in ("rnn_y0", "rnn_y1", "rnn_y0_t"):
+        seq, width = rest[0], rest[1]
+        hidden = width // v.dirs
+        return {
+            "rnn_y0": (seq, v.dirs, batch, hidden),
+            "rnn_y1": (batch, seq, v.dirs, hidden),
+            "rnn_y0_t": (seq, batch, v.dirs, hidden),
+        }[v.layout]
+    return (batch, *rest)
 
 
-def _constant_value(node: Any) -> np.ndarray:
-    from onnx import helper, numpy_helper
-
-    for a in node.attribute:
-        if a.name == "value":
-            return numpy_helper.to_array(a.t)
-        if a.name in ("value_float", "value_int", "value_floats", "value_ints"):
-            v = helper.get_attribute_value(a)
-            return np.asarray(v, dtype=np.float32 if "float" in a.name else np.int64)
-    raise Unsupported("Constant without a supported value attribute")
+def _default_sizes(dims: list[int | None], elem_type: int) -> list[int]:
+    """Per-sample sizes for an input whose file leaves some free: 3 channels and 224x224 pixels for images
+    (channels first, or last when the last size is a small fixed one), 128 for other sizes (sequence lengths)."""
+    rank = len(dims)
+    channels_last = rank == 4 and dims[3] is not None and dims[3] <= 4 and dims[1] is None
+    out = []
+    for i, d in enumerate(dims[1:], start=1):
+        if d is not None:
+            out.append(int(d))
+        elif rank in (4, 5) and elem_type != 7 and i == 1 and not channels_last:
+            out.append(3)
+        elif rank == 4 and elem_type != 7:
+            out.append(224)
+        elif rank == 5 and elem_type != 7:
+            out.append(16 if i == 2 else 112)
+        else:
+            out.append(128)
+    return out
 
 
 def _static_shape(vi: Any) -> tuple[int, ...] | None:
@@ -111,7 +116,12 @@ _CONTROL_FLOW = (
     "control flow (its branches or loop body are subgraphs), which dlstudio graphs do not hold: export the model "
     "with the branch it takes, or with the loop unrolled"
 )
-_REASONS = {"If": _CONTROL_FLOW, "Loop": _CONTROL_FLOW, "Scan": _CONTROL_FLOW}
+_REASONS = {
+    "If": _CONTROL_FLOW + " (an If whose condition is a constant is replaced by the branch it takes)",
+    "Loop": _CONTROL_FLOW,
+    "Scan": _CONTROL_FLOW,
+}
+_NOT_FOLDED = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"})
 
 
 def _problem_message(what: str, problems: list[str], node_problems: list[tuple[str, str, str]]) -> str:
@@ -162,13 +172,49 @@ def _load(source: Any) -> Any:
         raise ModelImportError(f"{p}: not an ONNX model (its bytes are not an ONNX protobuf)") from None
     if not model.graph.node and not model.graph.output:
         raise ModelImportError(f"{p}: not an ONNX model, or an empty one (no graph nodes and no outputs)")
-    try:
-        from onnx.external_data_helper import load_external_data_for_model
+    _load_external_data(model, p)
+    return inline_functions(model)
 
-        load_external_data_for_model(model, str(p.parent))
+
+def _load_external_data(model: Any, path: Path) -> None:
+    """Read the weights an ONNX file keeps in separate files (named relative to the .onnx file)."""
+    from onnx.external_data_helper import _get_all_tensors, load_external_data_for_model, uses_external_data
+
+    locations: dict[str, int] = {}
+    for t in _get_all_tensors(model):
+        if uses_external_data(t):
+            info = {e.key: e.value for e in t.external_data}
+            where = info.get("location", "")
+            end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+            locations[where] = max(locations.get(where, 0), end)
+    if not locations:
+        return
+    for where, needed in locations.items():
+        data = path.parent / where
+        if not data.is_file():
+            raise ModelImportError(
+                f"{path}: its weights are stored in a separate file {where!r}, which is missing; put it next to "
+                f"the .onnx file ({data.parent})"
+            )
+        if data.stat().st_size < needed:
+            raise ModelImportError(
+                f"{path}: its external weight file {where!r} is truncated ({data.stat().st_size} bytes, the "
+                f"model reads up to byte {needed})"
+            )
+    total = sum(locations.values())
+    if total > _LARGE_MODEL_BYTES:
+        raise ModelImportError(
+            f"{path}: the model's weights take {total / 2**30:.1f} GiB in external data; dlstudio imports models "
+            f"up to {_LARGE_MODEL_BYTES / 2**30:.0f} GiB of weights (the imported graph, its parity check and "
+            f"training all hold them in memory)"
+        )
+    try:
+        load_external_data_for_model(model, str(path.parent))
     except Exception as exc:
-        raise ModelImportError(f"{p}: its external weight data cannot be read ({exc})") from None
-    return model
+        raise ModelImportError(f"{path}: its external weight data cannot be read ({_first_line(exc)})") from None
+
+
+_LARGE_MODEL_BYTES = 2 * 2**30  # larger weights: refused with a message (protobuf's own limit is 2 GiB)
 
 
 _SHAPE_ONLY_LIMIT = 1024  # initializers above this many elements are weights, not shape data
@@ -243,13 +289,7 @@ def _convert_model(
     value_infos = _inferred_value_infos(model)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     g = model.graph
-    consumers: dict[str, int] = {}
-    for n in g.node:
-        for i in n.input:
-            consumers[i] = consumers.get(i, 0) + 1
-    for o in g.output:
-        consumers[o.name] = consumers.get(o.name, 0) + 1
-    ctx = Context(opset, consumers)
+    ctx = OnnxContext(opset, count_consumers(g))
     for init in g.initializer:
         ctx.consts[init.name] = numpy_helper.to_array(init)
     for k, v in (constants or {}).items():
@@ -258,7 +298,9 @@ def _convert_model(
         shape = _static_shape(vi)
         if shape is not None:
             ctx.static_shapes[vi.name] = shape
+    opset_imports = list(model.opset_import)
     problems: list[str] = []
+    assumed: list[str] = []  # inputs imported at default sizes
     input_names: list[str] = []
     for vi in g.input:
         if vi.name in ctx.consts:
@@ -276,15 +318,16 @@ def _convert_model(
             )
             continue
         elif any(d is None for d in dims[1:]):
+            # sizes the file leaves free: import at a usual size and say which, with the option to choose others
             shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
-            free = [str(s) for s in shown[1:] if not isinstance(s, int)]
+            dims = [dims[0], *_default_sizes(dims, tt.elem_type)]
+            free = [f"{s}={dims[i + 1]}" for i, s in enumerate(shown[1:]) if not isinstance(s, int)]
             hint = ",".join(str(s) if isinstance(s, int) else str(s).upper() for s in shown[1:])
-            problems.append(
-                f"input {vi.name!r}: sizes {', '.join(free)} after the batch are not fixed in the file (shape "
-                f"{shown}); give them with --input-shape {hint} (one --input-shape per input, in order; Python: "
+            assumed.append(
+                f"input {vi.name!r}: sizes the file leaves free (shape {shown}) were set to {', '.join(free)}; "
+                f"give others with --input-shape {hint} (one per input, in order; Python: "
                 f"input_shapes={{{vi.name!r}: (...)}})"
             )
-            continue
         dtype = _DTYPES.get(tt.elem_type)
         if tt.elem_type == 8:
             problems.append(
@@ -314,7 +357,9 @@ def _convert_model(
         node_problems.append((n.op_type, name, reason))
         poisoned.update(n.output)
 
-    for n in g.node:
+    pending = list(reversed(g.node))  # a stack: an If with a constant condition pushes its branch's nodes
+    while pending:
+        n = pending.pop()
         name = n.name or f"{n.op_type}_{n.output[0] if n.output else '?'}"
         ins = [i for i in n.input if i]
         if n.domain == "ai.onnx.ml" or n.op_type in _STRING_OPS:
@@ -328,31 +373,38 @@ def _convert_model(
             if n.op_type not in HANDLERS and not onnx_supported(n.op_type):
                 refuse(n, name, "no catalog layer and no generic implementation for this op")
             continue
-        foldable = n.op_type not in ("RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike")
+        if n.op_type == "If" and not any(i in poisoned for i in ins):
+            branch = taken_branch(ctx, n)
+            if branch is not None:
+                try:
+                    pending.extend(reversed(inline_branch(ctx, n, branch)))
+                except Unsupported as exc:
+                    refuse(n, name, str(exc))
+                continue
+        foldable = n.op_type not in _NOT_FOLDED
         if foldable and all(i in ctx.consts for i in ins):
             try:
-                for o, v in zip(n.output, _fold(n, ctx.consts, list(model.opset_import))):
-                    ctx.consts[o] = v
-                    if any(i in ctx.batch_tainted for i in ins):
-                        ctx.batch_tainted.add(o)
+                fold_into(ctx, n, opset_imports)
                 continue
             except Exception as exc:  # the reference evaluator lacks an op or rejects it
-                refuse(n, name, f"cannot fold its constant inputs ({_first_line(exc)})")
-                continue
+                if n.op_type not in _REASONS:
+                    refuse(n, name, f"cannot fold its constant inputs ({_first_line(exc)})")
+                    continue
         if n.op_type == "Shape" and ins[0] in ctx.static_shapes:
-            ctx.consts[n.output[0]] = np.asarray(ctx.static_shapes[ins[0]], dtype=np.int64)
+            ctx.consts[n.output[0]] = np.asarray(shape_slice(n, ctx.static_shapes[ins[0]]), dtype=np.int64)
             continue
-        if (
-            n.op_type == "Shape"
-            and ins[0] in ctx.values
-            and not ctx.values[ins[0]].layout
-            and not any(a.name in ("start", "end") for a in n.attribute)
-        ):
-            # a dynamic batch: fold with a stand-in batch of 1 and mark everything computed from it, so only
-            # uses that do not depend on the value (zero initial states, Reshape's batch entry) accept it
-            info = ctx.values[ins[0]].info
-            ctx.consts[n.output[0]] = np.asarray([1, *(int(d) for d in info.shape[1:])], dtype=np.int64)
-            ctx.batch_tainted.add(n.output[0])
+        if n.op_type == "Shape" and ins[0] in ctx.values:
+            # a dynamic batch: fold with stand-in batches (onnx_fold), so only values that do not depend on it
+            # or repeat one row over it are accepted
+            v = ctx.values[ins[0]]
+            one, alt = shape_slice(n, _onnx_shape(v, 1)), shape_slice(n, _onnx_shape(v, STAND_IN_BATCH))
+            ctx.consts[n.output[0]] = np.asarray(one, dtype=np.int64)
+            if one != alt:
+                ctx.batch_tainted.add(n.output[0])
+                ctx.batch_alt[n.output[0]] = np.asarray(alt, dtype=np.int64)
+            continue
+        if n.op_type == "Size" and ins[0] in ctx.static_shapes:
+            ctx.consts[n.output[0]] = np.asarray(int(np.prod(ctx.static_shapes[ins[0]])), dtype=np.int64)
             continue
         handler = HANDLERS.get(n.op_type)
         reason = _REASONS.get(n.op_type, "no catalog layer for this op, and the generic ONNX op does not implement it")
@@ -414,6 +466,8 @@ def _convert_model(
         AddNode(out).apply(ctx.graph)
         Connect(Edge(v.node_id, v.port, out.id, "x", 0)).apply(ctx.graph)
         output_names.append(vo.name)
+    if (problems or node_problems) and assumed:
+        problems.extend(f"(note) {a}" for a in assumed)
     if problems or node_problems:
         what = "the model" if hasattr(source, "graph") else str(source)
         raise ModelImportError(_problem_message(what, problems, node_problems), _flat_problems(problems, node_problems))
@@ -440,6 +494,7 @@ def _convert_model(
         report.warnings.append(
             f"{sum(generic.values())} op(s) imported as-is as generic ONNX ops (OnnxOp, no catalog layer): {listed}"
         )
+    report.warnings.extend(assumed)
     if ctx.fixed_batch:
         batch = ctx.fixed_batch[0][1]
         report.details["fixed_batch"] = batch

@@ -106,17 +106,22 @@ def add_generic(ctx: Context, n: Any, name: str) -> None:
         if not inp:
             layout.append(None)
         elif inp in ctx.consts:
-            if inp in ctx.batch_tainted:
+            row = _batch_row(ctx, inp)
+            if inp in ctx.batch_tainted and (row is None or i in static):
                 raise Unsupported(f"input {inp!r} depends on the batch size")
-            arr = np.asarray(ctx.consts[inp])
+            arr = np.asarray(ctx.consts[inp] if row is None else row)
             if arr.dtype.kind in "SUO":
                 raise Unsupported(f"input {inp!r} is a string tensor")
             kind = _dtype(arr)
+            entry: dict[str, Any]
             if i in static or (kind != "float32" and arr.size <= _LITERAL_LIMIT):
-                layout.append({"value": _plain(arr), "dtype": kind})
+                entry = {"value": _plain(arr), "dtype": kind}
             else:
-                layout.append({"param" if kind == "float32" else "buffer": list(arr.shape), "dtype": kind})
+                entry = {"param" if kind == "float32" else "buffer": list(arr.shape), "dtype": kind}
                 weights[f"c{i}"] = arr.astype(np.float32) if kind == "float32" else arr
+            if row is not None:
+                entry["batch"] = True  # one row, expanded to the batch the op runs on
+            layout.append(entry)
         else:
             if i in static:
                 raise Unsupported(f"input {inp!r} (a shape or size) must be a constant")
@@ -155,6 +160,12 @@ def add_generic(ctx: Context, n: Any, name: str) -> None:
     for o, v in zip(n.output, values):
         if o:
             ctx.bind(o, v)
+
+
+def _batch_row(ctx: Context, name: str) -> np.ndarray | None:
+    """The one row a batch-dependent constant repeats over the batch (onnx_fold.OnnxContext), if it does."""
+    rows = getattr(ctx, "batch_row", None)
+    return rows(name) if rows is not None and name in ctx.batch_tainted else None
 
 
 def _file_batch(ctx: Context, n: Any) -> int | None:

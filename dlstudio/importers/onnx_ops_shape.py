@@ -159,6 +159,17 @@ def _dropout(ctx: Context, node: Any, name: str) -> None:
 
 @handles("Gather")
 def _gather(ctx: Context, node: Any, name: str) -> None:
+    raw = ctx.values.get(node.input[0])
+    if raw is not None and raw.layout == "seq_first" and node.input[1] in ctx.consts:
+        # h_n[i] of a recurrent layer (ONNX's (dirs, N, H), the layer's batch-first (N, dirs, H)): Select on dim 1
+        idx = ctx.const(node.input[1])
+        if attrs(node).get("axis", 0) != 0 or idx.ndim != 0:
+            raise Unsupported("gathering from a time-major recurrent tensor other than one index of dim 0")
+        size = int(raw.info.shape[1])
+        index = int(idx) + size if int(idx) < 0 else int(idx)
+        plain = Value(raw.node_id, raw.port, raw.info)
+        ctx.bind(node.output[0], ctx.add("Select", [plain], {"dim": 1, "index": index}, label=name)[0])
+        return
     if node.input[0] in ctx.values and node.input[1] in ctx.consts:
         # x[:, i] with a constant scalar index: Select (e.g. the last time step)
         x = ctx.value(node.input[0])

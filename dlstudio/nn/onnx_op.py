@@ -9,7 +9,10 @@ normalisation; `onnx_op_shape`: shapes, indexing, padding, resizing). Each entry
 - ``None``: an optional input left out;
 - ``{"value": nested list, "dtype": ...}``: a small constant written into the constructor;
 - ``{"param": shape, "dtype": "float32"}``: a float constant stored as a trainable parameter ``c<index>``;
-- ``{"buffer": shape, "dtype": ...}``: a large integer constant stored as a buffer ``c<index>``.
+- ``{"buffer": shape, "dtype": ...}``: a large integer constant stored as a buffer ``c<index>``;
+- any constant entry with ``"batch": true``: one row (batch 1) of a constant the model repeats over the batch
+  (``Expand(cls_token, [N, -1, -1])``, ``ConstantOfShape(Shape(x))``), expanded to the batch of the first wired
+  tensor when the op runs.
 """
 
 from __future__ import annotations
@@ -83,11 +86,13 @@ class OnnxOp(nn.Module):
         self.opset = int(opset)
         self._fn = table[op_type]
         self._literals: dict[int, Any] = {}
+        self._batched = {i for i, e in enumerate(self.layout) if isinstance(e, dict) and e.get("batch")}
         for i, entry in enumerate(self.layout):
             if isinstance(entry, dict):
                 dtype = _DTYPES[entry.get("dtype", "float32")]
                 if "value" in entry:
-                    self._literals[i] = entry["value"]
+                    if i not in self._batched:  # a batch row is a tensor, never read as a Python value
+                        self._literals[i] = entry["value"]
                     self.register_buffer(f"k{i}", torch.tensor(entry["value"], dtype=dtype), persistent=False)
                 elif "param" in entry:
                     self.register_parameter(f"c{i}", nn.Parameter(torch.zeros(entry["param"], dtype=dtype)))
@@ -103,10 +108,11 @@ class OnnxOp(nn.Module):
                 k += 1
             elif entry is None:
                 tensors.append(None)
-            elif i in self._literals:
-                tensors.append(getattr(self, f"k{i}"))
             else:
-                tensors.append(getattr(self, f"c{i}"))
+                t = getattr(self, f"k{i}" if "value" in entry else f"c{i}")
+                if i in self._batched and xs:
+                    t = t.expand(xs[0].shape[0], *t.shape[1:])
+                tensors.append(t)
         out = self._fn(OnnxArgs(tensors, self._literals), self.attributes, self.opset)
         if isinstance(out, (tuple, list)):
             return tuple(_plain_dtype(t) for t in out)
