@@ -72,6 +72,7 @@ class MainWindow(EditingMixin, FilesMixin, ImportExportMixin, TrainingLaunchMixi
         self.setDockNestingEnabled(True)
 
         self.view = GraphView(self)
+        self.view.minimap.use_settings(self.settings)  # the corner the user dragged it to last time
         self.setCentralWidget(self.view)
         self.palette = Palette()
         self.inspector = Inspector()
