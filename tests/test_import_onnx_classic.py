@@ -287,8 +287,11 @@ def test_resnet50_size_model_imports_with_blocks_under_the_time_budget(tmp_path:
     path = tmp_path / "r50.onnx"
     path.write_bytes(export_onnx_bytes(module, (3, 224, 224)))
     result = dls.import_onnx(path)
-    assert len(result.graph.groups) == 16  # one block per bottleneck, named layerK.J
-    assert {g.label for g in result.graph.groups.values()} >= {"layer1.0", "layer4.2"}
+    # one block per stage holding one block per bottleneck, named after the modules (layerK > layerK.J)
+    graph = result.graph
+    assert [graph.group(g).label for g in graph.child_groups(None)] == ["layer1", "layer2", "layer3", "layer4"]
+    assert [len(graph.child_groups(g)) for g in graph.child_groups(None)] == [3, 4, 6, 3]
+    assert len(graph.groups) == 20 and {g.label for g in graph.groups.values()} >= {"layer1.0", "layer4.2"}
     assert result.report.worst_diff < 1e-4
     timings = result.report.details["timings"]
     assert set(timings) == {"load", "map", "layout", "weights", "parity"}

@@ -149,10 +149,12 @@ def test_branches_and_hierarchy_are_reported(tmp_path: Path) -> None:
     assert all(g.collapsed for g in result.graph.groups.values())
     style = dls.import_torch(_module("fast_neural_style"), [(3, 16, 16)])
     labels = {g.label for g in style.graph.groups.values()}
-    # blocks named after the attribute paths; a residual block's ConvLayers join the residual block
-    assert labels == {"conv1", "conv2", "res1", "res2", "deconv1", "deconv2"}
-    res1 = next(g for g in style.graph.groups.values() if g.label == "res1")
-    assert sorted(style.graph.node(n).type for n in res1.node_ids).count("Conv2d") == 2
+    # blocks named after the attribute paths and nested like the modules: a residual block holds its ConvLayers
+    nested = {"res1.conv1", "res1.conv2", "res2.conv1", "res2.conv2"}
+    assert labels == {"conv1", "conv2", "res1", "res2", "deconv1", "deconv2"} | nested
+    res1 = next(gid for gid, g in style.graph.groups.items() if g.label == "res1")
+    assert [style.graph.group(c).label for c in style.graph.child_groups(res1)] == ["res1.conv1", "res1.conv2"]
+    assert [style.graph.node(n).type for n in style.graph.group_nodes_deep(res1)].count("Conv2d") == 2
     layers = {n.label: n for n in style.graph.nodes.values()}
     assert layers["conv2d"].type == "Conv2d" and layers["conv2d"].group is not None
 

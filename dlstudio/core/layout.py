@@ -7,7 +7,7 @@ the mean row of their predecessors (one barycentre sweep keeps wires mostly stra
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TypeVar
 
 import networkx as nx
@@ -150,15 +150,22 @@ def plan_layout(
     node_ids: Iterable[str] | None = None,
     collapsed: Mapping[str, bool] | None = None,
     max_width: float | None = None,
+    level: str | None = None,
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """Node and block positions for a layout where each block takes one cell, like any node: a collapsed
-    block a node's cell, an expanded one a cell as large as its members' own layout (plus room for its
-    frame), so no frame covers a neighbour. Its members are laid out among themselves inside that cell;
-    the block's position is where its members start, so collapsing shows the card there. `collapsed`
-    overrides the graph's collapsed state of some blocks (the layout after a collapse or expand). With
-    `max_width`, a graph wider than that wraps into bands of columns (the canvas's auto-layout passes what
-    fits its view at a readable zoom)."""
-    ids = list(graph.nodes) if node_ids is None else [n for n in node_ids if n in graph]
+    block a node's cell, an expanded one a cell as large as its contents' own layout (plus room for its
+    frame), so no frame covers a neighbour. Blocks nest: each level is laid out the same way, a child block
+    in its parent's layout being one cell, so an expanded block's frame grows with its expanded children.
+    A block's contents are laid out among themselves inside its cell (collapsed ones too, ready for entering
+    or expanding); the block's position is where its contents start, so collapsing shows the card there.
+    `collapsed` overrides the graph's collapsed state of some blocks (the layout after a collapse or expand).
+    `level` lays out the contents of that block (None: the whole graph); `node_ids` restricts the layout to
+    those nodes (inside `level`). With `max_width`, a level wider than that wraps into bands of columns
+    (the canvas's auto-layout passes what fits its view at a readable zoom)."""
+    if node_ids is None:
+        ids = list(graph.nodes) if level is None else graph.group_nodes_deep(level)
+    else:
+        ids = [n for n in node_ids if n in graph and graph.owner_at(n, level) is not None]
     if not ids:
         return {}, {}
     overrides = collapsed or {}
@@ -166,42 +173,65 @@ def plan_layout(
     def is_collapsed(gid: str) -> bool:
         return overrides.get(gid, graph.group(gid).collapsed)
 
+    if node_ids is None and level is None:
+        origin = (0.0, 0.0)
+    else:
+        origin = (min(graph.node(n).position[0] for n in ids), min(graph.node(n).position[1] for n in ids))
+    nodes, groups, _ = _plan_level(graph, ids, level, is_collapsed, max_width, origin)
+    return nodes, groups
+
+
+def _plan_level(
+    graph: ModelGraph,
+    ids: list[str],
+    level: str | None,
+    is_collapsed: Callable[[str], bool],
+    max_width: float | None,
+    origin: tuple[float, float],
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]], tuple[float, float]]:
+    """One level of `plan_layout`: the items standing for `ids` inside block `level`, each child block laid
+    out recursively first. Returns node and block positions and the bottom-right corner of the cells."""
     unit: dict[str, str] = {}
     for n in ids:
-        gid = graph.node(n).group
-        unit[n] = gid if gid is not None and gid in graph.groups else n
+        owner = graph.owner_at(n, level)
+        unit[n] = owner if owner is not None else n
     dg = nx.DiGraph()
     order: dict[str, int] = {}
     for n in ids:
         order.setdefault(unit[n], len(order))
         dg.add_node(unit[n])
-    for e in graph.edges():
-        if e.src in unit and e.dst in unit and unit[e.src] != unit[e.dst]:
-            dg.add_edge(unit[e.src], unit[e.dst])
-    if node_ids is None:
-        origin = (0.0, 0.0)
-    else:
-        origin = (min(graph.node(n).position[0] for n in ids), min(graph.node(n).position[1] for n in ids))
-    members = {u: [n for n in ids if unit[n] == u] for u in dg.nodes if u in graph.groups}
-    inner: dict[str, dict[str, tuple[float, float]]] = {}
+    succ = graph.nx._succ
+    for n in ids:
+        for d in succ[n]:
+            if d in unit and unit[d] != unit[n]:
+                dg.add_edge(unit[n], unit[d])
+    members: dict[str, list[str]] = {}
+    for n in ids:
+        if unit[n] != n:
+            members.setdefault(unit[n], []).append(n)
+    inner: dict[str, tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]] = {}
     sizes: dict[str, tuple[float, float]] = {}
     for gid, mids in members.items():
-        inner[gid] = layered_positions(graph, mids, origin=(0.0, 0.0), max_width=max_width)
+        sub_nodes, sub_groups, corner = _plan_level(graph, mids, gid, is_collapsed, max_width, (0.0, 0.0))
+        inner[gid] = (sub_nodes, sub_groups)
         if not is_collapsed(gid):
-            w = max(p[0] for p in inner[gid].values()) + X_STEP + BLOCK_EXTRA_W
-            h = max(p[1] for p in inner[gid].values()) + Y_STEP + BLOCK_EXTRA_H
-            sizes[gid] = (w, h)
+            sizes[gid] = (corner[0] + BLOCK_EXTRA_W, corner[1] + BLOCK_EXTRA_H)
     cells = _place_wrapped(_columns(dg, order), origin, sizes, max_width)
     nodes: dict[str, tuple[float, float]] = {}
     groups: dict[str, tuple[float, float]] = {}
+    right, bottom = origin
     for u, p in cells.items():
+        w, h = sizes.get(u, (X_STEP, Y_STEP))
+        right, bottom = max(right, p[0] + w), max(bottom, p[1] + h)
         if u in members:
             start = (p[0] + BLOCK_PAD_LEFT, p[1] + BLOCK_PAD_TOP) if u in sizes else p
             groups[u] = start
-            nodes.update({n: (start[0] + q[0], start[1] + q[1]) for n, q in inner[u].items()})
+            sub_nodes, sub_groups = inner[u]
+            nodes.update({n: (start[0] + q[0], start[1] + q[1]) for n, q in sub_nodes.items()})
+            groups.update({g: (start[0] + q[0], start[1] + q[1]) for g, q in sub_groups.items()})
         else:
             nodes[u] = p
-    return nodes, groups
+    return nodes, groups, (right, bottom)
 
 
 def layers_of(graph: ModelGraph, outputs_last: bool = True) -> list[list[str]]:
@@ -238,36 +268,47 @@ FRAME_PAD = 20.0  # an expanded block's frame around its members (its title stri
 ROOM_GAP = 40.0
 
 
-def _units(graph: ModelGraph, skip: str) -> dict[str, tuple[float, float, float, float]]:
-    """Every shown unit but `skip` as (left, top, right, bottom): a collapsed block is its card, an expanded
-    one its frame, a node outside blocks its card."""
+def _units(graph: ModelGraph, skip: str, level: str | None) -> dict[str, tuple[float, float, float, float]]:
+    """Every item shown inside block `level` (None: the top level) but `skip`, as (left, top, right, bottom): a
+    collapsed block is its card, an expanded one its frame, a node its card."""
     out: dict[str, tuple[float, float, float, float]] = {}
-    for gid, grp in graph.groups.items():
+    for gid in graph.child_groups(level):
         if gid == skip:
             continue
-        if grp.collapsed:
-            x, y = grp.position
-            out[gid] = (x, y, x + CARD_W, y + CARD_H)
-        else:
-            r = _members_box(graph, gid)
-            if r is not None:
-                out[gid] = r
-    for nid, node in graph.nodes.items():
-        if node.group is None or node.group not in graph.groups:
-            x, y = node.position
-            out[nid] = (x, y, x + CARD_W, y + CARD_H)
+        r = _box(graph, gid)
+        if r is not None:
+            out[gid] = r
+    direct = (
+        graph.group(level).node_ids if level is not None else (n for n, nd in graph.nodes.items() if nd.group is None)
+    )
+    for nid in direct:
+        x, y = graph.nodes[nid].position
+        out[nid] = (x, y, x + CARD_W, y + CARD_H)
     return out
 
 
+def _box(graph: ModelGraph, gid: str) -> tuple[float, float, float, float] | None:
+    """A block's card when collapsed, else its frame."""
+    grp = graph.group(gid)
+    if grp.collapsed:
+        x, y = grp.position
+        return (x, y, x + CARD_W, y + CARD_H)
+    return _members_box(graph, gid)
+
+
 def _members_box(graph: ModelGraph, gid: str) -> tuple[float, float, float, float] | None:
-    ps = [graph.nodes[n].position for n in graph.group(gid).node_ids if n in graph.nodes]
-    if not ps:
+    """The frame around a block's contents: its nodes' cards and its child blocks' cards or frames."""
+    boxes = [
+        (p[0], p[1], p[0] + CARD_W, p[1] + CARD_H) for p in (graph.nodes[n].position for n in graph.group(gid).node_ids)
+    ]
+    boxes += [b for c in graph.child_groups(gid) if (b := _box(graph, c)) is not None]
+    if not boxes:
         return None
     return (
-        min(p[0] for p in ps) - FRAME_PAD,
-        min(p[1] for p in ps) - BLOCK_PAD_TOP,
-        max(p[0] for p in ps) + CARD_W + FRAME_PAD,
-        max(p[1] for p in ps) + CARD_H + FRAME_PAD,
+        min(b[0] for b in boxes) - FRAME_PAD,
+        min(b[1] for b in boxes) - BLOCK_PAD_TOP,
+        max(b[2] for b in boxes) + FRAME_PAD,
+        max(b[3] for b in boxes) + FRAME_PAD,
     )
 
 
@@ -314,29 +355,30 @@ def make_room(
     graph: ModelGraph, group_id: str, collapsed: bool
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """Node and block positions after expanding (collapsed=False) or collapsing one block in place, without a
-    full re-layout: expanding lays the members out inside the block (its card's corner stays put), moves what
-    lies right of the card right by the extra width and what lies below it in its column down by the extra
-    height, then pushes down anything that still overlaps; collapsing closes those gaps again. Only moved
-    nodes and blocks are returned."""
+    full re-layout: expanding lays the block's contents out inside it (its card's corner stays put; its child
+    blocks keep their own collapsed state), moves what lies right of the card right by the extra width and
+    what lies below it in its column down by the extra height, then pushes down anything that still overlaps;
+    collapsing closes those gaps again. Only the items beside the block inside its parent block move (a block
+    and everything in it move together). Only moved nodes and blocks are returned."""
     grp = graph.group(group_id)
-    members = [n for n in grp.node_ids if n in graph.nodes]
     px, py = grp.position
     nodes: dict[str, tuple[float, float]] = {}
+    groups: dict[str, tuple[float, float]] = {}
     if collapsed:
         box = _members_box(graph, group_id)
         if box is None:
             return {}, {}
         frame = box
     else:
-        inner = layered_positions(graph, members, origin=(0.0, 0.0), max_width=READING_WIDTH) if members else {}
-        nodes = {n: (px + p[0], py + p[1]) for n, p in inner.items()}
-        w = max((p[0] for p in inner.values()), default=0.0) + CARD_W
-        h = max((p[1] for p in inner.values()), default=0.0) + CARD_H
-        frame = (px - FRAME_PAD, py - BLOCK_PAD_TOP, px + w + FRAME_PAD, py + h + FRAME_PAD)
+        ids = graph.group_nodes_deep(group_id)
+        nodes, groups, _ = _plan_level(
+            graph, ids, group_id, lambda g: graph.group(g).collapsed, READING_WIDTH, (px, py)
+        )
+        frame = _frame_of(graph, group_id, nodes, groups) or (px, py, px + CARD_W, py + CARD_H)
     card = (px, py, px + CARD_W, py + CARD_H)
     dx = (frame[2] - frame[0]) - (card[2] - card[0]) + ROOM_GAP
     dy = (frame[3] - frame[1]) - (card[3] - card[1]) + ROOM_GAP
-    boxes = _units(graph, group_id)
+    boxes = _units(graph, group_id, grp.parent)
     sign = -1.0 if collapsed else 1.0
     right_edge = frame[2] if collapsed else card[2]
     bottom_edge = frame[3] if collapsed else card[3]
@@ -354,18 +396,50 @@ def make_room(
     for k, ddy in _resolve(boxes, group_id).items():
         ddx, old = delta.get(k, (0.0, 0.0))
         delta[k] = (ddx, old + ddy)
-    groups: dict[str, tuple[float, float]] = {}
     for k, (ddx, ddy) in delta.items():
         if not (ddx or ddy):
             continue
         if k in graph.groups:
             g = graph.groups[k]
             groups[k] = (g.position[0] + ddx, g.position[1] + ddy)
-            for n in g.node_ids:  # members travel with their block
-                if n in graph.nodes:
-                    p = graph.nodes[n].position
-                    nodes[n] = (p[0] + ddx, p[1] + ddy)
+            for d in graph.group_descendants(k):  # a block's contents travel with it
+                q = graph.groups[d].position
+                groups[d] = (q[0] + ddx, q[1] + ddy)
+            for n in graph.group_nodes_deep(k):
+                p = graph.nodes[n].position
+                nodes[n] = (p[0] + ddx, p[1] + ddy)
         else:
             p = graph.nodes[k].position
             nodes[k] = (p[0] + ddx, p[1] + ddy)
     return nodes, groups
+
+
+def _frame_of(
+    graph: ModelGraph,
+    gid: str,
+    nodes: Mapping[str, tuple[float, float]],
+    groups: Mapping[str, tuple[float, float]],
+) -> tuple[float, float, float, float] | None:
+    """The frame block `gid` will have, expanded, with its contents at the planned positions (child blocks by
+    their own collapsed state)."""
+
+    def node_box(n: str) -> tuple[float, float, float, float]:
+        x, y = nodes.get(n, graph.nodes[n].position)
+        return (x, y, x + CARD_W, y + CARD_H)
+
+    def block_box(g: str, top: bool) -> tuple[float, float, float, float] | None:
+        if not top and graph.group(g).collapsed:
+            x, y = groups.get(g, graph.group(g).position)
+            return (x, y, x + CARD_W, y + CARD_H)
+        boxes = [node_box(n) for n in graph.group(g).node_ids]
+        boxes += [b for c in graph.child_groups(g) if (b := block_box(c, False)) is not None]
+        if not boxes:
+            return None
+        return (
+            min(b[0] for b in boxes) - FRAME_PAD,
+            min(b[1] for b in boxes) - BLOCK_PAD_TOP,
+            max(b[2] for b in boxes) + FRAME_PAD,
+            max(b[3] for b in boxes) + FRAME_PAD,
+        )
+
+    return block_box(gid, True)

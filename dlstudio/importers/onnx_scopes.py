@@ -3,12 +3,12 @@
 torch.onnx's TorchScript exporter names nodes after the module path (`/layer1/layer1.0/conv1/Conv`, other tools
 write `/layer1/0/conv1/Conv`); its dynamo exporter keeps the path in the node's `pkg.torch.onnx.name_scopes`
 metadata. A scope is a *container* when some node lies strictly below it (a `Bottleneck`, a `Sequential`) and a
-*leaf* otherwise (a `Conv2d`, which holds one op or a few). Each imported layer joins the block of its innermost
-container scope, so a ResNet reads as a row of bottleneck blocks (`layer1.0`, `layer1.1`, ...), each holding its
-convolutions. Blocks are one level deep (the graph's blocks do not nest); the block's label is the dotted module
-path, so the hierarchy still reads from the names. A block the compiler could not emit as one submodule (a path
-that leaves it and comes back, as when a module's ops interleave with its siblings') is lifted into its parent
-module's block, or left ungrouped at the top. The PyTorch importer groups the same way (torch_export_modules).
+*leaf* otherwise (a `Conv2d`, which holds one op or a few). The containers become nested blocks labelled with
+their dotted module paths, so a ResNet reads `layer1` > `layer1.0` > its convolutions, and each imported layer
+sits in the block of its innermost container. A container that would hold a single member, or that the compiler
+could not emit as one submodule (a path leaves it and comes back, as when a module's ops interleave with its
+siblings'), dissolves into its parent (see block_tree). The PyTorch importer nests the same way
+(torch_export_modules).
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
-from ..core.edits import GroupNodes
 from ..core.graph import ModelGraph
+from .block_tree import nest_blocks
 
 _SCOPE_KEY = "pkg.torch.onnx.name_scopes"
-_UNGROUPABLE = ("Input", "Output")
 
 
 def node_scope(node: Any) -> tuple[str, ...]:
@@ -60,51 +59,15 @@ def _qualified(parts: list[str]) -> tuple[str, ...]:
 
 
 def group_by_scope(graph: ModelGraph, scopes: dict[str, tuple[str, ...]]) -> list[str]:
-    """Group the graph's nodes by their innermost container scope (`scopes`: node id -> module path), lifting a
-    block that would not be self-contained, or would hold one layer, into its parent's. Returns the labels of the
-    blocks made."""
+    """Nest the graph's nodes in blocks after their container scopes (`scopes`: node id -> module path), a
+    container that would not be self-contained, or would hold one member, dissolving into its parent. Returns
+    the labels of the blocks made (inner blocks before the blocks holding them)."""
     containers = {s[:i] for s in scopes.values() for i in range(1, len(s))}
-    members: dict[tuple[str, ...], list[str]] = {}
-    for nid, scope in scopes.items():
-        if nid not in graph.nodes or graph.node(nid).type in _UNGROUPABLE:
-            continue
-        inner = next((scope[:i] for i in range(len(scope), 0, -1) if scope[:i] in containers), None)
-        if inner is not None:
-            members.setdefault(inner, []).append(nid)
-    pos = {nid: i for i, nid in enumerate(graph.topological_order())}
-    settled: dict[tuple[str, ...], list[str]] = {}
-    while members:  # deepest first, so a lifted block joins its parent before the parent is checked
-        scope = max(members, key=len)
-        ids = members.pop(scope)
-        if len(ids) >= 2 and _convex(graph, set(ids), pos):
-            settled[scope] = ids
-        elif len(scope) > 1:  # a lone layer (a Sequential whose batch norm folded away) joins its parent's block
-            members.setdefault(scope[:-1], []).extend(ids)
-    order = {nid: i for i, nid in enumerate(graph.nodes)}
-    made: list[str] = []
-    for scope, ids in sorted(settled.items(), key=lambda kv: min(order[n] for n in kv[1])):
-        GroupNodes(graph.new_id("g"), scope[-1], tuple(sorted(ids, key=order.__getitem__)), collapsed=True).apply(graph)
-        made.append(scope[-1])
-    return made
-
-
-def _convex(graph: ModelGraph, members: set[str], pos: dict[str, int]) -> bool:
-    """No path leaves the set and comes back into it (the compiler emits a block as one submodule call). Only
-    nodes before the set's last member in topological order (`pos`) can lead back, so the search stops there."""
-    last = max(pos[n] for n in members)
-    frontier = [e.dst for nid in members for e in graph.out_edges(nid) if e.dst not in members and pos[e.dst] < last]
-    seen: set[str] = set()
-    while frontier:
-        nid = frontier.pop()
-        if nid in seen:
-            continue
-        seen.add(nid)
-        for e in graph.out_edges(nid):
-            if e.dst in members:
-                return False
-            if pos[e.dst] < last:
-                frontier.append(e.dst)
-    return True
+    chains = {
+        nid: tuple(scope[i - 1] for i in range(1, len(scope) + 1) if scope[:i] in containers)
+        for nid, scope in scopes.items()
+    }
+    return [graph.group(gid).label for gid in nest_blocks(graph, chains)]
 
 
 def new_node_ids(graph: ModelGraph, before: int) -> Iterable[str]:

@@ -4,7 +4,8 @@ module hierarchy becomes.
 Every node of an exported graph carries `nn_module_stack`: the chain of submodules (attribute paths such as
 `layer1.0.conv1`, with their classes) whose forward produced it. The outermost module in that chain whose class
 is a catalog layer is a *leaf*: all the nodes of that call are replaced by one catalog node, its parameters
-read with LayerSpec.from_module and its weights copied. Everything else becomes blocks named after the paths.
+read with LayerSpec.from_module and its weights copied. The other modules become nested blocks named after their
+paths (`layer1` > `layer1.0` > `layer1.0.downsample`), built by block_tree like the ONNX importer's.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import inspect
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import networkx as nx
 import torch
 from torch import fx, nn
 
-from ..core.edits import GroupNodes
 from ..core.graph import ModelGraph
 from ..layers.registry import REGISTRY
+from .block_tree import nest_blocks
 
 
 @lru_cache(maxsize=1)
@@ -151,59 +151,14 @@ def _plain_repr(mod: nn.Module) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ blocks
-def _parent(path: str) -> str:
-    return path.rpartition(".")[0]
-
-
-def _cycle_member(graph: ModelGraph, assign: dict[str, str]) -> str | None:
-    """A block path on a cycle of the block-level graph (a block that a path leaves and re-enters), if any."""
-    cg = nx.DiGraph()
-    item = {nid: (("g", assign[nid]) if assign.get(nid) else ("n", nid)) for nid in graph.nodes}
-    cg.add_nodes_from(set(item.values()))
-    for e in graph.edges():
-        a, b = item[e.src], item[e.dst]
-        if a != b:
-            cg.add_edge(a, b)
-    try:
-        cycle = nx.find_cycle(cg)
-    except nx.NetworkXNoCycle:
-        return None
-    paths = [x[1] for edge in cycle for x in edge[:2] if x[0] == "g"]
-    return max(paths, key=lambda p: p.count(".")) if paths else None
-
-
-def make_blocks(graph: ModelGraph, paths: dict[str, str], min_size: int = 2) -> int:
-    """Group nodes into collapsed blocks named after their module paths (`layer1.0`). Blocks do not nest in
-    dlstudio graphs, so each node goes to its innermost module's block; a module whose parent computes something
-    itself joins the parent's block, and a block that would not be self-contained (a path that leaves it and
-    comes back) is lifted to its parent. Returns the number of blocks."""
-    assign = {nid: p for nid, p in paths.items() if p and nid in graph.nodes}
-    # a submodule of a module that computes something itself (a residual block's convolution unit, its
-    # downsample) joins that module's block: blocks stand for the modules that combine their parts
-    while True:
-        direct = set(assign.values())
-        moves = {p: _parent(p) for p in direct if _parent(p) in direct}
-        if not moves:
-            break
-        assign = {nid: moves.get(p, p) for nid, p in assign.items()}
-    for _ in range(len(graph.nodes) + 1):
-        bad = _cycle_member(graph, assign)
-        if bad is None:
-            break
-        up = _parent(bad)
-        for nid in [n for n, p in assign.items() if p == bad]:
-            if up:
-                assign[nid] = up
-            else:
-                del assign[nid]
-    members: dict[str, list[str]] = {}
-    for nid, p in assign.items():
-        members.setdefault(p, []).append(nid)
-    order = {nid: i for i, nid in enumerate(graph.nodes)}
-    count = 0
-    for path, nids in sorted(members.items()):
-        if len(nids) < min_size:
-            continue
-        GroupNodes(graph.new_id("g"), path, tuple(sorted(nids, key=order.__getitem__))).apply(graph)
-        count += 1
-    return count
+def make_blocks(graph: ModelGraph, paths: dict[str, str]) -> int:
+    """Nest nodes in collapsed blocks after their module paths (node id -> path of the module whose forward made
+    it, '' at the top): one block per module, inside its parent module's block. A module that would hold a
+    single member, or would not be self-contained (a path that leaves it and comes back), dissolves into its
+    parent. Returns the number of blocks."""
+    chains: dict[str, tuple[str, ...]] = {}
+    for nid, path in paths.items():
+        if path:
+            parts = path.split(".")
+            chains[nid] = tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return len(nest_blocks(graph, chains))
