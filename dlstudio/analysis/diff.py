@@ -191,14 +191,24 @@ class GraphDiff:
 
 # --------------------------------------------------------------------------------------------- hierarchy
 def block_of(graph: ModelGraph, node: Node) -> str:
-    """The node's block: its group's label, or the module path an importer wrote into an ONNX-style label
-    ("/layer1/0/conv1/Conv" sits in block "layer1/0"), or TOP."""
+    """The node's block: its innermost group's path name (see `block_path_name`), or the module path an importer
+    wrote into an ONNX-style label ("/layer1/0/conv1/Conv" sits in block "layer1/0"), or TOP."""
     if node.group is not None and node.group in graph.groups:
-        return graph.groups[node.group].label
+        return block_path_name(graph, node.group)
     if node.label.startswith("/"):
         parts = [p for p in node.label.split("/") if p]
         return "/".join(parts[:-2])
     return TOP
+
+
+def block_path_name(graph: ModelGraph, group_id: str) -> str:
+    """A nested block's name with its ancestors': 'encoder' > 'block' is "encoder.block". Labels that already
+    spell their path (imports label blocks 'layer1' > 'layer1.0') are not repeated: that one is "layer1.0"."""
+    name = ""
+    for gid in graph.group_path(group_id):
+        label = graph.groups[gid].label
+        name = label if not name or label == name or label.startswith(name + ".") else f"{name}.{label}"
+    return name
 
 
 def _match_name(node: Node) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..core.graph import ModelGraph
 from ..core.tensor import TensorInfo
+from .blocks import BlockSummary, block_summaries, format_block_tree
 from .diagnostics import (
     Diagnostic,
     MemoryEstimate,
@@ -34,6 +35,7 @@ class CheckReport:
     totals: Totals
     rows: list[dict[str, Any]] = field(default_factory=list)  # the summary table: one dict per node
     facts: TrainingFacts = field(default_factory=TrainingFacts)
+    blocks: list[BlockSummary] = field(default_factory=list)  # nested blocks, parents first, numbers summed deep
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -64,6 +66,7 @@ class CheckReport:
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "nodes": self.rows,
             "totals": self.totals.to_dict(),
+            "blocks": [b.to_dict() for b in self.blocks],
         }
 
     def format_table(self, *, diagnostics: bool = True) -> str:
@@ -104,6 +107,8 @@ class CheckReport:
             f"{t.params:,} parameters ({t.trainable:,} trainable, {t.frozen:,} frozen), "
             f"{t.macs:,} MACs per sample; {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
         )
+        if self.blocks:
+            lines += ["", format_block_tree(self.blocks)]
         return "\n".join(lines)
 
 
@@ -165,5 +170,11 @@ def report_from_engine(eng: AnalysisEngine) -> CheckReport:
             }
         )
     return CheckReport(
-        diagnostics=eng.diagnostics(), shapes=shapes, stats=stats, totals=eng.totals(), rows=rows, facts=eng.facts
+        diagnostics=eng.diagnostics(),
+        shapes=shapes,
+        stats=stats,
+        totals=eng.totals(),
+        rows=rows,
+        facts=eng.facts,
+        blocks=block_summaries(graph, stats, eng.edge_shape) if graph.groups else [],
     )

@@ -71,11 +71,12 @@ def group_diagnostics(graph: ModelGraph, rank: Mapping[str, float] | None = None
     succ, pred = succ_of(graph), pred_of(graph)
     for gid in sorted(graph.groups):
         group = graph.groups[gid]
-        members = [n for n in group.node_ids if n in graph.nodes]
+        # a block's contents are its nodes and its child blocks' (nested blocks are checked each on its own)
+        members = graph.group_nodes_deep(gid)
         if not members:
             continue
         mset = set(members)
-        io = [n for n in members if graph.nodes[n].type in ("Input", "Output")]
+        io = [n for n in group.node_ids if graph.nodes[n].type in ("Input", "Output")]
         for n in io:
             out.append(
                 Diagnostic(
