@@ -165,7 +165,7 @@ def assorted_ops() -> tuple[onnx.ModelProto, Maker]:
         n("InstanceNormalization", ["lrn", "in_scale", "in_bias"], ["inorm"], epsilon=1e-5),
         n("SpaceToDepth", ["inorm"], ["s2d"], blocksize=2),
         n("DepthToSpace", ["s2d"], ["d2s"], blocksize=2, mode="CRD"),
-        n("Resize", ["d2s", "", "scales"], ["up"], mode="nearest", coordinate_transformation_mode="asymmetric"),
+        n("Resize", ["d2s", "roi", "scales"], ["up"], mode="nearest", coordinate_transformation_mode="asymmetric"),
         n("MaxPool", ["up"], ["down"], kernel_shape=[2, 2], strides=[2, 2]),
         n("Clip", ["down", "lo", "hi"], ["clipped"]),
         n("Einsum", ["clipped", "mix"], ["mixed"], equation="bchw,oc->bohw"),
@@ -189,6 +189,7 @@ def assorted_ops() -> tuple[onnx.ModelProto, Maker]:
     inits = [
         _f32("in_scale", rng.uniform(0.5, 1.5, 4)),
         _w(rng, "in_bias", 4),
+        _f32("roi", np.zeros(0)),
         _f32("scales", [1.0, 1.0, 2.0, 2.0]),
         _f32("lo", -1.0),
         _f32("hi", 1.5),
@@ -210,7 +211,7 @@ def assorted_ops() -> tuple[onnx.ModelProto, Maker]:
         [helper.make_tensor_value_info("y", F32, ["batch", 6, 8, 8])],
         inits,
     )
-    return _model(g, 11), _floats((4, 8, 8))
+    return _model(g, 12), _floats((4, 8, 8))
 
 
 def symbolic_spatial() -> tuple[onnx.ModelProto, Maker]:

@@ -203,7 +203,9 @@ class YoloStyle(nn.Module):
         b, _, h, w = p.shape
         p = p.view(b, 2, 5 + self.classes, h, w).permute(0, 1, 3, 4, 2).sigmoid()
         xy, wh, conf = p.split((2, 2, 1 + self.classes), dim=4)
-        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
+        )
         grid = torch.stack((xs, ys), 2).view(1, 1, h, w, 2)
         xy = (xy * 2 - 0.5 + grid) * stride
         wh = (wh * 2) ** 2 * self.anchors.view(1, 2, 1, 1, 2)

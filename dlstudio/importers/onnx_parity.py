@@ -16,6 +16,16 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(bool)": "bool",
+}
+
+
 def _free_cores() -> int:
     """CPU cores not busy with other work (cores minus the 1-minute load). The parity check runs its two
     forward passes on these: OpenMP threads that outnumber the free cores spin against each other and the
@@ -99,8 +109,10 @@ def _compare(result: ImportResult, model: Any, tolerance: float, seed: int, path
             f"parity not checked: onnxruntime cannot load the original model ({_first_line(exc)})"
         )
         return
-    feed_names = {i.name for i in sess.get_inputs()}
-    feed = {n: a.numpy() for n, a in zip(result.input_names, args) if n in feed_names}
+    types = {i.name: _ORT_TYPES.get(i.type) for i in sess.get_inputs()}
+    feed_names = set(types)
+    # the file's own element types (int32 ids, float64 or float16 inputs): dlstudio inputs are float32 or int64
+    feed = {n: a.numpy().astype(types[n] or a.numpy().dtype) for n, a in zip(result.input_names, args) if n in types}
     for name in feed_names - set(feed):
         if name in result.constants:
             feed[name] = result.constants[name]
