@@ -22,7 +22,9 @@ minimal hand-written script (torch + a DataLoader over the same prepared arrays,
 accuracy, the weights saved at the end), in rounds whose order rotates, on wall-clock time and on each process's
 CPU time (user + system, OMP_NUM_THREADS=--threads), which a loaded machine disturbs far less; the load average
 is printed before every round because the machine is shared. Time to the first batch is measured in extra runs
-(`--json` events for ours, a marker line for the hand script).
+(`--json` events for ours, a marker line for the hand script). One more untimed run of ours prints where its time
+goes (start-up imports, data, compile, optimizer, first batch, epochs, checkpoints, report, exit): the same CLI
+run in-process under a small driver that times those functions (PHASES_SCRIPT).
 
     python benchmarks/train_throughput.py [--epochs 4] [--repeats 5] [--threads 1]
     python benchmarks/train_throughput.py --whole-process [--epochs 10] [--repeats 5] [--baseline OLD_CHECKOUT]
@@ -31,6 +33,7 @@ is printed before every round because the machine is shared. Time to the first b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -228,6 +231,73 @@ save_file(model.state_dict(), out)
 """
 
 
+# `dlstudio train ...` run in-process by a driver that times its phases (argv: process start time, output file,
+# the CLI arguments); the parent adds the exit (from the last event to the end of the process)
+PHASES_SCRIPT = """
+import json, sys, time
+T0, OUT, ARGV = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+marks, wall, cpu = {}, {}, {}
+def mark(name):
+    marks[name] = (time.time() - T0, time.process_time())
+import dlstudio.cli as cli
+import dlstudio.compiler.build as build
+from dlstudio.io import project as io_project
+from dlstudio.training import engine, task_supervised as ts
+mark("imports")
+def timed(owner, attr, phase):
+    fn = getattr(owner, attr)
+    def wrapper(*a, **k):
+        w, c = time.time(), time.process_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            wall[phase] = wall.get(phase, 0.0) + time.time() - w
+            cpu[phase] = cpu.get(phase, 0.0) + time.process_time() - c
+    setattr(owner, attr, wrapper)
+for owner, attr in ((io_project.Project, "load"), (ts, "load_data"), (ts, "bind"), (ts, "prepare")):
+    timed(owner, attr, "data")
+timed(build, "compile_graph", "compile")
+timed(ts, "build_optimizer", "optimizer (Adam imports torch._dynamo)")
+timed(engine.Engine, "_checkpoint", "checkpoints (snapshot; written in the background)")
+timed(engine.Engine, "wait_for_checkpoints", "wait for the last checkpoint")
+timed(ts.SupervisedTask, "finish", "report (final metrics, weights, report files)")
+run = engine.Engine.run
+def watched(self):
+    mark("set-up done")
+    for ev in run(self):
+        if "first batch" not in marks and type(ev).__name__ == "BatchEnd":
+            mark("first batch")
+        yield ev
+    mark("finished")
+engine.Engine.run = watched
+code = cli.run_cli(ARGV)
+json.dump({"marks": marks, "wall": wall, "cpu": cpu}, open(OUT, "w"))
+sys.exit(code)
+"""
+
+
+def _print_phases(phases: dict, total_wall: float, total_cpu: float) -> None:
+    """The phases of our whole process in order: wall seconds (CPU seconds of the whole process meanwhile)."""
+    marks, wall, cpu = phases["marks"], phases["wall"], phases["cpu"]
+    (t_imp, c_imp), (t_set, c_set) = marks["imports"], marks["set-up done"]
+    (t_first, c_first), (t_end, c_end) = marks["first batch"], marks["finished"]
+    rows = [("start-up imports (interpreter, dlstudio, torch)", t_imp, c_imp)]
+    inside = [k for k in wall if k in ("data", "compile") or k.startswith("optimizer")]
+    rows += [(k, wall[k], cpu[k]) for k in inside]
+    rows.append(
+        ("other set-up", t_set - t_imp - sum(wall[k] for k in inside), c_set - c_imp - sum(cpu[k] for k in inside))
+    )
+    rows.append(("first batch (from the set-up's end)", t_first - t_set, c_first - c_set))
+    loop = [k for k in wall if k.startswith(("checkpoints", "wait", "report"))]
+    rest_w, rest_c = t_end - t_first - sum(wall[k] for k in loop), c_end - c_first - sum(cpu[k] for k in loop)
+    rows.append(("epochs (training, validation, metrics rows, events)", rest_w, rest_c))
+    rows += [(k, wall[k], cpu[k]) for k in loop]
+    rows.append(("exit (after the last event)", total_wall - t_end, total_cpu - c_end))
+    print(f"where the time of ours goes (one run; total {total_wall:.2f}s wall, {total_cpu:.2f}s CPU):")
+    for name, w, c in rows:
+        print(f"  {name:<58} {w:6.3f}s wall  {c:6.3f}s CPU")
+
+
 def _prepared_arrays(folder: Path) -> Path:
     """The training and validation arrays of the project as dlstudio prepares them (untimed)."""
     from dlstudio.io.project import Project
@@ -320,6 +390,23 @@ def whole_process(epochs: int, repeats: int, baseline: Path | None = None, threa
         print(f"time to the first batch, {name}: {_until_first_batch(cmd, cwd, chr(34) + 'BatchEnd'):.2f}s")
     cmd, cwd = hand_script("first", "marker")
     print(f"time to the first batch, hand: {_until_first_batch(cmd, cwd, 'first batch'):.2f}s", flush=True)
+    driver, out = tmp / "phases.py", tmp / "phases.json"
+    driver.write_text(PHASES_SCRIPT)
+    cmd, cwd = dlstudio_train(ROOT, "phases")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    subprocess.run(
+        [py, str(driver), repr(t0), str(out), *cmd[3:]],
+        check=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    total = time.time() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    _print_phases(json.loads(out.read_text()), total, used)
     return statistics.median(ratios["ours"])
 
 

@@ -5,6 +5,7 @@ Each entry declares what it holds (task, sample shape, classes, row count) as st
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class BuiltinInfo:
     rows_option: str | None = field(default=None, kw_only=True)  # the option that sets the sample count
     rows_step: int = field(default=1, kw_only=True)  # the count rounds down to a multiple of this
     classes_option: str | None = field(default=None, kw_only=True)  # the option that sets the class count
+    cached: bool = field(default=False, kw_only=True)  # slow to make (a file to parse, sklearn): kept in cache.py
 
     def n_rows(self, options: Mapping[str, Any] | None = None) -> int:
         """How many samples `load(options)` gives, without loading them."""
@@ -235,6 +237,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits 8x8, flattened to 64 values in [0, 1] (1797 images).",
             _digits((64,)),
+            cached=True,
             rows=1797,
         ),
         BuiltinInfo(
@@ -245,6 +248,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits as 1x8x8 images in [0, 1].",
             _digits((1, 8, 8)),
+            cached=True,
             rows=1797,
         ),
         BuiltinInfo(
@@ -255,6 +259,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits upscaled (bilinear) to 1x28x28, the MNIST/LeNet size.",
             _digits((1, 28, 28)),
+            cached=True,
             rows=1797,
         ),
         BuiltinInfo(
@@ -265,6 +270,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits upscaled to 32x32 on 3 equal channels (the CIFAR input layout).",
             _digits_rgb(32),
+            cached=True,
             rows=1797,
         ),
         BuiltinInfo(
@@ -275,6 +281,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             _D10,
             "Handwritten digits upscaled to 64x64 on 3 equal channels (the DCGAN image size).",
             _digits_rgb(64),
+            cached=True,
             rows=1797,
         ),
         BuiltinInfo(
@@ -285,6 +292,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             ("setosa", "versicolor", "virginica"),
             "Fisher's iris: 4 measurements, 3 species (150 rows).",
             _sk("load_iris"),
+            cached=True,
             scaling="standard",
             rows=150,
         ),
@@ -296,6 +304,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             ("class_0", "class_1", "class_2"),
             "Wine recognition: 13 chemical measurements, 3 cultivars (178 rows).",
             _sk("load_wine"),
+            cached=True,
             scaling="standard",
             rows=178,
         ),
@@ -307,6 +316,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             ("malignant", "benign"),
             "Wisconsin breast cancer: 30 features, 2 classes (569 rows).",
             _sk("load_breast_cancer"),
+            cached=True,
             scaling="standard",
             rows=569,
         ),
@@ -318,6 +328,7 @@ BUILTINS: dict[str, BuiltinInfo] = {
             None,
             "Diabetes progression: 10 features, target z-scored (442 rows).",
             _sk("load_diabetes", True),
+            cached=True,
             scaling="standard",
             rows=442,
         ),
@@ -427,9 +438,39 @@ BUILTINS: dict[str, BuiltinInfo] = {
 }
 
 
+@functools.cache
+def _source_code() -> bytes:
+    """This module's source: part of a cache entry's key, so a change to how the data is made misses."""
+    return Path(__file__).read_bytes()
+
+
+def _check_cached(info: BuiltinInfo, options: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Raise ValueError unless `arrays` look like what `info.load(options)` gives."""
+    x, y = arrays.get("x"), arrays.get("y")
+    if set(arrays) != {"x", "y"} or x is None or y is None:
+        raise ValueError(f"arrays {sorted(arrays)} instead of x and y")
+    if x.dtype != np.dtype(info.dtype) or tuple(x.shape) != (info.n_rows(options), *info.shape):
+        raise ValueError(f"x {x.dtype} {x.shape} does not fit {info.name}")
+    if y.dtype not in (np.int64, np.float32) or len(y) != len(x):
+        raise ValueError(f"y {y.dtype} {y.shape} does not fit {info.name}")
+
+
 def load_builtin(name: str, options: dict[str, Any] | None = None) -> ArrayData:
     info = BUILTINS[name]
-    x, y = info.load(dict(options or {}))
+    opts = dict(options or {})
+    if info.cached:
+        from .cache import cached_arrays
+
+        arrays = cached_arrays(
+            name,
+            opts,
+            _source_code(),
+            lambda: dict(zip(("x", "y"), info.load(opts))),
+            lambda arrays: _check_cached(info, opts, arrays),
+        )
+        x, y = arrays["x"], arrays["y"]
+    else:
+        x, y = info.load(opts)
     if info.classes_option is not None:  # blobs: as many classes as centers
         names: list[str] | None = [str(i) for i in range(info.n_classes(options) or 0)]
     else:
