@@ -91,3 +91,21 @@ def test_an_input_inside_a_nested_block_is_refused():
     GroupNodes("g9", "wrap", (x,)).apply(g)
     with pytest.raises(CompileError, match="cannot be inside a block"):
         dls.compile(g)
+
+
+def test_nested_graph_exports_to_python_and_onnx_that_match(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    g = resnet_like()
+    report = dls.export_python(g, tmp_path / "nested_model.py")
+    text = (tmp_path / "nested_model.py").read_text()
+    assert "class Layer1_0(nn.Module)" in text and "self.layer1_0 = Layer1_0()" in text
+    assert report.worst_diff <= 1e-5
+    dls.export_onnx(g, tmp_path / "nested.onnx")
+    model = dls.compile(g).eval()
+    x = torch.randn(2, 3, 8, 8)
+    sess = ort.InferenceSession(str(tmp_path / "nested.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model(x).numpy(), rtol=0, atol=1e-5)

@@ -73,18 +73,23 @@ def test_torch_import_nests_blocks_like_the_modules_and_python_export_keeps_the_
     dls.save_import(result, tmp_path / "net.dlstudio")
     project = dls.Project.load(tmp_path / "net.dlstudio")
     dls.export_python(project, tmp_path / "gen_net.py", weights_out=tmp_path / "gen_net.safetensors")
-    sys.path.insert(0, str(tmp_path))
+    again = _import_generated(tmp_path, "gen_net")
+    assert _shape(again) == _shape(graph)
+
+
+def _import_generated(folder: Path, name: str):
+    sys.path.insert(0, str(folder))
     try:
-        generated = importlib.import_module("gen_net").load_model()
-        again = dls.import_torch(generated, [(3, 6, 6)]).graph
+        generated = importlib.import_module(name).load_model()
+        return dls.import_torch(generated, [(3, 6, 6)]).graph
     finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("gen_net", None)
+        sys.path.remove(str(folder))
+        sys.modules.pop(name, None)
 
-    def shape(g, level=None):
-        return [(len(g.group(c).node_ids), shape(g, c)) for c in g.child_groups(level)]
 
-    assert shape(again) == shape(graph)
+def _shape(graph, level=None) -> list:
+    """The block tree up to names: each block's direct layer count and its children."""
+    return [(len(graph.group(c).node_ids), _shape(graph, c)) for c in graph.child_groups(level)]
 
 
 def test_onnx_import_nests_blocks_by_name_scope(tmp_path: Path):
@@ -97,6 +102,10 @@ def test_onnx_import_nests_blocks_by_name_scope(tmp_path: Path):
     assert _tree(graph) == EXPECTED
     labels = {n.label for n in graph.nodes.values()}
     assert "layer1.0.a.conv" in labels  # layers keep their readable dotted labels
+    # exported as Python, the nested classes import back (through torch.export) to the same nesting
+    dls.export_python(graph, tmp_path / "gen_onnx_net.py", weights_out=tmp_path / "gen_onnx_net.safetensors")
+    again = _import_generated(tmp_path, "gen_onnx_net")
+    assert _shape(again) == _shape(graph)
 
 
 def _chain(n: int) -> ModelGraph:

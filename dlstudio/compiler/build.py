@@ -25,7 +25,7 @@ from ..core.graph import Edge, ModelGraph, Node
 from ..core.tensor import TensorInfo
 from ..layers.spec import LayerSpec
 from . import oracle as _oracle  # noqa: F401  (registers the torch shape oracle for generic ops)
-from .names import Namespace
+from .names import Namespace, class_identifier
 
 
 def resolve_dotted(path: str) -> Any:
@@ -297,5 +297,5 @@ def _emit_group(
 
 
 def block_class_name(label: str) -> str:
-    """A block's class name from its label: 'layer1.0' -> 'Layer10', 'res block' -> 'ResBlock'."""
-    return "".join(part.capitalize() for part in Namespace().create(label, "block").split("_")) or "Block"
+    """A block's class name from its label: 'layer1.0' -> 'Layer1_0', 'res block' -> 'ResBlock'."""
+    return class_identifier(label, "Block")

@@ -51,6 +51,21 @@ def safe_identifier(label: str, fallback: str = "layer") -> str:
     return s
 
 
+def class_identifier(raw: str, fallback: str = "Block") -> str:
+    """A CamelCase class name from a label or attribute path: 'res block' -> 'ResBlock'; numbered parts keep an
+    underscore between digits, so 'layer1.0' -> 'Layer1_0' (not 'Layer10', which reads as 'layer10')."""
+    name = ""
+    for part in re.split(r"[^0-9a-zA-Z]+", raw):
+        if not part:
+            continue
+        if name and name[-1].isdigit() and part[0].isdigit():
+            name += "_"
+        name += part[:1].upper() + part[1:]
+    if not name or not name.isidentifier() or keyword.iskeyword(name) or name[0].isdigit():
+        return fallback
+    return name
+
+
 class Namespace:
     """Hands out unique identifiers: the second 'conv' becomes 'conv_1', then 'conv_2'."""
 

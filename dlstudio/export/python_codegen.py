@@ -14,10 +14,8 @@ import ast
 import importlib
 import importlib.util
 import inspect
-import keyword
 import math
 import operator
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +23,7 @@ import torch
 from torch import fx, nn
 from torch.nn import functional as F
 
-from ..compiler.names import Namespace
+from ..compiler.names import Namespace, class_identifier
 from ..compiler.samples import io_nodes
 from ..core.errors import ExportError
 from ..core.graph import ModelGraph
@@ -47,11 +45,7 @@ _RESERVED_VALUES = {"self", "torch", "nn", "F", "math", "operator", "super"}
 
 
 def _class_name(raw: str, fallback: str) -> str:
-    parts = re.split(r"[^0-9a-zA-Z]+", raw)
-    name = "".join(p[:1].upper() + p[1:] for p in parts if p)
-    if not name or not name.isidentifier() or keyword.iskeyword(name) or name[0].isdigit():
-        name = fallback
-    return name
+    return class_identifier(raw, fallback)
 
 
 def _literal(value: Any) -> str:
