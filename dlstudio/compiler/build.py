@@ -155,9 +155,10 @@ def _level_order(
         if item not in first or topo[nid] < first[item]:
             first[item] = topo[nid]
         cg.add_node(item)
+    succ = graph.nx._succ  # the adjacency itself: out_edges() sorts each node's wires, which adds up here
     for nid in members:
-        for e in graph.out_edges(nid):
-            b = owner.get(e.dst)
+        for dst in succ[nid]:
+            b = owner.get(dst)
             if b is not None and b != owner[nid]:
                 cg.add_edge(owner[nid], b)
     try:
