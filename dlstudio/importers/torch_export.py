@@ -287,6 +287,11 @@ def _finish(
             "sequence-first modules imported as the batch-first catalog layer between transpose(0, 1) ops: "
             + ", ".join(walker.sequence_first)
         )
+    if walker.regions:
+        report.warnings.append(
+            "code that forward ran under torch.no_grad() or autocast is part of the graph like the rest (the "
+            "imported graph computes the same, in float32, and trains through it): " + ", ".join(walker.regions)
+        )
     if walker.fixed_batch:
         report.warnings.append(
             f"some operations mix the batch dimension with other sizes: the graph is fixed to batch "

@@ -154,14 +154,16 @@ def add_aten_op(
     kwargs = {k: w.encode(v) for k, v in node.kwargs.items()}
     arguments: dict[str, Any] = {"args": args, "kwargs": kwargs}
     batch_input = next((i for i, v in enumerate(w.wired) if v.info.shape[:1] == ("N",)), None)
-    if batch_input is None:
+    # the batch size is read from a wired input only for sizes written in N, and a creation op (zeros, arange)
+    # needs one wire for its device: an op on wired tensors with concrete sizes takes no extra wire
+    if batch_input is None and (w.uses_batch or not w.wired):
         if batch_value is None:
             raise Unsupported("no input comes from the model's inputs")
         # an op that only creates a tensor (zeros, randn, arange): wired to the input for its batch and device
         w.layout.append("x")
         w.wired.append(batch_value)
         batch_input = len(w.wired) - 1
-    if batch_input:
+    if batch_input and w.uses_batch:  # only where a size is read from it: the same node however it is wired
         arguments["batch_input"] = batch_input
     infos = [v.info for v in w.wired]
     try:

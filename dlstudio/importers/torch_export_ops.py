@@ -354,7 +354,12 @@ def _global_pool(m: Ops, node: fx.Node) -> Value:
     if spatial and not keepdim:
         return m.add("GlobalAvgPool" if "mean" in str(node.target) else "GlobalMaxPool", [x])
     op = "mean" if "mean" in str(node.target) else "amax"
-    return m.add("Reduce", [x], {"op": op, "dim": tuple(int(d) for d in dims), "keepdim": keepdim})
+    return m.add("Reduce", [x], {"op": op, "dim": _dims(dims, x.info.rank), "keepdim": keepdim})
+
+
+def _dims(dims: list, rank: int) -> tuple[int, ...]:
+    """Positive dimension indices, sorted: the same layer however the code spelled them (-1 or 2)."""
+    return tuple(sorted(int(d) % rank for d in dims))
 
 
 @maps("aten.max_pool1d.default", "aten.avg_pool1d.default")
@@ -370,6 +375,10 @@ def _pool1d(m: Ops, node: fx.Node) -> Value:
         if v is None or (isinstance(v, (list, tuple)) and not v):
             continue
         params[k] = int(v[0]) if isinstance(v, (list, tuple)) else v
+    if not is_max:  # spelled as nn.AvgPool1d keeps them (1-tuples, stride defaulting to the kernel size)
+        for k in ("kernel_size", "stride", "padding"):
+            v = params.get(k, params["kernel_size"] if k == "stride" else 0)
+            params[k] = tuple(v) if isinstance(v, tuple) else (int(v),)
     return m.add("MaxPool1d" if is_max else "AvgPool1d", [x], params)
 
 
@@ -460,5 +469,5 @@ def _reduce(m: Ops, node: fx.Node) -> Value:
     if not dims or node.kwargs.get("dtype") is not None or any(d % x.info.rank == 0 for d in dims):
         raise Unsupported("a reduction over the batch or with a dtype")
     op = "sum" if "sum" in str(node.target) else "amin"
-    params = {"op": op, "dim": tuple(int(d) for d in dims), "keepdim": bool(_arg(node, 2, "keepdim", False))}
+    params = {"op": op, "dim": _dims(dims, x.info.rank), "keepdim": bool(_arg(node, 2, "keepdim", False))}
     return m.add("Reduce", [x], params)

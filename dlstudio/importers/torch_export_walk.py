@@ -48,6 +48,7 @@ class Walker:
         self.sequence_first: list[str] = []  # paths of sequence-first modules mapped between transposes
         self.mapped_modules: dict[str, int] = {}
         self.batch_value: Value | None = None
+        self.regions: list[str] = []  # no_grad / autocast regions inlined
 
     # ------------------------------------------------------------- for mappers
     def value(self, a: Any) -> Value:
@@ -157,6 +158,8 @@ class Walker:
         for node in self.graph.nodes:
             if node.op == "output":
                 outputs = list(node.args[0]) if isinstance(node.args[0], (tuple, list)) else [node.args[0]]
+            elif node.op == "get_attr":
+                self.env[node] = _attribute(self.ep.graph_module, str(node.target))
             elif node.op == "call_function" and node not in self.env:
                 self.current_path = module_path(node)
                 try:
@@ -179,6 +182,9 @@ class Walker:
             site = CALL_SITES.get(str(node.args[0]))
             what = f"{type(site.module).__name__} `{site.path}`" if site else str(node.args[0])
             raise Unsupported(f"{what} cannot be traced into and does not map onto its catalog layer{why}")
+        if _is_region(node):
+            self._inline_region(node)
+            return
         if node.target is operator.getitem:
             base = self.env[node.args[0]]  # type: ignore[index]
             self.env[node] = base[node.args[1]]  # type: ignore[index]
@@ -215,6 +221,30 @@ class Walker:
         self.paths[outs[0].node_id] = self.current_path
         self.generic[_name(node)] = self.generic.get(_name(node), 0) + 1
         self.env[node] = outs[0] if isinstance(val, torch.Tensor) else tuple(outs)
+
+    def _inline_region(self, node: fx.Node) -> None:
+        """A region that forward ran under `torch.no_grad()` / autocast (torch.export keeps it as a subgraph
+        called by a higher-order op): its ops join the graph where it was called. Grad mode does not change what
+        the ops compute; the report says that the imported graph trains through the region."""
+        at = next(i for i, a in enumerate(node.args) if isinstance(self.env.get(a), fx.GraphModule))  # type: ignore[arg-type]
+        sub: fx.GraphModule = self.env[node.args[at]]  # type: ignore[index,assignment]
+        holders = [n for n in sub.graph.nodes if n.op == "placeholder"]
+        for holder, a in zip(holders, node.args[at + 1 :]):
+            self.env[holder] = self.env[a] if isinstance(a, fx.Node) else a
+        outer = self.current_path
+        result: Any = ()
+        for n in sub.graph.nodes:
+            if n.op == "get_attr":
+                self.env[n] = _attribute(sub, str(n.target))
+            elif n.op == "call_function":
+                self.current_path = module_path(n) or outer
+                self.call(n)
+            elif n.op == "output":
+                outs = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
+                result = tuple(self.env.get(o) if isinstance(o, fx.Node) else o for o in outs)
+        self.current_path = outer
+        self.regions.append(f"{_region_name(node)} ({outer or 'forward'})")
+        self.env[node] = result
 
     def _needs_batch(self, node: fx.Node) -> bool:
         """Whether a call without tensor inputs uses a size that follows the batch (zeros(x.size(0), 8))."""
@@ -412,6 +442,27 @@ def _same_sample_shape(value: Value, val: Any) -> bool:
     want = tuple(int(d) if not isinstance(d, torch.SymInt) else -1 for d in val.shape[1:])
     got = tuple(int(d) if isinstance(d, int) else -1 for d in value.info.shape[1:])
     return want == got and value.info.dtype == _DTYPES.get(val.dtype)
+
+
+_REGION_OPS = ("wrap_with_set_grad_enabled", "wrap_with_autocast", "wrap")
+
+
+def _is_region(node: fx.Node) -> bool:
+    return isinstance(node.target, torch._ops.HigherOrderOperator) and node.target.name() in _REGION_OPS
+
+
+def _region_name(node: fx.Node) -> str:
+    name = node.target.name()  # type: ignore[union-attr]
+    if name == "wrap_with_set_grad_enabled":
+        return "torch.no_grad()" if node.args and node.args[0] is False else "torch.enable_grad()"
+    return "autocast" if "autocast" in name else name
+
+
+def _attribute(root: nn.Module, target: str) -> Any:
+    out: Any = root
+    for part in target.split("."):
+        out = getattr(out, part)
+    return out
 
 
 def _has_tensor(val: Any) -> bool:

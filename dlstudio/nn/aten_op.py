@@ -27,7 +27,41 @@ _SYM_OPS: dict[type, Any] = {
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
 }
-_SYM_CALLS: dict[str, Any] = {"Max": max, "Min": min, "FloorDiv": operator.floordiv, "Mod": operator.mod}
+_SYM_CALLS: dict[str, Any] = {
+    "Max": torch.sym_max,
+    "Min": torch.sym_min,
+    "FloorDiv": operator.floordiv,
+    "Mod": operator.mod,
+}
+
+
+def _to_copy(x: torch.Tensor, *, dtype: Any = None, **_: Any) -> torch.Tensor:
+    """`x.float()`, `x.to(torch.long)`; the device is always the input's (see the module docstring)."""
+    return x.to(dtype) if dtype is not None and dtype != x.dtype else x.clone()
+
+
+# Internal ATen ops that torch.export records for public calls (`x.float()` -> _to_copy, `F.softmax` inside library
+# code -> _softmax): run as the public call, which computes the same and which the ONNX exporter knows.
+_PUBLIC_FORMS: dict[str, Any] = {
+    "aten._to_copy.default": _to_copy,
+    "aten._softmax.default": lambda x, dim, half_to_float=False: torch.softmax(x, dim),
+    "aten._log_softmax.default": lambda x, dim, half_to_float=False: torch.log_softmax(x, dim),
+    "aten.lift_fresh_copy.default": torch.clone,
+    "aten.alias.default": lambda x: x,
+}
+# recurrent ops: (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+_RECURRENT = ("aten.lstm.input", "aten.gru.input", "aten.rnn_tanh.input", "aten.rnn_relu.input")
+
+
+def _check_recurrent_state(op: str, args: list) -> None:
+    """torch's CPU kernels do not check that the initial state's batch matches the input's (and crash the
+    process when it does not): check it here."""
+    x, hx = args[0], args[1]
+    states = hx if isinstance(hx, (list, tuple)) else [hx]
+    batch = x.shape[0] if args[8] else x.shape[1]
+    for h in states:
+        if isinstance(h, torch.Tensor) and x.dim() == 3 and (h.dim() != 3 or h.shape[1] != batch):
+            raise ValueError(f"{op}: the initial state {tuple(h.shape)} does not match the batch {batch} of the input")
 
 
 def resolve_op(name: str) -> Any:
@@ -53,11 +87,11 @@ def eval_size(expr: str, batch: int) -> int:
         if isinstance(node, ast.Name) and node.id == "N":
             return batch
         if isinstance(node, ast.BinOp) and type(node.op) in _SYM_OPS:
-            return int(_SYM_OPS[type(node.op)](ev(node.left), ev(node.right)))
+            return _SYM_OPS[type(node.op)](ev(node.left), ev(node.right))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -ev(node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _SYM_CALLS:
-            return int(_SYM_CALLS[node.func.id](*(ev(a) for a in node.args)))
+            return _SYM_CALLS[node.func.id](*(ev(a) for a in node.args))
         raise ValueError(f"unsupported size expression {expr!r}")
 
     return ev(ast.parse(expr, mode="eval"))
@@ -71,7 +105,7 @@ class AtenOp(nn.Module):
         self.op = op
         self.arguments = dict(arguments)
         self.layout = list(layout)
-        self._fn = resolve_op(op)
+        self._fn = _PUBLIC_FORMS.get(op) or resolve_op(op)
         for i, entry in enumerate(self.layout):
             if isinstance(entry, dict):
                 dtype = _DTYPES[entry.get("dtype", "float32")]
@@ -111,10 +145,13 @@ class AtenOp(nn.Module):
             else:
                 tensors.append(getattr(self, f"c{i}"))
         source = self.arguments.get("batch_input", 0)  # the wired input whose dimension 0 is the batch
-        batch = int(xs[source].shape[0]) if source < len(xs) and xs[source].dim() else 1
+        # kept symbolic (no int()): a model exported again with torch.export keeps its batch dynamic
+        batch = xs[source].shape[0] if source < len(xs) and xs[source].dim() else 1
         device = xs[0].device if xs else torch.device("cpu")
         args = self._decode(self.arguments.get("args", []), tensors, batch, device)
         kwargs = {k: self._decode(v, tensors, batch, device) for k, v in self.arguments.get("kwargs", {}).items()}
+        if self.op in _RECURRENT and len(args) == 9:
+            _check_recurrent_state(self.op, args)
         out = self._fn(*args, **kwargs)
         if isinstance(out, (tuple, list)):
             return tuple(_plain_dtype(t) for t in out)
