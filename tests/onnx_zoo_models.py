@@ -396,27 +396,31 @@ TORCH_MODELS: dict[str, tuple[type, list[str], Callable[[int, np.random.Generato
     "gru": (GRUClassifier, ["x"], _float(GRUClassifier.sample)),
 }
 TORCH_EXPORTERS = ["ts11", "ts13", "ts17", "dynamo"]
+EXTRA_EXPORTERS = ["ts9", "ts10", "ts14", "dynamo20", "dynamo23", "fixed1"]
 
 
 def export_torch(name: str, exporter: str, path: Path) -> list[np.ndarray]:
-    """Write model `name` with `exporter` ("ts<opset>" or "dynamo") to `path`; returns a sample batch of 2."""
+    """Write model `name` with `exporter` to `path`: "ts<opset>" (TorchScript exporter, dynamic batch), "fixed1"
+    (TorchScript at opset 13 with the batch fixed at 1, as model-zoo files are), "dynamo" or "dynamo<opset>"
+    (dynamic batch). Returns a sample batch of 2."""
     cls, names, make = TORCH_MODELS[name]
     torch.manual_seed(0)
     module = cls().eval()
     rng = np.random.default_rng(0)
-    example = tuple(torch.from_numpy(a) for a in make(2, rng))
+    example = tuple(torch.from_numpy(a) for a in make(1 if exporter == "fixed1" else 2, rng))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if exporter.startswith("ts"):
+        if exporter.startswith("ts") or exporter == "fixed1":
             buf = io.BytesIO()
+            dynamic = {**{n: {0: "batch"} for n in names}, "y": {0: "batch"}}
             torch.onnx.export(
                 module,
                 example,
                 buf,
                 input_names=names,
                 output_names=["y"],
-                dynamic_axes={**{n: {0: "batch"} for n in names}, "y": {0: "batch"}},
-                opset_version=int(exporter[2:]),
+                dynamic_axes=None if exporter == "fixed1" else dynamic,
+                opset_version=13 if exporter == "fixed1" else int(exporter[2:]),
                 dynamo=False,
             )
             path.write_bytes(buf.getvalue())
@@ -425,10 +429,110 @@ def export_torch(name: str, exporter: str, path: Path) -> list[np.ndarray]:
             try:
                 batch = torch.export.Dim("batch", min=1, max=64)
                 shapes = tuple({0: batch} for _ in names)
+                opset = int(exporter[6:]) if exporter[6:] else None
                 program = torch.onnx.export(
-                    module, example, input_names=names, output_names=["y"], dynamic_shapes=shapes, dynamo=True
+                    module,
+                    example,
+                    input_names=names,
+                    output_names=["y"],
+                    dynamic_shapes=shapes,
+                    opset_version=opset,
+                    dynamo=True,
+                    verbose=False,
                 )
             finally:
                 logging.disable(logging.NOTSET)
             program.save(str(path))
     return make(2, np.random.default_rng(1))
+
+
+# -------------------------------------------------------------------- more styles (torch's own layers, HF masks)
+
+
+class TorchTransformerClassifier(nn.Module):
+    """torch's own nn.TransformerEncoder (fused multi-head attention) over a feature sequence."""
+
+    sample = (10, 16)
+
+    def __init__(self) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x).mean(1))
+
+
+class SdpaGPT(nn.Module):
+    """Attention through F.scaled_dot_product_attention with is_causal, RMS-style norm, SiLU-gated MLP."""
+
+    vocab, seq = 40, 8
+
+    def __init__(self, dim: int = 32, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.embed = nn.Embedding(self.vocab, dim)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+        self.norm = nn.Parameter(torch.ones(dim))
+        self.gate = nn.Linear(dim, 2 * dim, bias=False)
+        self.up = nn.Linear(dim, 2 * dim, bias=False)
+        self.down = nn.Linear(2 * dim, dim, bias=False)
+        self.lm = nn.Linear(dim, self.vocab, bias=False)
+
+    def _rms(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.norm
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids)
+        b, t, c = x.shape
+        q, k, v = self.qkv(self._rms(x)).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.out(y.transpose(1, 2).reshape(b, t, c))
+        h = self._rms(x)
+        x = x + self.down(F.silu(self.gate(h)) * self.up(h))
+        return self.lm(x)
+
+
+class HFBertMask(nn.Module):
+    """The Hugging Face BERT mask: (1 - mask[:, None, None, :].float()) * -10000 added to the scores."""
+
+    vocab, seq = 50, 8
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.word = nn.Embedding(self.vocab, dim)
+        self.position = nn.Parameter(torch.randn(1, self.seq, dim) * 0.02)
+        self.norm = nn.LayerNorm(dim, eps=1e-12)
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.cls = nn.Linear(dim, 2)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.word(ids) + self.position[:, : ids.shape[1]])
+        b, t, c = x.shape
+        heads = 2
+        q = self.q(x).view(b, t, heads, c // heads).permute(0, 2, 1, 3)
+        k = self.k(x).view(b, t, heads, c // heads).permute(0, 2, 3, 1)
+        v = self.v(x).view(b, t, heads, c // heads).permute(0, 2, 1, 3)
+        ext = (1.0 - mask[:, None, None, :].to(torch.float32)) * -10000.0
+        scores = torch.matmul(q, k) / math.sqrt(c // heads) + ext
+        y = torch.matmul(scores.softmax(-1), v).permute(0, 2, 1, 3).reshape(b, t, c)
+        return self.cls(y[:, 0])
+
+
+def _hf_inputs(batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    mask = np.ones((batch, HFBertMask.seq), dtype=np.int64)
+    mask[:, -3:] = 0
+    return [_ids(HFBertMask, batch, rng), mask]
+
+
+TORCH_MODELS.update(
+    {
+        "torch_transformer": (TorchTransformerClassifier, ["x"], _float(TorchTransformerClassifier.sample)),
+        "sdpa_gpt": (SdpaGPT, ["ids"], lambda batch, rng: [_ids(SdpaGPT, batch, rng)]),
+        "hf_bert_mask": (HFBertMask, ["ids", "mask"], _hf_inputs),
+    }
+)

@@ -48,6 +48,12 @@ def _onnx_shape(v: Value, batch: int) -> tuple[int, ...]:
     rest = tuple(int(d) for d in v.info.shape[1:])
     if v.layout == "seq_first":
         return (rest[0], batch, *rest[1:])
+    if v.layout.startswith("batch_at:"):
+        at = int(v.layout.split(":", 1)[1])
+        return (*rest[:at], batch, *rest[at:])
+    if v.layout.startswith("batch_in:"):  # the port (N, ..., H at `at`, ...) of an ONNX dim N*H
+        at = int(v.layout.split(":")[1])
+        return (*rest[:at], batch * rest[at], *rest[at + 1 :])
     if v.layout in ("rnn_y0", "rnn_y1", "rnn_y0_t"):
         seq, width = rest[0], rest[1]
         hidden = width // v.dirs
@@ -281,7 +287,7 @@ def _convert_model(
     constants: dict[str, np.ndarray] | None,
     blocks: bool,
 ) -> ImportResult:
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
     from . import onnx_ops  # noqa: F401  (importing it registers the op handlers in HANDLERS)
 
@@ -454,6 +460,15 @@ def _convert_model(
                     label=f"{vo.name}_4d",
                 )[0]
             except Unsupported as exc:
+                problems.append(f"output {vo.name!r}: {exc}")
+                continue
+        if v.layout and ctx.file_batch is not None and not v.layout.startswith("rnn_"):
+            # the batch sits elsewhere in this output: at the batch size the file fixes, an as-is Identity gives
+            # the ONNX tensor itself
+            try:
+                add_generic(ctx, helper.make_node("Identity", [vo.name], [f"{vo.name}/out"]), f"{vo.name}_out")
+                v = ctx.values[f"{vo.name}/out"]
+            except (Unsupported, DlstudioError) as exc:
                 problems.append(f"output {vo.name!r}: {exc}")
                 continue
         if v.layout:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .base import Context, Unsupported, Value, handles
+from .onnx_generic import batch_position, batch_view
 from .onnx_ops_common import _axis, _opt, attrs
 
 
@@ -67,13 +68,16 @@ def _transpose(ctx: Context, node: Any, name: str) -> None:
     if raw.layout == "rnn_y0" and perm == [2, 0, 1, 3]:
         ctx.bind(node.output[0], Value(raw.node_id, raw.port, raw.info, "rnn_y1", raw.dirs))
         return
-    x = ctx.value(node.input[0])
-    if perm[0] != 0:
-        raise Unsupported(f"perm {perm} moves the batch dimension")
-    if perm == list(range(len(perm))):
-        ctx.bind(node.output[0], x)
-        return
-    ctx.bind(node.output[0], ctx.add("Permute", [x], {"dims": tuple(perm[1:])}, label=name)[0])
+    # the port tensor is batch-first; the ONNX tensor may hold the batch elsewhere (batch_position): compose the
+    # permutations, keep the port batch-first with a Permute, and read the result as a view when the batch moved
+    at, rank = batch_position(raw), raw.info.rank
+    order = [*range(1, at + 1), 0, *range(at + 1, rank)]  # ONNX input dim k is port dim order[k]
+    composed = [order[p] for p in perm]  # ONNX output dim k is port dim composed[k]
+    port_perm = [0, *(d for d in composed if d != 0)]
+    x = Value(raw.node_id, raw.port, raw.info)
+    if port_perm != list(range(rank)):
+        x = ctx.add("Permute", [x], {"dims": tuple(port_perm[1:])}, label=name)[0]
+    ctx.bind(node.output[0], Value(x.node_id, x.port, x.info, batch_view(composed.index(0), rank)))
 
 
 def _axes(ctx: Context, node: Any) -> list[int] | None:

@@ -6,6 +6,7 @@ normalisation; `onnx_op_shape`: shapes, indexing, padding, resizing). Each entry
 
 `layout` says where each ONNX input comes from, in ONNX input order:
 - ``"x"``: the next tensor wired into the node (forward's positional arguments);
+- ``{"x": d}``: the same, batch-first, where the ONNX op expects the batch at dim ``d`` (moved there first);
 - ``None``: an optional input left out;
 - ``{"value": nested list, "dtype": ...}``: a small constant written into the constructor;
 - ``{"param": shape, "dtype": "float32"}``: a float constant stored as a trainable parameter ``c<index>``;
@@ -13,6 +14,11 @@ normalisation; `onnx_op_shape`: shapes, indexing, padding, resizing). Each entry
 - any constant entry with ``"batch": true``: one row (batch 1) of a constant the model repeats over the batch
   (``Expand(cls_token, [N, -1, -1])``, ``ConstantOfShape(Shape(x))``), expanded to the batch of the first wired
   tensor when the op runs.
+
+The attribute ``_batch_at`` (one entry per output) marks outputs whose batch the op moves out of dim 0 (a Transpose
+to sequence-first: the dim; a Reshape to (T, N*H, D): [dim, H], or [dim, -T] for (T*N, E)): they are returned
+with the batch as dim 0.
+An input entry ``{"x": d, "merged": H}`` is the reverse: the batch-first tensor is merged back into dim ``d``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .onnx_op_attention import ATTENTION_OPS
 from .onnx_op_math import MATH_OPS, OnnxArgs
 from .onnx_op_pool import POOL_OPS
 from .onnx_op_shape import SHAPE_OPS
@@ -29,7 +36,7 @@ from .onnx_op_shape import SHAPE_OPS
 
 def onnx_ops() -> dict[str, Any]:
     """The op table (built on use: the code exporter may inline the op-family modules after this one)."""
-    return {**MATH_OPS, **SHAPE_OPS, **POOL_OPS}
+    return {**MATH_OPS, **SHAPE_OPS, **POOL_OPS, **ATTENTION_OPS}
 
 
 # inputs read as Python values (shapes, axes, sizes): always written as literals, never trained
@@ -87,8 +94,9 @@ class OnnxOp(nn.Module):
         self._fn = table[op_type]
         self._literals: dict[int, Any] = {}
         self._batched = {i for i, e in enumerate(self.layout) if isinstance(e, dict) and e.get("batch")}
+        self._batch_at = list(self.attributes.get("_batch_at", []))
         for i, entry in enumerate(self.layout):
-            if isinstance(entry, dict):
+            if isinstance(entry, dict) and "x" not in entry:
                 dtype = _DTYPES[entry.get("dtype", "float32")]
                 if "value" in entry:
                     if i not in self._batched:  # a batch row is a tensor, never read as a Python value
@@ -106,6 +114,11 @@ class OnnxOp(nn.Module):
             if entry == "x":
                 tensors.append(xs[k])
                 k += 1
+            elif isinstance(entry, dict) and "x" in entry:  # a batch-first tensor whose ONNX form has it elsewhere
+                at, merged = int(entry["x"]), int(entry.get("merged", 0))
+                t = xs[k].movedim(0, at + 1 if merged < 0 else at)  # merged < 0: the batch is the inner factor
+                tensors.append(t.flatten(at, at + 1) if merged else t)
+                k += 1
             elif entry is None:
                 tensors.append(None)
             else:
@@ -114,12 +127,26 @@ class OnnxOp(nn.Module):
                     t = t.expand(xs[0].shape[0], *t.shape[1:])
                 tensors.append(t)
         out = self._fn(OnnxArgs(tensors, self._literals), self.attributes, self.opset)
+        if self._batch_at:  # outputs whose batch the op moved out of dim 0 are stored batch-first
+            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            outs = [_batch_first(t, d) for t, d in zip(outs, self._batch_at)] + outs[len(self._batch_at) :]
+            out = tuple(outs) if isinstance(out, (tuple, list)) else outs[0]
         if isinstance(out, (tuple, list)):
             return tuple(_plain_dtype(t) for t in out)
         return _plain_dtype(out)
 
     def extra_repr(self) -> str:
         return f"{self.op_type}, attributes={self.attributes}, opset={self.opset}"
+
+
+def _batch_first(t: torch.Tensor, at: Any) -> torch.Tensor:
+    """An output with its batch at dim `at` (or merged into dim at[0] as batch * at[1]) moved to dim 0."""
+    if isinstance(at, (list, tuple)):
+        dim, size = int(at[0]), int(at[1])
+        if size < 0:  # (size*N): the batch is the inner factor
+            return t.unflatten(dim, (-size, -1)).movedim(dim + 1, 0)
+        return t.unflatten(dim, (-1, size)).movedim(dim, 0)
+    return t.movedim(int(at), 0) if at else t
 
 
 def _plain_dtype(t: torch.Tensor) -> torch.Tensor:
