@@ -28,12 +28,14 @@ class Ops(Protocol):
 
     def is_batch(self, a: Any) -> bool: ...
 
+    def outputs(self) -> list[Value]: ...
+
     def add(
         self, type_name: str, inputs: list[Value], params: dict | None = None, weights: dict | None = None
     ) -> Value: ...
 
 
-Mapper = Callable[[Ops, fx.Node], Value]
+Mapper = Callable[[Ops, fx.Node], Any]  # a Value, or a tuple of Values for an op with several outputs
 MAPPERS: dict[str, Mapper] = {}
 
 
@@ -471,3 +473,28 @@ def _reduce(m: Ops, node: fx.Node) -> Value:
     op = "sum" if "sum" in str(node.target) else "amin"
     params = {"op": op, "dim": _dims(dims, x.info.rank), "keepdim": bool(_arg(node, 2, "keepdim", False))}
     return m.add("Reduce", [x], params)
+
+
+@maps("aten.split.Tensor", "aten.chunk.default", "aten.tensor_split.sections", "aten.split_with_sizes.default")
+def _split(m: Ops, node: fx.Node) -> tuple[Value, ...]:
+    """x.split(n, dim), x.chunk(k, dim), torch.tensor_split(x, k, dim) into equal pieces: Split(chunks=k)."""
+    x = m.value(node.args[0])
+    d = _dim(m, x, _arg(node, 2, "dim", 0))
+    size = int(x.info.shape[d])
+    arg = m.py(node.args[1])
+    target = str(node.target)
+    if "split_with_sizes" in target:
+        sizes = [int(a) for a in arg]
+        if len(set(sizes)) != 1 or sum(sizes) != size:
+            raise Unsupported("pieces of different sizes")
+        chunks = len(sizes)
+    elif "aten.split" in target:
+        if size % int(arg):
+            raise Unsupported("a last piece of another size")
+        chunks = size // int(arg)
+    else:
+        chunks = int(arg)
+        if size % chunks:
+            raise Unsupported("pieces of different sizes")
+    m.add("Split", [x], {"chunks": chunks, "dim": d})
+    return tuple(m.outputs())

@@ -49,6 +49,7 @@ class Walker:
         self.mapped_modules: dict[str, int] = {}
         self.batch_value: Value | None = None
         self.regions: list[str] = []  # no_grad / autocast regions inlined
+        self.last_outputs: list[Value] = []  # every output port of the last layer added
 
     # ------------------------------------------------------------- for mappers
     def value(self, a: Any) -> Value:
@@ -75,6 +76,10 @@ class Walker:
                 raise Unsupported(f"a size that follows the batch ({expr['sym']})")
             return expr
         return v
+
+    def outputs(self) -> list[Value]:
+        """Every output port of the layer added last."""
+        return list(self.last_outputs)
 
     def is_batch(self, a: Any) -> bool:
         v = self.env.get(a) if isinstance(a, fx.Node) else a
@@ -104,6 +109,7 @@ class Walker:
             t = torch.as_tensor(t).detach()
             self.ctx.weights[f"{outs[0].node_id}.{k}"] = t.float() if t.is_floating_point() else t
         self.paths[outs[0].node_id] = self.current_path
+        self.last_outputs = outs
         return outs[0]
 
     def _label(self, what: str) -> str:
@@ -185,6 +191,8 @@ class Walker:
         if _is_region(node):
             self._inline_region(node)
             return
+        if any(_is_swapped(self.env.get(a)) for a in node.all_input_nodes) and self._on_swapped(node):
+            return
         if node.target is operator.getitem:
             base = self.env[node.args[0]]  # type: ignore[index]
             self.env[node] = base[node.args[1]]  # type: ignore[index]
@@ -204,7 +212,8 @@ class Walker:
             before = set(self.ctx.graph.nodes)
             try:
                 value = mapper(self, node)
-                if _same_sample_shape(value, val):
+                several = isinstance(value, tuple) and isinstance(val, (list, tuple)) and len(value) == len(val)
+                if _same_sample_shape(value, val) or (several and all(map(_same_sample_shape, value, val))):
                     self.env[node] = value
                     return
             except (Unsupported, DlstudioError):
@@ -245,6 +254,38 @@ class Walker:
         self.current_path = outer
         self.regions.append(f"{_region_name(node)} ({outer or 'forward'})")
         self.env[node] = result
+
+    def _on_swapped(self, node: fx.Node) -> bool:
+        """An op on a recurrent layer's final state (torch: (layers*directions, N, H); the layer's h_n port: batch
+        first). Indexing a layer (`h[-1]`, `h.squeeze(0)`) and moving the batch first map onto it; any other op
+        gets the state in torch's layout through a transpose (which fixes the graph's batch size)."""
+        x = node.args[0]
+        v = self.env.get(x) if isinstance(x, fx.Node) else None
+        name = _name(node)
+        if _is_swapped(v) and all(not _is_swapped(self.env.get(a)) for a in node.all_input_nodes if a is not x):
+            port = Value(v.node_id, v.port, v.info)
+            rank = v.info.rank
+            args = [self.py(a) for a in node.args[1:]]
+            try:
+                if name == "aten.select.int" and int(args[0]) % rank == 0:
+                    self.env[node] = self.add("Select", [port], {"dim": 1, "index": int(args[1])})
+                    return True
+                if name == "aten.squeeze.dim" and int(args[0]) % rank == 0 and v.info.shape[1] == 1:
+                    self.env[node] = self.add("Select", [port], {"dim": 1, "index": 0})
+                    return True
+                moved = (name == "aten.transpose.int" and sorted(int(a) % rank for a in args) == [0, 1]) or (
+                    name == "aten.permute.default" and [int(d) % rank for d in args[0]] == [1, 0, *range(2, rank)]
+                )
+                if moved:
+                    self.env[node] = port
+                    return True
+            except (Unsupported, DlstudioError, TypeError, ValueError, IndexError):
+                pass
+        for a in node.all_input_nodes:  # anything else: the state as torch holds it
+            u = self.env.get(a)
+            if _is_swapped(u):
+                self.env[a] = self._swap01(Value(u.node_id, u.port, u.info), f"{_short(node)}_state")
+        return False
 
     def _needs_batch(self, node: fx.Node) -> bool:
         """Whether a call without tensor inputs uses a size that follows the batch (zeros(x.size(0), 8))."""
@@ -304,6 +345,9 @@ class Walker:
                     return self._leaf_failed(leaf, "")
         causal = causal or any(_named_args(n).get("is_causal") is True for n in leaf.nodes)
         outs = [n for n in leaf.nodes if any(u not in members for u in n.users)]
+        state = _recurrent_state(leaf, outs)
+        if state is not None:  # (output, h_n) of an RNN/GRU/LSTM: h_n is the layer's second port
+            outs = state[0]
         if not ins or len(outs) != 1 or not isinstance(outs[0].meta.get("val"), torch.Tensor):
             return self._leaf_failed(
                 leaf, f"its call takes {len(ins)} computed tensor(s) and {len(outs)} of its outputs are used"
@@ -335,11 +379,19 @@ class Walker:
                 except Unsupported:
                     self._drop(set(self.ctx.graph.nodes) - swapped)
                     continue
+            ports = list(self.last_outputs)
             want = tuple(outs[0].meta["val"].shape[1:])
-            if tuple(value.info.shape[1:]) != tuple(int(d) for d in want):
+            only_state = state is not None and outs[0] is state[1]
+            if not only_state and tuple(value.info.shape[1:]) != tuple(int(d) for d in want):
+                self._drop(set(self.ctx.graph.nodes) - swapped)
+                continue
+            h_n = _state_value(ports, state[1]) if state is not None and not seq_first else None
+            if state is not None and h_n is None:
                 self._drop(set(self.ctx.graph.nodes) - swapped)
                 continue
             self.env[outs[0]] = value
+            if state is not None:
+                self.env[state[1]] = h_n
             for n in leaf.nodes:
                 self.env.setdefault(n, None)
             self.done_leaves.add(leaf.key)
@@ -435,13 +487,49 @@ def _is_own_tensor(c: Const, module: nn.Module) -> bool:
     return any(c.tensor is t or c.tensor.data_ptr() == t.data_ptr() for t in module.state_dict().values())
 
 
-def _same_sample_shape(value: Value, val: Any) -> bool:
+def _same_sample_shape(value: Any, val: Any) -> bool:
     """A catalog layer stands for an op only when it gives the op's per-sample shape and dtype."""
-    if not isinstance(val, torch.Tensor) or val.dim() == 0:
+    if not isinstance(value, Value) or not isinstance(val, torch.Tensor) or val.dim() == 0:
         return False
     want = tuple(int(d) if not isinstance(d, torch.SymInt) else -1 for d in val.shape[1:])
     got = tuple(int(d) if isinstance(d, int) else -1 for d in value.info.shape[1:])
     return want == got and value.info.dtype == _DTYPES.get(val.dtype)
+
+
+_RECURRENT_OPS = ("aten.lstm.input", "aten.gru.input", "aten.rnn_tanh.input", "aten.rnn_relu.input")
+
+
+def _recurrent_state(leaf: Leaf, outs: list[fx.Node]) -> tuple[list[fx.Node], fx.Node | None] | None:
+    """For a recurrent leaf whose final hidden state is used: ([the node standing for the layer's first port],
+    the h_n node). None when the leaf is not recurrent or its state is not used (or its cell state is)."""
+    if not set(leaf.types) & {"LSTM", "GRU", "RNN"}:
+        return None
+    op = next((n for n in leaf.nodes if _name(n) in _RECURRENT_OPS), None)
+    if op is None:
+        return None
+    parts = {int(u.args[1]): u for u in op.users if u.target is operator.getitem}  # type: ignore[call-overload]
+    h_n = parts.get(1)
+    if h_n is None or h_n not in outs or (parts.get(2) is not None and parts[2] in outs):
+        return None
+    others = [n for n in outs if n is not h_n]
+    if len(others) > 1 or (others and others[0] is not parts.get(0)):
+        return None
+    return (others or [h_n]), h_n
+
+
+def _state_value(ports: list[Value], h_n: fx.Node) -> Value | None:
+    """The layer's h_n port, marked as holding torch's (layers*directions, N, H) with dims 0 and 1 swapped."""
+    port = next((p for p in ports if p.port == "h_n"), None)
+    val = h_n.meta.get("val")
+    if port is None or not isinstance(val, torch.Tensor) or val.dim() != 3:
+        return None
+    if tuple(int(d) for d in port.info.shape[1:]) != (int(val.shape[0]), int(val.shape[2])):
+        return None
+    return Value(port.node_id, port.port, port.info, layout="seq_first")
+
+
+def _is_swapped(v: Any) -> bool:
+    return isinstance(v, Value) and v.layout == "seq_first"
 
 
 _REGION_OPS = ("wrap_with_set_grad_enabled", "wrap_with_autocast", "wrap")
