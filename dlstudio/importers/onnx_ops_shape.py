@@ -73,6 +73,8 @@ def _transpose(ctx: Context, node: Any, name: str) -> None:
     at, rank = batch_position(raw), raw.info.rank
     order = [*range(1, at + 1), 0, *range(at + 1, rank)]  # ONNX input dim k is port dim order[k]
     composed = [order[p] for p in perm]  # ONNX output dim k is port dim composed[k]
+    if composed.index(0) != 0 and ctx.file_batch is not None:
+        raise Unsupported(f"perm {perm} moves the batch dimension")  # the generic op runs it at the file's batch
     port_perm = [0, *(d for d in composed if d != 0)]
     x = Value(raw.node_id, raw.port, raw.info)
     if port_perm != list(range(rank)):
