@@ -239,7 +239,7 @@ T0, OUT, ARGV = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
 marks, wall, cpu = {}, {}, {}
 def mark(name):
     marks[name] = (time.time() - T0, time.process_time())
-import dlstudio.cli as cli
+import dlstudio.cli
 import dlstudio.compiler.build as build
 from dlstudio.io import project as io_project
 from dlstudio.training import engine, task_supervised as ts
@@ -270,7 +270,9 @@ def watched(self):
         yield ev
     mark("finished")
 engine.Engine.run = watched
-code = cli.run_cli(ARGV)
+sys.argv = ["dlstudio", *ARGV]
+from dlstudio.__main__ import main
+code = main()  # the command-line path, as `python -m dlstudio` takes it
 json.dump({"marks": marks, "wall": wall, "cpu": cpu}, open(OUT, "w"))
 sys.exit(code)
 """
