@@ -122,8 +122,10 @@ def _weights_bytes(model_or_state: torch.nn.Module | dict[str, torch.Tensor]) ->
     return save(model_or_state, metadata=_WEIGHTS_META)
 
 
-def save_weights(model_or_state: torch.nn.Module | dict[str, torch.Tensor], path: Path) -> Path:
-    atomic_write_bytes(Path(path), _weights_bytes(model_or_state))
+def save_weights(
+    model_or_state: torch.nn.Module | dict[str, torch.Tensor], path: Path, *, sync_folder: bool = True
+) -> Path:
+    atomic_write_bytes(Path(path), _weights_bytes(model_or_state), sync_folder=sync_folder)
     return Path(path)
 
 

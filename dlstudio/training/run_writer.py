@@ -44,16 +44,17 @@ class RunWriter:
         if self.enabled:
             self.write_json("settings.json", settings)
 
-    def write_json(self, name: str, data: dict[str, Any]) -> Path:
+    def write_json(self, name: str, data: dict[str, Any], *, sync_folder: bool = True) -> Path:
+        """`sync_folder=False` when another write into the run folder follows and fsyncs it for both."""
         path = self.run_dir / name
         if self.enabled:
-            atomic_write_text(path, dump_json(data))
+            atomic_write_text(path, dump_json(data), sync_folder=sync_folder)
         return path
 
-    def write_text(self, name: str, text: str) -> Path:
+    def write_text(self, name: str, text: str, *, sync_folder: bool = True) -> Path:
         path = self.run_dir / name
         if self.enabled:
-            atomic_write_text(path, text)
+            atomic_write_text(path, text, sync_folder=sync_folder)
         return path
 
     def rewrite_history(self, history: list[dict[str, float]]) -> None:

@@ -438,9 +438,10 @@ class SupervisedTask(Task):
         if writer is None or not writer.enabled:
             return test
         val = self.evaluate_split(self.val_set, full=True) if self.val_set is not None and len(self.val_set) else {}
-        save_weights(self.model, writer.run_dir / "last.safetensors")
+        # one fsync of the run folder, with report.md (the last file), makes all four renames durable
+        save_weights(self.model, writer.run_dir / "last.safetensors", sync_folder=False)
         if self.best_weights is not None:
-            save_weights(self.best_weights, writer.run_dir / "best.safetensors")
+            save_weights(self.best_weights, writer.run_dir / "best.safetensors", sync_folder=False)
         final = dict(outcome.history[-1]) if outcome.history else {}
         report = {
             "epochs_run": outcome.epochs_run,
@@ -457,7 +458,7 @@ class SupervisedTask(Task):
             "loss": self.loss_name,
             "last_checkpoint": outcome.last_checkpoint,
         }
-        writer.write_json("report.json", report)
+        writer.write_json("report.json", report, sync_folder=False)
         writer.write_text("report.md", self._report_markdown(outcome, final, test))
         return test
 
