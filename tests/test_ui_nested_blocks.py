@@ -1,0 +1,358 @@
+"""Nested blocks in the studio, through the real window: each level shows its direct layers and its child blocks,
+entering goes as deep as the tree with a trail back, expand in place nests frames without overlaps at any depth,
+grouping nests where the members sit, ungroup moves them up one level, paste keeps the tree, the outline is the
+tree, jumps enter the chain, and cards carry deep totals and the worst diagnostic inside."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import studio_window
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from dlstudio.core.edits import GroupNodes  # noqa: E402
+from dlstudio.core.layout import READING_WIDTH, apply_layout  # noqa: E402
+from dlstudio.io.project import Project  # noqa: E402
+from dlstudio.layers.builder import Graph  # noqa: E402
+
+
+def nested_resnet(stages: int = 2, blocks: int = 2) -> Project:
+    """A ResNet-style model: stem, then stages `layer{s}` each holding residual blocks `layer{s}.{b}` (conv, batch
+    norm, relu, conv, batch norm, add), then the head; blocks nest two deep, collapsed."""
+    g = Graph()
+    x = g.input("x", (3, 32, 32))
+    h = g.add("Conv2d", x, out_channels=16, kernel_size=3, padding=1, label="conv1")
+    h = g.add("BatchNorm2d", h, label="bn1")
+    h = g.add("ReLU", h, label="relu")
+    for s in range(stages):
+        inner = []
+        for b in range(blocks):
+            before = set(g.nodes)
+            p = f"layer{s + 1}.{b}."
+            y = g.add("Conv2d", h, out_channels=16, kernel_size=3, padding=1, label=p + "conv1")
+            y = g.add("BatchNorm2d", y, label=p + "bn1")
+            y = g.add("ReLU", y, label=p + "relu")
+            y = g.add("Conv2d", y, out_channels=16, kernel_size=3, padding=1, label=p + "conv2")
+            y = g.add("BatchNorm2d", y, label=p + "bn2")
+            h = g.add("Add", h, y, label=p + "add")
+            gid = g.new_id("g")
+            GroupNodes(gid, f"layer{s + 1}.{b}", tuple(n for n in g.nodes if n not in before)).apply(g)
+            inner.append(gid)
+        GroupNodes(g.new_id("g"), f"layer{s + 1}", (), group_ids=tuple(inner)).apply(g)
+    h = g.add("AdaptiveAvgPool2d", h, output_size=1, label="avgpool")
+    h = g.add("Flatten", h, label="flatten")
+    h = g.add("Linear", h, out_features=10, label="fc")
+    g.output("y", h)
+    project = Project(meta={"name": "nested_resnet"})
+    project.graph.load_dict(g.to_dict())
+    apply_layout(project.graph, max_width=READING_WIDTH)
+    return project
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    w = studio_window(qtbot, tmp_path, lambda kind, text: "")
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.undo_stack.setClean()
+
+
+def show(win, project: Project) -> None:
+    win.set_project(project)
+    win.view.viewport().repaint()
+
+
+def block(win, label: str) -> str:
+    return next(gid for gid, g in win.project.graph.groups.items() if g.label == label)
+
+
+def node(win, label: str) -> str:
+    return win.project.graph.find(label).id
+
+
+def shown(win) -> tuple[set[str], set[str]]:
+    """Labels of the visible layers and of the visible blocks (cards or frames)."""
+    graph, scene = win.project.graph, win.scene
+    layers = {graph.nodes[k].label for k, i in scene.nodes.items() if i.isVisible()}
+    blocks = {graph.groups[k].label for k, b in scene.blocks.items() if b.isVisible()}
+    return layers, blocks
+
+
+def overlaps(win) -> list[tuple[str, str]]:
+    """Shown cards (layers, collapsed blocks) that intersect, and expanded frames that cover a card or a frame
+    that is not inside them, at every depth."""
+    scene, graph = win.scene, win.project.graph
+    cards = [(k, i.sceneBoundingRect().adjusted(4, 4, -4, -4)) for k, i in scene.nodes.items() if i.isVisible()]
+    cards += [
+        (g, b.sceneBoundingRect().adjusted(4, 4, -4, -4))
+        for g, b in scene.blocks.items()
+        if b.collapsed and b.isVisible()
+    ]
+    bad = [(a, b) for i, (a, ra) in enumerate(cards) for b, rb in cards[i + 1 :] if ra.intersects(rb)]
+    frames = [(g, b.frame.translated(b.pos())) for g, b in scene.blocks.items() if not b.collapsed and b.isVisible()]
+    for gid, frame in frames:
+        inside = set(graph.group_nodes_deep(gid)) | set(graph.group_descendants(gid))
+        bad += [(gid, k) for k, r in cards if k not in inside and k != gid and frame.intersects(r)]
+        for other, r in frames:
+            nested = other in inside or gid in graph.group_descendants(other) or other == gid
+            if not nested and frame.intersects(r):
+                bad.append((gid, other))
+    return bad
+
+
+def test_each_level_shows_its_layers_and_child_blocks_as_cards(win):
+    show(win, nested_resnet())
+    view, scene = win.view, win.scene
+    layers, blocks = shown(win)
+    assert blocks == {"layer1", "layer2"}
+    assert layers == {"x", "conv1", "bn1", "relu", "avgpool", "flatten", "fc", "y"}
+    # the stem's last layer wires into the first stage's card, and that card into the next stage's
+    visible_wires = [e for e, i in scene.edges.items() if i.isVisible()]
+    assert scene.shown_end(node(win, "layer1.0.conv1")) == block(win, "layer1")
+    assert any(
+        scene.shown_end(e.src) == block(win, "layer1") and scene.shown_end(e.dst) == block(win, "layer2")
+        for e in visible_wires
+    )
+
+    view.enter_block(block(win, "layer1"))
+    layers, blocks = shown(win)
+    assert layers == set() and blocks == {"layer1.0", "layer1.1"}
+    assert view.breadcrumb.isVisible() and view.breadcrumb.trail == ["Model", "layer1"]
+    # the two residual blocks are wired to each other as cards, at their ports
+    between = [e for e, i in scene.edges.items() if i.isVisible()]
+    assert between and all(
+        {scene.shown_end(e.src), scene.shown_end(e.dst)} == {block(win, "layer1.0"), block(win, "layer1.1")}
+        for e in between
+    )
+    wire = scene.edges[between[0]]
+    card = scene.blocks[block(win, "layer1.1")]
+    assert card.sceneBoundingRect().adjusted(-10, -10, 10, 10).contains(wire.path().pointAtPercent(1.0))
+
+    view.enter_block(block(win, "layer1.0"))
+    layers, blocks = shown(win)
+    assert layers == {f"layer1.0.{n}" for n in ("conv1", "bn1", "relu", "conv2", "bn2", "add")} and not blocks
+    assert view.breadcrumb.trail == ["Model", "layer1", "layer1.0"]
+    view.viewport().repaint()
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(scene.nodes[node(win, "layer1.0.conv1")].sceneBoundingRect())  # opened on its beginning
+    assert view.zoom >= 0.6 - 1e-6
+
+
+def test_the_trail_and_escape_go_up_one_level_and_select_the_block_left(win):
+    show(win, nested_resnet())
+    view, scene = win.view, win.scene
+    view.enter_block(block(win, "layer2"))
+    view.enter_block(block(win, "layer2.1"))
+    crumb = view.breadcrumb
+    assert [b.text().lstrip("\u2190 ") for b in crumb.buttons] == ["Model", "layer2"]
+    crumb.buttons[1].click()  # the middle crumb
+    assert scene.entered == block(win, "layer2")
+    assert scene.selected_group_ids() == [block(win, "layer2.1")]  # the block one came out of
+    view.enter_block(block(win, "layer2.1"))
+    view.setFocus()
+    QTest.keyClick(view, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert scene.entered == block(win, "layer2")
+    QTest.keyClick(view, Qt.Key.Key_Escape)
+    assert scene.entered is None and not crumb.isVisible()
+    assert scene.selected_group_ids() == [block(win, "layer2")]
+    # Enter on a selected card goes in again
+    QTest.keyClick(view, Qt.Key.Key_Return)
+    assert scene.entered == block(win, "layer2")
+
+
+def test_cards_carry_deep_totals_and_the_worst_diagnostic_inside(win):
+    show(win, nested_resnet())
+    graph, scene, engine = win.project.graph, win.scene, win.engine
+    outer = block(win, "layer1")
+    deep = graph.group_nodes_deep(outer)
+    params = sum(int(getattr(engine.stats(n), "params", 0) or 0) for n in deep)
+    assert params > 0 and len(deep) == 12
+    card = scene.blocks[outer]
+    assert card.lines[0].startswith("Block  12 layers") and "2 blocks" in card.lines[0]
+    assert f"{params:,}" in card.toolTip()
+    assert card.severity is None
+    # break a layer two blocks deep: the stage's card shows the error at the top, the inner card one level in
+    bad = node(win, "layer1.0.conv2")
+    win.controller.set_param([bad], "kernel_size", 40)
+    assert engine.diagnostics_for(bad)
+    assert scene.blocks[outer].severity == "error"
+    assert scene.blocks[block(win, "layer2")].severity != "error"
+    win.view.enter_block(outer)
+    assert scene.blocks[block(win, "layer1.0")].severity == "error"
+    assert scene.blocks[block(win, "layer1.1")].severity is None
+    win.controller.undo()
+    assert scene.blocks[outer].severity is None
+
+
+def test_expanding_at_every_depth_nests_frames_without_overlaps(win):
+    show(win, nested_resnet())
+    graph, scene, ctl = win.project.graph, win.scene, win.controller
+    assert not overlaps(win)
+    for label in ("layer1", "layer1.0", "layer1.1", "layer2", "layer2.1"):
+        assert ctl.set_collapsed(block(win, label), False)
+        win.view.viewport().repaint()
+        assert not overlaps(win), (label, overlaps(win))
+    outer, inner = scene.blocks[block(win, "layer1")], scene.blocks[block(win, "layer1.0")]
+    assert outer.isVisible() and inner.isVisible() and not inner.collapsed
+    assert outer.frame.translated(outer.pos()).contains(inner.frame.translated(inner.pos()))
+    assert inner.zValue() > outer.zValue()  # the inner frame draws over the outer one
+    assert scene.nodes[node(win, "layer1.0.conv1")].isVisible()
+    assert scene.blocks[block(win, "layer2.0")].collapsed and scene.blocks[block(win, "layer2.0")].isVisible()
+    for label in ("layer1.0", "layer1", "layer2.1", "layer2", "layer1.1"):
+        assert ctl.set_collapsed(block(win, label), True)
+        assert not overlaps(win), (label, overlaps(win))
+    assert not any(scene.nodes[n].isVisible() for n in graph.group_nodes_deep(block(win, "layer1")))
+
+
+def test_grouping_inside_a_block_nests_and_ungroup_moves_up_one_level(win):
+    show(win, nested_resnet())
+    graph, scene, view, ctl = win.project.graph, win.scene, win.view, win.controller
+    stage, res = block(win, "layer1"), block(win, "layer1.0")
+    view.enter_block(res)
+    pair = [node(win, "layer1.0.conv1"), node(win, "layer1.0.bn1")]
+    scene.select_nodes(pair)
+    before = ctl.undo_stack.index()
+    gid = win.group_selection()
+    assert gid is not None and graph.group(gid).parent == res
+    assert set(graph.group(gid).node_ids) == set(pair)
+    assert scene.selected_group_ids() == [gid] and scene.blocks[gid].isVisible()
+    layers, blocks = shown(win)
+    assert "layer1.0.conv1" not in layers and graph.group(gid).label in blocks
+    # block cards among the selection: the two residual blocks of a stage become one block inside it
+    view.enter_block(stage)
+    scene.select_blocks([res, block(win, "layer1.1")])
+    pair_block = win.group_selection()
+    assert graph.group(pair_block).parent == stage
+    assert set(graph.child_groups(pair_block)) == {res, block(win, "layer1.1")}
+    assert graph.group(res).parent == pair_block and graph.group(gid).parent == res
+    # a selection across levels is refused with the reason
+    view.enter_block(None)
+    scene.select_nodes([node(win, "conv1")])
+    scene.blocks[block(win, "layer2")].setSelected(True)
+    scene.blocks[block(win, "layer1")].setSelected(True)
+    assert win.group_selection() is not None  # both blocks and the layer sit at the top: allowed
+    ctl.undo()
+    # ungroup moves the contents up one level; rename; every step undoes
+    ctl.ungroup(pair_block)
+    assert graph.group(res).parent == stage and pair_block not in graph.groups
+    assert ctl.rename_group(res, "residual0") and graph.group(res).label == "residual0"
+    while ctl.undo_stack.index() > before:
+        ctl.undo()
+    assert gid not in graph.groups and graph.group(res).parent == stage and graph.group(res).label == "layer1.0"
+    assert all(graph.node(n).group == res for n in pair)
+
+
+def test_ungrouping_the_entered_block_shows_its_contents_one_level_up(win):
+    show(win, nested_resnet())
+    graph, scene, view = win.project.graph, win.scene, win.view
+    stage, res = block(win, "layer2"), block(win, "layer2.0")
+    view.enter_block(res)
+    scene.clearSelection()
+    win.controller.ungroup(res)
+    assert scene.entered == stage
+    assert graph.node(node(win, "layer2.0.conv1")).group == stage
+    layers, blocks = shown(win)
+    assert "layer2.0.conv1" in layers and blocks == {"layer2.1"}
+
+
+def test_paste_keeps_the_nesting_and_lands_in_the_entered_block(win):
+    show(win, nested_resnet())
+    graph, scene, view = win.project.graph, win.scene, win.view
+    stage = block(win, "layer1")
+    scene.select_blocks([stage])
+    assert win.copy()
+    pasted = win.paste()
+    assert len(pasted) == 12
+    new_stage = {graph.node(n).group for n in pasted}
+    copies = {gid for gid in graph.groups if gid not in (stage, *graph.group_descendants(stage))}
+    tops = [g for g in copies if graph.group(g).parent is None and g not in (block(win, "layer2"),)]
+    assert len(tops) == 1 and graph.group(tops[0]).label == "layer1"
+    assert len(graph.child_groups(tops[0])) == 2 and new_stage <= set(graph.child_groups(tops[0]))
+    # inside a block, a paste goes into that block
+    win.controller.undo()
+    view.enter_block(stage)
+    scene.select_blocks([block(win, "layer1.1")])
+    assert win.copy()
+    pasted = win.paste()
+    assert pasted and scene.entered == stage
+    copy_block = graph.node(pasted[0]).group
+    assert graph.group(copy_block).parent == stage and scene.blocks[copy_block].isVisible()
+    win.controller.undo()
+    assert all(n not in graph.nodes for n in pasted) and scene.entered == stage
+
+
+def test_outline_is_the_block_tree_and_a_deep_row_enters_its_chain(win):
+    show(win, nested_resnet())
+    tree, graph = win.outline.tree, win.project.graph
+    tops = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
+    assert tops == ["layer1", "layer2", "Layers outside blocks"]
+    stage_row = tree.topLevelItem(0)
+    assert stage_row.text(1) == "12"
+    stage_row.setExpanded(True)
+    children = [stage_row.child(i).text(0) for i in range(stage_row.childCount())]
+    assert children == ["layer1.0", "layer1.1"]
+    inner_row = stage_row.child(1)
+    inner_row.setExpanded(True)
+    target = next(inner_row.child(i) for i in range(inner_row.childCount()) if "relu" in inner_row.child(i).text(0))
+    tree.setCurrentItem(target)  # outline -> canvas: two blocks entered
+    nid = node(win, "layer1.1.relu")
+    assert win.scene.entered == block(win, "layer1.1")
+    assert win.scene.selected_node_ids(expand_blocks=False) == [nid]
+    assert win.view.breadcrumb.trail == ["Model", "layer1", "layer1.1"]
+    tree.setCurrentItem(tree.topLevelItem(1))  # a top-level block row: its card at the top level
+    assert win.scene.entered is None and win.scene.selected_group_ids() == [block(win, "layer2")]
+    deep = node(win, "layer2.1.bn2")
+    win.view.jump_to(deep)  # canvas -> outline: the rows open down to the layer
+    assert tree.currentItem() is not None and tree.currentItem().data(0, 0x0100) == ("node", deep)
+    assert graph.node(deep).group == win.scene.entered
+
+
+def test_find_and_the_diagnostics_list_enter_the_chain(win):
+    show(win, nested_resnet())
+    bar = win.find_bar
+    bar.open_bar()
+    bar.edit.setText("layer2.1.conv2")
+    assert len(bar.matches) == 1
+    bar.next()
+    nid = node(win, "layer2.1.conv2")
+    assert win.scene.entered == block(win, "layer2.1")
+    assert win.scene.selected_node_ids(expand_blocks=False) == [nid]
+    visible = win.view.mapToScene(win.view.viewport().rect()).boundingRect()
+    assert visible.contains(win.scene.node_rect(nid).center())
+    win.view.enter_block(None)
+    win.focus_node(node(win, "layer1.0.add"))  # what the diagnostics and error lists call
+    assert win.scene.entered == block(win, "layer1.0")
+
+
+def test_a_layer_dropped_inside_an_entered_block_joins_it(win):
+    show(win, nested_resnet())
+    graph, view = win.project.graph, win.view
+    res = block(win, "layer1.1")
+    view.enter_block(res)
+    nid = win.add_at_centre("ReLU")
+    assert nid is not None and graph.node(nid).group == res
+    assert win.scene.entered == res and win.scene.nodes[nid].isVisible()
+    win.controller.undo()
+    assert nid not in graph.nodes and res in graph.groups
+
+
+def test_a_moved_card_carries_everything_inside(win):
+    show(win, nested_resnet())
+    graph, scene = win.project.graph, win.scene
+    stage = block(win, "layer2")
+    before = {n: graph.node(n).position for n in graph.group_nodes_deep(stage)}
+    inner_before = {g: graph.group(g).position for g in graph.group_descendants(stage)}
+    card = scene.blocks[stage]
+    old = graph.group(stage).position
+    card.setPos(card.pos().x() + 100, card.pos().y() + 60)  # a drag (snapped to the grid)
+    scene.commit_moves()
+    dx, dy = graph.group(stage).position[0] - old[0], graph.group(stage).position[1] - old[1]
+    assert abs(dx - 100) <= 20 and abs(dy - 60) <= 20
+    assert all(graph.node(n).position == (p[0] + dx, p[1] + dy) for n, p in before.items())
+    assert all(graph.group(g).position == (p[0] + dx, p[1] + dy) for g, p in inner_before.items())
+    win.controller.undo()
+    assert all(graph.node(n).position == p for n, p in before.items())
