@@ -36,6 +36,7 @@ from ..core.errors import ModelImportError
 from ..core.graph import Edge, Node
 from ..core.layout import READING_WIDTH, apply_layout
 from .base import ImportResult, Value
+from .torch_export_args import Const
 from .torch_export_modules import make_blocks
 from .torch_export_opaque import CALL_SITES, innermost_module_failing_in, modules_failing_in, opaque_modules
 from .torch_export_source import branches_taken, first_line, is_data_dependent, source_files_of, user_frame
@@ -170,7 +171,27 @@ def _export_error(module: nn.Module, exc: BaseException, inside: tuple[str, str]
             f"with torch.where / torch.cond, or move it out of forward. (torch: {first_line(exc, 200)})",
             [f"data-dependent control flow{at}"],
         )
-    return ModelImportError(f"Cannot export {name} with torch.export{at}: {type(exc).__name__}: {first_line(exc)}", [])
+    hint = ""
+    if _packed_sequence_in(exc):
+        hint = (
+            ". Packed sequences (pack_padded_sequence) cannot be exported: give the recurrent layer the padded "
+            "batch (and mask the padding afterwards) to import this model"
+        )
+    return ModelImportError(
+        f"Cannot export {name} with torch.export{at}: {type(exc).__name__}: {first_line(exc)}{hint}", []
+    )
+
+
+def _packed_sequence_in(exc: BaseException) -> bool:
+    """Whether a frame of the failure held a PackedSequence (torch.export has no symbolic form for one)."""
+    from torch.nn.utils.rnn import PackedSequence
+
+    tb = exc.__traceback__
+    while tb is not None:
+        if any(isinstance(v, PackedSequence) for v in tb.tb_frame.f_locals.values()):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _problems_error(name: str, problems: list[str]) -> ModelImportError:
@@ -189,12 +210,19 @@ def _walk(ep: Any, root: nn.Module | None, fixed_batch: int | None, name: str) -
         raise _problems_error(name, walker.problems)
     out_names: list[str] = []
     g = walker.ctx.graph
-    for i, o in enumerate(outputs):
-        v = walker.env.get(o) if isinstance(o, fx.Node) else o
+    values = [walker.env.get(o) if isinstance(o, fx.Node) else o for o in outputs]
+    if any(v is None for v in values) and any(v is not None for v in values):
+        # (logits, None): a part that this call does not compute (a loss without targets, a cache)
+        walker.dropped_outputs = [i for i, v in enumerate(values) if v is None]
+        values = [v for v in values if v is not None]
+    for i, v in enumerate(values):
+        if isinstance(v, Value) and v.layout == "seq_first":  # a recurrent layer's state returned as it is
+            v = walker._swap01(Value(v.node_id, v.port, v.info), f"output_{i}_state")
         if not isinstance(v, Value):
-            walker.problems.append(f"output {i}: is not a tensor computed from the inputs ({type(v).__name__})")
+            what = "a constant that does not depend on the inputs" if isinstance(v, Const) else type(v).__name__
+            walker.problems.append(f"output {i}: is not a tensor computed from the inputs ({what})")
             continue
-        label = "output" if len(outputs) == 1 else f"output_{i}"
+        label = "output" if len(values) == 1 else f"output_{i}"
         node = Node(id=g.new_id("n"), type="Output", label=label)
         AddNode(node).apply(g)
         Connect(Edge(v.node_id, v.port, node.id, "x", 0)).apply(g)
@@ -238,8 +266,10 @@ def _max_diffs(names: list[str], expected: list[torch.Tensor], got: list[torch.T
             out[name] = 0.0
         elif a.dtype == torch.bool or b.dtype == torch.bool:
             out[name] = float((a != b).any())
-        else:
-            out[name] = float((a.double() - b.double()).abs().max())
+        else:  # NaN where the original has NaN, and infinities of the same sign, count as equal
+            a, b = a.double(), b.double()
+            same = (a == b) | (torch.isnan(a) & torch.isnan(b))
+            out[name] = float(torch.where(same, torch.zeros_like(a), (a - b).abs()).nan_to_num(nan=float("inf")).max())
     if len(got) != len(expected):
         out["outputs"] = float("inf")
     return out
@@ -286,6 +316,11 @@ def _finish(
         report.checks.append(
             "sequence-first modules imported as the batch-first catalog layer between transpose(0, 1) ops: "
             + ", ".join(walker.sequence_first)
+        )
+    if walker.dropped_outputs:
+        report.warnings.append(
+            f"forward returns None at output position(s) {walker.dropped_outputs} for this input; the graph's "
+            f"outputs are the tensors only"
         )
     if walker.regions:
         report.warnings.append(

@@ -149,6 +149,12 @@ def add_aten_op(
     # a view of a tensor made contiguous upstream (x.contiguous().view(...)) may not be contiguous once the
     # contiguous call maps to nothing: reshape is a view where it can be and a copy where it must
     op = _AS_RESHAPE.get(op, op)
+    for t in node.meta.get("val") if isinstance(node.meta.get("val"), (list, tuple)) else [node.meta.get("val")]:
+        if isinstance(t, torch.Tensor) and t.dtype.is_complex:
+            raise Unsupported(
+                f"gives a {dtype_name(t.dtype)} tensor: the graph's tensors are real (float32, int64, bool); "
+                f"write complex arithmetic with real tensors (rotary embeddings as cos/sin products)"
+            )
     w = ArgumentWriter(env, symbols)
     args = [w.encode(a) for a in node.args]
     kwargs = {k: w.encode(v) for k, v in node.kwargs.items()}

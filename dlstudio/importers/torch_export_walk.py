@@ -50,6 +50,7 @@ class Walker:
         self.batch_value: Value | None = None
         self.regions: list[str] = []  # no_grad / autocast regions inlined
         self.last_outputs: list[Value] = []  # every output port of the last layer added
+        self.dropped_outputs: list[int] = []  # forward's outputs that are None
 
     # ------------------------------------------------------------- for mappers
     def value(self, a: Any) -> Value:
