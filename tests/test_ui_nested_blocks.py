@@ -356,3 +356,40 @@ def test_a_moved_card_carries_everything_inside(win):
     assert all(graph.group(g).position == (p[0] + dx, p[1] + dy) for g, p in inner_before.items())
     win.controller.undo()
     assert all(graph.node(n).position == p for n, p in before.items())
+
+
+@pytest.fixture(scope="module")
+def imported_resnet() -> dict:
+    """A ResNet-18-layout module (two basic blocks a stage, downsample branches) imported through torch.export:
+    its module tree becomes blocks three deep (layer2 > layer2.0 > layer2.0.downsample)."""
+    pytest.importorskip("torch")
+    from fixtures.torch_models.resnet import ResNet
+
+    import dlstudio.api as dls
+
+    result = dls.import_torch(ResNet().eval(), [(3, 32, 32)])
+    return result.graph.to_dict()
+
+
+def test_an_imported_resnet_expands_every_block_at_every_depth_without_overlaps(win, imported_resnet):
+    project = Project(meta={"name": "resnet18"})
+    project.graph.load_dict(imported_resnet)
+    show(win, project)
+    graph, ctl = win.project.graph, win.controller
+    depths = {gid: graph.group_depth(gid) for gid in graph.groups}
+    assert max(depths.values()) >= 2  # blocks nest (stage > residual block > downsample)
+    assert not overlaps(win)
+    order = sorted(graph.groups, key=lambda g: (depths[g], list(graph.groups).index(g)))
+    for gid in order:  # outer blocks first, so each inner one expands inside a shown frame
+        assert ctl.set_collapsed(gid, False)
+        assert not overlaps(win), (graph.group(gid).label, overlaps(win))
+    assert all(b.isVisible() and not b.collapsed for b in win.scene.blocks.values())
+    assert all(i.isVisible() for i in win.scene.nodes.values())
+    win.view.enter_block(next(g for g in graph.groups if graph.group(g).label == "layer2"))
+    assert not overlaps(win)
+    win.view.enter_block(None)
+    for gid in reversed(order):  # and collapsed again, innermost first
+        assert ctl.set_collapsed(gid, True)
+        assert not overlaps(win), (graph.group(gid).label, overlaps(win))
+    ctl.undo()  # one undo step restores the block and its neighbours
+    assert not overlaps(win)

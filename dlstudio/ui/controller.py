@@ -33,8 +33,9 @@ from ..core.edits import (
 )
 from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
-from ..core.layout import make_room, plan_layout
+from ..core.layout import plan_layout
 from ..layers.registry import REGISTRY
+from .canvas.room import nested_make_room
 
 MIME_NODES = "application/x-dlstudio-nodes"
 PASTE_OFFSET = 40.0
@@ -543,8 +544,11 @@ class Controller(QObject):
         if not states:
             return False
         anchor = next(iter(states))
+        nested = any(g.parent is not None for g in self.graph.groups.values())
         if len(states) == 1:  # one block: make room around it, no full re-layout (cost follows the block)
-            pos, blocks = make_room(self.graph, anchor, states[anchor])
+            pos, blocks = nested_make_room(self.graph, anchor, states[anchor])
+        elif nested and all(states.values()):  # collapsing many nested blocks: gaps stay, nothing overlaps
+            pos, blocks = {}, {}
         else:
             pos, blocks = plan_layout(self.graph, collapsed=states, max_width=self.layout_width)
         if len(states) > 1 and anchor in blocks:  # keep the toggled block under the user's eye
