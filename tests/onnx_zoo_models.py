@@ -536,3 +536,17 @@ TORCH_MODELS.update(
         "hf_bert_mask": (HFBertMask, ["ids", "mask"], _hf_inputs),
     }
 )
+
+# (model, exporter) pairs the tests run: every model at the four main settings (torch.onnx cannot write
+# scaled_dot_product_attention below opset 14, so those two models use 14 instead of 11 and 13), plus opset 23
+# (Attention, RMSNormalization ops) and model-zoo-style fixed-batch files for the transformers and the ResNet
+_SDPA = {"torch_transformer", "sdpa_gpt"}
+CASES: list[tuple[str, str]] = (
+    [
+        (name, exporter)
+        for name in TORCH_MODELS
+        for exporter in (["ts14", "ts17", "dynamo"] if name in _SDPA else TORCH_EXPORTERS)
+    ]
+    + [(name, "dynamo23") for name in ("sdpa_gpt", "torch_transformer", "vit")]
+    + [(name, "fixed1") for name in ("vit", "bert", "gpt", "resnet", "hf_bert_mask")]
+)

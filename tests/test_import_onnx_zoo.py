@@ -1,7 +1,10 @@
 """ONNX files in the styles people actually have import, train and re-export: small MobileNetV2, EfficientNet-style
 SE blocks, a U-Net, a ResNet with a dynamic batch, a super-resolution net (DepthToSpace), a YOLO-style head, a ViT,
-a BERT-style encoder, a GPT block with a causal mask and LSTM/GRU classifiers (tests/onnx_zoo_models.py), each
-written by torch.onnx's TorchScript exporter at opsets 11, 13 and 17 and by its dynamo exporter; and hand-written
+a BERT-style encoder (and one with the Hugging Face additive mask), a GPT block with a causal mask, one with
+scaled_dot_product_attention and RMS norms, torch's own nn.TransformerEncoder and LSTM/GRU classifiers
+(tests/onnx_zoo_models.py), each written by torch.onnx's TorchScript exporter at opsets 11, 13 and 17 (14 where
+attention needs it) and by its dynamo exporter (opset 18, and 23 for some), some with a fixed batch of 1; and
+hand-written
 graphs in styles torch does not write (tests/onnx_zoo_graphs.py: tf2onnx-like NHWC, initializers listed as inputs,
 If with a constant condition, assorted ops, symbolic spatial sizes, local functions, external data).
 
@@ -20,7 +23,7 @@ import pytest
 import torch
 from onnx import helper, numpy_helper
 from onnx_zoo_graphs import GRAPHS
-from onnx_zoo_models import TORCH_EXPORTERS, TORCH_MODELS, export_torch
+from onnx_zoo_models import CASES, TORCH_MODELS, export_torch
 
 import dlstudio as dls
 from dlstudio.cli import run_cli
@@ -73,6 +76,11 @@ def _import_train_reexport(source: Path, make, tmp_path: Path, capsys, *extra: s
     batch = _batch_of(source)
     inputs = make(batch, np.random.default_rng(7))
     _train_one_step(project, inputs)
+    if "works only at the batch size the file fixes" in printed.out:
+        # ops that mix the batch (a class token concatenated at the file's batch of 1) run only at that batch,
+        # and the ONNX export traces at batch 2: the import and training above are what such a file gets
+        assert batch == 1
+        return project
     out = tmp_path / "reexported.onnx"
     dls.export_onnx(project, out)
     for got, want in zip(_run(out, inputs), _run(source, inputs)):
@@ -80,8 +88,7 @@ def _import_train_reexport(source: Path, make, tmp_path: Path, capsys, *extra: s
     return project
 
 
-@pytest.mark.parametrize("exporter", TORCH_EXPORTERS)
-@pytest.mark.parametrize("name", list(TORCH_MODELS))
+@pytest.mark.parametrize(("name", "exporter"), CASES, ids=[f"{n}-{e}" for n, e in CASES])
 def test_torch_exported_model_imports_trains_and_reexports(name: str, exporter: str, tmp_path: Path, capsys) -> None:
     source = tmp_path / f"{name}-{exporter}.onnx"
     export_torch(name, exporter, source)
