@@ -19,6 +19,7 @@ import torch
 
 import dlstudio as dls
 from dlstudio.cli import run_cli
+from dlstudio.core.errors import ModelImportError
 from dlstudio.layers import get_spec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch_models"
@@ -49,6 +50,13 @@ CASES: dict[str, tuple[str, str, dict, list[tuple[int, ...]], list[str] | None]]
     "residual_mlp": ("misc_models", "ResidualMLP", {}, [(10,)], None),
     "multitask_tuple": ("misc_models", "MultiTaskNet", {}, [(3, 16, 16)], None),
     "feature_gate": ("misc_models", "FeatureGate", {}, [(6,)], None),
+    "llama_block": ("patterns", "LlamaBlock", {}, [(6,)], ["int64"]),
+    "convnext": ("patterns", "TinyConvNeXt", {}, [(3, 16, 16)], None),
+    "tcn": ("patterns", "TCN", {}, [(3, 12)], None),
+    "pointnet": ("patterns", "PointNet", {}, [(20, 3)], None),
+    "yolo_head": ("patterns", "YoloHead", {}, [(3, 8, 8)], None),
+    "gpt2_attention_mask": ("patterns", "GPT2Attention", {}, [(5, 16), (5,)], ["float32", "int64"]),
+    "inplace_and_none_output": ("patterns", "MaskedRegressor", {}, [(8,)], None),
 }
 SLOW = {"resnet18", "densenet", "mobilenet_v2", "efficientnet_mbconv", "unet", "unet_bilinear", "seq2seq_gru"}
 
@@ -86,7 +94,7 @@ def _inputs(project: dls.Project, module: torch.nn.Module, batch: int, seed: int
     for node in project.graph.nodes_of_type("Input"):
         shape = (batch, *node.params["shape"])
         if node.params.get("dtype") == "int64":
-            out.append(torch.randint(0, min(tables, default=10), shape, generator=gen))
+            out.append(torch.randint(0, min(tables, default=2), shape, generator=gen))  # no table: a 0/1 mask
         else:
             out.append(torch.randn(shape, generator=gen))
     return out
@@ -166,8 +174,59 @@ def test_common_architecture_imports_trains_and_exports(case: str, tmp_path: Pat
 
 
 def _flat(out) -> list[torch.Tensor]:
+    if out is None:  # (prediction, None): the imported graph outputs the tensors only
+        return []
     if isinstance(out, torch.Tensor):
         return [out]
     if isinstance(out, dict):
         return [t for v in out.values() for t in _flat(v)]
     return [t for v in out for t in _flat(v)]
+
+
+class _ComplexRotary(torch.nn.Module):
+    """Rotary embedding written with complex numbers (torch.view_as_complex / torch.polar)."""
+
+    def __init__(self, dim: int = 8, seq: int = 6) -> None:
+        super().__init__()
+        freqs = torch.outer(torch.arange(seq).float(), 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim)))
+        self.register_buffer("freqs_cis", torch.polar(torch.ones_like(freqs), freqs), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xc = torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2))
+        return torch.view_as_real(xc * self.freqs_cis).flatten(-2)
+
+
+def test_what_cannot_be_imported_is_one_message_without_traceback(tmp_path: Path, capsys) -> None:
+    """Packed sequences and complex tensors: one message naming the cause (and the line), nothing written."""
+    out = tmp_path / "packed.dlstudio"
+    argv = ["import", f"{FIXTURES / 'recurrent.py'}:PackedTagger", "--input-shape", "9", "--input-dtype", "int64"]
+    assert run_cli([*argv, "-o", str(out)]) != 0
+    printed = "".join(capsys.readouterr())
+    assert "recurrent.py line" in printed and "pack_padded_sequence" in printed
+    assert "Traceback" not in printed and not out.exists()
+
+    with pytest.raises(ModelImportError) as info:
+        dls.import_torch(_ComplexRotary(), [(6, 8)])
+    assert "view_as_complex" in str(info.value) and "complex64" in str(info.value)
+
+
+def test_none_outputs_and_no_grad_regions_are_reported() -> None:
+    result = dls.import_torch(_module("inplace_and_none_output"), [(8,)])
+    assert result.output_names == ["output"]
+    assert any("returns None at output position(s) [1]" in w for w in result.report.warnings)
+    embedder = dls.import_torch(_module("normalized_embedder"), [(12,)])
+    assert any("torch.no_grad()" in w for w in embedder.report.warnings)
+    assert embedder.report.worst_diff <= 1e-5
+
+
+def test_recurrent_final_state_maps_onto_the_catalog_layer() -> None:
+    """`torch.cat((h[-2], h[-1]), 1)` of a 2-layer bidirectional LSTM: the LSTM's h_n port and two Selects, no
+    generic ops and no fixed batch."""
+    result = dls.import_torch(_module("bilstm_classifier"), [(10,)], dtypes=["int64"])
+    types = sorted(n.type for n in result.graph.nodes.values())
+    assert "AtenOp" not in types and types.count("Select") == 2 and "LSTM" in types
+    assert not any("fixed to batch" in w for w in result.report.warnings)
+    model = result.compile().eval()
+    x = torch.randint(0, 30, (5, 10))  # another batch size than the example's
+    with torch.no_grad():
+        assert torch.allclose(model(x), _module("bilstm_classifier").eval()(x), atol=1e-5)
