@@ -71,7 +71,7 @@ class Outline(QWidget):
         row.setToolTip(
             0,
             f"Block '{grp.label}': {len(deep)} layers"
-            + (f", {len(inner)} blocks inside" if inner else "")
+            + (f", {len(inner)} block" + "s" * (len(inner) > 1) + " inside" if inner else "")
             + ". Double-click to open it",
         )
         row.addChild(QTreeWidgetItem(["\u2026"]))  # filled when opened

@@ -140,10 +140,12 @@ def _push_siblings(plan: _Plan, level: str | None, unit: str, old: Box, new: Box
     bottom_edge = old[3] if not grew else min(old[3], new[3])
     boxes = {u: plan.box(u) for u in units_in(plan.graph, level) if u != unit}
     delta: dict[str, tuple[float, float]] = {}
-    for k, (left, top, right, _bottom) in boxes.items():
-        if left >= right_edge - 1:
+    band_top, band_bottom = max(old[1], new[1]), max(old[3], new[3])  # from the card's top: symmetric
+    for k, (left, top, right, bottom) in boxes.items():
+        beside = bottom > band_top and top < band_bottom  # in the rows the block spans (a wrapped layout's other
+        if left >= right_edge - 1 and beside:  # rows stay where they are)
             delta[k] = (dx + (ROOM_GAP if grew else -ROOM_GAP) * (dx != 0), 0.0)
-        elif right > min(old[0], new[0]) and left < max(old[2], new[2]) and top >= bottom_edge - 1:
+        elif top >= bottom_edge - 1:
             delta[k] = (0.0, dy + (ROOM_GAP if grew else -ROOM_GAP) * (dy != 0))
     for k, (ddx, ddy) in delta.items():
         left, top, right, bottom = boxes[k]
