@@ -68,7 +68,9 @@ class Breadcrumb(QWidget):
             self._row.addWidget(sep)
         here = graph.group(scene.entered)
         inner = graph.child_groups(scene.entered)
-        counts = f"{len(graph.group_nodes_deep(scene.entered))} layers" + (f", {len(inner)} block" + "s" * (len(inner) > 1) if inner else "")
+        counts = f"{len(graph.group_nodes_deep(scene.entered))} layers"
+        if inner:
+            counts += f", {len(inner)} block" + "s" * (len(inner) > 1)
         label = QLabel(f"<b>{here.label}</b>  ({counts})", self)
         self._row.addWidget(label)
         self.layout().activate()

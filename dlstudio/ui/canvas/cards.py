@@ -71,9 +71,10 @@ class CardsMixin:
         last = [engine.outputs(n) for n, _ in outs[:1]]
         shape = f"\u2192 {last[0][0]}" if last and last[0] else ""
         children = graph.child_groups(group_id)
-        count = f"Block  {len(deep)} layers" + (f" \u00b7 {len(children)} block" + "s" * (len(children) > 1) if children else "")
+        blocks = f"{len(children)} block" + "s" * (len(children) > 1)
+        count = f"Block  {len(deep)} layers" + (f" \u00b7 {blocks}" if children else "")
         totals = f"{human(params)} params" + (f" \u00b7 {human(macs)} MACs" if macs else "")
-        inside = f", {len(children)} block" + "s" * (len(children) > 1) + " inside" if children else ""
+        inside = f", {blocks} inside" if children else ""
         problem = ""
         if severity is not None:
             problem = f"<br><span style='color:{self.theme.error if severity == 'error' else self.theme.warning}'>"

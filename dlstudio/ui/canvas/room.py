@@ -141,7 +141,7 @@ def _push_siblings(plan: _Plan, level: str | None, unit: str, old: Box, new: Box
     boxes = {u: plan.box(u) for u in units_in(plan.graph, level) if u != unit}
     delta: dict[str, tuple[float, float]] = {}
     band_top, band_bottom = max(old[1], new[1]), max(old[3], new[3])  # from the card's top: symmetric
-    for k, (left, top, right, bottom) in boxes.items():
+    for k, (left, top, _right, bottom) in boxes.items():
         beside = bottom > band_top and top < band_bottom  # in the rows the block spans (a wrapped layout's other
         if left >= right_edge - 1 and beside:  # rows stay where they are)
             delta[k] = (dx + (ROOM_GAP if grew else -ROOM_GAP) * (dx != 0), 0.0)
