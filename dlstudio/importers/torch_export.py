@@ -220,6 +220,8 @@ def _walk(ep: Any, root: nn.Module | None, fixed_batch: int | None, name: str) -
             v = walker._swap01(Value(v.node_id, v.port, v.info), f"output_{i}_state")
         if not isinstance(v, Value):
             what = "a constant that does not depend on the inputs" if isinstance(v, Const) else type(v).__name__
+            if isinstance(v, (int, float, torch.SymInt, torch.SymFloat)):
+                what = f"a Python number ({type(v).__name__}); return tensors only"
             walker.problems.append(f"output {i}: is not a tensor computed from the inputs ({what})")
             continue
         label = "output" if len(values) == 1 else f"output_{i}"
@@ -382,6 +384,13 @@ def _import_module(
 ) -> ImportResult:
     start = time.perf_counter()
     name = type(module).__name__
+    scripted = [p or name for p, m in module.named_modules() if isinstance(m, torch.jit.ScriptModule)]
+    if scripted:
+        raise ModelImportError(
+            f"Cannot import {name}: {', '.join(scripted[:5])} is a TorchScript module (torch.jit.script/trace), "
+            f"which torch.export cannot trace; import the plain nn.Module instead",
+            [],
+        )
     module = module.eval()
     args = tuple(example_inputs)
     report = Report(kind="torch-import")

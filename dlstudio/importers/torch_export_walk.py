@@ -194,6 +194,10 @@ class Walker:
             return
         if any(_is_swapped(self.env.get(a)) for a in node.all_input_nodes) and self._on_swapped(node):
             return
+        if _name(node) in _ITEM_OPS and isinstance(self.env.get(node.args[0]), Value):
+            # `t.item()` used as a number (`y / y.abs().max().item()`): the ops that use it take the 0-d tensor
+            self.env[node] = self.env[node.args[0]]  # type: ignore[index]
+            return
         if node.target is operator.getitem:
             base = self.env[node.args[0]]  # type: ignore[index]
             self.env[node] = base[node.args[1]]  # type: ignore[index]
@@ -497,6 +501,7 @@ def _same_sample_shape(value: Any, val: Any) -> bool:
     return want == got and value.info.dtype == _DTYPES.get(val.dtype)
 
 
+_ITEM_OPS = ("aten.item.default", "aten._local_scalar_dense.default")
 _RECURRENT_OPS = ("aten.lstm.input", "aten.gru.input", "aten.rnn_tanh.input", "aten.rnn_relu.input")
 
 
