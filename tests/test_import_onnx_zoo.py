@@ -210,3 +210,42 @@ def test_weights_over_two_gigabytes_are_refused_with_a_message(tmp_path: Path, c
     err = capsys.readouterr().err
     assert "3.0 GiB in external data" in err and "Traceback" not in err, err
     assert not target.exists()
+
+
+def test_operator_form_quantized_model_imports_as_its_float_model(tmp_path: Path, capsys) -> None:
+    """QLinearConv and onnxruntime's QLinearConcat (QuantFormat.QOperator, as the model zoo's int8 files are
+    written) become float convolutions on the dequantized weights, saturating where the integers do."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    float_path, quantized = tmp_path / "unet.onnx", tmp_path / "unet_int8.onnx"
+    make = TORCH_MODELS["unet"][2]
+    export_torch("unet", "ts13", float_path)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(make(2, np.random.default_rng(k)) for k in range(4))
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {"x": batch[0]}
+
+    quantize_static(
+        str(float_path),
+        str(quantized),
+        Reader(),
+        quant_format=QuantFormat.QOperator,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    assert {n.op_type for n in onnx.load(str(quantized)).graph.node} >= {"QLinearConv", "QLinearConcat"}
+    project_path = tmp_path / "q.dlstudio"
+    assert run_cli(["import", str(quantized), "-o", str(project_path)]) == 0, capsys.readouterr().err
+    assert "float model it approximates" in capsys.readouterr().out
+    project = dls.Project.load(project_path)
+    types = [n.type for n in project.graph.nodes.values()]
+    assert types.count("Conv2d") == 7 and "OnnxOp" not in types, types
+    x = make(2, np.random.default_rng(9))
+    got = dls.compile(project.graph, weights=project.weights_path).eval()(torch.from_numpy(x[0])).detach().numpy()
+    want = _run(quantized, x)[0]
+    assert np.abs(got - want).max() < 0.05 * max(1.0, float(np.abs(want).max()))
+    _train_one_step(project, x)

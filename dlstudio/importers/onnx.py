@@ -36,6 +36,8 @@ from .onnx_fold import (
     taken_branch,
 )
 from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic
+from .onnx_ops_qoperator import float_rewrite
+from .onnx_ops_quant import mark_quantized
 from .onnx_parity import _check, _first_line
 from .onnx_scopes import group_by_scope, new_node_ids, node_scope, readable_labels
 
@@ -363,11 +365,17 @@ def _convert_model(
         node_problems.append((n.op_type, name, reason))
         poisoned.update(n.output)
 
+    quantized: set[str] = set()  # outputs of rewritten quantized ops: float values that a DequantizeLinear hands on
     pending = list(reversed(g.node))  # a stack: an If with a constant condition pushes its branch's nodes
     while pending:
         n = pending.pop()
         name = n.name or f"{n.op_type}_{n.output[0] if n.output else '?'}"
         ins = [i for i in n.input if i]
+        rewritten = float_rewrite(n, ctx.consts) if n.op_type.startswith(("QLinear", "QGemm")) else None
+        if rewritten is not None:  # a quantized operator-form op: its float form (onnx_ops_qoperator)
+            pending.extend(reversed(rewritten))
+            quantized.update(o for o in n.output if o)
+            continue
         if n.domain == "ai.onnx.ml" or n.op_type in _STRING_OPS:
             refuse(n, name, _NOT_NN)
             continue
@@ -412,6 +420,8 @@ def _convert_model(
         if n.op_type == "Size" and ins[0] in ctx.static_shapes:
             ctx.consts[n.output[0]] = np.asarray(int(np.prod(ctx.static_shapes[ins[0]])), dtype=np.int64)
             continue
+        if n.op_type == "DequantizeLinear" and ins and ins[0] in quantized:
+            mark_quantized(ctx, ins[0])
         handler = HANDLERS.get(n.op_type)
         reason = _REASONS.get(n.op_type, "no catalog layer for this op, and the generic ONNX op does not implement it")
         before = len(ctx.graph.nodes)

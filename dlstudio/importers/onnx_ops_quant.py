@@ -36,6 +36,12 @@ def dequantize(node: Any, x: np.ndarray, scale: np.ndarray, zero_point: np.ndarr
     return (xf - zp) * scale
 
 
+def mark_quantized(ctx: Context, name: str) -> None:
+    """`name` is the float value of a quantized activation (a rewritten QLinear op's output): a DequantizeLinear
+    of it hands the value on."""
+    _QUANTIZED.setdefault(ctx, set()).add(name)
+
+
 @handles("QuantizeLinear")
 def _quantize(ctx: Context, node: Any, name: str) -> None:
     x = ctx.value(node.input[0])
