@@ -76,12 +76,17 @@ def test_laying_out_one_level_moves_only_that_blocks_contents():
     assert set(nodes) == {"n2", "n3", "n4", "n5", "n6"} and set(groups) == {"g1", "g2"}
 
 
-def test_expanding_a_nested_block_in_place_moves_its_siblings_not_the_outside():
+def test_expanding_a_nested_block_in_place_makes_room_at_its_level_and_around_its_parent():
     g = _graph()
     SetGroup("g3", "collapsed", False).apply(g)
     apply_layout(g)
     nodes, groups = make_room(g, "g1", collapsed=False)
     assert nodes["n2"] == g.group("g1").position  # the contents start at the card's corner
-    assert "n7" not in nodes and "n1" not in nodes  # outside layer1: the items beside layer1.0 move, not these
-    # layer1.1, right of layer1.0, moves right with its contents
+    # layer1.1, right of layer1.0 inside layer1, moves right with its contents
     assert groups["g2"][0] > g.group("g2").position[0] and nodes["n4"][0] > g.node("n4").position[0]
+    # layer1 grew: n7, right of it at the top level, moves right clear of the new frame; n1, left of it, stays
+    planned = {n: nodes.get(n, node.position) for n, node in g.nodes.items()}
+    planned_groups = {k: groups.get(k, grp.position) for k, grp in g.groups.items()}
+    SetGroup("g1", "collapsed", False).apply(g)
+    assert _apart(_frame(g, planned, planned_groups, "g3"), _card(planned["n7"]))
+    assert "n1" not in nodes

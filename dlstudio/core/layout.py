@@ -358,44 +358,69 @@ def make_room(
     full re-layout: expanding lays the block's contents out inside it (its card's corner stays put; its child
     blocks keep their own collapsed state), moves what lies right of the card right by the extra width and
     what lies below it in its column down by the extra height, then pushes down anything that still overlaps;
-    collapsing closes those gaps again. Only the items beside the block inside its parent block move (a block
-    and everything in it move together). Only moved nodes and blocks are returned."""
+    collapsing closes those gaps again. The items beside the block inside its parent block move (a block and
+    everything in it move together); when that changes an expanded parent's frame, the items beside the
+    parent make room the same way, up to the top level. Only moved nodes and blocks are returned."""
     grp = graph.group(group_id)
     px, py = grp.position
     nodes: dict[str, tuple[float, float]] = {}
     groups: dict[str, tuple[float, float]] = {}
+    states = {group_id: collapsed}
+    card = (px, py, px + CARD_W, py + CARD_H)
     if collapsed:
-        box = _members_box(graph, group_id)
-        if box is None:
+        frame = _members_box(graph, group_id)
+        if frame is None:
             return {}, {}
-        frame = box
+        old, new = frame, card
     else:
         ids = graph.group_nodes_deep(group_id)
         nodes, groups, _ = _plan_level(
             graph, ids, group_id, lambda g: graph.group(g).collapsed, READING_WIDTH, (px, py)
         )
-        frame = _frame_of(graph, group_id, nodes, groups) or (px, py, px + CARD_W, py + CARD_H)
-    card = (px, py, px + CARD_W, py + CARD_H)
-    dx = (frame[2] - frame[0]) - (card[2] - card[0]) + ROOM_GAP
-    dy = (frame[3] - frame[1]) - (card[3] - card[1]) + ROOM_GAP
-    boxes = _units(graph, group_id, grp.parent)
-    sign = -1.0 if collapsed else 1.0
-    right_edge = frame[2] if collapsed else card[2]
-    bottom_edge = frame[3] if collapsed else card[3]
-    col_right = frame[2] if collapsed else card[2]
+        old, new = card, _frame_of(graph, group_id, nodes, groups, states) or card
+    _push_beside(graph, group_id, old, new, ROOM_GAP, nodes, groups)
+    for outer in graph.group_ancestors(group_id):
+        if graph.group(outer).collapsed:
+            break
+        before = _members_box(graph, outer)
+        after = _frame_of(graph, outer, nodes, groups, states)
+        if before is None or after is None or before == after:
+            break
+        _push_beside(graph, outer, before, after, 0.0, nodes, groups)
+    return nodes, groups
+
+
+def _push_beside(
+    graph: ModelGraph,
+    gid: str,
+    old: tuple[float, float, float, float],
+    new: tuple[float, float, float, float],
+    gap: float,
+    nodes: dict[str, tuple[float, float]],
+    groups: dict[str, tuple[float, float]],
+) -> None:
+    """Block `gid` changes from box `old` to box `new` (same top-left corner region): the items beside it in
+    its parent block move right (or back left) by the change in width plus `gap`, those below it in its column
+    down (or up) by the change in height plus `gap`, then overlaps are pushed down. Adds the moves to `nodes`
+    and `groups`."""
+    grow = (new[2] - new[0]) * (new[3] - new[1]) >= (old[2] - old[0]) * (old[3] - old[1])
+    sign = 1.0 if grow else -1.0
+    dx = abs((new[2] - new[0]) - (old[2] - old[0])) + gap
+    dy = abs((new[3] - new[1]) - (old[3] - old[1])) + gap
+    boxes = _units(graph, gid, graph.group(gid).parent)
     delta: dict[str, tuple[float, float]] = {}
     for k, (left, top, right, _bottom) in boxes.items():
-        if left >= right_edge:
+        if left >= old[2]:
             delta[k] = (sign * dx, 0.0)
-        elif right > frame[0] and left < col_right and top >= bottom_edge:
+        elif right > min(old[0], new[0]) and left < old[2] and top >= old[3]:
             delta[k] = (0.0, sign * dy)
     for k, (ddx, ddy) in delta.items():
         left, top, right, bottom = boxes[k]
         boxes[k] = (left + ddx, top + ddy, right + ddx, bottom + ddy)
-    boxes[group_id] = card if collapsed else frame
-    for k, ddy in _resolve(boxes, group_id).items():
-        ddx, old = delta.get(k, (0.0, 0.0))
-        delta[k] = (ddx, old + ddy)
+    boxes[gid] = new
+    for k, ddy in _resolve(boxes, gid).items():
+        ddx, before = delta.get(k, (0.0, 0.0))
+        delta[k] = (ddx, before + ddy)
     for k, (ddx, ddy) in delta.items():
         if not (ddx or ddy):
             continue
@@ -411,7 +436,6 @@ def make_room(
         else:
             p = graph.nodes[k].position
             nodes[k] = (p[0] + ddx, p[1] + ddy)
-    return nodes, groups
 
 
 def _frame_of(
@@ -419,16 +443,17 @@ def _frame_of(
     gid: str,
     nodes: Mapping[str, tuple[float, float]],
     groups: Mapping[str, tuple[float, float]],
+    states: Mapping[str, bool],
 ) -> tuple[float, float, float, float] | None:
     """The frame block `gid` will have, expanded, with its contents at the planned positions (child blocks by
-    their own collapsed state)."""
+    their collapsed state, `states` overriding the graph's)."""
 
     def node_box(n: str) -> tuple[float, float, float, float]:
         x, y = nodes.get(n, graph.nodes[n].position)
         return (x, y, x + CARD_W, y + CARD_H)
 
     def block_box(g: str, top: bool) -> tuple[float, float, float, float] | None:
-        if not top and graph.group(g).collapsed:
+        if not top and states.get(g, graph.group(g).collapsed):
             x, y = groups.get(g, graph.group(g).position)
             return (x, y, x + CARD_W, y + CARD_H)
         boxes = [node_box(n) for n in graph.group(g).node_ids]
