@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent
 from ...core.errors import UnknownLayerError
 from ...layers.registry import REGISTRY
 from .items import HEADER_H, NODE_W, NodeItem
-from .levels import LevelMap
+from .levels import OPEN, LevelMap
 from .overview import OverviewItem, Unit, UnitIndex, node_height
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 LARGE_GRAPH = 1500  # nodes; below this every item exists from the start
 MAX_ITEMS = 3000  # node items a large graph keeps; beyond, those far off screen are dropped (made again on demand)
 WIRE_Y = 40.0  # where an overview wire meets a card (about its first port)
+_GONE = object()  # LevelMap.card's answer for a block it does not know
 
 
 class NodeItems(dict):  # type: ignore[type-arg]
@@ -90,17 +91,21 @@ class LazyItemsMixin:
         return self._level_map
 
     def node_shown(self, node_id: str) -> bool:
-        grp = self.graph.nodes[node_id].group
-        return self.level_map().node_open(grp if grp in self.graph.groups else None)
+        return self.shown_end(node_id) == node_id
 
     def shown_end(self, node_id: str) -> str | None:
         """The unit that shows `node_id`: itself, the outermost collapsed block around it that is drawn at this
-        level, or None (outside the entered block)."""
+        level, or None (outside the entered block). Called per wire end while wires are made: kept to lookups."""
         node = self.graph.nodes.get(node_id)
         if node is None:
             return None
+        lm = self._level_map or self.level_map()
         grp = node.group
-        return self.level_map().unit_of(node_id, grp if grp in self.graph.groups else None)
+        if grp is not None:
+            card = lm.card.get(grp, _GONE)
+            if card is not _GONE:
+                return node_id if card == OPEN else card  # type: ignore[return-value]
+        return node_id if lm.top_open else None  # at the top level (or in a block being removed)
 
     def block_shown(self, group_id: str) -> bool:
         return group_id in self.level_map().shown
