@@ -19,6 +19,7 @@ from ..core.graph import Node
 from .base import Context, Unsupported, Value
 from .torch_export_args import BatchSymbols, Const, add_aten_op, dtype_name, op_name
 from .torch_export_modules import Leaf, find_leaves, module_path, same_module
+from .torch_export_nodes import ITEM_OPS, attribute, is_region, is_swapped, recurrent_state, region_name, state_value
 from .torch_export_opaque import CALL_SITES, is_module_call
 from .torch_export_ops import MAPPERS
 
@@ -166,7 +167,7 @@ class Walker:
             if node.op == "output":
                 outputs = list(node.args[0]) if isinstance(node.args[0], (tuple, list)) else [node.args[0]]
             elif node.op == "get_attr":
-                self.env[node] = _attribute(self.ep.graph_module, str(node.target))
+                self.env[node] = attribute(self.ep.graph_module, str(node.target))
             elif node.op == "call_function" and node not in self.env:
                 self.current_path = module_path(node)
                 try:
@@ -189,12 +190,12 @@ class Walker:
             site = CALL_SITES.get(str(node.args[0]))
             what = f"{type(site.module).__name__} `{site.path}`" if site else str(node.args[0])
             raise Unsupported(f"{what} cannot be traced into and does not map onto its catalog layer{why}")
-        if _is_region(node):
+        if is_region(node):
             self._inline_region(node)
             return
-        if any(_is_swapped(self.env.get(a)) for a in node.all_input_nodes) and self._on_swapped(node):
+        if any(is_swapped(self.env.get(a)) for a in node.all_input_nodes) and self._on_swapped(node):
             return
-        if _name(node) in _ITEM_OPS and isinstance(self.env.get(node.args[0]), Value):
+        if _name(node) in ITEM_OPS and isinstance(self.env.get(node.args[0]), Value):
             # `t.item()` used as a number (`y / y.abs().max().item()`): the ops that use it take the 0-d tensor
             self.env[node] = self.env[node.args[0]]  # type: ignore[index]
             return
@@ -249,7 +250,7 @@ class Walker:
         result: Any = ()
         for n in sub.graph.nodes:
             if n.op == "get_attr":
-                self.env[n] = _attribute(sub, str(n.target))
+                self.env[n] = attribute(sub, str(n.target))
             elif n.op == "call_function":
                 self.current_path = module_path(n) or outer
                 self.call(n)
@@ -257,7 +258,7 @@ class Walker:
                 outs = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
                 result = tuple(self.env.get(o) if isinstance(o, fx.Node) else o for o in outs)
         self.current_path = outer
-        self.regions.append(f"{_region_name(node)} ({outer or 'forward'})")
+        self.regions.append(f"{region_name(node)} ({outer or 'forward'})")
         self.env[node] = result
 
     def _on_swapped(self, node: fx.Node) -> bool:
@@ -267,7 +268,7 @@ class Walker:
         x = node.args[0]
         v = self.env.get(x) if isinstance(x, fx.Node) else None
         name = _name(node)
-        if _is_swapped(v) and all(not _is_swapped(self.env.get(a)) for a in node.all_input_nodes if a is not x):
+        if is_swapped(v) and all(not is_swapped(self.env.get(a)) for a in node.all_input_nodes if a is not x):
             port = Value(v.node_id, v.port, v.info)
             rank = v.info.rank
             args = [self.py(a) for a in node.args[1:]]
@@ -288,7 +289,7 @@ class Walker:
                 pass
         for a in node.all_input_nodes:  # anything else: the state as torch holds it
             u = self.env.get(a)
-            if _is_swapped(u):
+            if is_swapped(u):
                 self.env[a] = self._swap01(Value(u.node_id, u.port, u.info), f"{_short(node)}_state")
         return False
 
@@ -350,7 +351,7 @@ class Walker:
                     return self._leaf_failed(leaf, "")
         causal = causal or any(_named_args(n).get("is_causal") is True for n in leaf.nodes)
         outs = [n for n in leaf.nodes if any(u not in members for u in n.users)]
-        state = _recurrent_state(leaf, outs)
+        state = recurrent_state(leaf, outs)
         if state is not None:  # (output, h_n) of an RNN/GRU/LSTM: h_n is the layer's second port
             outs = state[0]
         if not ins or len(outs) != 1 or not isinstance(outs[0].meta.get("val"), torch.Tensor):
@@ -390,7 +391,7 @@ class Walker:
             if not only_state and tuple(value.info.shape[1:]) != tuple(int(d) for d in want):
                 self._drop(set(self.ctx.graph.nodes) - swapped)
                 continue
-            h_n = _state_value(ports, state[1]) if state is not None and not seq_first else None
+            h_n = state_value(ports, state[1]) if state is not None and not seq_first else None
             if state is not None and h_n is None:
                 self._drop(set(self.ctx.graph.nodes) - swapped)
                 continue
@@ -499,64 +500,6 @@ def _same_sample_shape(value: Any, val: Any) -> bool:
     want = tuple(int(d) if not isinstance(d, torch.SymInt) else -1 for d in val.shape[1:])
     got = tuple(int(d) if isinstance(d, int) else -1 for d in value.info.shape[1:])
     return want == got and value.info.dtype == _DTYPES.get(val.dtype)
-
-
-_ITEM_OPS = ("aten.item.default", "aten._local_scalar_dense.default")
-_RECURRENT_OPS = ("aten.lstm.input", "aten.gru.input", "aten.rnn_tanh.input", "aten.rnn_relu.input")
-
-
-def _recurrent_state(leaf: Leaf, outs: list[fx.Node]) -> tuple[list[fx.Node], fx.Node | None] | None:
-    """For a recurrent leaf whose final hidden state is used: ([the node standing for the layer's first port],
-    the h_n node). None when the leaf is not recurrent or its state is not used (or its cell state is)."""
-    if not set(leaf.types) & {"LSTM", "GRU", "RNN"}:
-        return None
-    op = next((n for n in leaf.nodes if _name(n) in _RECURRENT_OPS), None)
-    if op is None:
-        return None
-    parts = {int(u.args[1]): u for u in op.users if u.target is operator.getitem}  # type: ignore[call-overload]
-    h_n = parts.get(1)
-    if h_n is None or h_n not in outs or (parts.get(2) is not None and parts[2] in outs):
-        return None
-    others = [n for n in outs if n is not h_n]
-    if len(others) > 1 or (others and others[0] is not parts.get(0)):
-        return None
-    return (others or [h_n]), h_n
-
-
-def _state_value(ports: list[Value], h_n: fx.Node) -> Value | None:
-    """The layer's h_n port, marked as holding torch's (layers*directions, N, H) with dims 0 and 1 swapped."""
-    port = next((p for p in ports if p.port == "h_n"), None)
-    val = h_n.meta.get("val")
-    if port is None or not isinstance(val, torch.Tensor) or val.dim() != 3:
-        return None
-    if tuple(int(d) for d in port.info.shape[1:]) != (int(val.shape[0]), int(val.shape[2])):
-        return None
-    return Value(port.node_id, port.port, port.info, layout="seq_first")
-
-
-def _is_swapped(v: Any) -> bool:
-    return isinstance(v, Value) and v.layout == "seq_first"
-
-
-_REGION_OPS = ("wrap_with_set_grad_enabled", "wrap_with_autocast", "wrap")
-
-
-def _is_region(node: fx.Node) -> bool:
-    return isinstance(node.target, torch._ops.HigherOrderOperator) and node.target.name() in _REGION_OPS
-
-
-def _region_name(node: fx.Node) -> str:
-    name = node.target.name()  # type: ignore[union-attr]
-    if name == "wrap_with_set_grad_enabled":
-        return "torch.no_grad()" if node.args and node.args[0] is False else "torch.enable_grad()"
-    return "autocast" if "autocast" in name else name
-
-
-def _attribute(root: nn.Module, target: str) -> Any:
-    out: Any = root
-    for part in target.split("."):
-        out = getattr(out, part)
-    return out
 
 
 def _has_tensor(val: Any) -> bool:
