@@ -235,7 +235,52 @@ def symbolic_spatial() -> tuple[onnx.ModelProto, Maker]:
     return _model(g, 13), _floats((3, 32, 32))
 
 
+def onnxruntime_fusions() -> tuple[onnx.ModelProto, Maker]:
+    """A transformer block as onnxruntime's transformer optimizer saves it: com.microsoft fused ops."""
+    rng = np.random.default_rng(6)
+
+    def ms(op: str, ins: list[str], outs: list[str], **kw) -> onnx.NodeProto:
+        return helper.make_node(op, ins, outs, domain="com.microsoft", **kw)
+
+    nodes = [
+        ms("FusedMatMul", ["x", "w1"], ["h"], alpha=0.5, transB=1),
+        ms("BiasGelu", ["h", "b1"], ["g"]),
+        ms("FastGelu", ["g", "b2"], ["g2"]),
+        ms("QuickGelu", ["g2"], ["g3"], alpha=1.702),
+        helper.make_node("MatMul", ["g3", "w2"], ["o"]),
+        ms("SkipLayerNormalization", ["o", "x", "gamma", "beta", "bias"], ["y"], epsilon=1e-5),
+        helper.make_node("SimplifiedLayerNormalization", ["y", "scale"], ["z"], axis=-1, epsilon=1e-6),
+        ms("SkipSimplifiedLayerNormalization", ["z", "x", "gamma2"], ["z2"], epsilon=1e-6),
+        helper.make_node("Add", ["z2", "bias2"], ["out"]),
+    ]
+    inits = [
+        _w(rng, "w1", 32, 16),
+        _w(rng, "b1", 32),
+        _w(rng, "b2", 32),
+        _w(rng, "w2", 32, 16),
+        _f32("gamma", rng.uniform(0.5, 1.5, 16)),
+        _w(rng, "beta", 16),
+        _w(rng, "bias", 16),
+        _f32("scale", rng.uniform(0.5, 1.5, 16)),
+        _f32("gamma2", rng.uniform(0.5, 1.5, 16)),
+        _w(rng, "bias2", 16),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "ort_fusions",
+        [helper.make_tensor_value_info("x", F32, ["batch", 8, 16])],
+        [helper.make_tensor_value_info("out", F32, ["batch", 8, 16])],
+        inits,
+    )
+    m = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)], producer_name="ort"
+    )
+    m.ir_version = 8
+    return m, _floats((8, 16))
+
+
 GRAPHS: dict[str, Callable[[], tuple[onnx.ModelProto, Maker]]] = {
+    "onnxruntime_fusions": onnxruntime_fusions,
     "tf2onnx_nhwc": tf2onnx_nhwc,
     "old_initializers_as_inputs": old_exporter_initializers_as_inputs,
     "if_constant": if_constant_condition,

@@ -24,6 +24,7 @@ from ..core.errors import DlstudioError, ModelImportError
 from ..core.graph import Edge, Node
 from ..core.layout import READING_WIDTH, apply_layout
 from ..nn.onnx_op import onnx_supported
+from ..nn.onnx_op_attention import MICROSOFT_OPS
 from .base import HANDLERS, Context, ImportResult, Unsupported, Value
 from .onnx_fold import (
     STAND_IN_BATCH,
@@ -379,7 +380,7 @@ def _convert_model(
         if n.domain == "ai.onnx.ml" or n.op_type in _STRING_OPS:
             refuse(n, name, _NOT_NN)
             continue
-        if n.domain not in ("", "ai.onnx"):
+        if n.domain not in ("", "ai.onnx") and not (n.domain == "com.microsoft" and n.op_type in MICROSOFT_OPS):
             refuse(n, name, f"custom domain {n.domain!r} is not supported")
             continue
         if any(i in poisoned for i in ins):

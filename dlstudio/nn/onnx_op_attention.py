@@ -1,5 +1,7 @@
-"""OnnxOp kernels for the transformer ops of recent opsets: Attention and RMSNormalization (opset 23), as torch's
-dynamo exporter writes them for scaled_dot_product_attention and RMSNorm. `a` is onnx_op_math.OnnxArgs (not imported:
+"""OnnxOp kernels for transformer ops: Attention and RMSNormalization (opset 23), as torch's dynamo exporter writes
+them for scaled_dot_product_attention and RMSNorm; and onnxruntime's com.microsoft fusions that optimized transformer
+files hold (FastGelu, BiasGelu, QuickGelu, SkipLayerNormalization, SimplifiedLayerNormalization, FusedMatMul,
+BiasAdd; MICROSOFT_OPS lists them). `a` is onnx_op_math.OnnxArgs (not imported:
 the Python exporter inlines these modules in import order)."""
 
 from __future__ import annotations
@@ -61,4 +63,86 @@ def _rms_norm(a: Any, at: dict, op: int) -> torch.Tensor:
     return y * a.t(1)
 
 
-ATTENTION_OPS: dict[str, Callable] = {"Attention": _attention, "RMSNormalization": _rms_norm}
+def _tanh_gelu(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * x * (1.0 + torch.tanh(0.7978845608028654 * (x + 0.044715 * x.pow(3))))
+
+
+def _fast_gelu(a: Any, at: dict, op: int) -> torch.Tensor:
+    x = a.t(0) + a.t(1) if a.has(1) else a.t(0)
+    return _tanh_gelu(x)
+
+
+def _bias_gelu(a: Any, at: dict, op: int) -> torch.Tensor:
+    return F.gelu(a.t(0) + a.t(1))
+
+
+def _quick_gelu(a: Any, at: dict, op: int) -> torch.Tensor:
+    x = a.t(0)
+    return x * torch.sigmoid(float(at.get("alpha", 1.702)) * x)
+
+
+def _skip_sum(a: Any, bias_at: int) -> torch.Tensor:
+    s = a.t(0) + a.t(1)
+    return s + a.t(bias_at) if a.has(bias_at) else s
+
+
+def _skip_layer_norm(a: Any, at: dict, op: int) -> Any:
+    s = _skip_sum(a, 4)
+    mean = s.mean(-1, keepdim=True)
+    inv_std = torch.rsqrt((s - mean).pow(2).mean(-1, keepdim=True) + float(at.get("epsilon", 1e-12)))
+    y = (s - mean) * inv_std * a.t(2)
+    if a.has(3):
+        y = y + a.t(3)
+    n_out = int(at.get("_outputs", 1))
+    return (y, mean, inv_std, s)[:n_out] if n_out > 1 else y
+
+
+def _skip_rms_norm(a: Any, at: dict, op: int) -> Any:
+    s = _skip_sum(a, 3)
+    inv_std = torch.rsqrt(s.pow(2).mean(-1, keepdim=True) + float(at.get("epsilon", 1e-12)))
+    y = s * inv_std * a.t(2)
+    n_out = int(at.get("_outputs", 1))
+    return (y, inv_std, inv_std, s)[:n_out] if n_out > 1 else y
+
+
+def _fused_matmul(a: Any, at: dict, op: int) -> torch.Tensor:
+    if at.get("transBatchA", 0) or at.get("transBatchB", 0):
+        raise ValueError("FusedMatMul with transBatchA/transBatchB is not supported")
+    x, y = a.t(0), a.t(1)
+    x = x.transpose(-2, -1) if at.get("transA", 0) else x
+    y = y.transpose(-2, -1) if at.get("transB", 0) else y
+    return torch.matmul(x, y) * float(at.get("alpha", 1.0))
+
+
+def _bias_add(a: Any, at: dict, op: int) -> torch.Tensor:
+    return a.t(0) + a.t(1) + a.t(2)
+
+
+ATTENTION_OPS: dict[str, Callable] = {
+    "Attention": _attention,
+    "RMSNormalization": _rms_norm,
+    "FastGelu": _fast_gelu,
+    "BiasGelu": _bias_gelu,
+    "QuickGelu": _quick_gelu,
+    "SkipLayerNormalization": _skip_layer_norm,
+    "SkipSimplifiedLayerNormalization": _skip_rms_norm,
+    "SimplifiedLayerNormalization": _rms_norm,
+    "FusedMatMul": _fused_matmul,
+    "BiasAdd": _bias_add,
+}
+# com.microsoft ops the importer takes under their own names (the same semantics as the op table's entry);
+# onnxruntime's Attention (packed QKV weights) differs from opset 23's Attention and stays refused
+MICROSOFT_OPS = frozenset(
+    {
+        "FastGelu",
+        "BiasGelu",
+        "QuickGelu",
+        "SkipLayerNormalization",
+        "SkipSimplifiedLayerNormalization",
+        "SimplifiedLayerNormalization",
+        "FusedMatMul",
+        "BiasAdd",
+        "Gelu",
+        "LayerNormalization",
+    }
+)
