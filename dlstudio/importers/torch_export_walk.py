@@ -219,7 +219,7 @@ class Walker:
             try:
                 value = mapper(self, node)
                 several = isinstance(value, tuple) and isinstance(val, (list, tuple)) and len(value) == len(val)
-                if _same_sample_shape(value, val) or (several and all(map(_same_sample_shape, value, val))):
+                if self._fits(value, val) or (several and all(map(self._fits, value, val))):
                     self.env[node] = value
                     return
             except (Unsupported, DlstudioError):
@@ -236,6 +236,19 @@ class Walker:
         self.paths[outs[0].node_id] = self.current_path
         self.generic[_name(node)] = self.generic.get(_name(node), 0) + 1
         self.env[node] = outs[0] if isinstance(val, torch.Tensor) else tuple(outs)
+
+    def _fits(self, value: Any, val: Any) -> bool:
+        """The layer gives the op's per-sample shape and dtype, and its dimension 0 is the op's: the batch where
+        the op's is the batch, not a size that merely starts like it (batch*heads in attention code)."""
+        if not _same_sample_shape(value, val):
+            return False
+        first, got = val.shape[0], value.info.shape[0]
+        if isinstance(first, torch.SymInt):
+            try:
+                return self.symbols.expression(first) == {"sym": "N"} and got == "N"
+            except Unsupported:
+                return False
+        return got == int(first) or (got == "N" and self.fixed_batch == int(first))
 
     def _inline_region(self, node: fx.Node) -> None:
         """A region that forward ran under `torch.no_grad()` / autocast (torch.export keeps it as a subgraph
