@@ -93,15 +93,19 @@ def _conv_t(ctx: Context, node: Any, name: str) -> None:
     b = ctx.const(node.input[2]).astype(np.float32) if _opt(node, 2) else None
     at = attrs(node)
     nd = w.ndim - 2
-    if "output_shape" in at or at.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID"):
-        raise Unsupported("output_shape / auto_pad SAME on ConvTranspose")
     groups = int(at.get("group", 1))
     pads = list(at.get("pads", [0] * (2 * nd)))
     strides = list(at.get("strides", [1] * nd))
     dil = list(at.get("dilations", [1] * nd))
+    auto = at.get("auto_pad", "NOTSET")
+    if "output_shape" in at or auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads, extra = _conv_t_pads(x, w, at, strides, dil)
+        at["output_padding"] = [int(o) + e for o, e in zip(at.get("output_padding", [0] * nd), extra)]
     # both crop `begin` from the full transposed output and end where the size says: a smaller end pad is
     # torch's output_padding (which must stay below the stride or dilation)
     out_pad = [int(o) + b - e for o, b, e in zip(at.get("output_padding", [0] * nd), pads[:nd], pads[nd:])]
+    crop = [max(0, -o) for o in out_pad]  # more cropped at the end than at the begin: a Narrow after the layer
+    out_pad = [max(0, o) for o in out_pad]
     if any(not 0 <= o < max(s, d) for o, s, d in zip(out_pad, strides, dil)):
         raise Unsupported(f"pads {pads}: an end pad larger than the begin pad (or by a stride or more) crops")
     params = {
@@ -115,7 +119,32 @@ def _conv_t(ctx: Context, node: Any, name: str) -> None:
         "bias": b is not None,
     }
     weights = {"weight": w} | ({"bias": b} if b is not None else {})
-    ctx.bind(node.output[0], ctx.add(f"ConvTranspose{nd}d", [x], params, weights, label=name)[0])
+    y = ctx.add(f"ConvTranspose{nd}d", [x], params, weights, label=name)[0]
+    for i, c in enumerate(crop):
+        if c:
+            size = int(y.info.shape[2 + i])
+            y = ctx.add("Narrow", [y], {"dim": 2 + i, "start": 0, "length": size - c}, label=f"{name}_crop")[0]
+    ctx.bind(node.output[0], y)
+
+
+def _conv_t_pads(x: Any, w: np.ndarray, at: dict, strides: list[int], dil: list[int]) -> tuple[list[int], list[int]]:
+    """ConvTranspose pads for an output_shape or auto_pad SAME (the ONNX specification's total padding, split
+    begin/end by auto_pad), and the output padding a negative total needs."""
+    nd = w.ndim - 2
+    sizes = [int(d) for d in x.info.shape[2:]]
+    kernel = list(at.get("kernel_shape", w.shape[2:]))
+    out_pad = list(at.get("output_padding", [0] * nd))
+    target = list(at.get("output_shape", [s * st for s, st in zip(sizes, strides)]))[-nd:]
+    begin, end, extra = [], [], []
+    for i in range(nd):
+        total = strides[i] * (sizes[i] - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1 - int(target[i])
+        more = max(0, -total)
+        total = max(0, total)
+        head = total // 2 if at.get("auto_pad") == "SAME_UPPER" else total - total // 2
+        begin.append(head)
+        end.append(total - head)
+        extra.append(more)
+    return begin + end, extra
 
 
 @handles("MaxPool", "AveragePool")
