@@ -123,7 +123,7 @@ def test_each_level_shows_its_layers_and_child_blocks_as_cards(win):
     assert layers == set() and blocks == {"layer1.0", "layer1.1"}
     assert view.breadcrumb.isVisible() and view.breadcrumb.trail == ["Model", "layer1"]
     # the two residual blocks are wired to each other as cards, at their ports
-    between = [e for e, i in scene.edges.items() if i.isVisible()]
+    between = [e for e, i in scene.edges.items() if i.isVisible() and scene.shown_end(e.src) and scene.shown_end(e.dst)]
     assert between and all(
         {scene.shown_end(e.src), scene.shown_end(e.dst)} == {block(win, "layer1.0"), block(win, "layer1.1")}
         for e in between
@@ -131,6 +131,14 @@ def test_each_level_shows_its_layers_and_child_blocks_as_cards(win):
     wire = scene.edges[between[0]]
     card = scene.blocks[block(win, "layer1.1")]
     assert card.sceneBoundingRect().adjusted(-10, -10, 10, 10).contains(wire.path().pointAtPercent(1.0))
+    # what crosses the entered block's boundary runs to a port marker named after the layer outside
+    relu = node(win, "relu")
+    marker = scene.boundary[(relu, "y", True)]
+    assert "relu" in marker.text and marker.isVisible()
+    into = next(e for e in scene.edges if e.src == relu and e.dst == node(win, "layer1.0.conv1"))
+    assert scene.edges[into].isVisible() and scene.edges[into].path().pointAtPercent(0.0) == marker.anchor()
+    assert any(not is_input for (_n, _p, is_input) in scene.boundary)  # and an output marker, on the right
+    assert marker.anchor().x() < card.sceneBoundingRect().left()
 
     view.enter_block(block(win, "layer1.0"))
     layers, blocks = shown(win)

@@ -455,6 +455,7 @@ class LazyItemsMixin:
                 self.sync_block_visibility(gid)
                 if gid in lm.shown and not block.collapsed:  # nested frames stack by their depth below this level
                     block.set_collapsed(False, None, lm.depth[gid])
+            self.rebuild_boundary()  # type: ignore[attr-defined]
             for item in self.edges.values():
                 self._place_edge(item)  # type: ignore[attr-defined]
             nodes, groups = self._saved_selection.get(group_id, ([], []))

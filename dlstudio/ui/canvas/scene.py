@@ -14,6 +14,7 @@ from ...core.graph import Edge, Group, ModelGraph, Node
 from ...layers.registry import REGISTRY
 from ..controller import Controller
 from ..theme import LIGHT, Theme
+from .boundary import BoundaryMixin
 from .cards import CardsMixin
 from .interactions import WireGesture
 from .items import HEADER_H, NODE_W, BlockItem, EdgeItem, NodeItem
@@ -22,7 +23,7 @@ from .scene_input import GRID, SceneInputMixin  # noqa: F401 - GRID: the snap st
 from .text import human, key_param_text  # noqa: F401 - the window, inspector and summary take them from here
 
 
-class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
+class GraphScene(SceneInputMixin, CardsMixin, BoundaryMixin, LazyItemsMixin, QGraphicsScene):
     """Items follow the graph. A large graph (LARGE_GRAPH nodes or more) gets items only for what is shown at a
     readable zoom (lazy.py); below that zoom it draws as one overview item. `entered` is the block whose
     inside is shown as its own view (None: the whole model)."""
@@ -62,6 +63,7 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         self.setSceneRect(-200_000.0, -200_000.0, 400_000.0, 400_000.0)
         self.setBackgroundBrush(QColor(theme.canvas))
         self.init_lazy()
+        self.init_boundary()
         g = graph
         g.node_added.connect(self._on_node_added)
         g.node_removed.connect(self._on_node_removed)
@@ -320,6 +322,16 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
     def _place_edge(self, item: EdgeItem) -> None:
         e = item.edge
         a, b = self.shown_end(e.src), self.shown_end(e.dst)
+        if self.boundary and (a is None) != (b is None):  # one end outside the entered block: to its marker
+            start = self.boundary_anchor(e.src, e.src_port, True) if a is None else None
+            stop = self.boundary_anchor(e.dst, e.dst_port, False) if b is None else None
+            if start is not None or stop is not None:
+                item.setVisible(True)
+                item.set_ends(
+                    start if start is not None else self.anchor(e.src, e.src_port, True),
+                    stop if stop is not None else self.anchor(e.dst, e.dst_port, False),
+                )
+                return
         shown = a is not None and b is not None and a != b
         item.setVisible(shown)
         if shown:
@@ -372,7 +384,16 @@ class GraphScene(SceneInputMixin, CardsMixin, LazyItemsMixin, QGraphicsScene):
         if groups:  # their cards' totals and badges, and those of the blocks around them
             self._blocks_dirty |= groups
             self._flush_blocks()
+        if self.entered is not None and not self.large:
+            self.show_boundary()
         self.analysed.emit()
+
+    def show_boundary(self) -> None:
+        """(Re)make the entered block's boundary markers and run its crossing wires to them."""
+        old = set(self.boundary)
+        self.rebuild_boundary()
+        for node_id, _port, _is_input in old | set(self.boundary):
+            self._place_edges_of(node_id)
 
     def _flush_blocks(self) -> None:
         """Update the blocks marked during the edit and every block around them (their totals and frames

@@ -114,7 +114,8 @@ class FitMixin:
         if scene.large:  # from the index: most of a large graph has no items
             return [u.rect for u in scene.unit_index().units]
         items: list[NodeItem] = [*scene.nodes.values(), *scene.blocks.values()]
-        return [i.sceneBoundingRect() for i in items if i.isVisible()]
+        rects = [i.sceneBoundingRect() for i in items if i.isVisible()]
+        return rects + [i.sceneBoundingRect() for i in scene.boundary.values()]  # an entered block's ports
 
     def _visible_nodes_rect(self) -> QRectF:
         scene = self.scene()
