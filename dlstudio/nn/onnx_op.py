@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .onnx_op_attention import ATTENTION_OPS
+from .onnx_op_conv import CONV_OPS
 from .onnx_op_math import MATH_OPS, OnnxArgs
 from .onnx_op_pool import POOL_OPS
 from .onnx_op_shape import SHAPE_OPS
@@ -36,7 +37,7 @@ from .onnx_op_shape import SHAPE_OPS
 
 def onnx_ops() -> dict[str, Any]:
     """The op table (built on use: the code exporter may inline the op-family modules after this one)."""
-    return {**MATH_OPS, **SHAPE_OPS, **POOL_OPS, **ATTENTION_OPS}
+    return {**MATH_OPS, **SHAPE_OPS, **POOL_OPS, **ATTENTION_OPS, **CONV_OPS}
 
 
 # inputs read as Python values (shapes, axes, sizes): always written as literals, never trained
