@@ -102,7 +102,7 @@ class BoundaryMixin:
         for (src, port), y in zip(ins, column(len(ins))):
             label = graph.nodes[src].label
             item = BoundaryPortItem(
-                f"\u2192 {label}", True, f"Input of this block: from {label}.{port}, outside it (Escape goes up)"
+                f"{label} \u2192", True, f"Input of this block: from {label}.{port}, outside it (Escape goes up)"
             )
             item.setPos(bounds.left() - MARGIN - PORT_W, y)
             self.addItem(item)  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ class BoundaryMixin:
             label = graph.nodes[dst].label
             if (dst, port, False) in self.boundary:
                 continue
-            item = BoundaryPortItem(f"{label} \u2192", False, f"Output of this block: to {label}.{port}, outside it")
+            item = BoundaryPortItem(f"\u2192 {label}", False, f"Output of this block: to {label}.{port}, outside it")
             item.setPos(bounds.right() + MARGIN, y)
             self.addItem(item)  # type: ignore[attr-defined]
             self.boundary[(dst, port, False)] = item
