@@ -54,11 +54,15 @@ def _conv_transpose(a: Any, at: dict, op: int) -> torch.Tensor:
     auto = at.get("auto_pad", "NOTSET")
     if "output_shape" in at or auto in ("SAME_UPPER", "SAME_LOWER"):
         target = list(at.get("output_shape", [s * st for s, st in zip(sizes, strides)]))[-nd:]
-        begin = []
-        for f, t in zip(full, target):
+        begin, end = [], []
+        for i, (f, t) in enumerate(zip(full, target)):
             total = f - int(t)
+            if total < 0:  # larger than the full output: more output padding (positions only the bias reaches)
+                out_pad[i] -= total
+                total = 0
             begin.append(total // 2 if auto == "SAME_UPPER" else total - total // 2)
-        pads = begin + [f - int(t) - bg for f, t, bg in zip(full, target, begin)]
+            end.append(total - begin[-1])
+        pads = begin + end
     else:
         pads = list(at.get("pads", [0] * (2 * nd)))
     fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[nd - 1]
