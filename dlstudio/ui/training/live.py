@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -58,6 +60,36 @@ def _metric_key(history: list[dict[str, float]]) -> str | None:
     return None
 
 
+class RateLine(QWidget):
+    """One line of text (the rate and ETA, several times a second) that never changes the layout: a QLabel's new
+    text re-lays out every widget up to the training dock's tab widget, which then repaints its whole frame and
+    tab bar (most of the window's paint time while a run streamed). This one repaints only itself."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumHeight(self.fontMetrics().height() + 4)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name, so callers read either alike
+        if text != self._text:
+            self._text = text
+            self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self.fontMetrics().horizontalAdvance("x" * 40), self.fontMetrics().height() + 4)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        shown = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, self.width())
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
+        painter.end()
+
+
 class LivePlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,7 +97,7 @@ class LivePlots(QWidget):
         top = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setFormat("epoch %v")
-        self.rate = QLabel("")
+        self.rate = RateLine()
         self.status = QLabel("Not started")
         self.status.setWordWrap(True)
         self.log_scale = QCheckBox("log scale")

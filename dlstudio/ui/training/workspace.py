@@ -46,7 +46,10 @@ from .runs import KeepWeightsBar, install_runs_comparison, record_of
 from .samples import SamplesView
 from .settings import DataPanel, TrainingPanel
 
-REPAINT_MS = 100  # 10 Hz: plots never repaint per batch
+# plots repaint at most 5 times a second, never per batch, and only after events came: the training process sends
+# its batch events at the same rate, so a message that finds the repaint due is painted in the same wakeup and
+# nothing wakes the window in between (on 2 cores each wakeup takes a core from one of the run's threads)
+REPAINT_MS = 200
 
 
 def snapshot(project: Project) -> Project:
@@ -162,7 +165,8 @@ class TrainingWorkspace(QWidget):
         install_runs_comparison(self.runs)  # ticked runs: settings diff table beside their overlaid curves
         self.data_panel.changed.connect(self._settings_edited)
         self.training_panel.changed.connect(self._settings_edited)
-        self.timer = QTimer(self, interval=REPAINT_MS, timeout=self._repaint)
+        self.timer = QTimer(self, singleShot=True, interval=REPAINT_MS, timeout=self._repaint)
+        self._painted_at = 0.0  # perf_counter of the last repaint
         self._update_buttons()
         if self.isolation == "process":
             SPARES.prepare()  # a training process imports torch now, so that Start is quick
@@ -318,6 +322,7 @@ class TrainingWorkspace(QWidget):
                 "project_path": str(snap.path) if snap.path else None,
                 "run_dir": str(run_dir) if run_dir is not None else None,
                 "resume": str(resume_from) if resume_from is not None else None,
+                "flush_s": REPAINT_MS / 1000,  # batch events as often as the plots repaint, no more
             }
             worker: TrainingWorker | TrainingProcess = TrainingProcess(job, snap.graph, self)
         else:
@@ -334,11 +339,10 @@ class TrainingWorkspace(QWidget):
         self.worker = worker
         worker.events_emitted.connect(self._on_events)
         worker.setup_failed.connect(self._on_setup_failed)
-        worker.boundary_ready.connect(self.results.set_boundary)
+        worker.boundary_ready.connect(self._on_boundary)
         worker.predictions_ready.connect(self._on_predictions)
         worker.finished.connect(self._on_thread_done)
         worker.start()
-        self.timer.start()
         self._update_buttons()
         self.run_started.emit()
         return True
@@ -355,7 +359,7 @@ class TrainingWorkspace(QWidget):
         def factory() -> Any:
             return make_trainer(snap, run_dir=run_dir, resume=resume_from)
 
-        return TrainingWorker(factory, self)
+        return TrainingWorker(factory, self, flush_s=REPAINT_MS / 1000)
 
     def toggle_pause(self) -> None:
         w = self.worker
@@ -402,6 +406,19 @@ class TrainingWorkspace(QWidget):
     def _on_events(self, events: list[Event]) -> None:
         for e in events:
             self._on_event(e)
+        self._schedule_repaint()
+
+    def _on_boundary(self, boundary: Any) -> None:
+        self.results.set_boundary(boundary)
+        self._schedule_repaint()
+
+    def _schedule_repaint(self) -> None:
+        """One repaint at most every REPAINT_MS, started by what arrived: at once when it is due, else when it
+        will be; no timer runs while nothing arrives."""
+        if self.timer.isActive():
+            return
+        wait_ms = REPAINT_MS - (time.perf_counter() - self._painted_at) * 1000
+        self.timer.start(max(0, int(wait_ms)))
 
     def _on_event(self, event: Event) -> None:
         self.last_event = event
@@ -493,6 +510,7 @@ class TrainingWorkspace(QWidget):
             self._attach_try_it()
 
     def _repaint(self) -> None:
+        self._painted_at = time.perf_counter()
         self.live.repaint()
         self.results.repaint()
 
