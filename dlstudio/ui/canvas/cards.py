@@ -67,7 +67,8 @@ class CardsMixin:
                     severity = "error" if d.severity == "error" else severity or "warning"
         item.set_boundary(len(sources), ins, outs)
         lm = self.level_map()
-        item.set_collapsed(grp.collapsed, self.frame_rect(group_id).translated(-item.pos()), lm.depth.get(group_id, 0))
+        frame = None if grp.collapsed else self.frame_rect(group_id).translated(-item.pos())  # a card needs none
+        item.set_collapsed(grp.collapsed, frame, lm.depth.get(group_id, 0))
         last = [engine.outputs(n) for n, _ in outs[:1]]
         shape = f"\u2192 {last[0][0]}" if last and last[0] else ""
         children = graph.child_groups(group_id)
