@@ -238,6 +238,12 @@ def main() -> int:
         )
     print(f"throughput: headless {h:,.0f} samples/s, studio {s:,.0f} samples/s, ratio {ratio:.2f}x (target >= 0.9x)")
     ok = p99 <= 30 and mx <= 100 and ratio >= 0.9
+    loads = os.getloadavg()
+    busy = loads[0] > (os.cpu_count() or 1)
+    print(
+        f"load average at the end: {loads[0]:.1f} / {loads[1]:.1f} / {loads[2]:.1f} (1/5/15 min) on {os.cpu_count()} "
+        f"CPUs: {'a LOADED machine, the numbers above are not the studio alone' if busy else 'a quiet machine'}"
+    )
     print("PASS" if ok else "FAIL")
     if args.isolation == "process":
         from dlstudio.ui.process_worker import SPARES
