@@ -401,3 +401,23 @@ def test_an_imported_resnet_expands_every_block_at_every_depth_without_overlaps(
         assert not overlaps(win), (graph.group(gid).label, overlaps(win))
     ctl.undo()  # one undo step restores the block and its neighbours
     assert not overlaps(win)
+
+
+def test_auto_layout_lays_out_every_level_with_blocks_as_units(win):
+    show(win, nested_resnet())
+    graph, ctl = win.project.graph, win.controller
+    for label in ("layer1", "layer1.0"):
+        ctl.set_collapsed(block(win, label), False)
+    before = {n: graph.node(n).position for n in graph.nodes}
+    scatter = {n: (float(i * 37 % 500), float(i * 53 % 400)) for i, n in enumerate(graph.nodes)}
+    ctl.move(scatter)  # a mess to start from
+    assert overlaps(win)
+    win.auto_layout()
+    assert not overlaps(win), overlaps(win)
+    for level in ("layer1.0", "layer2", "layer2.1"):
+        win.view.enter_block(block(win, level))
+        assert not overlaps(win), (level, overlaps(win))
+    win.view.enter_block(None)
+    ctl.undo()
+    ctl.undo()
+    assert {n: graph.node(n).position for n in graph.nodes} == before

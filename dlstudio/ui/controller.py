@@ -31,9 +31,9 @@ from ..core.edits import (
 )
 from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
-from ..core.layout import plan_layout
+from ..core.layout import layered_positions, plan_layout
 from ..layers.registry import REGISTRY
-from .canvas.room import nested_make_room
+from .canvas.room import nested_layout, nested_make_room
 from .controller_paste import PASTE_OFFSET, PasteMixin, PutInBlock  # noqa: F401 - PASTE_OFFSET kept here
 
 MIME_NODES = "application/x-dlstudio-nodes"
@@ -413,8 +413,15 @@ class Controller(PasteMixin, QObject):
 
     # --------------------------------------------------------------- layout
     def auto_layout(self, node_ids: list[str] | None = None) -> bool:
-        """Layered layout of the graph (or of `node_ids`); a collapsed block counts as one node."""
-        pos, blocks = plan_layout(self.graph, node_ids or None, max_width=None if node_ids else self.layout_width)
+        """Layered layout of the graph (or of `node_ids`); a collapsed block counts as one node. With nested
+        blocks the whole graph is laid out level by level (each block's contents inside it)."""
+        nested = any(g.parent is not None for g in self.graph.groups.values())
+        if nested and node_ids:  # a selection: its layers among themselves, each its own cell
+            pos, blocks = layered_positions(self.graph, node_ids), {}
+        elif nested:
+            pos, blocks = nested_layout(self.graph, self.layout_width)
+        else:
+            pos, blocks = plan_layout(self.graph, node_ids or None, max_width=None if node_ids else self.layout_width)
         moved = {n: p for n, p in pos.items() if self.graph.node(n).position != p}
         edits: list[Edit] = [SetGroup(g, "position", p) for g, p in blocks.items() if self.graph.group(g).position != p]
         if moved:

@@ -96,15 +96,20 @@ def units_in(graph: Any, level: str | None) -> list[str]:
 def _lay_out_inside(plan: _Plan, gid: str) -> None:
     """Lay a block's direct nodes and child blocks out in layered columns from its corner (rows wrap at the
     reading width); a child block keeps its own inside and moves as one."""
+    _lay_out_level(plan, gid, plan.group_at(gid), READING_WIDTH)
+
+
+def _lay_out_level(plan: _Plan, level: str | None, origin: tuple[float, float], max_width: float | None) -> None:
+    """Lay a level's direct nodes and child blocks (None: the top level) out in layered columns from `origin`; a
+    child block keeps its own inside and moves as one (a collapsed one is a card, an expanded one its frame)."""
     graph = plan.graph
-    units = units_in(graph, gid)
+    units = units_in(graph, level)
     if not units:
         return
     dg = nx.DiGraph()
     dg.add_nodes_from(units)
-    owner = {}
-    for nid in graph.group_nodes_deep(gid):
-        owner[nid] = graph.owner_at(nid, gid)
+    inner = graph.group_nodes_deep(level) if level is not None else list(graph.nodes)
+    owner = {nid: graph.owner_at(nid, level) for nid in inner}
     succ = graph.nx._succ
     for src, unit in owner.items():
         for dst in succ[src]:
@@ -116,8 +121,7 @@ def _lay_out_inside(plan: _Plan, gid: str) -> None:
         if u in graph.groups and not plan.is_collapsed(u):
             b = plan.box(u)
             sizes[u] = (b[2] - b[0] + ROOM_GAP + X_STEP - CARD_W, b[3] - b[1] + ROOM_GAP + Y_STEP - CARD_H)
-    origin = plan.group_at(gid)
-    cells = _place_wrapped(_columns(dg, {u: i for i, u in enumerate(units)}), origin, sizes, READING_WIDTH)
+    cells = _place_wrapped(_columns(dg, {u: i for i, u in enumerate(units)}), origin, sizes, max_width)
     for u, (x, y) in cells.items():
         if u in sizes:  # an expanded child: its frame's corner goes to the cell's corner
             b = plan.box(u)
@@ -127,6 +131,20 @@ def _lay_out_inside(plan: _Plan, gid: str) -> None:
             plan.shift(u, x - gx, y - gy)
         else:
             plan.nodes[u] = (x, y)
+
+
+def nested_layout(
+    graph: Any, max_width: float | None
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Auto-layout of a graph with nested blocks, level by level from the innermost: each block's contents in
+    layered columns from its corner, then its level with the block as one card (or, expanded, its frame)."""
+    plan = _Plan(graph, {})
+    for gid in sorted(graph.groups, key=graph.group_depth, reverse=True):
+        _lay_out_inside(plan, gid)
+    _lay_out_level(plan, None, (0.0, 0.0), max_width)
+    nodes = {n: p for n, p in plan.nodes.items() if graph.nodes[n].position != p}
+    groups = {g: p for g, p in plan.groups.items() if graph.groups[g].position != p}
+    return nodes, groups
 
 
 def _push_siblings(plan: _Plan, level: str | None, unit: str, old: Box, new: Box) -> None:
@@ -184,4 +202,4 @@ def nested_make_room(
     return nodes, groups
 
 
-__all__ = ["nested_make_room", "units_in"]
+__all__ = ["nested_layout", "nested_make_room", "units_in"]
