@@ -76,6 +76,20 @@ def test_render_png_and_svg(tmp_path: Path) -> None:
     assert run_cli(["render", str(path), "-o", str(tmp_path / "g.jpg")]) == 1
 
 
+def test_render_frames_a_block_that_holds_only_blocks(tmp_path: Path) -> None:
+    """A block whose members are all child blocks still gets its frame and label, drawn around everything inside."""
+    path = _project(tmp_path)
+    project = dls.Project.load(path)
+    g = project.graph
+    inner = next(iter(g.groups))
+    GroupNodes(g.new_id("g"), "outer stage", (), group_ids=(inner,)).apply(g)
+    project.save(path)
+    svg = tmp_path / "nested.svg"
+    assert run_cli(["render", str(path), "-o", str(svg)]) == 0
+    text = " ".join(t for t in ET.parse(svg).getroot().itertext())
+    assert "outer stage" in text and "residual unit" in text
+
+
 @pytest.mark.slow
 def test_train_script_runs_one_epoch(tmp_path: Path) -> None:
     """A generated training script trains the generated model for one epoch in a fresh interpreter."""

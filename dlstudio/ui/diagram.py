@@ -79,15 +79,20 @@ def _paint(painter: object, graph: ModelGraph, title: str) -> None:
         p.setFont(bold)
         p.setPen(QColor("#333333"))
         p.drawText(QPointF(MARGIN, MARGIN), title)
-    # group frames first, behind everything
-    for group in graph.groups.values():
-        members = [pos[n] for n in group.node_ids if n in pos]
+
+    # block frames first, behind everything; outer blocks first, padded by the depth of blocks inside them
+    def levels_below(gid: str) -> int:
+        return max((1 + levels_below(c) for c in graph.child_groups(gid)), default=0)
+
+    for group in sorted(graph.groups.values(), key=lambda g: len(graph.group_ancestors(g.id))):
+        members = [pos[n] for n in graph.group_nodes_deep(group.id) if n in pos]
         if not members:
             continue
-        x0 = min(x for x, _ in members) - 10
-        y0 = min(y for _, y in members) - 20
-        x1 = max(x for x, _ in members) + BOX_W + 10
-        y1 = max(y for _, y in members) + BOX_H + 10
+        pad = 8.0 * levels_below(group.id)
+        x0 = min(x for x, _ in members) - 10 - pad
+        y0 = min(y for _, y in members) - 20 - 1.75 * pad
+        x1 = max(x for x, _ in members) + BOX_W + 10 + pad
+        y1 = max(y for _, y in members) + BOX_H + 10 + pad
         p.setPen(QPen(QColor("#888888"), 1.2, Qt.PenStyle.DashLine))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRoundedRect(QRectF(x0, y0, x1 - x0, y1 - y0), 8, 8)
