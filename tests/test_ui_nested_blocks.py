@@ -421,3 +421,27 @@ def test_auto_layout_lays_out_every_level_with_blocks_as_units(win):
     ctl.undo()
     ctl.undo()
     assert {n: graph.node(n).position for n in graph.nodes} == before
+
+
+def test_the_inspector_shows_a_selected_block_with_its_place_and_totals(win):
+    from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
+
+    show(win, nested_resnet())
+    graph, scene, view = win.project.graph, win.scene, win.view
+    view.enter_block(block(win, "layer1"))
+    res = block(win, "layer1.0")
+    scene.select_blocks([res])
+    insp = win.inspector
+    assert insp.block_id == res
+    path = insp.findChild(QLabel, "block_path").text()
+    assert path.endswith("Model \u203a layer1 \u203a layer1.0")
+    assert "6 layers" in insp.findChild(QLabel, "block_stats").text()
+    edit = insp.findChild(QLineEdit, "block_label_edit")
+    edit.setText("residual0")
+    edit.editingFinished.emit()
+    assert graph.group(res).label == "residual0"
+    insp.findChild(QPushButton, "block_toggle").click()  # expand in place from the inspector
+    assert not graph.group(res).collapsed
+    scene.select_blocks([res])
+    insp.findChild(QPushButton, "block_open").click()
+    assert scene.entered == res

@@ -33,6 +33,7 @@ from ..core.graph import ModelGraph
 from ..layers.registry import REGISTRY
 from ..layers.spec import ParamSpec, _no_params
 from .canvas.scene import human
+from .inspector_block import BlockActions, block_section
 
 INT_MIN, INT_MAX = -(2**31) + 1, 2**31 - 1
 
@@ -254,6 +255,8 @@ class Inspector(QScrollArea):
         self.set_frozen: Callable[[list[str], bool], bool] = lambda ids, f: False
         self.end_merge: Callable[[], None] = lambda: None
         self.node_ids: list[str] = []
+        self.block_id: str | None = None  # the block shown by the block section (no layer selected)
+        self.block_actions = BlockActions()
         self.editors: dict[str, ParamEditor] = {}
         self.errors: dict[str, QLabel] = {}
         self.derived: QLabel | None = None
@@ -266,7 +269,22 @@ class Inspector(QScrollArea):
         self.show_nodes([])
 
     # ------------------------------------------------------------- build
+    def show_block(self, group_id: str) -> None:
+        """A selected block: its name, place in the tree, deep totals, and Open / Expand."""
+        if self.graph is None or group_id not in self.graph.groups:
+            self.show_nodes([])
+            return
+        self.node_ids = []
+        self.block_id = group_id
+        self.editors.clear()
+        self.errors.clear()
+        self.derived = None
+        self.frozen_box = None
+        colour = getattr(getattr(self.window(), "theme", None), "error", "#d64545")
+        self.setWidget(block_section(self.graph, self.engine, group_id, self.block_actions, colour))
+
     def show_nodes(self, node_ids: list[str]) -> None:
+        self.block_id = None
         self.node_ids = [n for n in node_ids if self.graph is not None and n in self.graph]
         self.editors.clear()
         self.errors.clear()
@@ -382,6 +400,9 @@ class Inspector(QScrollArea):
     # ------------------------------------------------------------ refresh
     def refresh(self) -> None:
         """Re-read values and derived numbers from the model without emitting edits."""
+        if self.block_id is not None:
+            self.show_block(self.block_id)
+            return
         if self.graph is None or not self.node_ids:
             return
         if any(n not in self.graph for n in self.node_ids):

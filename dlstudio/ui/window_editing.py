@@ -56,6 +56,10 @@ class EditingMixin:
         self.inspector.set_param = self.controller.set_param
         self.inspector.rename = self.controller.rename
         self.inspector.set_frozen = self.controller.set_frozen
+        actions = self.inspector.block_actions
+        actions.rename = self.controller.rename_group
+        actions.open = self.view.enter_block
+        actions.toggle = lambda gid: self.controller.set_collapsed(gid, not graph.group(gid).collapsed)
         self.panel.bind(graph, self.engine)
         self._update_status()
         self._update_title()
@@ -116,7 +120,12 @@ class EditingMixin:
     def _selection_changed(self) -> None:
         if self.scene is None or not shiboken6.isValid(self.scene):
             return  # the scene is being torn down (window closing)
-        self.inspector.show_nodes(self.scene.selected_node_ids(expand_blocks=False))
+        nodes = self.scene.selected_node_ids(expand_blocks=False)
+        blocks = self.scene.selected_group_ids()
+        if not nodes and len(blocks) == 1:
+            self.inspector.show_block(blocks[0])
+        else:
+            self.inspector.show_nodes(nodes)
 
     def focus_node(self, node_id: str) -> None:
         """Show a node from a list (diagnostics, errors, a comparison, a failed training step) wherever it is:
