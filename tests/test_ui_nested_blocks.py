@@ -421,6 +421,15 @@ def test_auto_layout_lays_out_every_level_with_blocks_as_units(win):
     ctl.undo()
     ctl.undo()
     assert {n: graph.node(n).position for n in graph.nodes} == before
+    # a selection inside an entered block is laid out among itself, where it is
+    res = block(win, "layer2.1")
+    win.view.enter_block(res)
+    mine = list(graph.group(res).node_ids)
+    ctl.move({n: (0.0, 0.0) for n in mine})
+    win.scene.select_nodes(mine)
+    win.auto_layout(selection=True)
+    assert len({graph.node(n).position for n in mine}) == len(mine)
+    assert not overlaps(win), overlaps(win)
 
 
 def test_the_inspector_shows_a_selected_block_with_its_place_and_totals(win):

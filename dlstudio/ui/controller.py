@@ -31,9 +31,8 @@ from ..core.edits import (
 )
 from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
-from ..core.layout import layered_positions, plan_layout
+from ..core.layout import make_room, plan_layout
 from ..layers.registry import REGISTRY
-from .canvas.room import nested_layout, nested_make_room
 from .controller_paste import PASTE_OFFSET, PasteMixin, PutInBlock  # noqa: F401 - PASTE_OFFSET kept here
 
 MIME_NODES = "application/x-dlstudio-nodes"
@@ -388,11 +387,8 @@ class Controller(PasteMixin, QObject):
         if not states:
             return False
         anchor = next(iter(states))
-        nested = any(g.parent is not None for g in self.graph.groups.values())
-        if len(states) == 1:  # one block: make room around it, no full re-layout (cost follows the block)
-            pos, blocks = nested_make_room(self.graph, anchor, states[anchor])
-        elif nested and all(states.values()):  # collapsing many nested blocks: gaps stay, nothing overlaps
-            pos, blocks = {}, {}
+        if len(states) == 1:  # one block: make room around it at every depth, no full re-layout
+            pos, blocks = make_room(self.graph, anchor, states[anchor])
         else:
             pos, blocks = plan_layout(self.graph, collapsed=states, max_width=self.layout_width)
         if len(states) > 1 and anchor in blocks:  # keep the toggled block under the user's eye
@@ -412,16 +408,14 @@ class Controller(PasteMixin, QObject):
         return bool(label.strip()) and self.push(SetGroup(group_id, "label", label.strip()), mergeable=False)
 
     # --------------------------------------------------------------- layout
-    def auto_layout(self, node_ids: list[str] | None = None) -> bool:
-        """Layered layout of the graph (or of `node_ids`); a collapsed block counts as one node. With nested
-        blocks the whole graph is laid out level by level (each block's contents inside it)."""
-        nested = any(g.parent is not None for g in self.graph.groups.values())
-        if nested and node_ids:  # a selection: its layers among themselves, each its own cell
-            pos, blocks = layered_positions(self.graph, node_ids), {}
-        elif nested:
-            pos, blocks = nested_layout(self.graph, self.layout_width)
-        else:
-            pos, blocks = plan_layout(self.graph, node_ids or None, max_width=None if node_ids else self.layout_width)
+    def auto_layout(self, node_ids: list[str] | None = None, level: str | None = None) -> bool:
+        """Layered layout of the graph, level by level (a collapsed block counts as one node), or of `node_ids`
+        as they sit in block `level` (the block shown: a selection inside an entered block)."""
+        if level is not None and level not in self.graph.groups:
+            level = None
+        pos, blocks = plan_layout(
+            self.graph, node_ids or None, max_width=None if node_ids else self.layout_width, level=level
+        )
         moved = {n: p for n, p in pos.items() if self.graph.node(n).position != p}
         edits: list[Edit] = [SetGroup(g, "position", p) for g, p in blocks.items() if self.graph.group(g).position != p]
         if moved:

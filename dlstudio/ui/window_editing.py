@@ -293,7 +293,7 @@ class EditingMixin:
     def auto_layout(self, selection: bool = False) -> None:
         assert self.scene is not None and self.controller is not None
         ids = self.scene.selected_node_ids() if selection else None
-        self.controller.auto_layout(ids)
+        self.controller.auto_layout(ids, level=self.scene.entered if selection else None)
         if not selection:
             self.view.fit()
 
