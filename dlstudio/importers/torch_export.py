@@ -408,9 +408,16 @@ def _import_module(
     except Exception as exc:  # the user's forward failed on the example: say where
         where = user_frame(exc, source_files_of(module))
         at = f" at {where[0]} line {where[1]}: `{where[2]}`" if where else ""
+        ints = [int(a.max()) for a in args if isinstance(a, torch.Tensor) and a.dtype == torch.int64 and a.numel()]
+        values = (
+            f"; the int64 example inputs hold random values 0..{max(ints)} (below the smallest embedding table, "
+            f"else 10): pass example tensors with dls.import_torch(module, (x, ...)) when forward needs others"
+            if ints
+            else ""
+        )
         raise ModelImportError(
             f"{name}.forward fails on the example input{at}: {type(exc).__name__}: {first_line(exc)}. Check "
-            f"--input-shape / --input-dtype (one per forward argument, without the batch)",
+            f"--input-shape / --input-dtype (one per forward argument, without the batch){values}",
             [],
         ) from None
     finally:
