@@ -249,3 +249,50 @@ def test_operator_form_quantized_model_imports_as_its_float_model(tmp_path: Path
     want = _run(quantized, x)[0]
     assert np.abs(got - want).max() < 0.05 * max(1.0, float(np.abs(want).max()))
     _train_one_step(project, x)
+
+
+class _TimeMajorRNN(torch.nn.Module):
+    """torch's default recurrent layout (batch_first=False): the file's input is (T, N, F)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(6, 16)
+        self.gru = torch.nn.GRU(16, 8)
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x)
+        out, _ = self.gru(out)
+        return self.fc(out[-1])
+
+
+def test_time_major_input_imports_batch_first(tmp_path: Path, capsys) -> None:
+    import warnings
+
+    source = tmp_path / "time_major.onnx"
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _TimeMajorRNN().eval(),
+            (torch.randn(12, 2, 6),),
+            str(source),
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {1: "batch"}, "y": {0: "batch"}},
+            opset_version=13,
+            dynamo=False,
+        )
+    project_path = tmp_path / "tm.dlstudio"
+    assert run_cli(["import", str(source), "-o", str(project_path)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "compiled graph vs onnxruntime" in printed and "its batch is dim 1 in the file" in printed
+    project = dls.Project.load(project_path)
+    assert project.graph.nodes_of_type("Input")[0].params["shape"] == [12, 6]
+    x = np.random.default_rng(3).standard_normal((3, 12, 6)).astype(np.float32)  # batch-first
+    _train_one_step(project, [x])
+    out = tmp_path / "reexported.onnx"
+    dls.export_onnx(project, out)
+    np.testing.assert_allclose(
+        _run(out, [x])[0], _run(source, [np.ascontiguousarray(x.transpose(1, 0, 2))])[0], rtol=1e-4, atol=1e-4
+    )

@@ -36,13 +36,28 @@ from .onnx_fold import (
     shape_slice,
     taken_branch,
 )
-from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic
+from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic, batch_view
 from .onnx_ops_qoperator import float_rewrite
 from .onnx_ops_quant import mark_quantized
 from .onnx_parity import _check, _first_line
 from .onnx_scopes import group_by_scope, new_node_ids, node_scope, readable_labels
 
 _DTYPES = {1: "float32", 7: "int64", 6: "int64", 11: "float32", 10: "float32"}
+
+
+def _named_batch_dim(tt: Any) -> int:
+    """The dim of a time-major input that the file names as its batch ([12, 'batch', 6]): the first dim is fixed
+    and exactly one later one is a symbol with "batch" in its name. 0 otherwise."""
+    dims = list(tt.shape.dim) if tt.HasField("shape") else []
+    if len(dims) < 2 or not dims[0].HasField("dim_value"):
+        return 0
+    named = [i for i, d in enumerate(dims) if i and not d.HasField("dim_value") and "batch" in d.dim_param.lower()]
+    free = [i for i, d in enumerate(dims) if not d.HasField("dim_value")]
+    return named[0] if len(named) == 1 and free == named else 0
+
+
+def _shown(tt: Any) -> list[Any]:
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
 
 
 def _onnx_shape(v: Value, batch: int) -> tuple[int, ...]:
@@ -310,12 +325,22 @@ def _convert_model(
     opset_imports = list(model.opset_import)
     problems: list[str] = []
     assumed: list[str] = []  # inputs imported at default sizes
+    moved_inputs: list[str] = []  # time-major inputs imported batch-first
+    batch_dims: dict[str, int] = {}
     input_names: list[str] = []
     for vi in g.input:
         if vi.name in ctx.consts:
             continue  # old exporters list initializers as inputs too
         tt = vi.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        batch_at = _named_batch_dim(tt)
+        if batch_at:  # a time-major input, (T, N, F) as torch's default nn.LSTM takes it: imported batch-first
+            dims = [dims[batch_at], *dims[:batch_at], *dims[batch_at + 1 :]]
+            batch_dims[vi.name] = batch_at
+            moved_inputs.append(
+                f"input {vi.name!r}: its batch is dim {batch_at} in the file (shape {_shown(tt)}); the imported "
+                f"model takes it batch-first, as all dlstudio inputs"
+            )
         given = bool(input_shapes) and vi.name in (input_shapes or {})
         if given:
             dims = [None, *(input_shapes or {})[vi.name]]
@@ -354,7 +379,7 @@ def _convert_model(
         AddNode(node).apply(ctx.graph)
         outs = infer_node(ctx.graph, node, ctx.shapes)
         assert outs is not None
-        ctx.bind(vi.name, Value(node.id, "out", outs[0]))
+        ctx.bind(vi.name, Value(node.id, "out", outs[0], batch_view(batch_at, len(dims))))
         input_names.append(vi.name)
     poisoned: set[str] = set()
     node_problems: list[tuple[str, str, str]] = []  # (op type, node name, reason)
@@ -520,7 +545,9 @@ def _convert_model(
         report.warnings.append(
             f"{sum(generic.values())} op(s) imported as-is as generic ONNX ops (OnnxOp, no catalog layer): {listed}"
         )
-    report.warnings.extend(assumed)
+    report.warnings.extend(assumed + moved_inputs)
+    if batch_dims:
+        report.details["input_batch_dims"] = batch_dims
     if ctx.fixed_batch:
         batch = ctx.fixed_batch[0][1]
         report.details["fixed_batch"] = batch

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from ..compiler.report import compare_outputs
 from ..core.errors import ModelImportError
 from .base import ImportResult
@@ -112,7 +114,12 @@ def _compare(result: ImportResult, model: Any, tolerance: float, seed: int, path
     types = {i.name: _ORT_TYPES.get(i.type) for i in sess.get_inputs()}
     feed_names = set(types)
     # the file's own element types (int32 ids, float64 or float16 inputs): dlstudio inputs are float32 or int64
-    feed = {n: a.numpy().astype(types[n] or a.numpy().dtype) for n, a in zip(result.input_names, args) if n in types}
+    moved = details.get("input_batch_dims", {})  # time-major inputs: the file takes the batch at that dim
+    feed = {
+        n: np.moveaxis(a.numpy(), 0, moved.get(n, 0)).astype(types[n] or a.numpy().dtype)
+        for n, a in zip(result.input_names, args)
+        if n in types
+    }
     for name in feed_names - set(feed):
         if name in result.constants:
             feed[name] = result.constants[name]
