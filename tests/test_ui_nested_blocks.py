@@ -454,3 +454,38 @@ def test_the_inspector_shows_a_selected_block_with_its_place_and_totals(win):
     scene.select_blocks([res])
     insp.findChild(QPushButton, "block_open").click()
     assert scene.entered == res
+
+
+def test_a_large_nested_model_makes_items_only_for_the_level_shown(win):
+    from dlstudio.layers.synthetic import transformer_model
+    from dlstudio.ui.canvas.lazy import LARGE_GRAPH
+
+    g = transformer_model(8)  # 1,578 nodes in 8 blocks: pairs of them go into 4 stages
+    tops = g.child_groups(None)
+    for i in range(0, len(tops), 2):
+        GroupNodes(g.new_id("g"), f"stage{i // 2}", (), group_ids=(tops[i], tops[i + 1])).apply(g)
+    project = Project(meta={"name": "nested8"})
+    project.graph.load_dict(g.to_dict())
+    apply_layout(project.graph, max_width=READING_WIDTH)
+    show(win, project)
+    graph, scene, view = win.project.graph, win.scene, win.view
+    assert scene.large and len(graph) >= LARGE_GRAPH
+    units = {u.key for u in scene.unit_index().units}
+    stages = set(graph.child_groups(None))
+    assert stages <= units and not any(u in graph.groups and u not in stages for u in units)
+    stage = sorted(stages)[1]
+    view.enter_block(stage)
+    assert {u.key for u in scene.unit_index().units} == set(graph.child_groups(stage))
+    inner = graph.child_groups(stage)[0]
+    view.enter_block(inner)
+    view.viewport().repaint()
+    made = [n for n, i in scene.nodes.items() if i.isVisible()]
+    assert made and all(graph.node(n).group == inner for n in made)
+    assert len(scene.nodes) < len(graph) // 2  # items only for what this level shows
+    view.go_up()
+    view.go_up()
+    assert scene.entered is None and scene.selected_group_ids() == [stage]
+    assert win.controller.set_collapsed(stage, False)  # a stage expanded at the top: its blocks as cards
+    units = {u.key for u in scene.unit_index().units}
+    assert set(graph.child_groups(stage)) <= units and stage not in units
+    assert not overlaps(win)
