@@ -101,6 +101,23 @@ def test_fallback_to_dynamo_is_reported(tmp_path: Path, monkeypatch: pytest.Monk
     assert report.worst_diff <= 1e-5
 
 
+def test_a_real_fallback_keeps_the_exporters_output_off_the_terminal(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    """An adaptive pool whose output size does not divide its input makes the TorchScript exporter fail (it dumps
+    its graph) and the dynamo exporter log a caught version-converter traceback. The user sees neither: the
+    report names the fallback and its reason."""
+    g = dls.Graph()
+    h = g.add("Conv2d", g.input("img", (3, 32, 32)), out_channels=4, kernel_size=3, stride=4)
+    h = g.add("AdaptiveAvgPool2d", h, output_size=[3, 3])  # 8x8 -> 3x3: not a factor
+    g.output("y", g.add("Linear", g.add("Flatten", h), out_features=2))
+    report = export_onnx(g, tmp_path / "m.onnx")
+    assert report.details["exporter"] == "dynamo"
+    assert any("adaptive_avg_pool2d" in w for w in report.warnings)
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", (out + err)[:400]
+
+
 def test_parity_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     g = dls.Graph()
     g.output("y", g.add("Linear", g.input("x", (4,)), out_features=3))

@@ -9,9 +9,15 @@ and the onnxruntime parity check pass: nothing is called exported until it was c
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
+import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +54,48 @@ def io_names(graph: ModelGraph) -> tuple[list[str], list[str]]:
     return _unique([n.label for n in ins], taken, "input"), _unique([n.label for n in outs], taken, "output")
 
 
+_NOISY_LOGGERS = ("torch.onnx", "torch.export", "torch._dynamo", "torch.fx", "onnxscript")
+
+
+@contextlib.contextmanager
+def _exporter_output_kept_quiet() -> Iterator[None]:
+    """torch's exporters print graph dumps, opset notices and the tracebacks of errors they caught themselves, from
+    C++ and through logging. None of it helps a user: the export then either succeeds or fails with our own message
+    (the fallback's reason goes into the report). So the output goes to a scratch file for the length of the call."""
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    saved: list[int] = []
+    sink = tempfile.TemporaryFile()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            saved = [os.dup(1), os.dup(2)]
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+        except OSError:  # no usable descriptors (a windowed app): keep the Python-level redirect only
+            saved = []
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        for fd, dup in zip((1, 2), saved):
+            os.dup2(dup, fd)
+            os.close(dup)
+        sink.close()
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _export_once(
     model: torch.nn.Module, args: tuple, path: str, in_names: list[str], out_names: list[str], opset: int, dynamo: bool
 ) -> None:
     axes = {n: {0: "batch"} for n in in_names + out_names}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _exporter_output_kept_quiet():
         # torch announces the legacy exporter's deprecation on every call; the choice is deliberate (see above)
         warnings.simplefilter("ignore")
         if dynamo:
