@@ -489,3 +489,27 @@ def test_a_large_nested_model_makes_items_only_for_the_level_shown(win):
     units = {u.key for u in scene.unit_index().units}
     assert set(graph.child_groups(stage)) <= units and stage not in units
     assert not overlaps(win)
+
+
+def test_a_change_two_blocks_deep_badges_the_card_shown_at_each_level(win, tmp_path):
+    from dlstudio.core.edits import Connect, RemoveNode
+    from dlstudio.core.graph import Edge
+
+    nested_resnet().save(tmp_path / "before.dlstudio")
+    edited = Project.load(tmp_path / "before.dlstudio")
+    g = edited.graph
+    relu, bn1, conv2 = (g.find(f"layer1.0.{n}").id for n in ("relu", "bn1", "conv2"))
+    src_port = g.out_edges(bn1)[0].src_port
+    dst_port = g.in_edges(conv2)[0].dst_port
+    RemoveNode(relu).apply(g)
+    Connect(Edge(bn1, src_port, conv2, dst_port)).apply(g)
+    edited.save(tmp_path / "after.dlstudio")
+    assert win.open_path(tmp_path / "after.dlstudio", ask_save=False)
+    overlay = win.compare_overlay
+    overlay.compare_with(tmp_path / "before.dlstudio")
+    stage, res = block(win, "layer1"), block(win, "layer1.0")
+    assert list(overlay.badges) == [stage] and not overlay.ghosts  # the card drawn at the top level
+    win.view.enter_block(stage)  # one level in, the residual block's card carries it
+    assert list(overlay.badges) == [res]
+    win.view.enter_block(res)  # inside it, the ghost of the removed layer sits where it was
+    assert not overlay.badges and len(overlay.ghosts) == 1

@@ -199,6 +199,7 @@ class CompareOverlay(QObject):
             self._remove_items()
             if shiboken6.isValid(self.scene):
                 self.scene.analysed.disconnect(self.rebuild)
+                self.scene.entered_changed.disconnect(self.rebuild)
                 self.scene.selectionChanged.disconnect(self._selection_changed)
             self._follow_graph(None)
             self.scene = None
@@ -208,6 +209,7 @@ class CompareOverlay(QObject):
         if scene is not None:
             self.scene = scene
             scene.analysed.connect(self.rebuild)
+            scene.entered_changed.connect(self.rebuild)  # another level shows other cards and layers
             scene.selectionChanged.connect(self._selection_changed)
             scene.destroyed.connect(self._scene_gone)
             self._follow_graph(scene.graph)
@@ -296,8 +298,10 @@ class CompareOverlay(QObject):
             return None
         old_node = old_graph.nodes[ref.id]
         grp = old_node.group
-        if diff.matched_by == "id" and grp in graph.groups and scene.entered is None and graph.groups[grp].collapsed:
-            return str(grp)
+        if diff.matched_by == "id" and grp in graph.groups:
+            card = scene.level_map().card.get(grp)
+            if card:  # inside a collapsed block drawn at this level (at any depth): that card gets the badge
+                return str(card)
         seen, frontier = set(), [ref.id]
         while frontier and len(seen) < _SEARCH:
             nid = frontier.pop(0)
