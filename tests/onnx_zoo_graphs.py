@@ -279,7 +279,33 @@ def onnxruntime_fusions() -> tuple[onnx.ModelProto, Maker]:
     return m, _floats((8, 16))
 
 
+def bool_mask_input() -> tuple[onnx.ModelProto, Maker]:
+    """A bool mask as a graph input, selecting between a scaled input and a constant."""
+    rng = np.random.default_rng(7)
+    n = helper.make_node
+    nodes = [
+        n("MatMul", ["x", "w"], ["h"]),
+        n("Where", ["mask", "h", "fill"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "bool_mask",
+        [
+            helper.make_tensor_value_info("x", F32, ["N", 8, 4]),
+            helper.make_tensor_value_info("mask", TensorProto.BOOL, ["N", 8, 1]),
+        ],
+        [helper.make_tensor_value_info("y", F32, ["N", 8, 4])],
+        [_w(rng, "w", 4, 4), _f32("fill", -1.0)],
+    )
+
+    def make(batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+        return [rng.standard_normal((batch, 8, 4)).astype(np.float32), rng.random((batch, 8, 1)) > 0.5]
+
+    return _model(g, 13), make
+
+
 GRAPHS: dict[str, Callable[[], tuple[onnx.ModelProto, Maker]]] = {
+    "bool_mask_input": bool_mask_input,
     "onnxruntime_fusions": onnxruntime_fusions,
     "tf2onnx_nhwc": tf2onnx_nhwc,
     "old_initializers_as_inputs": old_exporter_initializers_as_inputs,

@@ -28,6 +28,8 @@ from onnx_zoo_models import CASES, TORCH_MODELS, export_torch
 import dlstudio as dls
 from dlstudio.cli import run_cli
 
+_NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": bool}
+
 
 def _session(path: Path) -> ort.InferenceSession:
     options = ort.SessionOptions()
@@ -40,7 +42,7 @@ def _run(path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
     sess = _session(path)
     feed = {}
     for meta, arr in zip(sess.get_inputs(), inputs):
-        want = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}[meta.type]
+        want = _NUMPY_TYPES[meta.type]
         feed[meta.name] = arr.astype(want)
     return sess.run(None, feed)
 
@@ -56,7 +58,7 @@ def _train_one_step(project: dls.Project, inputs: list[np.ndarray]) -> None:
     params = dict(model.named_parameters())
     assert params, "the imported model has nothing to train"
     before = {k: p.detach().clone() for k, p in params.items()}
-    outs = model(*(torch.from_numpy(a) for a in inputs))
+    outs = model(*(torch.from_numpy(a.astype(np.int64) if a.dtype == bool else a) for a in inputs))
     outs = outs if isinstance(outs, (tuple, list)) else [outs]
     loss = sum(o.float().pow(2).mean() for o in outs if o.is_floating_point())
     assert torch.isfinite(loss)

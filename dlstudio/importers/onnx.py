@@ -42,7 +42,9 @@ from .onnx_ops_quant import mark_quantized
 from .onnx_parity import _check, _first_line
 from .onnx_scopes import group_by_scope, new_node_ids, node_scope, readable_labels
 
-_DTYPES = {1: "float32", 7: "int64", 6: "int64", 11: "float32", 10: "float32"}
+# ONNX element type -> dlstudio input dtype (integer and bool inputs come in as int64; a bool one is cast back)
+_DTYPES = {1: "float32", 10: "float32", 11: "float32", 16: "float32", 7: "int64", 6: "int64", 9: "int64"}
+_DTYPES.update(dict.fromkeys((2, 3, 4, 5, 12, 13), "int64"))
 
 
 def _named_batch_dim(tt: Any) -> int:
@@ -370,7 +372,7 @@ def _convert_model(
             )
             continue
         if dtype is None:
-            problems.append(f"input {vi.name!r}: element type {tt.elem_type} is not float32 or int64")
+            problems.append(f"input {vi.name!r}: element type {tt.elem_type} is not a number or bool type")
             continue
         shape = tuple(int(d) for d in dims[1:])  # () for a batch-only (1-D) input
         if dims and isinstance(dims[0], int) and dims[0] > 0 and ctx.file_batch is None:
@@ -379,7 +381,14 @@ def _convert_model(
         AddNode(node).apply(ctx.graph)
         outs = infer_node(ctx.graph, node, ctx.shapes)
         assert outs is not None
-        ctx.bind(vi.name, Value(node.id, "out", outs[0], batch_view(batch_at, len(dims))))
+        if tt.elem_type == 9:  # a bool input (a mask): an int64 Input and a Cast to bool, as-is
+            ctx.bind(f"{vi.name}/int64", Value(node.id, "out", outs[0], batch_view(batch_at, len(dims))))
+            try:
+                add_generic(ctx, helper.make_node("Cast", [f"{vi.name}/int64"], [vi.name], to=9), f"{vi.name}_bool")
+            except (Unsupported, DlstudioError) as exc:
+                problems.append(f"input {vi.name!r}: a bool input ({exc})")
+        else:
+            ctx.bind(vi.name, Value(node.id, "out", outs[0], batch_view(batch_at, len(dims))))
         input_names.append(vi.name)
     poisoned: set[str] = set()
     node_problems: list[tuple[str, str, str]] = []  # (op type, node name, reason)
