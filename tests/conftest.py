@@ -45,11 +45,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 TIMEOUT_DIR_ENV = "DLSTUDIO_TEST_TIMEOUT_DIR"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and TIMEOUT_DIR_ENV not in os.environ:
-        import tempfile
+CACHE_ENV = "DLSTUDIO_CACHE"
+_made_cache: str | None = None
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _made_cache
+    if hasattr(config, "workerinput"):
+        return  # xdist workers inherit both folders from the controller's environment
+    import tempfile
+
+    if TIMEOUT_DIR_ENV not in os.environ:
         os.environ[TIMEOUT_DIR_ENV] = tempfile.mkdtemp(prefix="dlstudio-test-timeouts-")
+    if CACHE_ENV not in os.environ:
+        # the prepared-data cache of the built-in datasets goes to a folder of this run, not the user's ~/.cache
+        _made_cache = os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="dlstudio-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _made_cache and not hasattr(config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(_made_cache, ignore_errors=True)
 
 
 _dump_file = None
