@@ -333,6 +333,29 @@ class SetGroup(Edit):
 
 
 @dataclass
+class PutInBlock(Edit):
+    """Moves nodes that sit at the top level into block `group_id` (a paste or a drop while a block is entered
+    lands inside it). Through the graph's membership primitive, so undo puts them back exactly."""
+
+    node_ids: tuple[str, ...]
+    group_id: str | None
+    _old: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"Put {len(self.node_ids)} layer(s) in a block"
+
+    def apply(self, graph: ModelGraph) -> None:
+        self._old = {n: graph.node(n).group for n in self.node_ids}
+        for n in self.node_ids:
+            graph._set_node_attr(n, "group", self.group_id)
+
+    def revert(self, graph: ModelGraph) -> None:
+        for n in reversed(self.node_ids):
+            graph._set_node_attr(n, "group", self._old[n])
+
+
+@dataclass
 class Composite(Edit):
     """Several edits as one step (paste, delete selection, insert on wire). Reverts in reverse order; if a
     step fails while applying, the steps already applied are rolled back before the error propagates."""

@@ -22,6 +22,7 @@ from ..core.edits import (
     Edit,
     GroupNodes,
     Move,
+    PutInBlock,
     RemoveNode,
     Rename,
     SetFrozen,
@@ -33,7 +34,7 @@ from ..core.errors import DlstudioError, GraphError, ParamError, UnknownLayerErr
 from ..core.graph import Edge, ModelGraph, Node
 from ..core.layout import make_room, plan_layout
 from ..layers.registry import REGISTRY
-from .controller_paste import PASTE_OFFSET, PasteMixin, PutInBlock  # noqa: F401 - PASTE_OFFSET kept here
+from .controller_paste import PASTE_OFFSET, PasteMixin  # noqa: F401 - PASTE_OFFSET kept here
 
 MIME_NODES = "application/x-dlstudio-nodes"
 MERGE_WINDOW_S = 2.0

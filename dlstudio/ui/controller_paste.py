@@ -5,38 +5,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.edits import AddNode, Composite, Connect, Edit, GroupNodes
+from ..core.edits import AddNode, Composite, Connect, Edit, GroupNodes, PutInBlock
 from ..core.errors import UnknownLayerError
 from ..core.graph import Edge, ModelGraph, Node
 from ..layers.registry import REGISTRY
 
 PASTE_OFFSET = 40.0
-
-
-@dataclass
-class PutInBlock(Edit):
-    """Moves nodes that sit at the top level into block `group_id` (a paste or a drop while a block is entered
-    lands inside it). Through the graph's membership primitive, so undo puts them back exactly."""
-
-    node_ids: tuple[str, ...]
-    group_id: str | None
-    _old: dict[str, str | None] = field(default_factory=dict, repr=False)
-
-    @property
-    def text(self) -> str:
-        return f"Put {len(self.node_ids)} layer(s) in a block"
-
-    def apply(self, graph: ModelGraph) -> None:
-        self._old = {n: graph.node(n).group for n in self.node_ids}
-        for n in self.node_ids:
-            graph._set_node_attr(n, "group", self.group_id)
-
-    def revert(self, graph: ModelGraph) -> None:
-        for n in reversed(self.node_ids):
-            graph._set_node_attr(n, "group", self._old[n])
 
 
 class PasteMixin:
