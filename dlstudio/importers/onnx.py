@@ -37,6 +37,7 @@ from .onnx_fold import (
     taken_branch,
 )
 from .onnx_generic import _NOT_NN, _STRING_OPS, add_generic, batch_view
+from .onnx_inputs import default_sizes, named_batch_dim, onnx_shape, shown_dims
 from .onnx_ops_qoperator import float_rewrite
 from .onnx_ops_quant import mark_quantized
 from .onnx_parity import _check, _first_line
@@ -45,64 +46,6 @@ from .onnx_scopes import group_by_scope, new_node_ids, node_scope, readable_labe
 # ONNX element type -> dlstudio input dtype (integer and bool inputs come in as int64; a bool one is cast back)
 _DTYPES = {1: "float32", 10: "float32", 11: "float32", 16: "float32", 7: "int64", 6: "int64", 9: "int64"}
 _DTYPES.update(dict.fromkeys((2, 3, 4, 5, 12, 13), "int64"))
-
-
-def _named_batch_dim(tt: Any) -> int:
-    """The dim of a time-major input that the file names as its batch ([12, 'batch', 6]): the first dim is fixed
-    and exactly one later one is a symbol with "batch" in its name. 0 otherwise."""
-    dims = list(tt.shape.dim) if tt.HasField("shape") else []
-    if len(dims) < 2 or not dims[0].HasField("dim_value"):
-        return 0
-    named = [i for i, d in enumerate(dims) if i and not d.HasField("dim_value") and "batch" in d.dim_param.lower()]
-    free = [i for i, d in enumerate(dims) if not d.HasField("dim_value")]
-    return named[0] if len(named) == 1 and free == named else 0
-
-
-def _shown(tt: Any) -> list[Any]:
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
-
-
-def _onnx_shape(v: Value, batch: int) -> tuple[int, ...]:
-    """The ONNX tensor's shape for a value whose port runs a batch of `batch`, views of recurrent outputs
-    included (Value.layout)."""
-    rest = tuple(int(d) for d in v.info.shape[1:])
-    if v.layout == "seq_first":
-        return (rest[0], batch, *rest[1:])
-    if v.layout.startswith("batch_at:"):
-        at = int(v.layout.split(":", 1)[1])
-        return (*rest[:at], batch, *rest[at:])
-    if v.layout.startswith("batch_in:"):  # the port (N, ..., H at `at`, ...) of an ONNX dim N*H
-        at = int(v.layout.split(":")[1])
-        return (*rest[:at], batch * rest[at], *rest[at + 1 :])
-    if v.layout in ("rnn_y0", "rnn_y1", "rnn_y0_t"):
-        seq, width = rest[0], rest[1]
-        hidden = width // v.dirs
-        return {
-            "rnn_y0": (seq, v.dirs, batch, hidden),
-            "rnn_y1": (batch, seq, v.dirs, hidden),
-            "rnn_y0_t": (seq, batch, v.dirs, hidden),
-        }[v.layout]
-    return (batch, *rest)
-
-
-def _default_sizes(dims: list[int | None], elem_type: int) -> list[int]:
-    """Per-sample sizes for an input whose file leaves some free: 3 channels and 224x224 pixels for images
-    (channels first, or last when the last size is a small fixed one), 128 for other sizes (sequence lengths)."""
-    rank = len(dims)
-    channels_last = rank == 4 and dims[3] is not None and dims[3] <= 4 and dims[1] is None
-    out = []
-    for i, d in enumerate(dims[1:], start=1):
-        if d is not None:
-            out.append(int(d))
-        elif rank in (4, 5) and elem_type != 7 and i == 1 and not channels_last:
-            out.append(3)
-        elif rank == 4 and elem_type != 7:
-            out.append(224)
-        elif rank == 5 and elem_type != 7:
-            out.append(16 if i == 2 else 112)
-        else:
-            out.append(128)
-    return out
 
 
 def _static_shape(vi: Any) -> tuple[int, ...] | None:
@@ -335,12 +278,12 @@ def _convert_model(
             continue  # old exporters list initializers as inputs too
         tt = vi.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-        batch_at = _named_batch_dim(tt)
+        batch_at = named_batch_dim(tt)
         if batch_at:  # a time-major input, (T, N, F) as torch's default nn.LSTM takes it: imported batch-first
             dims = [dims[batch_at], *dims[:batch_at], *dims[batch_at + 1 :]]
             batch_dims[vi.name] = batch_at
             moved_inputs.append(
-                f"input {vi.name!r}: its batch is dim {batch_at} in the file (shape {_shown(tt)}); the imported "
+                f"input {vi.name!r}: its batch is dim {batch_at} in the file (shape {shown_dims(tt)}); the imported "
                 f"model takes it batch-first, as all dlstudio inputs"
             )
         given = bool(input_shapes) and vi.name in (input_shapes or {})
@@ -356,7 +299,7 @@ def _convert_model(
         elif any(d is None for d in dims[1:]):
             # sizes the file leaves free: import at a usual size and say which, with the option to choose others
             shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
-            dims = [dims[0], *_default_sizes(dims, tt.elem_type)]
+            dims = [dims[0], *default_sizes(dims, tt.elem_type)]
             free = [f"{s}={dims[i + 1]}" for i, s in enumerate(shown[1:]) if not isinstance(s, int)]
             hint = ",".join(str(s) if isinstance(s, int) else str(s).upper() for s in shown[1:])
             assumed.append(
@@ -446,7 +389,7 @@ def _convert_model(
             # a dynamic batch: fold with stand-in batches (onnx_fold), so only values that do not depend on it
             # or repeat one row over it are accepted
             v = ctx.values[ins[0]]
-            one, alt = shape_slice(n, _onnx_shape(v, 1)), shape_slice(n, _onnx_shape(v, STAND_IN_BATCH))
+            one, alt = shape_slice(n, onnx_shape(v, 1)), shape_slice(n, onnx_shape(v, STAND_IN_BATCH))
             ctx.consts[n.output[0]] = np.asarray(one, dtype=np.int64)
             if one != alt:
                 ctx.batch_tainted.add(n.output[0])
