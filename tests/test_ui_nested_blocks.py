@@ -18,6 +18,7 @@ from dlstudio.core.edits import GroupNodes  # noqa: E402
 from dlstudio.core.layout import READING_WIDTH, apply_layout  # noqa: E402
 from dlstudio.io.project import Project  # noqa: E402
 from dlstudio.layers.builder import Graph  # noqa: E402
+from dlstudio.ui.canvas.view_fit import READABLE_ZOOM  # noqa: E402
 
 
 def nested_resnet(stages: int = 2, blocks: int = 2) -> Project:
@@ -513,3 +514,23 @@ def test_a_change_two_blocks_deep_badges_the_card_shown_at_each_level(win, tmp_p
     assert list(overlay.badges) == [res]
     win.view.enter_block(res)  # inside it, the ghost of the removed layer sits where it was
     assert not overlay.badges and len(overlay.ghosts) == 1
+
+
+def test_entering_a_block_shows_all_its_layers_readable_even_when_its_port_markers_do_not_fit(win, imported_resnet):
+    """An imported residual block's 7 layers wrap into two rows; with its port markers beside them the level is
+    too wide for a readable zoom, so entering it fits its layers (before, it opened on the first two columns at
+    80 %, the rest cut off on the right)."""
+    project = Project(meta={"name": "resnet18"})
+    project.graph.load_dict(imported_resnet)
+    show(win, project)
+    view, scene = win.view, win.scene
+    view.enter_block(block(win, "layer1"))
+    view.enter_block(block(win, "layer1.0"))
+    assert scene.boundary  # markers are drawn, and with them the level does not fit readably
+    assert view._visible_nodes_rect().width() * READABLE_ZOOM > view.viewport().width()
+    assert view.zoom >= READABLE_ZOOM
+    shown_rect = view.mapToScene(view.viewport().rect()).boundingRect()
+    cards = {k: i for k, i in scene.nodes.items() if i.isVisible()}
+    assert len(cards) == len(win.project.graph.group(block(win, "layer1.0")).node_ids) == 7
+    cut = [win.project.graph.nodes[k].label for k, i in cards.items() if not shown_rect.contains(i.sceneBoundingRect())]
+    assert not cut

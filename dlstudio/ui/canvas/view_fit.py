@@ -69,6 +69,10 @@ class FitMixin:
             and self._collapse_for_fit(scene)
         ):
             self.fit(self._visible_nodes_rect())
+        if self.zoom < min_zoom and isinstance(scene, GraphScene) and scene.boundary:
+            # an entered block's port markers add ~600 units of width: when they are what pushes its layers
+            # below a readable zoom, fit the layers (the markers' wires still lead out of the view)
+            self.fit(self._visible_nodes_rect(with_markers=False))
         if self.zoom < min_zoom:
             rect = self._visible_nodes_rect()
             self.resetTransform()
@@ -107,7 +111,7 @@ class FitMixin:
         scene.apply_analysis(set())
         return done
 
-    def _visible_node_rects(self) -> list[QRectF]:
+    def _visible_node_rects(self, with_markers: bool = True) -> list[QRectF]:
         scene = self.scene()
         if not isinstance(scene, GraphScene):
             return []
@@ -115,14 +119,16 @@ class FitMixin:
             return [u.rect for u in scene.unit_index().units]
         items: list[NodeItem] = [*scene.nodes.values(), *scene.blocks.values()]
         rects = [i.sceneBoundingRect() for i in items if i.isVisible()]
+        if not with_markers:
+            return rects
         return rects + [i.sceneBoundingRect() for i in scene.boundary.values()]  # an entered block's ports
 
-    def _visible_nodes_rect(self) -> QRectF:
+    def _visible_nodes_rect(self, with_markers: bool = True) -> QRectF:
         scene = self.scene()
         if isinstance(scene, GraphScene) and scene.large:
             return scene.unit_index().bounds
         rect = QRectF()
-        for r in self._visible_node_rects():
+        for r in self._visible_node_rects(with_markers):
             rect = rect.united(r)
         return rect
 
