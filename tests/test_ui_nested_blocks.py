@@ -534,3 +534,46 @@ def test_entering_a_block_shows_all_its_layers_readable_even_when_its_port_marke
     assert len(cards) == len(win.project.graph.group(block(win, "layer1.0")).node_ids) == 7
     cut = [win.project.graph.nodes[k].label for k, i in cards.items() if not shown_rect.contains(i.sceneBoundingRect())]
     assert not cut
+
+
+def test_expanding_a_block_in_a_wrapped_top_level_keeps_the_other_rows_whole(win, imported_resnet):
+    """The imported ResNet's top level wraps into rows. Expanding layer2 in place moves only what is right of it
+    in its own row sideways; the rows above stay put and each row below moves down as a whole (before, the row
+    above lost its last card to the right, and the row below split: part down, part right). Collapsing puts
+    everything back."""
+    project = Project(meta={"name": "resnet18"})
+    project.graph.load_dict(imported_resnet)
+    show(win, project)
+    graph = win.project.graph
+    layer2 = block(win, "layer2")
+    top = [n for n, nd in graph.nodes.items() if nd.group is None] + list(graph.child_groups(None))
+
+    def where(k: str) -> tuple[float, float]:
+        return graph.nodes[k].position if k in graph.nodes else graph.group(k).position
+
+    before = {k: where(k) for k in top}
+    row_y = before[layer2][1]
+    assert {y for _x, y in before.values()} > {row_y}  # wrapped: more than one row
+    win.scene.select_blocks([layer2])  # the inspector's block section, as a user expands it
+    expand_button(win, "Expand in place").click()
+    assert not graph.group(layer2).collapsed
+    assert not overlaps(win)
+    after = {k: where(k) for k in top}
+    for y in sorted({y for _x, y in before.values()}):
+        row = [k for k in top if before[k][1] == y]
+        if y < row_y:
+            assert all(after[k] == before[k] for k in row), [
+                graph.group(k).label if k in graph.groups else graph.nodes[k].label for k in row
+            ]
+        elif y > row_y:
+            assert len({after[k][1] for k in row}) == 1 and all(after[k][0] == before[k][0] for k in row)
+            assert after[row[0]][1] > y
+    expand_button(win, "Collapse").click()
+    assert graph.group(layer2).collapsed
+    assert {k: where(k) for k in top} == before
+
+
+def expand_button(win, text: str):
+    from PySide6.QtWidgets import QPushButton
+
+    return next(b for b in win.findChildren(QPushButton) if b.text() == text and b.isVisible())

@@ -399,20 +399,22 @@ def _push_beside(
     nodes: dict[str, tuple[float, float]],
     groups: dict[str, tuple[float, float]],
 ) -> None:
-    """Block `gid` changes from box `old` to box `new` (same top-left corner region): the items beside it in
-    its parent block move right (or back left) by the change in width plus `gap`, those below it in its column
-    down (or up) by the change in height plus `gap`, then overlaps are pushed down. Adds the moves to `nodes`
-    and `groups`."""
+    """Block `gid` changes from box `old` to box `new` (same top-left corner region): the items right of it in
+    the rows it spans (inside its parent block) move right (or back left) by the change in width plus `gap`,
+    those below it down (or up) by the change in height plus `gap`, then overlaps are pushed down. Adds the
+    moves to `nodes` and `groups`."""
     grow = (new[2] - new[0]) * (new[3] - new[1]) >= (old[2] - old[0]) * (old[3] - old[1])
     sign = 1.0 if grow else -1.0
     dx = abs((new[2] - new[0]) - (old[2] - old[0])) + gap
     dy = abs((new[3] - new[1]) - (old[3] - old[1])) + gap
     boxes = _units(graph, gid, graph.group(gid).parent)
     delta: dict[str, tuple[float, float]] = {}
-    for k, (left, top, right, _bottom) in boxes.items():
-        if left >= old[2]:
+    band_top, band_bottom = max(old[1], new[1]), max(old[3], new[3])  # from the card's top: symmetric
+    for k, (left, top, _right, bottom) in boxes.items():
+        beside = bottom > band_top and top < band_bottom  # a wrapped layout's other rows keep their place
+        if left >= old[2] and beside:
             delta[k] = (sign * dx, 0.0)
-        elif right > min(old[0], new[0]) and left < old[2] and top >= old[3]:
+        elif top >= old[3]:  # whole rows below move down together, so a wrapped row stays one row
             delta[k] = (0.0, sign * dy)
     for k, (ddx, ddy) in delta.items():
         left, top, right, bottom = boxes[k]
