@@ -577,3 +577,19 @@ def expand_button(win, text: str):
     from PySide6.QtWidgets import QPushButton
 
     return next(b for b in win.findChildren(QPushButton) if b.text() == text and b.isVisible())
+
+
+def test_a_long_dotted_block_name_keeps_its_last_part_on_the_card(win):
+    """Imported blocks are named by module path ('layer1.0.downsample_branch'): a card too narrow for the whole
+    name drops the middle, not the end that tells sibling blocks apart."""
+    show(win, nested_resnet())
+    inner = block(win, "layer1.0")
+    assert win.controller.rename_group(inner, "layer1.0.downsample_branch")
+    win.view.enter_block(block(win, "layer1"))
+    card = win.scene.blocks[inner]
+    win.view.viewport().repaint()
+    title = card._elided()[0]
+    assert title != "layer1.0.downsample_branch" and "\u2026" in title  # it did not fit
+    assert title.startswith("layer") and title.endswith("branch")
+    sibling = win.scene.blocks[block(win, "layer1.1")]
+    assert sibling._elided()[0] == "layer1.1"  # a short name is untouched

@@ -223,7 +223,9 @@ class NodeItem(QGraphicsObject):
                 type_w = min(FM_SMALL.horizontalAdvance(self.type_name) + 8, NODE_W * 0.45)
                 type_text = FM_SMALL.elidedText(self.type_name, Qt.TextElideMode.ElideRight, type_w)
             room = NODE_W - 16 - type_w - (18 if self.severity else 0)
-            title = FM_TITLE.elidedText(title, Qt.TextElideMode.ElideRight, room)
+            # a dotted path (an imported module's 'layer2.0.downsample') keeps its distinguishing tail
+            mode = Qt.TextElideMode.ElideMiddle if "." in self.label else Qt.TextElideMode.ElideRight
+            title = FM_TITLE.elidedText(title, mode, room)
             body = [FM_BODY.elidedText(line, Qt.TextElideMode.ElideRight, NODE_W - 24) for line in self.lines[:4]]
             right = NODE_W - (26 if self.severity else 8)
             texts = self._texts = (
