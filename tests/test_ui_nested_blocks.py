@@ -593,3 +593,29 @@ def test_a_long_dotted_block_name_keeps_its_last_part_on_the_card(win):
     assert title.startswith("layer") and title.endswith("branch")
     sibling = win.scene.blocks[block(win, "layer1.1")]
     assert sibling._elided()[0] == "layer1.1"  # a short name is untouched
+
+
+def test_a_saved_project_reopens_with_its_blocks_expanded_and_in_place(win, imported_resnet, tmp_path):
+    """Expanded blocks (a stage, and a residual block inside it) are saved; reopening shows them expanded at the
+    same positions, unmodified and with nothing to undo, even though the expanded model is too wide to fit at a
+    readable zoom (before, opening collapsed every block to make it fit)."""
+    project = Project(meta={"name": "resnet18"})
+    project.graph.load_dict(imported_resnet)
+    show(win, project)
+    graph = win.project.graph
+    for label in ("layer2", "layer2.0", "layer3"):
+        assert win.controller.set_collapsed(block(win, label), False)
+    path = tmp_path / "expanded.dlstudio"
+    win.project.save(path)
+    saved = {k: n.position for k, n in graph.nodes.items()}
+    states = {k: (g.collapsed, g.position) for k, g in graph.groups.items()}
+    win.controller.undo_stack.setClean()
+    win.open_path(path)
+    QTest.qWait(50)  # the fit on open runs once the window has settled
+    graph = win.project.graph
+    assert {k: (g.collapsed, g.position) for k, g in graph.groups.items()} == states
+    assert {k: n.position for k, n in graph.nodes.items()} == saved
+    assert not win.modified and win.controller.undo_stack.count() == 0
+    frames = [k for k, b in win.scene.blocks.items() if b.isVisible() and not b.collapsed]
+    assert sorted(graph.group(k).label for k in frames) == ["layer2", "layer2.0", "layer3"]
+    assert win.view.zoom >= 0.6  # opened readable on its beginning rather than shrunk

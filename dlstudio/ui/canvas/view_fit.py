@@ -54,21 +54,13 @@ class FitMixin:
 
     def fit_readable(self, min_zoom: float = READABLE_ZOOM, zoom: float = 0.8) -> None:
         """Fit the whole graph when that leaves its nodes readable (at least `min_zoom`). A graph too big for
-        that first has its expanded blocks collapsed (one undo step that does not mark the project modified);
-        if it is still too big it opens at `zoom` on its beginning (inputs on the left), and the minimap shows
-        the rest. Below ~50 % nodes draw as plain boxes. Until the user zooms or pans, a resize (the window
-        settling its size at start) fits again."""
+        that opens at `zoom` on its beginning (inputs on the left), and the minimap shows the rest; the blocks
+        the user expanded stay expanded (a saved project reopens as it was saved). Below ~50 % nodes draw as
+        plain boxes. Until the user zooms or pans, a resize (the window settling its size at start) fits again."""
         scene = self.scene()
         if scene is None:
             return
         self.fit(self._visible_nodes_rect())
-        if (
-            self.zoom < min_zoom
-            and isinstance(scene, GraphScene)
-            and scene.entered is None
-            and self._collapse_for_fit(scene)
-        ):
-            self.fit(self._visible_nodes_rect())
         if self.zoom < min_zoom and isinstance(scene, GraphScene) and scene.boundary:
             # an entered block's port markers add ~600 units of width: when they are what pushes its layers
             # below a readable zoom, fit the layers (the markers' wires still lead out of the view)
@@ -97,19 +89,6 @@ class FitMixin:
             self.minimap.refit()
             self._place_minimap()
         self._refit_on_resize = True
-
-    def _collapse_for_fit(self, scene: GraphScene) -> bool:
-        graph, controller = scene.graph, scene.controller
-        expanded = {gid: True for gid, grp in graph.groups.items() if not grp.collapsed}
-        if not expanded:
-            return False
-        stack = controller.undo_stack
-        was_clean = stack.isClean()
-        done = controller.set_collapsed_many(expanded)
-        if done and was_clean:
-            stack.setClean()
-        scene.apply_analysis(set())
-        return done
 
     def _visible_node_rects(self, with_markers: bool = True) -> list[QRectF]:
         scene = self.scene()
