@@ -580,17 +580,17 @@ def expand_button(win, text: str):
 
 
 def test_a_long_dotted_block_name_keeps_its_last_part_on_the_card(win):
-    """Imported blocks are named by module path ('layer1.0.downsample_branch'): a card too narrow for the whole
-    name drops the middle, not the end that tells sibling blocks apart."""
+    """Imported blocks are named by module path ('layer1.0.downsample.shortcut'): a card too narrow for the whole
+    name drops its leading parts, not the end that tells sibling blocks apart."""
     show(win, nested_resnet())
     inner = block(win, "layer1.0")
-    assert win.controller.rename_group(inner, "layer1.0.downsample_branch")
+    assert win.controller.rename_group(inner, "layer1.0.downsample.shortcut")
     win.view.enter_block(block(win, "layer1"))
     card = win.scene.blocks[inner]
     win.view.viewport().repaint()
     title = card._elided()[0]
-    assert title != "layer1.0.downsample_branch" and "\u2026" in title  # it did not fit
-    assert title.startswith("layer") and title.endswith("branch")
+    assert title != "layer1.0.downsample.shortcut" and "\u2026" in title  # it did not fit
+    assert title.startswith("\u2026") and title.endswith("shortcut")  # whole leading parts went first
     sibling = win.scene.blocks[block(win, "layer1.1")]
     assert sibling._elided()[0] == "layer1.1"  # a short name is untouched
 
@@ -619,3 +619,22 @@ def test_a_saved_project_reopens_with_its_blocks_expanded_and_in_place(win, impo
     frames = [k for k, b in win.scene.blocks.items() if b.isVisible() and not b.collapsed]
     assert sorted(graph.group(k).label for k in frames) == ["layer2", "layer2.0", "layer3"]
     assert win.view.zoom >= 0.6  # opened readable on its beginning rather than shrunk
+
+
+def test_a_block_too_wide_to_fit_opens_at_the_smallest_readable_zoom_on_its_layers(win):
+    """A residual block's 6 layers in one row are too wide for a readable fit even without its port markers: it
+    opens at the smallest readable zoom from its first layer, so nearly all of it shows, whole cards only
+    (before, 80 % from its left marker: three layers)."""
+    show(win, nested_resnet())
+    view, scene = win.view, win.scene
+    view.enter_block(block(win, "layer1"))
+    view.enter_block(block(win, "layer1.0"))
+    assert view._visible_nodes_rect(with_markers=False).width() * READABLE_ZOOM > view.viewport().width()
+    assert view.zoom == pytest.approx(READABLE_ZOOM)
+    shown_rect = view.mapToScene(view.viewport().rect()).boundingRect()
+    cards = [i.sceneBoundingRect() for i in scene.nodes.values() if i.isVisible()]
+    whole = [r for r in cards if shown_rect.contains(r)]
+    assert len(cards) == 6 and len(whole) >= 4
+    assert all(shown_rect.contains(r) or not shown_rect.intersects(r) for r in cards)  # none cut in half
+    first = min(cards, key=lambda r: r.left())
+    assert first in whole

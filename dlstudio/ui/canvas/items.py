@@ -91,6 +91,20 @@ def scene_detail(item: QGraphicsItem) -> str:
     return getattr(scene, "detail", "full") if scene is not None else "full"
 
 
+def _fit_title(title: str, room: float) -> str:
+    """A card title fitted to `room`. A dotted path too long for it (an imported module's 'layer2.0.downsample.0')
+    drops whole leading parts first ('\u2026downsample.0'): its end is what tells sibling blocks and layers apart."""
+    if FM_TITLE.horizontalAdvance(title) <= room:
+        return title
+    parts = title.split(".")
+    for i in range(1, len(parts)):
+        tail = "\u2026" + ".".join(parts[i:])
+        if FM_TITLE.horizontalAdvance(tail) <= room:
+            return tail
+    mode = Qt.TextElideMode.ElideMiddle if len(parts) > 1 else Qt.TextElideMode.ElideRight
+    return FM_TITLE.elidedText(title, mode, room)
+
+
 class PortItem(QGraphicsItem):
     """A connection point. Gestures find it under the mouse; it does not act on its own."""
 
@@ -223,9 +237,7 @@ class NodeItem(QGraphicsObject):
                 type_w = min(FM_SMALL.horizontalAdvance(self.type_name) + 8, NODE_W * 0.45)
                 type_text = FM_SMALL.elidedText(self.type_name, Qt.TextElideMode.ElideRight, type_w)
             room = NODE_W - 16 - type_w - (18 if self.severity else 0)
-            # a dotted path (an imported module's 'layer2.0.downsample') keeps its distinguishing tail
-            mode = Qt.TextElideMode.ElideMiddle if "." in self.label else Qt.TextElideMode.ElideRight
-            title = FM_TITLE.elidedText(title, mode, room)
+            title = _fit_title(title, room)
             body = [FM_BODY.elidedText(line, Qt.TextElideMode.ElideRight, NODE_W - 24) for line in self.lines[:4]]
             right = NODE_W - (26 if self.severity else 8)
             texts = self._texts = (

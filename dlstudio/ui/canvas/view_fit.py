@@ -66,7 +66,11 @@ class FitMixin:
             # below a readable zoom, fit the layers (the markers' wires still lead out of the view)
             self.fit(self._visible_nodes_rect(with_markers=False))
         if self.zoom < min_zoom:
-            rect = self._visible_nodes_rect()
+            # inside a block: its layers at the smallest readable zoom, from their start (its markers off to the
+            # sides), so a level just too wide to fit shows nearly all of it rather than its first columns
+            inside = isinstance(scene, GraphScene) and bool(scene.boundary)
+            zoom = min_zoom if inside else zoom
+            rect = self._visible_nodes_rect(with_markers=not inside)
             self.resetTransform()
             self.scale(zoom, zoom)
             half_w = self.viewport().width() / zoom / 2
@@ -75,7 +79,7 @@ class FitMixin:
             y = rect.center().y() if rect.height() / 2 + 40 <= half_h else rect.top() - 40 + half_h
             # whole columns only: the leading columns that fit are shown whole, the next one not cut in half
             view_w = 2 * half_w
-            rects = self._visible_node_rects()
+            rects = self._visible_node_rects(with_markers=not inside)
             fitting = [r.right() for r in rects if r.right() - rect.left() <= view_w - 40]
             margin = 40.0
             if fitting:
