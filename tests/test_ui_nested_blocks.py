@@ -638,3 +638,25 @@ def test_a_block_too_wide_to_fit_opens_at_the_smallest_readable_zoom_on_its_laye
     assert all(shown_rect.contains(r) or not shown_rect.intersects(r) for r in cards)  # none cut in half
     first = min(cards, key=lambda r: r.left())
     assert first in whole
+
+
+def test_the_inspector_counts_child_blocks_as_the_card_does_and_adds_the_deep_total(win):
+    """A stage holding two residual blocks, one of which holds a block of its own: the card says '2 blocks' and
+    the inspector says the same, with the total at every depth beside it (before: '3 blocks inside' next to a
+    card saying '2 blocks')."""
+    from PySide6.QtWidgets import QLabel
+
+    show(win, nested_resnet())
+    graph, scene, view = win.project.graph, win.scene, win.view
+    view.enter_block(block(win, "layer1"))
+    view.enter_block(block(win, "layer1.0"))
+    scene.select_nodes([node(win, "layer1.0.conv1"), node(win, "layer1.0.bn1")])
+    QTest.keyClick(view, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)  # a block inside layer1.0
+    assert len(graph.child_groups(block(win, "layer1.0"))) == 1
+    view.enter_block(None)
+    scene.select_blocks([block(win, "layer1")])
+    stats = win.inspector.findChild(QLabel, "block_stats").text()
+    assert "2 blocks in it (3 at every depth)" in stats
+    assert "2 blocks" in " ".join(scene.blocks[block(win, "layer1")].lines)
+    scene.select_blocks([block(win, "layer2")])
+    assert "2 blocks in it<" in win.inspector.findChild(QLabel, "block_stats").text()

@@ -44,8 +44,10 @@ def block_section(graph: Any, engine: Any, group_id: str, actions: BlockActions,
     where.setWordWrap(True)
     lay.addWidget(where)
     counts = [f"{len(deep)} layers", f"{len(grp.node_ids)} directly in it"]
-    if inner:
-        counts.append(f"{len(inner)} block{'s' * (len(inner) > 1)} inside")
+    direct = graph.child_groups(group_id)
+    if inner:  # direct child blocks, as the card counts them, and the total at every depth when it differs
+        deeper = f" ({len(inner)} at every depth)" if len(inner) != len(direct) else ""
+        counts.append(f"{len(direct)} block{'s' * (len(direct) != 1)} in it{deeper}")
     stats = QLabel(
         f"{', '.join(counts)}<br>{params:,} parameters ({human(params)}) \u00b7 {human(macs)} MACs"
         + (f"<br><span style='color:{error_colour}'>{errors} layer(s) inside have errors</span>" if errors else "")
