@@ -158,7 +158,7 @@ def test_copy_paste_keeps_a_whole_block_as_a_block_and_undoes_as_one_step(mlp):
     assert len(partial) == 1 and g.node(partial[0]).group is None
     new = ctl.paste_dict(ctl.copy_dict([fc1, act, fc2]))  # the whole block plus a layer outside it
     blocks = [b for b in g.groups.values() if b.id != gid]
-    assert len(blocks) == 1 and blocks[0].label == "encoder"
+    assert len(blocks) == 1 and blocks[0].label == "encoder_1"  # numbered like pasted layers
     assert set(blocks[0].node_ids) == set(new[:2]) and g.node(new[2]).group is None
     ctl.undo_stack.undo()
     ctl.undo_stack.undo()

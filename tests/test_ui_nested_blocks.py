@@ -279,7 +279,10 @@ def test_paste_keeps_the_nesting_and_lands_in_the_entered_block(win):
     new_stage = {graph.node(n).group for n in pasted}
     copies = {gid for gid in graph.groups if gid not in (stage, *graph.group_descendants(stage))}
     tops = [g for g in copies if graph.group(g).parent is None and g not in (block(win, "layer2"),)]
-    assert len(tops) == 1 and graph.group(tops[0]).label == "layer1"
+    assert len(tops) == 1 and graph.group(tops[0]).label == "layer1_1"
+    # every pasted block is named apart from its original, at every depth
+    labels = [g.label for g in graph.groups.values()]
+    assert len(labels) == len(set(labels))
     assert len(graph.child_groups(tops[0])) == 2 and new_stage <= set(graph.child_groups(tops[0]))
     # inside a block, a paste goes into that block
     win.controller.undo()

@@ -136,8 +136,15 @@ class PasteMixin:
             if p is not None:
                 children.setdefault(p, []).append(gid)
         edits: list[Edit] = []
+        # a pasted block whose name is taken gets a number, as pasted layers do (two 'layer1.1' read as one)
+        taken = {g.label for g in self.graph.groups.values()}
         for gid in sorted(kept, key=depth, reverse=True):
             gd = kept[gid]
+            label = base = str(gd.get("label", "block"))
+            k = 1
+            while label in taken:
+                label, k = f"{base}_{k}", k + 1
+            taken.add(label)
             pos = gd.get("position", (0.0, 0.0))
             inner = tuple(new_gid[c] for c in children.get(gid, []))
             members = tuple(remap[n] for n in gd.get("node_ids", []))
@@ -146,7 +153,7 @@ class PasteMixin:
             edits.append(
                 GroupNodes(
                     new_gid[gid],
-                    str(gd.get("label", "block")),
+                    label,
                     members,
                     collapsed=bool(gd.get("collapsed", True)),
                     position=(float(pos[0]) + offset[0], float(pos[1]) + offset[1]),
