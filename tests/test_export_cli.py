@@ -71,13 +71,19 @@ def test_render_png_and_svg(tmp_path: Path) -> None:
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 5  # boxes, wires and text were drawn, not a blank canvas
     text = " ".join(t for t in ET.parse(svg).getroot().itertext())
-    for word in ("Conv2d", "conv", "residual unit", "scores", "(4, 8, 8)", "(3)"):
+    for word in ("residual unit", "Block  4 layers", "pixels", "scores", "(1, 8, 8)", "(3)"):
+        assert word in text, word
+    assert "Conv2d" not in text  # the block is one closed card, as the studio opens it
+    assert run_cli(["render", str(path), "-o", str(svg), "--expand"]) == 0
+    text = " ".join(t for t in ET.parse(svg).getroot().itertext())
+    for word in ("Conv2d", "conv", "residual unit", "(4, 8, 8)"):
         assert word in text, word
     assert run_cli(["render", str(path), "-o", str(tmp_path / "g.jpg")]) == 1
 
 
 def test_render_frames_a_block_that_holds_only_blocks(tmp_path: Path) -> None:
-    """A block whose members are all child blocks still gets its frame and label, drawn around everything inside."""
+    """A block whose members are all child blocks still gets its frame and label, drawn around everything inside
+    (--expand); closed, it is one card that counts its child block."""
     path = _project(tmp_path)
     project = dls.Project.load(path)
     g = project.graph
@@ -87,7 +93,10 @@ def test_render_frames_a_block_that_holds_only_blocks(tmp_path: Path) -> None:
     svg = tmp_path / "nested.svg"
     assert run_cli(["render", str(path), "-o", str(svg)]) == 0
     text = " ".join(t for t in ET.parse(svg).getroot().itertext())
-    assert "outer stage" in text and "residual unit" in text
+    assert "outer stage" in text and "1 block" in text and "residual unit" not in text
+    assert run_cli(["render", str(path), "-o", str(svg), "--expand"]) == 0
+    text = " ".join(t for t in ET.parse(svg).getroot().itertext())
+    assert "outer stage" in text and "residual unit" in text and "back" in text
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
-"""`dlstudio render PROJECT -o graph.png|graph.svg`: draw the network (layered layout, shapes on the edges),
-offscreen: no display needed."""
+"""`dlstudio render PROJECT -o graph.png|graph.svg [--expand] [--block NAME]`: draw the network as the studio
+shows it (blocks as cards, rows wrapped like its auto-layout, shapes on the wires), offscreen: no display needed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", help="a .dlstudio project file")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.png|FILE.svg", help="image to write")
     parser.add_argument("--scale", type=float, default=2.0, help="PNG pixel density (default 2 = sharp on slides)")
+    parser.add_argument(
+        "--expand", action="store_true", help="draw every block open (nested frames) instead of one card per block"
+    )
+    parser.add_argument(
+        "--block", metavar="NAME", help="draw the inside of the block with this name (its child blocks as cards)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from ..ui.diagram import render_file
 
-        path = render_file(project.graph, args.output, scale=args.scale, title=project.name)
+        path = render_file(
+            project.graph, args.output, scale=args.scale, title=project.name, expand=args.expand, block=args.block
+        )
     except DlstudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
