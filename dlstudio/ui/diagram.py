@@ -231,8 +231,15 @@ def _paint(painter: object, graph: ModelGraph, scene: _Scene, title: str) -> Non
     bands = {c: _bands(scene, c) for c in set(scene.container.values())}
 
     def band_top(item: str) -> float:
-        y = rects[item][1]
-        return next((top for top, bottom in bands[scene.container[item]] if top - 1 <= y <= bottom), y)
+        """The top of the row `item` sits in; in an open block's first row, the top of the block's own row
+        (a wire into it then comes along the gap above the frame, not through its title)."""
+        y = (rects.get(item) or scene.frames[item])[1]
+        container = scene.container[item]
+        rows = bands[container]
+        top = next((top for top, bottom in rows if top - 1 <= y <= bottom), y)
+        if container in scene.frames and rows and top == rows[0][0]:
+            return band_top(container)
+        return top
 
     def shape_text(x: float, y: float, text: str) -> None:
         p.setFont(small)
@@ -243,6 +250,7 @@ def _paint(painter: object, graph: ModelGraph, scene: _Scene, title: str) -> Non
         p.setBrush(QBrush(QColor("#555555")))
         p.drawPolygon([b, QPointF(b.x() - 7, b.y() - 3.5), QPointF(b.x() - 7, b.y() + 3.5)])
 
+    labelled: set[tuple[str, str]] = set()
     for src, dst, text in scene.wires:
         sx, sy, sw, sh = rects[src]
         dx, dy, _, dh = rects[dst]
@@ -270,7 +278,8 @@ def _paint(painter: object, graph: ModelGraph, scene: _Scene, title: str) -> Non
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawPath(path)
         arrow_head(b)
-        if text:
+        if text and (src, text) not in labelled:  # a value on several wires is labelled once
+            labelled.add((src, text))
             shape_text(a.x() + 8, a.y(), text)
     for item, out, text in scene.stubs:  # dotted: the wire continues outside the block drawn
         x, y, w, h = rects[item]
