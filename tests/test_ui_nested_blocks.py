@@ -13,6 +13,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from dlstudio.core.edits import GroupNodes  # noqa: E402
 from dlstudio.core.layout import READING_WIDTH, apply_layout  # noqa: E402
@@ -171,6 +172,21 @@ def test_the_trail_and_escape_go_up_one_level_and_select_the_block_left(win):
     # Enter on a selected card goes in again
     QTest.keyClick(view, Qt.Key.Key_Return)
     assert scene.entered == block(win, "layer2")
+
+
+def test_the_trail_is_wide_enough_for_every_level_after_going_deeper(win):
+    """Going from one block into a child block rebuilds the trail while it is shown; it must still size itself
+    to all its entries (it once shrank to its margins, an invisible 12 x 4 box)."""
+    show(win, nested_resnet())
+    view = win.view
+    view.enter_block(block(win, "layer2"))
+    view.enter_block(block(win, "layer2.1"))
+    crumb = view.breadcrumb
+    assert crumb.isVisible() and crumb.trail == ["Model", "layer2", "layer2.1"]
+    parts = [*crumb.buttons, *crumb.findChildren(QLabel)]
+    assert all(w.isVisibleTo(crumb) for w in parts)
+    assert crumb.width() >= sum(w.sizeHint().width() for w in parts)
+    assert crumb.height() >= max(w.sizeHint().height() for w in parts)
 
 
 def test_cards_carry_deep_totals_and_the_worst_diagnostic_inside(win):

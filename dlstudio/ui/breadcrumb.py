@@ -47,6 +47,9 @@ class Breadcrumb(QWidget):
 
     def set_trail(self, scene: GraphScene) -> None:
         self._clear()
+        # rebuilt while hidden: a child added to a shown widget is shown only later (queued), so the layout's size
+        # hint would leave it out and the trail would shrink to its margins when going from one block to another
+        self.hide()
         if scene.entered is None or scene.entered not in scene.graph.groups:
             self.trail, self.levels = [], []
             self.hide()
