@@ -41,19 +41,24 @@ def _float_input(node: Any, x: str, scale: str, zero: str, out: list[Any], const
     return name
 
 
+def _float_bias(node: Any, bias: str, x_scale: str, w_scale: str, out: list[Any], tag: str) -> str:
+    """The float form of an int32 bias: its integer values times input scale times weight scale."""
+    y = node.output[0]
+    out += [
+        helper.make_node("Cast", [bias], [f"{y}/{tag}_int"], to=1),
+        helper.make_node("Mul", [x_scale, w_scale], [f"{y}/{tag}_scale"]),
+        helper.make_node("Mul", [f"{y}/{tag}_int", f"{y}/{tag}_scale"], [f"{y}/{tag}"]),
+    ]
+    return f"{y}/{tag}"
+
+
 def _conv(node: Any, consts: Any) -> list[Any]:
     ins = list(node.input) + [""] * 9
     out: list[Any] = []
     w = _float_input(node, ins[3], ins[4], ins[5], out, consts, "w")
     args = [ins[0], w]
     if ins[8]:
-        y = node.output[0]
-        out += [
-            helper.make_node("Cast", [ins[8]], [f"{y}/b_int"], to=1),
-            helper.make_node("Mul", [ins[1], ins[4]], [f"{y}/b_scale"]),
-            helper.make_node("Mul", [f"{y}/b_int", f"{y}/b_scale"], [f"{y}/b"]),
-        ]
-        args.append(f"{y}/b")
+        args.append(_float_bias(node, ins[8], ins[1], ins[4], out, "b"))
     out.append(helper.make_node("Conv", args, [node.output[0]], name=node.name, **_attrs(node)))
     return out
 
@@ -73,13 +78,7 @@ def _gemm(node: Any, consts: Any) -> list[Any]:
     fb = _float_input(node, ins[3], ins[4], ins[5], out, consts, "w")
     args = [ins[0], fb]
     if ins[6]:
-        y = node.output[0]
-        out += [
-            helper.make_node("Cast", [ins[6]], [f"{y}/c_int"], to=1),
-            helper.make_node("Mul", [ins[1], ins[4]], [f"{y}/c_scale"]),
-            helper.make_node("Mul", [f"{y}/c_int", f"{y}/c_scale"], [f"{y}/c"]),
-        ]
-        args.append(f"{y}/c")
+        args.append(_float_bias(node, ins[6], ins[1], ins[4], out, "c"))
     out.append(helper.make_node("Gemm", args, [node.output[0]], name=node.name, **_attrs(node)))
     return out
 
