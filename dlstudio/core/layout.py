@@ -302,6 +302,11 @@ def _members_box(graph: ModelGraph, gid: str) -> tuple[float, float, float, floa
         (p[0], p[1], p[0] + CARD_W, p[1] + CARD_H) for p in (graph.nodes[n].position for n in graph.group(gid).node_ids)
     ]
     boxes += [b for c in graph.child_groups(gid) if (b := _box(graph, c)) is not None]
+    return _frame_around(boxes)
+
+
+def _frame_around(boxes: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float] | None:
+    """An expanded block's frame around the boxes of its contents (room for its title on top)."""
     if not boxes:
         return None
     return (
@@ -460,13 +465,6 @@ def _frame_of(
             return (x, y, x + CARD_W, y + CARD_H)
         boxes = [node_box(n) for n in graph.group(g).node_ids]
         boxes += [b for c in graph.child_groups(g) if (b := block_box(c, False)) is not None]
-        if not boxes:
-            return None
-        return (
-            min(b[0] for b in boxes) - FRAME_PAD,
-            min(b[1] for b in boxes) - BLOCK_PAD_TOP,
-            max(b[2] for b in boxes) + FRAME_PAD,
-            max(b[3] for b in boxes) + FRAME_PAD,
-        )
+        return _frame_around(boxes)
 
     return block_box(gid, True)
