@@ -22,13 +22,19 @@ def _same_pads(sizes: list[int], kernel: list[int], strides: list[int], dil: lis
     return begin + end
 
 
-def _conv(a: Any, at: dict, op: int) -> torch.Tensor:
+def _conv_inputs(a: Any, at: dict) -> tuple[torch.Tensor, torch.Tensor, Any, int, list, list, list]:
+    """Conv and ConvTranspose alike: input, weight, optional bias, spatial rank, kernel, strides, dilations."""
     x, w = a.t(0), a.t(1)
     b = a.t(2) if a.has(2) else None
     nd = w.dim() - 2
     kernel = list(at.get("kernel_shape", w.shape[2:]))
     strides = list(at.get("strides", [1] * nd))
     dil = list(at.get("dilations", [1] * nd))
+    return x, w, b, nd, kernel, strides, dil
+
+
+def _conv(a: Any, at: dict, op: int) -> torch.Tensor:
+    x, w, b, nd, kernel, strides, dil = _conv_inputs(a, at)
     auto = at.get("auto_pad", "NOTSET")
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = _same_pads(list(x.shape[2:]), kernel, strides, dil, auto == "SAME_UPPER")
@@ -42,12 +48,7 @@ def _conv(a: Any, at: dict, op: int) -> torch.Tensor:
 
 
 def _conv_transpose(a: Any, at: dict, op: int) -> torch.Tensor:
-    x, w = a.t(0), a.t(1)
-    b = a.t(2) if a.has(2) else None
-    nd = w.dim() - 2
-    kernel = list(at.get("kernel_shape", w.shape[2:]))
-    strides = list(at.get("strides", [1] * nd))
-    dil = list(at.get("dilations", [1] * nd))
+    x, w, b, nd, kernel, strides, dil = _conv_inputs(a, at)
     out_pad = list(at.get("output_padding", [0] * nd))
     sizes = list(x.shape[2:])
     full = [st * (s - 1) + op_ + (k - 1) * d + 1 for s, st, op_, k, d in zip(sizes, strides, out_pad, kernel, dil)]
