@@ -87,3 +87,21 @@ def test_the_minimap_is_dragged_to_a_corner_and_remembered(qtbot, tmp_path):
     later = studio_window(qtbot, tmp_path, lambda kind, text: "")
     assert later.view.minimap.corner == "top_left"
     assert later.view.minimap.corners(1000, 800, PAD)[0] == (PAD, PAD)
+
+
+def test_the_minimap_in_the_top_left_corner_leaves_the_trail_of_an_entered_block_free(qtbot, tmp_path):
+    from dlstudio.core.edits import GroupNodes
+
+    win = studio_window(qtbot, tmp_path, lambda kind, text: "")
+    qtbot.waitExposed(win)
+    project = chain(30)
+    g = project.graph
+    layers = tuple(n.id for n in g.nodes.values() if n.type == "Linear")
+    GroupNodes(g.new_id("g"), "trunk", layers).apply(g)
+    win.set_project(project)
+    view, mm = win.view, win.view.minimap
+    mm.corner = "top_left"  # the user's choice
+    view.enter_block(next(iter(g.groups)))
+    qtbot.waitUntil(lambda: view.breadcrumb.isVisible() and mm.isVisible(), timeout=3000)
+    view._place_minimap()
+    assert not mm.geometry().intersects(view.breadcrumb.geometry())  # another corner, not over the trail

@@ -130,9 +130,11 @@ class GraphView(FitMixin, LevelsMixin, QGraphicsView):
         )
         if want:
             corners = self.minimap.corners(vw, vh, pad)  # the user's corner first
-            free = [c for c in corners if not self._covers_a_node(QRect(c[0], c[1], mw, mh))]
+            trail = self.breadcrumb.geometry() if self.breadcrumb.isVisible() else QRect()
+            spots = [QRect(x, y, mw, mh) for x, y in corners]
+            free = [r.topLeft() for r in spots if not self._covers_a_node(r) and not trail.intersects(r)]
             if free:
-                self.minimap.move(*free[0])
+                self.minimap.move(free[0])
             want = bool(free)
         if self.minimap.isVisible() != want:
             self.minimap.setVisible(want)
