@@ -13,6 +13,7 @@ edits do not reach the running model.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from collections.abc import Callable
@@ -166,6 +167,8 @@ class TrainingWorkspace(QWidget):
         self.data_panel.changed.connect(self._settings_edited)
         self.training_panel.changed.connect(self._settings_edited)
         self.timer = QTimer(self, singleShot=True, interval=REPAINT_MS, timeout=self._repaint)
+        # precise: a coarse timer may fire up to 5 % early, and repaints would then come closer than REPAINT_MS
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._painted_at = 0.0  # perf_counter of the last repaint
         self._update_buttons()
         if self.isolation == "process":
@@ -418,7 +421,7 @@ class TrainingWorkspace(QWidget):
         if self.timer.isActive():
             return
         wait_ms = REPAINT_MS - (time.perf_counter() - self._painted_at) * 1000
-        self.timer.start(max(0, int(wait_ms)))
+        self.timer.start(max(0, math.ceil(wait_ms)))
 
     def _on_event(self, event: Event) -> None:
         self.last_event = event
