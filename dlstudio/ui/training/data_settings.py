@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ...training.config import MISSING, SCALING, SPLITS, DataConfig
 from ...training.data.builtin import BUILTINS
 from ...training.defaults import starting_data_values
-from .form_fields import _combo, _dspin, _ispin
+from .form_fields import _combo, _dspin, _ispin, move_starting_values
 
 USER_SOURCES = ("csv", "npz", "imagefolder")
 
@@ -227,11 +227,7 @@ class DataPanel(QWidget):
         old = {name: getattr(general, name) for name in widgets} | starting_data_values(self._shown_dataset)
         new = {name: getattr(general, name) for name in widgets} | starting_data_values(dataset)
         self._shown_dataset = dataset
-        for name, w in widgets.items():
-            if abs(w.value() - old[name]) < 1e-9 and old[name] != new[name]:
-                w.blockSignals(True)
-                w.setValue(new[name])
-                w.blockSignals(False)
+        move_starting_values(widgets, old, new)
 
     def _dataset_changed(self, name: str) -> None:
         self._follow_starting_values(name)

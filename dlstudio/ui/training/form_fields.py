@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
 
 
@@ -38,3 +41,19 @@ def _ispin(value: int, lo: int, hi: int) -> QSpinBox:
     s.setRange(lo, hi)
     s.setValue(value)
     return s
+
+
+def move_starting_values(
+    widgets: Mapping[str, QSpinBox | QDoubleSpinBox], old: Mapping[str, float], new: Mapping[str, float]
+) -> bool:
+    """Another dataset is chosen: each field still at the previous dataset's starting value moves to the new
+    one's (without emitting its own change); a value the user set stays. Returns whether a value moved."""
+    moved = False
+    for name, w in widgets.items():
+        same = math.isclose(old[name], new[name], rel_tol=1e-9, abs_tol=1e-12)
+        if not same and math.isclose(w.value(), old[name], rel_tol=1e-9, abs_tol=1e-12):
+            w.blockSignals(True)
+            w.setValue(new[name])
+            w.blockSignals(False)
+            moved = True
+    return moved

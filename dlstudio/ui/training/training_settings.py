@@ -4,7 +4,6 @@ file stores), so the settings are saved with the project."""
 from __future__ import annotations
 
 import copy
-import math
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 from ...training.config import OPTIMIZERS, SCHEDULES, TASKS, TrainingConfig
 from ...training.defaults import describe, starting_values, with_starting_settings
 from ...training.loss_table import LOSSES
-from .form_fields import _combo, _dspin, _ispin
+from .form_fields import _combo, _dspin, _ispin, move_starting_values
 
 if TYPE_CHECKING:
     from .data_settings import DataPanel
@@ -125,14 +124,7 @@ class TrainingPanel(QWidget):
         old, new = starting_values(self._dataset), starting_values(dataset)
         self._dataset = dataset
         self.defaults_note.setText(describe(dataset))
-        moved = False
-        for name, w in self._starting_widgets().items():
-            if math.isclose(w.value(), old[name], rel_tol=1e-9, abs_tol=1e-12):
-                w.blockSignals(True)
-                w.setValue(new[name])
-                w.blockSignals(False)
-                moved = moved or not math.isclose(old[name], new[name])
-        if moved:
+        if move_starting_values(self._starting_widgets(), old, new):
             self.changed.emit()
 
     def add_devices(self, names: list[str]) -> None:
