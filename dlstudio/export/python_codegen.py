@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +49,11 @@ def _class_name(raw: str, fallback: str) -> str:
     return class_identifier(raw, fallback)
 
 
-def _literal(value: Any) -> str:
-    """Python source for a constant argument; raises ExportError for values that have no literal."""
+def _literal(value: Any, node: Callable[[fx.Node], str] | None = None) -> str:
+    """Python source for a constant argument; raises ExportError for values that have no literal. `node` names
+    the variable of an fx value met inside (a forward's arguments mix values and constants)."""
+    if node is not None and isinstance(value, fx.Node):
+        return node(value)
     if value is None or isinstance(value, (bool, int, str)) or value is Ellipsis:
         return "..." if value is Ellipsis else repr(value)
     if isinstance(value, float):
@@ -61,14 +65,14 @@ def _literal(value: Any) -> str:
     if isinstance(value, torch.Size):
         return _literal(tuple(value))
     if isinstance(value, tuple):
-        inner = ", ".join(_literal(v) for v in value)
+        inner = ", ".join(_literal(v, node) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, list):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
+        return "[" + ", ".join(_literal(v, node) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v, node)}" for k, v in value.items()) + "}"
     if isinstance(value, slice):
-        return f"slice({_literal(value.start)}, {_literal(value.stop)}, {_literal(value.step)})"
+        return f"slice({_literal(value.start, node)}, {_literal(value.stop, node)}, {_literal(value.step, node)})"
     if isinstance(value, torch.dtype):
         return str(value)  # "torch.float32"
     if isinstance(value, torch.device):
@@ -269,16 +273,7 @@ class _Gen:
         body: list[str] = []
 
         def arg(a: Any) -> str:
-            if isinstance(a, fx.Node):
-                return var[a]
-            if isinstance(a, tuple):
-                inner = ", ".join(arg(v) for v in a)
-                return f"({inner},)" if len(a) == 1 else f"({inner})"
-            if isinstance(a, list):
-                return "[" + ", ".join(arg(v) for v in a) + "]"
-            if isinstance(a, dict):
-                return "{" + ", ".join(f"{_literal(k)}: {arg(v)}" for k, v in a.items()) + "}"
-            return _literal(a)
+            return _literal(a, var.__getitem__)
 
         def index(a: Any) -> str:
             if isinstance(a, slice):
