@@ -311,17 +311,23 @@ def _embedding(m: Ops, node: fx.Node) -> Value:
 @maps("aten.max_pool2d.default", "aten.avg_pool2d.default")
 def _pool2d(m: Ops, node: fx.Node) -> Value:
     x = m.value(node.args[0])
+    is_max, raw = _pool_args(node, "divisor_override")
+    params = {k: tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else v for k, v in raw.items()}
+    return m.add("MaxPool2d" if is_max else "AvgPool2d", [x], params)
+
+
+def _pool_args(node: fx.Node, *avg_only: str) -> tuple[bool, dict[str, Any]]:
+    """Whether a max_poolNd/avg_poolNd call is a max pool, and the arguments it passed (by torch keyword)."""
     is_max = "max" in str(node.target)
     names = ["kernel_size", "stride", "padding"] + (["dilation", "ceil_mode"] if is_max else ["ceil_mode"])
     if not is_max:
-        names += ["count_include_pad", "divisor_override"]
-    params: dict[str, Any] = {}
+        names += ["count_include_pad", *avg_only]
+    raw: dict[str, Any] = {}
     for i, k in enumerate(names, start=1):
         v = _arg(node, i, k)
-        if v is None or (isinstance(v, (list, tuple)) and not v):
-            continue
-        params[k] = tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else v
-    return m.add("MaxPool2d" if is_max else "AvgPool2d", [x], params)
+        if v is not None and not (isinstance(v, (list, tuple)) and not v):
+            raw[k] = v
+    return is_max, raw
 
 
 @maps("aten.adaptive_avg_pool2d.default")
@@ -367,16 +373,8 @@ def _dims(dims: list, rank: int) -> tuple[int, ...]:
 @maps("aten.max_pool1d.default", "aten.avg_pool1d.default")
 def _pool1d(m: Ops, node: fx.Node) -> Value:
     x = m.value(node.args[0])
-    is_max = "max" in str(node.target)
-    names = ["kernel_size", "stride", "padding"] + (["dilation", "ceil_mode"] if is_max else ["ceil_mode"])
-    if not is_max:
-        names.append("count_include_pad")
-    params: dict[str, Any] = {}
-    for i, k in enumerate(names, start=1):
-        v = _arg(node, i, k)
-        if v is None or (isinstance(v, (list, tuple)) and not v):
-            continue
-        params[k] = int(v[0]) if isinstance(v, (list, tuple)) else v
+    is_max, raw = _pool_args(node)
+    params = {k: int(v[0]) if isinstance(v, (list, tuple)) else v for k, v in raw.items()}
     if not is_max:  # spelled as nn.AvgPool1d keeps them (1-tuples, stride defaulting to the kernel size)
         for k in ("kernel_size", "stride", "padding"):
             v = params.get(k, params["kernel_size"] if k == "stride" else 0)
