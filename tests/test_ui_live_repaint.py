@@ -15,7 +15,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 
 from dlstudio.io.project import Project  # noqa: E402
-from dlstudio.training.events import BatchEnd, EpochStarted  # noqa: E402
+from dlstudio.training.events import BatchEnd, EpochEnd, EpochStarted  # noqa: E402
 from dlstudio.training.quick import mlp_for  # noqa: E402
 
 
@@ -87,3 +87,92 @@ def test_plots_repaint_when_events_come_at_most_every_repaint_ms(qtbot, tmp_path
         assert len(ws.live.batch_curve.getData()[0]) == 40  # and the last repaint shows every batch
     finally:
         ws.worker = None
+
+
+def _points(curve) -> int:
+    xs = curve.getData()[0]
+    return 0 if xs is None else len(xs)
+
+
+def _epoch(epoch: int, epochs: int, accuracy: float, lr: float = 0.01, mae: float | None = None) -> EpochEnd:
+    metrics = {"loss": 1.0 / epoch, "val_loss": 1.2 / epoch, "lr": lr}
+    metrics.update({"val_mae": mae} if mae is not None else {"accuracy": accuracy, "val_accuracy": accuracy - 0.05})
+    return EpochEnd(epoch, epochs, metrics, lr, 0.1)
+
+
+def test_a_fast_run_redraws_its_epoch_curves_at_most_every_epoch_repaint_s(qtbot, monkeypatch) -> None:
+    from dlstudio.ui.training import live as live_module
+    from dlstudio.ui.training.live import LivePlots, RunRecord
+
+    monkeypatch.setattr(live_module, "EPOCH_REPAINT_S", 60.0)  # no second epoch drawing during this test
+    live = LivePlots()
+    qtbot.addWidget(live)
+    live.start(RunRecord("r", {}), 5)
+    for epoch in range(1, 6):  # five epochs, a repaint after each, well within EPOCH_REPAINT_S
+        live.on_event(BatchEnd(epoch, 1, 1, 1.0 / epoch, 16, 500.0))
+        live.on_event(_epoch(epoch, 5, 0.5 + epoch / 20))
+        waiting = live.repaint()
+        assert waiting == (epoch > 1)  # the first epoch shows at once, the rest wait for their turn
+        assert len(live.batch_curve.getData()[0]) == epoch  # the batch loss follows every repaint
+    assert len(live.metric_val.getData()[0]) == 1 and live.progress.value() == 1
+    assert live.repaint(final=True) is False  # the run ended: everything is drawn
+    assert list(live.metric_val.getData()[0]) == [1, 2, 3, 4, 5] and live.progress.value() == 5
+    assert len(live.train_curve.getData()[0]) == 5 and len(live.lr_curve.getData()[0]) == 5
+
+
+def test_the_workspace_comes_back_for_epoch_points_that_waited(qtbot, tmp_path: Path, monkeypatch) -> None:
+    from dlstudio.ui.training import live as live_module
+    from dlstudio.ui.training.live import RunRecord
+
+    monkeypatch.setattr(live_module, "EPOCH_REPAINT_S", 0.3)
+    ws = _workspace(qtbot, tmp_path)
+    ws.live.start(RunRecord("r", {}), 3)
+    ws.worker = object()  # as while a run streams
+    try:
+        ws._on_events([BatchEnd(1, 1, 1, 1.0, 16, 500.0), _epoch(1, 3, 0.6)])
+        qtbot.waitUntil(lambda: _points(ws.live.metric_val) == 1, timeout=3000)
+        ws._on_events([BatchEnd(2, 1, 1, 0.5, 16, 500.0), _epoch(2, 3, 0.7)])  # then nothing more arrives
+        qtbot.waitUntil(lambda: _points(ws.live.metric_val) == 2, timeout=3000)
+        qtbot.waitUntil(lambda: not ws.timer.isActive(), timeout=3000)  # and then nothing wakes the window
+    finally:
+        ws.worker = None
+
+
+def test_epoch_axes_are_set_only_when_their_range_changes(qtbot, monkeypatch) -> None:
+    from dlstudio.ui.training import live as live_module
+    from dlstudio.ui.training.live import LivePlots, RunRecord
+
+    monkeypatch.setattr(live_module, "EPOCH_REPAINT_S", 0.0)
+    live = LivePlots()
+    qtbot.addWidget(live)
+    calls = {"metric": 0, "lr_ticks": 0}
+    set_y = live.metric_plot.setYRange
+    set_ticks = live.lr_plot.getAxis("left").setTicks
+    monkeypatch.setattr(
+        live.metric_plot,
+        "setYRange",
+        lambda *a, **k: (calls.__setitem__("metric", calls["metric"] + 1), set_y(*a, **k)),
+    )
+    monkeypatch.setattr(
+        live.lr_plot.getAxis("left"),
+        "setTicks",
+        lambda t: (calls.__setitem__("lr_ticks", calls["lr_ticks"] + 1), set_ticks(t)),
+    )
+    live.start(RunRecord("r", {}), 10)
+    for epoch in range(1, 11):  # accuracy climbs from 0.55 to 1.0 at a constant learning rate
+        live.on_event(_epoch(epoch, 10, 0.5 + epoch / 20))
+        live.repaint()
+    # accuracy keeps one fixed 0..1 axis, and a constant rate keeps its one label: each was set once
+    assert calls == {"metric": 1, "lr_ticks": 1}
+    low, high = live.metric_plot.viewRange()[1]
+    assert low <= 0.0 and 1.0 <= high < 1.1
+    assert [t for t, _label in live.lr_plot.getAxis("left")._tickLevels[0]] == [0.01]
+
+    live.start(RunRecord("regression", {}), 4)  # a mean absolute error: the axis grows only when it must
+    calls["metric"] = 0
+    for epoch, mae in enumerate([3.0, 2.0, 1.5, 4.0], start=1):
+        live.on_event(_epoch(epoch, 4, 0.0, mae=mae))
+        live.repaint()
+    assert calls["metric"] == 2  # the first epoch and the one that went above the axis (4.0)
+    low, high = live.metric_plot.viewRange()[1]
+    assert low <= 0.0 and 4.0 <= high < 4.5

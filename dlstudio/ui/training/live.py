@@ -7,6 +7,7 @@ the curves with `setData`, so a fast run costs the GUI thread a few list appends
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...training.events import BatchEnd, EpochEnd, EpochStarted, Event
 
+EPOCH_REPAINT_S = 1.0  # the epoch curves redraw at most this often while a run streams (see LivePlots.repaint)
 OVERLAY_COLOURS = ["#e377c2", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#9467bd"]
 
 
@@ -147,12 +149,15 @@ class LivePlots(QWidget):
         self._last_batch: BatchEnd | None = None
         self._epoch_started_at = 0.0
         self._painted = (-1, -1)  # batch and epoch counts already on the curves
+        self._epochs_painted_at = -math.inf  # perf_counter when the epoch curves were last drawn
         self._metric_title = ""
         self.repaints = 0
         # the loss axis runs from 0 to the largest loss seen and changes only when a loss goes above it: an axis
         # that follows every new minimum is re-laid out (its ticks and labels regenerated) on every repaint
         self._loss_top = 0.0  # largest finite loss of this run and the overlaid runs
         self._loss_axis_top = -1.0  # the top the axis was last set to
+        self._metric_axis: tuple[float, float] | None = None  # the metric axis's range, as last set
+        self._lr_axis: tuple[str, float] | None = None  # what the learning-rate axis was last set to show
 
     # ----------------------------------------------------------------------------------------- events (cheap)
     def start(self, run: RunRecord, epochs: int) -> None:
@@ -161,6 +166,7 @@ class LivePlots(QWidget):
         self.progress.setRange(0, epochs)
         self.progress.setValue(0)
         self._painted = (-1, -1)
+        self._epochs_painted_at = -math.inf
         self._loss_top = max([0.0, *(self._overlay_top(r) for r in self._overlay_runs)])
         self._loss_axis_top = -1.0
         self._set_epoch_range(epochs)
@@ -186,8 +192,6 @@ class LivePlots(QWidget):
                 self.hint.setText("Overfitting? " + " ".join(event.warnings))
                 self.hint.show()
         elif isinstance(event, EpochStarted):
-            import time
-
             self._epoch_started_at = time.perf_counter()
             if event.epochs != self._epochs_total:
                 self._set_epoch_range(event.epochs)
@@ -195,39 +199,26 @@ class LivePlots(QWidget):
         self._dirty = True
 
     # --------------------------------------------------------------------------------------- repaint (timer)
-    def repaint(self) -> None:
-        """Push buffered points to the curves; a no-op when nothing arrived since the last call."""
+    def repaint(self, final: bool = False) -> bool:
+        """Push buffered points to the curves; a no-op when nothing arrived since the last call. The batch loss
+        follows every call; the epoch curves, their axes and the progress bar at most every EPOCH_REPAINT_S
+        (a fast run ends several epochs a second, and redrawing three plots for each was most of the window's
+        work), and all of it when `final`. True when epoch points are still waiting: call again."""
         run = self.run
         if not self._dirty or run is None:
-            return
+            return False
         self._dirty = False
         self.repaints += 1
         if len(run.batch_loss) != self._painted[0]:
             self.batch_curve.setData(run.batch_x, run.batch_loss)
-        if len(run.history) != self._painted[1]:  # epoch curves change once per epoch: repaint them only then
-            self.train_curve.setData(*run.series("loss"))
-            self.val_curve.setData(*run.series("val_loss"))
-            key = _metric_key(run.history)
-            if key:
-                train, val = run.series(key), run.series("val_" + key)
-                # the title names the curves present (the engine may track the metric on validation only)
-                parts = [p for p, xy in (("train (blue)", train), ("validation (orange)", val)) if xy[0]]
-                title = f"{key}: {', '.join(parts)}"
-                if title != self._metric_title:
-                    self.metric_plot.setTitle(title)
-                    self._metric_title = title
-                self.metric_train.setData(*train)
-                self.metric_val.setData(*val)
-            lr_x, lr_y = run.series("lr")
-            self.lr_curve.setData(lr_x, lr_y)
-            axis = self.lr_plot.getAxis("left")
-            if lr_y and max(lr_y) == min(lr_y) and lr_y[0] > 0:  # a constant rate: centre it, not at 0 +- 0.5
-                self.lr_plot.setYRange(lr_y[0] * 0.5, lr_y[0] * 1.5)
-                axis.setTicks([[(lr_y[0], f"{lr_y[0]:g}")]])  # one label: the short plot has no room for more
-            else:
-                axis.setTicks(None)
-                self.lr_plot.enableAutoRange(y=True)
-        self._painted = (len(run.batch_loss), len(run.history))
+        now = time.perf_counter()
+        epochs_waiting = len(run.history) != self._painted[1]
+        if epochs_waiting and (final or now - self._epochs_painted_at >= EPOCH_REPAINT_S):
+            if run.history:  # clearing the curves at the start does not hold back the first epoch
+                self._epochs_painted_at = now
+            self._paint_epoch_curves(run)
+            epochs_waiting = False
+        self._painted = (len(run.batch_loss), self._painted[1])
         self._fit_loss_axis()
         b = self._last_batch
         if b is not None:
@@ -237,11 +228,34 @@ class LivePlots(QWidget):
             remaining_batches = max(total - done, 0)
             per_batch = b.samples / max(rate, 1e-9) / max(b.batch, 1)
             eta = remaining_batches * per_batch
-            self.progress.setValue(b.epoch - 1 + (1 if b.batch == b.batches else 0))
             self.rate.setText(
                 f"epoch {b.epoch}/{self._epochs_total}, batch {b.batch}/{b.batches}  "
                 f"{rate:,.0f} samples/s  ETA {eta:.0f} s  loss {b.loss:.4f}"
             )
+        self._dirty = epochs_waiting
+        return epochs_waiting
+
+    def _paint_epoch_curves(self, run: RunRecord) -> None:
+        self.train_curve.setData(*run.series("loss"))
+        self.val_curve.setData(*run.series("val_loss"))
+        key = _metric_key(run.history)
+        if key:
+            train, val = run.series(key), run.series("val_" + key)
+            # the title names the curves present (the engine may track the metric on validation only)
+            parts = [p for p, xy in (("train (blue)", train), ("validation (orange)", val)) if xy[0]]
+            title = f"{key}: {', '.join(parts)}"
+            if title != self._metric_title:
+                self.metric_plot.setTitle(title)
+                self._metric_title = title
+            self.metric_train.setData(*train)
+            self.metric_val.setData(*val)
+            self._fit_metric_axis(key, train[1] + val[1])
+        lr_x, lr_y = run.series("lr")
+        self.lr_curve.setData(lr_x, lr_y)
+        self._fit_lr_axis(lr_y)
+        # QProgressBar repaints itself at once on every new value: it moves with the epoch curves
+        self.progress.setValue(int(run.history[-1]["epoch"]) if run.history else 0)
+        self._painted = (self._painted[0], len(run.history))
 
     def _set_epoch_range(self, epochs: int) -> None:
         """A fixed epoch axis for the run: the x axis is not re-laid out on every repaint (a large share of
@@ -249,7 +263,9 @@ class LivePlots(QWidget):
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.setXRange(0, max(epochs, 1), padding=0.02)
             p.enableAutoRange(x=False, y=True)
-        self._loss_axis_top = -1.0  # the loss axis is set again at the next repaint
+        self._loss_axis_top = -1.0  # the y axes are set again at the next repaint
+        self._metric_axis = None
+        self._lr_axis = None
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
@@ -274,6 +290,40 @@ class LivePlots(QWidget):
         if top > self._loss_axis_top and top > 0:
             self._loss_axis_top = top * 1.05
             self.loss_plot.setYRange(0, self._loss_axis_top, padding=0)
+
+    def _fit_metric_axis(self, key: str, values: list[float]) -> None:
+        """Accuracy keeps a fixed 0..1 axis (as a percentage scale would); other metrics get an axis from 0 (or
+        their lowest value below 0) that grows only when a value leaves it. An axis that follows the data is
+        re-laid out after every epoch, which on a fast run was most of the window's paint time."""
+        finite = [v for v in values if math.isfinite(v)]
+        bounded = key == "accuracy"
+        lo = 0.0 if bounded else min([0.0, *finite])
+        hi = 1.0 if bounded else max([0.0, *finite])
+        if hi <= lo:
+            return
+        shown = self._metric_axis
+        if shown is not None and shown[0] <= lo and hi <= shown[1]:
+            return
+        pad = 0.0 if bounded else 0.05 * (hi - lo)
+        self._metric_axis = (lo - (pad if lo < 0 else 0.0), hi + pad)
+        self.metric_plot.setYRange(*self._metric_axis, padding=0.02 if bounded else 0)
+
+    def _fit_lr_axis(self, lr: list[float]) -> None:
+        """A constant rate is centred with one label (not at 0 +- 0.5, and the short plot has no room for more);
+        a schedule's axis follows it. Applied only when that changes: setting the same ticks again redraws the
+        axis."""
+        constant = bool(lr) and max(lr) == min(lr) and lr[0] > 0
+        state = ("constant", lr[0]) if constant else ("schedule", len(lr))
+        if state == self._lr_axis:
+            return
+        self._lr_axis = state
+        axis = self.lr_plot.getAxis("left")
+        if constant:
+            self.lr_plot.setYRange(lr[0] * 0.5, lr[0] * 1.5)
+            axis.setTicks([[(lr[0], f"{lr[0]:g}")]])
+        else:
+            axis.setTicks(None)
+            self.lr_plot.enableAutoRange(y=True)
 
     @staticmethod
     def _overlay_top(run: RunRecord) -> float:

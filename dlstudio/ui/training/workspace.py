@@ -170,6 +170,7 @@ class TrainingWorkspace(QWidget):
         # precise: a coarse timer may fire up to 5 % early, and repaints would then come closer than REPAINT_MS
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._painted_at = 0.0  # perf_counter of the last repaint
+        self._runs_stale = False  # an epoch ended since the runs table was last rebuilt
         self._update_buttons()
         if self.isolation == "process":
             SPARES.prepare()  # a training process imports torch now, so that Start is quick
@@ -224,7 +225,7 @@ class TrainingWorkspace(QWidget):
         last = self.runs.runs[-1] if self.runs.runs else RunRecord("", {})
         self.live.start(last, max(len(last.history), int(project.training.get("epochs", 10) or 10)))
         self.live._last_batch = None  # its rate/ETA line belongs to the previous run
-        self.live.repaint()
+        self.live.repaint(final=True)
         self.live.set_status(
             f"Last run: {last.name} ({last.status}), read from its folder" if self.runs.runs else "Not started"
         )
@@ -427,7 +428,7 @@ class TrainingWorkspace(QWidget):
         self.last_event = event
         self.live.on_event(event)
         if isinstance(event, EpochEnd):
-            self.runs.refresh()
+            self._runs_stale = True  # the table is rebuilt at the next repaint, not after every epoch of a fast run
         elif isinstance(event, EpochStarted) and event.epoch == 1:
             self.live.set_status(f"Training: {event.batches} batches per epoch")
         elif isinstance(event, Finished):
@@ -480,7 +481,7 @@ class TrainingWorkspace(QWidget):
             import torch
 
             torch.set_num_threads(self._threads_before)
-        self._repaint()
+        self._repaint(final=True)
         self.pause_button.setText("Pause")
         self._try_it_pending = None
         if self.trainer is not None and self.predictions is not None and isinstance(self.last_event, Finished):
@@ -512,9 +513,13 @@ class TrainingWorkspace(QWidget):
         if self.tabs.currentWidget() is self.try_it:
             self._attach_try_it()
 
-    def _repaint(self) -> None:
+    def _repaint(self, final: bool = False) -> None:
         self._painted_at = time.perf_counter()
-        self.live.repaint()
+        if self._runs_stale:
+            self._runs_stale = False
+            self.runs.refresh()
+        if self.live.repaint(final=final):  # epoch points wait for their turn (a fast run): come back for them
+            self._schedule_repaint()
         self.results.repaint()
 
     def _update_buttons(self) -> None:
