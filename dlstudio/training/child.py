@@ -10,7 +10,8 @@ Protocol (text, one JSON object per line, no pickle):
           "resume", "stop". End of input (the studio went away) stops the run, which still writes its checkpoint.
   stdout  {"kind": "spare_ready", "devices": ["cuda:0", ...]}   imports done, waiting for the job
           {"kind": "ready", ...what the studio needs to know about the run}
-          {"kind": "events", "events": [event.to_dict(), ...]}   batch events grouped, at most one message per flush_s
+          {"kind": "events", "events": [event.to_dict(), ...]}   events grouped, at most one message per flush_s
+                                                                  (the run's end at once, none held longer)
           {"kind": "boundary" | "predictions" | "samples", "path": file in the exchange folder}
           {"kind": "weights", "path"}                             the trained weights after Finished
           {"kind": "paused" | "resumed", "batches": n}            a pause now holds the loop / let it go, after n
@@ -59,6 +60,56 @@ class _Channel:
         with self.lock:
             self.stream.write(line + "\n")
             self.stream.flush()
+
+
+class _EventBatcher:
+    """Groups the run's events into at most one message per `flush_s`: each message wakes the window, and a fast
+    run ends several epochs a second. The end of a run goes at once; anything else held for `flush_s` (an
+    epoch's end before a slow first batch) is sent by a timer thread, so no event waits for the next one."""
+
+    def __init__(self, channel: _Channel, flush_s: float) -> None:
+        self.channel, self.flush_s = channel, flush_s
+        self.pending: list[dict[str, Any]] = []
+        self.sent_at = time.perf_counter()
+        self.closed = False
+        self.cond = threading.Condition()
+        threading.Thread(target=self._send_when_due, name="dlstudio-events", daemon=True).start()
+
+    def add(self, message: dict[str, Any], at_once: bool = False) -> None:
+        with self.cond:
+            self.pending.append(message)
+            if at_once or time.perf_counter() - self.sent_at >= self.flush_s:
+                self._send()
+            elif len(self.pending) == 1:
+                self.cond.notify()  # the timer thread starts counting for this one
+
+    def flush(self) -> None:
+        with self.cond:
+            self._send()
+
+    def close(self) -> None:
+        with self.cond:
+            self._send()
+            self.closed = True
+            self.cond.notify()
+
+    def _send(self) -> None:  # with self.cond held
+        if self.pending:
+            self.channel.send({"kind": "events", "events": self.pending})
+            self.pending = []
+            self.sent_at = time.perf_counter()
+
+    def _send_when_due(self) -> None:
+        with self.cond:
+            while not self.closed:
+                if not self.pending:
+                    self.cond.wait()
+                    continue
+                wait = self.sent_at + self.flush_s - time.perf_counter()
+                if wait > 0:
+                    self.cond.wait(wait)
+                else:
+                    self._send()
 
 
 class _Commands:
@@ -124,7 +175,7 @@ def _yield_to_the_window(nice: int) -> None:
 def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
     from ..core.errors import DlstudioError
     from ..io.project import project_from_text
-    from .events import BatchEnd, EpochEnd, Finished
+    from .events import BatchEnd, EpochEnd, Failed, Finished
     from .predictions import collect_predictions, decision_boundary, is_two_d, save_npz
     from .project import make_trainer
 
@@ -159,37 +210,28 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
             "threads": _threads(),
         }
     )
-    # 10 messages a second at most: the window repaints at 10 Hz, so more only wakes its thread more often
-    flush_s = float(job.get("flush_s", 0.1))
-    pending: list[dict[str, Any]] = []
-    last_flush = time.perf_counter()
+    batcher = _EventBatcher(channel, float(job.get("flush_s", 0.1)))
     batches = 0
 
     def on_hold(held: bool) -> None:
         # called by the loop itself (this thread) where a pause blocks it: no batch runs between the two messages
-        nonlocal pending
-        if pending:
-            channel.send({"kind": "events", "events": pending})
-            pending = []
+        batcher.flush()
         channel.send({"kind": "paused" if held else "resumed", "batches": batches})
 
     trainer.on_hold = on_hold
     for event in trainer.run():
-        pending.append(event.to_dict())
-        is_batch = isinstance(event, BatchEnd)
-        batches += is_batch
+        message = event.to_dict()
+        batches += isinstance(event, BatchEnd)
         grid = getattr(event, "grid", None)
         if grid is not None:  # a generative run's image grid: too big for a JSON line
             import numpy as np
 
             path = exchange / f"samples_{event.epoch:04d}.npy"
             np.save(path, np.asarray(grid), allow_pickle=False)
-            pending[-1]["grid_path"] = str(path)
-        now = time.perf_counter()
-        if not is_batch or now - last_flush >= flush_s or commands.paused:
-            channel.send({"kind": "events", "events": pending})
-            pending, last_flush = [], now
+            message["grid_path"] = str(path)
+        batcher.add(message, at_once=isinstance(event, (Finished, Failed)) or commands.paused)
         if isinstance(event, EpochEnd) and two_d:
+            batcher.flush()  # the epoch's events before its boundary
             path = save_npz(decision_boundary(trainer, event.epoch), exchange / f"boundary_{event.epoch:04d}.npz")
             channel.send({"kind": "boundary", "path": str(path)})
         if isinstance(event, Finished):
@@ -204,8 +246,7 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
                 preds = None
             if preds is not None:
                 channel.send({"kind": "predictions", "path": str(save_npz(preds, exchange / "predictions.npz"))})
-    if pending:
-        channel.send({"kind": "events", "events": pending})
+    batcher.close()
     return 0
 
 
