@@ -115,10 +115,8 @@ def test_a_fast_run_redraws_its_epoch_curves_at_most_every_epoch_repaint_s(qtbot
         assert waiting == (epoch > 1)  # the first epoch shows at once, the rest wait for their turn
         assert len(live.batch_curve.getData()[0]) == epoch  # the batch loss follows every repaint
     assert len(live.metric_val.getData()[0]) == 1 and live.progress.value() == 1
-    assert live.metric_val.opts["symbol"] == "o"  # one point draws no line: it shows as a dot
     assert live.repaint(final=True) is False  # the run ended: everything is drawn
     assert list(live.metric_val.getData()[0]) == [1, 2, 3, 4, 5] and live.progress.value() == 5
-    assert live.metric_val.opts["symbol"] is None  # a line from the second epoch on
     assert len(live.train_curve.getData()[0]) == 5 and len(live.lr_curve.getData()[0]) == 5
 
 

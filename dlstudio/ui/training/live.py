@@ -253,8 +253,6 @@ class LivePlots(QWidget):
         lr_x, lr_y = run.series("lr")
         self.lr_curve.setData(lr_x, lr_y)
         self._fit_lr_axis(lr_y)
-        for curve in (self.train_curve, self.val_curve, self.metric_train, self.metric_val, self.lr_curve):
-            _dot_when_alone(curve)
         # QProgressBar repaints itself at once on every new value: it moves with the epoch curves
         self.progress.setValue(int(run.history[-1]["epoch"]) if run.history else 0)
         self._painted = (self._painted[0], len(run.history))
@@ -419,20 +417,6 @@ class RunsList(QWidget):
     def _ticked(self, item: QTableWidgetItem) -> None:
         if item.column() == 0:
             self.overlay_changed.emit(self.checked_runs())
-
-
-def _dot_when_alone(curve: Any) -> None:
-    """A curve of one point draws no line: after the first epoch it shows as a dot (then as a line without dots,
-    which costs less to paint)."""
-    xs = curve.getData()[0]
-    symbol = "o" if xs is not None and len(xs) == 1 else None
-    if curve.opts.get("symbol") != symbol:
-        curve.setSymbol(symbol)
-        if symbol is not None:
-            colour = pg.mkPen(curve.opts["pen"]).color()
-            curve.setSymbolSize(6)
-            curve.setSymbolPen(colour)
-            curve.setSymbolBrush(colour)
 
 
 def _fmt(v: Any) -> str:
