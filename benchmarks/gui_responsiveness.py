@@ -12,9 +12,10 @@ workspace (offscreen), against the same run headless.
   Runs alternate (headless, studio, headless, ...); each side's rate is taken at its median epoch over all its
   runs, and the medians of whole runs and of adjacent pairs are printed beside it. On the 2-core VMs here one
   fresh process trains up to 25 % faster or slower than the next for its whole life (the same in-process rate
-  within +-5 %), so a verdict needs many processes per side: 20 repeats put the ratio within about +-4 %.
+  within +-5 %), so a verdict needs many processes per side: 30 repeats (about 4 minutes) put the ratio within
+  about +-3 %.
 
-    python benchmarks/gui_responsiveness.py [--epochs 6] [--repeats 20] [--isolation process|thread]
+    python benchmarks/gui_responsiveness.py [--epochs 6] [--repeats 30] [--isolation process|thread]
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def studio(app: QApplication, epochs: int, threads: int, tmp: Path, reserve: boo
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument(
         "--isolation",
