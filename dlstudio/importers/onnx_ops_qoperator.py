@@ -52,15 +52,20 @@ def _float_bias(node: Any, bias: str, x_scale: str, w_scale: str, out: list[Any]
     return f"{y}/{tag}"
 
 
-def _conv(node: Any, consts: Any) -> list[Any]:
-    ins = list(node.input) + [""] * 9
-    out: list[Any] = []
-    w = _float_input(node, ins[3], ins[4], ins[5], out, consts, "w")
-    args = [ins[0], w]
-    if ins[8]:
-        args.append(_float_bias(node, ins[8], ins[1], ins[4], out, "b"))
-    out.append(helper.make_node("Conv", args, [node.output[0]], name=node.name, **_attrs(node)))
-    return out
+def _weighted(op: str, bias_at: int, bias_tag: str) -> Any:
+    """QLinearConv and QGemm: input 0 stays, the weight (inputs 3-5) and the int32 bias (at `bias_at`) become
+    float, and the float `op` takes them with the node's attributes."""
+
+    def convert(node: Any, consts: Any) -> list[Any]:
+        ins = list(node.input) + [""] * 9
+        out: list[Any] = []
+        args = [ins[0], _float_input(node, ins[3], ins[4], ins[5], out, consts, "w")]
+        if ins[bias_at]:
+            args.append(_float_bias(node, ins[bias_at], ins[1], ins[4], out, bias_tag))
+        out.append(helper.make_node(op, args, [node.output[0]], name=node.name, **_attrs(node)))
+        return out
+
+    return convert
 
 
 def _matmul(node: Any, consts: Any) -> list[Any]:
@@ -69,17 +74,6 @@ def _matmul(node: Any, consts: Any) -> list[Any]:
     fa = _float_input(node, a, a_s, a_z, out, consts, "a")
     fb = _float_input(node, b, b_s, b_z, out, consts, "w")
     out.append(helper.make_node("MatMul", [fa, fb], [node.output[0]], name=node.name))
-    return out
-
-
-def _gemm(node: Any, consts: Any) -> list[Any]:
-    ins = list(node.input) + [""] * 9
-    out: list[Any] = []
-    fb = _float_input(node, ins[3], ins[4], ins[5], out, consts, "w")
-    args = [ins[0], fb]
-    if ins[6]:
-        args.append(_float_bias(node, ins[6], ins[1], ins[4], out, "c"))
-    out.append(helper.make_node("Gemm", args, [node.output[0]], name=node.name, **_attrs(node)))
     return out
 
 
@@ -110,9 +104,9 @@ def _simple(node: Any, consts: Any) -> list[Any]:
 
 
 _REWRITES: dict[str, Callable[[Any, Any], list[Any]]] = {
-    "QLinearConv": _conv,
+    "QLinearConv": _weighted("Conv", 8, "b"),
     "QLinearMatMul": _matmul,
-    "QGemm": _gemm,
+    "QGemm": _weighted("Gemm", 6, "c"),
     "QLinearConcat": _concat,
     **dict.fromkeys(_BINARY, _binary),
     **dict.fromkeys(_SIMPLE, _simple),
