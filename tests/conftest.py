@@ -140,6 +140,16 @@ def studio_window(qtbot, tmp_path: Path, ask, size: tuple[int, int] = (1440, 900
     return w
 
 
+@pytest.fixture
+def quiet_window(qtbot, tmp_path):
+    """A shown studio window (1440x900) that answers every question with "" and ends with its undo stack clean,
+    so closing it asks nothing."""
+    w = studio_window(qtbot, tmp_path, lambda kind, text: "")
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.undo_stack.setClean()
+
+
 def legacy_onnx_bytes(module, sample_shape: tuple[int, ...], opset: int) -> bytes:
     """`module` (eval mode) exported by torch's TorchScript exporter, the one that still writes opsets below 18,
     with a dynamic batch; its deprecation warning is silenced."""

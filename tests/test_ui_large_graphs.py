@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import studio_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
@@ -42,11 +41,8 @@ def chain(n: int) -> Project:
 
 
 @pytest.fixture
-def win(qtbot, tmp_path):
-    w = studio_window(qtbot, tmp_path, lambda kind, text: "")
-    qtbot.waitExposed(w)
-    yield w
-    w.controller.undo_stack.setClean()
+def win(quiet_window):
+    return quiet_window
 
 
 def show(win, project: Project) -> None:

@@ -6,7 +6,6 @@ tree, jumps enter the chain, and cards carry deep totals and the worst diagnosti
 from __future__ import annotations
 
 import pytest
-from conftest import studio_window
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
@@ -56,11 +55,8 @@ def nested_resnet(stages: int = 2, blocks: int = 2) -> Project:
 
 
 @pytest.fixture
-def win(qtbot, tmp_path):
-    w = studio_window(qtbot, tmp_path, lambda kind, text: "")
-    qtbot.waitExposed(w)
-    yield w
-    w.controller.undo_stack.setClean()
+def win(quiet_window):
+    return quiet_window
 
 
 def show(win, project: Project) -> None:
