@@ -155,7 +155,7 @@ class LivePlots(QWidget):
         # the loss axis runs from 0 to the largest loss seen and changes only when a loss goes above it: an axis
         # that follows every new minimum is re-laid out (its ticks and labels regenerated) on every repaint
         self._loss_top = 0.0  # largest finite loss of this run and the overlaid runs
-        self._loss_axis_top = -1.0  # the top the axis was last set to
+        self._loss_axis: tuple[float, float] | None = None  # the loss axis's range, as last set
         self._metric_axis: tuple[float, float] | None = None  # the metric axis's range, as last set
         self._lr_axis: tuple[str, float] | None = None  # what the learning-rate axis was last set to show
 
@@ -168,7 +168,7 @@ class LivePlots(QWidget):
         self._painted = (-1, -1)
         self._epochs_painted_at = -math.inf
         self._loss_top = max([0.0, *(self._overlay_top(r) for r in self._overlay_runs)])
-        self._loss_axis_top = -1.0
+        self._loss_axis = None
         self._set_epoch_range(epochs)
         self.hint.hide()
         self.rate.setText("")
@@ -263,7 +263,7 @@ class LivePlots(QWidget):
         for p in (self.loss_plot, self.metric_plot, self.lr_plot):
             p.setXRange(0, max(epochs, 1), padding=0.02)
             p.enableAutoRange(x=False, y=True)
-        self._loss_axis_top = -1.0  # the y axes are set again at the next repaint
+        self._loss_axis = None  # the y axes are set again at the next repaint
         self._metric_axis = None
         self._lr_axis = None
 
@@ -273,7 +273,7 @@ class LivePlots(QWidget):
 
     def _set_log(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)
-        self._loss_axis_top = -1.0
+        self._loss_axis = None
         self._fit_loss_axis()
 
     def _fit_loss_axis(self) -> None:
@@ -287,33 +287,27 @@ class LivePlots(QWidget):
                 if isinstance(v, (int, float)) and math.isfinite(v) and v > top:
                     top = float(v)
         self._loss_top = top
-        if top > self._loss_axis_top and top > 0:
-            self._loss_axis_top = top * 1.05
-            self.loss_plot.setYRange(0, self._loss_axis_top, padding=0)
+        grown = _grown(self._loss_axis, 0.0, top)
+        if grown is not None:
+            self._loss_axis = grown
+            self.loss_plot.setYRange(*grown, padding=0)
 
     def _fit_metric_axis(self, key: str, values: list[float]) -> None:
-        """Accuracy keeps a fixed 0..1 axis (as a percentage scale would); other metrics get an axis from 0 (or
-        their lowest value below 0) that grows only when a value leaves it. An axis that follows the data is
-        re-laid out after every epoch, which on a fast run was most of the window's paint time."""
+        """Accuracy's axis always holds 0..1 (as a percentage scale would); other metrics get an axis from 0 (or
+        their lowest value below 0). Both grow only when a value leaves them, as the loss axis does."""
         finite = [v for v in values if math.isfinite(v)]
-        bounded = key == "accuracy"
-        lo = 0.0 if bounded else min([0.0, *finite])
-        hi = 1.0 if bounded else max([0.0, *finite])
-        if hi <= lo:
-            return
-        shown = self._metric_axis
-        if shown is not None and shown[0] <= lo and hi <= shown[1]:
-            return
-        pad = 0.0 if bounded else 0.05 * (hi - lo)
-        self._metric_axis = (lo - (pad if lo < 0 else 0.0), hi + pad)
-        self.metric_plot.setYRange(*self._metric_axis, padding=0.02 if bounded else 0)
+        top = 1.0 if key == "accuracy" else 0.0
+        grown = _grown(self._metric_axis, min([0.0, *finite]), max([top, *finite]))
+        if grown is not None:
+            self._metric_axis = grown
+            self.metric_plot.setYRange(*grown, padding=0)
 
     def _fit_lr_axis(self, lr: list[float]) -> None:
         """A constant rate is centred with one label (not at 0 +- 0.5, and the short plot has no room for more);
         a schedule's axis follows it. Applied only when that changes: setting the same ticks again redraws the
         axis."""
         constant = bool(lr) and max(lr) == min(lr) and lr[0] > 0
-        state = ("constant", lr[0]) if constant else ("schedule", len(lr))
+        state = ("constant", lr[0]) if constant else ("schedule", 0.0)  # a schedule's autorange follows it
         if state == self._lr_axis:
             return
         self._lr_axis = state
@@ -417,6 +411,16 @@ class RunsList(QWidget):
     def _ticked(self, item: QTableWidgetItem) -> None:
         if item.column() == 0:
             self.overlay_changed.emit(self.checked_runs())
+
+
+def _grown(shown: tuple[float, float] | None, lo: float, hi: float) -> tuple[float, float] | None:
+    """The range an axis should show for data in [lo, hi] with 5 % headroom, or None while `shown` still holds
+    the data: an axis whose range changes is re-laid out (ticks and labels made again), which after every
+    epoch or batch of a fast run was most of the window's paint time."""
+    if hi <= lo or (shown is not None and shown[0] <= lo and hi <= shown[1]):
+        return None
+    pad = 0.05 * (hi - lo)
+    return (lo - pad if lo < 0 else lo, hi + pad)
 
 
 def _fmt(v: Any) -> str:
