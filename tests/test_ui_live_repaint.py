@@ -130,10 +130,10 @@ def test_the_workspace_comes_back_for_epoch_points_that_waited(qtbot, tmp_path: 
     ws.worker = object()  # as while a run streams
     try:
         ws._on_events([BatchEnd(1, 1, 1, 1.0, 16, 500.0), _epoch(1, 3, 0.6)])
-        qtbot.waitUntil(lambda: _points(ws.live.metric_val) == 1, timeout=3000)
+        qtbot.waitUntil(lambda: _points(ws.live.metric_val) == 1, timeout=10000)
         ws._on_events([BatchEnd(2, 1, 1, 0.5, 16, 500.0), _epoch(2, 3, 0.7)])  # then nothing more arrives
-        qtbot.waitUntil(lambda: _points(ws.live.metric_val) == 2, timeout=3000)
-        qtbot.waitUntil(lambda: not ws.timer.isActive(), timeout=3000)  # and then nothing wakes the window
+        qtbot.waitUntil(lambda: _points(ws.live.metric_val) == 2, timeout=10000)
+        qtbot.waitUntil(lambda: not ws.timer.isActive(), timeout=10000)  # and then nothing wakes the window
     finally:
         ws.worker = None
 
