@@ -176,3 +176,60 @@ def test_epoch_axes_are_set_only_when_their_range_changes(qtbot, monkeypatch) ->
     assert calls["metric"] == 2  # the first epoch and the one that went above the axis (4.0)
     low, high = live.metric_plot.viewRange()[1]
     assert low <= 0.0 and 4.0 <= high < 4.5
+
+
+def test_the_metric_plot_is_laid_out_before_the_first_epoch(qtbot, monkeypatch) -> None:
+    from dlstudio.ui.training import live as live_module
+    from dlstudio.ui.training.live import LivePlots, RunRecord
+
+    monkeypatch.setattr(live_module, "EPOCH_REPAINT_S", 0.0)
+    live = LivePlots()
+    qtbot.addWidget(live)
+    live.start(RunRecord("r", {}), 5, lr=0.01)  # a constant learning rate: its axis is set at the start
+    live.prepare("classification", has_validation=True)  # what the training process reports before its first batch
+    assert live.metric_plot.plotItem.titleLabel.text == "accuracy: validation (orange)"
+    assert live.metric_plot.viewRange()[1][0] <= 0.0 and live.metric_plot.viewRange()[1][1] >= 1.0
+    assert [t for t, _label in live.lr_plot.getAxis("left")._tickLevels[0]] == [0.01]
+    calls: list[str] = []
+    for name, owner in (
+        ("setTitle", live.metric_plot),
+        ("setYRange", live.metric_plot),
+        ("setYRange", live.lr_plot),
+        ("setTicks", live.lr_plot.getAxis("left")),
+    ):
+        original = getattr(owner, name)
+        monkeypatch.setattr(owner, name, lambda *a, _n=name, _o=original, **k: (calls.append(_n), _o(*a, **k))[1])
+    for epoch in range(1, 6):  # the engine's epochs: validation accuracy only, at the constant rate
+        metrics = {"loss": 1.0 / epoch, "val_loss": 1.1 / epoch, "val_accuracy": 0.5 + epoch / 12, "lr": 0.01}
+        live.on_event(EpochEnd(epoch, 5, metrics, 0.01, 0.1))
+        live.repaint()
+    assert calls == []  # nothing of the layout changed while the epochs came
+    assert len(live.metric_val.getData()[0]) == 5
+
+    live.start(RunRecord("regression", {}), 3)
+    live.prepare("regression", has_validation=True)
+    assert live.metric_plot.plotItem.titleLabel.text == "mae: validation (orange)"
+    live.start(RunRecord("no validation", {}), 3)
+    live.prepare("classification", has_validation=False)  # no metric will come: the title is left as it was
+    assert live.metric_plot.plotItem.titleLabel.text == "mae: validation (orange)"
+
+
+def test_the_runs_table_follows_epochs_only_while_it_is_shown(qtbot, tmp_path: Path) -> None:
+    from dlstudio.ui.training.live import RunRecord
+
+    ws = _workspace(qtbot, tmp_path)
+    run = ws.run = RunRecord("r", {"epochs": 3})
+    ws.runs.add(run)
+    ws.live.start(run, 3)
+    ws.worker = object()  # as while a run streams
+    epochs_cell = lambda: ws.runs.table.item(0, ws.runs.COLUMNS.index("epochs")).text()  # noqa: E731
+    try:
+        ws._on_events([BatchEnd(1, 1, 1, 1.0, 16, 500.0), _epoch(1, 3, 0.6)])
+        qtbot.waitUntil(lambda: _points(ws.live.metric_val) == 1, timeout=10000)
+        assert epochs_cell() == "0/3"  # the Live tab is shown: the table waits
+        ws.tabs.setCurrentWidget(ws.runs)
+        assert epochs_cell() == "1/3"  # and is brought up to date when its tab opens
+        ws._on_events([BatchEnd(2, 1, 1, 0.5, 16, 500.0), _epoch(2, 3, 0.7)])
+        qtbot.waitUntil(lambda: epochs_cell() == "2/3", timeout=10000)  # shown, it follows the repaints
+    finally:
+        ws.worker = None

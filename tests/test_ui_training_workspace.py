@@ -3,6 +3,7 @@ faults, Try it, export dialogs."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +49,29 @@ def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path
     ws.training_panel.batch_size.setValue(64)
     assert project.data["dataset"] == "digits_8x8" and project.training["epochs"] == 2  # saved with the project
     assert "1x8x8" in ws.data_panel.description.text() or "8x8" in ws.data_panel.description.text()
-    ticks: list[int] = []
-    ws.timer.timeout.connect(lambda: ticks.append(ws.live.repaints))  # the repaint timer's ticks, counted
+    from dlstudio.ui.training.workspace import REPAINT_EARLY_MS, REPAINT_MS
+
+    painted: list[tuple[float, bool]] = []  # when each repaint ran, and whether it was the run's final one
+    repaint = ws.live.repaint
+
+    def timed_repaint(final: bool = False) -> bool:
+        painted.append((time.perf_counter(), final))
+        return repaint(final=final)
+
+    ws.live.repaint = timed_repaint
     repaints_before = ws.live.repaints
     assert ws.start()
     assert not ws.start_button.isEnabled() and ws.stop_button.isEnabled()
+    ready: list[tuple[dict, str, int]] = []  # the run's facts, the metric plot's title then, epochs drawn then
+    ws.worker.ready.connect(
+        lambda facts: ready.append((facts, ws.live.metric_plot.plotItem.titleLabel.text, len(run_record.history)))
+    )
+    run_record = ws.run
     last = _finish(qtbot, ws)
     repaints = ws.live.repaints - repaints_before
+    # the training process said what it trains before its first epoch, and the metric plot was laid out for it
+    assert len(ready) == 1 and ready[0][0]["task_kind"] == "classification" and ready[0][0]["has_validation"]
+    assert ready[0][1:] == ("accuracy: validation (orange)", 0)
     assert isinstance(last, Finished) and last.epochs_run == 2
     run = ws.run
     batches = int(np.ceil(ws.trainer.train_rows / 64))
@@ -70,9 +87,12 @@ def test_choose_dataset_train_two_epochs_results_and_onnx_export(qtbot, tmp_path
     assert ws.live.loss_plot.getViewBox().autoRangeEnabled()[1]
     ws.live.log_scale.setChecked(False)
     assert ws.live.loss_plot.getViewBox().viewRange()[1][0] == 0
-    # repaints follow the repaint timer (at most one per tick, plus one final repaint when the run ends), not the
-    # batches: counted, not timed, so a slow machine changes how many there are, never whether this holds
-    assert 0 < repaints <= len(ticks) + 1, (repaints, len(ticks))
+    # repaints follow the clock, not the batches: until the final one, no two come closer than a repaint interval
+    # less the early margin. A lower bound the code enforces, so a slow machine only spaces them more
+    assert 0 < repaints < len(run.batch_loss)
+    times = [t for t, final in painted if not final]
+    gaps_ms = [(b - a) * 1000 for a, b in zip(times, times[1:])]
+    assert all(g >= REPAINT_MS - REPAINT_EARLY_MS - 2 for g in gaps_ms), gaps_ms
     assert run.status == "finished" and "finished" in ws.live.status.text()
     # the confusion matrix appears and agrees with the engine's test report
     cm = ws.results.confusion

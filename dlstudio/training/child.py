@@ -177,7 +177,7 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
     from ..io.project import project_from_text
     from .events import BatchEnd, EpochEnd, Failed, Finished
     from .predictions import collect_predictions, decision_boundary, is_two_d, save_npz
-    from .project import make_trainer
+    from .project import make_trainer, run_facts
 
     _yield_to_the_window(int(job.get("nice") or 0))
     try:
@@ -196,20 +196,7 @@ def run_job(job: dict[str, Any], channel: _Channel, commands: _Commands) -> int:
         return 0
     commands.attach(trainer)
     two_d = bool(job.get("live_boundary", True)) and trainer.kind != "generative" and is_two_d(trainer)
-    binding = getattr(trainer, "binding", None)
-    channel.send(
-        {
-            "kind": "ready",
-            "train_rows": getattr(trainer, "train_rows", None),
-            "task_kind": trainer.kind,
-            "loss_name": getattr(trainer, "loss_name", None),
-            "class_names": trainer.class_names,
-            "output_index": getattr(binding, "output_index", 0),
-            "n_outputs": getattr(binding, "n_outputs", 1),
-            "device": str(trainer.device),
-            "threads": _threads(),
-        }
-    )
+    channel.send({"kind": "ready", **run_facts(trainer), "threads": _threads()})
     batcher = _EventBatcher(channel, float(job.get("flush_s", 0.1)))
     batches = 0
 

@@ -73,3 +73,20 @@ def train_project(project: Any, **kwargs: Any) -> Any:
     for event in trainer.run():
         last = event
     return last
+
+
+def run_facts(trainer: Any) -> dict[str, Any]:
+    """What the studio learns about a run once its trainer is built, before the first batch: the task, the
+    outputs, the device and whether epochs will carry validation metrics (the live plots lay out for them)."""
+    binding = getattr(trainer, "binding", None)
+    val_set = getattr(trainer, "val_set", None)
+    return {
+        "train_rows": getattr(trainer, "train_rows", None),
+        "task_kind": trainer.kind,
+        "loss_name": getattr(trainer, "loss_name", None),
+        "class_names": trainer.class_names,
+        "output_index": getattr(binding, "output_index", 0),
+        "n_outputs": getattr(binding, "n_outputs", 1),
+        "device": str(trainer.device),
+        "has_validation": val_set is not None and len(val_set) > 0,
+    }

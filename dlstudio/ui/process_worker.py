@@ -125,6 +125,7 @@ class TrainingProcess(QObject):
     """One run in a child process. `stop()`, `pause()` and `resume()` write a command line to the child."""
 
     events_emitted = Signal(list)  # Event objects, in order
+    ready = Signal(dict)  # the run's facts (the child's "ready" message), before its first event
     setup_failed = Signal(str, object)  # message, node id
     boundary_ready = Signal(object)  # Boundary
     predictions_ready = Signal(object)  # Predictions
@@ -222,6 +223,7 @@ class TrainingProcess(QObject):
             self.events_emitted.emit(events)
         elif kind == "ready":
             self.info = m
+            self.ready.emit(m)
         elif kind in ("paused", "resumed"):
             self.held = kind == "paused"
             self.hold_changed.emit(self.held, int(m.get("batches", 0)))

@@ -29,6 +29,7 @@ class TrainingWorker(QThread):
     second costs the training thread a noticeable share of its speed."""
 
     events_emitted = Signal(list)  # dlstudio.training.events.Event objects, in order
+    ready = Signal(dict)  # the run's facts (dlstudio.training.project.run_facts), before its first event
     setup_failed = Signal(str, object)  # message, node id (a data/graph misfit names the Input/Output node)
     boundary_ready = Signal(object)  # Boundary, after each epoch of a 2-D classification run
     predictions_ready = Signal(object)  # Predictions, after the run finished
@@ -101,6 +102,9 @@ class TrainingWorker(QThread):
                 trainer.stop()
             if self._pause_requested:
                 trainer.pause()
+        from ..training.project import run_facts
+
+        self.ready.emit(run_facts(trainer))
         two_d = self.live_boundary and is_two_d(trainer)
         pending: list[Any] = []
         last_flush = time.perf_counter()

@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from ...training.events import BatchEnd, EpochEnd, EpochStarted, Event
 
 EPOCH_REPAINT_S = 1.0  # the epoch curves redraw at most this often while a run streams (see LivePlots.repaint)
+# the metric plotted beside the loss for each task (see _metric_key), known before the first epoch ends
+_TASK_METRIC = {"classification": "accuracy", "binary": "accuracy", "regression": "mae"}
 OVERLAY_COLOURS = ["#e377c2", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#9467bd"]
 
 
@@ -123,6 +125,11 @@ class LivePlots(QWidget):
         self.lr_plot.setLabel("bottom", "epoch")
         # a short plot: major ticks only, or their labels overlap (before training the range is 0..1)
         self.lr_plot.getAxis("left").setStyle(maxTickLevel=0)
+        for p in (self.loss_plot, self.metric_plot, self.lr_plot):
+            for side in ("left", "bottom"):
+                # ticks point outwards: an axis with inward ticks reaches into the plot, and a curve's new points
+                # there repainted the whole axis (its ticks and labels) on every repaint
+                p.getAxis(side).setStyle(tickLength=5)
         # one row: in a bottom dock a third of the window tall, plots stacked in two rows were too flat to read
         row = QHBoxLayout()
         row.addWidget(self.loss_plot, 2)
@@ -160,7 +167,8 @@ class LivePlots(QWidget):
         self._lr_axis: tuple[str, float] | None = None  # what the learning-rate axis was last set to show
 
     # ----------------------------------------------------------------------------------------- events (cheap)
-    def start(self, run: RunRecord, epochs: int) -> None:
+    def start(self, run: RunRecord, epochs: int, lr: float | None = None) -> None:
+        """A new run of `epochs`; `lr` when its learning rate stays constant (its axis is laid out now)."""
         self.run = run
         self._epochs_total = epochs
         self.progress.setRange(0, epochs)
@@ -170,10 +178,23 @@ class LivePlots(QWidget):
         self._loss_top = max([0.0, *(self._overlay_top(r) for r in self._overlay_runs)])
         self._loss_axis = None
         self._set_epoch_range(epochs)
+        if lr is not None and lr > 0:
+            self._fit_lr_axis([lr])
         self.hint.hide()
         self.rate.setText("")
         self.status.setText("Preparing data and model...")
         self._dirty = True
+
+    def prepare(self, task_kind: str | None, has_validation: bool) -> None:
+        """Lay out the metric plot for the metric the run's epochs will carry (the training process says which
+        task it trains), before the first batch. Its new title and axis would otherwise re-lay out the plot
+        while the second epoch trains: the most expensive repaint of a run. A guess the epochs contradict is
+        corrected when they are drawn."""
+        key = _TASK_METRIC.get(task_kind or "")
+        if key is None or not has_validation or self.run is None or self.run.history:
+            return
+        self._set_metric_title(key, train=False, val=True)
+        self._fit_metric_axis(key, [])
 
     def on_event(self, event: Event) -> None:
         run = self.run
@@ -241,12 +262,7 @@ class LivePlots(QWidget):
         key = _metric_key(run.history)
         if key:
             train, val = run.series(key), run.series("val_" + key)
-            # the title names the curves present (the engine may track the metric on validation only)
-            parts = [p for p, xy in (("train (blue)", train), ("validation (orange)", val)) if xy[0]]
-            title = f"{key}: {', '.join(parts)}"
-            if title != self._metric_title:
-                self.metric_plot.setTitle(title)
-                self._metric_title = title
+            self._set_metric_title(key, train=bool(train[0]), val=bool(val[0]))
             self.metric_train.setData(*train)
             self.metric_val.setData(*val)
             self._fit_metric_axis(key, train[1] + val[1])
@@ -256,6 +272,15 @@ class LivePlots(QWidget):
         # QProgressBar repaints itself at once on every new value: it moves with the epoch curves
         self.progress.setValue(int(run.history[-1]["epoch"]) if run.history else 0)
         self._painted = (self._painted[0], len(run.history))
+
+    def _set_metric_title(self, key: str, train: bool, val: bool) -> None:
+        """The title names the curves present (the engine may track the metric on validation only); set only
+        when it changes, as a new title re-lays out the whole plot."""
+        parts = [p for p, present in (("train (blue)", train), ("validation (orange)", val)) if present]
+        title = f"{key}: {', '.join(parts)}"
+        if title != self._metric_title:
+            self.metric_plot.setTitle(title)
+            self._metric_title = title
 
     def _set_epoch_range(self, epochs: int) -> None:
         """A fixed epoch axis for the run: the x axis is not re-laid out on every repaint (a large share of

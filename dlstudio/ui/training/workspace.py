@@ -51,6 +51,7 @@ from .settings import DataPanel, TrainingPanel
 # its batch events at the same rate, so a message that finds the repaint due is painted in the same wakeup and
 # nothing wakes the window in between (on 2 cores each wakeup takes a core from one of the run's threads)
 REPAINT_MS = 200
+REPAINT_EARLY_MS = 50  # a message this close to the next repaint is painted at once (see _schedule_repaint)
 
 
 def snapshot(project: Project) -> Project:
@@ -313,7 +314,7 @@ class TrainingWorkspace(QWidget):
             from ...training.config import DataConfig, TrainingConfig
 
             DataConfig.from_dict(project.data)
-            TrainingConfig.from_dict(project.training)
+            config = TrainingConfig.from_dict(project.training)
         except DlstudioError as exc:
             self.live.set_status(f"Cannot start: {exc}", error=True)
             return False
@@ -335,13 +336,15 @@ class TrainingWorkspace(QWidget):
         name = run_dir.name if run_dir is not None else f"resume {Path(str(resume_from)).name}"
         self.run = RunRecord(name, dict(snap.training), run_dir=str(run_dir) if run_dir else None)
         self.runs.add(self.run)
-        self.live.start(self.run, int(snap.training.get("epochs", 10)))
+        constant = config.schedule.name == "constant" and not config.schedule.warmup_epochs
+        self.live.start(self.run, int(snap.training.get("epochs", 10)), lr=config.lr if constant else None)
         self.live.set_status("Preparing data and model...")
         self.last_event = None
         self.predictions = None
         self.keep_bar.hide()
         self.worker = worker
         worker.events_emitted.connect(self._on_events)
+        worker.ready.connect(self._on_ready)
         worker.setup_failed.connect(self._on_setup_failed)
         worker.boundary_ready.connect(self._on_boundary)
         worker.predictions_ready.connect(self._on_predictions)
@@ -407,6 +410,9 @@ class TrainingWorkspace(QWidget):
             self.start(resume_from=folder)
 
     # ----------------------------------------------------------------------------------- worker signals
+    def _on_ready(self, facts: dict[str, Any]) -> None:
+        self.live.prepare(facts.get("task_kind"), bool(facts.get("has_validation")))
+
     def _on_events(self, events: list[Event]) -> None:
         for e in events:
             self._on_event(e)
@@ -422,7 +428,12 @@ class TrainingWorkspace(QWidget):
         if self.timer.isActive():
             return
         wait_ms = REPAINT_MS - (time.perf_counter() - self._painted_at) * 1000
-        self.timer.start(max(0, math.ceil(wait_ms)))
+        if wait_ms <= REPAINT_EARLY_MS:
+            # due, or nearly: paint in this wakeup. The training process sends a message every REPAINT_MS, and
+            # a timer for the few ms that its jitter leaves would wake the window a second time for each message
+            self._repaint()
+            return
+        self.timer.start(math.ceil(wait_ms))
 
     def _on_event(self, event: Event) -> None:
         self.last_event = event
@@ -512,10 +523,15 @@ class TrainingWorkspace(QWidget):
     def _tab_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.try_it:
             self._attach_try_it()
+        elif self.tabs.currentWidget() is self.runs and self._runs_stale:
+            self._runs_stale = False
+            self.runs.refresh()
 
     def _repaint(self, final: bool = False) -> None:
         self._painted_at = time.perf_counter()
-        if self._runs_stale:
+        # the runs table while it is shown, else at the run's end or when its tab is opened: a new row's text
+        # resizes its columns, work a fast run would otherwise pay for after every epoch nobody sees
+        if self._runs_stale and (final or self.tabs.currentWidget() is self.runs):
             self._runs_stale = False
             self.runs.refresh()
         if self.live.repaint(final=final):  # epoch points wait for their turn (a fast run): come back for them
