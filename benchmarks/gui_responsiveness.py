@@ -7,8 +7,10 @@ workspace (offscreen), against the same run headless.
   core (the rest): on a shared machine the second grows with other people's load, the first is the studio's.
   The results views filling after the run (confusion matrix, ROC, gallery) are reported on their own line.
 - Throughput: training samples per second from the trainer's own per-epoch wall time (EpochEnd.seconds), studio
-  attached vs the headless trainer as a user runs it (`dlstudio train --json` in a fresh process). The first
-  epoch of each run is left out on both sides (kernel and allocator warm-up in a fresh process). Target: >= 0.9x.
+  attached vs the headless trainer as a user runs it (`dlstudio train --json` in a fresh process), with the same
+  10 ms probe ticking in this process during both (on 2 cores each tick takes a core from the run's lock-step
+  threads for a moment; the probe is the benchmark's, so it loads both sides alike). The first epoch of each run
+  is left out on both sides (kernel and allocator warm-up in a fresh process). Target: >= 0.9x.
   Runs alternate (headless, studio, headless, ...); each side's rate is taken at its median epoch over all its
   runs, and the medians of whole runs and of adjacent pairs are printed beside it. On the 2-core VMs here one
   fresh process trains up to 25 % faster or slower than the next for its whole life (the same in-process rate
@@ -74,21 +76,38 @@ def pooled(rates: list[Rate]) -> float:
 
 
 def headless(epochs: int, threads: int, tmp: Path) -> Rate:
-    """`dlstudio train --json` in a fresh process: the headless trainer as a user runs it."""
+    """`dlstudio train --json` in a fresh process: the headless trainer as a user runs it. This process ticks the
+    same 10 ms probe timer meanwhile as during a studio run (its wakeups take a core from the run's threads for a
+    moment): the instrument then costs both sides alike, and the ratio is the studio's own cost."""
     import json
     import subprocess
 
     data, training = settings(epochs, threads)
     path = Project(graph=lenet5_graph(), data=data, training=training).save(tmp / "lenet5.dlstudio")
-    out = subprocess.run(
-        [sys.executable, "-m", "dlstudio", "train", str(path), "--json", "--run-dir", str(tmp / "headless-run")],
-        capture_output=True,
-        text=True,
-        cwd=str(Path(__file__).resolve().parents[1]),
-    )
-    if out.returncode:
-        raise SystemExit(f"dlstudio train failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    events = [event_from_dict(json.loads(line)) for line in out.stdout.splitlines() if line.startswith("{")]
+    out_path, err_path = tmp / "headless.out", tmp / "headless.err"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dlstudio", "train", str(path), "--json", "--run-dir", str(tmp / "headless-run")],
+            stdout=out,
+            stderr=err,
+            text=True,
+            cwd=str(Path(__file__).resolve().parents[1]),
+        )
+        probe, loop = Ticks(), QEventLoop()
+
+        def tick() -> None:
+            probe.add()
+            if proc.poll() is not None:
+                loop.quit()
+
+        timer = QTimer(interval=10, timeout=tick)
+        timer.start()
+        loop.exec()
+        timer.stop()
+    if proc.returncode:
+        raise SystemExit(f"dlstudio train failed ({proc.returncode}):\n{err_path.read_text()[-3000:]}")
+    lines = out_path.read_text().splitlines()
+    events = [event_from_dict(json.loads(line)) for line in lines if line.startswith("{")]
     assert isinstance(events[-1], Finished), events[-1]
     rows = Trainer(lenet5_graph(), data, {**training, "epochs": 1}).train_rows
     return throughput(events, rows)
