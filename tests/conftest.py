@@ -140,6 +140,24 @@ def studio_window(qtbot, tmp_path: Path, ask, size: tuple[int, int] = (1440, 900
     return w
 
 
+@pytest.fixture(autouse=True)
+def _gc_in_the_gui_thread(request):
+    """Qt tests collect garbage in the main thread only, as the studio does (dlstudio.ui.gui_gc): a background
+    thread a test leaves behind (a dataset preview still loading) must not free the test's widgets. The test's
+    garbage is collected here when it ends, and automatic collection resumes for the tests without Qt."""
+    if request.node.get_closest_marker("gui") is None or "PySide6.QtWidgets" not in sys.modules:
+        yield
+        return
+    from PySide6.QtWidgets import QApplication
+
+    from dlstudio.ui.gui_gc import collect_anywhere, collect_in_gui_thread
+
+    if QApplication.instance() is not None:
+        collect_in_gui_thread()
+    yield
+    collect_anywhere()
+
+
 @pytest.fixture
 def quiet_window(qtbot, tmp_path):
     """A shown studio window (1440x900) that answers every question with "" and ends with its undo stack clean,

@@ -158,7 +158,8 @@ def test_epoch_axes_are_set_only_when_their_range_changes(qtbot, monkeypatch) ->
         "setTicks",
         lambda t: (calls.__setitem__("lr_ticks", calls["lr_ticks"] + 1), set_ticks(t)),
     )
-    live.start(RunRecord("r", {}), 10)
+    live.start(RunRecord("r", {}), 10)  # a rate not known at the start: its axis follows the epochs
+    calls.update(metric=0, lr_ticks=0)
     for epoch in range(1, 11):  # accuracy climbs from 0.55 to 1.0 at a constant learning rate
         live.on_event(_epoch(epoch, 10, 0.5 + epoch / 20))
         live.repaint()
@@ -233,3 +234,18 @@ def test_the_runs_table_follows_epochs_only_while_it_is_shown(qtbot, tmp_path: P
         qtbot.waitUntil(lambda: epochs_cell() == "2/3", timeout=10000)  # shown, it follows the repaints
     finally:
         ws.worker = None
+
+
+def test_start_clears_the_last_runs_curves_at_once(qtbot) -> None:
+    from dlstudio.ui.training.live import LivePlots, RunRecord
+
+    live = LivePlots()
+    qtbot.addWidget(live)
+    live.start(RunRecord("first", {}), 3)
+    for epoch in (1, 2):
+        live.on_event(BatchEnd(epoch, 1, 1, 1.0 / epoch, 16, 500.0))
+        live.on_event(_epoch(epoch, 3, 0.6))
+    live.repaint(final=True)
+    assert _points(live.train_curve) == 2 and _points(live.batch_curve) == 2
+    live.start(RunRecord("second", {}), 3)  # no event of the new run yet (its process may still be starting)
+    assert _points(live.train_curve) == 0 and _points(live.batch_curve) == 0 and _points(live.metric_val) == 0

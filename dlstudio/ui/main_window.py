@@ -32,6 +32,7 @@ from .canvas.scene import GraphScene
 from .canvas.view import GraphView
 from .controller import MIME_NODES, Controller
 from .files import DEFAULT_EXAMPLE, EXAMPLES_DIR, Recovery
+from .gui_gc import collect_anywhere, collect_in_gui_thread
 from .inspector import Inspector
 from .ownership import adopt_children, tear_down
 from .palette import Palette
@@ -352,6 +353,7 @@ def launch(args: list[str]) -> int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName("io.github.dlstudio.dlstudio")
+    collect_in_gui_thread()  # no Qt object is ever freed by a background thread's collection
     win = MainWindow()
     apply_app_theme(app, win.theme)  # type: ignore[arg-type]
     path = Path(args[0]) if args else default_project_path()
@@ -374,6 +376,7 @@ def launch(args: list[str]) -> int:
         QTimer.singleShot(int(smoke), report)
     code = int(app.exec())  # type: ignore[union-attr]
     release_clipboard(app)
+    collect_anywhere()  # its timer goes while the application still exists
     tear_down(app)  # type: ignore[arg-type]  # windows deleted top-down now, not by PySide's exit sweep
     return code
 

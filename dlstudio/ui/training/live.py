@@ -178,12 +178,13 @@ class LivePlots(QWidget):
         self._loss_top = max([0.0, *(self._overlay_top(r) for r in self._overlay_runs)])
         self._loss_axis = None
         self._set_epoch_range(epochs)
-        if lr is not None and lr > 0:
-            self._fit_lr_axis([lr])
         self.hint.hide()
         self.rate.setText("")
         self.status.setText("Preparing data and model...")
         self._dirty = True
+        self.repaint()  # the last run's curves go now, not when the first batch arrives (seconds later)
+        # a constant rate's axis is laid out now; anything else follows the rate once epochs come
+        self._fit_lr_axis([lr] if lr is not None and lr > 0 else [], follow=True)
 
     def prepare(self, task_kind: str | None, has_validation: bool) -> None:
         """Lay out the metric plot for the metric the run's epochs will carry (the training process says which
@@ -266,6 +267,10 @@ class LivePlots(QWidget):
             self.metric_train.setData(*train)
             self.metric_val.setData(*val)
             self._fit_metric_axis(key, train[1] + val[1])
+        else:  # no metric (yet): a previous run's metric curves go
+            for curve in (self.metric_train, self.metric_val):
+                if curve.getData()[0] is not None and len(curve.getData()[0]):
+                    curve.setData([], [])
         lr_x, lr_y = run.series("lr")
         self.lr_curve.setData(lr_x, lr_y)
         self._fit_lr_axis(lr_y)
@@ -327,10 +332,12 @@ class LivePlots(QWidget):
             self._metric_axis = grown
             self.metric_plot.setYRange(*grown, padding=0)
 
-    def _fit_lr_axis(self, lr: list[float]) -> None:
+    def _fit_lr_axis(self, lr: list[float], follow: bool = False) -> None:
         """A constant rate is centred with one label (not at 0 +- 0.5, and the short plot has no room for more);
-        a schedule's axis follows it. Applied only when that changes: setting the same ticks again redraws the
-        axis."""
+        a schedule's axis follows it. No rate yet leaves the axis as it is, unless `follow`. Applied only when that
+        changes: setting the same ticks again redraws the axis."""
+        if not lr and not follow:
+            return
         constant = bool(lr) and max(lr) == min(lr) and lr[0] > 0
         state = ("constant", lr[0]) if constant else ("schedule", 0.0)  # a schedule's autorange follows it
         if state == self._lr_axis:
