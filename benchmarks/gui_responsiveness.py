@@ -224,6 +224,9 @@ def main() -> int:
     import tempfile
 
     app = QApplication.instance() or QApplication([])
+    from dlstudio.ui.gui_gc import collect_in_gui_thread
+
+    collect_in_gui_thread()  # as the studio does from launch: garbage is collected on the GUI thread's timer
     head: list[Rate] = []
     runs: list[StudioRun] = []
     with tempfile.TemporaryDirectory() as tmp:
