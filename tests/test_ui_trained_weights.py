@@ -151,3 +151,28 @@ def test_keep_weights_writes_the_sidecar_and_the_cli_follows_the_newest(qtbot, w
     assert cli(["export", str(project.path), "--onnx", str(b), "--weights-from", "project"]) == 0
     assert capsys.readouterr().out.startswith("weights: project weights")
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_the_keep_weights_bar_follows_a_theme_switch(qtbot, qapp) -> None:
+    from PySide6.QtGui import QPalette
+
+    from dlstudio.ui.theme import THEMES, apply_app_theme
+    from dlstudio.ui.training.runs import KeepWeightsBar
+
+    before = qapp.palette()
+    bar = KeepWeightsBar()
+    qtbot.addWidget(bar)
+    try:
+        apply_app_theme(qapp, THEMES["dark"])
+        bar.show_message("Kept the run's best weights.")
+        qapp.processEvents()
+        for theme in ("light", "dark", "light"):  # the bar was shown (and polished) in the other theme
+            apply_app_theme(qapp, THEMES[theme])
+            qapp.processEvents()
+            for role in (QPalette.ColorRole.Button, QPalette.ColorRole.ButtonText):
+                assert bar.dismiss.palette().color(role) == qapp.palette().color(role), (theme, role)
+            assert bar.text.palette().color(QPalette.ColorRole.WindowText) == qapp.palette().color(
+                QPalette.ColorRole.WindowText
+            )
+    finally:
+        qapp.setPalette(before)

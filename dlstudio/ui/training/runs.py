@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -61,11 +61,6 @@ class KeepWeightsBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("keep_weights_bar")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet(
-            "#keep_weights_bar { background: rgba(63, 178, 127, 40); border: 1px solid rgba(63, 178, 127, 160);"
-            " border-radius: 4px; }"
-        )
         self.run: RunInfo | None = None
         self.text = QLabel()
         self.text.setWordWrap(True)
@@ -82,6 +77,16 @@ class KeepWeightsBar(QFrame):
         for b in (self.keep_best, self.keep_last, self.dismiss):
             lay.addWidget(b)
         self.hide()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        # drawn here rather than by a style sheet: a widget with a style sheet keeps the palette it was polished
+        # with, and after a theme switch the bar's text and buttons stayed in the old theme's colours
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(63, 178, 127, 160), 1))
+        painter.setBrush(QColor(63, 178, 127, 40))
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        painter.end()
 
     def offer(self, run: RunInfo) -> None:
         """Offer `run`'s weights; hidden when the run kept none."""
