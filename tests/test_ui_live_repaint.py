@@ -246,6 +246,19 @@ def test_start_clears_the_last_runs_curves_at_once(qtbot) -> None:
         live.on_event(BatchEnd(epoch, 1, 1, 1.0 / epoch, 16, 500.0))
         live.on_event(_epoch(epoch, 3, 0.6))
     live.repaint(final=True)
-    assert _points(live.train_curve) == 2 and _points(live.batch_curve) == 2
+    assert _points(live.train_curve) == 2 and _points(live.batch_curve) == 2 and live.rate.text()
     live.start(RunRecord("second", {}), 3)  # no event of the new run yet (its process may still be starting)
     assert _points(live.train_curve) == 0 and _points(live.batch_curve) == 0 and _points(live.metric_val) == 0
+    assert live.rate.text() == ""  # the last run's rate and ETA went with its curves
+
+
+def test_a_finished_run_shown_again_keeps_its_constant_rates_one_label(qtbot) -> None:
+    from dlstudio.ui.training.live import LivePlots, RunRecord
+
+    live = LivePlots()
+    qtbot.addWidget(live)
+    run = RunRecord("read from its folder", {})
+    run.history = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.1 / e, "val_accuracy": 0.8, "lr": 0.003} for e in (1, 2)]
+    live.start(run, 2)  # as the workspace shows a project's last run (its rate not given: read from the history)
+    assert [t for t, _label in live.lr_plot.getAxis("left")._tickLevels[0]] == [0.003]
+    assert _points(live.lr_curve) == 2

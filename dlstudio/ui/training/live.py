@@ -173,6 +173,7 @@ class LivePlots(QWidget):
         self._epochs_total = epochs
         self.progress.setRange(0, epochs)
         self.progress.setValue(0)
+        self._last_batch = None  # the rate/ETA line belongs to the previous run
         self._painted = (-1, -1)
         self._epochs_painted_at = -math.inf
         self._loss_top = max([0.0, *(self._overlay_top(r) for r in self._overlay_runs)])
@@ -182,9 +183,10 @@ class LivePlots(QWidget):
         self.rate.setText("")
         self.status.setText("Preparing data and model...")
         self._dirty = True
+        # a constant rate's axis is laid out now; anything else follows the rate once epochs come (the run's own
+        # history, when it has one, is drawn just below and sets the axis from its rates)
+        self._fit_lr_axis([lr] if lr is not None and lr > 0 else [])
         self.repaint()  # the last run's curves go now, not when the first batch arrives (seconds later)
-        # a constant rate's axis is laid out now; anything else follows the rate once epochs come
-        self._fit_lr_axis([lr] if lr is not None and lr > 0 else [], follow=True)
 
     def prepare(self, task_kind: str | None, has_validation: bool) -> None:
         """Lay out the metric plot for the metric the run's epochs will carry (the training process says which
@@ -269,11 +271,13 @@ class LivePlots(QWidget):
             self._fit_metric_axis(key, train[1] + val[1])
         else:  # no metric (yet): a previous run's metric curves go
             for curve in (self.metric_train, self.metric_val):
-                if curve.getData()[0] is not None and len(curve.getData()[0]):
+                xs = curve.getData()[0]
+                if xs is not None and len(xs):
                     curve.setData([], [])
         lr_x, lr_y = run.series("lr")
         self.lr_curve.setData(lr_x, lr_y)
-        self._fit_lr_axis(lr_y)
+        if lr_y:  # no rate yet: the axis keeps what Start laid out
+            self._fit_lr_axis(lr_y)
         # QProgressBar repaints itself at once on every new value: it moves with the epoch curves
         self.progress.setValue(int(run.history[-1]["epoch"]) if run.history else 0)
         self._painted = (self._painted[0], len(run.history))
@@ -332,12 +336,10 @@ class LivePlots(QWidget):
             self._metric_axis = grown
             self.metric_plot.setYRange(*grown, padding=0)
 
-    def _fit_lr_axis(self, lr: list[float], follow: bool = False) -> None:
+    def _fit_lr_axis(self, lr: list[float]) -> None:
         """A constant rate is centred with one label (not at 0 +- 0.5, and the short plot has no room for more);
-        a schedule's axis follows it. No rate yet leaves the axis as it is, unless `follow`. Applied only when that
-        changes: setting the same ticks again redraws the axis."""
-        if not lr and not follow:
-            return
+        a schedule's axis follows it. Applied only when that changes: setting the same ticks again redraws the
+        axis."""
         constant = bool(lr) and max(lr) == min(lr) and lr[0] > 0
         state = ("constant", lr[0]) if constant else ("schedule", 0.0)  # a schedule's autorange follows it
         if state == self._lr_axis:

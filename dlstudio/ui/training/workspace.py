@@ -225,8 +225,6 @@ class TrainingWorkspace(QWidget):
         # the live plots show the newest saved run's curves (or nothing): never the previous project's
         last = self.runs.runs[-1] if self.runs.runs else RunRecord("", {})
         self.live.start(last, max(len(last.history), int(project.training.get("epochs", 10) or 10)))
-        self.live._last_batch = None  # its rate/ETA line belongs to the previous run
-        self.live.repaint(final=True)
         self.live.set_status(
             f"Last run: {last.name} ({last.status}), read from its folder" if self.runs.runs else "Not started"
         )
@@ -451,7 +449,7 @@ class TrainingWorkspace(QWidget):
             self.run.run_dir = event.run_dir
             bits = ", ".join(f"{k} {v:.4g}" for k, v in self.run.final.items() if k != "lr")
             self.live.set_status(f"Run {self.run.status} after {event.epochs_run} epochs: {bits}")
-            self.runs.refresh()
+            self._refresh_runs()  # with its final status now: the run's final repaint need not build it again
         elif isinstance(event, Failed):
             self._fail(event.message, event.node_id)
         elif type(event).__name__ == "SamplesSaved":  # generative runs (the class lives with their trainer)
@@ -463,7 +461,7 @@ class TrainingWorkspace(QWidget):
     def _fail(self, message: str, node_id: str | None) -> None:
         if self.run is not None:
             self.run.status = "failed"
-            self.runs.refresh()
+            self._refresh_runs()
         label = ""
         if node_id and self.run_project is not None and node_id in self.run_project.graph:
             n = self.run_project.graph.node(node_id)
@@ -524,19 +522,21 @@ class TrainingWorkspace(QWidget):
         if self.tabs.currentWidget() is self.try_it:
             self._attach_try_it()
         elif self.tabs.currentWidget() is self.runs and self._runs_stale:
-            self._runs_stale = False
-            self.runs.refresh()
+            self._refresh_runs()
 
     def _repaint(self, final: bool = False) -> None:
         self._painted_at = time.perf_counter()
         # the runs table while it is shown, else at the run's end or when its tab is opened: a new row's text
         # resizes its columns, work a fast run would otherwise pay for after every epoch nobody sees
         if self._runs_stale and (final or self.tabs.currentWidget() is self.runs):
-            self._runs_stale = False
-            self.runs.refresh()
+            self._refresh_runs()
         if self.live.repaint(final=final):  # epoch points wait for their turn (a fast run): come back for them
             self._schedule_repaint()
         self.results.repaint()
+
+    def _refresh_runs(self) -> None:
+        self._runs_stale = False
+        self.runs.refresh()
 
     def _update_buttons(self) -> None:
         running = self.worker is not None
